@@ -1,0 +1,1 @@
+"""The FastAPI service, operational store, worklists and batch scoring."""

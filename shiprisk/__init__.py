@@ -1,0 +1,1 @@
+"""The `shiprisk` command: composes the commands of training/ and serving/."""

@@ -1,0 +1,1 @@
+"""Data sources, time splits, fitting, evaluation at inspection rates, MLflow tracking and registry."""
