@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from training import cli as training_cli
+from training import commands as model_commands
 
 app = typer.Typer(
     name="shiprisk",
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 
 training_cli.register(app)
+model_commands.register(app)
 
 
 def main() -> None:

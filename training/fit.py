@@ -1,0 +1,288 @@
+"""Fitting one LightGBM per threat, with model size and feature groups chosen on validation.
+
+Every administration's data differs, so nothing here is fixed in advance: a larger model or
+a feature group stays only if it improves validation precision at the configured inspection
+rates. Tree depth is capped because exact SHAP costs grow with it and every served score
+carries its reasons.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from training.metrics import selection_score, threat_metrics
+
+# Model sizes tried on validation, smallest first: a size must beat the smaller ones to stay.
+MODEL_SIZES: dict[str, dict[str, Any]] = {
+    "small": {"num_leaves": 15, "max_depth": 4, "min_child_samples": 40, "learning_rate": 0.08},
+    "medium": {"num_leaves": 31, "max_depth": 6, "min_child_samples": 25, "learning_rate": 0.05},
+    "large": {"num_leaves": 63, "max_depth": 7, "min_child_samples": 15, "learning_rate": 0.05},
+}
+# Groups that are always kept: without them a model has nothing to stand on.
+CORE_GROUPS = frozenset({"value", "codes"})
+MIN_TRAIN_POSITIVES = 5
+MIN_VALID_POSITIVES = 3
+MAX_PROPENSITY_WEIGHT = 50.0
+
+
+@dataclass
+class FitSettings:
+    """Knobs of the `model:` section of the training configuration."""
+
+    seed: int = 42
+    num_threads: int = 0  # 0 = all cores (at most 2 on these machines)
+    num_boost_round: int = 600
+    early_stopping_rounds: int = 60
+    sizes: Sequence[str] = ("small", "medium", "large")
+    select_groups: bool = True
+    propensity_weights: bool = False
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any]) -> FitSettings:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise ValueError(
+                f"model: unknown setting(s) {unknown}; known settings are {sorted(known)}"
+            )
+        settings = cls(**dict(section))
+        bad_sizes = sorted(set(settings.sizes) - set(MODEL_SIZES))
+        if bad_sizes:
+            raise ValueError(f"model.sizes: unknown size(s) {bad_sizes}; use {list(MODEL_SIZES)}")
+        return settings
+
+    def threads(self) -> int:
+        cores = os.cpu_count() or 1
+        return cores if self.num_threads <= 0 else min(self.num_threads, cores)
+
+
+@dataclass
+class Trial:
+    """One candidate fitted during selection, with its validation score."""
+
+    size: str
+    dropped_groups: tuple[str, ...]
+    best_iteration: int
+    valid_score: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "dropped_groups": list(self.dropped_groups),
+            "best_iteration": self.best_iteration,
+            "valid_score": self.valid_score,
+        }
+
+
+@dataclass
+class ThreatModel:
+    """The chosen model of one threat and how it was chosen."""
+
+    threat: str
+    booster: lgb.Booster
+    size: str
+    features: list[str]
+    dropped_groups: list[str]
+    trials: list[Trial] = field(default_factory=list)
+    skipped_selection: str | None = None
+
+
+def sample_weights(
+    y: np.ndarray, selection_probability: np.ndarray | None, use_propensity: bool
+) -> np.ndarray:
+    """Weights for labelled rows: class balance, optionally inverse selection probability.
+
+    Positives are up-weighted by sqrt(negatives / positives): enough for the trees to split
+    on rare threats, mild enough to keep the scores smooth for calibration afterwards.
+    Inverse-propensity weights (1 / selection probability, capped) undo the tilt toward what
+    past rules already selected; rows without a known probability get weight 1.
+    """
+    y = np.asarray(y, dtype=float)
+    positives = max(y.sum(), 1.0)
+    negatives = max(len(y) - y.sum(), 1.0)
+    weights = np.where(y > 0, np.sqrt(negatives / positives), 1.0)
+    if use_propensity and selection_probability is not None:
+        p = np.asarray(selection_probability, dtype=float)
+        inverse = np.where(np.isfinite(p) & (p > 0), 1.0 / np.clip(p, 1e-9, 1.0), 1.0)
+        inverse = np.minimum(inverse, MAX_PROPENSITY_WEIGHT)
+        weights = weights * inverse / inverse.mean()
+    return weights
+
+
+def lightgbm_params(size: str, settings: FitSettings) -> dict[str, Any]:
+    """Full LightGBM parameters for a model size: deterministic for a seed and thread count."""
+    return {
+        "objective": "binary",
+        "metric": ["average_precision", "binary_logloss"],
+        "first_metric_only": True,
+        "verbosity": -1,
+        "seed": settings.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": settings.threads(),
+        "feature_fraction": 0.8,
+        "bagging_fraction": 0.8,
+        "bagging_freq": 1,
+        "lambda_l2": 1.0,
+        "min_sum_hessian_in_leaf": 1e-3,
+        "max_bin": 255,
+        **MODEL_SIZES[size],
+    }
+
+
+def _dataset(
+    X: pd.DataFrame,
+    features: Sequence[str],
+    categorical: Sequence[str],
+    y: np.ndarray,
+    weights: np.ndarray | None,
+    reference: lgb.Dataset | None = None,
+) -> lgb.Dataset:
+    cats = [c for c in categorical if c in features]
+    return lgb.Dataset(
+        X[list(features)],
+        label=y,
+        weight=weights,
+        categorical_feature=cats or "auto",
+        reference=reference,
+        free_raw_data=False,
+        params={"verbosity": -1, "max_bin": 255},
+    )
+
+
+def fit_booster(
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    w_train: np.ndarray,
+    X_valid: pd.DataFrame | None,
+    y_valid: np.ndarray | None,
+    features: Sequence[str],
+    categorical: Sequence[str],
+    size: str,
+    settings: FitSettings,
+    num_boost_round: int | None = None,
+) -> lgb.Booster:
+    """Fit one booster; with a validation set it stops early on average precision."""
+    params = lightgbm_params(size, settings)
+    train_set = _dataset(X_train, features, categorical, y_train, w_train)
+    callbacks = []
+    valid_sets = []
+    if X_valid is not None and y_valid is not None:
+        valid_sets = [_dataset(X_valid, features, categorical, y_valid, None, train_set)]
+        callbacks.append(
+            lgb.early_stopping(
+                settings.early_stopping_rounds, first_metric_only=True, verbose=False
+            )
+        )
+    return lgb.train(
+        params,
+        train_set,
+        num_boost_round=num_boost_round or settings.num_boost_round,
+        valid_sets=valid_sets,
+        callbacks=callbacks,
+    )
+
+
+def _valid_score(
+    booster: lgb.Booster,
+    X_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    features: Sequence[str],
+    rates: Sequence[float],
+    settings: FitSettings,
+) -> float:
+    margin = booster.predict(
+        X_valid[list(features)],
+        raw_score=True,
+        num_iteration=booster.best_iteration or None,
+        num_threads=settings.threads(),
+    )
+    return selection_score(threat_metrics(y_valid, margin, rates))
+
+
+def select_threat_model(
+    threat: str,
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    w_train: np.ndarray,
+    X_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    feature_groups: Mapping[str, Sequence[str]],
+    categorical: Sequence[str],
+    rates: Sequence[float],
+    settings: FitSettings,
+) -> ThreatModel:
+    """Choose model size, then feature groups, on validation precision at inspection rates.
+
+    Sizes are tried smallest first and a larger one is kept only when it scores strictly
+    better. Then each optional feature group is dropped in turn and stays dropped when the
+    validation score without it is at least as good. With too few validation positives to
+    compare anything, the medium size and all groups are used and the reason is recorded.
+    """
+    all_features = [f for group in feature_groups.values() for f in group]
+    trials: list[Trial] = []
+
+    def evaluate(size: str, dropped: tuple[str, ...]) -> tuple[float, lgb.Booster]:
+        features = [f for g, fs in feature_groups.items() if g not in dropped for f in fs]
+        booster = fit_booster(
+            X_train, y_train, w_train, X_valid, y_valid, features, categorical, size, settings
+        )
+        score = _valid_score(booster, X_valid, y_valid, features, rates, settings)
+        trials.append(Trial(size, dropped, int(booster.best_iteration or 0), score))
+        return score, booster
+
+    if np.nansum(y_valid) < MIN_VALID_POSITIVES:
+        booster = fit_booster(
+            X_train,
+            y_train,
+            w_train,
+            None,
+            None,
+            all_features,
+            categorical,
+            "medium",
+            settings,
+            num_boost_round=200,
+        )
+        return ThreatModel(
+            threat,
+            booster,
+            "medium",
+            all_features,
+            [],
+            trials,
+            skipped_selection=(
+                f"validation holds {int(np.nansum(y_valid))} positive '{threat}' declarations "
+                f"(fewer than {MIN_VALID_POSITIVES}): medium size, all features, 200 rounds"
+            ),
+        )
+
+    best_size = settings.sizes[0]
+    best_score, best_booster = evaluate(best_size, ())
+    for size in settings.sizes[1:]:
+        score, booster = evaluate(size, ())
+        if score > best_score:
+            best_size, best_score, best_booster = size, score, booster
+
+    dropped: list[str] = []
+    if settings.select_groups:
+        for group in feature_groups:
+            if group in CORE_GROUPS or not feature_groups[group]:
+                continue
+            remaining = [g for g in feature_groups if g not in dropped and g != group]
+            if not any(feature_groups[g] for g in remaining):
+                continue
+            score, booster = evaluate(best_size, (*dropped, group))
+            if score >= best_score:
+                dropped.append(group)
+                best_score, best_booster = score, booster
+
+    features = [f for g, fs in feature_groups.items() if g not in dropped for f in fs]
+    return ThreatModel(threat, best_booster, best_size, features, dropped, trials)

@@ -1,0 +1,436 @@
+"""The training pipeline: load, validate, split, build features, fit, calibrate, evaluate, track.
+
+Everything that can be wrong with the configuration or the data is found before anything is
+fitted, and nothing is registered unless the whole run succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from features.builder import FeatureBuilder
+from features.sources import Dataset, TrainingConfig, load_dataset
+
+from features.schema import label_column
+from models.bundle import ModelBundle
+from models.calibration import PlattCalibrator
+from models.lanes import LanePolicy
+from training import report
+from training.baselines import RuleProfileBaseline, finite, logistic_baseline
+from training.fit import (
+    MIN_TRAIN_POSITIVES,
+    FitSettings,
+    ThreatModel,
+    sample_weights,
+    select_threat_model,
+)
+from training.metrics import sliced_metrics, threat_metrics
+from training.splits import Window, split_positions, windows_from_config
+
+log = logging.getLogger(__name__)
+
+SLICE_DIMENSIONS = ("office_id", "origin_country", "hs_chapter")
+IMPORTANCE_SAMPLE_ROWS = 2000
+
+
+class TrainingError(ValueError):
+    """The run cannot produce a model (for example: no threat has enough positive examples)."""
+
+
+@dataclass
+class FittedRun:
+    """Everything a training run produced before it is tracked or registered."""
+
+    bundle: ModelBundle
+    metrics: dict[str, Any]
+    baselines: dict[str, dict[str, Any]]
+    slices: dict[str, dict[str, Any]]
+    selection: dict[str, Any]
+    importance: dict[str, dict[str, float]]
+    windows: dict[str, Window]
+    skipped_threats: dict[str, str] = field(default_factory=dict)
+
+
+def trainable_threats(
+    dataset: Dataset, train_positions: np.ndarray
+) -> tuple[list[str], dict[str, str]]:
+    """Threats with enough positive training examples, and why the others were left out."""
+    keep, skipped = [], {}
+    for threat in dataset.threats:
+        y = dataset.labels[label_column(threat)].to_numpy(dtype=float)[train_positions]
+        positives = int(np.nansum(y))
+        if positives < MIN_TRAIN_POSITIVES:
+            skipped[threat] = (
+                f"{positives} positive declarations in the training window "
+                f"(at least {MIN_TRAIN_POSITIVES} needed)"
+            )
+        else:
+            keep.append(threat)
+    if not keep:
+        raise TrainingError(
+            "no threat has enough positive examples in the training window: "
+            + "; ".join(f"{t}: {why}" for t, why in skipped.items())
+            + ". Widen split.train or check the label mapping."
+        )
+    return keep, skipped
+
+
+def _labelled(
+    labels: pd.DataFrame, threat: str, positions: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (into the frame) of rows labelled for a threat, and their 0/1 labels."""
+    y = labels[label_column(threat)].to_numpy(dtype=float)[positions]
+    mask = ~np.isnan(y)
+    return positions[mask], y[mask]
+
+
+def _risk(bundle: ModelBundle, margins: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {t: bundle.calibrators[t].predict(m) for t, m in margins.items()}
+
+
+def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> FittedRun:
+    """Fit features, per-threat models, calibration and lanes; evaluate on the test window."""
+    declarations, labels = dataset.declarations, dataset.labels
+    windows = windows_from_config(config.split)
+    positions = split_positions(declarations, labels, windows)
+    train, valid, test = positions["train"], positions["valid"], positions["test"]
+    threats, skipped = trainable_threats(dataset, train)
+    rates = list(config.evaluation.inspection_rates)
+
+    builder = FeatureBuilder(
+        threats,
+        extra_categorical=dataset.extra_categorical,
+        extra_numeric=dataset.extra_numeric,
+        display_names=dataset.display_names,
+    )
+    builder.fit(declarations.iloc[train], labels.iloc[train], dataset.watchlist)
+
+    # Point-in-time features for everything up to the end of the valid window: older
+    # declarations only add history, they are never training rows themselves.
+    lodged_day = declarations["lodged_at"].dt.tz_convert("UTC").dt.date
+    history = np.flatnonzero(np.asarray(lodged_day <= windows["valid"].end))
+    X_history = builder.transform_point_in_time(declarations.iloc[history], labels.iloc[history])
+    X_history.index = history
+    groups = {g: list(fs) for g, fs in builder.feature_groups_.items()}
+    categorical = list(builder.categorical_features_)
+
+    models: dict[str, ThreatModel] = {}
+    calibrators: dict[str, PlattCalibrator] = {}
+    selection_probability = labels["selection_probability"].to_numpy(dtype=float)
+    for threat in threats:
+        train_rows, y_train = _labelled(labels, threat, train)
+        valid_rows, y_valid = _labelled(labels, threat, valid)
+        weights = sample_weights(
+            y_train, selection_probability[train_rows], settings.propensity_weights
+        )
+        log.info("fitting %s on %d labelled declarations", threat, len(train_rows))
+        model = select_threat_model(
+            threat,
+            X_history.loc[train_rows],
+            y_train,
+            weights,
+            X_history.loc[valid_rows],
+            y_valid,
+            groups,
+            categorical,
+            rates,
+            settings,
+        )
+        models[threat] = model
+        valid_margin = model.booster.predict(
+            X_history.loc[valid_rows, model.features],
+            raw_score=True,
+            num_iteration=model.booster.best_iteration or None,
+            num_threads=settings.threads(),
+        )
+        calibrators[threat] = PlattCalibrator().fit(valid_margin, y_valid)
+
+    # Lanes are fitted on every declaration of the valid window, inspected or not: capacity
+    # is a share of all declarations.
+    X_valid_all = X_history.loc[valid]
+    valid_risk = {
+        t: calibrators[t].predict(
+            m.booster.predict(
+                X_valid_all[m.features],
+                raw_score=True,
+                num_iteration=m.booster.best_iteration or None,
+                num_threads=settings.threads(),
+            )
+        )
+        for t, m in models.items()
+    }
+    overall = 1.0 - np.prod([1.0 - r for r in valid_risk.values()], axis=0)
+    lanes = LanePolicy(
+        red=config.lanes.red,
+        yellow=config.lanes.yellow,
+        offices={o: (c.red, c.yellow) for o, c in config.lanes.offices.items()},
+    ).fit(overall, declarations["office_id"].iloc[valid].to_numpy())
+
+    # The bundle's history state runs to the end of the valid window, as in serving.
+    later = np.setdiff1d(history, train)
+    builder.update_history(declarations.iloc[later], labels.iloc[later])
+    selection = {
+        t: {
+            "size": m.size,
+            "dropped_groups": m.dropped_groups,
+            "n_features": len(m.features),
+            "trials": [trial.as_dict() for trial in m.trials],
+            "note": m.skipped_selection,
+        }
+        for t, m in models.items()
+    }
+    bundle = ModelBundle(
+        builder=builder,
+        boosters={t: m.booster for t, m in models.items()},
+        calibrators=calibrators,
+        lanes=lanes,
+        features=[
+            f for f in builder.feature_names_ if any(f in m.features for m in models.values())
+        ],
+        metadata={
+            "training_window": {name: w.as_dict() for name, w in windows.items()},
+            "inspection_rates": rates,
+            "selection": selection,
+            "skipped_threats": skipped,
+            "seed": settings.seed,
+        },
+    )
+
+    metrics, baselines, slices, importance = evaluate_test(
+        bundle, dataset, test, train, X_history, models, rates, settings
+    )
+    bundle.metadata["metrics"] = metrics
+    bundle.metadata["baselines"] = baselines
+    bundle.metadata["importance"] = importance
+    return FittedRun(bundle, metrics, baselines, slices, selection, importance, windows, skipped)
+
+
+def _slice_dimensions(declarations: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {
+        "office_id": declarations["office_id"].astype(str).to_numpy(),
+        "origin_country": declarations["origin_country"].astype(str).to_numpy(),
+        "hs_chapter": declarations["hs_code"].astype(str).str[:2].to_numpy(),
+    }
+
+
+def bundle_metrics(
+    bundle: ModelBundle,
+    dataset: Dataset,
+    positions: np.ndarray,
+    rates: Sequence[float],
+    *,
+    num_threads: int = 1,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Metrics and slices of a bundle on the declarations at ``positions`` (labelled ones count).
+
+    The bundle scores the declarations exactly as the service will, from its frozen feature
+    state, so evaluation and serving agree to the last digit.
+    """
+    declarations, labels = dataset.declarations, dataset.labels
+    window = declarations.iloc[positions]
+    risk = _risk(bundle, bundle.margins(window, num_threads=num_threads))
+    duty = labels["additional_duty_eur"].to_numpy(dtype=float)[positions]
+    dimensions = _slice_dimensions(window)
+    threats_out: dict[str, Any] = {}
+    slices: dict[str, Any] = {}
+    for threat in risk:
+        if label_column(threat) not in labels:
+            continue
+        y_all = labels[label_column(threat)].to_numpy(dtype=float)[positions]
+        mask = ~np.isnan(y_all)
+        y, score = y_all[mask], risk[threat][mask]
+        threats_out[threat] = threat_metrics(y, score, rates, probabilities=score, duty=duty[mask])
+        slices[threat] = {
+            name: sliced_metrics(y, score, values[mask], rates, duty=duty[mask])
+            for name, values in dimensions.items()
+        }
+    metrics = {
+        "n_test": int(labels["inspected"].to_numpy(dtype=bool)[positions].sum()),
+        "n_test_declarations": len(positions),
+        "threats": threats_out,
+    }
+    return metrics, slices
+
+
+def evaluate_test(
+    bundle: ModelBundle,
+    dataset: Dataset,
+    test: np.ndarray,
+    train: np.ndarray,
+    X_history: pd.DataFrame,
+    models: dict[str, ThreatModel],
+    rates: Sequence[float],
+    settings: FitSettings,
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any], dict[str, dict[str, float]]]:
+    """Metrics of the bundle and of both baselines, slices and global importance on test."""
+    declarations, labels = dataset.declarations, dataset.labels
+    metrics, slices = bundle_metrics(bundle, dataset, test, rates, num_threads=settings.threads())
+    test_declarations = declarations.iloc[test]
+    X_test = bundle.builder.transform(test_declarations)
+    duty = labels["additional_duty_eur"].to_numpy(dtype=float)[test]
+    categorical = set(bundle.builder.categorical_features_)
+    baselines: dict[str, dict[str, Any]] = {"logistic_regression": {}, "rules": {}}
+    importance: dict[str, dict[str, float]] = {}
+    for threat, model in models.items():
+        y_all = labels[label_column(threat)].to_numpy(dtype=float)[test]
+        mask = ~np.isnan(y_all)
+        y = y_all[mask]
+        train_rows, y_train = _labelled(labels, threat, train)
+        logistic = logistic_baseline(
+            [f for f in model.features if f not in categorical],
+            [f for f in model.features if f in categorical],
+            seed=settings.seed,
+        )
+        logistic.fit(finite(X_history.loc[train_rows, model.features]), y_train)
+        logistic_score = logistic.predict_proba(finite(X_test[model.features]))[:, 1]
+        baselines["logistic_regression"][threat] = threat_metrics(
+            y, logistic_score[mask], rates, duty=duty[mask]
+        )
+        rules = RuleProfileBaseline().fit(declarations.iloc[train_rows], y_train)
+        baselines["rules"][threat] = threat_metrics(
+            y, rules.score(test_declarations)[mask], rates, duty=duty[mask]
+        )
+        importance[threat] = mean_abs_shap(model, X_test, settings.threads())
+    return metrics, baselines, slices, importance
+
+
+def mean_abs_shap(model: ThreatModel, X: pd.DataFrame, num_threads: int) -> dict[str, float]:
+    """Global importance: mean absolute exact SHAP value per feature, largest first."""
+    sample = X[model.features].iloc[:IMPORTANCE_SAMPLE_ROWS]
+    contributions = model.booster.predict(
+        sample,
+        pred_contrib=True,
+        num_iteration=model.booster.best_iteration or None,
+        num_threads=num_threads,
+    )
+    mean_abs = np.abs(contributions[:, :-1]).mean(axis=0)
+    ranked = sorted(zip(model.features, mean_abs, strict=True), key=lambda kv: -kv[1])
+    return {feature: float(value) for feature, value in ranked}
+
+
+@dataclass
+class TrainingResult:
+    """What `shiprisk train` reports: the metrics file content and where the model went."""
+
+    metrics: dict[str, Any]
+    run_id: str | None
+    version: str | None
+    bundle: ModelBundle
+
+
+def train(
+    config: TrainingConfig,
+    *,
+    tracking_uri: str,
+    experiment: str = "shiprisk",
+    model_name: str = "shiprisk",
+    register: bool = True,
+    config_path: Path | None = None,
+    metrics_out: Path | None = None,
+) -> TrainingResult:
+    """Run the whole pipeline and track it in MLflow; register the bundle unless told not to."""
+    from models import registry
+    from training import tracking
+
+    settings = FitSettings.from_config(config.model)
+    dataset = load_dataset(config)
+    run = fit_run(config, dataset, settings)
+    fingerprint = tracking.data_fingerprint(dataset.declarations, dataset.labels)
+    run.bundle.metadata["data"] = fingerprint
+    run.bundle.metadata["name"] = model_name
+
+    tracking.configure(tracking_uri)
+    experiment_id = tracking.ensure_experiment(experiment, tracking_uri)
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="shiprisk-run-") as tmp:
+        work = Path(tmp)
+        bundle_dir = work / "bundle"
+        run.bundle.save(bundle_dir)
+        with mlflow.start_run(experiment_id=experiment_id) as active:
+            run_id = active.info.run_id
+            mlflow.log_params(_params(config, settings, run))
+            mlflow.set_tags({"shiprisk.data_sha256": fingerprint["sha256"]})
+            mlflow.log_dict(config.model_dump(mode="json"), "config/config.json")
+            if config_path is not None:
+                mlflow.log_artifact(str(config_path), "config")
+            mlflow.log_dict(_json_safe(fingerprint), "data_fingerprint.json")
+            mlflow.log_metrics(tracking.flatten_metrics({"test": run.metrics["threats"]}))
+            mlflow.log_metrics(tracking.flatten_metrics({"baseline": run.baselines}))
+            rates = list(config.evaluation.inspection_rates)
+            plots = work / "plots"
+            plots.mkdir()
+            mlflow.log_artifact(
+                str(report.plot_rates(run.metrics, run.baselines, plots / "rates.png")), "plots"
+            )
+            mlflow.log_artifact(
+                str(report.plot_calibration(run.metrics, plots / "calibration.png")), "plots"
+            )
+            mlflow.log_artifact(
+                str(report.plot_shap_summary(run.importance, plots / "shap_summary.png")), "plots"
+            )
+            card = report.model_card(
+                name=model_name,
+                windows={n: w.as_dict() for n, w in run.windows.items()},
+                fingerprint=fingerprint,
+                metrics=run.metrics,
+                baselines=run.baselines,
+                slices=run.slices,
+                selection=run.selection,
+                rates=rates,
+                skipped_threats=run.skipped_threats,
+            )
+            mlflow.log_text(card, "model_card.md")
+            mlflow.log_dict(_json_safe(run.slices), "metrics/slices.json")
+            mlflow.log_dict(_json_safe(run.baselines), "metrics/baselines.json")
+            mlflow.log_dict(_json_safe(run.selection), "metrics/selection.json")
+            version = None
+            if register:
+                version = registry.log_bundle(bundle_dir, registered_model_name=model_name)
+            else:
+                mlflow.log_artifacts(str(bundle_dir), "bundle")
+            metrics_file = {
+                "model": {"name": model_name, "version": version, "run_id": run_id},
+                **run.metrics,
+            }
+            mlflow.log_dict(_json_safe(metrics_file), "metrics/metrics.json")
+    if metrics_out is not None:
+        metrics_out.parent.mkdir(parents=True, exist_ok=True)
+        metrics_out.write_text(json.dumps(_json_safe(metrics_file), indent=2) + "\n")
+    return TrainingResult(metrics_file, run_id, version, run.bundle)
+
+
+def _params(config: TrainingConfig, settings: FitSettings, run: FittedRun) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "seed": settings.seed,
+        "propensity_weights": settings.propensity_weights,
+        "inspection_rates": ",".join(f"{r:g}" for r in config.evaluation.inspection_rates),
+        "threats": ",".join(run.selection),
+        "skipped_threats": ",".join(run.skipped_threats) or "none",
+    }
+    for name, window in run.windows.items():
+        params[f"{name}_window"] = f"{window.start}..{window.end}"
+    for threat, choice in run.selection.items():
+        params[f"{threat}.size"] = choice["size"]
+        params[f"{threat}.dropped_groups"] = ",".join(choice["dropped_groups"]) or "none"
+        params[f"{threat}.n_features"] = choice["n_features"]
+    return params
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities become null: JSON has no such numbers."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value

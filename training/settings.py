@@ -1,0 +1,25 @@
+"""Settings of the training commands, read once from the environment (DESIGN.md, Settings)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+
+
+class TrainingSettings(BaseSettings):
+    """Environment settings with the SHIPRISK_ prefix; MLflow's own variable wins when set."""
+
+    model_config = SettingsConfigDict(env_prefix="SHIPRISK_", extra="ignore")
+
+    tracking_uri: str = DEFAULT_TRACKING_URI
+    model_name: str = "shiprisk"
+    data_dir: Path = Field(default=Path("data"))
+
+    def resolved_tracking_uri(self) -> str:
+        """MLFLOW_TRACKING_URI when set, else SHIPRISK_TRACKING_URI, else the embedded store."""
+        return os.environ.get("MLFLOW_TRACKING_URI") or self.tracking_uri
