@@ -1,0 +1,673 @@
+"""The feature matrix of declarations, written once for training and serving.
+
+:class:`FeatureBuilder` learns its state on the fit rows (reference values, vocabularies,
+text models, the watchlist, entity history as of a cutoff) and produces the same features
+in two modes: ``transform_point_in_time`` for training, where each row sees only what was
+known strictly before it was lodged, and ``transform`` for serving, reading the frozen
+history state. The state is saved as Parquet and JSON only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.calendar import calendar_features
+from features.codes import CODE_FIELDS, code_values, encode, fit_vocabularies
+from features.entities import ENTITY_KINDS, TRANSIT_COUNTRY, entity_keys
+from features.history import (
+    NAT_NS,
+    EventLog,
+    aggregate_events,
+    as_nanoseconds,
+    concat_events,
+    count_columns,
+    counts_before,
+    declaration_events,
+    entity_feature_names,
+    entity_history_features,
+    lookup_counts,
+    merge_states,
+    outcome_events,
+    smoothed_rate,
+)
+from features.reference import fit_reference, value_features
+from features.route import itinerary_features, transit_countries
+from features.schema import DEFAULT_THREATS, WATCHLIST_ENTITY_TYPES, label_column
+from features.text import (
+    FULL_MODEL,
+    WEAPON_CHAPTER,
+    chapter_fit,
+    description_matrix,
+    fit_chapter_words,
+    fit_threat_text_model,
+    normalised_descriptions,
+    text_scores,
+    weapon_word_counts,
+)
+from features.watchlist import watchlist_feature_names, watchlist_features, watchlist_state
+
+FORMAT_VERSION = 1
+STATE_FILE = "feature_builder.json"
+HISTORY_FILE = "history.parquet"
+REFERENCE_FILE = "reference.parquet"
+WATCHLIST_FILE = "watchlist.parquet"
+TEXT_COEFFICIENTS_FILE = "text_coefficients.parquet"
+TEXT_FOLDS_FILE = "text_folds.parquet"
+CHAPTER_WORDS_FILE = "chapter_words.parquet"
+
+VALUE_FEATURES: tuple[str, ...] = (
+    "unit_value_vs_hs_median",
+    "unit_value_robust_z",
+    "unit_value_reference_level",
+    "package_value_vs_hs_median",
+    "package_value_robust_z",
+    "gross_net_mass_ratio",
+    "gross_mass_vs_vehicle_type_median",
+    "customs_value_log",
+    "net_mass_log",
+    "packages",
+    "duty_rate",
+)
+ITINERARY_FEATURES: tuple[str, ...] = (
+    "itinerary_starts_elsewhere",
+    "itinerary_ends_elsewhere",
+    "transit_countries",
+    "origin_differs_from_dispatch",
+)
+CALENDAR_FEATURES: tuple[str, ...] = ("lodged_hour", "lodged_weekday", "lodged_at_night")
+POSTAL_FEATURES: tuple[str, ...] = ("postal_or_parcel", "postal_to_new_importer")
+DESCRIPTION_FEATURES: tuple[str, ...] = (
+    "description_weapon_words",
+    "description_weapon_words_outside_ch93",
+    "description_chapter_fit",
+)
+POSTAL_MODES = ("postal",)
+PARCEL_VEHICLES = ("parcel",)
+
+# Canonical fields each fixed feature is computed from (SHAP contributions are grouped by them).
+FIXED_FEATURE_FIELDS: dict[str, list[str]] = {
+    "unit_value_vs_hs_median": ["customs_value_eur", "net_mass_kg", "hs_code"],
+    "unit_value_robust_z": ["customs_value_eur", "net_mass_kg", "hs_code"],
+    "unit_value_reference_level": ["hs_code"],
+    "package_value_vs_hs_median": ["customs_value_eur", "packages", "hs_code"],
+    "package_value_robust_z": ["customs_value_eur", "packages", "hs_code"],
+    "gross_net_mass_ratio": ["gross_mass_kg", "net_mass_kg"],
+    "gross_mass_vs_vehicle_type_median": ["gross_mass_kg", "vehicle_type"],
+    "customs_value_log": ["customs_value_eur"],
+    "net_mass_log": ["net_mass_kg"],
+    "packages": ["packages"],
+    "duty_rate": ["duty_rate"],
+    "itinerary_starts_elsewhere": ["itinerary", "dispatch_country"],
+    "itinerary_ends_elsewhere": ["itinerary", "destination_country"],
+    "transit_countries": ["itinerary"],
+    "origin_differs_from_dispatch": ["origin_country", "dispatch_country"],
+    "lodged_hour": ["lodged_at"],
+    "lodged_weekday": ["lodged_at"],
+    "lodged_at_night": ["lodged_at"],
+    "postal_or_parcel": ["transport_mode", "vehicle_type"],
+    "postal_to_new_importer": ["transport_mode", "vehicle_type", "importer_id"],
+    "description_weapon_words": ["goods_description"],
+    "description_weapon_words_outside_ch93": ["goods_description", "hs_code"],
+    "description_chapter_fit": ["goods_description", "hs_code"],
+    "hs_chapter": ["hs_code"],
+}
+
+
+class FeatureBuilder:
+    """Fitted feature state plus the two transforms (training point-in-time, serving frozen).
+
+    Args:
+        threats: threat names; labels are ``label_<threat>``.
+        extra_categorical, extra_numeric: ``x_`` columns passed through as features.
+        display_names: ``x_`` name -> source column name, kept for explanations.
+        prior_strength: pseudo-outcomes at the global hit rate added to every entity's rate.
+        reference_min_rows: rows an HS group needs before its own reference is used.
+        vocabulary_size: codes kept per categorical field before the shared "other" code.
+        text_folds: folds of the cross-fitted text scores.
+        text_regularisation: inverse L2 strength (C) of the text logistic regression.
+        chapter_word_min_rows: fit rows a word needs to count in the chapter association.
+        chapter_smoothing: pseudo-rows pulling P(chapter | word) toward the chapter share.
+        rare_importer_declarations: fewer earlier declarations than this is a rare importer.
+        random_state: seed of the text fold assignment.
+    """
+
+    def __init__(
+        self,
+        threats: Sequence[str] = DEFAULT_THREATS,
+        *,
+        extra_categorical: Sequence[str] = (),
+        extra_numeric: Sequence[str] = (),
+        display_names: Mapping[str, str] | None = None,
+        prior_strength: float = 20.0,
+        reference_min_rows: int = 20,
+        vocabulary_size: int = 50,
+        text_folds: int = 5,
+        text_regularisation: float = 0.1,
+        chapter_word_min_rows: int = 5,
+        chapter_smoothing: float = 1.0,
+        rare_importer_declarations: int = 3,
+        random_state: int = 0,
+    ) -> None:
+        self.threats = threats
+        self.extra_categorical = extra_categorical
+        self.extra_numeric = extra_numeric
+        self.display_names = display_names
+        self.prior_strength = prior_strength
+        self.reference_min_rows = reference_min_rows
+        self.vocabulary_size = vocabulary_size
+        self.text_folds = text_folds
+        self.text_regularisation = text_regularisation
+        self.chapter_word_min_rows = chapter_word_min_rows
+        self.chapter_smoothing = chapter_smoothing
+        self.rare_importer_declarations = rare_importer_declarations
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ parameters
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor parameters (scikit-learn contract)."""
+        return {
+            "threats": tuple(self.threats),
+            "extra_categorical": tuple(self.extra_categorical),
+            "extra_numeric": tuple(self.extra_numeric),
+            "display_names": dict(self.display_names or {}),
+            "prior_strength": self.prior_strength,
+            "reference_min_rows": self.reference_min_rows,
+            "vocabulary_size": self.vocabulary_size,
+            "text_folds": self.text_folds,
+            "text_regularisation": self.text_regularisation,
+            "chapter_word_min_rows": self.chapter_word_min_rows,
+            "chapter_smoothing": self.chapter_smoothing,
+            "rare_importer_declarations": self.rare_importer_declarations,
+            "random_state": self.random_state,
+        }
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        declarations: pd.DataFrame,
+        labels: pd.DataFrame,
+        watchlist: pd.DataFrame | None = None,
+    ) -> FeatureBuilder:
+        """Learn reference statistics, vocabularies, text models, watchlist and history state."""
+        declarations, labels = _positional(declarations, labels)
+        threats = list(self.threats)
+        self.global_hit_rates_ = {}
+        for threat in threats:
+            known = labels[label_column(threat)].dropna()
+            self.global_hit_rates_[threat] = float((known >= 0.5).mean()) if len(known) else 0.0
+        self.reference_ = fit_reference(declarations, min_rows=self.reference_min_rows)
+        self.vocabularies_ = fit_vocabularies(
+            declarations, [*CODE_FIELDS, *self.extra_categorical], self.vocabulary_size
+        )
+        self.watchlist_ = watchlist_state(
+            watchlist if watchlist is not None else pd.DataFrame(), threats
+        )
+        self._fit_text(declarations, labels)
+        self._fit_chapter_words(declarations)
+        self.history_ = pd.DataFrame()
+        self.declarations_cutoff_ns_ = NAT_NS
+        self.outcomes_cutoff_ns_ = NAT_NS
+        self._fold_into_history(declarations, labels)
+        self._describe_features()
+        return self
+
+    def update_history(self, declarations: pd.DataFrame, labels: pd.DataFrame) -> FeatureBuilder:
+        """Fold newer declarations and outcomes into the serving history, without refitting.
+
+        Declarations lodged after the state's declaration cutoff count as new declarations;
+        outcomes known after its outcome cutoff count as new outcomes (including outcomes of
+        declarations folded in earlier). Anything at or before a cutoff is taken as already
+        counted, so passing the same rows twice changes nothing.
+        """
+        declarations, labels = _positional(declarations, labels)
+        self._fold_into_history(declarations, labels)
+        return self
+
+    def _fold_into_history(self, declarations: pd.DataFrame, labels: pd.DataFrame) -> None:
+        threats = list(self.threats)
+        columns = count_columns(threats)
+        lodged_ns = as_nanoseconds(declarations["lodged_at"])
+        known_ns = as_nanoseconds(labels["known_at"])
+        new_declaration = lodged_ns > self.declarations_cutoff_ns_
+        new_outcome = (known_ns != NAT_NS) & (known_ns > self.outcomes_cutoff_ns_)
+        new_labels = labels.assign(
+            inspected=labels["inspected"].fillna(False).astype(bool) & new_outcome
+        )
+
+        keys = entity_keys(declarations)
+        tables = []
+        for kind in ENTITY_KINDS:
+            events = concat_events(
+                declaration_events(
+                    keys[kind.name].where(new_declaration), declarations["lodged_at"], threats
+                ),
+                outcome_events(keys[kind.name], new_labels, threats),
+            )
+            tables.append(aggregate_events(events, columns).assign(entity=kind.name))
+        transit = transit_countries(declarations)
+        transit_events = outcome_events(
+            transit.reset_index(drop=True),
+            new_labels.iloc[transit.index.to_numpy()].reset_index(drop=True),
+            threats,
+        )
+        tables.append(aggregate_events(transit_events, columns).assign(entity=TRANSIT_COUNTRY))
+        update = pd.concat(tables, ignore_index=True)
+        update = update[["entity", "key", *columns, "first_seen"]]
+        if self.history_.empty:
+            merged = update
+        else:
+            merged = pd.concat(
+                [
+                    merge_states(
+                        self.history_[self.history_["entity"] == entity].drop(columns="entity"),
+                        update[update["entity"] == entity].drop(columns="entity"),
+                        columns,
+                    ).assign(entity=entity)
+                    for entity in [*[kind.name for kind in ENTITY_KINDS], TRANSIT_COUNTRY]
+                ],
+                ignore_index=True,
+            )[["entity", "key", *columns, "first_seen"]]
+        self.history_ = merged.sort_values(["entity", "key"], ignore_index=True)
+        if new_declaration.any():
+            self.declarations_cutoff_ns_ = int(lodged_ns[new_declaration].max())
+        if new_outcome.any():
+            self.outcomes_cutoff_ns_ = int(known_ns[new_outcome].max())
+
+    def _fit_text(self, declarations: pd.DataFrame, labels: pd.DataFrame) -> None:
+        """Per-threat text models on the labelled fit rows: one per fold plus the full model."""
+        threats = list(self.threats)
+        label_values = labels[[label_column(threat) for threat in threats]].to_numpy(
+            dtype=np.float64
+        )
+        labelled = ~np.isnan(label_values).all(axis=1)
+        rows = np.flatnonzero(labelled)
+        rng = np.random.default_rng(self.random_state)
+        folds = rng.permutation(len(rows)) % self.text_folds
+        self.text_folds_ = pd.DataFrame(
+            {
+                "declaration_id": declarations["declaration_id"]
+                .iloc[rows]
+                .astype("str")
+                .to_numpy(),
+                "fold": folds.astype(np.int64),
+            }
+        )
+        texts = normalised_descriptions(declarations["goods_description"].iloc[rows])
+        text_codes, unique_texts = pd.factorize(texts)
+        matrix = description_matrix(list(unique_texts))
+        coefficient_tables = []
+        self.text_intercepts_: dict[str, dict[int, float]] = {}
+        for position, threat in enumerate(threats):
+            y = label_values[rows, position]
+            self.text_intercepts_[threat] = {}
+            for fold in [FULL_MODEL, *range(self.text_folds)]:
+                train = ~np.isnan(y) & (folds != fold)
+                pairs = pd.DataFrame({"text": text_codes[train], "y": y[train].astype(np.int64)})
+                weights = pairs.value_counts().sort_index()
+                pair_text = weights.index.get_level_values("text").to_numpy()
+                pair_y = weights.index.get_level_values("y").to_numpy()
+                indices, values, intercept = fit_threat_text_model(
+                    matrix[pair_text],
+                    pair_y,
+                    weights.to_numpy(dtype=np.float64),
+                    self.text_regularisation,
+                )
+                self.text_intercepts_[threat][fold] = intercept
+                coefficient_tables.append(
+                    pd.DataFrame(
+                        {"threat": threat, "fold": fold, "index": indices, "value": values}
+                    )
+                )
+        self.text_coefficients_ = pd.concat(coefficient_tables, ignore_index=True).astype(
+            {"threat": "str", "fold": np.int64, "index": np.int64, "value": np.float64}
+        )
+
+    def _fit_chapter_words(self, declarations: pd.DataFrame) -> None:
+        texts = normalised_descriptions(declarations["goods_description"])
+        chapters = declarations["hs_code"].astype("str").str.slice(0, 2)
+        pairs = (
+            pd.DataFrame({"text": texts, "chapter": chapters}).dropna().value_counts().sort_index()
+        )
+        self.chapter_words_ = fit_chapter_words(
+            list(pairs.index.get_level_values("text")),
+            pd.Series(pairs.index.get_level_values("chapter"), dtype="str"),
+            pairs.to_numpy(dtype=np.float64),
+            self.chapter_word_min_rows,
+        )
+        self.chapter_rows_ = {
+            str(chapter): float(count)
+            for chapter, count in chapters.value_counts().sort_index().items()
+        }
+
+    # ------------------------------------------------------------------ transforms
+    def transform(self, declarations: pd.DataFrame) -> pd.DataFrame:
+        """Serving features: entity history read from the fitted state, frozen at its cutoff."""
+        index = declarations.index
+        declarations = declarations.reset_index(drop=True)
+        keys = entity_keys(declarations)
+        columns = count_columns(self.threats)
+        counts = {
+            kind.name: lookup_counts(keys[kind.name], self._history_of(kind.name), columns)
+            for kind in ENTITY_KINDS
+        }
+        transit = transit_countries(declarations)
+        transit_counts = lookup_counts(
+            transit.reset_index(drop=True), self._history_of(TRANSIT_COUNTRY), columns
+        )
+        text_fold = np.full(len(declarations), FULL_MODEL)
+        return self._assemble(declarations, counts, transit, transit_counts, text_fold, index)
+
+    def transform_point_in_time(
+        self, declarations: pd.DataFrame, labels: pd.DataFrame
+    ) -> pd.DataFrame:
+        """Training features: each row sees only events strictly before its ``lodged_at``.
+
+        History comes from the given declarations and labels alone (not the fitted state).
+        Labelled rows that trained the text models get the score of the fold that left them
+        out, so downstream models never see in-sample text scores.
+        """
+        index = declarations.index
+        declarations, labels = _positional(declarations, labels)
+        threats = list(self.threats)
+        columns = count_columns(threats)
+        lodged_ns = as_nanoseconds(declarations["lodged_at"])
+        keys = entity_keys(declarations)
+        counts = {}
+        for kind in ENTITY_KINDS:
+            events = concat_events(
+                declaration_events(keys[kind.name], declarations["lodged_at"], threats),
+                outcome_events(keys[kind.name], labels, threats),
+            )
+            counts[kind.name] = counts_before(keys[kind.name], lodged_ns, events, columns)
+        transit = transit_countries(declarations)
+        transit_rows = transit.index.to_numpy()
+        transit_keys = transit.reset_index(drop=True)
+        transit_events: EventLog = outcome_events(
+            transit_keys, labels.iloc[transit_rows].reset_index(drop=True), threats
+        )
+        transit_counts = counts_before(
+            transit_keys, lodged_ns[transit_rows], transit_events, columns
+        )
+        folds = self.text_folds_.set_index("declaration_id")["fold"]
+        text_fold = (
+            declarations["declaration_id"]
+            .astype("str")
+            .map(folds)
+            .fillna(FULL_MODEL)
+            .to_numpy(dtype=np.int64)
+        )
+        return self._assemble(declarations, counts, transit, transit_counts, text_fold, index)
+
+    def _history_of(self, entity: str) -> pd.DataFrame:
+        return self.history_[self.history_["entity"] == entity]
+
+    def _assemble(
+        self,
+        declarations: pd.DataFrame,
+        counts: dict[str, pd.DataFrame],
+        transit: pd.Series,
+        transit_counts: pd.DataFrame,
+        text_fold: np.ndarray,
+        index: pd.Index,
+    ) -> pd.DataFrame:
+        """Every feature group from the history counts, in ``feature_names_`` order."""
+        threats = list(self.threats)
+        lodged_ns = as_nanoseconds(declarations["lodged_at"])
+        parts = [
+            entity_history_features(
+                kind.name,
+                counts[kind.name],
+                lodged_ns,
+                threats,
+                self.global_hit_rates_,
+                self.prior_strength,
+            )
+            for kind in ENTITY_KINDS
+        ]
+        parts.append(value_features(declarations, self.reference_))
+        parts.append(itinerary_features(declarations))
+        parts.append(self._transit_features(declarations, transit, transit_counts))
+        parts.append(calendar_features(declarations))
+        parts.append(self._postal_features(declarations, counts["importer"]))
+        parts.append(self._text_features(declarations, text_fold))
+        parts.append(watchlist_features(declarations, self.watchlist_, threats))
+        parts.append(self._code_features(declarations))
+        parts.append(
+            pd.DataFrame(
+                {
+                    name: declarations[name].to_numpy(dtype=np.float64)
+                    for name in self.extra_numeric
+                },
+                index=declarations.index,
+            )
+        )
+        matrix = pd.concat(parts, axis=1)[self.feature_names_].astype(np.float64)
+        matrix.index = index
+        return matrix
+
+    def _transit_features(
+        self, declarations: pd.DataFrame, transit: pd.Series, transit_counts: pd.DataFrame
+    ) -> pd.DataFrame:
+        """Highest smoothed hit rate among the transit countries of each itinerary."""
+        rows = transit.index.to_numpy()
+        features = {}
+        for threat in self.threats:
+            rates = smoothed_rate(
+                transit_counts[f"hits_{threat}"].to_numpy(),
+                transit_counts[f"labelled_{threat}"].to_numpy(),
+                self.global_hit_rates_[threat],
+                self.prior_strength,
+            )
+            highest = pd.Series(rates).groupby(rows).max()
+            column = np.full(len(declarations), np.nan)
+            column[highest.index.to_numpy(dtype=np.int64)] = highest.to_numpy()
+            features[f"transit_hit_rate_max_{threat}"] = column
+        return pd.DataFrame(features, index=declarations.index, dtype=np.float64)
+
+    def _postal_features(
+        self, declarations: pd.DataFrame, importer_counts: pd.DataFrame
+    ) -> pd.DataFrame:
+        """Postal or parcel consignments, and those going to a rarely seen importer."""
+        postal = (
+            declarations["transport_mode"].isin(POSTAL_MODES)
+            | declarations["vehicle_type"].isin(PARCEL_VEHICLES)
+        ).to_numpy(dtype=np.float64)
+        seen = importer_counts["declarations"].to_numpy()
+        rare = np.where(np.isnan(seen), np.nan, (seen < self.rare_importer_declarations) * 1.0)
+        return pd.DataFrame(
+            {"postal_or_parcel": postal, "postal_to_new_importer": postal * rare},
+            index=declarations.index,
+        )
+
+    def _text_features(self, declarations: pd.DataFrame, text_fold: np.ndarray) -> pd.DataFrame:
+        """Per-threat text scores (fold or full model per row) and description/HS mismatch."""
+        texts = normalised_descriptions(declarations["goods_description"])
+        codes, unique_texts = pd.factorize(texts)
+        unique_list = list(unique_texts)
+        matrix = description_matrix(unique_list)
+        features: dict[str, np.ndarray] = {}
+        for threat in self.threats:
+            column = np.full(len(declarations), np.nan)
+            table = self.text_coefficients_[self.text_coefficients_["threat"] == threat]
+            for fold in np.unique(text_fold):
+                model = table[table["fold"] == fold]
+                scores = text_scores(
+                    matrix,
+                    model["index"].to_numpy(),
+                    model["value"].to_numpy(),
+                    self.text_intercepts_[threat][int(fold)],
+                )
+                rows = text_fold == fold
+                column[rows] = scores[codes[rows]]
+            features[f"text_score_{threat}"] = column
+
+        chapters = declarations["hs_code"].astype("str").str.slice(0, 2)
+        weapon_words = weapon_word_counts(unique_list)[codes]
+        features["description_weapon_words"] = weapon_words
+        features["description_weapon_words_outside_ch93"] = np.where(
+            chapters.to_numpy(dtype=object, na_value=None) == WEAPON_CHAPTER, 0.0, weapon_words
+        )
+        chapter_codes, chapter_names = pd.factorize(chapters)
+        pair_keys, pair_codes = np.unique(
+            codes.astype(np.int64) * (len(chapter_names) + 1) + (chapter_codes + 1),
+            return_inverse=True,
+        )
+        pair_text = pair_keys // (len(chapter_names) + 1)
+        pair_chapter = pair_keys % (len(chapter_names) + 1) - 1
+        fit = chapter_fit(
+            [unique_list[code] for code in pair_text],
+            pd.Series(
+                np.where(
+                    pair_chapter >= 0, np.asarray(chapter_names, dtype=object)[pair_chapter], None
+                ),
+                dtype="str",
+            ),
+            self.chapter_words_,
+            self.chapter_rows_,
+            self.chapter_smoothing,
+        )
+        features["description_chapter_fit"] = fit[pair_codes]
+        return pd.DataFrame(features, index=declarations.index, dtype=np.float64)
+
+    def _code_features(self, declarations: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                field: encode(code_values(declarations, field), vocabulary)
+                for field, vocabulary in self.vocabularies_.items()
+            },
+            index=declarations.index,
+            dtype=np.float64,
+        )
+
+    # ------------------------------------------------------------------ feature lists
+    def _describe_features(self) -> None:
+        threats = list(self.threats)
+        groups: dict[str, list[str]] = {
+            "history": [
+                name for kind in ENTITY_KINDS for name in entity_feature_names(kind.name, threats)
+            ],
+            "value": list(VALUE_FEATURES),
+            "route": [
+                *ITINERARY_FEATURES,
+                *[f"transit_hit_rate_max_{threat}" for threat in threats],
+            ],
+            "calendar": list(CALENDAR_FEATURES),
+            "postal": list(POSTAL_FEATURES),
+            "text": [*[f"text_score_{threat}" for threat in threats], *DESCRIPTION_FEATURES],
+            "watchlist": watchlist_feature_names(threats),
+            "codes": [*CODE_FIELDS, *self.extra_categorical],
+            "extra": list(self.extra_numeric),
+        }
+        self.feature_groups_ = groups
+        self.feature_names_ = [name for names in groups.values() for name in names]
+        self.categorical_features_ = list(groups["codes"])
+        fields: dict[str, list[str]] = {}
+        for kind in ENTITY_KINDS:
+            for name in entity_feature_names(kind.name, threats):
+                fields[name] = list(kind.fields)
+        for threat in threats:
+            fields[f"transit_hit_rate_max_{threat}"] = ["itinerary"]
+            fields[f"text_score_{threat}"] = ["goods_description"]
+        for name in groups["watchlist"]:
+            entity = name.split("_")[1]
+            fields[name] = [f"{entity}_id"] if entity != "hits" else list(WATCHLIST_ENTITY_TYPES)
+        for name in [*CODE_FIELDS, *self.extra_categorical, *self.extra_numeric]:
+            fields.setdefault(name, [name])
+        for name, source in FIXED_FEATURE_FIELDS.items():
+            fields[name] = list(source)
+        self.feature_fields_ = {name: fields[name] for name in self.feature_names_}
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> list[Path]:
+        """Write the fitted state as Parquet tables and one JSON file; returns the paths."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tables = {
+            HISTORY_FILE: self.history_,
+            REFERENCE_FILE: self.reference_,
+            WATCHLIST_FILE: self.watchlist_,
+            TEXT_COEFFICIENTS_FILE: self.text_coefficients_,
+            TEXT_FOLDS_FILE: self.text_folds_,
+            CHAPTER_WORDS_FILE: self.chapter_words_,
+        }
+        paths = []
+        for name, table in tables.items():
+            path = directory / name
+            table.to_parquet(path, index=False)
+            paths.append(path)
+        state = {
+            "format_version": FORMAT_VERSION,
+            "params": {
+                key: list(value) if isinstance(value, tuple) else value
+                for key, value in self.get_params().items()
+            },
+            "global_hit_rates": self.global_hit_rates_,
+            "declarations_cutoff_ns": self.declarations_cutoff_ns_,
+            "outcomes_cutoff_ns": self.outcomes_cutoff_ns_,
+            "vocabularies": self.vocabularies_,
+            "text_intercepts": {
+                threat: {str(fold): value for fold, value in intercepts.items()}
+                for threat, intercepts in self.text_intercepts_.items()
+            },
+            "chapter_rows": self.chapter_rows_,
+        }
+        path = directory / STATE_FILE
+        path.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+        paths.append(path)
+        return paths
+
+    @classmethod
+    def load(cls, directory: str | Path) -> FeatureBuilder:
+        """A builder equal to the one saved in ``directory`` (same features, bit for bit)."""
+        directory = Path(directory)
+        state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+        if state["format_version"] != FORMAT_VERSION:
+            raise ValueError(
+                f"feature state in {directory} has format {state['format_version']}, "
+                f"this shiprisk reads format {FORMAT_VERSION}: retrain the model"
+            )
+        params = state["params"]
+        builder = cls(
+            **{
+                key: tuple(value) if isinstance(value, list) else value
+                for key, value in params.items()
+            }
+        )
+        builder.global_hit_rates_ = {k: float(v) for k, v in state["global_hit_rates"].items()}
+        builder.declarations_cutoff_ns_ = int(state["declarations_cutoff_ns"])
+        builder.outcomes_cutoff_ns_ = int(state["outcomes_cutoff_ns"])
+        builder.vocabularies_ = {
+            field: {str(value): int(code) for value, code in vocabulary.items()}
+            for field, vocabulary in state["vocabularies"].items()
+        }
+        builder.text_intercepts_ = {
+            threat: {int(fold): float(value) for fold, value in intercepts.items()}
+            for threat, intercepts in state["text_intercepts"].items()
+        }
+        builder.chapter_rows_ = {k: float(v) for k, v in state["chapter_rows"].items()}
+        builder.history_ = pd.read_parquet(directory / HISTORY_FILE)
+        builder.reference_ = pd.read_parquet(directory / REFERENCE_FILE)
+        builder.watchlist_ = pd.read_parquet(directory / WATCHLIST_FILE)
+        builder.text_coefficients_ = pd.read_parquet(directory / TEXT_COEFFICIENTS_FILE)
+        builder.text_folds_ = pd.read_parquet(directory / TEXT_FOLDS_FILE)
+        builder.chapter_words_ = pd.read_parquet(directory / CHAPTER_WORDS_FILE)
+        builder._describe_features()
+        return builder
+
+
+def _positional(
+    declarations: pd.DataFrame, labels: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both frames with a RangeIndex; labels are aligned with declarations row for row."""
+    if len(labels) != len(declarations):
+        raise ValueError(
+            f"labels has {len(labels)} rows but declarations has {len(declarations)}: "
+            "the labels frame must be aligned row for row with the declarations"
+        )
+    return declarations.reset_index(drop=True), labels.reset_index(drop=True)

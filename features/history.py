@@ -1,0 +1,261 @@
+"""Point-in-time entity history: what was known about an entity when a declaration was lodged.
+
+Two kinds of events feed an entity's history: its earlier declarations (at ``lodged_at``) and
+the outcomes of their inspections (at ``known_at``, when the result became known). A
+declaration sees only events strictly before its own ``lodged_at``: declarations lodged at
+the same instant do not see each other, and an outcome known at the very instant of lodging
+is not yet known.
+
+Training computes this for every row at once with one sort per entity kind and cumulative
+sums (no per-row loop). Serving reads the same counts from a per-entity table aggregated as
+of a cutoff. Both pass the counts through :func:`entity_history_features`, so a declaration
+lodged after the cutoff gets identical features either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.schema import label_column
+
+NAT_NS = np.iinfo(np.int64).min  # pandas' integer form of NaT
+NANOSECONDS_PER_DAY = 86_400 * 10**9
+
+
+def count_columns(threats: Sequence[str]) -> list[str]:
+    """Event count columns of a history table, in order."""
+    return [
+        "declarations",
+        "inspections",
+        *[f"labelled_{threat}" for threat in threats],
+        *[f"hits_{threat}" for threat in threats],
+    ]
+
+
+def as_nanoseconds(times: pd.Series) -> np.ndarray:
+    """UTC datetimes as int64 nanoseconds since the epoch; NaT becomes ``NAT_NS``."""
+    return np.asarray(pd.DatetimeIndex(times).as_unit("ns").asi8, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class EventLog:
+    """Events of one entity kind: key, time (ns), count increments and whether a declaration."""
+
+    keys: np.ndarray  # object array of str keys (no missing keys)
+    times: np.ndarray  # int64 ns
+    values: np.ndarray  # float64, one column per count_columns()
+    is_declaration: np.ndarray  # bool
+
+
+def declaration_events(keys: pd.Series, lodged_at: pd.Series, threats: Sequence[str]) -> EventLog:
+    """One event per declaration with a key, at its ``lodged_at``: one more declaration seen."""
+    has_key = keys.notna().to_numpy()
+    values = np.zeros((int(has_key.sum()), len(count_columns(threats))))
+    values[:, 0] = 1.0
+    return EventLog(
+        keys=keys.to_numpy(dtype=object, na_value=None)[has_key],
+        times=as_nanoseconds(lodged_at)[has_key],
+        values=values,
+        is_declaration=np.ones(len(values), dtype=bool),
+    )
+
+
+def outcome_events(keys: pd.Series, labels: pd.DataFrame, threats: Sequence[str]) -> EventLog:
+    """One event per inspected row with a key and a ``known_at``, at that time.
+
+    It adds one inspection, one labelled outcome per threat whose label is known, and one
+    hit per threat whose label is positive.
+    """
+    inspected = labels["inspected"].fillna(False).astype(bool).to_numpy()
+    known_ns = as_nanoseconds(labels["known_at"])
+    rows = keys.notna().to_numpy() & inspected & (known_ns != NAT_NS)
+    label_values = np.column_stack(
+        [labels[label_column(threat)].to_numpy(dtype=np.float64) for threat in threats]
+    ).reshape(len(labels), len(threats))[rows]
+    values = np.column_stack(
+        [
+            np.zeros(int(rows.sum())),
+            np.ones(int(rows.sum())),
+            (~np.isnan(label_values)).astype(np.float64),
+            (label_values >= 0.5).astype(np.float64),
+        ]
+    )
+    return EventLog(
+        keys=keys.to_numpy(dtype=object, na_value=None)[rows],
+        times=known_ns[rows],
+        values=values,
+        is_declaration=np.zeros(len(values), dtype=bool),
+    )
+
+
+def concat_events(*logs: EventLog) -> EventLog:
+    """All events of several logs in one."""
+    return EventLog(
+        keys=np.concatenate([log.keys for log in logs]),
+        times=np.concatenate([log.times for log in logs]),
+        values=np.concatenate([log.values for log in logs]),
+        is_declaration=np.concatenate([log.is_declaration for log in logs]),
+    )
+
+
+def counts_before(
+    query_keys: pd.Series, query_times: np.ndarray, events: EventLog, columns: Sequence[str]
+) -> pd.DataFrame:
+    """Per query: sums of the events with the same key strictly before the query time.
+
+    Queries and events are sorted together by (key, time, query-before-event), so a
+    cumulative sum read at a query's position counts exactly the earlier events of its key.
+    Also returns ``first_seen_ns``: the time of the key's first declaration event before the
+    query (``NAT_NS`` when there is none). Queries without a key get NaN counts.
+    """
+    n_query = len(query_keys)
+    query_values = query_keys.to_numpy(dtype=object, na_value=None)
+    codes, _ = pd.factorize(np.concatenate([query_values, events.keys]), use_na_sentinel=True)
+    query_codes, event_codes = codes[:n_query], codes[n_query:]
+
+    all_codes = np.concatenate([query_codes, event_codes])
+    all_times = np.concatenate([query_times, events.times])
+    is_event = np.concatenate(
+        [np.zeros(n_query, dtype=bool), np.ones(len(event_codes), dtype=bool)]
+    )
+    order = np.lexsort((is_event, all_times, all_codes))
+
+    sorted_codes = all_codes[order]
+    values = np.zeros((len(order), len(columns)))
+    values[n_query:] = events.values
+    cumulative = np.cumsum(values[order], axis=0)
+
+    positions = np.arange(len(order))
+    new_group = np.ones(len(order), dtype=bool)
+    new_group[1:] = sorted_codes[1:] != sorted_codes[:-1]
+    group_start = np.maximum.accumulate(np.where(new_group, positions, 0))
+    before_group = np.zeros_like(cumulative)
+    before_group[1:] = cumulative[:-1]
+    sums_sorted = cumulative - before_group[group_start]
+
+    group_id = np.cumsum(new_group) - 1
+    is_declaration = np.concatenate([np.zeros(n_query, dtype=bool), events.is_declaration])[order]
+    first_declaration = (
+        pd.Series(all_times[order][is_declaration]).groupby(group_id[is_declaration]).min()
+    )
+    first_by_group = np.full(group_id[-1] + 1 if len(order) else 0, NAT_NS, dtype=np.int64)
+    first_by_group[first_declaration.index.to_numpy()] = first_declaration.to_numpy()
+
+    inverse = np.empty(len(order), dtype=np.int64)
+    inverse[order] = positions
+    query_position = inverse[:n_query]
+    sums = sums_sorted[query_position]
+    first_seen = first_by_group[group_id[query_position]]
+    first_seen = np.where(sums[:, 0] > 0, first_seen, NAT_NS)
+
+    missing = query_codes < 0
+    sums[missing] = np.nan
+    first_seen[missing] = NAT_NS
+    result = pd.DataFrame(sums, columns=list(columns), index=query_keys.index)
+    result["first_seen_ns"] = first_seen
+    return result
+
+
+def aggregate_events(events: EventLog, columns: Sequence[str]) -> pd.DataFrame:
+    """Per key: sums of all events and the first declaration time (the serving state).
+
+    Returns columns ``key``, the count columns and ``first_seen`` (UTC datetime, NaT when the
+    key has outcomes but no declarations), sorted by key.
+    """
+    frame = pd.DataFrame(events.values, columns=list(columns))
+    frame["key"] = pd.Series(events.keys, dtype="str")
+    frame["declaration_ns"] = np.where(events.is_declaration, events.times, np.iinfo(np.int64).max)
+    grouped = frame.groupby("key", sort=True)
+    state = grouped[list(columns)].sum()
+    first_ns = grouped["declaration_ns"].min().to_numpy()
+    state["first_seen"] = _datetimes(np.where(first_ns == np.iinfo(np.int64).max, NAT_NS, first_ns))
+    return state.reset_index()
+
+
+def merge_states(state: pd.DataFrame, update: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Add the counts of ``update`` into ``state`` (same layout); first seen is the earlier."""
+    both = pd.concat([state, update], ignore_index=True)
+    first_ns = as_nanoseconds(both["first_seen"])
+    both["first_ns"] = np.where(first_ns == NAT_NS, np.iinfo(np.int64).max, first_ns)
+    grouped = both.groupby("key", sort=True)
+    merged = grouped[list(columns)].sum()
+    first = grouped["first_ns"].min().to_numpy()
+    merged["first_seen"] = _datetimes(np.where(first == np.iinfo(np.int64).max, NAT_NS, first))
+    return merged.reset_index()
+
+
+def lookup_counts(
+    query_keys: pd.Series, state: pd.DataFrame, columns: Sequence[str]
+) -> pd.DataFrame:
+    """Counts of each query's key from a state table; unseen keys count zero, no key is NaN."""
+    table = state.set_index("key")
+    positions = table.index.get_indexer(query_keys.to_numpy(dtype=object, na_value=None))
+    found = positions >= 0
+    sums = np.zeros((len(query_keys), len(columns)))
+    sums[found] = table[list(columns)].to_numpy(dtype=np.float64)[positions[found]]
+    first_all = as_nanoseconds(table["first_seen"])
+    first_seen = np.full(len(query_keys), NAT_NS, dtype=np.int64)
+    first_seen[found] = first_all[positions[found]]
+    missing = query_keys.isna().to_numpy()
+    sums[missing] = np.nan
+    first_seen[missing] = NAT_NS
+    result = pd.DataFrame(sums, columns=list(columns), index=query_keys.index)
+    result["first_seen_ns"] = first_seen
+    return result
+
+
+def smoothed_rate(
+    hits: np.ndarray, labelled: np.ndarray, prior: float, strength: float
+) -> np.ndarray:
+    """Hit rate shrunk toward ``prior`` as if ``strength`` outcomes at the prior had been seen."""
+    return (hits + strength * prior) / (labelled + strength)
+
+
+def entity_history_features(
+    prefix: str,
+    counts: pd.DataFrame,
+    lodged_ns: np.ndarray,
+    threats: Sequence[str],
+    priors: dict[str, float],
+    prior_strength: float,
+) -> pd.DataFrame:
+    """Feature columns of one entity kind from its counts (identical for training and serving)."""
+    features: dict[str, np.ndarray] = {
+        f"{prefix}_declarations": counts["declarations"].to_numpy(),
+        f"{prefix}_inspections": counts["inspections"].to_numpy(),
+    }
+    for threat in threats:
+        features[f"{prefix}_hits_{threat}"] = counts[f"hits_{threat}"].to_numpy()
+    for threat in threats:
+        features[f"{prefix}_hit_rate_{threat}"] = smoothed_rate(
+            counts[f"hits_{threat}"].to_numpy(),
+            counts[f"labelled_{threat}"].to_numpy(),
+            priors[threat],
+            prior_strength,
+        )
+    first_ns = counts["first_seen_ns"].to_numpy()
+    seen = first_ns != NAT_NS
+    days = np.full(len(counts), np.nan)
+    days[seen] = (lodged_ns[seen] - first_ns[seen]) / NANOSECONDS_PER_DAY
+    features[f"{prefix}_days_since_first_seen"] = days
+    return pd.DataFrame(features, index=counts.index, dtype=np.float64)
+
+
+def entity_feature_names(prefix: str, threats: Sequence[str]) -> list[str]:
+    """Names produced by :func:`entity_history_features` for ``prefix``, in order."""
+    return [
+        f"{prefix}_declarations",
+        f"{prefix}_inspections",
+        *[f"{prefix}_hits_{threat}" for threat in threats],
+        *[f"{prefix}_hit_rate_{threat}" for threat in threats],
+        f"{prefix}_days_since_first_seen",
+    ]
+
+
+def _datetimes(nanoseconds: np.ndarray) -> pd.DatetimeIndex:
+    """int64 ns (``NAT_NS`` = missing) as UTC datetimes in nanoseconds."""
+    return pd.DatetimeIndex(nanoseconds.astype("datetime64[ns]")).tz_localize("UTC")
