@@ -1,0 +1,146 @@
+"""Exact SHAP explanations of each threat's booster, and the plain-language reasons shown to officers.
+
+LightGBM computes exact TreeSHAP itself (``pred_contrib=True``): per row, one contribution per
+feature plus the base value in the last column, summing to the raw margin. Contributions are
+in margin (log-odds) units, so they add up across features and can be compared across threats.
+An officer sees the top (threat, feature) pairs that pushed the risk up, each with the feature
+value and a sentence; a data scientist can also read the same contributions grouped by the raw
+declaration fields the features are computed from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+ReasonText = Callable[[str, Any, Mapping[str, Any]], str]
+
+
+@dataclass
+class Reason:
+    """One reason a declaration scored high: a feature that raised one threat's risk."""
+
+    threat: str
+    feature: str
+    value: float | None  # the feature value the model saw; None when missing
+    contribution: float  # SHAP contribution to the threat's raw margin (log-odds)
+    text: str
+    fields: list[str] = field(default_factory=list)  # canonical fields the feature comes from
+
+
+@dataclass
+class ThreatExplanation:
+    """Exact SHAP values of one threat's booster for a batch of declarations."""
+
+    base_value: NDArray[np.float64]  # (rows,) expected margin, the same on every row
+    contributions: pd.DataFrame  # rows x features, margin units
+
+    def margin(self) -> NDArray[np.float64]:
+        """Base value plus contributions: the booster's raw margin, row by row."""
+        return self.base_value + self.contributions.to_numpy().sum(axis=1)
+
+
+def usable_threads(num_threads: int) -> int:
+    """At least one thread, never more than the machine's cores (shared with other work)."""
+    return max(1, min(int(num_threads), os.cpu_count() or 1))
+
+
+def shap_values(
+    booster: lgb.Booster, matrix: NDArray[np.float64], *, num_threads: int = 1
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per-row feature contributions ``(rows, features)`` and base values ``(rows,)``."""
+    raw = booster.predict(matrix, pred_contrib=True, num_threads=usable_threads(num_threads))
+    values = np.asarray(raw, dtype=np.float64)
+    return values[:, :-1], values[:, -1]
+
+
+def explain_threat(
+    booster: lgb.Booster,
+    matrix: NDArray[np.float64],
+    features: Sequence[str],
+    index: pd.Index,
+    *,
+    num_threads: int = 1,
+) -> ThreatExplanation:
+    """Exact SHAP explanation of one booster on a feature matrix (columns in ``features`` order)."""
+    contributions, base = shap_values(booster, matrix, num_threads=num_threads)
+    return ThreatExplanation(
+        base_value=base,
+        contributions=pd.DataFrame(contributions, index=index, columns=list(features)),
+    )
+
+
+def contributions_by_field(
+    contributions: pd.DataFrame, feature_fields: Mapping[str, Sequence[str]]
+) -> pd.DataFrame:
+    """Contributions grouped by the raw canonical fields the features are computed from.
+
+    A feature computed from several fields splits its contribution equally among them, so each
+    row still sums to the total contribution (margin minus base value); a feature with no
+    known field is kept under its own name.
+    """
+    columns: dict[str, NDArray[np.float64]] = {}
+    for feature in contributions.columns:
+        fields = list(dict.fromkeys(feature_fields.get(feature) or [feature]))
+        share = contributions[feature].to_numpy(dtype=np.float64) / len(fields)
+        for name in fields:
+            columns[name] = columns[name] + share if name in columns else share.copy()
+    return pd.DataFrame(columns, index=contributions.index)
+
+
+def top_reasons(
+    contributions: Mapping[str, NDArray[np.float64]],
+    matrix: NDArray[np.float64],
+    features: Sequence[str],
+    declarations: Sequence[Mapping[str, Any]],
+    *,
+    top_k: int,
+    reason_text: ReasonText,
+    feature_fields: Mapping[str, Sequence[str]],
+) -> list[list[Reason]]:
+    """The ``top_k`` (threat, feature) pairs with the largest positive contribution, per row.
+
+    ``contributions`` holds one ``rows x features`` array per threat, columns in ``features``
+    order, the same order as ``matrix``.
+
+    Only positive contributions are reasons: a feature that lowered the risk did not cause the
+    selection. Ties keep threat order, then feature order, so the result does not depend on
+    which other rows are in the batch.
+    """
+    threats = list(contributions)
+    n_features = len(features)
+    if not threats or top_k <= 0 or len(declarations) == 0:
+        return [[] for _ in declarations]
+    # rows x (threat, feature), threat-major: column j is threat j // F, feature j % F.
+    stacked = np.concatenate([contributions[t] for t in threats], axis=1)
+    k = min(top_k, stacked.shape[1])
+    order = np.argsort(-stacked, axis=1, kind="stable")[:, :k]
+    chosen = np.take_along_axis(stacked, order, axis=1)
+    reasons: list[list[Reason]] = []
+    for row, declaration in enumerate(declarations):
+        row_reasons: list[Reason] = []
+        for column, contribution in zip(order[row].tolist(), chosen[row].tolist(), strict=True):
+            if not contribution > 0.0:  # sorted: the rest lowered the risk
+                break
+            threat, feature = threats[column // n_features], features[column % n_features]
+            raw_value = matrix[row, column % n_features]
+            value = None if np.isnan(raw_value) else float(raw_value)
+            row_reasons.append(
+                Reason(
+                    threat=threat,
+                    feature=feature,
+                    value=value,
+                    contribution=contribution,
+                    text=reason_text(feature, float(raw_value), declaration),
+                    fields=list(feature_fields.get(feature, [])),
+                )
+            )
+        reasons.append(row_reasons)
+    return reasons
