@@ -26,9 +26,10 @@ CalibrationMethod = Literal["platt", "isotonic", "auto"]
 # A Platt slope at or below zero would reverse the ranking of the booster; a model that bad
 # should not be trusted, but calibration must never be the step that reorders declarations.
 MIN_PLATT_SLOPE = 1e-6
-# Probabilities are kept inside (0, 1): a risk of exactly 0 or 1 claims a certainty no
-# inspection record supports, and breaks log-loss and the overall risk 1 - prod(1 - risk).
-PROBABILITY_FLOOR = 1e-6
+# Probabilities are kept inside (0, 1): a risk of exactly 0 or 1 (an isotonic end step, or a
+# sigmoid that saturates) claims a certainty no inspection record supports. The floor is tiny so
+# that Platt's ranking stays strict for any margin a booster plausibly produces (|logit| < 27).
+PROBABILITY_FLOOR = 1e-12
 # "auto" picks isotonic only when its cross-validated log-loss is lower by this relative margin:
 # isotonic steps overfit small windows and tie declarations, Platt does neither.
 ISOTONIC_MIN_GAIN = 0.01
