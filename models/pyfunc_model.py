@@ -1,0 +1,32 @@
+"""The bundle as an MLflow pyfunc model, logged as "models from code" (no pickle).
+
+MLflow copies this file into the logged model and executes it on load; it must only define the
+model class and hand an instance to ``mlflow.models.set_model``. The bundle itself is an
+artifact named ``bundle``, verified file by file when the model loads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import pandas as pd
+
+
+class ShipriskPyfuncModel(mlflow.pyfunc.PythonModel):
+    """Per-threat calibrated risk, overall risk and lane for canonical declarations (no reasons)."""
+
+    def load_context(self, context: Any) -> None:
+        """Load and verify the bundle artifact."""
+        from models.bundle import ModelBundle
+
+        self.bundle = ModelBundle.load(context.artifacts["bundle"])
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Scores as a frame: ``declaration_id``, ``risk_<threat>``..., ``overall``, ``lane``."""
+        return self.bundle.risk_frame(model_input)
+
+
+mlflow.models.set_model(ShipriskPyfuncModel())

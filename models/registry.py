@@ -1,0 +1,150 @@
+"""MLflow registry glue for model bundles: the only MLflow code outside training/.
+
+A bundle is logged as a pyfunc "models from code" model (``models/pyfunc_model.py``) with the
+bundle directory as its ``bundle`` artifact, registered, and given an alias. The sha256 of the
+bundle's manifest is recorded as a tag of the model version, so a loader can prove that the
+files it downloaded are the ones that were registered: the manifest hashes every other file.
+
+The tracking URI is the caller's business (settings, or a test's temporary directory); nothing
+here sets it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from importlib import metadata as package_metadata
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.models import Model
+
+from models.bundle import BundleIntegrityError, ModelBundle, manifest_sha256, verify_bundle
+
+PYFUNC_MODEL_FILE = Path(__file__).with_name("pyfunc_model.py")
+BUNDLE_ARTIFACT = "bundle"
+MANIFEST_SHA256_TAG = "manifest_sha256"
+LOGGED_MODEL_NAME = "model"
+# Libraries the pyfunc needs at load time; shiprisk itself must be installed where it is served.
+_RUNTIME_REQUIREMENTS = ("lightgbm", "numpy", "pandas", "pyarrow", "scikit-learn")
+_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))/?$")
+
+
+def _pip_requirements() -> list[str]:
+    """Pinned to the versions installed now, so the logged model says what it was built with."""
+    pinned = []
+    for package in (*_RUNTIME_REQUIREMENTS, "mlflow"):
+        try:
+            pinned.append(f"{package}=={package_metadata.version(package)}")
+        except package_metadata.PackageNotFoundError:
+            pinned.append(package)
+    return pinned
+
+
+def log_bundle(
+    bundle_dir: Path | str,
+    *,
+    registered_model_name: str = "shiprisk",
+    alias: str | None = "challenger",
+) -> str:
+    """Log a saved bundle in the active run, register it, tag it with its manifest sha256, set the alias.
+
+    The bundle is verified first, so a damaged bundle never reaches the registry.
+
+    Returns:
+        The new model version, as a string.
+    """
+    bundle_dir = Path(bundle_dir)
+    if mlflow.active_run() is None:
+        raise RuntimeError(
+            "log_bundle logs into the active MLflow run: call it inside mlflow.start_run()"
+        )
+    verify_bundle(bundle_dir)
+    sha256 = manifest_sha256(bundle_dir)
+    info = mlflow.pyfunc.log_model(
+        name=LOGGED_MODEL_NAME,
+        python_model=str(PYFUNC_MODEL_FILE),
+        artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
+        pip_requirements=_pip_requirements(),
+    )
+    # Registering with the tag in one call: a version never exists without its pin.
+    version = mlflow.register_model(
+        info.model_uri, registered_model_name, tags={MANIFEST_SHA256_TAG: sha256}
+    ).version
+    if alias:
+        set_alias(registered_model_name, alias, str(version))
+    return str(version)
+
+
+def set_alias(name: str, alias: str, version: str) -> None:
+    """Point ``alias`` (``champion``, ``challenger``) of a registered model at a version."""
+    MlflowClient().set_registered_model_alias(name, alias, str(version))
+
+
+def resolve(model_uri: str) -> tuple[str, str]:
+    """Registered model name and version of ``models:/<name>@<alias>`` or ``models:/<name>/<version>``."""
+    match = _MODELS_URI.match(model_uri)
+    if match is None:
+        raise ValueError(
+            f"model URI {model_uri!r} is not models:/<name>@<alias> or models:/<name>/<version>"
+        )
+    name = match["name"]
+    if match["alias"]:
+        return name, str(MlflowClient().get_model_version_by_alias(name, match["alias"]).version)
+    return name, match["version"]
+
+
+def load_bundle(
+    model_uri: str, *, dst_path: Path | str | None = None
+) -> tuple[ModelBundle, str, str]:
+    """Download a registered bundle, check it against the registry's manifest pin, and load it.
+
+    Args:
+        model_uri: ``models:/<name>@<alias>`` or ``models:/<name>/<version>``.
+        dst_path: where to keep the downloaded model; by default a temporary directory that is
+            removed once the bundle is in memory.
+
+    Returns:
+        The bundle, the registered model name and the version it resolved to.
+
+    Raises:
+        BundleIntegrityError: the version has no manifest pin, the manifest differs from it, or
+            a file differs from the manifest.
+    """
+    name, version = resolve(model_uri)
+    model_version = MlflowClient().get_model_version(name, version)
+    pinned = (model_version.tags or {}).get(MANIFEST_SHA256_TAG)
+    if not pinned:
+        raise BundleIntegrityError(
+            f"models:/{name}/{version}", [f"model version has no {MANIFEST_SHA256_TAG} tag"]
+        )
+    temporary = None if dst_path is not None else tempfile.mkdtemp(prefix="shiprisk-bundle-")
+    try:
+        local = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version}", dst_path=str(dst_path or temporary)
+            )
+        )
+        pyfunc = Model.load(str(local)).flavors["python_function"]
+        bundle_dir = (local / pyfunc["artifacts"][BUNDLE_ARTIFACT]["path"]).resolve()
+        if not bundle_dir.is_relative_to(local.resolve()):
+            raise BundleIntegrityError(
+                bundle_dir, ["bundle artifact lies outside the downloaded model"]
+            )
+        found = (
+            manifest_sha256(bundle_dir) if (bundle_dir / "manifest.json").is_file() else "missing"
+        )
+        if found != pinned:
+            raise BundleIntegrityError(
+                bundle_dir,
+                [
+                    f"manifest.json: sha256 {found} differs from the registry tag {MANIFEST_SHA256_TAG}={pinned}"
+                ],
+            )
+        bundle = ModelBundle.load(bundle_dir)
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
+    return bundle, name, version
