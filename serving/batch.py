@@ -1,0 +1,192 @@
+"""Batch scoring of declaration files of any size, with the same results as the API.
+
+A CSV or Parquet file is read in chunks (pandas ``read_csv(chunksize=)``,
+``ParquetFile.iter_batches``), each chunk validated by `features.validation` and scored by the
+bundle exactly as POST /v1/scores does (`ScoreResult.from_scored`), and written out at once,
+so memory stays flat whatever the file size. Output goes to a temporary file beside the
+target and is renamed into place only when every chunk succeeded.
+
+Output columns: ``declaration_id``, ``model_name``, ``model_version``, ``risk_<threat>`` per
+threat, ``overall``, ``lane`` and ``reasons`` (the API's reasons list as JSON text).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.validation import DataValidationError, validate_declarations
+from models.bundle import ModelBundle
+from serving.schemas import ScoreResult
+
+DEFAULT_CHUNK_ROWS = 20_000
+CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+ProgressCallback = Callable[[int, float], None]
+"""Called after each chunk with the rows scored so far and the fraction of the input read."""
+
+
+class BatchInputError(ValueError):
+    """The input or output file cannot be used (format, missing file); the message says why."""
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a batch run produced."""
+
+    rows: int
+    lanes: dict[str, int]
+    output: Path
+
+
+def file_format(path: Path) -> str:
+    """``csv`` or ``parquet`` from the file name; anything else is refused with the choices."""
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        return "csv"
+    if suffix in PARQUET_SUFFIXES:
+        return "parquet"
+    raise BatchInputError(
+        f"{path}: unknown file type {suffix or '(none)'!r}; use .csv, .parquet or .pq"
+    )
+
+
+def _csv_chunks(
+    handle: IO[bytes], chunk_rows: int, size: int
+) -> Iterator[tuple[pd.DataFrame, float]]:
+    # Every column as text, and no "NA" -> missing: NA is Namibia. Validation decides types.
+    reader = pd.read_csv(handle, dtype=str, keep_default_na=False, chunksize=chunk_rows)
+    for chunk in reader:
+        yield chunk, min(1.0, handle.tell() / size) if size else 1.0
+
+
+def read_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, float]]:
+    """Raw declaration frames of at most ``chunk_rows`` rows, with the fraction read so far."""
+    if not path.is_file():
+        raise BatchInputError(f"{path}: no such file")
+    if file_format(path) == "csv":
+        with path.open("rb") as handle:
+            yield from _csv_chunks(handle, chunk_rows, path.stat().st_size)
+        return
+    parquet = pq.ParquetFile(path)
+    total = parquet.metadata.num_rows
+    done = 0
+    for batch in parquet.iter_batches(batch_size=chunk_rows):
+        done += batch.num_rows
+        yield batch.to_pandas(), done / total if total else 1.0
+
+
+def result_frame(
+    results: list[ScoreResult], threats: tuple[str, ...], name: str, version: str
+) -> pd.DataFrame:
+    """One row per scored declaration, reasons as the API's JSON list."""
+    columns: dict[str, object] = {
+        "declaration_id": pd.array([r.declaration_id for r in results], dtype="str"),
+        "model_name": pd.array([name] * len(results), dtype="str"),
+        "model_version": pd.array([version] * len(results), dtype="str"),
+    }
+    for threat in threats:
+        columns[f"risk_{threat}"] = pd.array([r.risk[threat] for r in results], dtype="float64")
+    columns["overall"] = pd.array([r.overall for r in results], dtype="float64")
+    columns["lane"] = pd.array([r.lane for r in results], dtype="str")
+    columns["reasons"] = pd.array(
+        [json.dumps([reason.model_dump() for reason in r.reasons]) for r in results], dtype="str"
+    )
+    return pd.DataFrame(columns)
+
+
+def output_schema(threats: tuple[str, ...]) -> pa.Schema:
+    """Fixed Parquet schema, so every chunk appends to the same file."""
+    return pa.schema(
+        [
+            ("declaration_id", pa.string()),
+            ("model_name", pa.string()),
+            ("model_version", pa.string()),
+            *[(f"risk_{threat}", pa.float64()) for threat in threats],
+            ("overall", pa.float64()),
+            ("lane", pa.string()),
+            ("reasons", pa.string()),
+        ]
+    )
+
+
+def _shifted(error: DataValidationError, source: str, offset: int) -> DataValidationError:
+    """The chunk's problems with row numbers counted from the start of the file."""
+    return DataValidationError(
+        replace(problem, source=source, rows=tuple(row + offset for row in problem.rows))
+        for problem in error.problems
+    )
+
+
+def score_file(
+    input_path: Path,
+    output_path: Path,
+    bundle: ModelBundle,
+    name: str,
+    version: str,
+    *,
+    top_k: int = 5,
+    num_threads: int = 1,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    on_chunk: ProgressCallback | None = None,
+) -> BatchSummary:
+    """Score every declaration of ``input_path`` into ``output_path`` (CSV or Parquet).
+
+    Raises:
+        BatchInputError: unusable file names or a missing input.
+        DataValidationError: a chunk does not validate; rows are numbered from the file start.
+    """
+    output_kind = file_format(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = output_path.with_name(f".{output_path.name}.partial")
+    threats = tuple(bundle.threats)
+    rows = 0
+    lanes: dict[str, int] = {}
+    writer: pq.ParquetWriter | None = None
+    try:
+        if output_kind == "parquet":
+            writer = pq.ParquetWriter(partial, output_schema(threats))
+        else:
+            partial.write_text("")
+        for raw, fraction in read_chunks(input_path, chunk_rows):
+            try:
+                declarations = validate_declarations(raw, source=str(input_path))
+            except DataValidationError as error:
+                raise _shifted(error, str(input_path), rows) from None
+            scored = bundle.score(
+                declarations, top_k=top_k, explain=top_k > 0, num_threads=num_threads
+            )
+            frame = result_frame(
+                [ScoreResult.from_scored(s) for s in scored], threats, name, version
+            )
+            if writer is not None:
+                writer.write_table(
+                    pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False)
+                )
+            else:
+                frame.to_csv(partial, mode="a", header=rows == 0, index=False)
+            rows += len(frame)
+            for lane, count in frame["lane"].value_counts().items():
+                lanes[str(lane)] = lanes.get(str(lane), 0) + int(count)
+            if on_chunk is not None:
+                on_chunk(rows, fraction)
+        if writer is not None:
+            writer.close()
+            writer = None
+        elif rows == 0:  # an input with a header and no rows still gets a header
+            result_frame([], threats, name, version).to_csv(partial, index=False)
+        os.replace(partial, output_path)
+    finally:
+        if writer is not None:
+            writer.close()
+        partial.unlink(missing_ok=True)
+    return BatchSummary(rows=rows, lanes=lanes, output=output_path)

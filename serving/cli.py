@@ -1,0 +1,169 @@
+"""Commands owned by serving/: `serve` (the HTTP service) and `score` (batch files).
+
+Heavy imports stay inside the command functions so that `shiprisk --help` is fast.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def worker_threads(workers: int, threads: int | None, cores: int) -> int:
+    """LightGBM threads per worker so that workers x threads never exceeds the cores.
+
+    Raises:
+        ValueError: the explicit ``threads`` would oversubscribe the cores.
+    """
+    if workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if threads is None:
+        return max(1, cores // workers)
+    if threads < 1 or workers * threads > cores:
+        raise ValueError(
+            f"{workers} workers x {threads} threads = {workers * threads} > {cores} cores: "
+            f"lower --threads to at most {max(1, cores // workers)} or use fewer workers"
+        )
+    return threads
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    threads: Annotated[
+        int | None,
+        typer.Option(help="LightGBM threads per worker (default: cores / workers)."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model URI to serve (default SHIPRISK_MODEL_URI).")
+    ] = None,
+    access_log: Annotated[
+        bool, typer.Option("--access-log/--no-access-log", help="Log each request line.")
+    ] = True,
+) -> None:
+    """Serve risk scores over HTTP (FastAPI; OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from serving.settings import available_cores
+
+    try:
+        per_worker = worker_threads(workers, threads, available_cores())
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    # Worker processes build their own app from the environment (uvicorn factory mode).
+    os.environ["SHIPRISK_NUM_THREADS"] = str(per_worker)
+    if model is not None:
+        os.environ["SHIPRISK_MODEL_URI"] = model
+    console.print(
+        f"serving on http://{host}:{port} with {workers} worker(s) x {per_worker} "
+        f"LightGBM thread(s)",
+        highlight=False,
+    )
+    uvicorn.run(
+        "serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+    )
+
+
+def score(
+    input_path: Annotated[
+        Path,
+        typer.Option("--input", "-i", help="Declarations, CSV or Parquet (canonical columns)."),
+    ],
+    output_path: Annotated[
+        Path, typer.Option("--output", "-o", help="Scores, CSV or Parquet (by extension).")
+    ],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", help="Model URI or a bundle directory (default SHIPRISK_MODEL_URI)."
+        ),
+    ] = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=0, help="Reasons per declaration.")] = 5,
+    chunk_rows: Annotated[
+        int, typer.Option(min=1, help="Declarations read and scored at a time.")
+    ] = 20_000,
+) -> None:
+    """Score a file of declarations in chunks, with the same results as the API."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from features.validation import DataValidationError
+    from serving.batch import BatchInputError, file_format, score_file
+    from serving.model_holder import ModelLoadError, local_loader, registry_loader
+    from serving.settings import ServiceSettings
+
+    settings = ServiceSettings()
+    model_uri = model or settings.model_uri
+    try:
+        file_format(input_path)
+        file_format(output_path)
+    except BatchInputError as error:
+        raise _fail(str(error)) from None
+    if not input_path.is_file():
+        raise _fail(f"{input_path}: no such file")
+    is_directory = Path(model_uri).is_dir()
+    loader = local_loader if is_directory else registry_loader(settings.resolved_tracking_uri())
+    try:
+        bundle, name, version = loader(model_uri)
+    except Exception as error:
+        raise _fail(
+            str(ModelLoadError(f"could not load {model_uri}: {type(error).__name__}: {error}"))
+        ) from None
+    console.print(f"scoring {input_path} with {name}/{version}", highlight=False)
+
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("0 declarations", total=1.0)
+
+        def advance(rows: int, fraction: float) -> None:
+            progress.update(task, completed=fraction, description=f"{rows:,} declarations")
+
+        try:
+            summary = score_file(
+                input_path,
+                output_path,
+                bundle,
+                name,
+                version,
+                top_k=top_k,
+                num_threads=settings.lightgbm_threads(),
+                chunk_rows=chunk_rows,
+                on_chunk=advance,
+            )
+        except (BatchInputError, DataValidationError) as error:
+            raise _fail(str(error)) from None
+    lanes = ", ".join(f"{lane} {count:,}" for lane, count in sorted(summary.lanes.items()))
+    console.print(
+        f"wrote {summary.rows:,} scored declarations to {summary.output} ({lanes or 'none'})",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the serving commands to the top-level `shiprisk` app."""
+    app.command("serve")(serve)
+    app.command("score")(score)

@@ -1,0 +1,215 @@
+"""HTTP routes: each parses, calls one function of models/ (or the holder), returns a model.
+
+Routes are grouped by who calls them (DESIGN.md, Service): probes, officers, risk managers,
+admins. Each group is its own router so that authentication and roles can be added later as a
+router dependency in `include_routes`, without touching the routes themselves. Shared objects
+arrive through typed dependencies, built by the app factory; nothing is global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+
+from features.validation import validate_declarations
+from serving.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
+from serving.model_holder import LoadedModel, ModelHolder, ModelLoadError
+from serving.schemas import (
+    ErrorResponse,
+    ModelInfo,
+    ModelRef,
+    ReloadResponse,
+    ScoreRequest,
+    ScoreResponse,
+    ScoreResult,
+    declarations_frame,
+)
+from serving.settings import ServiceSettings
+
+MODEL_VERSION_HEADER = "X-Model-Version"
+REQUEST_SOURCE = "request"  # the `source` named in validation problems of an API request
+
+
+@dataclass
+class ServiceState:
+    """What routes share, created per app by the factory (``app.state.service``)."""
+
+    settings: ServiceSettings
+    model_holder: ModelHolder
+    metrics: ServiceMetrics
+
+
+# -- dependencies ------------------------------------------------------------------------------
+
+
+def service_state(request: Request) -> ServiceState:
+    """The state of the app serving this request."""
+    state: ServiceState = request.app.state.service
+    return state
+
+
+State = Annotated[ServiceState, Depends(service_state)]
+
+
+def served_model(state: State) -> LoadedModel:
+    """The model to score with, taken once per request; 503 with the reason when there is none."""
+    current = state.model_holder.current
+    if current is None:
+        raise HTTPException(
+            status_code=503,
+            detail=f"no model loaded ({state.model_holder.last_error}). Register a model, point "
+            f"the alias at it, then POST /v1/admin/reload",
+        )
+    return current
+
+
+ServedModel = Annotated[LoadedModel, Depends(served_model)]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorResponse, "description": "body or number of declarations over the limit"},
+    422: {"model": ErrorResponse, "description": "field path and what was expected"},
+    503: {"model": ErrorResponse, "description": "no model loaded"},
+}
+
+# -- probes ------------------------------------------------------------------------------------
+
+probes = APIRouter(tags=["probes"])
+
+
+@probes.get("/livez")
+def livez() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "alive"}
+
+
+@probes.get("/readyz", responses={503: {"description": "no verified model loaded"}})
+def readyz(state: State) -> JSONResponse:
+    """Readiness: 200 only while a verified model is loaded."""
+    current = state.model_holder.current
+    if current is None:
+        return JSONResponse(
+            status_code=503,
+            content={"status": "not ready", "reason": state.model_holder.last_error},
+        )
+    return JSONResponse(
+        content={"status": "ready", "model": {"name": current.name, "version": current.version}},
+        headers={MODEL_VERSION_HEADER: current.label},
+    )
+
+
+@probes.get("/metrics", response_class=Response)
+def metrics(state: State) -> Response:
+    """Prometheus metrics of this instance."""
+    return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
+# -- officers ----------------------------------------------------------------------------------
+
+officers = APIRouter(prefix="/v1", tags=["scores"])
+
+
+def _limits(payload: ScoreRequest, settings: ServiceSettings) -> int:
+    """Reject requests over the configured limits; return the number of reasons to give."""
+    if len(payload.declarations) > settings.max_rows:
+        raise HTTPException(
+            status_code=413,
+            detail=f"{len(payload.declarations)} declarations in one request, at most "
+            f"{settings.max_rows}: split the request, or score files with `shiprisk score`",
+        )
+    top_k = settings.top_k if payload.top_k is None else payload.top_k
+    if top_k > settings.max_top_k:
+        raise HTTPException(
+            status_code=422,
+            detail=[
+                {
+                    "loc": ["body", "top_k"],
+                    "msg": f"Input should be less than or equal to {settings.max_top_k}",
+                    "type": "less_than_equal",
+                }
+            ],
+        )
+    return top_k
+
+
+@officers.post("/scores", response_model=ScoreResponse, responses=_ERRORS)
+def score(
+    payload: ScoreRequest, response: Response, model: ServedModel, state: State
+) -> ScoreResponse:
+    """Score 1..N declarations: per-threat risk, overall risk, lane and top reasons."""
+    top_k = _limits(payload, state.settings)
+    declarations = validate_declarations(
+        declarations_frame(payload.declarations), source=REQUEST_SOURCE
+    )
+    scored = model.bundle.score(
+        declarations,
+        top_k=top_k,
+        explain=top_k > 0,
+        num_threads=state.settings.lightgbm_threads(),
+    )
+    state.metrics.count_lanes([s.lane for s in scored], model.label)
+    response.headers[MODEL_VERSION_HEADER] = model.label
+    return ScoreResponse(
+        model=ModelRef(name=model.name, version=model.version),
+        results=[ScoreResult.from_scored(s) for s in scored],
+    )
+
+
+# -- risk managers -----------------------------------------------------------------------------
+
+risk_managers = APIRouter(prefix="/v1", tags=["model"])
+
+
+@risk_managers.get("/model", response_model=ModelInfo, responses={503: _ERRORS[503]})
+def model_info(response: Response, model: ServedModel) -> ModelInfo:
+    """The model being served: version, training window, test metrics, global importance."""
+    metadata = model.bundle.metadata
+    response.headers[MODEL_VERSION_HEADER] = model.label
+    return ModelInfo(
+        model=ModelRef(name=model.name, version=model.version),
+        model_uri=model.uri,
+        loaded_at=model.loaded_at,
+        threats=list(model.bundle.threats),
+        training_window=dict(metadata.get("training_window") or {}),
+        metrics=dict(metadata.get("metrics") or {}),
+        importance=dict(metadata.get("importance") or {}),
+    )
+
+
+# -- admins ------------------------------------------------------------------------------------
+
+admins = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+@admins.post(
+    "/reload",
+    response_model=ReloadResponse,
+    responses={503: {"model": ErrorResponse, "description": "reload failed; old model serves"}},
+)
+def reload_model(response: Response, state: State) -> ReloadResponse:
+    """Load the model the alias names now, verify it, and swap it in atomically."""
+    holder = state.model_holder
+    try:
+        loaded, previous = holder.load()
+    except ModelLoadError as error:
+        serving = holder.current
+        still = f"still serving {serving.label}" if serving else "no model is being served"
+        raise HTTPException(status_code=503, detail=f"reload failed, {still}: {error}") from error
+    response.headers[MODEL_VERSION_HEADER] = loaded.label
+    return ReloadResponse(
+        model=ModelRef(name=loaded.name, version=loaded.version),
+        previous=None
+        if previous is None
+        else ModelRef(name=previous.name, version=previous.version),
+        changed=previous is None or previous.label != loaded.label,
+    )
+
+
+def include_routes(app: FastAPI) -> None:
+    """Mount every router; role checks will be added here as router dependencies."""
+    app.include_router(probes)
+    app.include_router(officers)
+    app.include_router(risk_managers)
+    app.include_router(admins)

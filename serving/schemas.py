@@ -1,0 +1,245 @@
+"""Request and response models of the HTTP API (DESIGN.md, Service).
+
+A declaration payload carries the canonical fields of `features.schema`; pydantic checks
+types, ranges and closed vocabularies at the edge so that a bad field is answered with its
+path and what was expected. The payload then becomes a raw frame for
+`features.validation.validate_declarations`, the one function that produces canonical frames
+for training, batch scoring and the API alike.
+
+Error messages here never include the submitted value: error bodies must not echo
+declaration contents.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+import pandas as pd
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
+
+from features.schema import (
+    COUNTRY_CODES,
+    DECLARATION_COLUMNS,
+    EXTRA_PREFIX,
+    FLOWS,
+    TRANSPORT_MODES,
+    VEHICLE_TYPES,
+    WCO_TRANSPORT_MODE_DIGITS,
+)
+from models.bundle import ScoredDeclaration
+
+MAX_ID_CHARS = 200
+MAX_TEXT_CHARS = 2000
+
+
+def _vocabulary(name: str, allowed: Sequence[str]) -> Any:
+    """A string type accepting ``allowed`` in any letter case, documented as an enum."""
+    canonical = frozenset(allowed)
+    listed = ", ".join(allowed)
+
+    def check(value: str) -> str:
+        if value.strip().lower() not in canonical:
+            raise ValueError(f"expected one of {listed}")
+        return value
+
+    return Annotated[
+        str,
+        AfterValidator(check),
+        WithJsonSchema({"type": "string", "enum": list(allowed), "title": name}),
+    ]
+
+
+def _check_country(value: str) -> str:
+    if value.strip().upper() not in COUNTRY_CODES:
+        raise ValueError("expected an ISO 3166-1 alpha-2 country code (or XK, ZZ for unknown)")
+    return value
+
+
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_CHARS)
+]
+FreeText = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
+Country = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=2, max_length=2),
+    AfterValidator(_check_country),
+]
+HsCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{6,10}$")]
+Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0)]
+Flow = _vocabulary("flow", FLOWS)
+TransportMode = _vocabulary(
+    "transport_mode", (*TRANSPORT_MODES, *sorted(WCO_TRANSPORT_MODE_DIGITS))
+)
+VehicleType = _vocabulary("vehicle_type", VEHICLE_TYPES)
+ExtraValue = str | float | int | bool | None
+
+
+class Declaration(BaseModel):
+    """One customs declaration, canonical fields (DESIGN.md, Canonical declaration).
+
+    Extra source columns kept as model features may be sent under their ``x_`` names.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    declaration_id: Identifier
+    lodged_at: datetime = Field(description="ISO 8601; a date alone is midnight UTC")
+    office_id: Identifier = Field(description="customs office or border crossing point")
+    flow: Flow | None = Field(None, description="import when absent")
+    procedure_code: Identifier | None = None
+    transport_mode: TransportMode = Field(description="mode at the border; WCO digits mapped")
+    vehicle_id: Identifier | None = Field(
+        None, description="plate, container number or postal tracking id"
+    )
+    vehicle_type: VehicleType | None = None
+    declarant_id: Identifier
+    importer_id: Identifier
+    exporter_id: Identifier | None = Field(None, description="consignor or seller")
+    carrier_id: Identifier | None = Field(None, description="haulier or courier")
+    origin_country: Country
+    dispatch_country: Country
+    destination_country: Country | None = None
+    itinerary: list[Country] | Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        None, description='countries of routing: a list, or one string "GR>MK>RS"'
+    )
+    hs_code: HsCode = Field(description="commodity code, 6 to 10 digits")
+    goods_description: FreeText | None = None
+    packages: Count | None = None
+    gross_mass_kg: Amount | None = None
+    net_mass_kg: Amount
+    customs_value_eur: Amount
+    duty_rate: Amount | None = Field(None, description="percent")
+
+    @model_validator(mode="after")
+    def _only_extra_features(self) -> Declaration:
+        """Unknown keys are typos unless they name an extra model feature (``x_`` prefix)."""
+        for key, value in (self.model_extra or {}).items():
+            if not key.startswith(EXTRA_PREFIX):
+                raise ValueError(
+                    f"unknown field '{key}': expected the canonical declaration fields, "
+                    f"or extra model features named {EXTRA_PREFIX}..."
+                )
+            if not isinstance(value, ExtraValue):  # type: ignore[arg-type]
+                raise ValueError(f"field '{key}': expected a string, number, boolean or null")
+        return self
+
+
+class ScoreRequest(BaseModel):
+    """Declarations to score, and how many reasons to return for each."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    declarations: list[Declaration] = Field(min_length=1)
+    top_k: int | None = Field(None, ge=0, description="reasons per declaration (default 5)")
+
+
+class ModelRef(BaseModel):
+    """The registered model that produced a score."""
+
+    name: str
+    version: str
+
+
+class ReasonOut(BaseModel):
+    """A feature that raised one threat's risk, with its SHAP contribution (log-odds)."""
+
+    threat: str
+    feature: str
+    value: float | None
+    contribution: float
+    text: str
+
+
+class ScoreResult(BaseModel):
+    """Per-threat calibrated risk, overall risk, lane and top reasons of one declaration."""
+
+    declaration_id: str
+    risk: dict[str, float]
+    overall: float
+    lane: str
+    reasons: list[ReasonOut]
+
+    @classmethod
+    def from_scored(cls, scored: ScoredDeclaration) -> ScoreResult:
+        """The response form of a bundle's score; batch scoring writes the same."""
+        return cls(
+            declaration_id=scored.declaration_id,
+            risk=scored.risk,
+            overall=scored.overall,
+            lane=scored.lane,
+            reasons=[
+                ReasonOut(
+                    threat=reason.threat,
+                    feature=reason.feature,
+                    value=None
+                    if reason.value is None or not math.isfinite(reason.value)
+                    else reason.value,
+                    contribution=reason.contribution,
+                    text=reason.text,
+                )
+                for reason in scored.reasons
+            ],
+        )
+
+
+class ScoreResponse(BaseModel):
+    """Response of POST /v1/scores (keys fixed by DESIGN.md)."""
+
+    model: ModelRef
+    results: list[ScoreResult]
+
+
+class ModelInfo(BaseModel):
+    """The model being served: version, training window, test metrics, global importance."""
+
+    model: ModelRef
+    model_uri: str
+    loaded_at: datetime
+    threats: list[str]
+    training_window: dict[str, Any]
+    metrics: dict[str, Any]
+    importance: dict[str, dict[str, float]] = Field(
+        description="mean absolute SHAP value per feature, per threat, largest first"
+    )
+
+
+class ReloadResponse(BaseModel):
+    """Outcome of POST /v1/admin/reload."""
+
+    model: ModelRef
+    previous: ModelRef | None
+    changed: bool
+
+
+class ErrorItem(BaseModel):
+    """One problem with a request: where (field path), what was expected, and how to fix it."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+    fix: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Error body; never contains submitted declaration values."""
+
+    detail: list[ErrorItem] | str
+
+
+def declarations_frame(declarations: Sequence[Declaration]) -> pd.DataFrame:
+    """The raw frame `validate_declarations` reads: canonical columns in order, then ``x_`` ones."""
+    records = [declaration.model_dump(mode="json") for declaration in declarations]
+    extras = sorted({key for record in records for key in record} - set(DECLARATION_COLUMNS))
+    return pd.DataFrame.from_records(records, columns=[*DECLARATION_COLUMNS, *extras])

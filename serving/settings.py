@@ -1,0 +1,51 @@
+"""Settings of the scoring service and batch scoring, read once from the environment.
+
+Variable names are part of the contract (DESIGN.md, Settings): every field reads
+``SHIPRISK_<FIELD>``; MLflow's own ``MLFLOW_TRACKING_URI`` wins over ``SHIPRISK_TRACKING_URI``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL_URI = "models:/shiprisk@champion"
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+MEBIBYTE = 1024 * 1024
+
+
+def available_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class ServiceSettings(BaseSettings):
+    """What the service loads and the limits it enforces on requests."""
+
+    model_config = SettingsConfigDict(env_prefix="SHIPRISK_", extra="ignore")
+
+    model_uri: str = Field(
+        DEFAULT_MODEL_URI, description="registered bundle to serve: models:/<name>@<alias>"
+    )
+    tracking_uri: str = Field(DEFAULT_TRACKING_URI, description="MLflow tracking and registry")
+    max_rows: int = Field(1000, ge=1, description="declarations accepted in one request")
+    max_body_bytes: int = Field(MEBIBYTE, ge=1024, description="request body size limit")
+    top_k: int = Field(5, ge=0, description="reasons per declaration when a request names none")
+    max_top_k: int = Field(50, ge=0, description="most reasons a request may ask for")
+    num_threads: int | None = Field(
+        None, ge=1, description="LightGBM threads per worker; default: every available core"
+    )
+
+    def resolved_tracking_uri(self) -> str:
+        """MLFLOW_TRACKING_URI when set, else SHIPRISK_TRACKING_URI, else the embedded store."""
+        return os.environ.get("MLFLOW_TRACKING_URI") or self.tracking_uri
+
+    def lightgbm_threads(self) -> int:
+        """Threads LightGBM may use in this process: the setting, capped by the cores we have."""
+        cores = available_cores()
+        return min(self.num_threads, cores) if self.num_threads else cores
