@@ -1,0 +1,81 @@
+"""Write the synthetic tables as Parquet or CSV, byte-identical for a given seed.
+
+Parquet is written with fixed options (compression, dictionary, statistics, row groups) and
+CSV with a fixed float and date format, so two runs with the same seed give the same bytes.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from training.synthetic.simulation import SyntheticData, simulate
+
+FileFormat = Literal["parquet", "csv"]
+TABLES: tuple[str, ...] = ("declarations", "outcomes", "watchlist", "truth")
+
+_CSV_FLOAT_FORMAT = "%.10g"
+_CSV_DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_PARQUET_ROW_GROUP = 262_144
+
+
+def write_table(frame: pd.DataFrame, path: Path, file_format: FileFormat) -> Path:
+    """Write one table atomically (a temporary file renamed into place); returns the path."""
+    partial = path.with_name(path.name + ".partial")
+    if file_format == "parquet":
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(
+            table,
+            partial,
+            compression="zstd",
+            compression_level=3,
+            use_dictionary=True,
+            write_statistics=True,
+            row_group_size=_PARQUET_ROW_GROUP,
+        )
+    elif file_format == "csv":
+        frame.to_csv(
+            partial,
+            index=False,
+            float_format=_CSV_FLOAT_FORMAT,
+            date_format=_CSV_DATE_FORMAT,
+            lineterminator="\n",
+        )
+    else:
+        raise ValueError(f"unknown file format {file_format!r}: use 'parquet' or 'csv'")
+    partial.replace(path)
+    return path
+
+
+def write_tables(
+    data: SyntheticData, out_dir: str | Path, file_format: FileFormat = "parquet"
+) -> dict[str, Path]:
+    """Write declarations, outcomes, watchlist and truth into `out_dir` (created if needed)."""
+    directory = Path(out_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    return {
+        name: write_table(getattr(data, name), directory / f"{name}.{file_format}", file_format)
+        for name in TABLES
+    }
+
+
+def generate(
+    out_dir: str | Path,
+    *,
+    start: date | str = "2023-01-01",
+    days: int = 365,
+    seed: int = 0,
+    rows_per_day: int = 500,
+    file_format: FileFormat = "parquet",
+) -> dict[str, Path]:
+    """Simulate `days * rows_per_day` declarations and write the four tables; returns their paths.
+
+    `truth` holds the hidden labels of every declaration: only simulations may read it.
+    """
+    data = simulate(start=start, days=days, seed=seed, rows_per_day=rows_per_day)
+    return write_tables(data, out_dir, file_format)
