@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow
 import pandas as pd
+from mlflow.models import set_model
+from mlflow.pyfunc import PythonModel
 
 
-class ShipriskPyfuncModel(mlflow.pyfunc.PythonModel):
+class ShipriskPyfuncModel(PythonModel):
     """Per-threat calibrated risk, overall risk and lane for canonical declarations (no reasons)."""
 
     def load_context(self, context: Any) -> None:
@@ -29,4 +30,4 @@ class ShipriskPyfuncModel(mlflow.pyfunc.PythonModel):
         return self.bundle.risk_frame(model_input)
 
 
-mlflow.models.set_model(ShipriskPyfuncModel())
+set_model(ShipriskPyfuncModel())
