@@ -371,6 +371,8 @@ class ModelBundle:
     ) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]]:
         """Per threat: SHAP contributions (rows x bundle features; 0 where a booster does not
         use a feature) and base values (rows,)."""
+        if matrix.shape[0] == 0:  # LightGBM refuses an empty matrix
+            return {t: (np.zeros((0, len(self.features))), np.zeros(0)) for t in self.threats}
         out = {}
         for threat, booster in self.boosters.items():
             own, base = shap_values(
@@ -387,6 +389,8 @@ class ModelBundle:
     def _margins(
         self, matrix: NDArray[np.float64], num_threads: int
     ) -> dict[str, NDArray[np.float64]]:
+        if matrix.shape[0] == 0:  # LightGBM refuses an empty matrix
+            return {threat: np.zeros(0) for threat in self.threats}
         threads = usable_threads(num_threads)
         return {
             threat: np.asarray(

@@ -228,6 +228,13 @@ def test_score_returns_one_result_per_declaration_with_reasons(bundle_and_declar
     assert bundle.score(declarations.head(3), explain=False)[0].reasons == []
 
 
+def test_no_declarations_give_no_results(bundle_and_declarations) -> None:
+    bundle, declarations = bundle_and_declarations
+    assert bundle.score(declarations.head(0)) == []
+    frame = bundle.risk_frame(declarations.head(0))
+    assert frame.shape == (0, 6)
+
+
 def test_a_threat_may_use_a_subset_of_the_features() -> None:
     bundle, declarations = make_bundle(
         300, seed=4, revenue_features=["log_value_per_kg", "duty_rate"]
