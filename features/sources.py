@@ -337,27 +337,33 @@ class TrainingConfig(BaseModel):
     lanes: LanesConfig = LanesConfig()
 
 
-def _all_config_keys() -> set[str]:
-    keys: set[str] = set()
-    for model in (
-        TrainingConfig,
-        SourceConfig,
-        SplitConfig,
-        EvaluationConfig,
-        LanesConfig,
-        LaneShares,
-        ExtraFeatures,
-        LabelColumn,
-    ):
-        keys.update(model.model_fields)
-    return keys
+_SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "source": SourceConfig,
+    "split": SplitConfig,
+    "evaluation": EvaluationConfig,
+    "lanes": LanesConfig,
+    "extra_features": ExtraFeatures,
+}
+# Sections whose keys are free (threat names, office ids) and whose values are models.
+_KEYED_SECTION_MODELS: dict[str, type[BaseModel]] = {"labels": LabelColumn, "offices": LaneShares}
+
+
+def _keys_allowed_at(location: Sequence[Any]) -> Sequence[str]:
+    """The keys allowed where an unknown key was found, for a 'did you mean' suggestion."""
+    parents = [str(part) for part in location[:-1]]
+    if not parents:
+        return list(TrainingConfig.model_fields)
+    if len(parents) >= 2 and parents[-2] in _KEYED_SECTION_MODELS:
+        return list(_KEYED_SECTION_MODELS[parents[-2]].model_fields)
+    model = _SECTION_MODELS.get(parents[-1])
+    return list(model.model_fields) if model else []
 
 
 def _describe_config_error(error: Mapping[str, Any]) -> str:
     location = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         key = str(error["loc"][-1])
-        return f"{location}: unknown key{_suggest(key, _all_config_keys())}"
+        return f"{location}: unknown key{_suggest(key, _keys_allowed_at(error['loc']))}"
     if error["type"] == "missing":
         return f"{location}: required key is missing"
     message = str(error["msg"]).removeprefix("Value error, ")

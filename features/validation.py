@@ -41,6 +41,7 @@ _MAX_VALUE_CHARS = 40
 # Text that spreadsheets and exports write for "no value". "NA" is deliberately absent: it is
 # Namibia's country code.
 _MISSING_TOKENS = ("", "nan", "none", "null", "nat", "<na>", "n/a", "#n/a")
+_MISSING_TOKENS_ARROW = pa.array(_MISSING_TOKENS, type=pa.large_string())
 
 _ITINERARY_SEPARATORS = re.compile(r"[>\-,;/\s]+")
 # A code written by a float column into text ("930510.0"): 5-10 digits then ".0".
@@ -158,12 +159,16 @@ def source_text(values: pd.Series) -> pd.Series:
         text = values.astype(object).map(lambda v: np.nan if pd.isna(v) else v.isoformat())
         return pd.Series(text.to_numpy(dtype=object), index=index, dtype="str")
     if isinstance(dtype, pd.StringDtype):
-        text = values.astype("str").str.strip()
+        strings = pa.chunked_array([pa.array(values.array, type=pa.large_string())])
     else:
         codes, uniques = _factorize(values)
-        text = _text_from_codes([_text_of_object(u) for u in uniques], codes, index).str.strip()
-    missing = text.str.lower().isin(_MISSING_TOKENS)
-    return text.mask(missing)
+        strings = _text_from_codes([_text_of_object(u) for u in uniques], codes, index).array
+        strings = pa.chunked_array([pa.array(strings, type=pa.large_string())])
+    # Arrow kernels directly: pandas' string methods cost more than the work on small frames.
+    trimmed = pc.utf8_trim_whitespace(strings)
+    missing = pc.is_in(pc.utf8_lower(trimmed), value_set=_MISSING_TOKENS_ARROW)
+    cleaned = pc.if_else(missing, pa.scalar(None, type=pa.large_string()), trimmed)
+    return pd.Series(cleaned, index=index, dtype="str")
 
 
 def _factorize(values: pd.Series) -> tuple[np.ndarray, list[Any]]:

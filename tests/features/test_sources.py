@@ -1,0 +1,522 @@
+"""Training configuration, reading files, mapping source tables and deriving labels."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS
+from features.sources import (
+    ConfigError,
+    Dataset,
+    SourceNotFoundError,
+    TrainingConfig,
+    derive_labels,
+    extra_feature_name,
+    label_from_column,
+    load_config,
+    load_dataset,
+    read_table,
+    resolve_threats,
+)
+from features.validation import DATETIME_DTYPE, DataValidationError, validate_declarations
+
+REPO = Path(__file__).resolve().parents[2]
+RESEARCH_FIXTURE = REPO / "tests" / "fixtures" / "research" / "declarations.csv"
+
+SPLIT = {
+    "train": ["2024-01-01", "2024-01-31"],
+    "valid": ["2024-02-01", "2024-02-15"],
+    "test": ["2024-02-16", "2024-02-29"],
+}
+
+
+def write_config(folder: Path, document: dict[str, object]) -> Path:
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def research_config(tmp_path: Path, **source_changes: object) -> Path:
+    """configs/research.yaml pointed at the fixture (a copy, so relative paths are exercised)."""
+    data = tmp_path / "exports"
+    data.mkdir(exist_ok=True)
+    shutil.copy(RESEARCH_FIXTURE, data / "declarations.csv")
+    document = yaml.safe_load((REPO / "configs" / "research.yaml").read_text())
+    document["source"]["declarations"] = "exports/*.csv"
+    document["source"].update(source_changes)
+    return write_config(tmp_path, document)
+
+
+def canonical_declarations() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "declaration_id": ["D1", "D2", "D3"],
+            "lodged_at": ["2024-01-10", "2024-02-05", "2024-02-20"],
+            "office_id": ["RS01", "RS01", "MK02"],
+            "transport_mode": ["road", "road", "postal"],
+            "declarant_id": ["A", "B", "C"],
+            "importer_id": ["I1", "I2", "I3"],
+            "origin_country": ["TR", "TR", "CN"],
+            "dispatch_country": ["GR", "GR", "CN"],
+            "itinerary": ["GR>MK>RS", "GR>MK>RS", None],
+            "hs_code": ["930510", "870899", "731815"],
+            "net_mass_kg": [10.0, 2000.0, 0.4],
+            "customs_value_eur": [100.0, 5000.0, 12.0],
+        }
+    )
+
+
+def canonical_outcomes() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "declaration_id": ["D1", "D1", "D3"],
+            "inspected_at": ["2024-01-12", "2024-01-11", "2024-02-21"],
+            "selection_reason": ["officer", "random", "model"],
+            "selection_probability": [np.nan, 0.05, 0.2],
+            "result": ["irregular", "clear", "irregular"],
+            "weapons_found": [True, False, False],
+            "migrants_found": [0, 0, 2],
+            "revenue_irregularity": [False, False, True],
+            "additional_duty_eur": [100.0, 50.0, np.nan],
+        }
+    )
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+def test_shipped_configs_load(tmp_path: Path) -> None:
+    synthetic = load_config(REPO / "configs" / "synthetic.yaml")
+    assert synthetic.source.declarations == str(
+        REPO / "data" / "synthetic" / "declarations.parquet"
+    )
+    assert synthetic.source.outcomes == str(REPO / "data" / "synthetic" / "outcomes.parquet")
+    assert resolve_threats(synthetic.source) == ("weapons", "migrants", "revenue")
+    assert synthetic.evaluation.inspection_rates == [0.01, 0.02, 0.05, 0.10]
+    assert (synthetic.lanes.red, synthetic.lanes.yellow) == (0.02, 0.08)
+    assert synthetic.split.train[0].isoformat() == "2024-01-01"
+
+    research = load_config(REPO / "configs" / "research.yaml")
+    assert research.source.declarations == str(REPO / "data" / "research" / "*.csv")
+    assert resolve_threats(research.source) == ("revenue", "critical")
+    assert research.source.values["transport_mode"]["40"] == "air"
+
+
+def test_defaults_when_sections_are_left_out(tmp_path: Path) -> None:
+    config = load_config(
+        write_config(
+            tmp_path, {"source": {"declarations": "d.csv", "outcomes": "o.csv"}, "split": SPLIT}
+        )
+    )
+    assert config.evaluation.inspection_rates == [0.01, 0.02, 0.05, 0.10]
+    assert config.model == {}
+    assert (config.lanes.red, config.lanes.yellow, config.lanes.offices) == (0.02, 0.08, {})
+    assert config.source.declarations == str(tmp_path / "d.csv")
+    assert config.split.bounds("valid") == (
+        pd.Timestamp("2024-02-01", tz="UTC"),
+        pd.Timestamp("2024-02-16", tz="UTC"),
+    )
+
+
+def test_a_typo_is_caught_with_a_suggestion(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        {"source": {"declarations": "d.csv", "outcomes": "o.csv", "colums": {}}, "split": SPLIT},
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert error.value.problems == ["source.colums: unknown key (did you mean 'columns'?)"]
+    assert str(error.value) == (
+        f"{path}: 1 problem; nothing was loaded:\n"
+        "  1. source.colums: unknown key (did you mean 'columns'?)"
+    )
+
+
+def test_unknown_canonical_fields_are_named(tmp_path: Path) -> None:
+    source = {
+        "declarations": "d.csv",
+        "outcomes": "o.csv",
+        "columns": {"hs_cod": "HS6 Code"},
+        "defaults": {"flo": "import"},
+    }
+    with pytest.raises(ConfigError) as error:
+        load_config(write_config(tmp_path, {"source": source, "split": SPLIT}))
+    (problem,) = error.value.problems
+    assert problem == (
+        "source: source.columns: 'hs_cod' is not a canonical field (did you mean 'hs_code'?); "
+        "source.defaults: 'flo' is not a canonical field (did you mean 'flow'?)"
+    )
+
+
+def test_threats_must_be_derivable(tmp_path: Path) -> None:
+    source = {"declarations": "d.csv", "threats": ["revenue", "drugs"]}
+    with pytest.raises(ConfigError) as error:
+        load_config(write_config(tmp_path, {"source": source, "split": SPLIT}))
+    (problem,) = error.value.problems
+    assert "threat 'revenue' needs an outcomes table (source.outcomes) or a label column" in problem
+    assert "unknown threat 'drugs': map a label column for it in source.labels" in problem
+
+
+def test_split_windows_must_be_ordered_and_apart(tmp_path: Path) -> None:
+    split = {
+        "train": ["2024-01-01", "2024-02-10"],
+        "valid": ["2024-02-10", "2024-02-05"],
+        "test": ["2024-02-20", "2024-02-29"],
+    }
+    with pytest.raises(ConfigError) as error:
+        load_config(
+            write_config(
+                tmp_path, {"source": {"declarations": "d.csv", "outcomes": "o.csv"}, "split": split}
+            )
+        )
+    (problem,) = error.value.problems
+    assert problem == (
+        "split: split.valid ends (2024-02-05) before it starts (2024-02-10); split.valid "
+        "starts (2024-02-10) on or before the end of split.train (2024-02-10); windows must "
+        "be ordered train < valid < test and must not overlap"
+    )
+
+
+def test_inspection_rates_and_lanes_are_shares(tmp_path: Path) -> None:
+    document = {
+        "source": {"declarations": "d.csv", "outcomes": "o.csv"},
+        "split": SPLIT,
+        "evaluation": {"inspection_rates": [0.05, 5]},
+        "lanes": {"offices": {101: {"red": 0.5, "yellow": 0.6}}},
+    }
+    with pytest.raises(ConfigError) as error:
+        load_config(write_config(tmp_path, document))
+    assert error.value.problems == [
+        "evaluation.inspection_rates: inspection rates must be shares between 0 and 1 "
+        "(exclusive), e.g. 0.05 for 5%; got 5.0",
+        "lanes.offices.101: red (0.5) + yellow (0.6) exceed 1",
+    ]
+
+
+def test_office_lanes_and_model_section(tmp_path: Path) -> None:
+    document = {
+        "source": {"declarations": "d.csv", "outcomes": "o.csv"},
+        "split": SPLIT,
+        "model": {"num_leaves": [15, 31], "anything": {"owned": "by training"}},
+        "lanes": {"red": 0.03, "offices": {101: {"red": 0.1, "yellow": 0.2}}},
+    }
+    config = load_config(write_config(tmp_path, document))
+    assert config.model["num_leaves"] == [15, 31]
+    assert (config.lanes.shares("101").red, config.lanes.shares("101").yellow) == (0.1, 0.2)
+    assert (config.lanes.shares("other").red, config.lanes.shares("other").yellow) == (0.03, 0.08)
+
+
+def test_integer_recoding_keys_from_yaml_are_text(tmp_path: Path) -> None:
+    document = {
+        "source": {
+            "declarations": "d.csv",
+            "outcomes": "o.csv",
+            "values": {"transport_mode": {10: "sea", 40: "air"}},
+        },
+        "split": SPLIT,
+    }
+    config = load_config(write_config(tmp_path, document))
+    assert config.source.values == {"transport_mode": {"10": "sea", "40": "air"}}
+
+
+# -- reading files ---------------------------------------------------------------------------
+
+
+def test_csv_is_read_as_text_keeping_zeros_and_namibia(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("hs,country,value\n0101210000,NA,\n930510,RS,5\n")
+    table = read_table(tmp_path / "a.csv")
+    assert table["hs"].tolist() == ["0101210000", "930510"]
+    assert table["country"].tolist() == ["NA", "RS"]
+    assert pd.isna(table["value"][0]) and table["value"][1] == "5"
+
+
+def test_a_semicolon_csv_with_a_byte_order_mark(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_bytes("\ufeffid;value\nD1;1,5\n".encode())
+    assert read_table(tmp_path / "a.csv").to_dict("list") == {"id": ["D1"], "value": ["1,5"]}
+
+
+def test_a_glob_is_one_table_in_sorted_file_order(tmp_path: Path) -> None:
+    (tmp_path / "2024-02.csv").write_text("id\nD3\n")
+    (tmp_path / "2024-01.csv").write_text("id\nD1\nD2\n")
+    pd.DataFrame({"id": ["D4"]}).to_parquet(tmp_path / "2024-03.parquet")
+    assert read_table(tmp_path / "2024-0*.csv")["id"].tolist() == ["D1", "D2", "D3"]
+    assert read_table(tmp_path / "2024-*")["id"].tolist() == ["D1", "D2", "D3", "D4"]
+
+
+def test_no_match_names_the_pattern(tmp_path: Path) -> None:
+    pattern = str(tmp_path / "missing" / "*.csv")
+    with pytest.raises(SourceNotFoundError) as error:
+        read_table(pattern)
+    assert str(error.value) == (
+        f"{pattern}: 1 problem; nothing was loaded:\n"
+        f"  1. no file matches '{pattern}'; check the path (relative paths start at the "
+        "configuration file's folder)"
+    )
+    assert isinstance(error.value, FileNotFoundError)
+
+
+# -- research-style table through configs/research.yaml --------------------------------------
+
+
+def test_research_table_loads_through_the_mapping(tmp_path: Path) -> None:
+    dataset = load_dataset(load_config(research_config(tmp_path)))
+    assert isinstance(dataset, Dataset)
+    declarations = dataset.declarations
+    assert len(declarations) == 40
+    assert list(declarations.columns)[: len(DECLARATION_COLUMNS)] == list(DECLARATION_COLUMNS)
+
+    by_id = declarations.set_index("declaration_id")
+    assert by_id.loc["97061804", "hs_code"] == "0101210000"  # 101210000 lost its zero
+    assert by_id.loc["97061807", "hs_code"] == "9305100000"  # 9305.10.0000
+    assert by_id.loc["97061809", "origin_country"] == "CN"  # written "cn"
+    assert by_id.loc["97061811", "dispatch_country"] == "DE"  # written " DE "
+    assert by_id.loc["97061815", "customs_value_eur"] == 1234.5
+    assert by_id.loc["97061800", "transport_mode"] == "air"  # "40"
+    assert by_id.loc["97061801", "transport_mode"] == "road"  # "30"
+    assert by_id.loc["97061802", "transport_mode"] == "sea"  # "10"
+    assert by_id.loc["97061800", "lodged_at"] == pd.Timestamp("2020-01-03", tz="UTC")
+    assert by_id.loc["97061800", "carrier_id"] == "COU02"
+    assert pd.isna(by_id.loc["97061801", "carrier_id"])
+    assert (declarations["flow"] == "import").all()  # from defaults
+
+    assert dataset.threats == ("revenue", "critical")
+    assert dataset.extra_categorical == (
+        "x_import_type",
+        "x_import_use",
+        "x_payment_type",
+        "x_tax_type",
+        "x_country_of_origin_indicator",
+    )
+    assert dataset.extra_numeric == ()
+    assert dataset.display_names["x_country_of_origin_indicator"] == "Country of Origin Indicator"
+    assert by_id.loc["97061800", "x_import_type"] == "11"
+    assert len(dataset.outcomes) == 0 and list(dataset.outcomes.columns) == list(OUTCOME_COLUMNS)
+    assert len(dataset.watchlist) == 0
+
+
+def test_research_labels_come_from_the_fraud_columns(tmp_path: Path) -> None:
+    dataset = load_dataset(load_config(research_config(tmp_path)))
+    labels = dataset.labels
+    assert labels.index.equals(dataset.declarations.index)
+    assert list(labels.columns) == [
+        "inspected",
+        "known_at",
+        "selection_reason",
+        "selection_probability",
+        "additional_duty_eur",
+        "label_revenue",
+        "label_critical",
+    ]
+    ids = dataset.declarations["declaration_id"]
+    inspected_ids = [
+        "97061800", "97061803", "97061806", "97061809", "97061812", "97061815", "97061818",
+        "97061821", "97061824", "97061825", "97061828", "97061832", "97061836", "97061837",
+    ]  # fmt: skip
+    assert ids[labels["inspected"]].tolist() == inspected_ids
+    assert ids[labels["label_revenue"] == 1].tolist() == [
+        "97061800", "97061809", "97061818", "97061825", "97061828",
+    ]  # fmt: skip
+    assert ids[labels["label_critical"] == 1].tolist() == ["97061800", "97061818", "97061825"]
+    assert labels.loc[~labels["inspected"], ["label_revenue", "label_critical"]].isna().all().all()
+    inspected = labels["inspected"]
+    assert (
+        labels.loc[inspected, "known_at"] == dataset.declarations.loc[inspected, "lodged_at"]
+    ).all()
+    assert labels.loc[~inspected, "known_at"].isna().all()
+    assert (labels.loc[inspected, "selection_reason"] == "rule").all()  # from defaults
+    assert labels.loc[~inspected, "selection_reason"].isna().all()
+    assert labels["selection_probability"].isna().all()  # not mapped
+
+
+def test_a_missing_source_column_is_named_with_suggestions(tmp_path: Path) -> None:
+    document = yaml.safe_load(research_config(tmp_path).read_text())
+    document["source"]["columns"]["hs_code"] = "HS6 Code"
+    document["source"]["labels"]["revenue"]["column"] = "Fraud Flag"
+    with pytest.raises(ConfigError) as error:
+        load_dataset(load_config(write_config(tmp_path, document)))
+    first, second = error.value.problems
+    pattern = str(tmp_path / "exports" / "*.csv")
+    assert first.startswith(
+        f"source.columns.hs_code: column 'HS6 Code' is not in {pattern} "
+        "(did you mean 'HS10 Code'?); its columns are 'Declaration ID', 'Date', 'Office ID',"
+    )
+    assert second.startswith(
+        f"source.labels.revenue: column 'Fraud Flag' is not in {pattern} (did you mean 'Fraud'?"
+    )
+
+
+def test_defaults_supply_fields_an_export_lacks(tmp_path: Path) -> None:
+    table = pd.read_csv(RESEARCH_FIXTURE, dtype=str, keep_default_na=False, na_values=[""])
+    table.drop(columns=["Office ID"]).to_csv(tmp_path / "no_office.csv", index=False)
+    path = research_config(tmp_path, declarations=str(tmp_path / "no_office.csv"))
+    document = yaml.safe_load(path.read_text())
+    del document["source"]["columns"]["office_id"]
+    document["source"]["defaults"]["office_id"] = "HQ"
+    dataset = load_dataset(load_config(write_config(tmp_path, document)))
+    assert (dataset.declarations["office_id"] == "HQ").all()
+
+
+def test_data_problems_of_every_table_are_reported_together(tmp_path: Path) -> None:
+    declarations = canonical_declarations()
+    declarations.loc[1, "hs_code"] = "12"
+    declarations.to_csv(tmp_path / "declarations.csv", index=False)
+    outcomes = canonical_outcomes()
+    outcomes.loc[2, "declaration_id"] = "D9"
+    outcomes.to_csv(tmp_path / "outcomes.csv", index=False)
+    source = {"declarations": "declarations.csv", "outcomes": "outcomes.csv"}
+    with pytest.raises(DataValidationError) as error:
+        load_dataset(load_config(write_config(tmp_path, {"source": source, "split": SPLIT})))
+    assert [(p.source, p.column, p.rows) for p in error.value.problems] == [
+        ("declarations.csv", "hs_code", (2,)),
+        ("outcomes.csv", "declaration_id", (3,)),
+    ]
+
+
+def test_numeric_extra_features_are_numbers(tmp_path: Path) -> None:
+    declarations = canonical_declarations()
+    declarations["Tax Amount"] = ["1.5", "n/a", "3"]
+    declarations["Lane Code"] = ["R", "G", "Y"]
+    declarations.to_csv(tmp_path / "declarations.csv", index=False)
+    canonical_outcomes().to_csv(tmp_path / "outcomes.csv", index=False)
+    source = {
+        "declarations": "declarations.csv",
+        "outcomes": "outcomes.csv",
+        "extra_features": {"categorical": ["Lane Code"], "numeric": ["Tax Amount"]},
+    }
+    dataset = load_dataset(load_config(write_config(tmp_path, {"source": source, "split": SPLIT})))
+    assert dataset.declarations["x_tax_amount"].tolist()[0] == 1.5
+    assert np.isnan(dataset.declarations["x_tax_amount"][1])
+    assert dataset.declarations["x_lane_code"].tolist() == ["R", "G", "Y"]
+    assert dataset.display_names == {"x_lane_code": "Lane Code", "x_tax_amount": "Tax Amount"}
+
+
+def test_synthetic_layout_loads_through_the_shipped_config(tmp_path: Path) -> None:
+    (tmp_path / "configs").mkdir()
+    shutil.copy(REPO / "configs" / "synthetic.yaml", tmp_path / "configs" / "synthetic.yaml")
+    data = tmp_path / "data" / "synthetic"
+    data.mkdir(parents=True)
+    validate_declarations(canonical_declarations()).to_parquet(data / "declarations.parquet")
+    canonical_outcomes().to_parquet(data / "outcomes.parquet")
+    pd.DataFrame(
+        {
+            "entity_type": ["vehicle_id"],
+            "entity_id": ["BG1234AB"],
+            "threat": ["migrants"],
+            "valid_from": [pd.Timestamp("2024-01-01", tz="UTC")],
+            "valid_to": [pd.NaT],
+            "source": ["partner"],
+        }
+    ).to_parquet(data / "watchlist.parquet")
+
+    dataset = load_dataset(load_config(tmp_path / "configs" / "synthetic.yaml"))
+    assert dataset.threats == ("weapons", "migrants", "revenue")
+    assert dataset.declarations["hs_code"].tolist() == ["930510", "870899", "731815"]
+    assert dataset.labels["label_weapons"].tolist()[0] == 1.0
+    assert dataset.labels["inspected"].tolist() == [True, False, True]
+    assert dataset.watchlist["entity_id"].tolist() == ["BG1234AB"]
+
+
+# -- labels ----------------------------------------------------------------------------------
+
+
+def test_outcomes_combine_per_declaration() -> None:
+    declarations = validate_declarations(canonical_declarations())
+    labels = derive_labels(declarations, canonical_outcomes_validated(), None)
+
+    assert labels["inspected"].tolist() == [True, False, True]
+    # D1: two inspections; weapons found in the later one, duty 100 + 50, the first
+    # inspection (2024-01-11, random, p=0.05) gives selection reason and probability.
+    assert labels["known_at"][0] == pd.Timestamp("2024-01-12", tz="UTC")
+    assert labels["selection_reason"][0] == "random"
+    assert labels["selection_probability"][0] == 0.05
+    assert labels["additional_duty_eur"][0] == 150.0
+    assert (
+        labels["label_weapons"][0],
+        labels["label_migrants"][0],
+        labels["label_revenue"][0],
+    ) == (1.0, 0.0, 0.0)
+    # D2: never inspected -> unlabelled, never negative.
+    assert pd.isna(labels["known_at"][1]) and pd.isna(labels["selection_reason"][1])
+    assert labels.loc[1, ["label_weapons", "label_migrants", "label_revenue"]].isna().all()
+    # D3: two migrants found and a revenue irregularity; no duty recorded.
+    assert (
+        labels["label_weapons"][2],
+        labels["label_migrants"][2],
+        labels["label_revenue"][2],
+    ) == (0.0, 1.0, 1.0)
+    assert np.isnan(labels["additional_duty_eur"][2])
+    assert labels["known_at"].dtype == DATETIME_DTYPE
+
+
+def canonical_outcomes_validated() -> pd.DataFrame:
+    from features.validation import validate_outcomes
+
+    return validate_outcomes(canonical_outcomes())
+
+
+def test_label_columns_take_precedence_and_are_known_at_lodging() -> None:
+    declarations = validate_declarations(canonical_declarations())
+    labels = derive_labels(
+        declarations,
+        None,
+        {"revenue": pd.Series([np.nan, 1.0, 0.0])},
+        ("revenue",),
+        declared_outcomes=pd.DataFrame({"selection_probability": [0.5, 0.25, np.nan]}),
+    )
+    assert labels["inspected"].tolist() == [False, True, True]
+    assert labels["known_at"].tolist()[1:] == declarations["lodged_at"].tolist()[1:]
+    assert labels["label_revenue"].tolist()[1:] == [1.0, 0.0]
+    assert np.isnan(labels["selection_probability"][0])  # not inspected
+    assert labels["selection_probability"][1] == 0.25
+
+
+def test_an_unknown_threat_without_a_label_column_is_refused() -> None:
+    declarations = validate_declarations(canonical_declarations())
+    with pytest.raises(ConfigError, match="threat 'drugs' has no label column"):
+        derive_labels(declarations, None, None, ("drugs",))
+
+
+@pytest.mark.parametrize(
+    ("values", "positive", "expected"),
+    [
+        (["1", "0", "", "1.0"], [1], [1.0, 0.0, np.nan, 1.0]),
+        ([1, 0, None, 1], ["1"], [1.0, 0.0, np.nan, 1.0]),
+        ([1.0, 0.0, np.nan, 2.0], [1, 2], [1.0, 0.0, np.nan, 1.0]),
+        (["Yes", "no", "YES", None], ["yes"], [1.0, 0.0, 1.0, np.nan]),
+        ([True, False, True, False], [True], [1.0, 0.0, 1.0, 0.0]),
+    ],
+)
+def test_label_from_column(
+    values: list[object], positive: list[object], expected: list[float]
+) -> None:
+    label = label_from_column(pd.Series(values), positive)
+    np.testing.assert_array_equal(label.to_numpy(), np.array(expected))
+
+
+def test_extra_feature_names() -> None:
+    assert extra_feature_name("Import Type") == "x_import_type"
+    assert extra_feature_name("Vrsta uvoza (šifra)") == "x_vrsta_uvoza_sifra"
+    assert extra_feature_name("%%") == "x_column"
+
+
+def test_a_typo_inside_a_label_suggests_its_own_keys(tmp_path: Path) -> None:
+    source = {"declarations": "d.csv", "labels": {"revenue": {"colum": "Fraud", "positive": [1]}}}
+    with pytest.raises(ConfigError) as error:
+        load_config(write_config(tmp_path, {"source": source, "split": SPLIT}))
+    assert error.value.problems == [
+        "source.labels.revenue.column: required key is missing",
+        "source.labels.revenue.colum: unknown key (did you mean 'column'?)",
+    ]
+
+
+def test_config_models_forbid_unknown_keys_in_code_too() -> None:
+    with pytest.raises(ValueError, match="Extra inputs are not permitted"):
+        TrainingConfig.model_validate(
+            {"source": {"declarations": "d.csv", "outcomes": "o.csv"}, "split": SPLIT, "lane": {}}
+        )
