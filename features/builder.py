@@ -308,14 +308,16 @@ class FeatureBuilder:
             self.text_intercepts_[threat] = {}
             for fold in [FULL_MODEL, *range(self.text_folds)]:
                 train = ~np.isnan(y) & (folds != fold)
-                pairs = pd.DataFrame({"text": text_codes[train], "y": y[train].astype(np.int64)})
-                weights = pairs.value_counts().sort_index()
-                pair_text = weights.index.get_level_values("text").to_numpy()
-                pair_y = weights.index.get_level_values("y").to_numpy()
+                # distinct (text, label) pairs weighted by their row counts
+                pair_keys, weights = np.unique(
+                    text_codes[train].astype(np.int64) * 2 + y[train].astype(np.int64),
+                    return_counts=True,
+                )
+                pair_text, pair_y = pair_keys // 2, pair_keys % 2
                 indices, values, intercept = fit_threat_text_model(
                     matrix[pair_text],
                     pair_y,
-                    weights.to_numpy(dtype=np.float64),
+                    weights.astype(np.float64),
                     self.text_regularisation,
                 )
                 self.text_intercepts_[threat][fold] = intercept

@@ -47,7 +47,13 @@ def fit_vocabulary(values: pd.Series, top_k: int) -> dict[str, int]:
 
 def encode(values: pd.Series, vocabulary: dict[str, int]) -> np.ndarray:
     """Integer codes as float64; unseen or missing values are NaN."""
-    return values.map(vocabulary).to_numpy(dtype=np.float64, na_value=np.nan)
+    positions, distinct = pd.factorize(values)
+    distinct_codes = np.array(
+        [vocabulary.get(str(value), np.nan) for value in distinct], dtype=np.float64
+    )
+    result = np.full(len(values), np.nan)
+    result[positions >= 0] = distinct_codes[positions[positions >= 0]]
+    return result
 
 
 def fit_vocabularies(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 # Joins the parts of a composite key (route, HS heading with origin), as in itineraries.
@@ -39,10 +40,19 @@ TRANSIT_COUNTRY = "transit_country"
 
 
 def normalise_ids(ids: pd.Series) -> pd.Series:
-    """Trim, collapse inner whitespace and case-fold ids; blank ids become missing (NaN)."""
-    text = ids.astype("str")
+    """Trim, collapse inner whitespace and case-fold ids; blank ids become missing (NaN).
+
+    Ids repeat across declarations, so the work is done once per distinct id.
+    """
+    codes, distinct = pd.factorize(ids.astype("str"))
+    text = pd.Series(distinct, dtype="str")
     text = text.str.strip().str.replace(r"\s+", " ", regex=True).str.casefold()
-    return text.where(text.str.len() > 0)
+    text = text.where(text.str.len() > 0)
+    normalised = text.to_numpy(dtype=object, na_value=None)
+    values = np.where(
+        codes >= 0, normalised[np.maximum(codes, 0)] if len(normalised) else None, None
+    )
+    return pd.Series(values, index=ids.index, dtype="str")
 
 
 def entity_keys(declarations: pd.DataFrame) -> pd.DataFrame:

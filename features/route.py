@@ -16,10 +16,14 @@ ITINERARY_SEPARATOR = ">"
 def itinerary_features(declarations: pd.DataFrame) -> pd.DataFrame:
     """Consistency of the itinerary with dispatch and destination (1.0/0.0, NaN when unknown)."""
     itinerary = declarations["itinerary"].astype("str")
-    codes = itinerary.str.split(ITINERARY_SEPARATOR)
-    first = codes.str[0]
-    last = codes.str[-1]
-    length = codes.str.len().to_numpy(dtype=np.float64, na_value=np.nan)
+    # itineraries repeat: split each distinct one once
+    positions, distinct = pd.factorize(itinerary)
+    distinct_codes = pd.Series(distinct, dtype="str").str.split(ITINERARY_SEPARATOR)
+    first = _take(distinct_codes.str[0], positions, itinerary.index)
+    last = _take(distinct_codes.str[-1], positions, itinerary.index)
+    length = _take(distinct_codes.str.len(), positions, itinerary.index).to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
     has_itinerary = itinerary.notna()
     dispatch = declarations["dispatch_country"].astype("str")
     destination = declarations["destination_country"].astype("str")
@@ -48,12 +52,30 @@ def transit_countries(declarations: pd.DataFrame) -> pd.Series:
     The index repeats the declaration's index label (which must be unique); declarations
     without transit have no row.
     """
-    codes = declarations["itinerary"].astype("str").str.split(ITINERARY_SEPARATOR)
+    positions, distinct = pd.factorize(declarations["itinerary"].astype("str"))
+    codes = pd.Series(distinct, dtype="str").str.split(ITINERARY_SEPARATOR)
     codes = codes[codes.str.len() > 2]
     exploded = codes.explode()
-    position = exploded.groupby(level=0).cumcount().to_numpy()
+    place = exploded.groupby(level=0).cumcount().to_numpy()
     length = codes.str.len().reindex(exploded.index).to_numpy()
-    return exploded[(position > 0) & (position < length - 1)].astype("str")
+    middle = exploded[(place > 0) & (place < length - 1)]
+    transit = pd.DataFrame({"distinct": middle.index.to_numpy(), "country": middle.to_numpy()})
+    rows = pd.DataFrame({"row": np.arange(len(positions)), "distinct": positions})
+    pairs = rows.merge(transit, on="distinct", how="inner", sort=False)
+    return pd.Series(
+        pairs["country"].to_numpy(),
+        index=declarations.index[pairs["row"].to_numpy()],
+        name="itinerary",
+        dtype="str",
+    )
+
+
+def _take(distinct: pd.Series, positions: np.ndarray, index: pd.Index) -> pd.Series:
+    """Values per row from values per distinct itinerary (position -1 = no itinerary)."""
+    values = distinct.to_numpy(dtype=object, na_value=None)
+    taken = np.array([None] * len(positions), dtype=object)
+    taken[positions >= 0] = values[positions[positions >= 0]]
+    return pd.Series(taken, index=index)
 
 
 def _mismatch(left: pd.Series, right: pd.Series, known: pd.Series) -> np.ndarray:

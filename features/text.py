@@ -25,7 +25,31 @@ FULL_MODEL = -1  # fold number of the model fitted on every labelled fit row
 WEAPON_CHAPTER = "93"
 # Words used to misdescribe firearm parts, ammunition and 3D-printing supplies (DOMAIN.md).
 WEAPON_PART_WORDS: frozenset[str] = frozenset(
-    ["pin", "pins", "part", "parts", "sample", "samples", "barrel", "barrels", "slide", "slides", "spring", "springs", "filament", "trigger", "triggers", "bolt", "bolts", "receiver", "receivers", "magazine", "magazines", "firing", "spare"]
+    [
+        "pin",
+        "pins",
+        "part",
+        "parts",
+        "sample",
+        "samples",
+        "barrel",
+        "barrels",
+        "slide",
+        "slides",
+        "spring",
+        "springs",
+        "filament",
+        "trigger",
+        "triggers",
+        "bolt",
+        "bolts",
+        "receiver",
+        "receivers",
+        "magazine",
+        "magazines",
+        "firing",
+        "spare",
+    ]
 )
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default word token
 
@@ -38,6 +62,8 @@ def normalised_descriptions(descriptions: pd.Series) -> pd.Series:
 
 def description_matrix(texts: Sequence[str]) -> sp.csr_matrix:
     """Binary hashed word 1-2 grams followed by character 3-5 grams of each text."""
+    if len(texts) == 0:
+        return sp.csr_matrix((0, 2 * HASH_FEATURES))
     words = HashingVectorizer(
         analyzer="word",
         ngram_range=(1, 2),
@@ -62,6 +88,8 @@ def description_matrix(texts: Sequence[str]) -> sp.csr_matrix:
 
 def word_matrix(texts: Sequence[str]) -> sp.csr_matrix:
     """Binary hashed single words of each text (the vocabulary of the chapter association)."""
+    if len(texts) == 0:
+        return sp.csr_matrix((0, HASH_FEATURES))
     return HashingVectorizer(
         analyzer="word",
         n_features=HASH_FEATURES,
@@ -90,12 +118,14 @@ def fit_threat_text_model(
             np.array([]),
             float(np.log((positives + 0.5) / (negatives + 0.5))),
         )
-    model = LogisticRegression(C=regularisation, solver="liblinear", random_state=0, max_iter=1000)
-    model.fit(matrix, labels, sample_weight=weights)
+    # fit on the columns that occur at all: the same model, a much smaller problem
+    used = np.flatnonzero(np.asarray(matrix.getnnz(axis=0)) > 0)
+    model = LogisticRegression(C=regularisation, solver="lbfgs", max_iter=1000)
+    model.fit(matrix[:, used], labels, sample_weight=weights)
     coefficients = model.coef_.ravel()
     nonzero = np.flatnonzero(coefficients)
     return (
-        nonzero.astype(np.int64),
+        used[nonzero].astype(np.int64),
         coefficients[nonzero].astype(np.float64),
         float(model.intercept_[0]),
     )
@@ -112,7 +142,7 @@ def text_scores(
 
 def weapon_word_counts(texts: Sequence[str]) -> np.ndarray:
     """How many words of each text belong to :data:`WEAPON_PART_WORDS`."""
-    tokens = pd.Series(list(texts), dtype="str").str.findall(TOKEN_PATTERN).explode()
+    tokens = pd.Series(list(texts), dtype="str").str.casefold().str.findall(TOKEN_PATTERN).explode()
     hits = tokens.isin(WEAPON_PART_WORDS)
     return hits.groupby(level=0).sum().to_numpy(dtype=np.float64)
 

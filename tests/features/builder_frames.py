@@ -51,7 +51,7 @@ def declarations_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     for field in DECLARATION_FIELDS:
         values = frame[field.name]
         if field.kind == "datetime":
-            columns[field.name] = pd.to_datetime(values, utc=True)
+            columns[field.name] = pd.to_datetime(values, utc=True, format="ISO8601")
         elif field.kind in ("number", "count"):
             columns[field.name] = values.astype(np.float64)
         else:

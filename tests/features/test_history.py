@@ -1,0 +1,223 @@
+"""Entity history: hand-computed counts, smoothed rates, ties, id normalisation, updates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.builder import FeatureBuilder
+from features.entities import normalise_ids
+from features.history import (
+    NAT_NS,
+    EventLog,
+    as_nanoseconds,
+    counts_before,
+    smoothed_rate,
+)
+from tests.features.builder_frames import declarations_frame, labels_frame, utc
+
+THREATS = ("weapons", "migrants", "revenue")
+
+
+def test_counts_before_counts_only_strictly_earlier_events_of_the_same_key() -> None:
+    events = EventLog(
+        keys=np.array(["a", "a", "a", "b"], dtype=object),
+        times=np.array([10, 20, 30, 5], dtype=np.int64),
+        values=np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 0.0], [1.0, 1.0]]),
+        is_declaration=np.array([True, True, False, True]),
+    )
+    queries = pd.Series(["a", "a", "a", "b", "c", None], dtype="str")
+    times = np.array([10, 21, 31, 6, 100, 100], dtype=np.int64)
+    counts = counts_before(queries, times, events, ["declarations", "hits"])
+    # at 10 the event at 10 is not yet seen; at 21 two; at 31 three (the last is no declaration)
+    assert counts["declarations"].tolist()[:5] == [0.0, 2.0, 3.0, 1.0, 0.0]
+    assert counts["hits"].tolist()[:5] == [0.0, 1.0, 1.0, 1.0, 0.0]
+    assert counts["first_seen_ns"].tolist() == [NAT_NS, 10, 10, 5, NAT_NS, NAT_NS]
+    assert np.isnan(counts.iloc[5]["declarations"])  # no key: unknown, not zero
+
+
+def test_normalise_ids_makes_case_and_whitespace_variants_one_entity() -> None:
+    ids = pd.Series(["ACME ", " acme", "Acme\tLtd", "acme  ltd", "  ", None], dtype="str")
+    assert normalise_ids(ids).tolist()[:4] == ["acme", "acme", "acme ltd", "acme ltd"]
+    assert normalise_ids(ids).iloc[4:].isna().all()
+
+
+@pytest.fixture
+def three_visits() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One importer spelled three ways: lodged day 1, 2 (found revenue, known day 3) and 5."""
+    declarations = declarations_frame(
+        [
+            {"declaration_id": "D1", "lodged_at": "2024-01-01T08:00Z", "importer_id": "ACME "},
+            {"declaration_id": "D2", "lodged_at": "2024-01-02T08:00Z", "importer_id": "acme"},
+            {"declaration_id": "D3", "lodged_at": "2024-01-05T08:00Z", "importer_id": " Acme"},
+        ]
+    )
+    labels = labels_frame([None, {"known_at": "2024-01-03T08:00Z", "revenue": 1}, None])
+    return declarations, labels
+
+
+def test_point_in_time_history_is_hand_computable(three_visits) -> None:
+    declarations, labels = three_visits
+    builder = FeatureBuilder(THREATS, prior_strength=4.0).fit(declarations, labels)
+    features = builder.transform_point_in_time(declarations, labels)
+    # the only outcome: revenue found -> prior 1.0 for revenue, 0.0 for the others
+    assert builder.global_hit_rates_ == {"weapons": 0.0, "migrants": 0.0, "revenue": 1.0}
+    assert features["importer_declarations"].tolist() == [0.0, 1.0, 2.0]
+    assert features["importer_inspections"].tolist() == [0.0, 0.0, 1.0]
+    assert features["importer_hits_revenue"].tolist() == [0.0, 0.0, 1.0]
+    assert features["importer_hit_rate_weapons"].tolist() == [0.0, 0.0, 0.0 / 5.0]
+    assert features["importer_days_since_first_seen"].tolist()[1:] == [1.0, 4.0]
+    assert np.isnan(features["importer_days_since_first_seen"].iloc[0])
+
+
+def test_smoothed_rate_shrinks_toward_the_prior() -> None:
+    # 3 hits in 5 outcomes, prior 10% with the weight of 20 outcomes: (3 + 2) / 25
+    assert smoothed_rate(np.array([3.0]), np.array([5.0]), 0.1, 20.0).tolist() == [0.2]
+    assert smoothed_rate(np.array([0.0]), np.array([0.0]), 0.1, 20.0).tolist() == [0.1]
+
+
+def test_history_rate_uses_the_fitted_prior_strength() -> None:
+    declarations = declarations_frame(
+        [
+            {"declaration_id": "D1", "lodged_at": "2024-01-01T00:00Z", "importer_id": "I1"},
+            {"declaration_id": "D2", "lodged_at": "2024-01-01T00:00Z", "importer_id": "I2"},
+            {"declaration_id": "D3", "lodged_at": "2024-01-02T00:00Z", "importer_id": "I1"},
+            {"declaration_id": "D4", "lodged_at": "2024-01-09T00:00Z", "importer_id": "I1"},
+        ]
+    )
+    labels = labels_frame(
+        [
+            {"known_at": "2024-01-03T00:00Z", "weapons": 1},
+            {"known_at": "2024-01-03T00:00Z", "weapons": 0},
+            {"known_at": "2024-01-04T00:00Z", "weapons": 0},
+            None,
+        ]
+    )
+    builder = FeatureBuilder(THREATS, prior_strength=2.0).fit(declarations, labels)
+    features = builder.transform_point_in_time(declarations, labels)
+    # global weapons rate 1/3; I1 before D4: 1 hit in 2 outcomes -> (1 + 2/3) / (2 + 2)
+    assert builder.global_hit_rates_["weapons"] == pytest.approx(1 / 3, abs=0)
+    assert features.loc[3, "importer_hit_rate_weapons"] == (1 + 2 * (1 / 3)) / 4
+
+
+def test_same_timestamp_declarations_do_not_see_each_other() -> None:
+    declarations = declarations_frame(
+        [
+            {"declaration_id": "D1", "lodged_at": "2024-01-01T10:00Z"},
+            {"declaration_id": "D2", "lodged_at": "2024-01-01T10:00Z"},
+            {"declaration_id": "D3", "lodged_at": "2024-01-01T10:00:01Z"},
+        ]
+    )
+    labels = labels_frame([None, None, None])
+    features = (
+        FeatureBuilder(THREATS)
+        .fit(declarations, labels)
+        .transform_point_in_time(declarations, labels)
+    )
+    assert features["vehicle_declarations"].tolist() == [0.0, 0.0, 2.0]
+    assert features["carrier_days_since_first_seen"].iloc[2] == 1 / 86_400
+
+
+def test_outcome_known_at_the_instant_of_lodging_is_not_yet_known() -> None:
+    declarations = declarations_frame(
+        [
+            {"declaration_id": "D1", "lodged_at": "2024-01-01T10:00Z"},
+            {"declaration_id": "D2", "lodged_at": "2024-01-02T10:00Z"},
+        ]
+    )
+    labels = labels_frame([{"known_at": "2024-01-02T10:00Z", "migrants": 1}, None])
+    features = (
+        FeatureBuilder(THREATS)
+        .fit(declarations, labels)
+        .transform_point_in_time(declarations, labels)
+    )
+    assert features["vehicle_inspections"].tolist() == [0.0, 0.0]
+
+
+def test_composite_keys_route_and_commodity_origin() -> None:
+    declarations = declarations_frame(
+        [
+            {"declaration_id": "D1", "lodged_at": "2024-01-01T00:00Z", "office_id": "MK-TAB"},
+            {"declaration_id": "D2", "lodged_at": "2024-01-02T00:00Z", "office_id": " mk-tab"},
+            {"declaration_id": "D3", "lodged_at": "2024-01-03T00:00Z", "dispatch_country": "AL"},
+            {"declaration_id": "D4", "lodged_at": "2024-01-04T00:00Z", "hs_code": "87089900"},
+            {
+                "declaration_id": "D5",
+                "lodged_at": "2024-01-05T00:00Z",
+                "hs_code": "87089900",
+                "origin_country": "CN",
+            },
+        ]
+    )
+    labels = labels_frame([None] * 5)
+    features = (
+        FeatureBuilder(THREATS)
+        .fit(declarations, labels)
+        .transform_point_in_time(declarations, labels)
+    )
+    assert features["route_declarations"].tolist() == [0.0, 1.0, 0.0, 2.0, 0.0]
+    assert features["hs4_origin_declarations"].tolist() == [0.0, 1.0, 2.0, 3.0, 0.0]
+
+
+def test_update_history_folds_new_declarations_and_outcomes_exactly(three_visits) -> None:
+    declarations, labels = three_visits
+    builder = FeatureBuilder(THREATS, prior_strength=4.0).fit(declarations, labels)
+    query = declarations_frame(
+        [{"declaration_id": "Q1", "lodged_at": "2024-02-01T08:00Z", "importer_id": "ACME"}]
+    )
+    before = builder.transform(query)
+    assert before.loc[
+        0, ["importer_declarations", "importer_inspections", "importer_hits_weapons"]
+    ].tolist() == [
+        3.0,
+        1.0,
+        0.0,
+    ]
+
+    # D3 is found to carry weapons (known Jan 10); D4 is a new declaration of the importer
+    newer = pd.concat(
+        [
+            declarations.iloc[[2]],
+            declarations_frame(
+                [{"declaration_id": "D4", "lodged_at": "2024-01-12T08:00Z", "importer_id": "acme "}]
+            ),
+        ],
+        ignore_index=True,
+    )
+    newer_labels = labels_frame([{"known_at": "2024-01-10T08:00Z", "weapons": 1}, None])
+    builder.update_history(newer, newer_labels)
+    after = builder.transform(query)
+    assert after.loc[0, "importer_declarations"] == 4.0  # D3 was already counted
+    assert after.loc[0, "importer_inspections"] == 2.0
+    assert after.loc[0, "importer_hits_weapons"] == 1.0
+    assert after.loc[0, "importer_hit_rate_weapons"] == (1.0 + 4.0 * 0.0) / (2.0 + 4.0)
+    assert after.loc[0, "importer_days_since_first_seen"] == 31.0  # first seen Jan 1, still
+
+    builder.update_history(newer, newer_labels)  # the same rows again change nothing
+    pd.testing.assert_frame_equal(builder.transform(query), after, check_exact=True)
+
+
+def test_serving_features_equal_point_in_time_features_after_the_cutoff() -> None:
+    from tests.features.builder_frames import generated_frames
+
+    declarations, labels, watchlist = generated_frames(600, seed=3)
+    builder = FeatureBuilder(THREATS, text_folds=3).fit(declarations, labels, watchlist)
+    cutoff = max(declarations["lodged_at"].max(), labels["known_at"].max())
+    newcomer = declarations.iloc[[17, 250]].copy()
+    newcomer["declaration_id"] = ["NEW1", "NEW2"]
+    newcomer["lodged_at"] = [cutoff + pd.Timedelta(hours=5), cutoff + pd.Timedelta(days=2)]
+    served = builder.transform(newcomer.reset_index(drop=True))
+
+    everything = pd.concat([declarations, newcomer], ignore_index=True)
+    all_labels = pd.concat([labels, labels_frame([None, None])], ignore_index=True)
+    offline = (
+        builder.transform_point_in_time(everything, all_labels).iloc[-2:].reset_index(drop=True)
+    )
+    assert served["importer_declarations"].iloc[0] > 0  # a real history, not an empty one
+    pd.testing.assert_frame_equal(served, offline, check_exact=True)
+
+
+def test_as_nanoseconds_reads_microsecond_datetimes() -> None:
+    times = pd.Series([utc("2024-01-01T00:00:00.000001Z"), pd.NaT], dtype="datetime64[us, UTC]")
+    assert as_nanoseconds(times).tolist() == [1_704_067_200_000_001_000, NAT_NS]

@@ -1,0 +1,170 @@
+"""Goods-description features: learned scores, cross-fitting, weapon words, chapter fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.builder import FeatureBuilder
+from features.text import FULL_MODEL, text_scores, weapon_word_counts
+from tests.features.builder_frames import declarations_frame, labels_frame
+
+THREATS = ("weapons", "migrants", "revenue")
+
+
+@pytest.fixture(scope="module")
+def described() -> tuple[FeatureBuilder, pd.DataFrame, pd.DataFrame]:
+    """60 inspected rows: "pistol slide springs" always finds weapons, the rest never."""
+    texts = ["pistol slide springs", "cotton trousers", "brake discs", "ceramic tiles"]
+    rows, outcomes = [], []
+    for i in range(60):
+        text = texts[i % 4]
+        hs_code = (
+            "930590"
+            if text == "pistol slide springs" and i % 8 == 0
+            else (
+                "620342"
+                if text == "cotton trousers"
+                else "870830"
+                if text != "ceramic tiles"
+                else "690721"
+            )
+        )
+        rows.append(
+            {
+                "declaration_id": f"D{i}",
+                "lodged_at": f"2024-01-{1 + i % 28:02d}T08:00Z",
+                "goods_description": text,
+                "hs_code": hs_code,
+            }
+        )
+        outcomes.append(
+            {"known_at": "2024-03-01T00:00Z", "weapons": int(text.startswith("pistol"))}
+        )
+    declarations = declarations_frame(rows)
+    labels = labels_frame(outcomes)
+    builder = FeatureBuilder(THREATS, text_folds=3, chapter_word_min_rows=3).fit(
+        declarations, labels
+    )
+    return builder, declarations, labels
+
+
+def test_text_score_separates_the_descriptions_that_found_weapons(described) -> None:
+    builder, _, _ = described
+    queries = declarations_frame(
+        [
+            {
+                "declaration_id": "Q1",
+                "lodged_at": "2024-04-01T00:00Z",
+                "goods_description": "Pistol  SLIDE springs",
+            },
+            {
+                "declaration_id": "Q2",
+                "lodged_at": "2024-04-01T00:00Z",
+                "goods_description": "cotton trousers",
+            },
+        ]
+    )
+    scores = builder.transform(queries)["text_score_weapons"]
+    assert scores.iloc[0] > 0 > scores.iloc[1]
+
+
+def test_fit_rows_get_out_of_fold_scores_and_new_rows_the_full_model(described) -> None:
+    builder, declarations, labels = described
+    offline = builder.transform_point_in_time(declarations, labels)["text_score_weapons"]
+    served = builder.transform(declarations)["text_score_weapons"]
+    folds = builder.text_folds_.set_index("declaration_id")["fold"]
+    assert sorted(folds.unique()) == [0, 1, 2]
+    coefficients = builder.text_coefficients_
+    for position in (0, 1, 5):
+        fold = int(folds[declarations["declaration_id"].iloc[position]])
+        model = coefficients[(coefficients["threat"] == "weapons") & (coefficients["fold"] == fold)]
+        matrix_row = builder_matrix(declarations["goods_description"].iloc[[position]])
+        expected = text_scores(
+            matrix_row,
+            model["index"].to_numpy(),
+            model["value"].to_numpy(),
+            builder.text_intercepts_["weapons"][fold],
+        )[0]
+        assert offline.iloc[position] == expected
+        assert offline.iloc[position] != served.iloc[position]  # not the in-sample score
+    renamed = declarations.assign(declaration_id="NEW" + declarations["declaration_id"])
+    pd.testing.assert_series_equal(
+        builder.transform_point_in_time(renamed, labels)["text_score_weapons"], served
+    )
+
+
+def builder_matrix(descriptions: pd.Series):
+    from features.text import description_matrix, normalised_descriptions
+
+    return description_matrix(list(normalised_descriptions(descriptions)))
+
+
+def test_coefficients_are_stored_sparse_per_fold(described) -> None:
+    builder, _, _ = described
+    table = builder.text_coefficients_
+    assert set(table["fold"]) == {FULL_MODEL, 0, 1, 2}
+    assert list(table.columns) == ["threat", "fold", "index", "value"]
+    assert (table["value"] != 0).all()
+    # migrants were never found: no coefficients, a strongly negative constant score
+    assert table[table["threat"] == "migrants"].empty
+    assert builder.text_intercepts_["migrants"][FULL_MODEL] == pytest.approx(np.log(0.5 / 60.5))
+
+
+def test_weapon_words_count_only_curated_words() -> None:
+    assert weapon_word_counts(
+        ["steel pins", "Spare PARTS and samples", "", "pinball"]
+    ).tolist() == [
+        1.0,
+        3.0,
+        0.0,
+        0.0,
+    ]
+
+
+def test_weapon_words_outside_chapter_93_and_chapter_fit(described) -> None:
+    builder, _, _ = described
+    queries = declarations_frame(
+        [
+            {
+                "declaration_id": "Q1",
+                "lodged_at": "2024-04-01T00:00Z",
+                "goods_description": "slide springs",
+                "hs_code": "731815",
+            },
+            {
+                "declaration_id": "Q2",
+                "lodged_at": "2024-04-01T00:00Z",
+                "goods_description": "slide springs",
+                "hs_code": "930590",
+            },
+            {
+                "declaration_id": "Q3",
+                "lodged_at": "2024-04-01T00:00Z",
+                "goods_description": "cotton trousers",
+                "hs_code": "620342",
+            },
+            {
+                "declaration_id": "Q4",
+                "lodged_at": "2024-04-01T00:00Z",
+                "goods_description": "cotton trousers",
+                "hs_code": "870830",
+            },
+            {
+                "declaration_id": "Q5",
+                "lodged_at": "2024-04-01T00:00Z",
+                "goods_description": "quantum flux",
+                "hs_code": "620342",
+            },
+        ]
+    )
+    features = builder.transform(queries)
+    assert features["description_weapon_words"].tolist() == [2.0, 2.0, 0.0, 0.0, 0.0]
+    assert features["description_weapon_words_outside_ch93"].tolist() == [2.0, 0.0, 0.0, 0.0, 0.0]
+    fit = features["description_chapter_fit"]
+    # "cotton" and "trousers": 15 rows each, all chapter 62, of 60 rows (share 1/4), smoothing 1
+    assert fit.iloc[2] == pytest.approx((15 + 0.25) / 16, abs=1e-12)
+    # chapter 87: 15 brake-disc rows and the 7 pistol rows not coded 93 (i % 8 != 0)
+    assert fit.iloc[3] == pytest.approx((0 + 1 * (22 / 60)) / 16, abs=1e-12)
+    assert np.isnan(fit.iloc[4])  # no word known
