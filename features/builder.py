@@ -513,7 +513,7 @@ class FeatureBuilder:
         weapon_words = weapon_word_counts(unique_list)[codes]
         features["description_weapon_words"] = weapon_words
         features["description_weapon_words_outside_ch93"] = np.where(
-            chapters.to_numpy(dtype=object, na_value=None) == WEAPON_CHAPTER, 0.0, weapon_words
+            chapters.to_numpy(dtype=object) == WEAPON_CHAPTER, 0.0, weapon_words
         )
         chapter_codes, chapter_names = pd.factorize(chapters)
         pair_keys, pair_codes = np.unique(
@@ -634,13 +634,11 @@ class FeatureBuilder:
                 f"feature state in {directory} has format {state['format_version']}, "
                 f"this shiprisk reads format {FORMAT_VERSION}: retrain the model"
             )
-        params = state["params"]
-        builder = cls(
-            **{
-                key: tuple(value) if isinstance(value, list) else value
-                for key, value in params.items()
-            }
-        )
+        params: dict[str, Any] = {
+            key: tuple(value) if isinstance(value, list) else value
+            for key, value in state["params"].items()
+        }
+        builder = cls(**params)
         builder.global_hit_rates_ = {k: float(v) for k, v in state["global_hit_rates"].items()}
         builder.declarations_cutoff_ns_ = int(state["declarations_cutoff_ns"])
         builder.outcomes_cutoff_ns_ = int(state["outcomes_cutoff_ns"])

@@ -181,14 +181,14 @@ def _customs_value(match: re.Match[str], value: float, declaration: Mapping[str,
     amount = declaration.get("customs_value_eur")
     if _missing(amount):
         return "customs value is missing"
-    return f"declared customs value is EUR {float(amount):,.0f}"
+    return f"declared customs value is EUR {float(str(amount)):,.0f}"
 
 
 def _net_mass(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
     mass = declaration.get("net_mass_kg")
     if _missing(mass):
         return "net mass is missing"
-    return f"declared net mass is {float(mass):,.1f} kg"
+    return f"declared net mass is {float(str(mass)):,.1f} kg"
 
 
 def _packages(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
@@ -253,7 +253,7 @@ def _lodged_time(declaration: Mapping[str, Any]) -> pd.Timestamp | None:
     lodged = declaration.get("lodged_at")
     if _missing(lodged):
         return None
-    stamp = pd.Timestamp(lodged)
+    stamp = pd.Timestamp(str(lodged))
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 

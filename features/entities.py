@@ -48,10 +48,8 @@ def normalise_ids(ids: pd.Series) -> pd.Series:
     text = pd.Series(distinct, dtype="str")
     text = text.str.strip().str.replace(r"\s+", " ", regex=True).str.casefold()
     text = text.where(text.str.len() > 0)
-    normalised = text.to_numpy(dtype=object, na_value=None)
-    values = np.where(
-        codes >= 0, normalised[np.maximum(codes, 0)] if len(normalised) else None, None
-    )
+    values = np.full(len(codes), None, dtype=object)
+    values[codes >= 0] = text.to_numpy(dtype=object)[codes[codes >= 0]]
     return pd.Series(values, index=ids.index, dtype="str")
 
 

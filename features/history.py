@@ -57,7 +57,7 @@ def declaration_events(keys: pd.Series, lodged_at: pd.Series, threats: Sequence[
     values = np.zeros((int(has_key.sum()), len(count_columns(threats))))
     values[:, 0] = 1.0
     return EventLog(
-        keys=keys.to_numpy(dtype=object, na_value=None)[has_key],
+        keys=keys.to_numpy(dtype=object)[has_key],
         times=as_nanoseconds(lodged_at)[has_key],
         values=values,
         is_declaration=np.ones(len(values), dtype=bool),
@@ -85,7 +85,7 @@ def outcome_events(keys: pd.Series, labels: pd.DataFrame, threats: Sequence[str]
         ]
     )
     return EventLog(
-        keys=keys.to_numpy(dtype=object, na_value=None)[rows],
+        keys=keys.to_numpy(dtype=object)[rows],
         times=known_ns[rows],
         values=values,
         is_declaration=np.zeros(len(values), dtype=bool),
@@ -113,7 +113,7 @@ def counts_before(
     query (``NAT_NS`` when there is none). Queries without a key get NaN counts.
     """
     n_query = len(query_keys)
-    query_values = query_keys.to_numpy(dtype=object, na_value=None)
+    query_values = query_keys.to_numpy(dtype=object)
     codes, _ = pd.factorize(np.concatenate([query_values, events.keys]), use_na_sentinel=True)
     query_codes, event_codes = codes[:n_query], codes[n_query:]
 
@@ -193,7 +193,7 @@ def lookup_counts(
 ) -> pd.DataFrame:
     """Counts of each query's key from a state table; unseen keys count zero, no key is NaN."""
     table = state.set_index("key")
-    positions = table.index.get_indexer(query_keys.to_numpy(dtype=object, na_value=None))
+    positions = table.index.get_indexer(pd.Index(query_keys.to_numpy(dtype=object)))
     found = positions >= 0
     sums = np.zeros((len(query_keys), len(columns)))
     sums[found] = table[list(columns)].to_numpy(dtype=np.float64)[positions[found]]

@@ -142,7 +142,7 @@ def _hs_reference(
     for hs_level in (*HS_LEVELS, GLOBAL_LEVEL):
         table = reference[reference["level"] == hs_level].set_index("code")
         codes = hs_codes.str.slice(0, hs_level) if hs_level else pd.Series("", index=hs_codes.index)
-        positions = table.index.get_indexer(codes.to_numpy(dtype=object, na_value=None))
+        positions = table.index.get_indexer(pd.Index(codes.to_numpy(dtype=object)))
         take = (positions >= 0) & np.isnan(level)
         median[take] = table["median"].to_numpy()[positions[take]]
         mad[take] = table["mad"].to_numpy()[positions[take]]

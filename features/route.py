@@ -21,7 +21,7 @@ def itinerary_features(declarations: pd.DataFrame) -> pd.DataFrame:
     distinct_codes = pd.Series(distinct, dtype="str").str.split(ITINERARY_SEPARATOR)
     first = _take(distinct_codes.str[0], positions, itinerary.index)
     last = _take(distinct_codes.str[-1], positions, itinerary.index)
-    length = _take(distinct_codes.str.len(), positions, itinerary.index).to_numpy(
+    length = _take(distinct_codes.map(len), positions, itinerary.index).to_numpy(
         dtype=np.float64, na_value=np.nan
     )
     has_itinerary = itinerary.notna()
@@ -54,10 +54,10 @@ def transit_countries(declarations: pd.DataFrame) -> pd.Series:
     """
     positions, distinct = pd.factorize(declarations["itinerary"].astype("str"))
     codes = pd.Series(distinct, dtype="str").str.split(ITINERARY_SEPARATOR)
-    codes = codes[codes.str.len() > 2]
+    codes = codes[codes.map(len) > 2]
     exploded = codes.explode()
     place = exploded.groupby(level=0).cumcount().to_numpy()
-    length = codes.str.len().reindex(exploded.index).to_numpy()
+    length = codes.map(len).reindex(exploded.index).to_numpy()
     middle = exploded[(place > 0) & (place < length - 1)]
     transit = pd.DataFrame({"distinct": middle.index.to_numpy(), "country": middle.to_numpy()})
     rows = pd.DataFrame({"row": np.arange(len(positions)), "distinct": positions})
@@ -72,7 +72,7 @@ def transit_countries(declarations: pd.DataFrame) -> pd.Series:
 
 def _take(distinct: pd.Series, positions: np.ndarray, index: pd.Index) -> pd.Series:
     """Values per row from values per distinct itinerary (position -1 = no itinerary)."""
-    values = distinct.to_numpy(dtype=object, na_value=None)
+    values = distinct.to_numpy(dtype=object)
     taken = np.array([None] * len(positions), dtype=object)
     taken[positions >= 0] = values[positions[positions >= 0]]
     return pd.Series(taken, index=index)

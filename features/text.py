@@ -194,7 +194,7 @@ def chapter_fit(
     known_words = np.asarray(matrix @ known).ravel()
     total_rows = sum(chapter_rows.values())
     result = np.full(len(chapters), np.nan)
-    chapter_values = chapters.to_numpy(dtype=object, na_value=None)
+    chapter_values = chapters.to_numpy(dtype=object)
     for chapter in pd.unique(chapters.dropna()):
         rows = np.flatnonzero(chapter_values == chapter)
         share = chapter_rows.get(str(chapter), 0.0) / total_rows if total_rows else 0.0

@@ -160,7 +160,7 @@ def generated_frames(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame,
         {
             "inspected": inspected,
             "known_at": pd.Series(known_at).where(inspected),
-            "selection_reason": pd.Series(np.where(inspected, "random", None), dtype="str"),
+            "selection_reason": pd.Series(["random"] * n, dtype="str").where(inspected),
             "selection_probability": np.where(inspected, 0.05, np.nan),
             "additional_duty_eur": np.nan,
         }
@@ -173,7 +173,7 @@ def generated_frames(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame,
             "entity_id": pd.Series(["V1", "IM2"], dtype="str"),
             "threat": pd.Series(["migrants", "weapons"], dtype="str"),
             "valid_from": pd.to_datetime(["2023-01-01", "2023-06-01"], utc=True),
-            "valid_to": pd.to_datetime([None, "2023-09-01"], utc=True),
+            "valid_to": pd.to_datetime(pd.Series([None, "2023-09-01"]), utc=True),
             "source": pd.Series(["partner", "partner"], dtype="str"),
         }
     )

@@ -208,7 +208,7 @@ def test_watchlist_counts_only_inside_the_validity_window() -> None:
             "entity_id": pd.Series(["AB 123", "acme", "CAR-9"], dtype="str"),
             "threat": pd.Series(["migrants", "weapons", "SALW"], dtype="str"),
             "valid_from": pd.to_datetime(["2024-01-10", "2024-02-01", "2024-01-01"], utc=True),
-            "valid_to": pd.to_datetime(["2024-01-20T23:59:59", None, None], utc=True),
+            "valid_to": pd.to_datetime(pd.Series(["2024-01-20T23:59:59", None, None]), utc=True),
             "source": pd.Series(["partner"] * 3, dtype="str"),
         }
     )

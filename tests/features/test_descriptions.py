@@ -112,7 +112,7 @@ def test_no_sentence_repeats_the_goods_description() -> None:
         declarations_frame([DECLARATION | {"lodged_at": "2024-03-03T03:00Z"}])
     )
     for name in builder.feature_names_:
-        for value in (features.loc[0, name], 0.0, 1.0, np.nan):
+        for value in (float(features[name].to_numpy()[0]), 0.0, 1.0, np.nan):
             sentence = reason_text(name, value, DECLARATION)
             assert "secret" not in sentence.casefold() and "ana" not in sentence.split()
             assert sentence and "_" not in sentence, (name, sentence)

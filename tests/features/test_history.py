@@ -167,9 +167,8 @@ def test_update_history_folds_new_declarations_and_outcomes_exactly(three_visits
         [{"declaration_id": "Q1", "lodged_at": "2024-02-01T08:00Z", "importer_id": "ACME"}]
     )
     before = builder.transform(query)
-    assert before.loc[
-        0, ["importer_declarations", "importer_inspections", "importer_hits_weapons"]
-    ].tolist() == [
+    history = ["importer_declarations", "importer_inspections", "importer_hits_weapons"]
+    assert before[history].iloc[0].tolist() == [
         3.0,
         1.0,
         0.0,
