@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from training import cli as training_cli
@@ -21,4 +23,8 @@ model_commands.register(app)
 
 def main() -> None:
     """Entry point of the console script."""
+    # Idle OpenMP threads sleep instead of spinning: with a web server, a database and
+    # LightGBM sharing two cores, spinning threads slow each other down tenfold. It must be
+    # set before lightgbm is loaded, which every command does lazily.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     app()

@@ -17,3 +17,6 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    # Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning
+    # LightGBM threads slow each other down tenfold. Must be set before lightgbm loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
