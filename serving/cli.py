@@ -119,6 +119,8 @@ def score(
         raise _fail(str(error)) from None
     if not input_path.is_file():
         raise _fail(f"{input_path}: no such file")
+    # Our own progress bar is enough; MLflow's download bar would interleave with it.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     is_directory = Path(model_uri).is_dir()
     loader = local_loader if is_directory else registry_loader(settings.resolved_tracking_uri())
     try:

@@ -334,3 +334,11 @@ def test_a_failed_reload_keeps_the_old_model_and_says_why(
     assert scores.headers["X-Model-Version"] == f"{MODEL_NAME}/{store.version}"
     assert ready.status_code == 200
     assert failures == 1.0
+
+
+def test_a_declaration_without_itinerary_is_scored(client: TestClient, store: TrainedModel) -> None:
+    frame = pd.read_parquet(store.declarations_path)
+    without = frame[frame["itinerary"].isna()].head(1)
+    response = client.post("/v1/scores", json={"declarations": json_payload(without)})
+    assert response.status_code == 200
+    assert response.json()["results"][0]["declaration_id"] == without["declaration_id"].iloc[0]

@@ -1,0 +1,93 @@
+"""Request models: exactly the canonical declaration fields, strict where the contract is closed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from features.schema import DECLARATION_COLUMNS, DECLARATION_FIELDS
+from serving.schemas import Declaration, declarations_frame
+
+MINIMAL: dict[str, Any] = {
+    "declaration_id": "D1",
+    "lodged_at": "2024-03-01",
+    "office_id": "MK-TAB",
+    "transport_mode": "road",
+    "declarant_id": "DECL-1",
+    "importer_id": "IMP-1",
+    "origin_country": "TR",
+    "dispatch_country": "GR",
+    "hs_code": "870829",
+    "net_mass_kg": 1000,
+    "customs_value_eur": 5000.5,
+}
+
+
+def test_the_payload_has_the_canonical_fields_in_order() -> None:
+    assert tuple(Declaration.model_fields) == DECLARATION_COLUMNS
+
+
+def test_required_payload_fields_are_the_required_canonical_fields() -> None:
+    required = {name for name, field in Declaration.model_fields.items() if field.is_required()}
+    assert required == {field.name for field in DECLARATION_FIELDS if field.required}
+
+
+def errors_of(**changes: Any) -> list[tuple[tuple[Any, ...], str]]:
+    with pytest.raises(ValidationError) as error:
+        Declaration.model_validate({**MINIMAL, **changes})
+    return [(item["loc"], item["msg"]) for item in error.value.errors()]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"flow": "smuggle"},
+            [(("flow",), "Value error, expected one of import, export, transit")],
+        ),
+        ({"net_mass_kg": -1}, [(("net_mass_kg",), "Input should be greater than or equal to 0")]),
+        ({"hs_code": 870829}, [(("hs_code",), "Input should be a valid string")]),
+        (
+            {"packages": 2.5},
+            [
+                (
+                    ("packages",),
+                    "Input should be a valid integer, got a number with a fractional part",
+                )
+            ],
+        ),
+        (
+            {"origin_country": "QQ"},
+            [
+                (
+                    ("origin_country",),
+                    "Value error, expected an ISO 3166-1 alpha-2 country code (or XK, ZZ for unknown)",
+                )
+            ],
+        ),
+    ],
+)
+def test_closed_vocabularies_and_ranges_are_checked(
+    changes: dict[str, Any], expected: list[tuple[tuple[Any, ...], str]]
+) -> None:
+    assert errors_of(**changes) == expected
+
+
+def test_case_and_wco_digits_are_left_to_validation() -> None:
+    declaration = Declaration.model_validate({**MINIMAL, "transport_mode": "3", "flow": "Import"})
+    assert (declaration.transport_mode, declaration.flow) == ("3", "Import")
+
+
+def test_the_frame_has_canonical_columns_then_extra_features() -> None:
+    declaration = Declaration.model_validate(
+        {**MINIMAL, "x_import_type": "A", "itinerary": ["GR", "MK", "RS"]}
+    )
+    frame = declarations_frame([declaration])
+    assert list(frame.columns) == [*DECLARATION_COLUMNS, "x_import_type"]
+    row = frame.iloc[0]
+    assert row["lodged_at"] == "2024-03-01T00:00:00"
+    assert row["itinerary"] == ["GR", "MK", "RS"]
+    assert row["x_import_type"] == "A"
+    assert row["net_mass_kg"] == 1000.0
