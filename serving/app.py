@@ -26,8 +26,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from features.validation import DataValidationError
 from serving import routes
 from serving.metrics import ServiceMetrics
-from serving.model_holder import BundleLoader, ModelHolder, ModelLoadError, registry_loader
-from serving.routes import MODEL_VERSION_HEADER, ServiceState
+from serving.model_holder import (
+    BundleLoader,
+    ModelHolder,
+    ModelLoadError,
+    ScoringQueue,
+    registry_loader,
+)
+from serving.routes import MODEL_VERSION_HEADER, REQUEST_SOURCE, ServiceState
 from serving.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -191,7 +197,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # A failure is logged and counted by the holder; /readyz reports the reason.
     with suppress(ModelLoadError):
         await to_thread.run_sync(state.model_holder.load)
-    yield
+    state.scoring.start()
+    try:
+        yield
+    finally:
+        await to_thread.run_sync(state.scoring.stop)
 
 
 def create_app(
@@ -219,7 +229,10 @@ def create_app(
         version=_package_version(),
         lifespan=_lifespan,
     )
-    app.state.service = ServiceState(settings, holder, metrics)
+    scoring = ScoringQueue(
+        num_threads=settings.lightgbm_threads(), max_rows=settings.max_rows, source=REQUEST_SOURCE
+    )
+    app.state.service = ServiceState(settings, holder, metrics, scoring)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(DataValidationError, _data_validation_error)
     app.add_exception_handler(json.JSONDecodeError, _json_body_error)

@@ -14,9 +14,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
-from features.validation import validate_declarations
 from serving.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
-from serving.model_holder import LoadedModel, ModelHolder, ModelLoadError
+from serving.model_holder import LoadedModel, ModelHolder, ModelLoadError, ScoringQueue
 from serving.schemas import (
     ErrorResponse,
     ModelInfo,
@@ -40,6 +39,7 @@ class ServiceState:
     settings: ServiceSettings
     model_holder: ModelHolder
     metrics: ServiceMetrics
+    scoring: ScoringQueue
 
 
 # -- dependencies ------------------------------------------------------------------------------
@@ -140,15 +140,7 @@ def score(
 ) -> ScoreResponse:
     """Score 1..N declarations: per-threat risk, overall risk, lane and top reasons."""
     top_k = _limits(payload, state.settings)
-    declarations = validate_declarations(
-        declarations_frame(payload.declarations), source=REQUEST_SOURCE
-    )
-    scored = model.bundle.score(
-        declarations,
-        top_k=top_k,
-        explain=top_k > 0,
-        num_threads=state.settings.lightgbm_threads(),
-    )
+    scored = state.scoring.score(model, declarations_frame(payload.declarations), top_k)
     state.metrics.count_lanes([s.lane for s in scored], model.label)
     response.headers[MODEL_VERSION_HEADER] = model.label
     return ScoreResponse(

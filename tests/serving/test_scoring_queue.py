@@ -1,0 +1,135 @@
+"""The scoring queue: requests that wait together are scored in one call, each gets its own rows."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pandas as pd
+import pytest
+
+from features.validation import DataValidationError
+from models.bundle import ModelBundle, Reason, ScoredDeclaration
+from serving.model_holder import LoadedModel, ScoringQueue
+from serving.schemas import Declaration, declarations_frame
+from tests.serving.test_schemas import MINIMAL
+
+
+class RecordingBundle:
+    """Scores each row with its position in the call; the first call waits until released."""
+
+    threats = ("revenue",)
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], int]] = []
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def score(
+        self, declarations: pd.DataFrame, *, top_k: int, explain: bool, num_threads: int
+    ) -> list[ScoredDeclaration]:
+        if not self.calls:
+            self.started.set()
+            self.release.wait(timeout=30)
+        ids = declarations["declaration_id"].tolist()
+        self.calls.append((ids, top_k))
+        return [
+            ScoredDeclaration(
+                declaration_id=declaration_id,
+                risk={"revenue": 0.5},
+                overall=0.5,
+                lane="green",
+                reasons=[Reason("revenue", f"f{k}", 1.0, 1.0 / (k + 1), "t") for k in range(top_k)],
+            )
+            for declaration_id in ids
+        ]
+
+
+def raw(*ids: str, **changes: Any) -> pd.DataFrame:
+    return declarations_frame(
+        [Declaration.model_validate({**MINIMAL, **changes, "declaration_id": i}) for i in ids]
+    )
+
+
+def loaded(bundle: RecordingBundle) -> LoadedModel:
+    return LoadedModel(cast(ModelBundle, bundle), "shiprisk", "1", "models:/x", datetime.now(UTC))
+
+
+def submit_while_busy(
+    scoring: ScoringQueue, bundle: RecordingBundle, requests: list[tuple[pd.DataFrame, int]]
+) -> list[Any]:
+    """Submit the first request, then the rest while the first is being scored."""
+    model = loaded(bundle)
+    answers: list[Any] = [None] * len(requests)
+
+    def send(k: int) -> None:
+        try:
+            answers[k] = scoring.score(model, *requests[k])
+        except DataValidationError as error:
+            answers[k] = error
+
+    first = threading.Thread(target=send, args=(0,))
+    first.start()
+    assert bundle.started.wait(timeout=30)  # the worker is scoring the first request
+    others = [threading.Thread(target=send, args=(k,)) for k in range(1, len(requests))]
+    for thread in others:
+        thread.start()
+    while scoring._jobs.qsize() < len(others):
+        time.sleep(0.01)
+    bundle.release.set()
+    for thread in [first, *others]:
+        thread.join(timeout=30)
+    return answers
+
+
+@pytest.fixture
+def scoring() -> Any:
+    queue = ScoringQueue(num_threads=1, max_rows=1000, source="request")
+    queue.start()
+    yield queue
+    queue.stop()
+
+
+def test_waiting_requests_are_scored_together_and_get_their_own_rows(
+    scoring: ScoringQueue,
+) -> None:
+    bundle = RecordingBundle()
+    answers = submit_while_busy(
+        scoring, bundle, [(raw("A"), 2), (raw("B1", "B2"), 1), (raw("C"), 3), (raw("D"), 0)]
+    )
+    assert bundle.calls == [(["A"], 2), (["B1", "B2", "C", "D"], 3)]
+    assert [[s.declaration_id for s in answer] for answer in answers] == [
+        ["A"],
+        ["B1", "B2"],
+        ["C"],
+        ["D"],
+    ]
+    assert [[len(s.reasons) for s in answer] for answer in answers] == [[2], [1, 1], [3], [0]]
+
+
+def test_an_invalid_request_fails_alone(scoring: ScoringQueue) -> None:
+    bundle = RecordingBundle()
+    answers = submit_while_busy(
+        scoring,
+        bundle,
+        [(raw("A"), 1), (raw("B"), 1), (raw("C", itinerary="GR>QX"), 1), (raw("D"), 1)],
+    )
+    assert bundle.calls == [(["A"], 1), (["B"], 1), (["D"], 1)]
+    assert isinstance(answers[2], DataValidationError)
+    assert [p.column for p in answers[2].problems] == ["itinerary"]
+    assert [answer[0].declaration_id for answer in (answers[0], answers[1], answers[3])] == [
+        "A",
+        "B",
+        "D",
+    ]
+
+
+def test_without_a_worker_requests_are_scored_in_the_caller_thread() -> None:
+    bundle = RecordingBundle()
+    bundle.release.set()
+    scoring = ScoringQueue(num_threads=1, max_rows=1000, source="request")
+    answer = scoring.score(loaded(bundle), raw("A", "B"), 1)
+    assert [s.declaration_id for s in answer] == ["A", "B"]
+    assert bundle.calls == [(["A", "B"], 1)]
