@@ -382,10 +382,13 @@ class _Simulation:
         self.carrier = np.full(n, -1, dtype=np.int64)
         self.vehicle = np.full(n, -1, dtype=np.int64)
         self.carrier_fresh_vehicle = np.zeros(n, dtype=bool)
-        for segment, per_haulier, fleet_mean in (("truck", 150, 5.0), ("van", 80, 1.5)):
+        for segment, per_haulier, fleet_mean in (("truck", 40, 3.0), ("van", 20, 1.3)):
             self._draw_fleets(
                 np.flatnonzero(self.segment == _SEGMENT[segment]), per_haulier, fleet_mean
             )
+        # Small operators seen once: a new haulier is no proof of anything.
+        goods_vehicle = np.isin(self.segment, [_SEGMENT["truck"], _SEGMENT["van"]])
+        self._one_off_hauliers(np.flatnonzero(goods_vehicle & (rng.random(n) < 0.08)))
 
         # Travellers' cars: registered where the trip starts or ends; some cross many times.
         rows = np.flatnonzero(self.segment == _SEGMENT["car"])
@@ -469,13 +472,26 @@ class _Simulation:
                     "AA-999-AA",
                 )
             )
-            haulier = rng.choice(size, len(mine), p=_zipf_weights(size, 0.8))
+            haulier = rng.choice(size, len(mine), p=_zipf_weights(size, 1.0))
             self.carrier[mine] = carrier_offset + haulier
             self.vehicle[mine] = (
                 vehicle_offset
                 + fleet_start[haulier]
                 + (rng.random(len(mine)) * fleet[haulier]).astype(np.int64)
             )
+
+    def _one_off_hauliers(self, rows: np.ndarray) -> None:
+        """Give `rows` a haulier and plate never seen elsewhere, registered where they start."""
+        self.carrier[rows] = -1
+        self.vehicle[rows] = -1
+        plate_country = self.dispatch[rows]
+        # Seven digits: a number range no registered haulier has.
+        self.fresh["carrier"][rows] = (
+            plate_country + "TR" + zero_padded(scrambled(rows, 10**7, 999), 7)
+        )
+        self.fresh["vehicle"][rows] = codes_by_group(
+            self.rng, plate_country, cat.PLATE_TEMPLATES, "AA-999-AA"
+        )
 
     def _draw_declarants(self, is_parcel: np.ndarray, is_traveller: np.ndarray) -> None:
         """Customs brokers per office country (each importer keeps its broker); posts and
@@ -631,7 +647,7 @@ class _Simulation:
             * (1.0 + 2.0 * (self.importer < 0))
             * (1.0 + _among(self.dispatch, cat.WEAPON_PARTS_DISPATCH))
         )
-        rows = np.flatnonzero(_bernoulli_by_weight(rng, weight, 0.45 * expected))
+        rows = np.flatnonzero(_bernoulli_by_weight(rng, weight, 0.48 * expected))
         self.weapons_scheme[rows] = "parts_by_post"
         codes = np.array([code for code, _ in cat.WEAPON_DISGUISE_CODES], dtype=object)
         code_weights = np.array([w for _, w in cat.WEAPON_DISGUISE_CODES])
@@ -696,14 +712,14 @@ class _Simulation:
         cars = self._repeat_vehicles("weapons", max(4, len(rows) // 6), self.dispatch[rows])
         again = rng.random(len(rows)) < 0.35
         self.vehicle[rows[again]] = cars[rng.integers(0, len(cars), int(again.sum()))]
-        night = rows[rng.random(len(rows)) < 0.3]
+        night = rows[rng.random(len(rows)) < 0.45]
         self.hour[night] = rng.choice(np.array(cat.NIGHT_HOURS), len(night))
 
         # Now and then, weapons or ammunition inside a lorry's declared cargo.
         weight = (segment == _SEGMENT["truck"]).astype(float)
-        rows = np.flatnonzero(_bernoulli_by_weight(rng, weight, 0.10 * expected))
+        rows = np.flatnonzero(_bernoulli_by_weight(rng, weight, 0.07 * expected))
         self.weapons_scheme[rows] = "truck_load"
-        parts = rows[rng.random(len(rows)) < 0.3]
+        parts = rows[rng.random(len(rows)) < 0.5]
         self.hs[parts] = np.where(
             rng.random(len(parts)) < 0.5, _COMMODITY["87089997"], _COMMODITY["84879090"]
         )
@@ -777,18 +793,8 @@ class _Simulation:
 
         # New hauliers on one-off plates, or the network's own vehicles again.
         draw = rng.random(m)
-        fresh = rows[goods_vehicle[rows] & (draw < 0.4)]
-        self.carrier[fresh] = -1
-        self.vehicle[fresh] = -1
-        plate_country = self.dispatch[fresh]
-        # Seven digits: a number range no registered haulier has.
-        self.fresh["carrier"][fresh] = (
-            plate_country + "TR" + zero_padded(scrambled(fresh, 10**7, 999), 7)
-        )
-        self.fresh["vehicle"][fresh] = codes_by_group(
-            rng, plate_country, cat.PLATE_TEMPLATES, "AA-999-AA"
-        )
-        network = rows[goods_vehicle[rows] & (draw >= 0.4) & (draw < 0.7)]
+        self._one_off_hauliers(rows[goods_vehicle[rows] & (draw < 0.35)])
+        network = rows[goods_vehicle[rows] & (draw >= 0.35) & (draw < 0.65)]
         vans = self._repeat_vehicles("migrants", max(6, m // 8), self.dispatch[rows])
         self.vehicle[network] = vans[rng.integers(0, len(vans), len(network))]
         haulier_count = max(3, len(vans) // 3)
