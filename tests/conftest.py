@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,3 +21,67 @@ def pytest_configure(config: pytest.Config) -> None:
     # Idle OpenMP threads sleep instead of spinning: on a busy 2-core machine spinning
     # LightGBM threads slow each other down tenfold. Must be set before lightgbm loads.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+# Small synthetic data shared by the tests that train: 100 days from 2024-01-01.
+SYNTH_START = "2024-01-01"
+SYNTH_DAYS = 100
+SYNTH_ROWS_PER_DAY = 300
+SYNTH_SPLIT = {
+    "train": ["2024-01-01", "2024-02-29"],
+    "valid": ["2024-03-01", "2024-03-25"],
+    "test": ["2024-03-26", "2024-04-09"],
+}
+# One thread and a reduced search keep a training run to seconds on a shared 2-core machine.
+FAST_MODEL = {"num_threads": 1, "sizes": ["small", "medium"], "num_boost_round": 300}
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic declarations, outcomes, watchlist and truth as Parquet, generated once."""
+    from training.synthetic import generate
+
+    directory = tmp_path_factory.mktemp("synthetic")
+    generate(
+        directory, start=SYNTH_START, days=SYNTH_DAYS, seed=11, rows_per_day=SYNTH_ROWS_PER_DAY
+    )
+    return directory
+
+
+def write_config(
+    path: Path,
+    data_dir: Path,
+    *,
+    split: dict[str, list[str]] | None = None,
+    model: dict[str, object] | None = None,
+    **source_overrides: object,
+) -> Path:
+    """A training configuration for the synthetic tables in ``data_dir``, written as YAML."""
+    import yaml
+
+    source: dict[str, object] = {
+        "declarations": str(data_dir / "declarations.parquet"),
+        "outcomes": str(data_dir / "outcomes.parquet"),
+        "watchlist": str(data_dir / "watchlist.parquet"),
+    }
+    source.update(source_overrides)
+    config = {
+        "source": source,
+        "split": split or SYNTH_SPLIT,
+        "evaluation": {"inspection_rates": [0.01, 0.02, 0.05, 0.1]},
+        "model": FAST_MODEL if model is None else model,
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def tracking_uri(tmp_path: Path) -> Iterator[str]:
+    """A private MLflow store for one test; MLflow's global URIs are restored afterwards."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    yield uri
+    mlflow.set_tracking_uri(previous[0])
+    mlflow.set_registry_uri(previous[1])

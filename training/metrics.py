@@ -121,7 +121,8 @@ def threat_metrics(
         scores: ranking scores (higher = inspect first).
         rates: inspection rates, e.g. [0.01, 0.05].
         probabilities: calibrated probabilities for Brier score and the calibration curve.
-        duty: additional duty per declaration; revenue_at is present only when it sums > 0.
+        duty: additional duty per declaration; revenue_at is present when any duty is known
+            (NaN where no duty was assessed at all, as there is no share to hold).
     """
     y = np.asarray(y, dtype=float)
     scores = np.asarray(scores, dtype=float)
@@ -133,7 +134,7 @@ def threat_metrics(
         "precision_at": {rate_key(r): precision_at(y, scores, r) for r in rates},
         "recall_at": {rate_key(r): recall_at(y, scores, r) for r in rates},
     }
-    if duty is not None and np.nansum(np.asarray(duty, dtype=float)) > 0:
+    if duty is not None and np.isfinite(np.asarray(duty, dtype=float)).any():
         result["revenue_at"] = {rate_key(r): revenue_at(duty, scores, r) for r in rates}
     if probabilities is not None:
         result["brier"] = brier_score(y, probabilities)

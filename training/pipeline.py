@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from features.builder import FeatureBuilder
-from features.sources import Dataset, TrainingConfig, load_dataset
 
+from features.builder import FeatureBuilder
 from features.schema import label_column
+from features.sources import Dataset, TrainingConfig, load_dataset
 from models.bundle import ModelBundle
-from models.calibration import PlattCalibrator
+from models.calibration import Calibrator
 from models.lanes import LanePolicy
 from training import report
 from training.baselines import RuleProfileBaseline, finite, logistic_baseline
@@ -123,7 +123,7 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
     categorical = list(builder.categorical_features_)
 
     models: dict[str, ThreatModel] = {}
-    calibrators: dict[str, PlattCalibrator] = {}
+    calibrators: dict[str, Calibrator] = {}
     selection_probability = labels["selection_probability"].to_numpy(dtype=float)
     for threat in threats:
         train_rows, y_train = _labelled(labels, threat, train)
@@ -151,7 +151,7 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
             num_iteration=model.booster.best_iteration or None,
             num_threads=settings.threads(),
         )
-        calibrators[threat] = PlattCalibrator().fit(valid_margin, y_valid)
+        calibrators[threat] = Calibrator().fit(valid_margin, y_valid)
 
     # Lanes are fitted on every declaration of the valid window, inspected or not: capacity
     # is a share of all declarations.

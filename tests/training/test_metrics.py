@@ -17,7 +17,15 @@ DUTY = np.array([100.0, 0.0, 50.0, 0.0, 0.0, 0.0, 0.0, 850.0, 0.0, 0.0])
 
 @pytest.mark.parametrize(
     ("rate", "n", "expected"),
-    [(0.01, 10, 1), (0.1, 10, 1), (0.15, 10, 2), (0.3, 10, 3), (0.05, 8481, 425), (1.0, 3, 3), (0.5, 0, 0)],
+    [
+        (0.01, 10, 1),
+        (0.1, 10, 1),
+        (0.15, 10, 2),
+        (0.3, 10, 3),
+        (0.05, 8481, 425),
+        (1.0, 3, 3),
+        (0.5, 0, 0),
+    ],
 )
 def test_top_k_count_is_ceiling_of_rate_times_n(rate: float, n: int, expected: int) -> None:
     assert metrics.top_k_count(rate, n) == expected
@@ -66,9 +74,11 @@ def test_threat_metrics_shape_and_values() -> None:
     assert result["brier"] == pytest.approx(expected_brier)
 
 
-def test_revenue_at_is_absent_without_duty() -> None:
-    result = metrics.threat_metrics(Y, SCORES, [0.1], duty=np.zeros(10))
+def test_revenue_at_is_absent_when_no_duty_is_known() -> None:
+    result = metrics.threat_metrics(Y, SCORES, [0.1], duty=np.full(10, np.nan))
     assert "revenue_at" not in result
+    nothing_assessed = metrics.threat_metrics(Y, SCORES, [0.1], duty=np.zeros(10))
+    assert math.isnan(nothing_assessed["revenue_at"]["0.1"])
 
 
 def test_auc_is_nan_for_a_single_class() -> None:
