@@ -10,7 +10,6 @@ Run it with ``uvicorn --factory serving.app:create_app`` or ``shiprisk serve``.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, MutableMapping
@@ -183,10 +182,6 @@ def _data_validation_error(_: Request, error: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": detail})
 
 
-def _json_body_error(_: Request, error: Exception) -> JSONResponse:
-    return JSONResponse(status_code=400, content={"detail": "request body is not valid JSON"})
-
-
 # -- the app -----------------------------------------------------------------------------------
 
 
@@ -235,7 +230,6 @@ def create_app(
     app.state.service = ServiceState(settings, holder, metrics, scoring)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(DataValidationError, _data_validation_error)
-    app.add_exception_handler(json.JSONDecodeError, _json_body_error)
     routes.include_routes(app)
     # Outermost last: metrics time everything, including 413s from the size limit.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

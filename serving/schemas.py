@@ -13,7 +13,7 @@ declaration contents.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -43,8 +43,8 @@ MAX_ID_CHARS = 200
 MAX_TEXT_CHARS = 2000
 
 
-def _vocabulary(name: str, allowed: Sequence[str]) -> Any:
-    """A string type accepting ``allowed`` in any letter case, documented as an enum."""
+def _one_of(allowed: Sequence[str]) -> Callable[[str], str]:
+    """A check accepting ``allowed`` in any letter case; the message lists the choices only."""
     canonical = frozenset(allowed)
     listed = ", ".join(allowed)
 
@@ -53,11 +53,11 @@ def _vocabulary(name: str, allowed: Sequence[str]) -> Any:
             raise ValueError(f"expected one of {listed}")
         return value
 
-    return Annotated[
-        str,
-        AfterValidator(check),
-        WithJsonSchema({"type": "string", "enum": list(allowed), "title": name}),
-    ]
+    return check
+
+
+def _enum_schema(allowed: Sequence[str]) -> WithJsonSchema:
+    return WithJsonSchema({"type": "string", "enum": list(allowed)})
 
 
 def _check_country(value: str) -> str:
@@ -78,11 +78,12 @@ Country = Annotated[
 HsCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{6,10}$")]
 Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0)]
-Flow = _vocabulary("flow", FLOWS)
-TransportMode = _vocabulary(
-    "transport_mode", (*TRANSPORT_MODES, *sorted(WCO_TRANSPORT_MODE_DIGITS))
-)
-VehicleType = _vocabulary("vehicle_type", VEHICLE_TYPES)
+_TRANSPORT_MODE_WORDS = (*TRANSPORT_MODES, *sorted(WCO_TRANSPORT_MODE_DIGITS))
+Flow = Annotated[str, AfterValidator(_one_of(FLOWS)), _enum_schema(FLOWS)]
+TransportMode = Annotated[
+    str, AfterValidator(_one_of(_TRANSPORT_MODE_WORDS)), _enum_schema(_TRANSPORT_MODE_WORDS)
+]
+VehicleType = Annotated[str, AfterValidator(_one_of(VEHICLE_TYPES)), _enum_schema(VEHICLE_TYPES)]
 ExtraValue = str | float | int | bool | None
 
 

@@ -30,15 +30,19 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHIPRISK_", extra="ignore")
 
     model_uri: str = Field(
-        DEFAULT_MODEL_URI, description="registered bundle to serve: models:/<name>@<alias>"
+        default=DEFAULT_MODEL_URI, description="registered bundle to serve: models:/<name>@<alias>"
     )
-    tracking_uri: str = Field(DEFAULT_TRACKING_URI, description="MLflow tracking and registry")
-    max_rows: int = Field(1000, ge=1, description="declarations accepted in one request")
-    max_body_bytes: int = Field(MEBIBYTE, ge=1024, description="request body size limit")
-    top_k: int = Field(5, ge=0, description="reasons per declaration when a request names none")
-    max_top_k: int = Field(50, ge=0, description="most reasons a request may ask for")
+    tracking_uri: str = Field(
+        default=DEFAULT_TRACKING_URI, description="MLflow tracking and registry"
+    )
+    max_rows: int = Field(default=1000, ge=1, description="declarations accepted in one request")
+    max_body_bytes: int = Field(default=MEBIBYTE, ge=1024, description="request body size limit")
+    top_k: int = Field(
+        default=5, ge=0, description="reasons per declaration when a request names none"
+    )
+    max_top_k: int = Field(default=50, ge=0, description="most reasons a request may ask for")
     num_threads: int | None = Field(
-        None, ge=1, description="LightGBM threads per worker; default: every available core"
+        default=None, ge=1, description="LightGBM threads per worker; default: every available core"
     )
 
     def resolved_tracking_uri(self) -> str:

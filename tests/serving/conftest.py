@@ -100,7 +100,8 @@ def json_payload(frame: pd.DataFrame) -> list[dict[str, Any]]:
     records = []
     for row in frame.to_dict(orient="records"):
         record: dict[str, Any] = {}
-        for key, value in row.items():
+        for name, value in row.items():
+            key = str(name)
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 continue
             if value is pd.NaT:

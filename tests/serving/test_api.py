@@ -309,6 +309,7 @@ def test_a_failed_reload_keeps_the_old_model_and_says_why(
     client_mlflow = MlflowClient()
     champion = client_mlflow.get_model_version(MODEL_NAME, store.version)
     # A version registered outside shiprisk: no manifest pin, so it must be refused.
+    assert champion.source is not None
     unpinned = client_mlflow.create_model_version(
         MODEL_NAME, champion.source, run_id=champion.run_id
     ).version
