@@ -22,8 +22,10 @@ gives the same tables byte for byte.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -145,6 +147,11 @@ def _contains_leg(routes: np.ndarray, legs: tuple[str, ...]) -> np.ndarray:
 def _among(values: np.ndarray, options: object) -> np.ndarray:
     """Whether each value is one of `options` (hash lookup: fast on text arrays)."""
     return pd.Series(values, dtype=object, copy=False).isin(list(options)).to_numpy()  # type: ignore[call-overload]
+
+
+def _planted(schemes: np.ndarray) -> np.ndarray:
+    """Rows where a scheme was planted (the scheme arrays hold None elsewhere)."""
+    return np.asarray(pd.notna(schemes), dtype=bool)
 
 
 def _private_ids(index: np.ndarray, family: int) -> np.ndarray:
@@ -865,7 +872,7 @@ class _Simulation:
             * np.where(new_trader, 2.0, 1.0)
         )
         weight = weight * np.where(non_preferential, 1.5, 1.0)
-        weight[self.weapons_scheme != None] = 0.0  # noqa: E711 - elementwise on an object array
+        weight[_planted(self.weapons_scheme)] = 0.0
         rows = np.flatnonzero(_bernoulli_by_weight(rng, weight, REVENUE_RATE * n))
         m = len(rows)
         lower = np.array([_COMMODITY.get(c.misclassified_as or "", -1) for c in cat.COMMODITIES])[
@@ -1081,22 +1088,22 @@ class _Simulation:
         rules = [
             ("HS chapter 93", chapter == "93", 0.6),
             ("watchlist hit", self.watchlist_hit, 0.5),
-            ("migrant corridor lorry at night", corridor & night, 0.15),
-            ("migrant corridor lorry", corridor, 0.08),
+            ("migrant corridor lorry at night", corridor & night, 0.25),
+            ("migrant corridor lorry", corridor, 0.12),
             (
                 "parts by post from high-risk dispatch",
                 parcel & disguise & _among(self.dispatch, ["US", "TR"]),
-                0.1,
+                0.2,
             ),
             (
                 "apparel and footwear from CN",
                 _among(chapter, ["61", "62", "64"])
                 & (self.origin == "CN")
                 & (self.flow == _IMPORT),
-                0.1,
+                0.2,
             ),
-            ("high duty, non-preferential origin", (duty >= 20) & non_preferential, 0.08),
-            ("cars from BA/RS towards the EU", car_to_eu, 0.04),
+            ("high duty, non-preferential origin", (duty >= 20) & non_preferential, 0.15),
+            ("cars from BA/RS towards the EU", car_to_eu, 0.08),
         ]
         rule_probability = np.zeros(n)
         rule_name = np.full(n, None, dtype=object)
@@ -1107,7 +1114,9 @@ class _Simulation:
         by_rule = rng.random(n) < rule_probability
         by_chance = rng.random(n) < RANDOM_SELECTION_PROBABILITY
         inspected = by_rule | by_chance
-        probability = 1.0 - (1.0 - rule_probability) * (1.0 - RANDOM_SELECTION_PROBABILITY)
+        selection_probability = 1.0 - (1.0 - rule_probability) * (
+            1.0 - RANDOM_SELECTION_PROBABILITY
+        )
         self.inspected = inspected
         rows = np.flatnonzero(inspected)
         m = len(rows)
@@ -1151,9 +1160,9 @@ class _Simulation:
         }
         found: dict[str, np.ndarray] = {}
         for threat, present in (
-            ("weapons", self.weapons_scheme[rows] != None),  # noqa: E711
-            ("migrants", self.migrants_scheme[rows] != None),  # noqa: E711
-            ("revenue", self.revenue_scheme[rows] != None),  # noqa: E711
+            ("weapons", _planted(self.weapons_scheme[rows])),
+            ("migrants", _planted(self.migrants_scheme[rows])),
+            ("revenue", _planted(self.revenue_scheme[rows])),
         ):
             chance = np.select(
                 [kind == k for k in detect[threat]], list(detect[threat].values()), 0.0
@@ -1174,12 +1183,12 @@ class _Simulation:
             parcel[rows], rng.uniform(4, 72, m), np.exp(np.log(2.0) + 0.8 * rng.standard_normal(m))
         )
         self.outcome_rows = rows
-        self.outcome_columns = {
+        self.outcome_columns: dict[str, Any] = {
             "inspected_at_seconds": self.lodged_seconds()[rows]
             + np.round(delay_hours * 3600).astype(np.int64),
             "inspection_type": kind,
             "selection_reason": reason,
-            "selection_probability": np.round(probability[rows], 6),
+            "selection_probability": np.round(selection_probability[rows], 6),
             "result": np.where(irregular, "irregular", "clear").astype(object),
             "weapons_found": found["weapons"],
             "migrants_found": np.where(found["migrants"], self.migrants_count[rows], 0).astype(
@@ -1254,9 +1263,9 @@ class _Simulation:
         truth = _frame(
             {
                 "declaration_id": ids[rank],
-                "weapons": (self.weapons_scheme != None).astype(np.int8),  # noqa: E711
-                "migrants": (self.migrants_scheme != None).astype(np.int8),  # noqa: E711
-                "revenue": (self.revenue_scheme != None).astype(np.int8),  # noqa: E711
+                "weapons": _planted(self.weapons_scheme).astype(np.int8),
+                "migrants": _planted(self.migrants_scheme).astype(np.int8),
+                "revenue": _planted(self.revenue_scheme).astype(np.int8),
                 "migrants_count": self.migrants_count,
                 "additional_duty_eur": self.additional_duty,
                 "weapons_scheme": self.weapons_scheme,
@@ -1289,12 +1298,12 @@ class _Simulation:
         return self.assemble()
 
 
-def _frame(columns: dict[str, object], order: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
+def _frame(columns: Mapping[str, Any], order: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
     """A frame with `names` in order, rows permuted by `order`, object text as pandas strings."""
     data = {}
     for name in names:
         values = columns[name]
-        values = values[order]  # type: ignore[index]
+        values = values[order]
         if isinstance(values, np.ndarray) and values.dtype == object:
             values = pd.array(values, dtype="str")
         data[name] = values
