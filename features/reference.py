@@ -116,7 +116,8 @@ def _group_stats(
     grouped = frame.groupby("code", sort=True)["value"]
     medians = grouped.median()
     rows = grouped.size()
-    deviation = (frame["value"] - frame["code"].map(medians)).abs()
+    # astype: with no usable rows (no packages declared at all) map() yields a str column.
+    deviation = (frame["value"] - frame["code"].map(medians).astype(np.float64)).abs()
     mads = deviation.groupby(frame["code"], sort=True).median()
     table = pd.DataFrame(
         {

@@ -108,18 +108,19 @@ def fit_threat_text_model(
 
     ``matrix`` rows are distinct (text, label) pairs weighted by how many rows they stand for,
     which gives the same fit as the rows themselves. Returns the nonzero coefficient indices,
-    their values and the intercept; with a single class the score is the smoothed log odds.
+    their values and the intercept; with a single class or no text the score is the smoothed log odds.
     """
     positives = float(weights[labels == 1].sum())
     negatives = float(weights[labels == 0].sum())
-    if positives == 0 or negatives == 0:
+    # fit on the columns that occur at all: the same model, a much smaller problem
+    used = np.flatnonzero(np.asarray(matrix.getnnz(axis=0)) > 0)
+    if positives == 0 or negatives == 0 or len(used) == 0:
+        # One class, or no description text at all (an export without the column).
         return (
             np.array([], dtype=np.int64),
             np.array([]),
             float(np.log((positives + 0.5) / (negatives + 0.5))),
         )
-    # fit on the columns that occur at all: the same model, a much smaller problem
-    used = np.flatnonzero(np.asarray(matrix.getnnz(axis=0)) > 0)
     model = LogisticRegression(C=regularisation, solver="lbfgs", max_iter=1000)
     model.fit(matrix[:, used], labels, sample_weight=weights)
     coefficients = model.coef_.ravel()
