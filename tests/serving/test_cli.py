@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -171,3 +177,40 @@ def test_unknown_file_types_are_refused(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "unknown file type '.xlsx'; use .csv, .parquet or .pq" in result.output
+
+
+@pytest.mark.slow
+def test_serve_starts_a_real_server_that_scores(store: TrainedModel) -> None:
+    """`serve` in its own process: uvicorn factory mode, settings passed through the environment."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = "import typer; from serving import cli; app = typer.Typer(); cli.register(app); app()"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store.tracking_uri}
+    process = subprocess.Popen(
+        [sys.executable, "-c", command, "serve", "--port", str(port), "--model", store.model_uri],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        ready = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                ready = httpx.get(f"{base}/readyz", timeout=2)
+                if ready.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert ready is not None and ready.status_code == 200
+        declaration = json_payload(pd.read_parquet(store.declarations_path).head(1))
+        scored = httpx.post(f"{base}/v1/scores", json={"declarations": declaration}, timeout=30)
+        assert scored.status_code == 200
+        assert scored.headers["X-Model-Version"] == f"{MODEL_NAME}/{store.version}"
+        metrics = httpx.get(f"{base}/metrics", timeout=10).text
+        assert 'route="/v1/scores"' in metrics
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -91,3 +91,33 @@ def test_the_frame_has_canonical_columns_then_extra_features() -> None:
     assert row["itinerary"] == ["GR", "MK", "RS"]
     assert row["x_import_type"] == "A"
     assert row["net_mass_kg"] == 1000.0
+
+
+def test_openapi_documents_every_route_and_the_closed_vocabularies() -> None:
+    from fastapi.testclient import TestClient
+
+    from serving.app import create_app
+    from serving.settings import ServiceSettings
+
+    # No `with`: the lifespan (model loading) is not needed to describe the API.
+    spec = TestClient(create_app(ServiceSettings(model_uri="models:/absent@none"))).get(
+        "/openapi.json"
+    )
+    document = spec.json()
+    assert sorted(document["paths"]) == [
+        "/livez",
+        "/metrics",
+        "/readyz",
+        "/v1/admin/reload",
+        "/v1/model",
+        "/v1/scores",
+    ]
+    properties = document["components"]["schemas"]["Declaration"]["properties"]
+    assert properties["flow"]["anyOf"][0]["enum"] == ["import", "export", "transit"]
+    assert properties["transport_mode"]["enum"][:3] == ["sea", "rail", "road"]
+    assert set(document["paths"]["/v1/scores"]["post"]["responses"]) == {
+        "200",
+        "413",
+        "422",
+        "503",
+    }
