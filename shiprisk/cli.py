@@ -28,3 +28,7 @@ def main() -> None:
     # set before lightgbm is loaded, which every command does lazily.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     app()
+
+
+if __name__ == "__main__":
+    main()
