@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -73,6 +77,22 @@ def test_same_seed_writes_identical_bytes_and_another_seed_does_not(tmp_path, fi
         assert path.name == f"{name}.{file_format}"
         assert path.read_bytes() == second[name].read_bytes(), name
     assert first["declarations"].read_bytes() != other["declarations"].read_bytes()
+
+
+def test_output_does_not_depend_on_the_python_hash_seed(tmp_path) -> None:
+    """Sets and dicts iterate in hash order: a run in another process must still match."""
+    script = (
+        "import sys; from training.synthetic import generate; "
+        "generate(sys.argv[1], start='2024-03-01', days=4, seed=5, rows_per_day=80)"
+    )
+    digests = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / hash_seed
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-c", script, str(out)], check=True, env=env, timeout=120)
+        digests.append({p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir()})
+    assert len(digests[0]) == 4
+    assert digests[0] == digests[1]
 
 
 def test_tables_have_the_canonical_columns_in_order(small) -> None:

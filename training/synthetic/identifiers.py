@@ -65,5 +65,5 @@ def scrambled(index: np.ndarray, modulus: int, salt: int) -> np.ndarray:
     Multiplication by a number coprime with the modulus is a bijection, so distinct entities
     never share a number (a collision would merge two traders' histories).
     """
-    multiplier = 7_654_321  # coprime with powers of ten
+    multiplier = 2_654_435_761  # odd and not a multiple of 5: coprime with powers of ten
     return (index.astype(np.int64) * multiplier + salt) % modulus

@@ -339,7 +339,9 @@ class _Simulation:
             size = max(15, len(rows) // 120)
             offset = self.importers.add(
                 country
-                + zero_padded(scrambled(np.arange(size) + self.importers.size, 10**9, 1234567), 10)
+                + zero_padded(
+                    scrambled(np.arange(size) + self.importers.size, 10**9, 482_711_953), 10
+                )
             )
             pools[country] = (offset, size)
             self.importer[rows] = offset + rng.choice(size, len(rows), p=_zipf_weights(size, 1.0))
@@ -510,7 +512,9 @@ class _Simulation:
             rows = np.flatnonzero(brokered & (self.office_country == country))
             size = 15 + len(rows) // 6000
             offset = self.declarants.add(
-                country + "BR" + zero_padded(scrambled(np.arange(size), 10**5, 77), 5)
+                country
+                + "BR"
+                + zero_padded(scrambled(np.arange(size) + self.declarants.size, 10**5, 77), 5)
             )
             usual = scrambled(np.maximum(self.importer[rows], 0), size, 3) if size else 0
             other = rng.integers(0, size, len(rows))
