@@ -116,6 +116,21 @@ def test_generated_tables_are_already_canonical(small) -> None:
     pd.testing.assert_frame_equal(watchlist, small.watchlist)
 
 
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+def test_files_read_back_and_validated_equal_the_simulated_tables(tmp_path, file_format) -> None:
+    validation = pytest.importorskip("features.validation")
+    settings = {"start": "2023-05-01", "days": 10, "seed": 21, "rows_per_day": 100}
+    paths = generate(tmp_path, file_format=file_format, **settings)
+    expected = simulate(**settings)
+    read = pd.read_parquet if file_format == "parquet" else pd.read_csv
+    for name, validate in (
+        ("declarations", validation.validate_declarations),
+        ("outcomes", validation.validate_outcomes),
+        ("watchlist", validation.validate_watchlist),
+    ):
+        pd.testing.assert_frame_equal(validate(read(paths[name])), getattr(expected, name))
+
+
 def test_declarations_are_in_lodging_order_within_the_period(small) -> None:
     lodged = small.declarations["lodged_at"]
     assert lodged.is_monotonic_increasing

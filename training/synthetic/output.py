@@ -19,7 +19,7 @@ from training.synthetic.simulation import SyntheticData, simulate
 FileFormat = Literal["parquet", "csv"]
 TABLES: tuple[str, ...] = ("declarations", "outcomes", "watchlist", "truth")
 
-_CSV_FLOAT_FORMAT = "%.10g"
+_CSV_FLOAT_FORMAT = "%.12g"  # exact for values rounded to cents below 10**10 EUR
 _CSV_DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _PARQUET_ROW_GROUP = 262_144
 

@@ -67,7 +67,15 @@ _SECONDS_PER_DAY = 86_400
 
 @dataclass(frozen=True)
 class SyntheticData:
-    """The four generated tables; `truth` is for simulations only, never for training."""
+    """The four generated tables; `truth` is for simulations only, never for training.
+
+    `truth` has one row per declaration, in the same order: `weapons`, `migrants`, `revenue`
+    (0/1: what an inspection would find if it missed nothing), `migrants_count`,
+    `additional_duty_eur` (the duty evaded; 0 when none), and the scheme behind each planted
+    case (`weapons_scheme`, `migrants_scheme`, `revenue_scheme`; missing when none), so a
+    simulation can tell drifted schemes ("new_route", code 8466 parts) from the old ones.
+    Outcomes are imperfect: a documentary check misses most hidden weapons and people.
+    """
 
     declarations: pd.DataFrame
     outcomes: pd.DataFrame
