@@ -6,6 +6,8 @@ import os
 
 import typer
 
+from serving import cli as serving_cli
+from shiprisk.demo import demo
 from training import cli as training_cli
 from training import commands as model_commands
 
@@ -19,6 +21,8 @@ app = typer.Typer(
 
 training_cli.register(app)
 model_commands.register(app)
+serving_cli.register(app)
+app.command("demo")(demo)
 
 
 def main() -> None:

@@ -38,19 +38,19 @@ def _fail(message: str) -> typer.Exit:
 def _metrics_table(metrics: dict, baselines: dict | None = None) -> Table:
     rates = None
     table = Table(title="test window (labelled declarations)")
-    table.add_column("threat")
-    table.add_column("ranking")
+    table.add_column("threat", no_wrap=True)
+    table.add_column("ranking", no_wrap=True)
     table.add_column("ROC-AUC", justify="right")
     table.add_column("PR-AUC", justify="right")
     for threat, values in metrics["threats"].items():
         if rates is None:
             rates = list(values["precision_at"])
             for rate in rates:
-                table.add_column(f"prec@{rate}", justify="right")
+                table.add_column(f"prec@{float(rate):.0%}", justify="right", no_wrap=True)
         rows = [("shiprisk", values)]
         for name, per_threat in (baselines or {}).items():
             if threat in per_threat:
-                rows.append((name, per_threat[threat]))
+                rows.append((name.replace("_regression", ""), per_threat[threat]))
         for label, m in rows:
             cells = [_cell(m.get("roc_auc")), _cell(m.get("pr_auc"))]
             cells += [_cell(m["precision_at"].get(r)) for r in rates or []]
@@ -77,7 +77,6 @@ def train(
 ) -> None:
     """Train per-threat models on a configuration, evaluate on its test window, track in MLflow."""
     from features.sources import load_config
-
     from features.validation import DataValidationError
     from training.pipeline import TrainingError
     from training.pipeline import train as run_training
@@ -121,7 +120,6 @@ def evaluate(
 ) -> None:
     """Evaluate a registered model on the test window of a configuration."""
     from features.sources import load_config, load_dataset
-
     from features.validation import DataValidationError
     from models.bundle import BundleIntegrityError
     from models.registry import load_bundle

@@ -1,0 +1,133 @@
+"""`shiprisk demo`: synthetic data, training, registration, promotion and a running service.
+
+One command shows a newcomer the whole path a customs administration takes: its export
+(here synthetic) is validated and learned from, the model version is registered and made
+champion, and the service answers a scoring request with reasons.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+
+console = Console()
+
+DEMO_START = dt.date(2024, 1, 1)
+
+
+def demo_split(start: dt.date, days: int) -> dict[str, list[str]]:
+    """Train on the oldest ~70% of days, validate on the next ~15%, test on the newest ~15%."""
+    if days < 60:
+        raise typer.BadParameter("the demo needs at least 60 days of data", param_hint="--days")
+    end = start + dt.timedelta(days=days - 1)
+    window = max(14, days * 15 // 100)
+    test_start = end - dt.timedelta(days=window - 1)
+    valid_start = test_start - dt.timedelta(days=window)
+    return {
+        "train": [str(start), str(valid_start - dt.timedelta(days=1))],
+        "valid": [str(valid_start), str(test_start - dt.timedelta(days=1))],
+        "test": [str(test_start), str(end)],
+    }
+
+
+def write_demo_config(data_dir: Path, days: int) -> Path:
+    """The training configuration of the demo data, written beside it."""
+    synthetic = data_dir / "synthetic"
+    config = {
+        "source": {
+            "declarations": str((synthetic / "declarations.parquet").resolve()),
+            "outcomes": str((synthetic / "outcomes.parquet").resolve()),
+            "watchlist": str((synthetic / "watchlist.parquet").resolve()),
+        },
+        "split": demo_split(DEMO_START, days),
+        "evaluation": {"inspection_rates": [0.01, 0.02, 0.05, 0.1]},
+    }
+    path = data_dir / "demo.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def example_request(declarations: Path, port: int) -> str:
+    """A curl command that scores one of the demo's newest declarations."""
+    import pandas as pd
+
+    row = pd.read_parquet(declarations).tail(1)
+    record = json.loads(row.to_json(orient="records", date_format="iso"))[0]
+    payload = {k: v for k, v in record.items() if v is not None}
+    body = json.dumps({"declarations": [payload]})
+    return (
+        f"curl -s -X POST http://127.0.0.1:{port}/v1/scores "
+        f"-H 'Content-Type: application/json' -d '{body}'"
+    )
+
+
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="Where the synthetic data goes.")] = Path("data"),
+    days: Annotated[int, typer.Option(min=60, help="Days of synthetic declarations.")] = 120,
+    rows_per_day: Annotated[int, typer.Option(min=50, help="Declarations per day.")] = 400,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 7,
+    port: Annotated[int, typer.Option(help="Port of the service.")] = 8000,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the service at the end.")
+    ] = True,
+) -> None:
+    """Generate synthetic data, train, register, promote a champion and serve it."""
+    from training import tracking
+    from training.promotion import PromotionError, promote
+    from training.settings import TrainingSettings
+    from training.synthetic import generate
+
+    settings = TrainingSettings()
+    console.rule("1. synthetic declarations, outcomes and watchlist")
+    paths = generate(
+        data_dir / "synthetic",
+        start=DEMO_START,
+        days=days,
+        seed=seed,
+        rows_per_day=rows_per_day,
+    )
+    console.print(f"{days * rows_per_day:,} declarations in {data_dir / 'synthetic'}")
+
+    console.rule("2. training, tracked in MLflow and registered")
+    from features.sources import load_config
+    from training.commands import _metrics_table
+    from training.pipeline import train
+
+    config_path = write_demo_config(data_dir, days)
+    result = train(
+        load_config(config_path),
+        tracking_uri=settings.resolved_tracking_uri(),
+        model_name=settings.model_name,
+        config_path=config_path,
+        metrics_out=data_dir / "metrics.json",
+    )
+    console.print(_metrics_table(result.metrics, result.bundle.metadata.get("baselines")))
+
+    console.rule("3. promotion to champion")
+    assert result.version is not None
+    tracking.configure(settings.resolved_tracking_uri())
+    try:
+        promotion = promote(settings.model_name, result.version)
+    except PromotionError as refused:
+        console.print(f"not promoted: {refused}")
+        promotion = promote(
+            settings.model_name, result.version, force=True, reason="demo: new synthetic data"
+        )
+    console.print(f"{settings.model_name} version {promotion.version} is champion")
+
+    console.rule("4. the service")
+    console.print("score one declaration with:\n")
+    console.print(example_request(paths["declarations"], port), soft_wrap=True, highlight=False)
+    console.print()
+    if serve:
+        from serving.cli import serve as run_server
+
+        run_server(
+            host="127.0.0.1", port=port, workers=1, threads=None, model=None, access_log=True
+        )
