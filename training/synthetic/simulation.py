@@ -342,7 +342,6 @@ class _Simulation:
 
         # Business importers: a pool per destination country, sized by its traffic.
         self.importer = np.full(n, -1, dtype=np.int64)
-        pools: dict[str, tuple[int, int]] = {}
         for country in sorted(set(self.destination[business].tolist())):
             rows = np.flatnonzero(business & (self.destination == country))
             size = max(15, len(rows) // 120)
@@ -352,7 +351,6 @@ class _Simulation:
                     scrambled(np.arange(size) + self.importers.size, 10**9, 482_711_953), 10
                 )
             )
-            pools[country] = (offset, size)
             self.importer[rows] = offset + rng.choice(size, len(rows), p=_zipf_weights(size, 1.0))
         self.n_business_importers = self.importers.size
         # Each business importer's line of business: three tariff lines it usually declares.
@@ -370,7 +368,6 @@ class _Simulation:
         size = max(10, len(rows) // 4)
         offset = self.importers.add(_private_ids(np.arange(size), 1))
         self.importer[rows] = offset + rng.integers(0, size, len(rows))
-        self.importers_private_regular = (offset, size)
         one_off = np.flatnonzero(private & ~regular)
         self.fresh["importer"][one_off] = _private_ids(one_off, 2)
 
@@ -631,7 +628,7 @@ class _Simulation:
         duty = np.where(preferential, 0.0, mfn)
         self.duty[rows] = np.where(self.flow[rows] == _IMPORT, duty, np.nan)
 
-    def first_days(self, keys: np.ndarray, size: int) -> np.ndarray:
+    def _first_days(self, keys: np.ndarray, size: int) -> np.ndarray:
         """Day of each row's entity's first declaration (the row's own day for one-offs)."""
         first = np.full(max(size, 1), np.iinfo(np.int32).max, dtype=np.int64)
         known = keys >= 0
@@ -653,6 +650,9 @@ class _Simulation:
         self._plant_revenue()
 
     def _plant_weapons(self) -> None:
+        """SALW: parts by post (misdescribed, disguise codes, first-time private consignees,
+        a few repeat sellers; a new disguise code in the drift period), converted gas pistols
+        from Turkey, the ant trade in cars and vans leaving BA/RS, and the odd lorry."""
         rng, n = self.rng, self.n
         segment, day = self.segment, self.day
         expected = WEAPONS_RATE * n
@@ -770,6 +770,9 @@ class _Simulation:
         return keys
 
     def _plant_migrants(self) -> None:
+        """People hidden in lorries and vans on the corridors (and a few cars and buses):
+        light or cheap loads, new hauliers or the network's repeat vehicles, night crossings,
+        an itinerary that does not fit the dispatch country; a new route via Gradina late on."""
         rng, n = self.rng, self.n
         segment = self.segment
         drift = self.day >= self.drift_day
@@ -839,6 +842,9 @@ class _Simulation:
         )
 
     def _plant_revenue(self) -> None:
+        """Undervaluation, misclassification to a lower-duty line and false preferential
+        origin; more likely for high duty, non-preferential origin, repeat-offender importers,
+        new traders and short-lived phantom traders. The evaded duty goes to the truth."""
         rng, n = self.rng, self.n
         imported = self.flow == _IMPORT
         business = (self.importer >= 0) & (self.importer < self.n_business_importers)
@@ -873,7 +879,7 @@ class _Simulation:
         # Repeat offenders among established importers; new traders are riskier.
         self.bad_importers = np.flatnonzero(rng.random(self.n_business_importers) < 0.03)
         bad = np.isin(self.importer, self.bad_importers)
-        first = self.first_days(self.importer, self.importers.size)
+        first = self._first_days(self.importer, self.importers.size)
         new_trader = business & (self.day - first < 60)
         mfn = np.array([c.duty for c in cat.COMMODITIES])[self.hs]
         non_preferential = ~_among(self.origin, list(cat.PREFERENTIAL_ORIGINS))
@@ -1130,7 +1136,6 @@ class _Simulation:
         selection_probability = 1.0 - (1.0 - rule_probability) * (
             1.0 - RANDOM_SELECTION_PROBABILITY
         )
-        self.inspected = inspected
         rows = np.flatnonzero(inspected)
         m = len(rows)
         reason = np.where(by_rule[rows], "rule", "random").astype(object)
@@ -1197,7 +1202,7 @@ class _Simulation:
         )
         self.outcome_rows = rows
         self.outcome_columns: dict[str, Any] = {
-            "inspected_at_seconds": self.lodged_seconds()[rows]
+            "inspected_at_seconds": self._lodged_seconds()[rows]
             + np.round(delay_hours * 3600).astype(np.int64),
             "inspection_type": kind,
             "selection_reason": reason,
@@ -1213,7 +1218,7 @@ class _Simulation:
             "notes": notes,
         }
 
-    def lodged_seconds(self) -> np.ndarray:
+    def _lodged_seconds(self) -> np.ndarray:
         """Seconds since the start of the period at which each declaration was lodged."""
         return self.day.astype(np.int64) * _SECONDS_PER_DAY + self.hour * 3600 + self.second_of_hour
 
@@ -1228,7 +1233,7 @@ class _Simulation:
     def assemble(self) -> SyntheticData:
         """The four tables in canonical shape, declarations ordered by lodging time."""
         rng = self.rng
-        seconds = self.lodged_seconds()
+        seconds = self._lodged_seconds()
         order = np.argsort(seconds, kind="stable")
         rank = np.empty(self.n, dtype=np.int64)
         rank[order] = np.arange(self.n)
