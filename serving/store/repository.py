@@ -1,0 +1,453 @@
+"""Reading and writing the operational store: plain functions over a SQLAlchemy session.
+
+Functions here never commit: the caller opens one transaction per request
+(`Store.transaction`), so a request's writes land together or not at all, and a route answers
+2xx only after the commit has returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS
+from models.bundle import ScoredDeclaration as BundleScore
+from serving.store.tables import (
+    DriftReport,
+    InspectionOutcome,
+    ScoredDeclaration,
+    WorklistRun,
+    WorklistSelection,
+)
+from serving.worklist import Pick
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON-ready scalar: timestamps as ISO text, NaN/NaT as None, numpy as Python."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp | datetime):
+        return pd.Timestamp(value).isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def declaration_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A canonical declaration row as the JSON the store keeps (missing values as null)."""
+    return {str(k): _json_value(v) for k, v in row.items()}
+
+
+# -- scores ------------------------------------------------------------------------------------
+
+
+def record_scores(
+    session: Session,
+    declarations: pd.DataFrame,
+    scored: Sequence[BundleScore],
+    *,
+    model_name: str,
+    model_version: str,
+    scored_at: datetime | None = None,
+) -> int:
+    """Add one row per scored declaration; earlier scorings stay as history.
+
+    Args:
+        declarations: the canonical frame that was scored, row for row with ``scored``.
+    """
+    if len(declarations) != len(scored):
+        raise ValueError(f"{len(declarations)} declarations but {len(scored)} scores")
+    at = scored_at or datetime.now(UTC)
+    rows = []
+    for record, score in zip(declarations.to_dict(orient="records"), scored, strict=True):
+        lodged = pd.Timestamp(record["lodged_at"]).tz_convert("UTC").to_pydatetime()
+        rows.append(
+            ScoredDeclaration(
+                declaration_id=str(record["declaration_id"]),
+                office_id=str(record["office_id"]),
+                lodged_at=lodged,
+                lodged_day=lodged.date(),
+                declaration=declaration_record(record),
+                risk={t: float(r) for t, r in score.risk.items()},
+                overall=float(score.overall),
+                lane=score.lane,
+                reasons=[_reason_record(reason) for reason in score.reasons],
+                model_name=model_name,
+                model_version=model_version,
+                scored_at=at,
+            )
+        )
+    session.add_all(rows)
+    session.flush()
+    return len(rows)
+
+
+def _reason_record(reason: Any) -> dict[str, Any]:
+    value = reason.value
+    return {
+        "threat": reason.threat,
+        "feature": reason.feature,
+        "value": None if value is None or not math.isfinite(value) else float(value),
+        "contribution": float(reason.contribution),
+        "text": reason.text,
+    }
+
+
+def latest_scores(session: Session, declaration_ids: Iterable[str]) -> dict[str, ScoredDeclaration]:
+    """The newest scoring of each of ``declaration_ids`` that the store knows."""
+    ids = list(dict.fromkeys(declaration_ids))
+    found: dict[str, ScoredDeclaration] = {}
+    for start in range(0, len(ids), 500):  # stay under bound-parameter limits
+        chunk = ids[start : start + 500]
+        newest = (
+            select(func.max(ScoredDeclaration.id))
+            .where(ScoredDeclaration.declaration_id.in_(chunk))
+            .group_by(ScoredDeclaration.declaration_id)
+        )
+        for row in session.scalars(
+            select(ScoredDeclaration).where(ScoredDeclaration.id.in_(newest))
+        ):
+            found[row.declaration_id] = row
+    return found
+
+
+def known_declaration_ids(session: Session, declaration_ids: Iterable[str]) -> set[str]:
+    """Which of ``declaration_ids`` have been scored (and so may receive outcomes)."""
+    ids = list(dict.fromkeys(declaration_ids))
+    known: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        known.update(
+            session.scalars(
+                select(ScoredDeclaration.declaration_id)
+                .where(ScoredDeclaration.declaration_id.in_(chunk))
+                .distinct()
+            )
+        )
+    return known
+
+
+def scoring_history(session: Session, declaration_id: str) -> list[ScoredDeclaration]:
+    """Every scoring of a declaration, oldest first."""
+    return list(
+        session.scalars(
+            select(ScoredDeclaration)
+            .where(ScoredDeclaration.declaration_id == declaration_id)
+            .order_by(ScoredDeclaration.id)
+        )
+    )
+
+
+def outcomes_of(session: Session, declaration_id: str) -> list[InspectionOutcome]:
+    """The recorded inspections of a declaration, oldest first."""
+    return list(
+        session.scalars(
+            select(InspectionOutcome)
+            .where(InspectionOutcome.declaration_id == declaration_id)
+            .order_by(InspectionOutcome.inspected_at)
+        )
+    )
+
+
+def scored_between(session: Session, start: datetime, end: datetime) -> list[ScoredDeclaration]:
+    """Newest scoring of each declaration scored in ``[start, end)`` (for drift monitoring)."""
+    newest = (
+        select(func.max(ScoredDeclaration.id))
+        .where(ScoredDeclaration.scored_at >= start, ScoredDeclaration.scored_at < end)
+        .group_by(ScoredDeclaration.declaration_id)
+    )
+    return list(
+        session.scalars(
+            select(ScoredDeclaration)
+            .where(ScoredDeclaration.id.in_(newest))
+            .order_by(ScoredDeclaration.id)
+        )
+    )
+
+
+# -- worklists ---------------------------------------------------------------------------------
+
+
+def day_candidates(session: Session, office_id: str, day: date) -> list[ScoredDeclaration]:
+    """Newest scoring of each declaration lodged at ``office_id`` on ``day`` (UTC)."""
+    newest = (
+        select(func.max(ScoredDeclaration.id))
+        .where(ScoredDeclaration.office_id == office_id, ScoredDeclaration.lodged_day == day)
+        .group_by(ScoredDeclaration.declaration_id)
+    )
+    return list(
+        session.scalars(
+            select(ScoredDeclaration)
+            .where(ScoredDeclaration.id.in_(newest))
+            .order_by(ScoredDeclaration.declaration_id)
+        )
+    )
+
+
+def pool_digest(declaration_ids: Iterable[str]) -> str:
+    """Fingerprint of a worklist's candidates: it changes exactly when new declarations arrive."""
+    digest = hashlib.sha256()
+    for declaration_id in sorted(declaration_ids):
+        digest.update(declaration_id.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def find_worklist(
+    session: Session, office_id: str, day: date, capacity: int, digest: str
+) -> WorklistRun | None:
+    """The worklist already built from exactly these candidates at this capacity, if any."""
+    return session.scalars(
+        select(WorklistRun).where(
+            WorklistRun.office_id == office_id,
+            WorklistRun.day == day,
+            WorklistRun.capacity == capacity,
+            WorklistRun.pool_digest == digest,
+        )
+    ).first()
+
+
+def record_worklist(
+    session: Session,
+    *,
+    office_id: str,
+    day: date,
+    capacity: int,
+    exploration_share: float,
+    pool_size: int,
+    digest: str,
+    picks: Sequence[Pick],
+    created_at: datetime | None = None,
+) -> WorklistRun:
+    """Store a worklist and each of its picks with reason and selection probability."""
+    at = created_at or datetime.now(UTC)
+    run = WorklistRun(
+        office_id=office_id,
+        day=day,
+        capacity=capacity,
+        exploration_share=exploration_share,
+        pool_size=pool_size,
+        pool_digest=digest,
+        created_at=at,
+        selections=[
+            WorklistSelection(
+                office_id=office_id,
+                day=day,
+                declaration_id=pick.declaration_id,
+                rank=pick.rank,
+                reason=pick.reason,
+                selection_probability=pick.selection_probability,
+                expected_harm=pick.expected_harm,
+                created_at=at,
+            )
+            for pick in picks
+        ],
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def latest_selections(
+    session: Session, declaration_ids: Collection[str]
+) -> dict[str, WorklistSelection]:
+    """The most recent worklist pick of each declaration (its reason and probability)."""
+    found: dict[str, WorklistSelection] = {}
+    ids = list(declaration_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = session.scalars(
+            select(WorklistSelection)
+            .where(WorklistSelection.declaration_id.in_(chunk))
+            .order_by(WorklistSelection.id)
+        )
+        for row in rows:
+            found[row.declaration_id] = row  # later rows overwrite earlier ones
+    return found
+
+
+# -- outcomes ----------------------------------------------------------------------------------
+
+
+class OutcomeConflictError(ValueError):
+    """An outcome repeats a declaration and inspection time already recorded, with other values."""
+
+    def __init__(self, conflicts: Sequence[tuple[int, str]]) -> None:
+        self.conflicts = list(conflicts)  # (0-based row of the request, declaration id)
+        super().__init__(
+            f"{len(conflicts)} outcome(s) differ from the outcome already recorded for the same "
+            "declaration and inspection time"
+        )
+
+
+@dataclass(frozen=True)
+class OutcomeWrite:
+    """What `record_outcomes` did: rows stored now, and rows already stored identically."""
+
+    recorded: int
+    already_recorded: int
+
+
+_OUTCOME_VALUE_FIELDS = [c for c in OUTCOME_COLUMNS if c not in ("declaration_id", "inspected_at")]
+
+
+def _outcome_values(record: Mapping[str, Any]) -> dict[str, Any]:
+    values = {}
+    for name in _OUTCOME_VALUE_FIELDS:
+        value = _json_value(record.get(name))
+        if isinstance(value, bool | np.bool_):
+            value = bool(value)
+        values[name] = value
+    return values
+
+
+def _same(stored: InspectionOutcome, values: Mapping[str, Any]) -> bool:
+    for name, value in values.items():
+        old = getattr(stored, name)
+        if isinstance(old, float) and isinstance(value, int | float):
+            if not math.isclose(old, float(value), rel_tol=1e-12, abs_tol=1e-12):
+                return False
+        elif old != value:
+            return False
+    return True
+
+
+def record_outcomes(
+    session: Session, outcomes: pd.DataFrame, *, recorded_at: datetime | None = None
+) -> OutcomeWrite:
+    """Store validated outcomes, idempotent on (declaration_id, inspected_at).
+
+    A repeat of an outcome already stored with the same values is skipped; a repeat with
+    different values raises `OutcomeConflictError` before anything is added, so a request
+    lands whole or not at all. A selection reason or probability left empty is filled from
+    the worklist that picked the declaration.
+
+    Args:
+        outcomes: canonical outcomes (``features.validation.validate_outcomes``).
+    """
+    at = recorded_at or datetime.now(UTC)
+    records = outcomes.to_dict(orient="records")
+    keys = [
+        (
+            str(r["declaration_id"]),
+            pd.Timestamp(r["inspected_at"]).tz_convert("UTC").to_pydatetime(),
+        )
+        for r in records
+    ]
+    existing: dict[tuple[str, datetime], InspectionOutcome] = {}
+    ids = sorted({k[0] for k in keys})
+    for start in range(0, len(ids), 500):
+        for row in session.scalars(
+            select(InspectionOutcome).where(
+                InspectionOutcome.declaration_id.in_(ids[start : start + 500])
+            )
+        ):
+            existing[(row.declaration_id, row.inspected_at)] = row
+    selections = latest_selections(session, ids)
+
+    conflicts: list[tuple[int, str]] = []
+    new: dict[tuple[str, datetime], InspectionOutcome] = {}
+    repeated = 0
+    for position, (record, key) in enumerate(zip(records, keys, strict=True)):
+        values = _outcome_values(record)
+        picked = selections.get(key[0])
+        if picked is not None and values["selection_reason"] is None:
+            values["selection_reason"] = picked.reason
+            if values["selection_probability"] is None:
+                values["selection_probability"] = picked.selection_probability
+        before = existing.get(key) or new.get(key)
+        if before is not None:
+            if _same(before, values):
+                repeated += 1
+            else:
+                conflicts.append((position, key[0]))
+            continue
+        new[key] = InspectionOutcome(
+            declaration_id=key[0], inspected_at=key[1], recorded_at=at, **values
+        )
+    if conflicts:
+        raise OutcomeConflictError(conflicts)
+    session.add_all(new.values())
+    session.flush()
+    return OutcomeWrite(recorded=len(new), already_recorded=repeated)
+
+
+# -- export for retraining ---------------------------------------------------------------------
+
+
+def export_tables(session: Session) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Declarations (newest scoring of each, canonical columns) and outcomes with probabilities.
+
+    An outcome without its own selection probability takes the probability of the worklist
+    pick that sent the declaration to inspection; outcomes of declarations no worklist picked
+    keep theirs (officer or intelligence selections have none).
+    """
+    newest = select(func.max(ScoredDeclaration.id)).group_by(ScoredDeclaration.declaration_id)
+    rows = session.scalars(
+        select(ScoredDeclaration.declaration)
+        .where(ScoredDeclaration.id.in_(newest))
+        .order_by(ScoredDeclaration.lodged_at, ScoredDeclaration.declaration_id)
+    ).all()
+    declarations = pd.DataFrame.from_records(list(rows))
+    extras = sorted(set(declarations.columns) - set(DECLARATION_COLUMNS))
+    declarations = declarations.reindex(columns=[*DECLARATION_COLUMNS, *extras])
+
+    stored = session.scalars(
+        select(InspectionOutcome).order_by(InspectionOutcome.inspected_at, InspectionOutcome.id)
+    ).all()
+    selections = latest_selections(session, sorted({o.declaration_id for o in stored}))
+    outcome_rows = []
+    for outcome in stored:
+        row = {name: getattr(outcome, name) for name in OUTCOME_COLUMNS}
+        picked = selections.get(outcome.declaration_id)
+        if picked is not None:
+            if row["selection_reason"] is None:
+                row["selection_reason"] = picked.reason
+            if row["selection_probability"] is None:
+                row["selection_probability"] = picked.selection_probability
+        outcome_rows.append(row)
+    outcomes = pd.DataFrame.from_records(outcome_rows, columns=list(OUTCOME_COLUMNS))
+    return declarations, outcomes
+
+
+# -- drift reports -----------------------------------------------------------------------------
+
+
+def record_drift_report(
+    session: Session,
+    *,
+    model_name: str,
+    model_version: str,
+    window_start: datetime,
+    window_end: datetime,
+    summary: Mapping[str, Any],
+    created_at: datetime | None = None,
+) -> DriftReport:
+    """Keep the figures of a monitoring run for GET /v1/model."""
+    report = DriftReport(
+        created_at=created_at or datetime.now(UTC),
+        model_name=model_name,
+        model_version=model_version,
+        window_start=window_start,
+        window_end=window_end,
+        summary=dict(summary),
+    )
+    session.add(report)
+    session.flush()
+    return report
+
+
+def latest_drift_report(session: Session) -> DriftReport | None:
+    """The newest monitoring figures, or None before the first `shiprisk monitor`."""
+    return session.scalars(select(DriftReport).order_by(DriftReport.id.desc()).limit(1)).first()

@@ -1,0 +1,165 @@
+"""Tables of the operational store: scored declarations, worklists, outcomes, drift reports.
+
+SQLAlchemy 2 typed declarative models. The schema itself is created and changed only by the
+Alembic migrations in ``serving/store/migrations`` (``upgrade_to_head``); these classes are
+how the repository reads and writes it. Every timestamp is stored in UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+ID_LENGTH = 200  # as serving.schemas.MAX_ID_CHARS
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no zone: it is added back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store: pass UTC-aware datetimes")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        datetime: UtcDateTime,
+    }
+
+
+class ScoredDeclaration(Base):
+    """One scoring of one declaration; re-scoring adds a row, so history is kept."""
+
+    __tablename__ = "scored_declarations"
+    __table_args__ = (
+        Index("ix_scored_declarations_declaration", "declaration_id", "id"),
+        Index("ix_scored_declarations_office_day", "office_id", "lodged_day"),
+        Index("ix_scored_declarations_scored_at", "scored_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    declaration_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    office_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    lodged_at: Mapped[datetime]
+    lodged_day: Mapped[date] = mapped_column(Date)  # UTC day of lodged_at: the worklist's day
+    declaration: Mapped[dict[str, Any]]  # canonical declaration, JSON-ready
+    risk: Mapped[dict[str, Any]]  # threat -> calibrated risk
+    overall: Mapped[float] = mapped_column(Float)
+    lane: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[list[Any]]
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(50))
+    scored_at: Mapped[datetime]
+
+
+class WorklistRun(Base):
+    """One worklist built for an office and day, from the declarations scored at that time."""
+
+    __tablename__ = "worklist_runs"
+    __table_args__ = (
+        UniqueConstraint("office_id", "day", "capacity", "pool_digest", name="uq_worklist_run"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    office_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    day: Mapped[date] = mapped_column(Date)
+    capacity: Mapped[int] = mapped_column(Integer)
+    exploration_share: Mapped[float] = mapped_column(Float)
+    pool_size: Mapped[int] = mapped_column(Integer)
+    pool_digest: Mapped[str] = mapped_column(String(64))  # sha256 of the candidate ids
+    created_at: Mapped[datetime]
+    selections: Mapped[list[WorklistSelection]] = relationship(
+        back_populates="run", order_by="WorklistSelection.rank", cascade="all, delete-orphan"
+    )
+
+
+class WorklistSelection(Base):
+    """One pick of a worklist: its rank, why it was picked, and with what probability."""
+
+    __tablename__ = "worklist_selections"
+    __table_args__ = (
+        UniqueConstraint("run_id", "declaration_id", name="uq_worklist_selection"),
+        Index("ix_worklist_selections_declaration", "declaration_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("worklist_runs.id", ondelete="CASCADE"))
+    office_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    day: Mapped[date] = mapped_column(Date)
+    declaration_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    rank: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(20))  # model, random, rule
+    selection_probability: Mapped[float] = mapped_column(Float)
+    expected_harm: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime]
+    run: Mapped[WorklistRun] = relationship(back_populates="selections")
+
+
+class InspectionOutcome(Base):
+    """An inspection outcome (DESIGN.md schema); one per declaration and inspection time."""
+
+    __tablename__ = "inspection_outcomes"
+    __table_args__ = (
+        UniqueConstraint("declaration_id", "inspected_at", name="uq_outcome_inspection"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    declaration_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    inspected_at: Mapped[datetime]
+    inspection_type: Mapped[str] = mapped_column(String(20))
+    selection_reason: Mapped[str | None] = mapped_column(String(20))
+    selection_probability: Mapped[float | None] = mapped_column(Float)
+    result: Mapped[str] = mapped_column(String(20))
+    weapons_found: Mapped[bool]
+    migrants_found: Mapped[float | None] = mapped_column(Float)
+    revenue_irregularity: Mapped[bool]
+    additional_duty_eur: Mapped[float | None] = mapped_column(Float)
+    concealment: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime]
+
+
+class DriftReport(Base):
+    """Summary figures of one `shiprisk monitor` run, shown by GET /v1/model."""
+
+    __tablename__ = "drift_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime]
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(50))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    summary: Mapped[dict[str, Any]]
