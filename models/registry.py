@@ -14,8 +14,10 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Mapping
 from importlib import metadata as package_metadata
 from pathlib import Path
+from typing import Any
 
 import mlflow
 from mlflow import MlflowClient
@@ -148,3 +150,45 @@ def load_bundle(
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
     return bundle, name, version
+
+
+MONITORING_EXPERIMENT = "shiprisk-monitoring"
+
+
+def log_monitoring_report(
+    files: list[Path],
+    summary: Mapping[str, Any],
+    *,
+    experiment: str = MONITORING_EXPERIMENT,
+) -> str:
+    """Log a drift report as an MLflow run: PSI figures as metrics, the report files as artifacts.
+
+    ``summary`` is ``models.monitoring.DriftSummary.as_dict()``; the run is tagged with the
+    model name and version it monitored.
+
+    Returns:
+        The run id.
+    """
+    model = dict(summary.get("model") or {})
+    if mlflow.get_experiment_by_name(experiment) is None:
+        mlflow.create_experiment(experiment)
+    mlflow.set_experiment(experiment)
+    metrics: dict[str, float] = {}
+    for name, value in dict(summary.get("score_psi") or {}).items():
+        metrics[f"psi.{name}"] = float(value)
+    feature_psi = dict(summary.get("feature_psi") or {})
+    if feature_psi:
+        metrics["psi.max_feature"] = max(float(v) for v in feature_psi.values())
+    for side, shares in dict(summary.get("lane_shares") or {}).items():
+        for lane, share in dict(shares).items():
+            metrics[f"lane_share.{side}.{lane}"] = float(share)
+    with mlflow.start_run(
+        tags={
+            "shiprisk.monitored_model": str(model.get("name", "")),
+            "shiprisk.monitored_version": str(model.get("version", "")),
+        }
+    ) as run:
+        mlflow.log_metrics(metrics)
+        for path in files:
+            mlflow.log_artifact(str(path), "drift")
+        return str(run.info.run_id)
