@@ -44,10 +44,6 @@ DURATION_SECONDS = 20.0
 WARMUP_REQUESTS = 5
 DAYS, ROWS_PER_DAY = 60, 150
 MODEL_NAME = "shiprisk"
-# `shiprisk serve` without depending on the top-level command wiring.
-SERVE_COMMAND = (
-    "import typer; from serving import cli; app = typer.Typer(); cli.register(app); app()"
-)
 
 
 @dataclass(frozen=True)
@@ -318,6 +314,8 @@ def main() -> None:
             "MLFLOW_TRACKING_URI": tracking_uri,
             "SHIPRISK_MODEL_URI": f"models:/{MODEL_NAME}/{version}",
             "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+            # Both servers alike: idle OpenMP threads sleep instead of spinning on shared cores.
+            "OMP_WAIT_POLICY": "PASSIVE",
         }
 
         mlflow_port = free_port()
@@ -352,8 +350,8 @@ def main() -> None:
         with running(
             [
                 sys.executable,
-                "-c",
-                SERVE_COMMAND,
+                "-m",
+                "shiprisk.cli",
                 "serve",
                 "--host",
                 "127.0.0.1",

@@ -225,7 +225,10 @@ def create_app(
         lifespan=_lifespan,
     )
     scoring = ScoringQueue(
-        num_threads=settings.lightgbm_threads(), max_rows=settings.max_rows, source=REQUEST_SOURCE
+        num_threads=settings.lightgbm_threads(),
+        max_rows=settings.max_rows,
+        source=REQUEST_SOURCE,
+        max_wait_seconds=settings.batch_wait_ms / 1000,
     )
     app.state.service = ServiceState(settings, holder, metrics, scoring)
     app.add_exception_handler(RequestValidationError, _request_validation_error)

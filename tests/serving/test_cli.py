@@ -185,10 +185,18 @@ def test_serve_starts_a_real_server_that_scores(store: TrainedModel) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = "import typer; from serving import cli; app = typer.Typer(); cli.register(app); app()"
     env = {**os.environ, "MLFLOW_TRACKING_URI": store.tracking_uri}
     process = subprocess.Popen(
-        [sys.executable, "-c", command, "serve", "--port", str(port), "--model", store.model_uri],
+        [
+            sys.executable,
+            "-m",
+            "shiprisk.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--model",
+            store.model_uri,
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

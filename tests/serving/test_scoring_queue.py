@@ -133,3 +133,18 @@ def test_without_a_worker_requests_are_scored_in_the_caller_thread() -> None:
     answer = scoring.score(loaded(bundle), raw("A", "B"), 1)
     assert [s.declaration_id for s in answer] == ["A", "B"]
     assert bundle.calls == [(["A", "B"], 1)]
+
+
+def test_a_lone_client_never_waits_for_company() -> None:
+    bundle = RecordingBundle()
+    bundle.release.set()
+    scoring = ScoringQueue(num_threads=1, max_rows=1000, source="request", max_wait_seconds=30)
+    scoring.start()
+    try:
+        started = time.perf_counter()
+        for name in ("A", "B", "C"):
+            assert [s.declaration_id for s in scoring.score(loaded(bundle), raw(name), 0)] == [name]
+        assert time.perf_counter() - started < 10
+    finally:
+        scoring.stop()
+    assert bundle.calls == [(["A"], 0), (["B"], 0), (["C"], 0)]
