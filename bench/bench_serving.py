@@ -184,6 +184,18 @@ def running(command: Sequence[str], env: dict[str, str], health_url: str) -> Ite
                 process.wait()
 
 
+def why(response: httpx.Response) -> str:
+    """The telling part of an error response: the last line of a stack trace, else the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    trace = body.get("stack_trace") if isinstance(body, dict) else None
+    if trace:
+        return [line for line in str(trace).splitlines() if line.strip()][-1][:300]
+    return json.dumps(body)[:300]
+
+
 def load_test(
     server: str, url: str, bodies: Sequence[dict[str, Any]], duration: float = DURATION_SECONDS
 ) -> LoadResult:
@@ -207,7 +219,7 @@ def load_test(
                 try:
                     response = session.post(url, json=body, timeout=60)
                     ok = response.status_code == 200
-                    problem = None if ok else f"HTTP {response.status_code}: {response.text[:300]}"
+                    problem = None if ok else f"HTTP {response.status_code}: {why(response)}"
                 except httpx.HTTPError as error:
                     ok, problem = False, f"{type(error).__name__}: {error}"
                 elapsed = (time.perf_counter() - started) * 1000
