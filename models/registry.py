@@ -159,20 +159,22 @@ def log_monitoring_report(
     files: list[Path],
     summary: Mapping[str, Any],
     *,
+    tracking_uri: str | None = None,
     experiment: str = MONITORING_EXPERIMENT,
 ) -> str:
     """Log a drift report as an MLflow run: PSI figures as metrics, the report files as artifacts.
 
     ``summary`` is ``models.monitoring.DriftSummary.as_dict()``; the run is tagged with the
-    model name and version it monitored.
+    model name and version it monitored. A client bound to ``tracking_uri`` is used (the
+    current URI when None), so no global MLflow state changes.
 
     Returns:
         The run id.
     """
+    client = MlflowClient(tracking_uri=tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
     model = dict(summary.get("model") or {})
-    if mlflow.get_experiment_by_name(experiment) is None:
-        mlflow.create_experiment(experiment)
-    mlflow.set_experiment(experiment)
     metrics: dict[str, float] = {}
     for name, value in dict(summary.get("score_psi") or {}).items():
         metrics[f"psi.{name}"] = float(value)
@@ -182,13 +184,21 @@ def log_monitoring_report(
     for side, shares in dict(summary.get("lane_shares") or {}).items():
         for lane, share in dict(shares).items():
             metrics[f"lane_share.{side}.{lane}"] = float(share)
-    with mlflow.start_run(
+    run = client.create_run(
+        experiment_id,
         tags={
             "shiprisk.monitored_model": str(model.get("name", "")),
             "shiprisk.monitored_version": str(model.get("version", "")),
-        }
-    ) as run:
-        mlflow.log_metrics(metrics)
+        },
+    )
+    run_id = str(run.info.run_id)
+    try:
+        for name, value in metrics.items():
+            client.log_metric(run_id, name, value)
         for path in files:
-            mlflow.log_artifact(str(path), "drift")
-        return str(run.info.run_id)
+            client.log_artifact(run_id, str(path), "drift")
+    except Exception:
+        client.set_terminated(run_id, status="FAILED")
+        raise
+    client.set_terminated(run_id)
+    return run_id

@@ -1,0 +1,122 @@
+"""Officer routes of the operations loop: a declaration's record, worklists, outcomes.
+
+Thin routes as in `serving.routes`: parse, call one function of `serving.operations`, return
+a response model. The operational store and the worklist policy come in as typed
+dependencies from the app's state, opened in the lifespan.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+
+from serving import operations
+from serving.operation_schemas import (
+    DeclarationDetail,
+    OutcomeRequest,
+    OutcomeResponse,
+    Worklist,
+    outcomes_frame,
+)
+from serving.schemas import ErrorResponse
+from serving.store.database import Store
+
+MAX_CAPACITY = 10_000
+
+
+def operational_store(request: Request) -> Store:
+    """The store opened by the app's lifespan; 503 when it could not be opened."""
+    store: Store | None = getattr(request.app.state, "store", None)
+    if store is None:
+        reason = getattr(request.app.state, "store_error", None) or "the store is not open"
+        raise HTTPException(status_code=503, detail=f"operational store unavailable: {reason}")
+    return store
+
+
+def operations_policy(request: Request) -> operations.OperationsPolicy:
+    """Severity weights and exploration share of this app."""
+    policy: operations.OperationsPolicy = getattr(
+        request.app.state, "operations_policy", operations.OperationsPolicy()
+    )
+    return policy
+
+
+OperationalStore = Annotated[Store, Depends(operational_store)]
+Policy = Annotated[operations.OperationsPolicy, Depends(operations_policy)]
+
+_STORE_DOWN: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorResponse, "description": "operational store unavailable"}
+}
+
+router = APIRouter(prefix="/v1", tags=["operations"])
+
+
+@router.get(
+    "/declarations/{declaration_id}",
+    response_model=DeclarationDetail,
+    responses={404: {"model": ErrorResponse, "description": "never scored"}, **_STORE_DOWN},
+)
+def get_declaration(
+    declaration_id: Annotated[str, Path(min_length=1, max_length=200)], store: OperationalStore
+) -> DeclarationDetail:
+    """A scored declaration with its latest scores and reasons, and its outcomes."""
+    detail = operations.declaration_detail(store, declaration_id)
+    if detail is None:
+        raise HTTPException(
+            status_code=404,
+            detail="no scored declaration with this id: score it with POST /v1/scores first",
+        )
+    return detail
+
+
+@router.get("/worklist", response_model=Worklist, responses=_STORE_DOWN)
+def get_worklist(
+    store: OperationalStore,
+    policy: Policy,
+    office_id: Annotated[str, Query(min_length=1, max_length=200)],
+    day: Annotated[date, Query(alias="date", description="lodging day (UTC), YYYY-MM-DD")],
+    capacity: Annotated[
+        int, Query(ge=0, le=MAX_CAPACITY, description="inspections the office can do")
+    ],
+) -> Worklist:
+    """Declarations to inspect at an office on a day: top expected harm plus random picks."""
+    return operations.worklist(store, office_id, day, capacity, policy)
+
+
+@router.post(
+    "/outcomes",
+    response_model=OutcomeResponse,
+    responses={
+        409: {"model": ErrorResponse, "description": "differs from a recorded outcome"},
+        422: {"model": ErrorResponse, "description": "field path and what was expected"},
+        **_STORE_DOWN,
+    },
+)
+def post_outcomes(payload: OutcomeRequest, store: OperationalStore) -> OutcomeResponse:
+    """Record inspection outcomes: all of them, or none when one is wrong."""
+    try:
+        written = operations.record_outcomes(store, outcomes_frame(payload.outcomes))
+    except operations.OutcomesRejected as error:
+        conflict = all(
+            p.column == "inspected_at" and "already" in p.message for p in error.problems
+        )
+        raise HTTPException(
+            status_code=409 if conflict else 422,
+            detail=[
+                {
+                    "loc": [
+                        "body",
+                        "outcomes",
+                        *([] if problem.row is None else [problem.row]),
+                        *([] if problem.column is None else [problem.column]),
+                    ],
+                    "msg": problem.message,
+                    "type": "outcome_conflict" if conflict else "outcome_invalid",
+                    "fix": problem.fix,
+                }
+                for problem in error.problems
+            ],
+        ) from None
+    return OutcomeResponse(recorded=written.recorded, already_recorded=written.already_recorded)

@@ -1,0 +1,391 @@
+"""The operations loop behind the officer routes: store scores, build worklists, take outcomes.
+
+Each function does one request's work in one transaction of the operational store and
+returns only after it committed, so a route that answers 2xx has made its write durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.exc import IntegrityError
+
+from features.schema import EXTRA_PREFIX
+from features.sources import TrainingConfig, load_dataset
+from features.validation import DataValidationError, validate_declarations, validate_outcomes
+from models.bundle import ModelBundle
+from models.bundle import ScoredDeclaration as BundleScore
+from models.monitoring import DriftSummary, drift_summary, write_drift_report
+from serving.operation_schemas import (
+    DeclarationDetail,
+    OutcomeOut,
+    StoredScore,
+    Worklist,
+    WorklistPick,
+)
+from serving.schemas import ModelRef, ReasonOut
+from serving.store import repository
+from serving.store.database import Store
+from serving.store.tables import ScoredDeclaration, WorklistRun
+from serving.worklist import (
+    DEFAULT_EXPLORATION_SHARE,
+    DEFAULT_SEVERITY,
+    Candidate,
+    select_worklist,
+    selection_seed,
+)
+
+
+@dataclass(frozen=True)
+class OperationsPolicy:
+    """How worklists are built: severity weight per threat and the exploration share."""
+
+    severity: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SEVERITY))
+    exploration_share: float = DEFAULT_EXPLORATION_SHARE
+
+
+def store_scores(
+    store: Store,
+    raw: pd.DataFrame,
+    scored: Sequence[BundleScore],
+    *,
+    model_name: str,
+    model_version: str,
+    source: str = "request",
+) -> int:
+    """Keep what was just scored: the canonical declarations with their scores and reasons.
+
+    ``raw`` is the request's frame; it validated once already (scoring needs it canonical),
+    so validating it again cannot fail and gives the canonical values to keep.
+    """
+    declarations = validate_declarations(raw, source=source)
+    with store.transaction() as session:
+        return repository.record_scores(
+            session, declarations, scored, model_name=model_name, model_version=model_version
+        )
+
+
+def _stored_score(row: ScoredDeclaration) -> StoredScore:
+    return StoredScore(
+        model=ModelRef(name=row.model_name, version=row.model_version),
+        scored_at=row.scored_at,
+        risk=row.risk,
+        overall=row.overall,
+        lane=row.lane,
+        reasons=[ReasonOut(**reason) for reason in row.reasons],
+    )
+
+
+def declaration_detail(store: Store, declaration_id: str) -> DeclarationDetail | None:
+    """The declaration, its newest score and reasons, and its outcomes; None when unknown."""
+    with store.transaction() as session:
+        history = repository.scoring_history(session, declaration_id)
+        if not history:
+            return None
+        latest = history[-1]
+        outcomes = repository.outcomes_of(session, declaration_id)
+        return DeclarationDetail(
+            declaration_id=declaration_id,
+            declaration=latest.declaration,
+            latest=_stored_score(latest),
+            times_scored=len(history),
+            outcomes=[
+                OutcomeOut.model_validate(outcome, from_attributes=True) for outcome in outcomes
+            ],
+        )
+
+
+def _worklist_view(
+    run: WorklistRun, scores: Mapping[str, ScoredDeclaration], policy_share: float
+) -> Worklist:
+    return Worklist(
+        office_id=run.office_id,
+        date=run.day,
+        capacity=run.capacity,
+        exploration_share=run.exploration_share,
+        candidates=run.pool_size,
+        created_at=run.created_at,
+        picks=[
+            WorklistPick(
+                rank=pick.rank,
+                declaration_id=pick.declaration_id,
+                reason=pick.reason,  # type: ignore[arg-type]
+                selection_probability=pick.selection_probability,
+                expected_harm=pick.expected_harm,
+                risk=scores[pick.declaration_id].risk,
+                overall=scores[pick.declaration_id].overall,
+                lane=scores[pick.declaration_id].lane,
+            )
+            for pick in run.selections
+        ],
+    )
+
+
+def worklist(
+    store: Store,
+    office_id: str,
+    day: date,
+    capacity: int,
+    policy: OperationsPolicy,
+    *,
+    now: datetime | None = None,
+) -> Worklist:
+    """The office's worklist for the day: built and recorded once per set of candidates.
+
+    Asking again returns the recorded picks; when declarations were scored since, a new
+    worklist is drawn over all of them (the seed is the office and day, so the draw is
+    reproducible) and recorded beside the earlier one.
+    """
+    for _attempt in range(3):
+        with store.transaction() as session:
+            candidates = repository.day_candidates(session, office_id, day)
+            scores = {row.declaration_id: row for row in candidates}
+            digest = repository.pool_digest(scores)
+            run = repository.find_worklist(session, office_id, day, capacity, digest)
+            if run is not None:
+                return _worklist_view(run, scores, policy.exploration_share)
+        picks = select_worklist(
+            [Candidate(row.declaration_id, row.risk) for row in candidates],
+            capacity,
+            severity=policy.severity,
+            exploration_share=policy.exploration_share,
+            seed=selection_seed(office_id, day),
+        )
+        try:
+            with store.transaction() as session:
+                run = repository.record_worklist(
+                    session,
+                    office_id=office_id,
+                    day=day,
+                    capacity=capacity,
+                    exploration_share=policy.exploration_share,
+                    pool_size=len(candidates),
+                    digest=digest,
+                    picks=picks,
+                    created_at=now,
+                )
+                return _worklist_view(run, scores, policy.exploration_share)
+        except IntegrityError:
+            continue  # a concurrent request recorded the same worklist first: read it
+    raise RuntimeError("worklist could not be recorded after 3 attempts")
+
+
+@dataclass(frozen=True)
+class OutcomeProblem:
+    """One rejected outcome field: row of the request, field, what is wrong, and the fix."""
+
+    row: int | None
+    column: str | None
+    message: str
+    fix: str
+
+
+class OutcomesRejected(ValueError):
+    """Outcomes that did not validate or conflict with stored ones; nothing was stored."""
+
+    def __init__(self, problems: Sequence[OutcomeProblem], *, conflict: bool = False) -> None:
+        self.problems = list(problems)
+        self.conflict = conflict  # True: repeats of stored outcomes with other values
+        super().__init__("; ".join(p.message for p in self.problems))
+
+
+def record_outcomes(
+    store: Store, raw: pd.DataFrame, *, source: str = "request"
+) -> repository.OutcomeWrite:
+    """Validate outcomes against the store and record them, all or nothing.
+
+    Raises:
+        OutcomesRejected: malformed values, unknown declaration ids, or a repeat of a stored
+            outcome with different values; the problems name rows and fields, never values.
+    """
+    with store.transaction() as session:
+        ids = raw["declaration_id"].dropna().astype(str).tolist()
+        known = repository.known_declaration_ids(session, ids)
+        try:
+            outcomes = validate_outcomes(raw, source=source, known_declaration_ids=known)
+        except DataValidationError as error:
+            raise OutcomesRejected(
+                [
+                    OutcomeProblem(row, problem.column, problem.message, problem.fix)
+                    for problem in error.problems
+                    for row in ([r - 1 for r in problem.rows] or [None])
+                ]
+            ) from None
+        try:
+            return repository.record_outcomes(session, outcomes)
+        except repository.OutcomeConflictError as error:
+            raise OutcomesRejected(
+                [
+                    OutcomeProblem(
+                        row,
+                        "inspected_at",
+                        "an outcome for this declaration and inspection time is already "
+                        "recorded with different values",
+                        "send the recorded values again (repeats are accepted), or record the "
+                        "new inspection with its own inspected_at",
+                    )
+                    for row, _declaration in error.conflicts
+                ],
+                conflict=True,
+            ) from None
+
+
+# -- export for retraining ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What `export_training_tables` wrote."""
+
+    declarations_path: Path
+    outcomes_path: Path
+    declarations: int
+    outcomes: int
+    with_probability: int
+    random: int
+
+
+def export_training_tables(store: Store, directory: Path | str) -> ExportSummary:
+    """Write ``declarations.parquet`` and ``outcomes.parquet`` (canonical) from the store.
+
+    Outcomes carry the selection probability of the worklist pick that sent each declaration
+    to inspection, so training can weigh them by inverse propensity.
+    """
+    with store.transaction() as session:
+        raw_declarations, raw_outcomes = repository.export_tables(session)
+    extras = [c for c in raw_declarations.columns if c.startswith(EXTRA_PREFIX)]
+    declarations = validate_declarations(raw_declarations, source="store", extra_columns=extras)
+    outcomes = validate_outcomes(
+        raw_outcomes, source="store", known_declaration_ids=declarations["declaration_id"]
+    )
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    declarations_path = out / "declarations.parquet"
+    outcomes_path = out / "outcomes.parquet"
+    declarations.to_parquet(declarations_path, index=False)
+    outcomes.to_parquet(outcomes_path, index=False)
+    return ExportSummary(
+        declarations_path=declarations_path,
+        outcomes_path=outcomes_path,
+        declarations=len(declarations),
+        outcomes=len(outcomes),
+        with_probability=int(outcomes["selection_probability"].notna().sum()),
+        random=int((outcomes["selection_reason"] == "random").sum()),
+    )
+
+
+# -- drift -------------------------------------------------------------------------------------
+
+
+class NoRecentScores(LookupError):
+    """Nothing was scored in the recent window: there is nothing to compare."""
+
+
+REFERENCE_SAMPLE_ROWS = 50_000
+
+
+def _training_reference(
+    bundle: ModelBundle, config: TrainingConfig
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Declarations of the bundle's training window, from the training configuration's source."""
+    dataset = load_dataset(config)
+    declarations = dataset.declarations
+    window = dict((bundle.metadata.get("training_window") or {}).get("train") or {})
+    if window:
+        day = declarations["lodged_at"].dt.tz_convert("UTC").dt.date.astype(str)
+        declarations = declarations[(day >= window["start"]) & (day <= window["end"])]
+    else:
+        lodged = declarations["lodged_at"]
+        window = {"start": str(lodged.min().date()), "end": str(lodged.max().date())}
+    if len(declarations) > REFERENCE_SAMPLE_ROWS:
+        declarations = declarations.sample(REFERENCE_SAMPLE_ROWS, random_state=0)
+    return declarations.reset_index(drop=True), window
+
+
+def drift_check(
+    store: Store,
+    bundle: ModelBundle,
+    config: TrainingConfig,
+    *,
+    model: Mapping[str, str],
+    recent: tuple[datetime, datetime],
+    directory: Path | str,
+    num_threads: int = 1,
+) -> tuple[DriftSummary, list[Path]]:
+    """Compare what was scored in ``recent`` with the training window; write and keep the report.
+
+    The recent side uses the scores as they were served (stored); the reference side is
+    scored now by the same bundle. The figures are kept in the store for GET /v1/model.
+
+    Raises:
+        NoRecentScores: nothing was scored in the window.
+    """
+    start, end = recent
+    with store.transaction() as session:
+        rows = repository.scored_between(session, start, end)
+    if not rows:
+        raise NoRecentScores(
+            f"no declarations scored between {start.isoformat()} and {end.isoformat()}: "
+            "widen --days or score declarations first"
+        )
+    raw = pd.DataFrame.from_records([row.declaration for row in rows])
+    extras = [c for c in raw.columns if c.startswith(EXTRA_PREFIX)]
+    recent_declarations = validate_declarations(raw, source="store", extra_columns=extras)
+    recent_scores = pd.DataFrame(
+        {
+            **{
+                f"risk_{threat}": [row.risk.get(threat, float("nan")) for row in rows]
+                for threat in bundle.threats
+            },
+            "overall": [row.overall for row in rows],
+            "lane": [row.lane for row in rows],
+        }
+    )
+    reference, window = _training_reference(bundle, config)
+    summary = drift_summary(
+        bundle,
+        reference,
+        recent_declarations,
+        recent_scores,
+        model=model,
+        reference_window=window,
+        recent_window={"start": start.isoformat(), "end": end.isoformat()},
+        num_threads=num_threads,
+    )
+    files = write_drift_report(summary, directory)
+    with store.transaction() as session:
+        repository.record_drift_report(
+            session,
+            model_name=str(model.get("name", "")),
+            model_version=str(model.get("version", "")),
+            window_start=start,
+            window_end=end,
+            summary=summary.as_dict(),
+        )
+    return summary, files
+
+
+def latest_drift(store: Store) -> dict[str, Any] | None:
+    """The newest drift figures for GET /v1/model: when, which model, PSI and lane shares."""
+    with store.transaction() as session:
+        report = repository.latest_drift_report(session)
+        if report is None:
+            return None
+        summary = report.summary
+        return {
+            "created_at": report.created_at.isoformat(),
+            "model": {"name": report.model_name, "version": report.model_version},
+            "recent_window": summary.get("recent_window"),
+            "reference_window": summary.get("reference_window"),
+            "recent_rows": summary.get("recent_rows"),
+            "score_psi": summary.get("score_psi"),
+            "max_feature_psi": max(summary.get("feature_psi", {}).values(), default=0.0),
+            "top_feature_psi": dict(list(summary.get("feature_psi", {}).items())[:10]),
+            "lane_shares": summary.get("lane_shares"),
+            "alerts": summary.get("alerts", []),
+        }
