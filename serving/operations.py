@@ -194,6 +194,17 @@ class OutcomesRejected(ValueError):
         super().__init__("; ".join(p.message for p in self.problems))
 
 
+def _outcome_problems(error: DataValidationError) -> list[OutcomeProblem]:
+    """One problem per offending row (0-based request positions), values left out."""
+    found: list[OutcomeProblem] = []
+    for problem in error.problems:
+        rows: list[int | None] = [row - 1 for row in problem.rows] or [None]
+        found.extend(
+            OutcomeProblem(row, problem.column, problem.message, problem.fix) for row in rows
+        )
+    return found
+
+
 def record_outcomes(
     store: Store, raw: pd.DataFrame, *, source: str = "request"
 ) -> repository.OutcomeWrite:
@@ -209,13 +220,7 @@ def record_outcomes(
         try:
             outcomes = validate_outcomes(raw, source=source, known_declaration_ids=known)
         except DataValidationError as error:
-            raise OutcomesRejected(
-                [
-                    OutcomeProblem(row, problem.column, problem.message, problem.fix)
-                    for problem in error.problems
-                    for row in ([r - 1 for r in problem.rows] or [None])
-                ]
-            ) from None
+            raise OutcomesRejected(_outcome_problems(error)) from None
         try:
             return repository.record_outcomes(session, outcomes)
         except repository.OutcomeConflictError as error:

@@ -44,7 +44,7 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def declaration_record(row: Mapping[str, Any]) -> dict[str, Any]:
+def declaration_record(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A canonical declaration row as the JSON the store keeps (missing values as null)."""
     return {str(k): _json_value(v) for k, v in row.items()}
 
@@ -302,7 +302,7 @@ class OutcomeWrite:
 _OUTCOME_VALUE_FIELDS = [c for c in OUTCOME_COLUMNS if c not in ("declaration_id", "inspected_at")]
 
 
-def _outcome_values(record: Mapping[str, Any]) -> dict[str, Any]:
+def _outcome_values(record: Mapping[Any, Any]) -> dict[str, Any]:
     values = {}
     for name in _OUTCOME_VALUE_FIELDS:
         value = _json_value(record.get(name))
