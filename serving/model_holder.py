@@ -9,6 +9,7 @@ serving and the failure is kept as the reason shown by /readyz and the reload re
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -51,14 +52,13 @@ def registry_loader(tracking_uri: str) -> BundleLoader:
     """A loader reading bundles from the MLflow registry at ``tracking_uri``, hashes verified."""
 
     def load(model_uri: str) -> tuple[ModelBundle, str, str]:
-        import mlflow
-
         from models.registry import load_bundle
 
-        # The registry module leaves the tracking URI to its caller; the service's setting
-        # decides it, once per load (a reload may follow a changed environment in tests).
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
+        # models.registry is the only code that talks to MLflow, and it reads the store from
+        # MLflow's own variable. That variable already wins over SHIPRISK_TRACKING_URI
+        # (ServiceSettings.resolved_tracking_uri), so setting it to the resolved value only
+        # makes a SHIPRISK_TRACKING_URI setting visible to MLflow.
+        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
         return load_bundle(model_uri)
 
     return load

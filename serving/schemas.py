@@ -211,7 +211,7 @@ class ModelInfo(BaseModel):
     threats: list[str]
     training_window: dict[str, Any]
     metrics: dict[str, Any]
-    importance: dict[str, dict[str, float]] = Field(
+    importance: dict[str, dict[str, float | None]] = Field(
         description="mean absolute SHAP value per feature, per threat, largest first"
     )
 
