@@ -7,12 +7,14 @@ Variable names are part of the contract (DESIGN.md, Settings): every field reads
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_URI = "models:/shiprisk@champion"
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+DEFAULT_DATABASE_URL = "sqlite:///data/shiprisk.db"
 MEBIBYTE = 1024 * 1024
 
 
@@ -35,6 +37,10 @@ class ServiceSettings(BaseSettings):
     tracking_uri: str = Field(
         default=DEFAULT_TRACKING_URI, description="MLflow tracking and registry"
     )
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL, description="operational store (PostgreSQL by URL)"
+    )
+    data_dir: Path = Field(default=Path("data"), description="generated data and local files")
     max_rows: int = Field(default=1000, ge=1, description="declarations accepted in one request")
     max_body_bytes: int = Field(default=MEBIBYTE, ge=1024, description="request body size limit")
     top_k: int = Field(
