@@ -12,17 +12,20 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from features.calendar import calendar_features
 from features.codes import CODE_FIELDS, code_values, encode, fit_vocabularies
+from features.columns import NONE, DeclarationColumns, factorised, prefixes
 from features.entities import ENTITY_KINDS, TRANSIT_COUNTRY, entity_keys
 from features.history import (
     NAT_NS,
+    EntityCounts,
     EventLog,
+    HistoryTable,
     aggregate_events,
     as_nanoseconds,
     concat_events,
@@ -31,26 +34,33 @@ from features.history import (
     declaration_events,
     entity_feature_names,
     entity_history_features,
-    lookup_counts,
     merge_states,
     outcome_events,
     smoothed_rate,
 )
-from features.reference import fit_reference, value_features
-from features.route import itinerary_features, transit_countries
+from features.reference import ValueReference, fit_reference, value_features
+from features.route import TransitCountries, itinerary_features, transit_countries
 from features.schema import DEFAULT_THREATS, WATCHLIST_ENTITY_TYPES, label_column
 from features.text import (
     FULL_MODEL,
     WEAPON_CHAPTER,
+    ChapterAssociation,
+    TextModel,
     chapter_fit,
     description_matrix,
     fit_chapter_words,
     fit_threat_text_model,
+    hashed_descriptions,
     normalised_descriptions,
     text_scores,
     weapon_word_counts,
 )
-from features.watchlist import watchlist_feature_names, watchlist_features, watchlist_state
+from features.watchlist import (
+    WatchlistIndex,
+    watchlist_feature_names,
+    watchlist_features,
+    watchlist_state,
+)
 
 FORMAT_VERSION = 1
 STATE_FILE = "feature_builder.json"
@@ -58,7 +68,6 @@ HISTORY_FILE = "history.parquet"
 REFERENCE_FILE = "reference.parquet"
 WATCHLIST_FILE = "watchlist.parquet"
 TEXT_COEFFICIENTS_FILE = "text_coefficients.parquet"
-TEXT_FOLDS_FILE = "text_folds.parquet"
 CHAPTER_WORDS_FILE = "chapter_words.parquet"
 
 VALUE_FEATURES: tuple[str, ...] = (
@@ -137,6 +146,10 @@ class FeatureBuilder:
         random_state: seed of the text fold assignment.
     """
 
+    # derived from the fitted state on first use (see _lookups, _history); never saved
+    _fitted_lookups: FittedLookups | None
+    _history_tables: dict[str, HistoryTable] | None
+
     def __init__(
         self,
         threats: Sequence[str] = DEFAULT_THREATS,
@@ -203,7 +216,9 @@ class FeatureBuilder:
             self.global_hit_rates_[threat] = float((known >= 0.5).mean()) if len(known) else 0.0
         self.reference_ = fit_reference(declarations, min_rows=self.reference_min_rows)
         self.vocabularies_ = fit_vocabularies(
-            declarations, [*CODE_FIELDS, *self.extra_categorical], self.vocabulary_size
+            DeclarationColumns(declarations),
+            [*CODE_FIELDS, *self.extra_categorical],
+            self.vocabulary_size,
         )
         self.watchlist_ = watchlist_state(
             watchlist if watchlist is not None else pd.DataFrame(), threats
@@ -215,6 +230,7 @@ class FeatureBuilder:
         self.outcomes_cutoff_ns_ = NAT_NS
         self._fold_into_history(declarations, labels)
         self._describe_features()
+        self._forget_lookups()
         return self
 
     def update_history(self, declarations: pd.DataFrame, labels: pd.DataFrame) -> FeatureBuilder:
@@ -227,12 +243,14 @@ class FeatureBuilder:
         """
         declarations, labels = _positional(declarations, labels)
         self._fold_into_history(declarations, labels)
+        self._history_tables = None
         return self
 
     def _fold_into_history(self, declarations: pd.DataFrame, labels: pd.DataFrame) -> None:
         threats = list(self.threats)
         columns = count_columns(threats)
-        lodged_ns = as_nanoseconds(declarations["lodged_at"])
+        declaration_columns = DeclarationColumns(declarations)
+        lodged_ns = declaration_columns.nanoseconds("lodged_at")
         known_ns = as_nanoseconds(labels["known_at"])
         new_declaration = lodged_ns > self.declarations_cutoff_ns_
         new_outcome = (known_ns != NAT_NS) & (known_ns > self.outcomes_cutoff_ns_)
@@ -240,20 +258,20 @@ class FeatureBuilder:
             inspected=labels["inspected"].fillna(False).astype(bool) & new_outcome
         )
 
-        keys = entity_keys(declarations)
+        keys = entity_keys(declaration_columns)
         tables = []
         for kind in ENTITY_KINDS:
             events = concat_events(
                 declaration_events(
-                    keys[kind.name].where(new_declaration), declarations["lodged_at"], threats
+                    np.where(new_declaration, keys[kind.name], NONE), lodged_ns, threats
                 ),
                 outcome_events(keys[kind.name], new_labels, threats),
             )
             tables.append(aggregate_events(events, columns).assign(entity=kind.name))
-        transit = transit_countries(declarations)
+        transit = transit_countries(declaration_columns)
         transit_events = outcome_events(
-            transit.reset_index(drop=True),
-            new_labels.iloc[transit.index.to_numpy()].reset_index(drop=True),
+            transit.countries,
+            new_labels.iloc[transit.rows].reset_index(drop=True),
             threats,
         )
         tables.append(aggregate_events(transit_events, columns).assign(entity=TRANSIT_COUNTRY))
@@ -280,7 +298,11 @@ class FeatureBuilder:
             self.outcomes_cutoff_ns_ = int(known_ns[new_outcome].max())
 
     def _fit_text(self, declarations: pd.DataFrame, labels: pd.DataFrame) -> None:
-        """Per-threat text models on the labelled fit rows: one per fold plus the full model."""
+        """Per-threat text models on the labelled fit rows: one per fold plus the full model.
+
+        ``text_folds_`` (which fit row left which fold out) lives only in memory, for the
+        point-in-time features of this training session; it is never saved.
+        """
         threats = list(self.threats)
         label_values = labels[[label_column(threat) for threat in threats]].to_numpy(
             dtype=np.float64
@@ -298,7 +320,9 @@ class FeatureBuilder:
                 "fold": folds.astype(np.int64),
             }
         )
-        texts = normalised_descriptions(declarations["goods_description"].iloc[rows])
+        texts = normalised_descriptions(
+            DeclarationColumns(declarations).strings("goods_description")[rows]
+        )
         text_codes, unique_texts = pd.factorize(texts)
         matrix = description_matrix(list(unique_texts))
         coefficient_tables = []
@@ -331,8 +355,11 @@ class FeatureBuilder:
         )
 
     def _fit_chapter_words(self, declarations: pd.DataFrame) -> None:
-        texts = normalised_descriptions(declarations["goods_description"])
-        chapters = declarations["hs_code"].astype("str").str.slice(0, 2)
+        columns = DeclarationColumns(declarations)
+        texts = pd.Series(
+            normalised_descriptions(columns.strings("goods_description")), dtype="str"
+        )
+        chapters = pd.Series(prefixes(columns.strings("hs_code"), 2), dtype="str")
         pairs = (
             pd.DataFrame({"text": texts, "chapter": chapters}).dropna().value_counts().sort_index()
         )
@@ -347,23 +374,54 @@ class FeatureBuilder:
             for chapter, count in chapters.value_counts().sort_index().items()
         }
 
+    # ------------------------------------------------------------------ lookup structures
+    def _forget_lookups(self) -> None:
+        """Drop the lookup structures derived from the fitted state (after fit or load)."""
+        self._fitted_lookups = None
+        self._history_tables = None
+
+    def _lookups(self) -> FittedLookups:
+        """Reference, watchlist, text and chapter structures, built on first use."""
+        lookups = getattr(self, "_fitted_lookups", None)
+        if lookups is None:
+            lookups = FittedLookups.build(self)
+            self._fitted_lookups = lookups
+        return lookups
+
+    def _history(self) -> dict[str, HistoryTable]:
+        """The serving history per entity kind indexed by key, built on first use after fit,
+        load or update_history."""
+        tables = getattr(self, "_history_tables", None)
+        if tables is None:
+            columns = count_columns(self.threats)
+            entity = self.history_["entity"].to_numpy(dtype=object) if len(self.history_) else None
+            tables = {
+                name: HistoryTable(
+                    self.history_[entity == name]
+                    if entity is not None
+                    else _empty_history(columns),
+                    columns,
+                )
+                for name in [*[kind.name for kind in ENTITY_KINDS], TRANSIT_COUNTRY]
+            }
+            self._history_tables = tables
+        return tables
+
     # ------------------------------------------------------------------ transforms
     def transform(self, declarations: pd.DataFrame) -> pd.DataFrame:
-        """Serving features: entity history read from the fitted state, frozen at its cutoff."""
-        index = declarations.index
-        declarations = declarations.reset_index(drop=True)
-        keys = entity_keys(declarations)
-        columns = count_columns(self.threats)
-        counts = {
-            kind.name: lookup_counts(keys[kind.name], self._history_of(kind.name), columns)
-            for kind in ENTITY_KINDS
-        }
-        transit = transit_countries(declarations)
-        transit_counts = lookup_counts(
-            transit.reset_index(drop=True), self._history_of(TRANSIT_COUNTRY), columns
-        )
-        text_fold = np.full(len(declarations), FULL_MODEL)
-        return self._assemble(declarations, counts, transit, transit_counts, text_fold, index)
+        """Serving features: entity history read from the fitted state, frozen at its cutoff.
+
+        Each row's features depend on that row alone, so one declaration scored by itself
+        gets exactly the features it gets inside a batch.
+        """
+        columns = DeclarationColumns(declarations)
+        history = self._history()
+        keys = entity_keys(columns)
+        counts = {kind.name: history[kind.name].lookup(keys[kind.name]) for kind in ENTITY_KINDS}
+        transit = transit_countries(columns)
+        transit_counts = history[TRANSIT_COUNTRY].lookup(transit.countries)
+        text_fold = np.full(len(columns), FULL_MODEL)
+        return self._assemble(columns, counts, transit, transit_counts, text_fold)
 
     def transform_point_in_time(
         self, declarations: pd.DataFrame, labels: pd.DataFrame
@@ -371,181 +429,169 @@ class FeatureBuilder:
         """Training features: each row sees only events strictly before its ``lodged_at``.
 
         History comes from the given declarations and labels alone (not the fitted state).
-        Labelled rows that trained the text models get the score of the fold that left them
-        out, so downstream models never see in-sample text scores.
+        Labelled rows that trained the text models in this session get the score of the
+        fold that left them out, so downstream models never see in-sample text scores; a
+        loaded builder knows no fit rows and scores every row with the full text model.
         """
-        index = declarations.index
-        declarations, labels = _positional(declarations, labels)
+        _check_aligned(declarations, labels)
+        labels = labels.reset_index(drop=True)
+        columns = DeclarationColumns(declarations)
         threats = list(self.threats)
-        columns = count_columns(threats)
-        lodged_ns = as_nanoseconds(declarations["lodged_at"])
-        keys = entity_keys(declarations)
+        count_names = count_columns(threats)
+        lodged_ns = columns.nanoseconds("lodged_at")
+        keys = entity_keys(columns)
         counts = {}
         for kind in ENTITY_KINDS:
             events = concat_events(
-                declaration_events(keys[kind.name], declarations["lodged_at"], threats),
+                declaration_events(keys[kind.name], lodged_ns, threats),
                 outcome_events(keys[kind.name], labels, threats),
             )
-            counts[kind.name] = counts_before(keys[kind.name], lodged_ns, events, columns)
-        transit = transit_countries(declarations)
-        transit_rows = transit.index.to_numpy()
-        transit_keys = transit.reset_index(drop=True)
+            counts[kind.name] = counts_before(keys[kind.name], lodged_ns, events, count_names)
+        transit = transit_countries(columns)
         transit_events: EventLog = outcome_events(
-            transit_keys, labels.iloc[transit_rows].reset_index(drop=True), threats
+            transit.countries, labels.iloc[transit.rows].reset_index(drop=True), threats
         )
         transit_counts = counts_before(
-            transit_keys, lodged_ns[transit_rows], transit_events, columns
+            transit.countries, lodged_ns[transit.rows], transit_events, count_names
         )
-        folds = self.text_folds_.set_index("declaration_id")["fold"]
-        text_fold = (
-            declarations["declaration_id"]
-            .astype("str")
-            .map(folds)
-            .fillna(FULL_MODEL)
-            .to_numpy(dtype=np.int64)
+        fold_of = dict(
+            zip(
+                self.text_folds_["declaration_id"].tolist(),
+                self.text_folds_["fold"].tolist(),
+                strict=True,
+            )
         )
-        return self._assemble(declarations, counts, transit, transit_counts, text_fold, index)
-
-    def _history_of(self, entity: str) -> pd.DataFrame:
-        return self.history_[self.history_["entity"] == entity]
+        text_fold = np.fromiter(
+            (
+                fold_of.get(identifier, FULL_MODEL)
+                for identifier in columns.strings("declaration_id").tolist()
+            ),
+            dtype=np.int64,
+            count=len(columns),
+        )
+        return self._assemble(columns, counts, transit, transit_counts, text_fold)
 
     def _assemble(
         self,
-        declarations: pd.DataFrame,
-        counts: dict[str, pd.DataFrame],
-        transit: pd.Series,
-        transit_counts: pd.DataFrame,
+        columns: DeclarationColumns,
+        counts: dict[str, EntityCounts],
+        transit: TransitCountries,
+        transit_counts: EntityCounts,
         text_fold: np.ndarray,
-        index: pd.Index,
     ) -> pd.DataFrame:
-        """Every feature group from the history counts, in ``feature_names_`` order."""
+        """Every feature group from the history counts, in ``feature_names_`` order.
+
+        Features are numpy columns written into one float64 block, so the frame is built
+        once, whatever the number of features.
+        """
         threats = list(self.threats)
-        lodged_ns = as_nanoseconds(declarations["lodged_at"])
-        parts = [
-            entity_history_features(
-                kind.name,
-                counts[kind.name],
-                lodged_ns,
-                threats,
-                self.global_hit_rates_,
-                self.prior_strength,
+        lookups = self._lookups()
+        lodged_ns = columns.nanoseconds("lodged_at")
+        features: dict[str, np.ndarray] = {}
+        for kind in ENTITY_KINDS:
+            features.update(
+                entity_history_features(
+                    kind.name,
+                    counts[kind.name],
+                    lodged_ns,
+                    threats,
+                    self.global_hit_rates_,
+                    self.prior_strength,
+                )
             )
-            for kind in ENTITY_KINDS
-        ]
-        parts.append(value_features(declarations, self.reference_))
-        parts.append(itinerary_features(declarations))
-        parts.append(self._transit_features(declarations, transit, transit_counts))
-        parts.append(calendar_features(declarations))
-        parts.append(self._postal_features(declarations, counts["importer"]))
-        parts.append(self._text_features(declarations, text_fold))
-        parts.append(watchlist_features(declarations, self.watchlist_, threats))
-        parts.append(self._code_features(declarations))
-        parts.append(
-            pd.DataFrame(
-                {
-                    name: declarations[name].to_numpy(dtype=np.float64)
-                    for name in self.extra_numeric
-                },
-                index=declarations.index,
-            )
+        features.update(value_features(columns, lookups.reference))
+        features.update(itinerary_features(columns))
+        features.update(self._transit_features(len(columns), transit, transit_counts))
+        features.update(calendar_features(columns))
+        features.update(self._postal_features(columns, counts["importer"]))
+        features.update(self._text_features(columns, text_fold, lookups))
+        features.update(watchlist_features(columns, lookups.watchlist, threats))
+        features.update(self._code_features(columns))
+        for name in self.extra_numeric:
+            features[name] = columns.numbers(name)
+        block = np.empty((len(self.feature_names_), len(columns)))
+        for position, name in enumerate(self.feature_names_):
+            block[position] = features[name]
+        return pd.DataFrame(
+            block.T, index=columns.frame.index, columns=lookups.feature_index, copy=False
         )
-        matrix = pd.concat(parts, axis=1)[self.feature_names_].astype(np.float64)
-        matrix.index = index
-        return matrix
 
     def _transit_features(
-        self, declarations: pd.DataFrame, transit: pd.Series, transit_counts: pd.DataFrame
-    ) -> pd.DataFrame:
+        self, rows: int, transit: TransitCountries, transit_counts: EntityCounts
+    ) -> dict[str, np.ndarray]:
         """Highest smoothed hit rate among the transit countries of each itinerary."""
-        rows = transit.index.to_numpy()
         features = {}
         for threat in self.threats:
             rates = smoothed_rate(
-                transit_counts[f"hits_{threat}"].to_numpy(),
-                transit_counts[f"labelled_{threat}"].to_numpy(),
+                transit_counts[f"hits_{threat}"],
+                transit_counts[f"labelled_{threat}"],
                 self.global_hit_rates_[threat],
                 self.prior_strength,
             )
-            highest = pd.Series(rates).groupby(rows).max()
-            column = np.full(len(declarations), np.nan)
-            column[highest.index.to_numpy(dtype=np.int64)] = highest.to_numpy()
-            features[f"transit_hit_rate_max_{threat}"] = column
-        return pd.DataFrame(features, index=declarations.index, dtype=np.float64)
+            highest = np.full(rows, np.nan)
+            np.fmax.at(highest, transit.rows, rates)
+            features[f"transit_hit_rate_max_{threat}"] = highest
+        return features
 
     def _postal_features(
-        self, declarations: pd.DataFrame, importer_counts: pd.DataFrame
-    ) -> pd.DataFrame:
+        self, columns: DeclarationColumns, importer_counts: EntityCounts
+    ) -> dict[str, np.ndarray]:
         """Postal or parcel consignments, and those going to a rarely seen importer."""
-        postal = (
-            declarations["transport_mode"].isin(POSTAL_MODES)
-            | declarations["vehicle_type"].isin(PARCEL_VEHICLES)
-        ).to_numpy(dtype=np.float64)
-        seen = importer_counts["declarations"].to_numpy()
-        rare = np.where(np.isnan(seen), np.nan, (seen < self.rare_importer_declarations) * 1.0)
-        return pd.DataFrame(
-            {"postal_or_parcel": postal, "postal_to_new_importer": postal * rare},
-            index=declarations.index,
-        )
-
-    def _text_features(self, declarations: pd.DataFrame, text_fold: np.ndarray) -> pd.DataFrame:
-        """Per-threat text scores (fold or full model per row) and description/HS mismatch."""
-        texts = normalised_descriptions(declarations["goods_description"])
-        codes, unique_texts = pd.factorize(texts)
-        unique_list = list(unique_texts)
-        matrix = description_matrix(unique_list)
-        features: dict[str, np.ndarray] = {}
-        for threat in self.threats:
-            column = np.full(len(declarations), np.nan)
-            table = self.text_coefficients_[self.text_coefficients_["threat"] == threat]
-            for fold in np.unique(text_fold):
-                model = table[table["fold"] == fold]
-                scores = text_scores(
-                    matrix,
-                    model["index"].to_numpy(),
-                    model["value"].to_numpy(),
-                    self.text_intercepts_[threat][int(fold)],
+        postal = np.array(
+            [
+                mode in POSTAL_MODES or vehicle in PARCEL_VEHICLES
+                for mode, vehicle in zip(
+                    columns.strings("transport_mode").tolist(),
+                    columns.strings("vehicle_type").tolist(),
+                    strict=True,
                 )
+            ],
+            dtype=np.float64,
+        )
+        seen = importer_counts["declarations"]
+        rare = np.where(np.isnan(seen), np.nan, (seen < self.rare_importer_declarations) * 1.0)
+        return {"postal_or_parcel": postal, "postal_to_new_importer": postal * rare}
+
+    def _text_features(
+        self, columns: DeclarationColumns, text_fold: np.ndarray, lookups: FittedLookups
+    ) -> dict[str, np.ndarray]:
+        """Per-threat text scores (fold or full model per row) and description/HS mismatch."""
+        texts = normalised_descriptions(columns.strings("goods_description"))
+        codes, unique_texts = factorised(texts.tolist())
+        unique_list = [str(text) for text in unique_texts]
+        descriptions, words = hashed_descriptions(unique_list)
+        features: dict[str, np.ndarray] = {}
+        folds = np.unique(text_fold).tolist()
+        models = [(threat, fold) for threat in self.threats for fold in folds]
+        scores = text_scores(descriptions, [lookups.text_models[model] for model in models])
+        for threat in self.threats:
+            column = np.full(len(columns), np.nan)
+            for fold in folds:
                 rows = text_fold == fold
-                column[rows] = scores[codes[rows]]
+                column[rows] = scores[codes[rows], models.index((threat, fold))]
             features[f"text_score_{threat}"] = column
 
-        chapters = declarations["hs_code"].astype("str").str.slice(0, 2)
+        chapters = prefixes(columns.strings("hs_code"), 2)
         weapon_words = weapon_word_counts(unique_list)[codes]
         features["description_weapon_words"] = weapon_words
         features["description_weapon_words_outside_ch93"] = np.where(
-            chapters.to_numpy(dtype=object) == WEAPON_CHAPTER, 0.0, weapon_words
+            np.equal(chapters, WEAPON_CHAPTER), 0.0, weapon_words
         )
-        chapter_codes, chapter_names = pd.factorize(chapters)
-        pair_keys, pair_codes = np.unique(
-            codes.astype(np.int64) * (len(chapter_names) + 1) + (chapter_codes + 1),
-            return_inverse=True,
-        )
-        pair_text = pair_keys // (len(chapter_names) + 1)
-        pair_chapter = pair_keys % (len(chapter_names) + 1) - 1
+        # the chapter fit of each distinct (description, chapter) pair
+        pair_codes, pairs = factorised(list(zip(codes.tolist(), chapters.tolist(), strict=True)))
         fit = chapter_fit(
-            [unique_list[code] for code in pair_text],
-            pd.Series(
-                np.where(
-                    pair_chapter >= 0, np.asarray(chapter_names, dtype=object)[pair_chapter], None
-                ),
-                dtype="str",
-            ),
-            self.chapter_words_,
-            self.chapter_rows_,
-            self.chapter_smoothing,
+            words.take([text for text, _ in pairs]),
+            np.array([chapter for _, chapter in pairs], dtype=object),
+            lookups.chapter_association,
         )
         features["description_chapter_fit"] = fit[pair_codes]
-        return pd.DataFrame(features, index=declarations.index, dtype=np.float64)
+        return features
 
-    def _code_features(self, declarations: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                field: encode(code_values(declarations, field), vocabulary)
-                for field, vocabulary in self.vocabularies_.items()
-            },
-            index=declarations.index,
-            dtype=np.float64,
-        )
+    def _code_features(self, columns: DeclarationColumns) -> dict[str, np.ndarray]:
+        return {
+            field: encode(code_values(columns, field), vocabulary)
+            for field, vocabulary in self.vocabularies_.items()
+        }
 
     # ------------------------------------------------------------------ feature lists
     def _describe_features(self) -> None:
@@ -587,15 +633,21 @@ class FeatureBuilder:
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path) -> list[Path]:
-        """Write the fitted state as Parquet tables and one JSON file; returns the paths."""
+        """Write the fitted state as Parquet tables and one JSON file; returns the paths.
+
+        Only what serving needs is saved: the text models fitted on all labelled rows, not
+        the per-fold models nor which training declaration was in which fold (declaration
+        ids do not travel with a model). A loaded builder therefore scores every row, in
+        both transforms, with the full text model.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        full_model = self.text_coefficients_["fold"] == FULL_MODEL
         tables = {
             HISTORY_FILE: self.history_,
             REFERENCE_FILE: self.reference_,
             WATCHLIST_FILE: self.watchlist_,
-            TEXT_COEFFICIENTS_FILE: self.text_coefficients_,
-            TEXT_FOLDS_FILE: self.text_folds_,
+            TEXT_COEFFICIENTS_FILE: self.text_coefficients_[full_model].reset_index(drop=True),
             CHAPTER_WORDS_FILE: self.chapter_words_,
         }
         paths = []
@@ -614,7 +666,7 @@ class FeatureBuilder:
             "outcomes_cutoff_ns": self.outcomes_cutoff_ns_,
             "vocabularies": self.vocabularies_,
             "text_intercepts": {
-                threat: {str(fold): value for fold, value in intercepts.items()}
+                threat: {str(FULL_MODEL): intercepts[FULL_MODEL]}
                 for threat, intercepts in self.text_intercepts_.items()
             },
             "chapter_rows": self.chapter_rows_,
@@ -626,7 +678,8 @@ class FeatureBuilder:
 
     @classmethod
     def load(cls, directory: str | Path) -> FeatureBuilder:
-        """A builder equal to the one saved in ``directory`` (same features, bit for bit)."""
+        """A builder equal to the one saved in ``directory``: the same serving features, bit
+        for bit; point-in-time text scores come from the full text model for every row."""
         directory = Path(directory)
         state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
         if state["format_version"] != FORMAT_VERSION:
@@ -655,19 +708,83 @@ class FeatureBuilder:
         builder.reference_ = pd.read_parquet(directory / REFERENCE_FILE)
         builder.watchlist_ = pd.read_parquet(directory / WATCHLIST_FILE)
         builder.text_coefficients_ = pd.read_parquet(directory / TEXT_COEFFICIENTS_FILE)
-        builder.text_folds_ = pd.read_parquet(directory / TEXT_FOLDS_FILE)
+        builder.text_folds_ = pd.DataFrame(
+            {"declaration_id": pd.Series([], dtype="str"), "fold": pd.Series([], dtype=np.int64)}
+        )
         builder.chapter_words_ = pd.read_parquet(directory / CHAPTER_WORDS_FILE)
         builder._describe_features()
+        builder._forget_lookups()
         return builder
+
+
+class FittedLookups:
+    """Structures derived from a builder's fitted state for fast reads: the value reference
+    with its back-off, the watchlist per entity type, the text models per (threat, fold),
+    the chapter association and the output columns. Built once per fitted state; never
+    saved (they are a function of what is)."""
+
+    def __init__(
+        self,
+        reference: ValueReference,
+        watchlist: WatchlistIndex,
+        text_models: dict[tuple[str, int], TextModel],
+        chapter_association: ChapterAssociation,
+        feature_index: pd.Index,
+    ) -> None:
+        self.reference = reference
+        self.watchlist = watchlist
+        self.text_models = text_models
+        self.chapter_association = chapter_association
+        self.feature_index = feature_index
+
+    @classmethod
+    def build(cls, builder: FeatureBuilder) -> FittedLookups:
+        """The lookups of ``builder``'s current fitted state."""
+        coefficients = builder.text_coefficients_
+        by_model = {
+            (str(threat), int(cast(int, fold))): table
+            for (threat, fold), table in coefficients.groupby(["threat", "fold"], sort=True)
+        }
+        empty = coefficients.iloc[:0]
+        text_models = {
+            (threat, fold): TextModel.from_table(by_model.get((threat, fold), empty), intercept)
+            for threat, intercepts in builder.text_intercepts_.items()
+            for fold, intercept in intercepts.items()
+        }
+        return cls(
+            reference=ValueReference(builder.reference_),
+            watchlist=WatchlistIndex(builder.watchlist_),
+            text_models=text_models,
+            chapter_association=ChapterAssociation(
+                builder.chapter_words_, builder.chapter_rows_, builder.chapter_smoothing
+            ),
+            feature_index=pd.Index(builder.feature_names_, dtype="str"),
+        )
+
+
+def _check_aligned(declarations: pd.DataFrame, labels: pd.DataFrame) -> None:
+    """Labels must have one row per declaration, in the same order."""
+    if len(labels) != len(declarations):
+        raise ValueError(
+            f"labels has {len(labels)} rows but declarations has {len(declarations)}: "
+            "the labels frame must be aligned row for row with the declarations"
+        )
+
+
+def _empty_history(columns: Sequence[str]) -> pd.DataFrame:
+    """A history state table with no entity."""
+    return pd.DataFrame(
+        {
+            "key": pd.Series([], dtype="str"),
+            **{column: pd.Series([], dtype=np.float64) for column in columns},
+            "first_seen": pd.Series([], dtype="datetime64[ns, UTC]"),
+        }
+    )
 
 
 def _positional(
     declarations: pd.DataFrame, labels: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Both frames with a RangeIndex; labels are aligned with declarations row for row."""
-    if len(labels) != len(declarations):
-        raise ValueError(
-            f"labels has {len(labels)} rows but declarations has {len(declarations)}: "
-            "the labels frame must be aligned row for row with the declarations"
-        )
+    _check_aligned(declarations, labels)
     return declarations.reset_index(drop=True), labels.reset_index(drop=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from features.entities import normalise_ids
+from features.columns import DeclarationColumns, missing, per_distinct, prefixes
 
 # Categorical features read from canonical fields (the HS chapter is derived from hs_code).
 CODE_FIELDS: tuple[str, ...] = (
@@ -28,36 +28,32 @@ CODE_FIELDS: tuple[str, ...] = (
 )
 
 
-def code_values(declarations: pd.DataFrame, field: str) -> pd.Series:
-    """The value of a categorical field as it enters its vocabulary (ids normalised)."""
+def code_values(columns: DeclarationColumns, field: str) -> np.ndarray:
+    """The value of a categorical field as it enters its vocabulary (ids normalised;
+    ``None`` when missing)."""
     if field == "hs_chapter":
-        return declarations["hs_code"].astype("str").str.slice(0, 2)
-    values = declarations[field]
+        return prefixes(columns.strings("hs_code"), 2)
     if field in ("office_id", "procedure_code") or field.startswith("x_"):
-        return normalise_ids(values)
-    return values.astype("str")
+        return columns.ids(field)
+    return columns.strings(field)
 
 
-def fit_vocabulary(values: pd.Series, top_k: int) -> dict[str, int]:
+def fit_vocabulary(values: np.ndarray, top_k: int) -> dict[str, int]:
     """Map each value seen to its code: rank by frequency (ties by value) below ``top_k``, else ``top_k``."""
-    counts = values.dropna().value_counts()
+    counts = pd.Series(values, dtype="str").dropna().value_counts()
     ranked = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
     return {str(value): min(rank, top_k) for rank, (value, _) in enumerate(ranked)}
 
 
-def encode(values: pd.Series, vocabulary: dict[str, int]) -> np.ndarray:
+def encode(values: np.ndarray, vocabulary: dict[str, int]) -> np.ndarray:
     """Integer codes as float64; unseen or missing values are NaN."""
-    positions, distinct = pd.factorize(values)
-    distinct_codes = np.array(
-        [vocabulary.get(str(value), np.nan) for value in distinct], dtype=np.float64
-    )
-    result = np.full(len(values), np.nan)
-    result[positions >= 0] = distinct_codes[positions[positions >= 0]]
-    return result
+    codes = per_distinct(values, lambda value: vocabulary.get(value, np.nan))
+    codes[missing(codes)] = np.nan
+    return codes.astype(np.float64)
 
 
 def fit_vocabularies(
-    declarations: pd.DataFrame, fields: Sequence[str], top_k: int
+    columns: DeclarationColumns, fields: Sequence[str], top_k: int
 ) -> dict[str, dict[str, int]]:
     """One vocabulary per categorical field."""
-    return {field: fit_vocabulary(code_values(declarations, field), top_k) for field in fields}
+    return {field: fit_vocabulary(code_values(columns, field), top_k) for field in fields}

@@ -2,7 +2,8 @@
 
 Trader and vehicle ids are ids, but sources type them by hand: "ACME " and "acme" are one
 importer. Every id is normalised the same way (trimmed, inner whitespace collapsed, case
-folded) before it becomes a key, in training and serving alike.
+folded; :func:`features.columns.normalised_id`) before it becomes a key, in training and
+serving alike.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
+from features.columns import DeclarationColumns, normalised_ids, prefixes
 
 # Joins the parts of a composite key (route, HS heading with origin), as in itineraries.
 KEY_SEPARATOR = ">"
@@ -40,42 +43,38 @@ TRANSIT_COUNTRY = "transit_country"
 
 
 def normalise_ids(ids: pd.Series) -> pd.Series:
-    """Trim, collapse inner whitespace and case-fold ids; blank ids become missing (NaN).
-
-    Ids repeat across declarations, so the work is done once per distinct id.
-    """
-    codes, distinct = pd.factorize(ids.astype("str"))
-    text = pd.Series(distinct, dtype="str")
-    text = text.str.strip().str.replace(r"\s+", " ", regex=True).str.casefold()
-    text = text.where(text.str.len() > 0)
-    values = np.full(len(codes), None, dtype=object)
-    values[codes >= 0] = text.to_numpy(dtype=object)[codes[codes >= 0]]
-    return pd.Series(values, index=ids.index, dtype="str")
+    """Trim, collapse inner whitespace and case-fold ids; blank ids become missing (NaN)."""
+    values = DeclarationColumns(pd.DataFrame({"ids": ids})).strings("ids")
+    return pd.Series(normalised_ids(values), index=ids.index, dtype="str")
 
 
-def entity_keys(declarations: pd.DataFrame) -> pd.DataFrame:
-    """The history key of every entity kind for each declaration (NaN when a part is missing).
+def entity_keys(columns: DeclarationColumns) -> dict[str, np.ndarray]:
+    """The history key of every entity kind for each declaration (``None`` when a part is
+    missing), as object arrays aligned with the declarations.
 
     Route is origin > dispatch > office; the commodity-origin pair is the HS heading (first
     four digits) with the origin country.
     """
-    keys: dict[str, pd.Series] = {}
+    keys: dict[str, np.ndarray] = {}
     for kind in ENTITY_KINDS:
         if kind.name == "route":
             parts = [
-                declarations["origin_country"].astype("str"),
-                declarations["dispatch_country"].astype("str"),
-                normalise_ids(declarations["office_id"]),
+                columns.strings("origin_country"),
+                columns.strings("dispatch_country"),
+                columns.ids("office_id"),
             ]
         elif kind.name == "hs4_origin":
-            parts = [
-                declarations["hs_code"].astype("str").str.slice(0, 4),
-                declarations["origin_country"].astype("str"),
-            ]
+            parts = [prefixes(columns.strings("hs_code"), 4), columns.strings("origin_country")]
         else:
-            parts = [normalise_ids(declarations[kind.fields[0]])]
-        key = parts[0]
-        for part in parts[1:]:
-            key = key + KEY_SEPARATOR + part  # NaN in any part propagates
-        keys[kind.name] = key
-    return pd.DataFrame(keys, index=declarations.index)
+            parts = [columns.ids(kind.fields[0])]
+        keys[kind.name] = parts[0] if len(parts) == 1 else joined_keys(parts)
+    return keys
+
+
+def joined_keys(parts: list[np.ndarray]) -> np.ndarray:
+    """Parts joined by :data:`KEY_SEPARATOR` row by row; ``None`` when any part is missing."""
+    joined = [
+        None if None in values else KEY_SEPARATOR.join(values)
+        for values in zip(*(part.tolist() for part in parts), strict=True)
+    ]
+    return np.array(joined, dtype=object)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.columns import NAT_NS, as_nanoseconds, missing
 from features.schema import label_column
 
-NAT_NS = np.iinfo(np.int64).min  # pandas' integer form of NaT
 NANOSECONDS_PER_DAY = 86_400 * 10**9
 
 
@@ -36,11 +36,6 @@ def count_columns(threats: Sequence[str]) -> list[str]:
     ]
 
 
-def as_nanoseconds(times: pd.Series) -> np.ndarray:
-    """UTC datetimes as int64 nanoseconds since the epoch; NaT becomes ``NAT_NS``."""
-    return np.asarray(pd.DatetimeIndex(times).as_unit("ns").asi8, dtype=np.int64)
-
-
 @dataclass(frozen=True)
 class EventLog:
     """Events of one entity kind: key, time (ns), count increments and whether a declaration."""
@@ -51,28 +46,29 @@ class EventLog:
     is_declaration: np.ndarray  # bool
 
 
-def declaration_events(keys: pd.Series, lodged_at: pd.Series, threats: Sequence[str]) -> EventLog:
+def declaration_events(keys: np.ndarray, lodged_ns: np.ndarray, threats: Sequence[str]) -> EventLog:
     """One event per declaration with a key, at its ``lodged_at``: one more declaration seen."""
-    has_key = keys.notna().to_numpy()
+    has_key = ~missing(keys)
     values = np.zeros((int(has_key.sum()), len(count_columns(threats))))
     values[:, 0] = 1.0
     return EventLog(
-        keys=keys.to_numpy(dtype=object)[has_key],
-        times=as_nanoseconds(lodged_at)[has_key],
+        keys=keys[has_key],
+        times=lodged_ns[has_key],
         values=values,
         is_declaration=np.ones(len(values), dtype=bool),
     )
 
 
-def outcome_events(keys: pd.Series, labels: pd.DataFrame, threats: Sequence[str]) -> EventLog:
+def outcome_events(keys: np.ndarray, labels: pd.DataFrame, threats: Sequence[str]) -> EventLog:
     """One event per inspected row with a key and a ``known_at``, at that time.
 
-    It adds one inspection, one labelled outcome per threat whose label is known, and one
-    hit per threat whose label is positive.
+    ``keys`` is aligned with the rows of ``labels``. An event adds one inspection, one
+    labelled outcome per threat whose label is known, and one hit per threat whose label is
+    positive.
     """
     inspected = labels["inspected"].fillna(False).astype(bool).to_numpy()
     known_ns = as_nanoseconds(labels["known_at"])
-    rows = keys.notna().to_numpy() & inspected & (known_ns != NAT_NS)
+    rows = ~missing(keys) & inspected & (known_ns != NAT_NS)
     label_values = np.column_stack(
         [labels[label_column(threat)].to_numpy(dtype=np.float64) for threat in threats]
     ).reshape(len(labels), len(threats))[rows]
@@ -85,7 +81,7 @@ def outcome_events(keys: pd.Series, labels: pd.DataFrame, threats: Sequence[str]
         ]
     )
     return EventLog(
-        keys=keys.to_numpy(dtype=object)[rows],
+        keys=keys[rows],
         times=known_ns[rows],
         values=values,
         is_declaration=np.zeros(len(values), dtype=bool),
@@ -102,19 +98,37 @@ def concat_events(*logs: EventLog) -> EventLog:
     )
 
 
+@dataclass(frozen=True)
+class EntityCounts:
+    """Per query row: what was known about its entity (the counts of :func:`count_columns`)
+    and when the entity was first declared.
+
+    Rows without a key have NaN counts: unknown, not zero.
+    """
+
+    columns: tuple[str, ...]
+    values: np.ndarray  # float64, one row per query, one column per count column
+    first_seen_ns: np.ndarray  # int64, NAT_NS when never declared before (or no key)
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        return self.values[:, self.columns.index(column)]
+
+    def __len__(self) -> int:
+        return len(self.first_seen_ns)
+
+
 def counts_before(
-    query_keys: pd.Series, query_times: np.ndarray, events: EventLog, columns: Sequence[str]
-) -> pd.DataFrame:
+    query_keys: np.ndarray, query_times: np.ndarray, events: EventLog, columns: Sequence[str]
+) -> EntityCounts:
     """Per query: sums of the events with the same key strictly before the query time.
 
     Queries and events are sorted together by (key, time, query-before-event), so a
     cumulative sum read at a query's position counts exactly the earlier events of its key.
     Also returns ``first_seen_ns``: the time of the key's first declaration event before the
-    query (``NAT_NS`` when there is none). Queries without a key get NaN counts.
+    query (``NAT_NS`` when there is none). Queries without a key (``None``) get NaN counts.
     """
     n_query = len(query_keys)
-    query_values = query_keys.to_numpy(dtype=object)
-    codes, _ = pd.factorize(np.concatenate([query_values, events.keys]), use_na_sentinel=True)
+    codes, _ = pd.factorize(np.concatenate([query_keys, events.keys]), use_na_sentinel=True)
     query_codes, event_codes = codes[:n_query], codes[n_query:]
 
     all_codes = np.concatenate([query_codes, event_codes])
@@ -155,9 +169,7 @@ def counts_before(
     missing = query_codes < 0
     sums[missing] = np.nan
     first_seen[missing] = NAT_NS
-    result = pd.DataFrame(sums, columns=list(columns), index=query_keys.index)
-    result["first_seen_ns"] = first_seen
-    return result
+    return EntityCounts(tuple(columns), sums, first_seen)
 
 
 def aggregate_events(events: EventLog, columns: Sequence[str]) -> pd.DataFrame:
@@ -188,24 +200,32 @@ def merge_states(state: pd.DataFrame, update: pd.DataFrame, columns: Sequence[st
     return merged.reset_index()
 
 
-def lookup_counts(
-    query_keys: pd.Series, state: pd.DataFrame, columns: Sequence[str]
-) -> pd.DataFrame:
-    """Counts of each query's key from a state table; unseen keys count zero, no key is NaN."""
-    table = state.set_index("key")
-    positions = table.index.get_indexer(pd.Index(query_keys.to_numpy(dtype=object)))
-    found = positions >= 0
-    sums = np.zeros((len(query_keys), len(columns)))
-    sums[found] = table[list(columns)].to_numpy(dtype=np.float64)[positions[found]]
-    first_all = as_nanoseconds(table["first_seen"])
-    first_seen = np.full(len(query_keys), NAT_NS, dtype=np.int64)
-    first_seen[found] = first_all[positions[found]]
-    missing = query_keys.isna().to_numpy()
-    sums[missing] = np.nan
-    first_seen[missing] = NAT_NS
-    result = pd.DataFrame(sums, columns=list(columns), index=query_keys.index)
-    result["first_seen_ns"] = first_seen
-    return result
+class HistoryTable:
+    """One entity kind's serving state indexed by key: a lookup is a dictionary read.
+
+    Built once from a state table (``key``, count columns, ``first_seen``) and then read by
+    every serving request, so a single declaration never touches the whole table.
+    """
+
+    def __init__(self, state: pd.DataFrame, columns: Sequence[str]) -> None:
+        self.columns = tuple(columns)
+        self.positions = {key: position for position, key in enumerate(state["key"].tolist())}
+        self.values = state[list(columns)].to_numpy(dtype=np.float64)
+        self.first_seen_ns = as_nanoseconds(state["first_seen"])
+
+    def lookup(self, query_keys: np.ndarray) -> EntityCounts:
+        """Counts of each query's key; unseen keys count zero, no key (``None``) is NaN."""
+        get = self.positions.get
+        positions = np.fromiter(
+            (get(key, -1) for key in query_keys.tolist()), dtype=np.int64, count=len(query_keys)
+        )
+        found = positions >= 0
+        sums = np.zeros((len(query_keys), len(self.columns)))
+        sums[found] = self.values[positions[found]]
+        first_seen = np.full(len(query_keys), NAT_NS, dtype=np.int64)
+        first_seen[found] = self.first_seen_ns[positions[found]]
+        sums[missing(query_keys)] = np.nan
+        return EntityCounts(self.columns, sums, first_seen)
 
 
 def smoothed_rate(
@@ -217,32 +237,32 @@ def smoothed_rate(
 
 def entity_history_features(
     prefix: str,
-    counts: pd.DataFrame,
+    counts: EntityCounts,
     lodged_ns: np.ndarray,
     threats: Sequence[str],
     priors: dict[str, float],
     prior_strength: float,
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """Feature columns of one entity kind from its counts (identical for training and serving)."""
     features: dict[str, np.ndarray] = {
-        f"{prefix}_declarations": counts["declarations"].to_numpy(),
-        f"{prefix}_inspections": counts["inspections"].to_numpy(),
+        f"{prefix}_declarations": counts["declarations"],
+        f"{prefix}_inspections": counts["inspections"],
     }
     for threat in threats:
-        features[f"{prefix}_hits_{threat}"] = counts[f"hits_{threat}"].to_numpy()
+        features[f"{prefix}_hits_{threat}"] = counts[f"hits_{threat}"]
     for threat in threats:
         features[f"{prefix}_hit_rate_{threat}"] = smoothed_rate(
-            counts[f"hits_{threat}"].to_numpy(),
-            counts[f"labelled_{threat}"].to_numpy(),
+            counts[f"hits_{threat}"],
+            counts[f"labelled_{threat}"],
             priors[threat],
             prior_strength,
         )
-    first_ns = counts["first_seen_ns"].to_numpy()
+    first_ns = counts.first_seen_ns
     seen = first_ns != NAT_NS
     days = np.full(len(counts), np.nan)
     days[seen] = (lodged_ns[seen] - first_ns[seen]) / NANOSECONDS_PER_DAY
     features[f"{prefix}_days_since_first_seen"] = days
-    return pd.DataFrame(features, index=counts.index, dtype=np.float64)
+    return features
 
 
 def entity_feature_names(prefix: str, threats: Sequence[str]) -> list[str]:

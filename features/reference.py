@@ -8,8 +8,12 @@ backing off to the heading, the chapter and finally all rows when a group has fe
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
+
+from features.columns import DeclarationColumns, prefixes
 
 HS_LEVELS: tuple[int, ...] = (6, 4, 2)  # digits of the HS code, most specific first
 GLOBAL_LEVEL = 0
@@ -20,14 +24,14 @@ VALUE_QUANTITIES: tuple[str, ...] = ("value_per_kg", "value_per_package")
 VEHICLE_MASS = "gross_mass_by_vehicle_type"
 
 
-def log_value_per_kg(declarations: pd.DataFrame) -> np.ndarray:
+def log_value_per_kg(columns: DeclarationColumns) -> np.ndarray:
     """log(customs value / net mass); NaN when either is missing or not positive."""
-    return _log_ratio(declarations["customs_value_eur"], declarations["net_mass_kg"])
+    return _log_ratio(columns.numbers("customs_value_eur"), columns.numbers("net_mass_kg"))
 
 
-def log_value_per_package(declarations: pd.DataFrame) -> np.ndarray:
+def log_value_per_package(columns: DeclarationColumns) -> np.ndarray:
     """log(customs value / packages); NaN when either is missing or not positive."""
-    return _log_ratio(declarations["customs_value_eur"], declarations["packages"])
+    return _log_ratio(columns.numbers("customs_value_eur"), columns.numbers("packages"))
 
 
 def fit_reference(declarations: pd.DataFrame, *, min_rows: int) -> pd.DataFrame:
@@ -37,39 +41,71 @@ def fit_reference(declarations: pd.DataFrame, *, min_rows: int) -> pd.DataFrame:
     0 the global reference (code ""); the vehicle mass reference has level 1 and the vehicle
     type as code.
     """
-    hs_codes = declarations["hs_code"].astype("str")
+    columns = DeclarationColumns(declarations)
+    hs_codes = columns.strings("hs_code")
     tables = []
     for quantity, values in (
-        ("value_per_kg", log_value_per_kg(declarations)),
-        ("value_per_package", log_value_per_package(declarations)),
+        ("value_per_kg", log_value_per_kg(columns)),
+        ("value_per_package", log_value_per_package(columns)),
     ):
         for level in HS_LEVELS:
             tables.append(
-                _group_stats(quantity, level, hs_codes.str.slice(0, level), values, min_rows)
+                _group_stats(quantity, level, prefixes(hs_codes, level), values, min_rows)
             )
         tables.append(
-            _group_stats(quantity, GLOBAL_LEVEL, pd.Series("", index=declarations.index), values, 1)
+            _group_stats(
+                quantity, GLOBAL_LEVEL, np.full(len(hs_codes), "", dtype=object), values, 1
+            )
         )
-    gross = declarations["gross_mass_kg"].to_numpy(dtype=np.float64)
+    gross = columns.numbers("gross_mass_kg")
     log_gross = np.log(np.where(gross > 0, gross, np.nan))
     tables.append(
-        _group_stats(
-            VEHICLE_MASS, 1, declarations["vehicle_type"].astype("str"), log_gross, min_rows
-        )
+        _group_stats(VEHICLE_MASS, 1, columns.strings("vehicle_type"), log_gross, min_rows)
     )
     reference = pd.concat(tables, ignore_index=True)
     return reference.sort_values(["quantity", "level", "code"], ignore_index=True)
 
 
-def value_features(declarations: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+class ValueReference:
+    """The fitted reference arranged for lookups: per quantity and HS level, code ->
+    (median, MAD), and the vehicle-type medians. Built once, read per declaration."""
+
+    def __init__(self, reference: pd.DataFrame) -> None:
+        self.groups: dict[tuple[str, int], dict[str, tuple[float, float]]] = {}
+        for (quantity, level), table in reference.groupby(["quantity", "level"], sort=True):
+            self.groups[(str(quantity), int(cast(int, level)))] = dict(
+                zip(
+                    table["code"].astype("str").tolist(),
+                    zip(table["median"].tolist(), table["mad"].tolist(), strict=True),
+                    strict=True,
+                )
+            )
+        self.vehicle_medians = {
+            code: median for code, (median, _) in self.groups.get((VEHICLE_MASS, 1), {}).items()
+        }
+
+    def resolve(self, quantity: str, hs_code: str | None) -> tuple[float, float, float]:
+        """Median, MAD and HS level of the most specific reference for ``hs_code``: its
+        subheading, heading, chapter, then all rows (NaN when there is none)."""
+        for level in (*HS_LEVELS, GLOBAL_LEVEL):
+            if hs_code is None and level != GLOBAL_LEVEL:
+                continue
+            code = hs_code[:level] if hs_code is not None else ""
+            found = self.groups.get((quantity, level), {}).get(code)
+            if found is not None:
+                return found[0], found[1], float(level)
+        return np.nan, np.nan, np.nan
+
+
+def value_features(columns: DeclarationColumns, reference: ValueReference) -> dict[str, np.ndarray]:
     """Value and mass features of each declaration against the fitted reference."""
-    hs_codes = declarations["hs_code"].astype("str")
+    hs_codes = columns.strings("hs_code")
     features: dict[str, np.ndarray] = {}
     for quantity, prefix, values in (
-        ("value_per_kg", "unit_value", log_value_per_kg(declarations)),
-        ("value_per_package", "package_value", log_value_per_package(declarations)),
+        ("value_per_kg", "unit_value", log_value_per_kg(columns)),
+        ("value_per_package", "package_value", log_value_per_package(columns)),
     ):
-        median, mad, level = _hs_reference(hs_codes, reference[reference["quantity"] == quantity])
+        median, mad, level = _hs_reference(hs_codes, reference, quantity)
         features[f"{prefix}_vs_hs_median"] = values - median
         features[f"{prefix}_robust_z"] = (values - median) / np.maximum(
             mad * MAD_TO_SIGMA, MIN_SPREAD
@@ -77,31 +113,29 @@ def value_features(declarations: pd.DataFrame, reference: pd.DataFrame) -> pd.Da
         if prefix == "unit_value":
             features["unit_value_reference_level"] = level
 
-    gross = declarations["gross_mass_kg"].to_numpy(dtype=np.float64)
-    net = declarations["net_mass_kg"].to_numpy(dtype=np.float64)
+    gross = columns.numbers("gross_mass_kg")
+    net = columns.numbers("net_mass_kg")
     with np.errstate(divide="ignore", invalid="ignore"):
         features["gross_net_mass_ratio"] = np.where(net > 0, gross / net, np.nan)
-    vehicle = reference[reference["quantity"] == VEHICLE_MASS].set_index("code")["median"]
-    vehicle_median = (
-        declarations["vehicle_type"]
-        .astype("str")
-        .map(vehicle)
-        .to_numpy(dtype=np.float64, na_value=np.nan)
+    vehicle_median = np.array(
+        [
+            reference.vehicle_medians.get(vehicle, np.nan)
+            for vehicle in columns.strings("vehicle_type").tolist()
+        ],
+        dtype=np.float64,
     )
     features["gross_mass_vs_vehicle_type_median"] = (
         np.log(np.where(gross > 0, gross, np.nan)) - vehicle_median
     )
-    value = declarations["customs_value_eur"].to_numpy(dtype=np.float64)
+    value = columns.numbers("customs_value_eur")
     features["customs_value_log"] = np.log1p(np.where(value >= 0, value, np.nan))
     features["net_mass_log"] = np.log1p(np.where(net >= 0, net, np.nan))
-    features["packages"] = declarations["packages"].to_numpy(dtype=np.float64)
-    features["duty_rate"] = declarations["duty_rate"].to_numpy(dtype=np.float64)
-    return pd.DataFrame(features, index=declarations.index, dtype=np.float64)
+    features["packages"] = columns.numbers("packages")
+    features["duty_rate"] = columns.numbers("duty_rate")
+    return features
 
 
-def _log_ratio(numerator: pd.Series, denominator: pd.Series) -> np.ndarray:
-    top = numerator.to_numpy(dtype=np.float64)
-    bottom = denominator.to_numpy(dtype=np.float64)
+def _log_ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
     valid = (top > 0) & (bottom > 0)
     result = np.full(len(top), np.nan)
     result[valid] = np.log(top[valid]) - np.log(bottom[valid])
@@ -109,9 +143,9 @@ def _log_ratio(numerator: pd.Series, denominator: pd.Series) -> np.ndarray:
 
 
 def _group_stats(
-    quantity: str, level: int, codes: pd.Series, values: np.ndarray, min_rows: int
+    quantity: str, level: int, codes: np.ndarray, values: np.ndarray, min_rows: int
 ) -> pd.DataFrame:
-    frame = pd.DataFrame({"code": codes.to_numpy(dtype=object), "value": values})
+    frame = pd.DataFrame({"code": codes, "value": values})
     frame = frame[frame["value"].notna() & frame["code"].notna()]
     grouped = frame.groupby("code", sort=True)["value"]
     medians = grouped.median()
@@ -133,19 +167,12 @@ def _group_stats(
 
 
 def _hs_reference(
-    hs_codes: pd.Series, reference: pd.DataFrame
+    hs_codes: np.ndarray, reference: ValueReference, quantity: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Median, MAD and HS level of the most specific reference available for each code."""
-    n = len(hs_codes)
-    median = np.full(n, np.nan)
-    mad = np.full(n, np.nan)
-    level = np.full(n, np.nan)
-    for hs_level in (*HS_LEVELS, GLOBAL_LEVEL):
-        table = reference[reference["level"] == hs_level].set_index("code")
-        codes = hs_codes.str.slice(0, hs_level) if hs_level else pd.Series("", index=hs_codes.index)
-        positions = table.index.get_indexer(pd.Index(codes.to_numpy(dtype=object)))
-        take = (positions >= 0) & np.isnan(level)
-        median[take] = table["median"].to_numpy()[positions[take]]
-        mad[take] = table["mad"].to_numpy()[positions[take]]
-        level[take] = hs_level
-    return median, mad, level
+    resolved = {
+        code: reference.resolve(quantity, code) for code in dict.fromkeys(hs_codes.tolist())
+    }
+    table = np.array([resolved[code] for code in hs_codes.tolist()], dtype=np.float64)
+    table = table.reshape(len(hs_codes), 3)
+    return table[:, 0], table[:, 1], table[:, 2]

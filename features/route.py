@@ -7,77 +7,63 @@ whose origin differs from where they were dispatched (routing to claim a prefere
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-import pandas as pd
+
+from features.columns import DeclarationColumns, missing, per_distinct
 
 ITINERARY_SEPARATOR = ">"
 
 
-def itinerary_features(declarations: pd.DataFrame) -> pd.DataFrame:
+def itinerary_countries(columns: DeclarationColumns) -> list[list[str] | None]:
+    """Each declaration's itinerary split into its countries (``None`` without itinerary);
+    itineraries repeat, so each distinct one is split once."""
+    return per_distinct(
+        columns.strings("itinerary"), lambda itinerary: itinerary.split(ITINERARY_SEPARATOR)
+    ).tolist()
+
+
+def itinerary_features(columns: DeclarationColumns) -> dict[str, np.ndarray]:
     """Consistency of the itinerary with dispatch and destination (1.0/0.0, NaN when unknown)."""
-    itinerary = declarations["itinerary"].astype("str")
-    # itineraries repeat: split each distinct one once
-    positions, distinct = pd.factorize(itinerary)
-    distinct_codes = pd.Series(distinct, dtype="str").str.split(ITINERARY_SEPARATOR)
-    first = _take(distinct_codes.str[0], positions, itinerary.index)
-    last = _take(distinct_codes.str[-1], positions, itinerary.index)
-    length = _take(distinct_codes.map(len), positions, itinerary.index).to_numpy(
-        dtype=np.float64, na_value=np.nan
-    )
-    has_itinerary = itinerary.notna()
-    dispatch = declarations["dispatch_country"].astype("str")
-    destination = declarations["destination_country"].astype("str")
-    origin = declarations["origin_country"].astype("str")
-    return pd.DataFrame(
-        {
-            "itinerary_starts_elsewhere": _mismatch(
-                first, dispatch, has_itinerary & dispatch.notna()
-            ),
-            "itinerary_ends_elsewhere": _mismatch(
-                last, destination, has_itinerary & destination.notna()
-            ),
-            "transit_countries": np.maximum(length - 2.0, 0.0),
-            "origin_differs_from_dispatch": _mismatch(
-                origin, dispatch, origin.notna() & dispatch.notna()
-            ),
-        },
-        index=declarations.index,
-        dtype=np.float64,
-    )
+    countries = itinerary_countries(columns)
+    first = np.array([None if c is None else c[0] for c in countries], dtype=object)
+    last = np.array([None if c is None else c[-1] for c in countries], dtype=object)
+    length = np.array([np.nan if c is None else len(c) for c in countries], dtype=np.float64)
+    has_itinerary = ~np.isnan(length)
+    dispatch = columns.strings("dispatch_country")
+    destination = columns.strings("destination_country")
+    origin = columns.strings("origin_country")
+    return {
+        "itinerary_starts_elsewhere": _mismatch(first, dispatch, has_itinerary),
+        "itinerary_ends_elsewhere": _mismatch(last, destination, has_itinerary),
+        "transit_countries": np.maximum(length - 2.0, 0.0),
+        "origin_differs_from_dispatch": _mismatch(origin, dispatch, ~missing(origin)),
+    }
 
 
-def transit_countries(declarations: pd.DataFrame) -> pd.Series:
-    """Countries between the first and last of each itinerary, one row per (declaration, country).
+@dataclass(frozen=True)
+class TransitCountries:
+    """Countries between the first and last of each itinerary: one entry per (declaration,
+    country), in declaration order then itinerary order."""
 
-    The index repeats the declaration's index label (which must be unique); declarations
-    without transit have no row.
-    """
-    positions, distinct = pd.factorize(declarations["itinerary"].astype("str"))
-    codes = pd.Series(distinct, dtype="str").str.split(ITINERARY_SEPARATOR)
-    codes = codes[codes.map(len) > 2]
-    exploded = codes.explode()
-    place = exploded.groupby(level=0).cumcount().to_numpy()
-    length = codes.map(len).reindex(exploded.index).to_numpy()
-    middle = exploded[(place > 0) & (place < length - 1)]
-    transit = pd.DataFrame({"distinct": middle.index.to_numpy(), "country": middle.to_numpy()})
-    rows = pd.DataFrame({"row": np.arange(len(positions)), "distinct": positions})
-    pairs = rows.merge(transit, on="distinct", how="inner", sort=False)
-    return pd.Series(
-        pairs["country"].to_numpy(),
-        index=declarations.index[pairs["row"].to_numpy()],
-        name="itinerary",
-        dtype="str",
-    )
+    rows: np.ndarray  # int64 position of the declaration
+    countries: np.ndarray  # object array of country codes
 
 
-def _take(distinct: pd.Series, positions: np.ndarray, index: pd.Index) -> pd.Series:
-    """Values per row from values per distinct itinerary (position -1 = no itinerary)."""
-    values = distinct.to_numpy(dtype=object)
-    taken = np.array([None] * len(positions), dtype=object)
-    taken[positions >= 0] = values[positions[positions >= 0]]
-    return pd.Series(taken, index=index)
+def transit_countries(columns: DeclarationColumns) -> TransitCountries:
+    """The transit countries of every declaration; declarations without transit have none."""
+    rows: list[int] = []
+    countries: list[str] = []
+    for row, itinerary in enumerate(itinerary_countries(columns)):
+        if itinerary is not None and len(itinerary) > 2:
+            middle = itinerary[1:-1]
+            rows.extend([row] * len(middle))
+            countries.extend(middle)
+    return TransitCountries(np.array(rows, dtype=np.int64), np.array(countries, dtype=object))
 
 
-def _mismatch(left: pd.Series, right: pd.Series, known: pd.Series) -> np.ndarray:
-    differs = (left != right).to_numpy(dtype=np.float64)
-    return np.where(known.to_numpy(dtype=bool), differs, np.nan)
+def _mismatch(left: np.ndarray, right: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """1.0 where the values differ, 0.0 where equal, NaN where unknown or ``right`` missing."""
+    differs = np.not_equal(left, right).astype(np.float64)
+    return np.where(known & ~missing(right), differs, np.nan)

@@ -12,13 +12,19 @@ is mapped back to rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.feature_extraction import FeatureHasher
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
+
+from features.columns import factorised, missing, per_distinct
 
 HASH_FEATURES = 2**16  # per analyzer; the matrix has words then characters: 2 * HASH_FEATURES
 FULL_MODEL = -1  # fold number of the model fitted on every labelled fit row
@@ -54,51 +60,158 @@ WEAPON_PART_WORDS: frozenset[str] = frozenset(
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default word token
 
 
-def normalised_descriptions(descriptions: pd.Series) -> pd.Series:
-    """Lower-cased descriptions with collapsed whitespace; missing becomes ""."""
-    text = descriptions.astype("str").fillna("")
-    return text.str.casefold().str.replace(r"\s+", " ", regex=True).str.strip()
+def normalised_description(description: str | None) -> str:
+    """Lower-cased (case-folded) description with whitespace runs collapsed and trimmed;
+    missing becomes ""."""
+    return "" if description is None else " ".join(description.casefold().split())
+
+
+def normalised_descriptions(descriptions: np.ndarray) -> np.ndarray:
+    """:func:`normalised_description` of each description (object array of str)."""
+    normalised = per_distinct(descriptions, normalised_description)
+    normalised[missing(normalised)] = ""
+    return normalised
+
+
+def _vectorizer(analyzer: str, ngram_range: tuple[int, int]) -> HashingVectorizer:
+    """The binary hashing vectorizer whose analyzer (and hashing) defines one n-gram block."""
+    return HashingVectorizer(
+        analyzer=analyzer,
+        ngram_range=ngram_range,
+        n_features=HASH_FEATURES,
+        alternate_sign=False,
+        norm=None,
+        binary=True,
+        token_pattern=TOKEN_PATTERN,
+        dtype=np.float64,
+    )
+
+
+@cache
+def _analyzers() -> dict[str, Callable[[str], list[str]]]:
+    """Text -> n-grams of each block, as scikit-learn's vectorizers split it."""
+    return {
+        "word_ngrams": _vectorizer("word", (1, 2)).build_analyzer(),
+        "character_ngrams": _vectorizer("char_wb", (3, 5)).build_analyzer(),
+        "words": _vectorizer("word", (1, 1)).build_analyzer(),
+    }
+
+
+@cache
+def _hasher() -> FeatureHasher:
+    """The hasher behind every vectorizer of :func:`_vectorizer` (what its transform uses)."""
+    return FeatureHasher(
+        n_features=HASH_FEATURES, input_type="string", dtype=np.float64, alternate_sign=False
+    )
+
+
+@dataclass(frozen=True)
+class HashedRows:
+    """Binary rows over hashed n-gram columns: row ``i`` has a 1 in each column of
+    ``indices[indptr[i]:indptr[i + 1]]`` (ascending, distinct) and 0 elsewhere."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    width: int
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    def take(self, rows: Sequence[int]) -> HashedRows:
+        """The given rows, in that order (repeats allowed)."""
+        positions = np.asarray(rows, dtype=np.int64)
+        counts = self.indptr[positions + 1] - self.indptr[positions]
+        indptr = np.zeros(len(positions) + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        sources = np.arange(indptr[-1]) + np.repeat(self.indptr[positions] - indptr[:-1], counts)
+        return HashedRows(indptr, self.indices[sources], self.width)
+
+    def matrix(self) -> sp.csr_matrix:
+        """The rows as a sparse matrix."""
+        return sp.csr_matrix(
+            (np.ones(len(self.indices)), self.indices, self.indptr), shape=(len(self), self.width)
+        )
+
+    def compact(self) -> tuple[sp.csr_matrix, np.ndarray]:
+        """The rows restricted to the columns some row uses, and those columns (ascending).
+
+        A product with a dense vector then needs the vector only at those columns and sums
+        the same terms in the same order as the full product (bit for bit), without a
+        vector as wide as the hash space.
+        """
+        columns = np.unique(self.indices)
+        matrix = sp.csr_matrix(
+            (np.ones(len(self.indices)), np.searchsorted(columns, self.indices), self.indptr),
+            shape=(len(self), len(columns)),
+        )
+        return matrix, columns
+
+
+def hashed_descriptions(texts: Sequence[str]) -> tuple[HashedRows, HashedRows]:
+    """The description rows (:func:`description_matrix`) and word rows
+    (:func:`word_matrix`) of each text, hashed in one pass."""
+    blocks = _hashed_blocks(texts, ("word_ngrams", "character_ngrams", "words"))
+    return _side_by_side(blocks[0], blocks[1]), blocks[2]
 
 
 def description_matrix(texts: Sequence[str]) -> sp.csr_matrix:
     """Binary hashed word 1-2 grams followed by character 3-5 grams of each text."""
-    if len(texts) == 0:
-        return sp.csr_matrix((0, 2 * HASH_FEATURES))
-    words = HashingVectorizer(
-        analyzer="word",
-        ngram_range=(1, 2),
-        n_features=HASH_FEATURES,
-        alternate_sign=False,
-        norm=None,
-        binary=True,
-        token_pattern=TOKEN_PATTERN,
-        dtype=np.float64,
-    )
-    characters = HashingVectorizer(
-        analyzer="char_wb",
-        ngram_range=(3, 5),
-        n_features=HASH_FEATURES,
-        alternate_sign=False,
-        norm=None,
-        binary=True,
-        dtype=np.float64,
-    )
-    return sp.hstack([words.transform(texts), characters.transform(texts)], format="csr")
+    word_ngrams, character_ngrams = _hashed_blocks(texts, ("word_ngrams", "character_ngrams"))
+    return _side_by_side(word_ngrams, character_ngrams).matrix()
 
 
 def word_matrix(texts: Sequence[str]) -> sp.csr_matrix:
     """Binary hashed single words of each text (the vocabulary of the chapter association)."""
-    if len(texts) == 0:
-        return sp.csr_matrix((0, HASH_FEATURES))
-    return HashingVectorizer(
-        analyzer="word",
-        n_features=HASH_FEATURES,
-        alternate_sign=False,
-        norm=None,
-        binary=True,
-        token_pattern=TOKEN_PATTERN,
-        dtype=np.float64,
-    ).transform(texts)
+    return _hashed_blocks(texts, ("words",))[0].matrix()
+
+
+def _hashed_blocks(texts: Sequence[str], blocks: Sequence[str]) -> list[HashedRows]:
+    """Each block's binary hashed rows of ``texts``, from one call of the hasher.
+
+    Exactly what each block's ``HashingVectorizer.transform`` returns (its analyzer's
+    n-grams through the same ``FeatureHasher``, duplicates merged and sorted, binary),
+    without paying the vectorizers' fixed cost once per block.
+    """
+    n = len(texts)
+    if n == 0:
+        empty = HashedRows(np.zeros(1, dtype=np.int64), np.array([], dtype=np.int64), HASH_FEATURES)
+        return [empty for _ in blocks]
+    analyzers = _analyzers()
+    hashed = _hasher().transform(analyzers[block](text) for block in blocks for text in texts)
+    indptr = np.asarray(hashed.indptr, dtype=np.int64)
+    indices = np.asarray(hashed.indices, dtype=np.int64)
+    rows = []
+    for position in range(len(blocks)):
+        start, end = indptr[position * n], indptr[(position + 1) * n]
+        rows.append(
+            HashedRows(
+                indptr[position * n : (position + 1) * n + 1] - start,
+                indices[start:end],
+                HASH_FEATURES,
+            )
+        )
+    return rows
+
+
+def _side_by_side(left: HashedRows, right: HashedRows) -> HashedRows:
+    """Row ``i`` of ``left`` followed by row ``i`` of ``right`` shifted past ``left``'s width."""
+    left_counts = np.diff(left.indptr)
+    right_counts = np.diff(right.indptr)
+    indptr = np.zeros(len(left) + 1, dtype=np.int64)
+    np.cumsum(left_counts + right_counts, out=indptr[1:])
+    indices = np.empty(indptr[-1], dtype=np.int64)
+    left_rows = np.repeat(np.arange(len(left)), left_counts)
+    indices[indptr[left_rows] + np.arange(len(left.indices)) - left.indptr[left_rows]] = (
+        left.indices
+    )
+    right_rows = np.repeat(np.arange(len(right)), right_counts)
+    indices[
+        indptr[right_rows]
+        + left_counts[right_rows]
+        + np.arange(len(right.indices))
+        - right.indptr[right_rows]
+    ] = right.indices + left.width
+    return HashedRows(indptr, indices, left.width + right.width)
 
 
 def fit_threat_text_model(
@@ -132,20 +245,63 @@ def fit_threat_text_model(
     )
 
 
-def text_scores(
-    matrix: sp.csr_matrix, indices: np.ndarray, values: np.ndarray, intercept: float
-) -> np.ndarray:
-    """Log-odds text score of each row of ``matrix`` under one stored model."""
-    dense = np.zeros(matrix.shape[1])
-    dense[indices] = values
-    return np.asarray(matrix @ dense).ravel() + intercept
+@dataclass(frozen=True)
+class TextModel:
+    """One stored text model: nonzero coefficient indices (ascending), values, intercept."""
+
+    indices: np.ndarray
+    values: np.ndarray
+    intercept: float
+
+    @classmethod
+    def from_table(cls, table: pd.DataFrame, intercept: float) -> TextModel:
+        """The model from its rows of the coefficient table (columns index, value)."""
+        order = np.argsort(table["index"].to_numpy(dtype=np.int64), kind="stable")
+        return cls(
+            table["index"].to_numpy(dtype=np.int64)[order],
+            table["value"].to_numpy(dtype=np.float64)[order],
+            float(intercept),
+        )
+
+
+def text_scores(rows: HashedRows, models: Sequence[TextModel]) -> np.ndarray:
+    """Log-odds text score of each description row (rows) under each stored model (columns).
+
+    One sparse product serves every model; each score sums the row's terms in the same
+    order as a product with that model's dense coefficient vector, so it is bit for bit the
+    score of the model alone.
+    """
+    compact, columns = rows.compact()
+    coefficients = np.zeros((len(columns), len(models)))
+    for position, model in enumerate(models):
+        coefficients[:, position] = model_values_at(model.indices, model.values, columns)
+    intercepts = np.array([model.intercept for model in models], dtype=np.float64)
+    return np.asarray(compact @ coefficients).reshape(len(rows), len(models)) + intercepts
+
+
+def model_values_at(indices: np.ndarray, values: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """The sparse vector (``indices`` ascending, ``values``) read at ``columns``; 0 elsewhere."""
+    if len(indices) == 0:
+        return np.zeros(len(columns))
+    positions = np.minimum(np.searchsorted(indices, columns), len(indices) - 1)
+    return np.where(indices[positions] == columns, values[positions], 0.0)
 
 
 def weapon_word_counts(texts: Sequence[str]) -> np.ndarray:
     """How many words of each text belong to :data:`WEAPON_PART_WORDS`."""
-    tokens = pd.Series(list(texts), dtype="str").str.casefold().str.findall(TOKEN_PATTERN).explode()
-    hits = tokens.isin(WEAPON_PART_WORDS)
-    return hits.groupby(level=0).sum().to_numpy(dtype=np.float64)
+    token = _token_expression()
+    return np.array(
+        [
+            sum(word in WEAPON_PART_WORDS for word in token.findall(text.casefold()))
+            for text in texts
+        ],
+        dtype=np.float64,
+    )
+
+
+@cache
+def _token_expression() -> re.Pattern[str]:
+    return re.compile(TOKEN_PATTERN)
 
 
 def fit_chapter_words(
@@ -176,36 +332,71 @@ def fit_chapter_words(
     return table.sort_values(["word_index", "chapter"], ignore_index=True)
 
 
+class ChapterAssociation:
+    """The fitted word/chapter counts arranged for lookups (built once, read per request).
+
+    ``word_rows`` holds the fit rows of every hashed word, ``chapters`` per chapter its words
+    (ascending) and their rows, ``shares`` each chapter's share of all fit rows.
+    """
+
+    def __init__(
+        self, chapter_words: pd.DataFrame, chapter_rows: dict[str, float], smoothing: float
+    ) -> None:
+        self.word_rows = np.zeros(HASH_FEATURES)
+        np.add.at(
+            self.word_rows,
+            chapter_words["word_index"].to_numpy(),
+            chapter_words["rows"].to_numpy(),
+        )
+        self.known = (self.word_rows > 0).astype(np.float64)
+        self.chapters: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for chapter, words in chapter_words.groupby("chapter", sort=True):
+            order = np.argsort(words["word_index"].to_numpy(dtype=np.int64), kind="stable")
+            self.chapters[str(chapter)] = (
+                words["word_index"].to_numpy(dtype=np.int64)[order],
+                words["rows"].to_numpy(dtype=np.float64)[order],
+            )
+        total_rows = sum(chapter_rows.values())
+        self.chapter_rows = chapter_rows
+        self.total_rows = total_rows
+        self.smoothing = smoothing
+
+    def share(self, chapter: str) -> float:
+        """The chapter's share of all fit rows (0 for a chapter never seen)."""
+        return self.chapter_rows.get(chapter, 0.0) / self.total_rows if self.total_rows else 0.0
+
+
 def chapter_fit(
-    texts: Sequence[str],
-    chapters: pd.Series,
-    chapter_words: pd.DataFrame,
-    chapter_rows: dict[str, float],
-    smoothing: float,
+    words: HashedRows, chapters: np.ndarray, association: ChapterAssociation
 ) -> np.ndarray:
-    """Mean over a text's known words of P(declared chapter | word); NaN with no known word.
+    """Mean over a text's known words (``words``: its :func:`hashed_descriptions` word rows)
+    of P(declared chapter | word); NaN with no known word or no chapter (``None``).
 
     P is smoothed toward the chapter's overall share, so a word seen a few times does not
     decide alone. Low values mean the description reads like goods of another chapter.
     """
-    matrix = word_matrix(texts)
-    word_rows = np.zeros(HASH_FEATURES)
-    np.add.at(word_rows, chapter_words["word_index"].to_numpy(), chapter_words["rows"].to_numpy())
-    known = (word_rows > 0).astype(np.float64)
-    known_words = np.asarray(matrix @ known).ravel()
-    total_rows = sum(chapter_rows.values())
-    result = np.full(len(chapters), np.nan)
-    chapter_values = chapters.to_numpy(dtype=object)
-    for chapter in pd.unique(chapters.dropna()):
-        rows = np.flatnonzero(chapter_values == chapter)
-        share = chapter_rows.get(str(chapter), 0.0) / total_rows if total_rows else 0.0
-        in_chapter = chapter_words[chapter_words["chapter"] == chapter]
-        together = np.zeros(HASH_FEATURES)
-        together[in_chapter["word_index"].to_numpy()] = in_chapter["rows"].to_numpy()
-        probability = np.where(
+    matrix, columns = words.compact()
+    word_rows = association.word_rows[columns]
+    known = association.known[columns]
+    chapter_codes, distinct_chapters = factorised(chapters.tolist())
+    # column 0 counts the known words, column 1 + c sums P(chapter c | word) over them
+    vectors = np.zeros((len(columns), 1 + len(distinct_chapters)))
+    vectors[:, 0] = known
+    smoothing = association.smoothing
+    for position, chapter in enumerate(distinct_chapters):
+        if chapter is None:
+            continue
+        share = association.share(str(chapter))
+        chapter_words, rows_in_chapter = association.chapters.get(
+            str(chapter), (np.array([], dtype=np.int64), np.array([]))
+        )
+        together = model_values_at(chapter_words, rows_in_chapter, columns)
+        vectors[:, 1 + position] = np.where(
             known > 0, (together + smoothing * share) / (word_rows + smoothing), 0.0
         )
-        sums = np.asarray(matrix[rows] @ probability).ravel()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            result[rows] = np.where(known_words[rows] > 0, sums / known_words[rows], np.nan)
-    return result
+    sums = np.asarray(matrix @ vectors).reshape(len(chapters), vectors.shape[1])
+    known_words = sums[:, 0]
+    in_chapter = sums[np.arange(len(chapters)), 1 + chapter_codes]
+    has_chapter = ~missing(chapters)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(has_chapter & (known_words > 0), in_chapter / known_words, np.nan)

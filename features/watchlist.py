@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from features.columns import NAT_NS, DeclarationColumns, as_nanoseconds
 from features.entities import normalise_ids
-from features.history import NAT_NS, as_nanoseconds
 from features.schema import WATCHLIST_ENTITY_TYPES
 
 WATCHLIST_STATE_COLUMNS: tuple[str, ...] = (
@@ -56,35 +56,71 @@ def watchlist_feature_names(threats: Sequence[str]) -> list[str]:
     return [*per_entity, *[f"watchlist_hits_{threat}" for threat in threats]]
 
 
+class WatchlistIndex:
+    """The watchlist state arranged for lookups: per entity type, each listed id's entries
+    (threat, valid from, valid to in nanoseconds) as one contiguous slice.
+
+    Built once; a declaration then costs one dictionary read per entity type instead of a
+    pass over the whole watchlist.
+    """
+
+    def __init__(self, state: pd.DataFrame) -> None:
+        self.entries: dict[
+            str, tuple[dict[str, tuple[int, int]], np.ndarray, np.ndarray, np.ndarray]
+        ] = {}
+        for entity_type in WATCHLIST_ENTITY_TYPES:
+            entries = state[state["entity_type"] == entity_type]
+            ids = entries["entity_id"].to_numpy(dtype=object)
+            order = np.argsort(ids, kind="stable")
+            ids = ids[order]
+            slices: dict[str, tuple[int, int]] = {}
+            for position, entity_id in enumerate(ids.tolist()):
+                start, _ = slices.get(entity_id, (position, position))
+                slices[entity_id] = (start, position + 1)
+            self.entries[entity_type] = (
+                slices,
+                entries["threat"].to_numpy(dtype=object)[order],
+                as_nanoseconds(entries["valid_from"])[order],
+                as_nanoseconds(entries["valid_to"])[order],
+            )
+
+    def matches(self, entity_type: str, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row, entry) pairs where a declaration's id is listed: rows into ``ids``, entries
+        into this entity type's arrays."""
+        slices = self.entries[entity_type][0]
+        rows: list[int] = []
+        entries: list[int] = []
+        for row, entity_id in enumerate(ids.tolist()):
+            found = slices.get(entity_id) if entity_id is not None else None
+            if found is not None:
+                rows.extend([row] * (found[1] - found[0]))
+                entries.extend(range(*found))
+        return np.array(rows, dtype=np.int64), np.array(entries, dtype=np.int64)
+
+
 def watchlist_features(
-    declarations: pd.DataFrame, state: pd.DataFrame, threats: Sequence[str]
-) -> pd.DataFrame:
+    columns: DeclarationColumns, index: WatchlistIndex, threats: Sequence[str]
+) -> dict[str, np.ndarray]:
     """Valid entries per (entity type, threat) at ``lodged_at``, and their total per threat."""
-    n = len(declarations)
+    n = len(columns)
     features = {name: np.zeros(n) for name in watchlist_feature_names(threats)}
-    lodged_ns = as_nanoseconds(declarations["lodged_at"])
-    positions = np.arange(n)
+    lodged_ns = columns.nanoseconds("lodged_at")
     for entity_type in WATCHLIST_ENTITY_TYPES:
-        entries = state[state["entity_type"] == entity_type]
-        if entries.empty:
+        _, entry_threats, valid_from, valid_to = index.entries[entity_type]
+        if len(entry_threats) == 0:
             continue
-        ids = pd.DataFrame(
-            {"entity_id": normalise_ids(declarations[entity_type]), "row": positions}
+        rows, entries = index.matches(entity_type, columns.ids(entity_type))
+        at = lodged_ns[rows]
+        inside = (valid_from[entries] <= at) & (
+            (valid_to[entries] == NAT_NS) | (at <= valid_to[entries])
         )
-        matched = ids.dropna(subset=["entity_id"]).merge(
-            entries[["entity_id", "threat", "valid_from", "valid_to"]], on="entity_id"
-        )
-        at = lodged_ns[matched["row"].to_numpy()]
-        valid_from = as_nanoseconds(matched["valid_from"])
-        valid_to = as_nanoseconds(matched["valid_to"])
-        inside = (valid_from <= at) & ((valid_to == NAT_NS) | (at <= valid_to))
-        matched = matched[inside]
+        rows, entries = rows[inside], entries[inside]
         for threat in threats:
-            rows = matched.loc[matched["threat"] == threat.casefold(), "row"].to_numpy()
-            counts = np.bincount(rows, minlength=n).astype(np.float64)
+            hit_rows = rows[entry_threats[entries] == threat.casefold()]
+            counts = np.bincount(hit_rows, minlength=n).astype(np.float64)
             features[f"watchlist_{entity_type.removesuffix('_id')}_{threat}"] = counts
             features[f"watchlist_hits_{threat}"] = features[f"watchlist_hits_{threat}"] + counts
-    return pd.DataFrame(features, index=declarations.index, dtype=np.float64)
+    return features
 
 
 def _empty_state() -> pd.DataFrame:

@@ -12,6 +12,7 @@ import pytest
 from features.builder import FeatureBuilder
 from features.reference import MAD_TO_SIGMA
 from features.schema import DECLARATION_COLUMNS
+from features.text import FULL_MODEL
 from tests.features.builder_frames import declarations_frame, generated_frames, labels_frame
 
 THREATS = ("weapons", "migrants", "revenue")
@@ -321,11 +322,45 @@ def test_saved_and_loaded_builder_gives_identical_features(generated, tmp_path) 
     pd.testing.assert_frame_equal(
         loaded.transform(declarations), builder.transform(declarations), check_exact=True
     )
+    # The loaded builder knows no fit rows: its point-in-time features are those the
+    # fitted builder gives declarations it never saw (full text model for every row).
+    unseen = declarations.assign(declaration_id="NEW" + declarations["declaration_id"])
     pd.testing.assert_frame_equal(
         loaded.transform_point_in_time(declarations, labels),
-        builder.transform_point_in_time(declarations, labels),
+        builder.transform_point_in_time(unseen, labels),
         check_exact=True,
     )
+
+
+def test_saved_state_holds_no_declaration_id(generated, tmp_path) -> None:
+    builder, declarations, labels, _ = generated
+    paths = builder.save(tmp_path)
+    assert sorted(path.name for path in paths) == [
+        "chapter_words.parquet",
+        "feature_builder.json",
+        "history.parquet",
+        "reference.parquet",
+        "text_coefficients.parquet",
+        "watchlist.parquet",
+    ]
+    ids = set(declarations["declaration_id"])
+    for path in paths:
+        if path.suffix == ".parquet":
+            table = pd.read_parquet(path)
+            assert "declaration_id" not in table.columns
+            for column in table.columns:
+                assert not ids & set(table[column].astype("str")), (path.name, column)
+        else:
+            assert not any(identifier in path.read_text() for identifier in ids)
+    # only the full text model is kept; the fold models need the fold of each fit row
+    assert set(pd.read_parquet(tmp_path / "text_coefficients.parquet")["fold"]) == {FULL_MODEL}
+    loaded = FeatureBuilder.load(tmp_path)
+    offline = loaded.transform_point_in_time(declarations, labels)["text_score_weapons"]
+    served = builder.transform(declarations)["text_score_weapons"]
+    pd.testing.assert_series_equal(offline, served, check_exact=True)
+    # while in the training session the fit rows get out-of-fold scores
+    in_session = builder.transform_point_in_time(declarations, labels)["text_score_weapons"]
+    assert (in_session != served).sum() > 0
 
 
 def test_loading_a_newer_format_names_the_fix(generated, tmp_path) -> None:

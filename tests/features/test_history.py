@@ -27,14 +27,14 @@ def test_counts_before_counts_only_strictly_earlier_events_of_the_same_key() -> 
         values=np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 0.0], [1.0, 1.0]]),
         is_declaration=np.array([True, True, False, True]),
     )
-    queries = pd.Series(["a", "a", "a", "b", "c", None], dtype="str")
+    queries = np.array(["a", "a", "a", "b", "c", None], dtype=object)
     times = np.array([10, 21, 31, 6, 100, 100], dtype=np.int64)
     counts = counts_before(queries, times, events, ["declarations", "hits"])
     # at 10 the event at 10 is not yet seen; at 21 two; at 31 three (the last is no declaration)
     assert counts["declarations"].tolist()[:5] == [0.0, 2.0, 3.0, 1.0, 0.0]
     assert counts["hits"].tolist()[:5] == [0.0, 1.0, 1.0, 1.0, 0.0]
-    assert counts["first_seen_ns"].tolist() == [NAT_NS, 10, 10, 5, NAT_NS, NAT_NS]
-    assert np.isnan(counts.iloc[5]["declarations"])  # no key: unknown, not zero
+    assert counts.first_seen_ns.tolist() == [NAT_NS, 10, 10, 5, NAT_NS, NAT_NS]
+    assert np.isnan(counts["declarations"][5])  # no key: unknown, not zero
 
 
 def test_normalise_ids_makes_case_and_whitespace_variants_one_entity() -> None:

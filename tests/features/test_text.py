@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from features.builder import FeatureBuilder
-from features.text import FULL_MODEL, text_scores, weapon_word_counts
+from features.text import (
+    FULL_MODEL,
+    HASH_FEATURES,
+    description_matrix,
+    normalised_descriptions,
+    weapon_word_counts,
+)
 from tests.features.builder_frames import declarations_frame, labels_frame
 
 THREATS = ("weapons", "migrants", "revenue")
@@ -80,25 +86,18 @@ def test_fit_rows_get_out_of_fold_scores_and_new_rows_the_full_model(described) 
     for position in (0, 1, 5):
         fold = int(folds[declarations["declaration_id"].iloc[position]])
         model = coefficients[(coefficients["threat"] == "weapons") & (coefficients["fold"] == fold)]
-        matrix_row = builder_matrix(declarations["goods_description"].iloc[[position]])
-        expected = text_scores(
-            matrix_row,
-            model["index"].to_numpy(),
-            model["value"].to_numpy(),
-            builder.text_intercepts_["weapons"][fold],
-        )[0]
+        dense = np.zeros(2 * HASH_FEATURES)
+        dense[model["index"].to_numpy()] = model["value"].to_numpy()
+        matrix_row = description_matrix(
+            normalised_descriptions(declarations["goods_description"].iloc[[position]].to_numpy())
+        )
+        expected = (matrix_row @ dense)[0] + builder.text_intercepts_["weapons"][fold]
         assert offline.iloc[position] == expected
         assert offline.iloc[position] != served.iloc[position]  # not the in-sample score
     renamed = declarations.assign(declaration_id="NEW" + declarations["declaration_id"])
     pd.testing.assert_series_equal(
         builder.transform_point_in_time(renamed, labels)["text_score_weapons"], served
     )
-
-
-def builder_matrix(descriptions: pd.Series):
-    from features.text import description_matrix, normalised_descriptions
-
-    return description_matrix(list(normalised_descriptions(descriptions)))
 
 
 def test_coefficients_are_stored_sparse_per_fold(described) -> None:
