@@ -481,24 +481,15 @@ class FeatureBuilder:
     ) -> pd.DataFrame:
         """Every feature group from the history counts, in ``feature_names_`` order.
 
-        Features are numpy columns written into one float64 block, so the frame is built
+        Features are numpy columns stacked into one float64 block, so the frame is built
         once, whatever the number of features.
         """
         threats = list(self.threats)
         lookups = self._lookups()
         lodged_ns = columns.nanoseconds("lodged_at")
-        features: dict[str, np.ndarray] = {}
-        for kind in ENTITY_KINDS:
-            features.update(
-                entity_history_features(
-                    kind.name,
-                    counts[kind.name],
-                    lodged_ns,
-                    threats,
-                    self.global_hit_rates_,
-                    self.prior_strength,
-                )
-            )
+        features = entity_history_features(
+            counts, lodged_ns, threats, self.global_hit_rates_, self.prior_strength
+        )
         features.update(value_features(columns, lookups.reference))
         features.update(itinerary_features(columns))
         features.update(self._transit_features(len(columns), transit, transit_counts))
@@ -509,9 +500,7 @@ class FeatureBuilder:
         features.update(self._code_features(columns))
         for name in self.extra_numeric:
             features[name] = columns.numbers(name)
-        block = np.empty((len(self.feature_names_), len(columns)))
-        for position, name in enumerate(self.feature_names_):
-            block[position] = features[name]
+        block = np.stack([features[name] for name in self.feature_names_], dtype=np.float64)
         return pd.DataFrame(
             block.T, index=columns.frame.index, columns=lookups.feature_index, copy=False
         )

@@ -97,6 +97,11 @@ class DeclarationColumns:
             self._cache[key] = read()
         return self._cache[key]
 
+    def derived(self, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """An array computed from these columns once (as split itineraries), then reused by
+        every feature that needs it."""
+        return self._cached("derived", name, compute)
+
     def strings(self, field: str) -> np.ndarray:
         """The field as strings (object array; missing is ``None``), as ``astype("str")``."""
 

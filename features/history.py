@@ -14,7 +14,7 @@ lodged after the cutoff gets identical features either way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -236,32 +236,42 @@ def smoothed_rate(
 
 
 def entity_history_features(
-    prefix: str,
-    counts: EntityCounts,
+    counts: Mapping[str, EntityCounts],
     lodged_ns: np.ndarray,
     threats: Sequence[str],
     priors: dict[str, float],
     prior_strength: float,
 ) -> dict[str, np.ndarray]:
-    """Feature columns of one entity kind from its counts (identical for training and serving)."""
-    features: dict[str, np.ndarray] = {
-        f"{prefix}_declarations": counts["declarations"],
-        f"{prefix}_inspections": counts["inspections"],
-    }
-    for threat in threats:
-        features[f"{prefix}_hits_{threat}"] = counts[f"hits_{threat}"]
-    for threat in threats:
-        features[f"{prefix}_hit_rate_{threat}"] = smoothed_rate(
-            counts[f"hits_{threat}"],
-            counts[f"labelled_{threat}"],
+    """Feature columns of each entity kind (the keys of ``counts``, used as name prefixes)
+    from its counts, identical for training and serving. All kinds are computed together:
+    one array operation per quantity instead of one per kind."""
+    prefixes = list(counts)
+    columns = counts[prefixes[0]].columns
+    values = np.stack([counts[prefix].values for prefix in prefixes])  # kind, row, count
+    first_ns = np.stack([counts[prefix].first_seen_ns for prefix in prefixes])
+    rates = {
+        threat: smoothed_rate(
+            values[:, :, columns.index(f"hits_{threat}")],
+            values[:, :, columns.index(f"labelled_{threat}")],
             priors[threat],
             prior_strength,
         )
-    first_ns = counts.first_seen_ns
+        for threat in threats
+    }
     seen = first_ns != NAT_NS
-    days = np.full(len(counts), np.nan)
-    days[seen] = (lodged_ns[seen] - first_ns[seen]) / NANOSECONDS_PER_DAY
-    features[f"{prefix}_days_since_first_seen"] = days
+    days = np.full(first_ns.shape, np.nan)
+    days[seen] = (np.broadcast_to(lodged_ns, first_ns.shape)[seen] - first_ns[seen]) / (
+        NANOSECONDS_PER_DAY
+    )
+    features: dict[str, np.ndarray] = {}
+    for kind, prefix in enumerate(prefixes):
+        features[f"{prefix}_declarations"] = values[kind, :, columns.index("declarations")]
+        features[f"{prefix}_inspections"] = values[kind, :, columns.index("inspections")]
+        for threat in threats:
+            features[f"{prefix}_hits_{threat}"] = values[kind, :, columns.index(f"hits_{threat}")]
+        for threat in threats:
+            features[f"{prefix}_hit_rate_{threat}"] = rates[threat][kind]
+        features[f"{prefix}_days_since_first_seen"] = days[kind]
     return features
 
 

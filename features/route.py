@@ -18,10 +18,14 @@ ITINERARY_SEPARATOR = ">"
 
 def itinerary_countries(columns: DeclarationColumns) -> list[list[str] | None]:
     """Each declaration's itinerary split into its countries (``None`` without itinerary);
-    itineraries repeat, so each distinct one is split once."""
-    return per_distinct(
-        columns.strings("itinerary"), lambda itinerary: itinerary.split(ITINERARY_SEPARATOR)
-    ).tolist()
+    itineraries repeat, so each distinct one is split once, and once per transform."""
+    split = columns.derived(
+        "itinerary_countries",
+        lambda: per_distinct(
+            columns.strings("itinerary"), lambda itinerary: itinerary.split(ITINERARY_SEPARATOR)
+        ),
+    )
+    return split.tolist()
 
 
 def itinerary_features(columns: DeclarationColumns) -> dict[str, np.ndarray]:

@@ -132,19 +132,15 @@ class HashedRows:
             (np.ones(len(self.indices)), self.indices, self.indptr), shape=(len(self), self.width)
         )
 
-    def compact(self) -> tuple[sp.csr_matrix, np.ndarray]:
-        """The rows restricted to the columns some row uses, and those columns (ascending).
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """Per row, the sum of ``values`` (one per stored entry, aligned with ``indices``).
 
-        A product with a dense vector then needs the vector only at those columns and sums
-        the same terms in the same order as the full product (bit for bit), without a
-        vector as wide as the hash space.
+        The terms of a row are added one by one in column order starting from 0, exactly as
+        the product of the sparse matrix with a dense vector does, so the sums are bit for
+        bit those of that product (every stored value is 1).
         """
-        columns = np.unique(self.indices)
-        matrix = sp.csr_matrix(
-            (np.ones(len(self.indices)), np.searchsorted(columns, self.indices), self.indptr),
-            shape=(len(self), len(columns)),
-        )
-        return matrix, columns
+        rows = np.repeat(np.arange(len(self)), np.diff(self.indptr))
+        return np.bincount(rows, weights=values, minlength=len(self)).astype(np.float64)
 
 
 def hashed_descriptions(texts: Sequence[str]) -> tuple[HashedRows, HashedRows]:
@@ -265,18 +261,13 @@ class TextModel:
 
 
 def text_scores(rows: HashedRows, models: Sequence[TextModel]) -> np.ndarray:
-    """Log-odds text score of each description row (rows) under each stored model (columns).
-
-    One sparse product serves every model; each score sums the row's terms in the same
-    order as a product with that model's dense coefficient vector, so it is bit for bit the
-    score of the model alone.
-    """
-    compact, columns = rows.compact()
-    coefficients = np.zeros((len(columns), len(models)))
+    """Log-odds text score of each description row (rows) under each stored model (columns),
+    bit for bit the product of the row with the model's dense coefficient vector."""
+    scores = np.empty((len(rows), len(models)))
     for position, model in enumerate(models):
-        coefficients[:, position] = model_values_at(model.indices, model.values, columns)
-    intercepts = np.array([model.intercept for model in models], dtype=np.float64)
-    return np.asarray(compact @ coefficients).reshape(len(rows), len(models)) + intercepts
+        coefficients = model_values_at(model.indices, model.values, rows.indices)
+        scores[:, position] = rows.sums(coefficients) + model.intercept
+    return scores
 
 
 def model_values_at(indices: np.ndarray, values: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -375,28 +366,27 @@ def chapter_fit(
     P is smoothed toward the chapter's overall share, so a word seen a few times does not
     decide alone. Low values mean the description reads like goods of another chapter.
     """
-    matrix, columns = words.compact()
-    word_rows = association.word_rows[columns]
-    known = association.known[columns]
+    entry_rows = np.repeat(np.arange(len(words)), np.diff(words.indptr))
+    entry_words = words.indices
+    known = association.known[entry_words]
+    word_rows = association.word_rows[entry_words]
+    # each entry's rows in its row's chapter, and that chapter's share of the fit rows
+    together = np.zeros(len(entry_words))
+    share = np.zeros(len(entry_words))
     chapter_codes, distinct_chapters = factorised(chapters.tolist())
-    # column 0 counts the known words, column 1 + c sums P(chapter c | word) over them
-    vectors = np.zeros((len(columns), 1 + len(distinct_chapters)))
-    vectors[:, 0] = known
-    smoothing = association.smoothing
+    entry_chapters = chapter_codes[entry_rows]
     for position, chapter in enumerate(distinct_chapters):
         if chapter is None:
             continue
-        share = association.share(str(chapter))
+        entries = entry_chapters == position
         chapter_words, rows_in_chapter = association.chapters.get(
             str(chapter), (np.array([], dtype=np.int64), np.array([]))
         )
-        together = model_values_at(chapter_words, rows_in_chapter, columns)
-        vectors[:, 1 + position] = np.where(
-            known > 0, (together + smoothing * share) / (word_rows + smoothing), 0.0
-        )
-    sums = np.asarray(matrix @ vectors).reshape(len(chapters), vectors.shape[1])
-    known_words = sums[:, 0]
-    in_chapter = sums[np.arange(len(chapters)), 1 + chapter_codes]
-    has_chapter = ~missing(chapters)
+        together[entries] = model_values_at(chapter_words, rows_in_chapter, entry_words[entries])
+        share[entries] = association.share(str(chapter))
+    smoothing = association.smoothing
+    probability = np.where(known > 0, (together + smoothing * share) / (word_rows + smoothing), 0.0)
+    known_words = words.sums(known)
+    sums = words.sums(probability)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(has_chapter & (known_words > 0), in_chapter / known_words, np.nan)
+        return np.where(~missing(chapters) & (known_words > 0), sums / known_words, np.nan)

@@ -110,6 +110,8 @@ def watchlist_features(
         if len(entry_threats) == 0:
             continue
         rows, entries = index.matches(entity_type, columns.ids(entity_type))
+        if len(rows) == 0:  # the usual case: nobody listed, every count stays 0
+            continue
         at = lodged_ns[rows]
         inside = (valid_from[entries] <= at) & (
             (valid_to[entries] == NAT_NS) | (at <= valid_to[entries])
