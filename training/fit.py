@@ -9,7 +9,7 @@ carries its reasons.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,7 +172,7 @@ def fit_booster(
     """Fit one booster; with a validation set it stops early on average precision."""
     params = lightgbm_params(size, settings)
     train_set = _dataset(X_train, features, categorical, y_train, w_train)
-    callbacks = []
+    callbacks: list[Callable[..., Any]] = []
     valid_sets = []
     if X_valid is not None and y_valid is not None:
         valid_sets = [_dataset(X_valid, features, categorical, y_valid, None, train_set)]
@@ -198,11 +198,13 @@ def _valid_score(
     rates: Sequence[float],
     settings: FitSettings,
 ) -> float:
-    margin = booster.predict(
-        X_valid[list(features)],
-        raw_score=True,
-        num_iteration=booster.best_iteration or None,
-        num_threads=settings.threads(),
+    margin = np.asarray(
+        booster.predict(
+            X_valid[list(features)],
+            raw_score=True,
+            num_iteration=booster.best_iteration or None,
+            num_threads=settings.threads(),
+        )
     )
     return selection_score(threat_metrics(y_valid, margin, rates))
 

@@ -305,11 +305,13 @@ def evaluate_test(
 def mean_abs_shap(model: ThreatModel, X: pd.DataFrame, num_threads: int) -> dict[str, float]:
     """Global importance: mean absolute exact SHAP value per feature, largest first."""
     sample = X[model.features].iloc[:IMPORTANCE_SAMPLE_ROWS]
-    contributions = model.booster.predict(
-        sample,
-        pred_contrib=True,
-        num_iteration=model.booster.best_iteration or None,
-        num_threads=num_threads,
+    contributions = np.asarray(
+        model.booster.predict(
+            sample,
+            pred_contrib=True,
+            num_iteration=model.booster.best_iteration or None,
+            num_threads=num_threads,
+        )
     )
     mean_abs = np.abs(contributions[:, :-1]).mean(axis=0)
     ranked = sorted(zip(model.features, mean_abs, strict=True), key=lambda kv: -kv[1])

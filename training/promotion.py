@@ -54,7 +54,10 @@ def run_metrics(client: MlflowClient, name: str, version: str) -> dict[str, Any]
 
 
 def _test_window(client: MlflowClient, name: str, version: str) -> tuple[str, str]:
-    run = client.get_run(client.get_model_version(name, version).run_id)
+    run_id = client.get_model_version(name, version).run_id
+    if not run_id:
+        raise PromotionError(f"model {name} version {version} has no training run to compare")
+    run = client.get_run(run_id)
     return run.data.params.get("test_window", "?"), run.data.tags.get("shiprisk.data_sha256", "?")
 
 
