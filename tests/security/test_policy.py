@@ -1,0 +1,79 @@
+"""The role x route table: every route decided, least privilege, justification rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from serving.security.keys import Role
+from serving.security.policy import (
+    ROUTE_POLICIES,
+    justification_problem,
+    may_call,
+    policy_for,
+    unlisted_routes,
+)
+
+# Hand-written from DESIGN.md's Service table and issue 6: who may call what.
+EXPECTED = {
+    ("POST", "/v1/scores"): {Role.OFFICER},
+    ("GET", "/v1/declarations/{declaration_id}"): {Role.OFFICER, Role.RISK_MANAGER},
+    ("GET", "/v1/worklist"): {Role.OFFICER},
+    ("POST", "/v1/outcomes"): {Role.OFFICER},
+    ("GET", "/v1/model"): {Role.RISK_MANAGER, Role.ADMIN},
+    ("GET", "/v1/audit"): {Role.RISK_MANAGER},
+    ("POST", "/v1/admin/reload"): {Role.ADMIN},
+}
+
+
+@pytest.mark.parametrize("route", sorted(EXPECTED))
+@pytest.mark.parametrize("role", list(Role))
+def test_each_role_calls_exactly_its_routes(role: Role, route: tuple[str, str]) -> None:
+    assert may_call(role, *route) is (role in EXPECTED[route])
+
+
+def test_the_table_lists_exactly_the_expected_routes() -> None:
+    assert set(ROUTE_POLICIES) == set(EXPECTED)
+
+
+def test_risk_managers_never_change_anything() -> None:
+    changing = [route for route in ROUTE_POLICIES if route[0] != "GET"]
+    assert all(not may_call(Role.RISK_MANAGER, *route) for route in changing)
+
+
+def test_declaration_lookups_and_worklists_need_a_justification() -> None:
+    needing = {route for route, policy in ROUTE_POLICIES.items() if policy.needs_justification}
+    assert needing == {("GET", "/v1/declarations/{declaration_id}"), ("GET", "/v1/worklist")}
+    assert all(policy.audited for policy in ROUTE_POLICIES.values())
+
+
+def test_head_is_checked_as_get_and_unknown_routes_are_refused() -> None:
+    assert policy_for("HEAD", "/v1/model") == ROUTE_POLICIES[("GET", "/v1/model")]
+    assert policy_for("DELETE", "/v1/model") is None
+    assert not may_call(Role.ADMIN, "GET", "/v1/secret")
+
+
+def test_unlisted_routes_names_routes_nobody_decided_about() -> None:
+    app_routes = [("GET", "/livez"), ("GET", "/metrics"), ("GET", "/v1/model"), ("PUT", "/v1/x")]
+    assert unlisted_routes(app_routes) == [("PUT", "/v1/x")]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (
+            None,
+            "X-Justification header required: say why you consult this declaration or "
+            "worklist (case number, inspection order, ...); it is kept in the consultation log",
+        ),
+        (
+            "   ",
+            "X-Justification header required: say why you consult this declaration or "
+            "worklist (case number, inspection order, ...); it is kept in the consultation log",
+        ),
+        ("x" * 501, "X-Justification longer than 500 characters"),
+        ("case 2025/114", None),
+        ("x" * 500, None),
+    ],
+)
+def test_justification_rules(value: str | None, problem: str | None) -> None:
+    assert justification_problem(value) == problem
