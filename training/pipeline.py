@@ -32,6 +32,7 @@ from training.fit import (
     sample_weights,
     select_threat_model,
 )
+from training.hit_rates import hit_rates
 from training.metrics import sliced_metrics, threat_metrics
 from training.splits import Window, split_positions, windows_from_config
 
@@ -256,6 +257,12 @@ def bundle_metrics(
         "n_test": int(labels["inspected"].to_numpy(dtype=bool)[positions].sum()),
         "n_test_declarations": len(positions),
         "threats": threats_out,
+        # How often past selection found something, and the unbiased rate its random picks
+        # allow: the ground a model's precision should be read against.
+        "hit_rates": {
+            threat: rates_.as_dict()
+            for threat, rates_ in hit_rates(labels.iloc[positions], list(threats_out)).items()
+        },
     }
     return metrics, slices
 

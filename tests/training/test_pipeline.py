@@ -65,6 +65,10 @@ def test_metrics_file_has_the_design_shape(first) -> None:
             share = values["revenue_at"][rate]
             assert share is None or 0.0 <= share <= 1.0
         assert values["roc_auc"] is None or 0.0 <= values["roc_auc"] <= 1.0
+    for threat, rates in written["hit_rates"].items():
+        assert rates["declarations"] == written["n_test_declarations"]
+        assert rates["inspected"] == written["n_test"], threat
+        assert rates["random_selected"] > 0
     # Revenue is common enough to be learned from 60 days: clearly better than chance.
     assert written["threats"]["revenue"]["roc_auc"] > 0.7
 
