@@ -32,8 +32,10 @@ from serving.model_holder import (
     ScoringQueue,
     registry_loader,
 )
+from serving.operations import OperationsPolicy
 from serving.routes import MODEL_VERSION_HEADER, REQUEST_SOURCE, ServiceState
 from serving.settings import ServiceSettings
+from serving.store.database import Store, normalised_url
 
 log = logging.getLogger(__name__)
 
@@ -192,11 +194,28 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # A failure is logged and counted by the holder; /readyz reports the reason.
     with suppress(ModelLoadError):
         await to_thread.run_sync(state.model_holder.load)
+    await to_thread.run_sync(_open_store, state)
     state.scoring.start()
     try:
         yield
     finally:
         await to_thread.run_sync(state.scoring.stop)
+        if state.store is not None:
+            state.store.close()
+            state.store = None
+
+
+def _open_store(state: ServiceState) -> None:
+    """Open and migrate the operational store; on failure keep why, for /readyz and 503s."""
+    url = state.settings.resolved_database_url()
+    shown = normalised_url(url).render_as_string(hide_password=True)
+    try:
+        state.store = Store.open(url)
+        state.store_error = None
+    except Exception as error:  # the service starts anyway: probes must be able to say why
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        state.store_error = f"could not open {shown}: {type(error).__name__}: {first_line}"
+        log.error("operational store: %s", state.store_error)
 
 
 def create_app(
@@ -230,7 +249,10 @@ def create_app(
         source=REQUEST_SOURCE,
         max_wait_seconds=settings.batch_wait_ms / 1000,
     )
-    app.state.service = ServiceState(settings, holder, metrics, scoring)
+    policy = OperationsPolicy(
+        severity=dict(settings.severity), exploration_share=settings.exploration_share
+    )
+    app.state.service = ServiceState(settings, holder, metrics, scoring, policy)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(DataValidationError, _data_validation_error)
     routes.include_routes(app)

@@ -27,19 +27,19 @@ MAX_CAPACITY = 10_000
 
 
 def operational_store(request: Request) -> Store:
-    """The store opened by the app's lifespan; 503 when it could not be opened."""
-    store: Store | None = getattr(request.app.state, "store", None)
-    if store is None:
-        reason = getattr(request.app.state, "store_error", None) or "the store is not open"
-        raise HTTPException(status_code=503, detail=f"operational store unavailable: {reason}")
+    """The store opened by the app's lifespan; 503 with the reason when it is not open."""
+    state = request.app.state.service
+    if state.store is None:
+        raise HTTPException(
+            status_code=503, detail=f"operational store unavailable: {state.store_error}"
+        )
+    store: Store = state.store
     return store
 
 
 def operations_policy(request: Request) -> operations.OperationsPolicy:
     """Severity weights and exploration share of this app."""
-    policy: operations.OperationsPolicy = getattr(
-        request.app.state, "operations_policy", operations.OperationsPolicy()
-    )
+    policy: operations.OperationsPolicy = request.app.state.service.policy
     return policy
 
 

@@ -14,8 +14,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
+from serving import operation_routes, operations
 from serving.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from serving.model_holder import LoadedModel, ModelHolder, ModelLoadError, ScoringQueue
+from serving.operation_routes import OperationalStore
+from serving.operations import OperationsPolicy
 from serving.schemas import (
     ErrorResponse,
     ModelInfo,
@@ -27,6 +30,7 @@ from serving.schemas import (
     declarations_frame,
 )
 from serving.settings import ServiceSettings
+from serving.store.database import Store
 
 MODEL_VERSION_HEADER = "X-Model-Version"
 REQUEST_SOURCE = "request"  # the `source` named in validation problems of an API request
@@ -40,6 +44,9 @@ class ServiceState:
     model_holder: ModelHolder
     metrics: ServiceMetrics
     scoring: ScoringQueue
+    policy: OperationsPolicy
+    store: Store | None = None  # the operational store, opened by the lifespan
+    store_error: str | None = "not opened yet"
 
 
 # -- dependencies ------------------------------------------------------------------------------
@@ -87,12 +94,20 @@ def livez() -> dict[str, str]:
 
 @probes.get("/readyz", responses={503: {"description": "no verified model loaded"}})
 def readyz(state: State) -> JSONResponse:
-    """Readiness: 200 only while a verified model is loaded."""
+    """Readiness: 200 only while a verified model is loaded and the store is open."""
     current = state.model_holder.current
     if current is None:
         return JSONResponse(
             status_code=503,
             content={"status": "not ready", "reason": state.model_holder.last_error},
+        )
+    if state.store is None:
+        return JSONResponse(
+            status_code=503,
+            content={
+                "status": "not ready",
+                "reason": f"operational store unavailable: {state.store_error}",
+            },
         )
     return JSONResponse(
         content={"status": "ready", "model": {"name": current.name, "version": current.version}},
@@ -136,11 +151,18 @@ def _limits(payload: ScoreRequest, settings: ServiceSettings) -> int:
 
 @officers.post("/scores", response_model=ScoreResponse, responses=_ERRORS)
 def score(
-    payload: ScoreRequest, response: Response, model: ServedModel, state: State
+    payload: ScoreRequest,
+    response: Response,
+    model: ServedModel,
+    state: State,
+    store: OperationalStore,
 ) -> ScoreResponse:
     """Score 1..N declarations: per-threat risk, overall risk, lane and top reasons."""
     top_k = _limits(payload, state.settings)
-    scored = state.scoring.score(model, declarations_frame(payload.declarations), top_k)
+    raw = declarations_frame(payload.declarations)
+    scored = state.scoring.score(model, raw, top_k)
+    # Kept (committed) before the answer: worklists and outcomes build on what was served.
+    operations.store_scores(store, raw, scored, model_name=model.name, model_version=model.version)
     state.metrics.count_lanes([s.lane for s in scored], model.label)
     response.headers[MODEL_VERSION_HEADER] = model.label
     return ScoreResponse(
@@ -155,8 +177,8 @@ risk_managers = APIRouter(prefix="/v1", tags=["model"])
 
 
 @risk_managers.get("/model", response_model=ModelInfo, responses={503: _ERRORS[503]})
-def model_info(response: Response, model: ServedModel) -> ModelInfo:
-    """The model being served: version, training window, test metrics, global importance."""
+def model_info(response: Response, model: ServedModel, state: State) -> ModelInfo:
+    """The model being served: version, training window, test metrics, importance, drift."""
     metadata = model.bundle.metadata
     response.headers[MODEL_VERSION_HEADER] = model.label
     return ModelInfo(
@@ -167,6 +189,7 @@ def model_info(response: Response, model: ServedModel) -> ModelInfo:
         training_window=dict(metadata.get("training_window") or {}),
         metrics=dict(metadata.get("metrics") or {}),
         importance=dict(metadata.get("importance") or {}),
+        drift=None if state.store is None else operations.latest_drift(state.store),
     )
 
 
@@ -203,5 +226,6 @@ def include_routes(app: FastAPI) -> None:
     """Mount every router; role checks will be added here as router dependencies."""
     app.include_router(probes)
     app.include_router(officers)
+    app.include_router(operation_routes.router)
     app.include_router(risk_managers)
     app.include_router(admins)

@@ -214,6 +214,11 @@ class ModelInfo(BaseModel):
     importance: dict[str, dict[str, float | None]] = Field(
         description="mean absolute SHAP value per feature, per threat, largest first"
     )
+    drift: dict[str, Any] | None = Field(
+        None,
+        description="latest `shiprisk monitor` figures: PSI per score, largest feature PSI, "
+        "lane shares, alerts (null before the first run)",
+    )
 
 
 class ReloadResponse(BaseModel):

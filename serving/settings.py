@@ -12,6 +12,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from serving.store.database import DATABASE_FILE
+from serving.worklist import DEFAULT_EXPLORATION_SHARE, DEFAULT_SEVERITY
+
 DEFAULT_MODEL_URI = "models:/shiprisk@champion"
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 DEFAULT_DATABASE_URL = "sqlite:///data/shiprisk.db"
@@ -41,6 +44,16 @@ class ServiceSettings(BaseSettings):
         default=DEFAULT_DATABASE_URL, description="operational store (PostgreSQL by URL)"
     )
     data_dir: Path = Field(default=Path("data"), description="generated data and local files")
+    exploration_share: float = Field(
+        default=DEFAULT_EXPLORATION_SHARE,
+        ge=0,
+        le=1,
+        description="expected share of each worklist drawn at random, with known probability",
+    )
+    severity: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_SEVERITY),
+        description='weight per threat in expected harm, JSON: {"weapons": 10, "revenue": 1}',
+    )
     max_rows: int = Field(default=1000, ge=1, description="declarations accepted in one request")
     max_body_bytes: int = Field(default=MEBIBYTE, ge=1024, description="request body size limit")
     top_k: int = Field(
@@ -59,6 +72,12 @@ class ServiceSettings(BaseSettings):
     def resolved_tracking_uri(self) -> str:
         """MLFLOW_TRACKING_URI when set, else SHIPRISK_TRACKING_URI, else the embedded store."""
         return os.environ.get("MLFLOW_TRACKING_URI") or self.tracking_uri
+
+    def resolved_database_url(self) -> str:
+        """The store's URL; the default SQLite file lives under SHIPRISK_DATA_DIR."""
+        if self.database_url == DEFAULT_DATABASE_URL:
+            return f"sqlite:///{self.data_dir / DATABASE_FILE}"
+        return self.database_url
 
     def lightgbm_threads(self) -> int:
         """Threads LightGBM may use in this process: the setting, capped by the cores we have."""

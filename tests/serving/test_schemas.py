@@ -109,8 +109,11 @@ def test_openapi_documents_every_route_and_the_closed_vocabularies() -> None:
         "/metrics",
         "/readyz",
         "/v1/admin/reload",
+        "/v1/declarations/{declaration_id}",
         "/v1/model",
+        "/v1/outcomes",
         "/v1/scores",
+        "/v1/worklist",
     ]
     properties = document["components"]["schemas"]["Declaration"]["properties"]
     assert properties["flow"]["anyOf"][0]["enum"] == ["import", "export", "transit"]

@@ -1,0 +1,195 @@
+"""`shiprisk export` feeds training with selection probabilities; `shiprisk monitor` reports drift."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+import yaml
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from features.sources import load_config, load_dataset
+from features.validation import validate_declarations
+from models.bundle import ModelBundle
+from serving import operations, operations_cli
+from serving.store import repository
+from serving.store.database import Store
+from tests.serving.conftest import TrainedModel
+from tests.serving.store_backends import store_url  # noqa: F401
+
+OFFICE = "RS-HORGOS"
+
+
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    operations_cli.register(app)
+    return app
+
+
+def scored_store(url: str, trained: TrainedModel) -> tuple[Store, pd.DataFrame]:
+    """A store holding 30 scored declarations of one office and day, and their frame."""
+    raw = pd.read_parquet(trained.declarations_path).head(30).reset_index(drop=True)
+    raw["office_id"] = OFFICE
+    raw["lodged_at"] = pd.Timestamp("2024-02-20T09:00:00Z")
+    declarations = validate_declarations(raw)
+    bundle = ModelBundle.load(trained.bundle_dir)
+    store = Store.open(url)
+    with store.transaction() as session:
+        repository.record_scores(
+            session,
+            declarations,
+            bundle.score(declarations, top_k=0, explain=False),
+            model_name="shiprisk",
+            model_version=trained.version,
+        )
+    return store, declarations
+
+
+def test_export_gives_training_the_selection_probabilities(
+    trained: TrainedModel,
+    store_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    store, _ = scored_store(store_url, trained)
+    listed = operations.worklist(
+        store, OFFICE, date(2024, 2, 20), 20, operations.OperationsPolicy()
+    )
+    drawn = next(p for p in listed.picks if p.reason == "random")
+    top = listed.picks[0]
+    operations.record_outcomes(
+        store,
+        pd.DataFrame(
+            [
+                {
+                    "declaration_id": pick.declaration_id,
+                    "inspected_at": "2024-02-20T15:00:00Z",
+                    "result": "irregular" if pick is drawn else "clear",
+                    "revenue_irregularity": pick is drawn,
+                }
+                for pick in (top, drawn)
+            ]
+        ),
+    )
+    store.close()
+
+    result = CliRunner().invoke(
+        cli(), ["export", "--out", str(tmp_path / "export"), "--database-url", store_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "30 declarations" in result.output
+    assert "2 outcomes (2 with a selection probability, 1 random picks)" in result.output
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "source": {
+                    "declarations": str(tmp_path / "export" / "declarations.parquet"),
+                    "outcomes": str(tmp_path / "export" / "outcomes.parquet"),
+                },
+                "split": {
+                    "train": ["2024-02-20", "2024-02-20"],
+                    "valid": ["2024-02-21", "2024-02-21"],
+                    "test": ["2024-02-22", "2024-02-22"],
+                },
+                "model": {"propensity_weights": True},
+            }
+        )
+    )
+    dataset = load_dataset(load_config(config))
+    labels = dataset.labels.set_index(dataset.declarations["declaration_id"])
+    assert labels["inspected"].sum() == 2
+    assert labels.loc[drawn.declaration_id, "selection_probability"] == pytest.approx(
+        drawn.selection_probability
+    )
+    assert labels.loc[drawn.declaration_id, "selection_reason"] == "random"
+    assert labels.loc[drawn.declaration_id, "label_revenue"] == 1.0
+    assert labels.loc[top.declaration_id, "selection_probability"] == 1.0
+    assert labels.loc[top.declaration_id, "label_revenue"] == 0.0
+
+
+def test_monitor_writes_the_report_logs_it_and_keeps_the_figures(
+    store: TrainedModel,
+    store_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    opened, _ = scored_store(store_url, store)
+    opened.close()
+    data = store.bundle_dir.parent / "data"
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "source": {
+                    "declarations": str(data / "declarations.parquet"),
+                    "outcomes": str(data / "outcomes.parquet"),
+                    "watchlist": str(data / "watchlist.parquet"),
+                },
+                "split": {
+                    "train": ["2024-01-01", "2024-01-31"],
+                    "valid": ["2024-02-01", "2024-02-14"],
+                    "test": ["2024-02-15", "2024-02-29"],
+                },
+            }
+        )
+    )
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        cli(),
+        ["monitor", "--config", str(config), "--out", str(out), "--database-url", store_url],
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "drift.png").read_bytes()[:4] == b"\x89PNG"
+    text = (out / "drift.md").read_text()
+    assert f"# Drift report: shiprisk version {store.version}" in text
+    assert "(30 declarations)" in text
+
+    client = MlflowClient(tracking_uri=store.tracking_uri)
+    experiment = client.get_experiment_by_name("shiprisk-monitoring")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id], order_by=["start_time DESC"])
+    assert runs[0].data.tags["shiprisk.monitored_version"] == store.version
+    assert "psi.overall" in runs[0].data.metrics
+    assert runs[0].data.metrics["lane_share.recent.red"] + runs[0].data.metrics[
+        "lane_share.recent.yellow"
+    ] + runs[0].data.metrics["lane_share.recent.green"] == pytest.approx(1.0)
+
+    reopened = Store.open(store_url)
+    kept = operations.latest_drift(reopened)
+    reopened.close()
+    assert kept is not None
+    assert kept["recent_rows"] == 30
+    assert kept["score_psi"]["overall"] == pytest.approx(runs[0].data.metrics["psi.overall"])
+
+
+def test_monitor_without_recent_scores_says_what_to_do(
+    store: TrainedModel,
+    store_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yaml"
+    data = store.bundle_dir.parent / "data"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "source": {
+                    "declarations": str(data / "declarations.parquet"),
+                    "outcomes": str(data / "outcomes.parquet"),
+                },
+                "split": {
+                    "train": ["2024-01-01", "2024-01-31"],
+                    "valid": ["2024-02-01", "2024-02-14"],
+                    "test": ["2024-02-15", "2024-02-29"],
+                },
+            }
+        )
+    )
+    result = CliRunner().invoke(
+        cli(), ["monitor", "--config", str(config), "--database-url", store_url, "--days", "3"]
+    )
+    assert result.exit_code == 2
+    assert "widen --days or score declarations first" in result.output
