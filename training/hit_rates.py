@@ -38,8 +38,10 @@ def horvitz_thompson_rate(
         probabilities: inclusion probability of each (0 < p <= 1).
         population: number of declarations the sample was drawn from.
 
-    The standard error uses the Poisson-sampling variance ``sum((1 - p) / p^2 * y^2)``, a
-    close upper bound for sampling without replacement.
+    The standard error is the Poisson-sampling variance ``sum((1 - p) / p^2 * y^2)`` with
+    ``y^2`` replaced by its expectation ``r (1 - r)``, ``r`` the weighted hit rate of the
+    uncertain picks: with rare threats a few random hits would otherwise give intervals far
+    too narrow (or none at all). Certain picks (p = 1) add no sampling variance.
     """
     y = np.asarray(hits, dtype=float)
     p = np.asarray(probabilities, dtype=float)
@@ -50,7 +52,12 @@ def horvitz_thompson_rate(
     if np.any(~np.isfinite(p) | (p <= 0) | (p > 1)):
         raise ValueError("every selection probability must lie in (0, 1]")
     total = float(np.sum(y / p))
-    variance = float(np.sum((1.0 - p) / p**2 * y**2))
+    uncertain = p < 1
+    variance = 0.0
+    if uncertain.any():
+        weights = 1.0 / p[uncertain]
+        rate = float(np.sum(y[uncertain] * weights) / np.sum(weights))
+        variance = float(np.sum((1.0 - p[uncertain]) * weights**2) * rate * (1.0 - rate))
     return RateEstimate(total / population, math.sqrt(variance) / population)
 
 

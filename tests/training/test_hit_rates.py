@@ -11,10 +11,16 @@ from training.hit_rates import hit_rates, horvitz_thompson_rate
 
 def test_horvitz_thompson_by_hand() -> None:
     # 10 declarations; a certain pick that hit, a 1/4 pick that hit, a 1/4 pick that missed:
-    # hits stand for 1 + 4 = 5 declarations -> rate 0.5; variance (1 - 1/4) x 16 = 12.
+    # hits stand for 1 + 4 = 5 declarations -> rate 0.5. The uncertain picks hit at a
+    # weighted rate r = 4 / 8 = 0.5: variance 2 x (1 - 1/4) x 16 x r (1 - r) = 6.
     estimate = horvitz_thompson_rate(np.array([1, 1, 0]), np.array([1.0, 0.25, 0.25]), 10)
     assert estimate.rate == pytest.approx(0.5)
-    assert estimate.standard_error == pytest.approx(np.sqrt(12) / 10)
+    assert estimate.standard_error == pytest.approx(np.sqrt(6) / 10)
+
+
+def test_certain_picks_alone_have_no_sampling_error() -> None:
+    estimate = horvitz_thompson_rate(np.array([1, 0, 1]), np.array([1.0, 1.0, 1.0]), 6)
+    assert (estimate.rate, estimate.standard_error) == (pytest.approx(2 / 6), 0.0)
 
 
 def test_probabilities_must_be_positive() -> None:
