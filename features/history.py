@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -215,9 +216,10 @@ class HistoryTable:
 
     def lookup(self, query_keys: np.ndarray) -> EntityCounts:
         """Counts of each query's key; unseen keys count zero, no key (``None``) is NaN."""
-        get = self.positions.get
         positions = np.fromiter(
-            (get(key, -1) for key in query_keys.tolist()), dtype=np.int64, count=len(query_keys)
+            map(self.positions.get, query_keys.tolist(), repeat(-1)),
+            dtype=np.int64,
+            count=len(query_keys),
         )
         found = positions >= 0
         sums = np.zeros((len(query_keys), len(self.columns)))

@@ -90,8 +90,8 @@ class WatchlistIndex:
         slices = self.entries[entity_type][0]
         rows: list[int] = []
         entries: list[int] = []
-        for row, entity_id in enumerate(ids.tolist()):
-            found = slices.get(entity_id) if entity_id is not None else None
+        # ids are None when missing, and None is never a listed id
+        for row, found in enumerate(map(slices.get, ids.tolist())):
             if found is not None:
                 rows.extend([row] * (found[1] - found[0]))
                 entries.extend(range(*found))
