@@ -100,9 +100,7 @@ def declaration_detail(store: Store, declaration_id: str) -> DeclarationDetail |
         )
 
 
-def _worklist_view(
-    run: WorklistRun, scores: Mapping[str, ScoredDeclaration], policy_share: float
-) -> Worklist:
+def _worklist_view(run: WorklistRun, scores: Mapping[str, ScoredDeclaration]) -> Worklist:
     return Worklist(
         office_id=run.office_id,
         date=run.day,
@@ -148,7 +146,7 @@ def worklist(
             digest = repository.pool_digest(scores)
             run = repository.find_worklist(session, office_id, day, capacity, digest)
             if run is not None:
-                return _worklist_view(run, scores, policy.exploration_share)
+                return _worklist_view(run, scores)
         picks = select_worklist(
             [Candidate(row.declaration_id, row.risk) for row in candidates],
             capacity,
@@ -169,7 +167,7 @@ def worklist(
                     picks=picks,
                     created_at=now,
                 )
-                return _worklist_view(run, scores, policy.exploration_share)
+                return _worklist_view(run, scores)
         except IntegrityError:
             continue  # a concurrent request recorded the same worklist first: read it
     raise RuntimeError("worklist could not be recorded after 3 attempts")
