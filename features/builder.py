@@ -4,7 +4,14 @@
 text models, the watchlist, entity history as of a cutoff) and produces the same features
 in two modes: ``transform_point_in_time`` for training, where each row sees only what was
 known strictly before it was lodged, and ``transform`` for serving, reading the frozen
-history state. The state is saved as Parquet and JSON only.
+history state. The state is saved as Parquet and JSON only, and holds no declaration id.
+
+Serving scores one declaration per request, so a transform never scans the state: the first
+transform after ``fit``, ``load`` or ``update_history`` builds lookups from it (history and
+watchlist keyed by entity, the value reference with its back-off, text models, chapter
+words), and features are computed on numpy arrays read once from the input frame. Every
+feature depends on its own row only: a declaration alone gets exactly the features it gets
+inside a batch (tests/features/test_transform_speed_parity.py).
 """
 
 from __future__ import annotations
