@@ -102,6 +102,13 @@ def main() -> None:
             f"| {threat}: ROC-AUC / precision at 5% | "
             f"{values['roc_auc']:.3f} / {values['precision_at'].get('0.05', float('nan')):.3f} | |"
         )
+        for baseline, per_threat in metrics.get("baselines", {}).items():
+            other = per_threat.get(threat)
+            if other:
+                rows.append(
+                    f"| {threat}, {baseline.replace('_', ' ')}: ROC-AUC / precision at 5% | "
+                    f"{other['roc_auc']:.3f} / {other['precision_at'].get('0.05', float('nan')):.3f} | |"
+                )
     text = "\n".join(rows) + "\n"
     print(text)
     with RESULTS.open("a") as results:

@@ -409,6 +409,8 @@ def train(
             metrics_file = {
                 "model": {"name": model_name, "version": version, "run_id": run_id},
                 **run.metrics,
+                # The same measures for the baselines, so every run shows its gain over both.
+                "baselines": run.baselines,
             }
             mlflow.log_dict(_json_safe(metrics_file), "metrics/metrics.json")
     if metrics_out is not None:

@@ -65,6 +65,8 @@ def test_metrics_file_has_the_design_shape(first) -> None:
             share = values["revenue_at"][rate]
             assert share is None or 0.0 <= share <= 1.0
         assert values["roc_auc"] is None or 0.0 <= values["roc_auc"] <= 1.0
+    assert set(written["baselines"]) == {"logistic_regression", "rules"}
+    assert set(written["baselines"]["rules"]) == set(written["threats"])
     for threat, rates in written["hit_rates"].items():
         assert rates["declarations"] == written["n_test_declarations"]
         assert rates["inspected"] == written["n_test"], threat
