@@ -21,7 +21,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from importlib import metadata as package_metadata
@@ -275,13 +275,56 @@ def verify_bundle(directory: Path | str) -> Manifest:
     return manifest
 
 
-def _records(declarations: pd.DataFrame) -> list[dict[str, Any]]:
-    """One dict per declaration (for reason texts); column-wise, much faster than ``to_dict``."""
-    columns = {column: declarations[column].tolist() for column in declarations.columns}
-    return [
-        {column: values[row] for column, values in columns.items()}
-        for row in range(len(declarations))
-    ]
+class DeclarationRows(Sequence[Mapping[str, Any]]):
+    """Declarations as read-only row mappings for reason texts, read column by column on use.
+
+    A reason text reads one or two fields of its declaration; converting every column of the
+    frame to Python objects for every scored row cost more than the texts themselves. A
+    column is converted (``tolist``, the same values as ``DataFrame.to_dict``) the first time
+    any row reads it, then shared by all rows.
+    """
+
+    def __init__(self, declarations: pd.DataFrame) -> None:
+        self._frame = declarations
+        self._names = frozenset(declarations.columns)
+        self._values: dict[str, list[Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._frame)
+
+    def __getitem__(self, row: int) -> Mapping[str, Any]:  # type: ignore[override]
+        if not -len(self) <= row < len(self):
+            raise IndexError(row)
+        return _DeclarationRow(self, row + len(self) if row < 0 else row)
+
+    def value(self, column: str, row: int) -> Any:
+        """One field of one declaration, as a Python object."""
+        if column not in self._values:
+            if column not in self._names:
+                raise KeyError(column)
+            self._values[column] = self._frame[column].tolist()
+        return self._values[column][row]
+
+    def columns(self) -> list[str]:
+        """Column names, in frame order."""
+        return [str(c) for c in self._frame.columns]
+
+
+class _DeclarationRow(Mapping[str, Any]):
+    """One declaration of a `DeclarationRows`, read field by field."""
+
+    def __init__(self, rows: DeclarationRows, row: int) -> None:
+        self._rows = rows
+        self._row = row
+
+    def __getitem__(self, column: str) -> Any:
+        return self._rows.value(column, self._row)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows.columns())
+
+    def __len__(self) -> int:
+        return len(self._rows.columns())
 
 
 def _shiprisk_version() -> str:
@@ -326,6 +369,8 @@ class ModelBundle:
         self.reason_text: ReasonText = reason_text or describe_reason
         self.threats: tuple[str, ...] = tuple(self.boosters)
         self.manifest: Manifest | None = None  # set by save() and load()
+        # The builder's column names and where the bundle's features sit among them.
+        self._positions_for: tuple[tuple[str, ...], NDArray[np.intp] | None] | None = None
 
         if not self.threats:
             raise ValueError("a bundle needs at least one threat booster")
@@ -358,7 +403,31 @@ class ModelBundle:
     def matrix(self, declarations: pd.DataFrame) -> NDArray[np.float64]:
         """The model's feature matrix (rows x ``features``) for canonical declarations."""
         frame = self.builder.transform(declarations)
-        return frame[self.features].to_numpy(dtype=np.float64)
+        values = frame.to_numpy(dtype=np.float64)
+        positions = self._feature_positions(frame.columns)
+        return values if positions is None else values[:, positions]
+
+    def _feature_positions(self, columns: pd.Index) -> NDArray[np.intp] | None:
+        """Where the bundle's features sit among the builder's columns (None: already in order).
+
+        Computed once per column list: picking columns by position from one float64 block
+        costs far less than selecting them by name on a one-row frame.
+        """
+        names = tuple(columns)
+        if self._positions_for is None or self._positions_for[0] != names:
+            if names == tuple(self.features):
+                positions = None
+            else:
+                index = pd.Index(names)
+                if not index.is_unique:
+                    raise ValueError("the feature builder returned a column name twice")
+                found = index.get_indexer(self.features)
+                if (found < 0).any():
+                    missing = [f for f, i in zip(self.features, found, strict=True) if i < 0]
+                    raise KeyError(f"feature builder did not return the features {missing}")
+                positions = found.astype(np.intp)
+            self._positions_for = (names, positions)
+        return self._positions_for[1]
 
     def _threat_matrix(self, threat: str, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
         columns = self._columns[threat]
@@ -464,7 +533,7 @@ class ModelBundle:
                 {threat: values for threat, (values, _) in contributions.items()},
                 matrix,
                 self.features,
-                _records(declarations),
+                DeclarationRows(declarations),
                 top_k=top_k,
                 reason_text=self.reason_text,
                 feature_fields=self.builder.feature_fields_,
