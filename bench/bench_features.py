@@ -32,6 +32,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from bench.machine import cpu_model
+
 RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_COMMIT = "17993f2"  # features/ before the indexed serving lookups
@@ -189,11 +191,7 @@ def identical(data: Path, name: str) -> bool:
 def section(results: dict[str, dict[str, Any]], rows: int, parity: str) -> str:
     """The Markdown section appended to RESULTS.md."""
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    cpu = platform.machine()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
+    cpu = cpu_model()
     names = [name for name in ("baseline", "current") if name in results]
 
     def row(label: str, value: Any) -> str:

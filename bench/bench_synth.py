@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.machine import cpu_model, memory_gib
+
 RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
 DAYS, ROWS_PER_DAY, SEED = 2000, 500, 0
 TRACED_DAYS = 200  # the tracemalloc run: a tenth of the rows (tracing slows allocation down)
@@ -84,23 +86,11 @@ def measure() -> dict[str, Any]:
 
 def machine() -> dict[str, str]:
     """CPU model, cores, memory, Python and OS of this machine."""
-    cpu = platform.processor() or platform.machine()
-    memory = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f"{int(line.split()[1]) / 2**20:.1f} GiB"
-                break
-    except OSError:
-        pass
+    memory = memory_gib()
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cores": str(os.cpu_count()),
-        "memory": memory,
+        "memory": f"{memory:.1f} GiB" if memory else "unknown",
         "python": platform.python_version(),
         "os": platform.platform(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

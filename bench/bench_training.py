@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -20,27 +19,12 @@ from pathlib import Path
 
 import yaml
 
+from bench.machine import describe_machine
+
 ROWS_PER_DAY = 2000
 DAYS = 500  # 1,000,000 declarations from 2023-01-01
 START = dt.date(2023, 1, 1)
 RESULTS = Path(__file__).with_name("RESULTS.md")
-
-
-def machine() -> str:
-    """CPU model, cores, memory and Python of this machine, for the record."""
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {pages / 2**30:.1f} GiB memory, "
-        f"Python {platform.python_version()}, {platform.platform()}"
-    )
 
 
 def main() -> None:
@@ -87,7 +71,7 @@ def main() -> None:
     rows = [
         f"\n## Training end to end: 1,000,000 declarations "
         f"({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)\n",
-        f"Machine: {machine()}.\n",
+        f"Machine: {describe_machine()}.\n",
         f"`shiprisk train` on {DAYS} days x {ROWS_PER_DAY} synthetic declarations "
         f"(generated in {generated:.0f} s, not counted), train/valid/test by date, "
         "registered in a fresh SQLite MLflow store.\n",
