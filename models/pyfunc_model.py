@@ -26,8 +26,15 @@ class ShipriskPyfuncModel(PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        """Scores as a frame: ``declaration_id``, ``risk_<threat>``..., ``overall``, ``lane``."""
-        return self.bundle.risk_frame(model_input)
+        """Scores as a frame: ``declaration_id``, ``risk_<threat>``..., ``overall``, ``lane``.
+
+        The input is validated first, as the service does: JSON records that leave out an
+        optional field arrive without its column, and raw values (dates as text, WCO digits)
+        become canonical before the features are computed.
+        """
+        from features.validation import validate_declarations
+
+        return self.bundle.risk_frame(validate_declarations(model_input))
 
 
 set_model(ShipriskPyfuncModel())

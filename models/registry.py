@@ -85,8 +85,18 @@ def set_alias(name: str, alias: str, version: str) -> None:
     MlflowClient().set_registered_model_alias(name, alias, str(version))
 
 
-def resolve(model_uri: str) -> tuple[str, str]:
-    """Registered model name and version of ``models:/<name>@<alias>`` or ``models:/<name>/<version>``."""
+def _client(tracking_uri: str | None) -> MlflowClient:
+    """A client for ``tracking_uri`` as both tracking and registry store (current ones when None)."""
+    if tracking_uri is None:
+        return MlflowClient()
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def resolve(model_uri: str, *, tracking_uri: str | None = None) -> tuple[str, str]:
+    """Registered model name and version of ``models:/<name>@<alias>`` or ``models:/<name>/<version>``.
+
+    ``tracking_uri`` names the registry to ask (MLflow's current one when None).
+    """
     match = _MODELS_URI.match(model_uri)
     if match is None:
         raise ValueError(
@@ -94,12 +104,13 @@ def resolve(model_uri: str) -> tuple[str, str]:
         )
     name = match["name"]
     if match["alias"]:
-        return name, str(MlflowClient().get_model_version_by_alias(name, match["alias"]).version)
+        client = _client(tracking_uri)
+        return name, str(client.get_model_version_by_alias(name, match["alias"]).version)
     return name, match["version"]
 
 
 def load_bundle(
-    model_uri: str, *, dst_path: Path | str | None = None
+    model_uri: str, *, dst_path: Path | str | None = None, tracking_uri: str | None = None
 ) -> tuple[ModelBundle, str, str]:
     """Download a registered bundle, check it against the registry's manifest pin, and load it.
 
@@ -107,6 +118,8 @@ def load_bundle(
         model_uri: ``models:/<name>@<alias>`` or ``models:/<name>/<version>``.
         dst_path: where to keep the downloaded model; by default a temporary directory that is
             removed once the bundle is in memory.
+        tracking_uri: the MLflow tracking and registry store to read from; MLflow's current
+            one when None. A client bound to it is used, so no global MLflow state changes.
 
     Returns:
         The bundle, the registered model name and the version it resolved to.
@@ -115,8 +128,9 @@ def load_bundle(
         BundleIntegrityError: the version has no manifest pin, the manifest differs from it, or
             a file differs from the manifest.
     """
-    name, version = resolve(model_uri)
-    model_version = MlflowClient().get_model_version(name, version)
+    name, version = resolve(model_uri, tracking_uri=tracking_uri)
+    client = _client(tracking_uri)
+    model_version = client.get_model_version(name, version)
     pinned = (model_version.tags or {}).get(MANIFEST_SHA256_TAG)
     if not pinned:
         raise BundleIntegrityError(
@@ -125,8 +139,12 @@ def load_bundle(
     temporary = None if dst_path is not None else tempfile.mkdtemp(prefix="shiprisk-bundle-")
     try:
         local = Path(
+            # The version's own artifact location, asked of this client: a models:/ URI
+            # would be resolved again through MLflow's current registry, not this one.
             mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}/{version}", dst_path=str(dst_path or temporary)
+                artifact_uri=client.get_model_version_download_uri(name, version),
+                dst_path=str(dst_path or temporary),
+                tracking_uri=tracking_uri,
             )
         )
         pyfunc = Model.load(str(local)).flavors["python_function"]

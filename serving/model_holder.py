@@ -9,7 +9,6 @@ serving and the failure is kept as the reason shown by /readyz and the reload re
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -54,12 +53,9 @@ def registry_loader(tracking_uri: str) -> BundleLoader:
     def load(model_uri: str) -> tuple[ModelBundle, str, str]:
         from models.registry import load_bundle
 
-        # models.registry is the only code that talks to MLflow, and it reads the store from
-        # MLflow's own variable. That variable already wins over SHIPRISK_TRACKING_URI
-        # (ServiceSettings.resolved_tracking_uri), so setting it to the resolved value only
-        # makes a SHIPRISK_TRACKING_URI setting visible to MLflow.
-        os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-        return load_bundle(model_uri)
+        # A client bound to the resolved URI (ServiceSettings.resolved_tracking_uri, where
+        # MLFLOW_TRACKING_URI already wins): no process-wide MLflow state is changed.
+        return load_bundle(model_uri, tracking_uri=tracking_uri)
 
     return load
 

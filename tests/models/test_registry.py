@@ -12,8 +12,10 @@ import mlflow
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 import models.bundle
+from features.validation import DataValidationError, validate_declarations
 from models.bundle import BundleIntegrityError, ModelBundle, manifest_sha256
 from models.registry import MANIFEST_SHA256_TAG, load_bundle, log_bundle, resolve, set_alias
 from tests.models.test_bundle import StandInFeatureBuilder, make_bundle
@@ -64,14 +66,76 @@ def test_log_bundle_registers_a_version_with_alias_and_manifest_pin(registered) 
     assert model_version.tags[MANIFEST_SHA256_TAG] == manifest_sha256(bundle_dir)
 
 
+def as_json_records(declarations: pd.DataFrame) -> list[dict[str, object]]:
+    """Declarations as a client of `mlflow models serve` sends them: raw JSON objects with the
+    required fields the stand-in bundle does not read, missing values left out."""
+    records = []
+    for row in declarations.to_dict(orient="records"):
+        record = {key: value for key, value in row.items() if not pd.isna(value)}
+        record.update(
+            lodged_at="2024-03-01T10:00:00Z",
+            declarant_id="DC1",
+            importer_id="IM1",
+            origin_country="TR",
+            dispatch_country="BG",
+        )
+        records.append(record)
+    return records
+
+
 def test_pyfunc_from_the_alias_predicts_the_bundle_risks(registered) -> None:
     bundle, declarations, _, _ = registered
     pyfunc = mlflow.pyfunc.load_model("models:/shiprisk-test@challenger")
-    predicted = pyfunc.predict(declarations.head(50))
+    raw = pd.DataFrame(as_json_records(declarations.head(50)))
+    # No itinerary, flow or vehicle columns at all: the pyfunc validates before it scores.
+    assert "itinerary" not in raw.columns
+    predicted = pyfunc.predict(raw)
+    expected = bundle.risk_frame(validate_declarations(raw))
+    pd.testing.assert_frame_equal(predicted.reset_index(drop=True), expected)
     pd.testing.assert_frame_equal(
-        predicted.reset_index(drop=True),
-        bundle.risk_frame(declarations.head(50)).reset_index(drop=True),
+        predicted[["risk_weapons", "risk_migrants", "risk_revenue"]].reset_index(drop=True),
+        bundle.risk_frame(declarations.head(50))[
+            ["risk_weapons", "risk_migrants", "risk_revenue"]
+        ].reset_index(drop=True),
     )
+
+
+def test_pyfunc_refuses_invalid_declarations_with_the_validation_problems(registered) -> None:
+    _, declarations, _, _ = registered
+    pyfunc = mlflow.pyfunc.load_model("models:/shiprisk-test@challenger")
+    records = as_json_records(declarations.head(2))
+    records[1]["origin_country"] = "Narnia"
+    with pytest.raises(DataValidationError) as error:
+        pyfunc.predict(pd.DataFrame(records))
+    assert [(p.column, p.message, p.rows) for p in error.value.problems] == [
+        ("origin_country", "unknown country code in 1 row", (2,))
+    ]
+
+
+def test_load_bundle_reads_the_store_it_is_given_not_the_current_one(
+    registered, tmp_path: Path
+) -> None:
+    bundle, declarations, _, _ = registered
+    store_uri = mlflow.get_tracking_uri()
+    environment = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/empty.db")
+    mlflow.set_registry_uri(f"sqlite:///{tmp_path}/empty.db")
+    try:
+        with pytest.raises(MlflowException):
+            resolve("models:/shiprisk-test@challenger")  # the current store has no such model
+        assert resolve("models:/shiprisk-test@challenger", tracking_uri=store_uri) == (
+            "shiprisk-test",
+            "1",
+        )
+        loaded, name, version = load_bundle(
+            "models:/shiprisk-test@challenger", tracking_uri=store_uri
+        )
+    finally:
+        mlflow.set_tracking_uri(store_uri)
+        mlflow.set_registry_uri(store_uri)
+    assert (name, version) == ("shiprisk-test", "1")
+    assert os.environ.get("MLFLOW_TRACKING_URI") == environment
+    pd.testing.assert_frame_equal(loaded.risk_frame(declarations), bundle.risk_frame(declarations))
 
 
 def test_load_bundle_verifies_and_returns_name_and_version(registered, tmp_path: Path) -> None:
