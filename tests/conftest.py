@@ -1,4 +1,4 @@
-"""Suite-wide safety: MLflow never writes to the project's mlruns/ and never calls home."""
+"""Suite-wide safety: tests never write to the project's mlruns/ or data/, and never call home."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ _MLFLOW_HOME = Path(tempfile.mkdtemp(prefix="shiprisk-tests-mlflow-"))
 def pytest_configure(config: pytest.Config) -> None:
     # A test that forgets to choose its own store lands here, never in mlruns/.
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_MLFLOW_HOME / 'mlflow.db'}"
+    # An app built without a database URL keeps its store here, never in the checkout's data/.
+    os.environ["SHIPRISK_DATA_DIR"] = str(_MLFLOW_HOME / "data")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
