@@ -1,0 +1,271 @@
+"""SVG charts of the web pages: SHAP waterfalls, metrics at inspection rates, calibration.
+
+Pure functions from numbers to an SVG string, drawn on the server so the pages need no
+JavaScript and no plotting library at request time. Every chart carries a ``<title>`` and an
+``aria-label``; every bar and point is labelled with its number, so a reader never depends on
+colour alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+
+MAX_LABEL_CHARS = 52
+RAISES_COLOUR = "#b3261e"  # a contribution that raises the risk
+LOWERS_COLOUR = "#1b6e3a"  # a contribution that lowers it
+SERIES_COLOURS = ("#1f4e99", "#b3261e", "#6b4c00")
+SERIES_MARKERS = ("circle", "square", "diamond")
+
+
+@dataclass(frozen=True)
+class WaterfallBar:
+    """One step of a waterfall: the margin before and after one feature's contribution."""
+
+    label: str
+    contribution: float
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Waterfall:
+    """How one threat's raw margin is built: base value, then each contribution in turn."""
+
+    base_value: float
+    bars: tuple[WaterfallBar, ...]
+
+    @property
+    def margin(self) -> float:
+        """Where the last bar ends: the model's raw margin (log-odds) for the declaration."""
+        return self.bars[-1].end if self.bars else self.base_value
+
+
+def waterfall(
+    base_value: float, contributions: Sequence[tuple[str, float]], *, max_bars: int = 8
+) -> Waterfall:
+    """The waterfall of one explanation: largest contributions first, the rest in one bar.
+
+    Args:
+        base_value: the booster's expected margin (SHAP base value).
+        contributions: (label, contribution) per feature, in margin units.
+        max_bars: bars for single features; the others are summed into one
+            "N other features" bar, so the last bar always ends at the full margin.
+    """
+    ranked = sorted(
+        (item for item in contributions if item[1] != 0.0), key=lambda item: -abs(item[1])
+    )
+    shown, rest = ranked[:max_bars], ranked[max_bars:]
+    steps = list(shown)
+    if rest:
+        others = math.fsum(value for _, value in rest)
+        noun = "feature" if len(rest) == 1 else "features"
+        steps.append((f"{len(rest)} other {noun}", others))
+    bars = []
+    position = float(base_value)
+    for label, value in steps:
+        bars.append(WaterfallBar(label, float(value), position, position + float(value)))
+        position += float(value)
+    return Waterfall(float(base_value), tuple(bars))
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= MAX_LABEL_CHARS else label[: MAX_LABEL_CHARS - 1] + "…"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.2f}"
+
+
+def waterfall_svg(chart: Waterfall, *, title: str, width: int = 760) -> str:
+    """The waterfall as horizontal bars: red rightwards raises the risk, green leftwards lowers it.
+
+    Each bar is labelled with its feature text and signed contribution; the base value and the
+    final margin are drawn as labelled rules.
+    """
+    label_width, value_width, row_height, top, bottom = 360, 60, 26, 30, 34
+    plot_left, plot_right = label_width, width - value_width
+    points = [chart.base_value, *(bar.end for bar in chart.bars)]
+    low, high = min(points), max(points)
+    if high - low < 1e-9:
+        low, high = low - 1.0, high + 1.0
+    pad = (high - low) * 0.05
+    low, high = low - pad, high + pad
+
+    def x(value: float) -> float:
+        return plot_left + (value - low) / (high - low) * (plot_right - plot_left)
+
+    height = top + row_height * len(chart.bars) + bottom
+    summary = (
+        f"{title}: base value {chart.base_value:.2f}, margin {chart.margin:.2f} "
+        f"after {len(chart.bars)} steps"
+    )
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart waterfall" role="img" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'aria-label="{escape(summary)}">',
+        f"<title>{escape(summary)}</title>",
+        f'<text x="{plot_left}" y="18" class="axis-label">{escape(title)} '
+        "(log-odds; right raises the risk)</text>",
+    ]
+    for row, bar in enumerate(chart.bars):
+        y = top + row * row_height
+        left, right = sorted((x(bar.start), x(bar.end)))
+        raises = bar.contribution > 0
+        colour = RAISES_COLOUR if raises else LOWERS_COLOUR
+        parts.append(
+            f'<g class="bar {"raises" if raises else "lowers"}">'
+            f"<title>{escape(bar.label)}: {_signed(bar.contribution)}</title>"
+            f'<text x="{plot_left - 8}" y="{y + 17}" text-anchor="end">'
+            f"{escape(_short(bar.label))}</text>"
+            f'<rect x="{left:.1f}" y="{y + 4}" width="{max(right - left, 1.0):.1f}" '
+            f'height="{row_height - 8}" fill="{colour}"/>'
+            f'<text x="{plot_right + 6}" y="{y + 17}">{_signed(bar.contribution)}</text>'
+            "</g>"
+        )
+    end = top + row_height * len(chart.bars)
+    for value, name, anchor in (
+        (chart.base_value, f"base {chart.base_value:.2f}", "end"),
+        (chart.margin, f"margin {chart.margin:.2f}", "start"),
+    ):
+        parts.append(
+            f'<line x1="{x(value):.1f}" y1="{top - 4}" x2="{x(value):.1f}" y2="{end + 4}" '
+            'class="rule" stroke="#333" stroke-dasharray="3 3"/>'
+            f'<text x="{x(value):.1f}" y="{end + 20}" text-anchor="{anchor}" '
+            f'class="axis-label">{escape(name)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _marker(kind: str, cx: float, cy: float, colour: str) -> str:
+    if kind == "square":
+        return f'<rect x="{cx - 4:.1f}" y="{cy - 4:.1f}" width="8" height="8" fill="{colour}"/>'
+    if kind == "diamond":
+        return (
+            f'<polygon points="{cx:.1f},{cy - 5:.1f} {cx + 5:.1f},{cy:.1f} {cx:.1f},{cy + 5:.1f} '
+            f'{cx - 5:.1f},{cy:.1f}" fill="{colour}"/>'
+        )
+    return f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4" fill="{colour}"/>'
+
+
+def rates_chart_svg(
+    series: Mapping[str, Mapping[str, float]], *, title: str, width: int = 420, height: int = 240
+) -> str:
+    """Lines of measures (precision, recall, revenue share) against the inspection rate.
+
+    Args:
+        series: measure name -> {inspection rate as text ("0.05"): value in [0, 1]}; NaN
+            values are left out.
+        title: what the chart shows (the threat).
+    """
+    left, right, top, bottom = 44, 16, 28, 58
+    rates = sorted({float(rate) for values in series.values() for rate in values})
+    if not rates:
+        return f'<p class="empty">{escape(title)}: no measures at inspection rates.</p>'
+    span = (rates[0], rates[-1]) if rates[-1] > rates[0] else (rates[0] - 0.01, rates[0] + 0.01)
+
+    def x(rate: float) -> float:
+        return left + (rate - span[0]) / (span[1] - span[0]) * (width - left - right)
+
+    def y(value: float) -> float:
+        return top + (1.0 - value) * (height - top - bottom)
+
+    label = f"{title}: " + "; ".join(
+        f"{name} "
+        + ", ".join(f"{float(r):.0%} {v:.2f}" for r, v in sorted(values.items(), key=_rate_order))
+        for name, values in series.items()
+    )
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart rates" role="img" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'aria-label="{escape(label)}">',
+        f"<title>{escape(label)}</title>",
+        f'<text x="{left}" y="16" class="axis-label">{escape(title)}</text>',
+    ]
+    for tick in (0.0, 0.5, 1.0):
+        parts.append(
+            f'<line x1="{left}" y1="{y(tick):.1f}" x2="{width - right}" y2="{y(tick):.1f}" '
+            'stroke="#ccc"/>'
+            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:.1f}</text>'
+        )
+    for rate in rates:
+        parts.append(
+            f'<text x="{x(rate):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+            f"{rate:.0%}</text>"
+        )
+    parts.append(
+        f'<text x="{(left + width - right) / 2:.1f}" y="{height - bottom + 32}" '
+        'text-anchor="middle" class="axis-label">inspection rate</text>'
+    )
+    for index, (name, values) in enumerate(series.items()):
+        colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+        marker = SERIES_MARKERS[index % len(SERIES_MARKERS)]
+        finite = sorted(
+            ((float(r), float(v)) for r, v in values.items() if math.isfinite(float(v))),
+        )
+        if finite:
+            path = " ".join(f"{x(r):.1f},{y(v):.1f}" for r, v in finite)
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>'
+            )
+            parts.extend(_marker(marker, x(r), y(v), colour) for r, v in finite)
+        legend_x = left + index * 120
+        parts.append(
+            _marker(marker, legend_x + 4, height - 10, colour)
+            + f'<text x="{legend_x + 12}" y="{height - 6}">{escape(name)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _rate_order(item: tuple[str, float]) -> float:
+    return float(item[0])
+
+
+def calibration_svg(curve: Sequence[Mapping[str, float]], *, title: str, size: int = 240) -> str:
+    """Observed rate against mean predicted risk per bin, with the diagonal of perfect calibration.
+
+    Both axes run from 0 to the largest value seen (risks are usually small), labelled.
+    """
+    left, right, top, bottom = 44, 12, 28, 40
+    if not curve:
+        return f'<p class="empty">{escape(title)}: no calibration curve recorded.</p>'
+    predicted = [float(point["predicted"]) for point in curve]
+    observed = [float(point["observed"]) for point in curve]
+    scale = max(*predicted, *observed, 1e-6) * 1.05
+    inner = size - left - right
+
+    def x(value: float) -> float:
+        return left + value / scale * inner
+
+    def y(value: float) -> float:
+        return top + (1.0 - value / scale) * (size - top - bottom)
+
+    label = f"{title}: " + ", ".join(
+        f"predicted {p:.3f} observed {o:.3f}" for p, o in zip(predicted, observed, strict=True)
+    )
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart calibration" role="img" '
+        f'viewBox="0 0 {size} {size}" width="{size}" height="{size}" '
+        f'aria-label="{escape(label)}">',
+        f"<title>{escape(label)}</title>",
+        f'<text x="{left}" y="16" class="axis-label">{escape(title)}</text>',
+        f'<line x1="{x(0):.1f}" y1="{y(0):.1f}" x2="{x(scale):.1f}" y2="{y(scale):.1f}" '
+        'stroke="#999" stroke-dasharray="4 3"/>',
+        f'<text x="{left - 6}" y="{y(0) + 4:.1f}" text-anchor="end">0</text>',
+        f'<text x="{left - 6}" y="{y(scale) + 4:.1f}" text-anchor="end">{scale:.2f}</text>',
+        f'<text x="{x(scale):.1f}" y="{size - bottom + 16}" text-anchor="end">{scale:.2f}</text>',
+        f'<text x="{(left + size - right) / 2:.1f}" y="{size - 8}" text-anchor="middle" '
+        'class="axis-label">predicted risk (x) vs observed rate (y)</text>',
+    ]
+    path = " ".join(f"{x(p):.1f},{y(o):.1f}" for p, o in zip(predicted, observed, strict=True))
+    parts.append(f'<polyline points="{path}" fill="none" stroke="{SERIES_COLOURS[0]}"/>')
+    parts.extend(
+        _marker("circle", x(p), y(o), SERIES_COLOURS[0])
+        for p, o in zip(predicted, observed, strict=True)
+    )
+    parts.append("</svg>")
+    return "".join(parts)

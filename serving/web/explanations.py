@@ -1,0 +1,66 @@
+"""Per-threat SHAP waterfalls of one stored declaration, for the declaration page.
+
+The store keeps each declaration's top reasons only; a waterfall needs every contribution
+and the base value, so the page explains the stored canonical fields again with the model
+being served. Each bar is labelled with the plain-language sentence officers already see in
+reasons, so the chart and the list read alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.schema import EXTRA_PREFIX
+from features.validation import validate_declarations
+from models.bundle import DeclarationRows, ModelBundle
+from serving.web.charts import Waterfall, waterfall
+
+WATERFALL_BARS = 8
+
+
+def declaration_frame(declaration: Mapping[str, Any]) -> pd.DataFrame:
+    """The canonical one-row frame of a declaration as the store returned it (JSON values)."""
+    raw = pd.DataFrame.from_records([dict(declaration)])
+    extras = [column for column in raw.columns if str(column).startswith(EXTRA_PREFIX)]
+    return validate_declarations(raw, source="store", extra_columns=extras)
+
+
+def threat_waterfalls(
+    bundle: ModelBundle, declaration: Mapping[str, Any], *, max_bars: int = WATERFALL_BARS
+) -> dict[str, Waterfall]:
+    """One waterfall per threat: base value plus every feature's contribution = the raw margin.
+
+    Bars are labelled with the feature's reason sentence for this declaration's value.
+    """
+    frame = declaration_frame(declaration)
+    explanations = bundle.explain(frame)
+    matrix = bundle.matrix(frame)
+    row = DeclarationRows(frame)[0]
+    charts: dict[str, Waterfall] = {}
+    for threat, explanation in explanations.items():
+        values = explanation.contributions.iloc[0].to_numpy(dtype=np.float64)
+        labelled = []
+        for position, (feature, contribution) in enumerate(
+            zip(explanation.contributions.columns, values, strict=True)
+        ):
+            if contribution == 0.0:
+                continue
+            raw_value = float(matrix[0, position])
+            value = None if math.isnan(raw_value) else raw_value
+            labelled.append((_label(bundle, str(feature), value, row), float(contribution)))
+        charts[threat] = waterfall(float(explanation.base_value[0]), labelled, max_bars=max_bars)
+    return charts
+
+
+def _label(bundle: ModelBundle, feature: str, value: float | None, row: Mapping[str, Any]) -> str:
+    """The reason sentence, or the feature name when no sentence can be made for it."""
+    try:
+        text = bundle.reason_text(feature, value, row)
+    except (KeyError, ValueError, TypeError):
+        text = ""
+    return text or feature

@@ -1,0 +1,70 @@
+"""Puts the pages on the service's app: the session secret, the key check, the registry look-up.
+
+Kept apart from `pages` so that the routes stay thin and testable with hand-made stand-ins, and
+so the only code here that knows about the key store and the registry is small and plain.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+
+from serving.security import records
+from serving.security.keys import MalformedKey, matches, parse_key
+from serving.web.pages import KeyIdentity, include_pages
+from serving.web.session import SessionCodec, session_secret
+from serving.web.settings import WebSettings
+
+log = logging.getLogger(__name__)
+
+CHALLENGER_ALIAS = "challenger"
+
+
+def key_identity(request: Request, api_key: str) -> KeyIdentity | None:
+    """Who a presented key belongs to, when it is well formed, known, unrevoked and matches."""
+    state = request.app.state.service
+    if state.store is None:
+        return None
+    try:
+        presented = parse_key(api_key)
+    except MalformedKey:
+        return None
+    with state.store.sessions() as session:
+        stored = records.find_key(session, presented.key_id)
+    if stored is None or stored.revoked or not matches(presented, stored, state.settings.pepper()):
+        return None
+    return KeyIdentity(key_id=stored.key_id, name=stored.name, role=stored.role.value)
+
+
+def challenger_version(request: Request) -> str | None:
+    """The version the registry's challenger alias names now, or None when there is none."""
+    state = request.app.state.service
+    current = state.model_holder.current
+    if current is None:
+        return None
+    from models import registry
+
+    try:
+        _, version = registry.resolve(
+            f"models:/{current.name}@{CHALLENGER_ALIAS}",
+            tracking_uri=state.settings.resolved_tracking_uri(),
+        )
+    except Exception as error:  # no alias, or the registry is unreachable: say "none"
+        log.info("no challenger: %s", type(error).__name__)
+        return None
+    return version
+
+
+def include_web(app: FastAPI, settings: WebSettings | None = None) -> None:
+    """Mount the pages; the cookie is signed with a secret derived from the key pepper."""
+    settings = settings or WebSettings()
+    pepper = app.state.service.settings.pepper()
+    include_pages(
+        app,
+        codec=SessionCodec(session_secret(pepper)),
+        check_key=key_identity,
+        challenger_version=challenger_version,
+        secure_cookie=settings.web_secure_cookie,
+        mlflow_ui_url=settings.mlflow_ui_url,
+    )

@@ -1,0 +1,182 @@
+"""One real shiprisk server for the browser tests, and headless Chromium to drive it.
+
+The server is the `shiprisk serve` command in its own process, pointed by environment
+variables at a temporary MLflow store holding the small model of the service tests and at a
+temporary SQLite store holding one key per role and the test window's declarations, scored
+through the API. Chromium is Debian's (installed by scripts/chromium.sh), driven by Playwright;
+Playwright's own browser downloads are never used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+from serving.security.keys import Role
+from serving.store.database import Store
+from tests.serving.access_keys import make_key
+from tests.serving.conftest import TrainedModel, json_payload, trained  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "web"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PEPPER = "web-tests-pepper-0123456789abcdef0123456789"
+LAPTOP = {"width": 1366, "height": 768}
+
+
+@dataclass(frozen=True)
+class WebServer:
+    """The running server, its keys, and the office and day with the most scored declarations."""
+
+    base_url: str
+    database_url: str
+    keys: dict[Role, str]
+    key_ids: dict[Role, str]
+    office_id: str
+    day: str
+    threats: tuple[str, ...]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_ready(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None:
+            raise AssertionError(f"the server exited before it was ready:\n{log.read_text()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the server was not ready within 120 s:\n{log.read_text()}")
+        time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def web_server(
+    trained: TrainedModel,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[WebServer]:
+    """Start `shiprisk serve` on a free port with keys made and declarations scored."""
+    root = tmp_path_factory.mktemp("web-server")
+    database_url = f"sqlite:///{root / 'shiprisk.db'}"
+    store = Store.open(database_url)  # migrated here, so keys can be stored before start
+    keys, key_ids = {}, {}
+    for role, name in ((Role.OFFICER, "Ana Officer"), (Role.RISK_MANAGER, "Rui Manager")):
+        keys[role], record = make_key(store, role, pepper=PEPPER.encode(), name=name)
+        key_ids[role] = record.key_id
+    store.close()
+
+    port = free_port()
+    environment = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": trained.tracking_uri,
+        "SHIPRISK_TRACKING_URI": trained.tracking_uri,
+        "SHIPRISK_MODEL_URI": trained.model_uri,
+        "SHIPRISK_DATABASE_URL": database_url,
+        "SHIPRISK_DATA_DIR": str(root / "data"),
+        "SHIPRISK_KEY_PEPPER": PEPPER,
+    }
+    log = root / "server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "shiprisk.cli", "serve", "--port", str(port), "--threads", "1"],
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, server, log)
+        declarations = pd.read_parquet(trained.declarations_path)
+        scored = httpx.post(
+            f"{base}/v1/scores",
+            json={"declarations": json_payload(declarations)},
+            headers={"Authorization": f"Bearer {keys[Role.OFFICER]}"},
+            timeout=60,
+        )
+        assert scored.status_code == 200, scored.text
+        days = declarations.assign(day=declarations["lodged_at"].astype(str).str[:10])
+        office_id, day = days.groupby(["office_id", "day"]).size().idxmax()
+        yield WebServer(
+            base_url=base,
+            database_url=database_url,
+            keys=keys,
+            key_ids=key_ids,
+            office_id=str(office_id),
+            day=str(day),
+            threats=tuple(scored.json()["results"][0]["risk"]),
+        )
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium, one for the module."""
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: run scripts/chromium.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def new_page(browser: Any) -> Iterator[Any]:
+    """A factory of pages, each in its own browser context (its own cookies), laptop-sized."""
+    contexts = []
+
+    def make() -> Any:
+        context = browser.new_context(viewport=LAPTOP)
+        context.set_default_timeout(20_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where screenshots go (git-ignored)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,127 @@
+"""The SVG charts: waterfall steps add up to the margin, labels and numbers are drawn."""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+from serving.web.charts import (
+    calibration_svg,
+    rates_chart_svg,
+    waterfall,
+    waterfall_svg,
+)
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_waterfall_keeps_the_largest_contributions_and_folds_the_rest() -> None:
+    chart = waterfall(
+        -3.0,
+        [("a", 0.5), ("b", -1.25), ("c", 0.25), ("d", 0.125), ("zero", 0.0)],
+        max_bars=2,
+    )
+    assert [(bar.label, bar.contribution) for bar in chart.bars] == [
+        ("b", -1.25),
+        ("a", 0.5),
+        ("2 other features", 0.375),
+    ]
+    # Each bar starts where the previous one ended, from the base value.
+    assert [(bar.start, bar.end) for bar in chart.bars] == [
+        (-3.0, -4.25),
+        (-4.25, -3.75),
+        (-3.75, -3.375),
+    ]
+    assert chart.margin == -3.375  # -3 + 0.5 - 1.25 + 0.25 + 0.125
+
+
+def test_one_folded_feature_is_named_in_the_singular() -> None:
+    chart = waterfall(0.0, [("a", 2.0), ("b", 1.0)], max_bars=1)
+    assert chart.bars[-1].label == "1 other feature"
+
+
+@pytest.mark.parametrize("max_bars", [1, 3, 8, 50])
+def test_bars_add_up_to_base_plus_every_contribution(max_bars: int) -> None:
+    values = [((-1) ** i) * (i + 1) / 7 for i in range(20)]
+    chart = waterfall(-2.5, [(f"f{i}", v) for i, v in enumerate(values)], max_bars=max_bars)
+    assert math.isclose(chart.margin, -2.5 + math.fsum(values), abs_tol=1e-12)
+    assert math.isclose(
+        chart.base_value + math.fsum(bar.contribution for bar in chart.bars),
+        chart.margin,
+        abs_tol=1e-12,
+    )
+    assert len(chart.bars) == min(max_bars, 20) + (1 if max_bars < 20 else 0)
+
+
+def test_waterfall_without_contributions_ends_at_the_base_value() -> None:
+    assert waterfall(-1.5, []).margin == -1.5
+
+
+def test_waterfall_svg_draws_one_labelled_bar_per_step_with_escaped_text() -> None:
+    chart = waterfall(-1.0, [("value <per kg> & origin", 0.75), ("route", -0.25)])
+    svg = waterfall_svg(chart, title="revenue risk")
+    root = ElementTree.fromstring(svg)  # well-formed XML: labels are escaped
+    bars = root.findall(f"{SVG}g")
+    assert [bar.get("class") for bar in bars] == ["bar raises", "bar lowers"]
+    texts = ["".join(t.itertext()) for bar in bars for t in bar.findall(f"{SVG}text")]
+    assert texts == ["value <per kg> & origin", "+0.75", "route", "-0.25"]
+    assert root.get("aria-label") == "revenue risk: base value -1.00, margin -0.50 after 2 steps"
+    assert "margin -0.50" in svg and "base -1.00" in svg
+
+
+def test_waterfall_bar_widths_are_proportional_to_contributions() -> None:
+    svg = waterfall_svg(waterfall(0.0, [("a", 2.0), ("b", -1.0)]), title="t")
+    widths = [float(w) for w in re.findall(r'<rect x="[\d.]+" y="\d+" width="([\d.]+)"', svg)]
+    assert len(widths) == 2
+    assert widths[0] == pytest.approx(2 * widths[1], rel=0.01)
+
+
+def test_long_labels_are_shortened_on_the_bar_but_kept_whole_in_its_title() -> None:
+    label = "declared value per kg is 90% below the usual for HS 9305 from this origin"
+    svg = waterfall_svg(waterfall(0.0, [(label, 1.0)]), title="t")
+    root = ElementTree.fromstring(svg)
+    bar = root.find(f"{SVG}g")
+    assert bar is not None
+    assert bar.findtext(f"{SVG}title") == f"{label}: +1.00"
+    shown = bar.findall(f"{SVG}text")[0].text or ""
+    assert len(shown) == 52 and shown.endswith("…")
+
+
+def test_rates_chart_draws_a_point_per_rate_and_labels_the_rates() -> None:
+    svg = rates_chart_svg(
+        {"precision": {"0.05": 0.8, "0.1": 0.6}, "recall": {"0.05": 0.2, "0.1": float("nan")}},
+        title="weapons",
+    )
+    root = ElementTree.fromstring(svg)
+    assert root.get("aria-label") == "weapons: precision 5% 0.80, 10% 0.60; recall 5% 0.20, 10% nan"
+    circles = root.findall(f"{SVG}circle")  # precision: 2 points + legend
+    squares = root.findall(f"{SVG}rect")  # recall: 1 finite point + legend
+    assert (len(circles), len(squares)) == (3, 2)
+    labels = [t.text for t in root.findall(f"{SVG}text")]
+    assert "5%" in labels and "10%" in labels and "inspection rate" in labels
+
+
+def test_rates_chart_without_measures_says_so() -> None:
+    assert rates_chart_svg({}, title="weapons") == (
+        '<p class="empty">weapons: no measures at inspection rates.</p>'
+    )
+
+
+def test_calibration_points_sit_on_the_diagonal_when_calibrated() -> None:
+    svg = calibration_svg(
+        [{"predicted": 0.1, "observed": 0.1, "count": 5}, {"predicted": 0.2, "observed": 0.2}],
+        title="revenue calibration",
+    )
+    root = ElementTree.fromstring(svg)
+    points = [(float(c.get("cx", "")), float(c.get("cy", ""))) for c in root.iter(f"{SVG}circle")]
+    line = root.find(f"{SVG}line")
+    assert line is not None
+    x1, y1, x2, y2 = (float(line.get(a, "")) for a in ("x1", "y1", "x2", "y2"))
+    for px, py in points:  # on the line from (x1, y1) to (x2, y2)
+        assert (px - x1) * (y2 - y1) == pytest.approx((py - y1) * (x2 - x1), rel=1e-3)
+    assert (
+        calibration_svg([], title="t") == '<p class="empty">t: no calibration curve recorded.</p>'
+    )

@@ -1,0 +1,171 @@
+"""End to end in a real browser: officers and risk managers use the pages of the real server.
+
+Each test signs in through the sign-in form of `shiprisk serve` in headless Chromium and checks
+what the store and the consultation log hold afterwards. Screenshots land in test-artifacts/web.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from serving.security import records
+from serving.security.keys import Role
+from serving.store import repository
+from serving.store.database import Store
+from tests.web.conftest import WebServer
+
+pytestmark = pytest.mark.slow
+JUSTIFICATION = "daily targeting, order 2024/117"
+
+
+def sign_in(page: Any, server: WebServer, role: Role, path: str = "/web/") -> None:
+    """Open a page signed out, land on the sign-in form and sign in with the keyboard only."""
+    page.goto(f"{server.base_url}{path}")
+    assert page.url == f"{server.base_url}/web/sign-in"
+    assert page.locator("#api_key").evaluate("e => e === document.activeElement")
+    page.keyboard.type(server.keys[role])
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+
+
+def test_officer_opens_a_worklist_and_a_declaration_and_records_an_outcome(
+    web_server: WebServer, new_page: Any, artifacts: Path
+) -> None:
+    page = new_page()
+    sign_in(page, web_server, Role.OFFICER)
+    assert page.url == f"{web_server.base_url}/web/worklist"
+
+    page.get_by_label("Office").fill(web_server.office_id)
+    page.get_by_label("Day (UTC)").fill(web_server.day)
+    page.get_by_label("Inspections possible").fill("6")
+    page.get_by_role("button", name="Show worklist").click()
+    # Asked once per session why, then back to the worklist that was asked for.
+    assert page.get_by_role("heading", level=1).inner_text() == (
+        "Why are you consulting declarations?"
+    )
+    page.get_by_label("Justification").fill(JUSTIFICATION)
+    page.get_by_role("button", name="Continue").click()
+
+    rows = page.locator("table.worklist tbody tr")
+    assert rows.count() == 6
+    header = page.locator("table.worklist thead th").all_inner_texts()
+    assert header == [
+        "Rank",
+        "Declaration",
+        "Lane",
+        "Overall",
+        *[t.capitalize() for t in web_server.threats],
+        "Top reason",
+        "Selected by",
+    ]
+    lanes = page.locator("table.worklist tbody .lane").all_inner_texts()
+    assert len(lanes) == 6 and set(lanes) <= {"RED", "YELLOW", "GREEN"}  # text, not colour only
+    assert page.locator("table.worklist").bounding_box()["width"] <= 1366
+    page.screenshot(path=str(artifacts / "worklist.png"))
+
+    first = page.locator("table.worklist tbody tr").first.locator("td").nth(1).inner_text()
+    page.get_by_role("link", name=first, exact=True).click()
+    assert page.get_by_role("heading", level=1).inner_text().startswith(f"Declaration {first}")
+    assert page.locator("figure.waterfall svg").count() == len(web_server.threats)
+    assert page.get_by_text("Justification").count() == 0  # not asked a second time
+    page.screenshot(path=str(artifacts / "declaration.png"), full_page=True)
+
+    page.get_by_label("Inspected at (UTC)").fill("2024-03-01T10:30")
+    page.get_by_label("Result").select_option("irregular")
+    page.get_by_label("Revenue irregularity").check()
+    page.get_by_label("Additional duty (EUR)").fill("812.5")
+    page.get_by_label("Notes").fill("undervalued spare parts")
+    page.get_by_role("button", name="Record outcome").click()
+    assert page.get_by_role("status").inner_text() == "Inspection outcome recorded."
+    assert page.locator("table.outcomes tbody tr").count() == 1
+
+    store = Store.open(web_server.database_url)
+    try:
+        with store.transaction() as session:
+            outcomes = repository.outcomes_of(session, first)
+            logged = records.query_records(session, declaration_id=first, limit=50)
+    finally:
+        store.close()
+    assert [
+        (o.result, o.revenue_irregularity, o.additional_duty_eur, o.notes) for o in outcomes
+    ] == [("irregular", True, 812.5, "undervalued spare parts")]
+    officer = web_server.key_ids[Role.OFFICER]
+    trail = [
+        (r.event.route, r.event.status, r.event.key_id, r.event.justification)
+        for r in reversed(logged)
+    ]
+    assert trail[0] == ("GET /v1/worklist", 200, officer, JUSTIFICATION)
+    assert ("GET /v1/declarations/{declaration_id}", 200, officer, JUSTIFICATION) in trail
+    assert ("POST /v1/outcomes", 200, officer, JUSTIFICATION) in trail
+
+
+def test_risk_manager_opens_the_model_page_and_searches_the_audit_log(
+    web_server: WebServer, new_page: Any, artifacts: Path
+) -> None:
+    page = new_page()
+    sign_in(page, web_server, Role.RISK_MANAGER)
+    assert page.url == f"{web_server.base_url}/web/model"
+    versions = page.locator("table.versions").inner_text()
+    assert re.search(r"Champion \(served\)\s+version \d+", versions)
+    assert page.locator("svg.rates").count() == len(web_server.threats)
+    assert page.locator("svg.calibration").count() == len(web_server.threats)
+    page.screenshot(path=str(artifacts / "model.png"), full_page=True)
+
+    page.get_by_role("link", name="Audit log").click()
+    page.get_by_label("Key id").fill(web_server.key_ids[Role.RISK_MANAGER])
+    page.get_by_role("button", name="Search").click()
+    routes = page.locator("table.audit tbody tr td:nth-child(5)").all_inner_texts()
+    assert routes[:2] == ["GET /v1/audit", "GET /v1/model"]  # newest first: its own consultations
+
+
+def test_signed_out_users_and_wrong_roles_get_the_sign_in_page_or_403(
+    web_server: WebServer, new_page: Any
+) -> None:
+    base = web_server.base_url
+    pages = ["/web/worklist", "/web/model", "/web/audit", "/web/declarations/D1"]
+    with httpx.Client(base_url=base, follow_redirects=False) as client:
+        for path in pages:
+            answer = client.get(path)
+            assert (answer.status_code, answer.headers["location"]) == (303, "/web/sign-in")
+        forged = client.get("/web/model", cookies={"shiprisk_session": "eyJrZXkiOiJ4In0.forged"})
+        assert (forged.status_code, forged.headers["location"]) == (303, "/web/sign-in")
+
+    page = new_page()
+    wrong = page.goto(f"{base}/web/sign-in")
+    page.get_by_label("API key").fill("srk_000000000000_" + "x" * 43)
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").inner_text() == "This key is not valid, or it was revoked."
+    assert wrong is not None
+
+    officer = new_page()
+    sign_in(officer, web_server, Role.OFFICER)
+    cookie = officer.context.cookies()[0]
+    assert (cookie["name"], cookie["httpOnly"], cookie["secure"], cookie["sameSite"]) == (
+        "shiprisk_session",
+        True,
+        True,
+        "Strict",
+    )
+    for path in ("/web/model", "/web/audit"):
+        answer = officer.goto(f"{base}{path}")
+        assert answer.status == 403
+        assert officer.get_by_role("alert").inner_text() == (
+            "Your role (officer) may not open this page."
+        )
+        assert officer.locator("table").count() == 0
+
+    manager = new_page()
+    sign_in(manager, web_server, Role.RISK_MANAGER)
+    manager.goto(f"{base}/web/justification?next=/web/worklist")
+    manager.get_by_label("Justification").fill(JUSTIFICATION)
+    manager.get_by_role("button", name="Continue").click()
+    answer = manager.goto(
+        f"{base}/web/worklist?office_id={web_server.office_id}&date={web_server.day}&capacity=5"
+    )
+    assert answer.status == 403
+    assert manager.locator("table").count() == 0
