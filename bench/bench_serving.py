@@ -325,6 +325,9 @@ def main() -> None:
             "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
             "MLFLOW_TRACKING_URI": tracking_uri,
             "SHIPRISK_MODEL_URI": f"models:/{MODEL_NAME}/{version}",
+            # The operational store that keeps every score, in the benchmark's own directory.
+            "SHIPRISK_DATABASE_URL": f"sqlite:///{root / 'shiprisk.db'}",
+            "SHIPRISK_DATA_DIR": str(root / "data"),
             "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
             # Both servers alike: idle OpenMP threads sleep instead of spinning on shared cores.
             "OMP_WAIT_POLICY": "PASSIVE",
