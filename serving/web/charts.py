@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-MAX_LABEL_CHARS = 52
+MAX_LABEL_CHARS = 64
 RAISES_COLOUR = "#b3261e"  # a contribution that raises the risk
 LOWERS_COLOUR = "#1b6e3a"  # a contribution that lowers it
 SERIES_COLOURS = ("#1f4e99", "#b3261e", "#6b4c00")
@@ -79,13 +79,13 @@ def _signed(value: float) -> str:
     return f"{value:+.2f}"
 
 
-def waterfall_svg(chart: Waterfall, *, title: str, width: int = 760) -> str:
+def waterfall_svg(chart: Waterfall, *, title: str, width: int = 900) -> str:
     """The waterfall as horizontal bars: red rightwards raises the risk, green leftwards lowers it.
 
     Each bar is labelled with its feature text and signed contribution; the base value and the
     final margin are drawn as labelled rules.
     """
-    label_width, value_width, row_height, top, bottom = 360, 60, 26, 30, 34
+    label_width, value_width, row_height, top, bottom = 440, 60, 26, 30, 34
     plot_left, plot_right = label_width, width - value_width
     points = [chart.base_value, *(bar.end for bar in chart.bars)]
     low, high = min(points), max(points)
@@ -259,7 +259,7 @@ def calibration_svg(curve: Sequence[Mapping[str, float]], *, title: str, size: i
         f'<text x="{left - 6}" y="{y(scale) + 4:.1f}" text-anchor="end">{scale:.2f}</text>',
         f'<text x="{x(scale):.1f}" y="{size - bottom + 16}" text-anchor="end">{scale:.2f}</text>',
         f'<text x="{(left + size - right) / 2:.1f}" y="{size - 8}" text-anchor="middle" '
-        'class="axis-label">predicted risk (x) vs observed rate (y)</text>',
+        'class="axis-label">x: predicted risk, y: observed rate</text>',
     ]
     path = " ".join(f"{x(p):.1f},{y(o):.1f}" for p, o in zip(predicted, observed, strict=True))
     parts.append(f'<polyline points="{path}" fill="none" stroke="{SERIES_COLOURS[0]}"/>')

@@ -125,14 +125,15 @@ def web_server(
         )
         assert scored.status_code == 200, scored.text
         days = declarations.assign(day=declarations["lodged_at"].astype(str).str[:10])
-        office_id, day = days.groupby(["office_id", "day"]).size().idxmax()
+        busiest = days.groupby(["office_id", "day"]).size().sort_values(kind="stable").index[-1]
+        office_id, day = str(busiest[0]), str(busiest[1])
         yield WebServer(
             base_url=base,
             database_url=database_url,
             keys=keys,
             key_ids=key_ids,
-            office_id=str(office_id),
-            day=str(day),
+            office_id=office_id,
+            day=day,
             threats=tuple(scored.json()["results"][0]["risk"]),
         )
     finally:

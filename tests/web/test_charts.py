@@ -80,14 +80,14 @@ def test_waterfall_bar_widths_are_proportional_to_contributions() -> None:
 
 
 def test_long_labels_are_shortened_on_the_bar_but_kept_whole_in_its_title() -> None:
-    label = "declared value per kg is 90% below the usual for HS 9305 from this origin"
+    label = "declared value per kg is 90% below the usual for HS 9305 from this origin and route"
     svg = waterfall_svg(waterfall(0.0, [(label, 1.0)]), title="t")
     root = ElementTree.fromstring(svg)
     bar = root.find(f"{SVG}g")
     assert bar is not None
     assert bar.findtext(f"{SVG}title") == f"{label}: +1.00"
     shown = bar.findall(f"{SVG}text")[0].text or ""
-    assert len(shown) == 52 and shown.endswith("…")
+    assert len(shown) == 64 and shown.endswith("…")
 
 
 def test_rates_chart_draws_a_point_per_rate_and_labels_the_rates() -> None:

@@ -29,8 +29,8 @@ def sign_in(page: Any, server: WebServer, role: Role, path: str = "/web/") -> No
     assert page.url == f"{server.base_url}/web/sign-in"
     assert page.locator("#api_key").evaluate("e => e === document.activeElement")
     page.keyboard.type(server.keys[role])
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
 
 
 def test_officer_opens_a_worklist_and_a_declaration_and_records_an_outcome(
