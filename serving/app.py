@@ -19,6 +19,7 @@ from typing import Any
 from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,6 +35,8 @@ from serving.model_holder import (
 )
 from serving.operations import OperationsPolicy
 from serving.routes import MODEL_VERSION_HEADER, REQUEST_SOURCE, ServiceState
+from serving.security.access import AccessControl, ErrorShield, SecurityHeaders
+from serving.security.policy import Exposure
 from serving.settings import ServiceSettings
 from serving.store.database import Store, normalised_url
 
@@ -229,7 +232,9 @@ def create_app(
             settings' tracking URI.
     """
     settings = settings or ServiceSettings()
+    settings.pepper()  # production mode without its own secrets stops here (InsecureSettings)
     metrics = ServiceMetrics()
+    docs_off = settings.docs_exposure() == Exposure.OFF
 
     holder = ModelHolder(
         settings.model_uri,
@@ -242,6 +247,9 @@ def create_app(
         summary="Risk scores with reasons for customs declarations.",
         version=_package_version(),
         lifespan=_lifespan,
+        docs_url=None if docs_off else "/docs",
+        redoc_url=None if docs_off else "/redoc",
+        openapi_url=None if docs_off else "/openapi.json",
     )
     scoring = ScoringQueue(
         num_threads=settings.lightgbm_threads(),
@@ -256,9 +264,21 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(DataValidationError, _data_validation_error)
     routes.include_routes(app)
-    # Outermost last: metrics time everything, including 413s from the size limit.
+    # Outermost last: keys are checked on bodies already bounded by the size limit; metrics
+    # time everything, including 413s; every response, errors included, gets the headers.
+    app.add_middleware(AccessControl)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics, holder=holder)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "X-Justification", "Content-Type"],
+            expose_headers=[MODEL_VERSION_HEADER],
+        )
+    app.add_middleware(ErrorShield)
+    app.add_middleware(SecurityHeaders)
     return app
 
 

@@ -167,5 +167,8 @@ def score(
 
 def register(app: typer.Typer) -> None:
     """Add the serving commands to the top-level `shiprisk` app."""
+    from serving.security.cli import register as register_security
+
     app.command("serve")(serve)
     app.command("score")(score)
+    register_security(app)

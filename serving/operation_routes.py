@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 
 from serving import operations
 from serving.operation_schemas import (
@@ -21,6 +21,9 @@ from serving.operation_schemas import (
     outcomes_frame,
 )
 from serving.schemas import ErrorResponse
+from serving.security.access import CurrentCaller
+from serving.security.policy import MAX_JUSTIFICATION_CHARS
+from serving.security.remit import hide_unseen_declarations, refuse_office
 from serving.store.database import Store
 
 MAX_CAPACITY = 10_000
@@ -43,11 +46,30 @@ def operations_policy(request: Request) -> operations.OperationsPolicy:
     return policy
 
 
+def justification(
+    x_justification: Annotated[
+        str,
+        Header(
+            min_length=1,
+            max_length=MAX_JUSTIFICATION_CHARS,
+            pattern=r"\S",
+            description="why you consult this (case number, inspection order); kept in the "
+            "consultation log",
+        ),
+    ],
+) -> str:
+    """The caller's stated reason (AccessControl has already refused a missing one)."""
+    return x_justification
+
+
 OperationalStore = Annotated[Store, Depends(operational_store)]
 Policy = Annotated[operations.OperationsPolicy, Depends(operations_policy)]
 
 _STORE_DOWN: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "operational store unavailable"}
+}
+_NO_JUSTIFICATION: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "X-Justification missing or too long"}
 }
 
 router = APIRouter(prefix="/v1", tags=["operations"])
@@ -56,14 +78,22 @@ router = APIRouter(prefix="/v1", tags=["operations"])
 @router.get(
     "/declarations/{declaration_id}",
     response_model=DeclarationDetail,
-    responses={404: {"model": ErrorResponse, "description": "never scored"}, **_STORE_DOWN},
+    responses={
+        404: {"model": ErrorResponse, "description": "never scored, or outside the remit"},
+        **_NO_JUSTIFICATION,
+        **_STORE_DOWN,
+    },
+    dependencies=[Depends(justification)],
 )
 def get_declaration(
-    declaration_id: Annotated[str, Path(min_length=1, max_length=200)], store: OperationalStore
+    declaration_id: Annotated[str, Path(min_length=1, max_length=200)],
+    store: OperationalStore,
+    caller: CurrentCaller,
 ) -> DeclarationDetail:
     """A scored declaration with its latest scores and reasons, and its outcomes."""
     detail = operations.declaration_detail(store, declaration_id)
-    if detail is None:
+    # Outside the remit it answers as if it did not exist.
+    if detail is None or not caller.covers_office(detail.declaration.get("office_id")):
         raise HTTPException(
             status_code=404,
             detail="no scored declaration with this id: score it with POST /v1/scores first",
@@ -71,10 +101,16 @@ def get_declaration(
     return detail
 
 
-@router.get("/worklist", response_model=Worklist, responses=_STORE_DOWN)
+@router.get(
+    "/worklist",
+    response_model=Worklist,
+    responses={**_NO_JUSTIFICATION, **_STORE_DOWN},
+    dependencies=[Depends(justification)],
+)
 def get_worklist(
     store: OperationalStore,
     policy: Policy,
+    caller: CurrentCaller,
     office_id: Annotated[str, Query(min_length=1, max_length=200)],
     day: Annotated[date, Query(alias="date", description="lodging day (UTC), YYYY-MM-DD")],
     capacity: Annotated[
@@ -82,6 +118,7 @@ def get_worklist(
     ],
 ) -> Worklist:
     """Declarations to inspect at an office on a day: top expected harm plus random picks."""
+    refuse_office(caller, office_id)
     return operations.worklist(store, office_id, day, capacity, policy)
 
 
@@ -89,13 +126,19 @@ def get_worklist(
     "/outcomes",
     response_model=OutcomeResponse,
     responses={
+        404: {"model": ErrorResponse, "description": "a declaration outside the key's remit"},
         409: {"model": ErrorResponse, "description": "differs from a recorded outcome"},
         422: {"model": ErrorResponse, "description": "field path and what was expected"},
         **_STORE_DOWN,
     },
 )
-def post_outcomes(payload: OutcomeRequest, store: OperationalStore) -> OutcomeResponse:
+def post_outcomes(
+    payload: OutcomeRequest, store: OperationalStore, caller: CurrentCaller
+) -> OutcomeResponse:
     """Record inspection outcomes: all of them, or none when one is wrong."""
+    hide_unseen_declarations(
+        caller, store, [outcome.declaration_id for outcome in payload.outcomes], "outcomes"
+    )
     try:
         written = operations.record_outcomes(store, outcomes_frame(payload.outcomes))
     except operations.OutcomesRejected as error:

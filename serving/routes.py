@@ -8,7 +8,7 @@ arrive through typed dependencies, built by the app factory; nothing is global.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
@@ -29,6 +29,11 @@ from serving.schemas import (
     ScoreResult,
     declarations_frame,
 )
+from serving.security import routes as audit_routes
+from serving.security.access import CurrentCaller, current_caller
+from serving.security.policy import unlisted_routes
+from serving.security.records import AuditLog
+from serving.security.remit import refuse_declarations
 from serving.settings import ServiceSettings
 from serving.store.database import Store
 
@@ -47,6 +52,8 @@ class ServiceState:
     policy: OperationsPolicy
     store: Store | None = None  # the operational store, opened by the lifespan
     store_error: str | None = "not opened yet"
+    audit_log: AuditLog = field(default_factory=AuditLog)
+    audit_error: str | None = None  # why the last consultation record failed, until one works
 
 
 # -- dependencies ------------------------------------------------------------------------------
@@ -109,6 +116,11 @@ def readyz(state: State) -> JSONResponse:
                 "reason": f"operational store unavailable: {state.store_error}",
             },
         )
+    if state.audit_error is not None and not state.audit_log.writable(state.store):
+        return JSONResponse(
+            status_code=503, content={"status": "not ready", "reason": state.audit_error}
+        )
+    state.audit_error = None
     return JSONResponse(
         content={"status": "ready", "model": {"name": current.name, "version": current.version}},
         headers={MODEL_VERSION_HEADER: current.label},
@@ -156,9 +168,11 @@ def score(
     model: ServedModel,
     state: State,
     store: OperationalStore,
+    caller: CurrentCaller,
 ) -> ScoreResponse:
     """Score 1..N declarations: per-threat risk, overall risk, lane and top reasons."""
     top_k = _limits(payload, state.settings)
+    refuse_declarations(caller, [d.office_id for d in payload.declarations], "declarations")
     raw = declarations_frame(payload.declarations)
     scored = state.scoring.score(model, raw, top_k)
     # Kept (committed) before the answer: worklists and outcomes build on what was served.
@@ -222,10 +236,36 @@ def reload_model(response: Response, state: State) -> ReloadResponse:
     )
 
 
+_ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "no valid API key"},
+    403: {"model": ErrorResponse, "description": "role or office remit does not allow this"},
+    503: {"model": ErrorResponse, "description": "consultation log or store unavailable"},
+}
+
+
 def include_routes(app: FastAPI) -> None:
-    """Mount every router; role checks will be added here as router dependencies."""
+    """Mount every router; every /v1 route needs a key (checked by AccessControl).
+
+    Raises:
+        RuntimeError: a route has no entry in the role x route table (it would be closed to
+            everyone; decide who may call it in serving/security/policy.py).
+    """
     app.include_router(probes)
-    app.include_router(officers)
-    app.include_router(operation_routes.router)
-    app.include_router(risk_managers)
-    app.include_router(admins)
+    keyed: dict[str, Any] = {
+        "dependencies": [Depends(current_caller)],
+        "responses": _ACCESS_ERRORS,
+    }
+    app.include_router(officers, **keyed)
+    app.include_router(operation_routes.router, **keyed)
+    app.include_router(risk_managers, **keyed)
+    app.include_router(audit_routes.router, **keyed)
+    app.include_router(admins, **keyed)
+    routers = (officers, operation_routes.router, risk_managers, audit_routes.router, admins)
+    declared = [
+        (method, str(getattr(route, "path", "")))
+        for router in routers
+        for route in router.routes
+        for method in getattr(route, "methods", None) or ()
+    ]
+    if missing := unlisted_routes(declared):
+        raise RuntimeError(f"routes without an access policy: {missing}")

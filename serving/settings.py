@@ -10,8 +10,9 @@ import os
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from serving.security.settings import AccessSettings
 from serving.store.database import DATABASE_FILE
 from serving.worklist import DEFAULT_EXPLORATION_SHARE, DEFAULT_SEVERITY
 
@@ -29,8 +30,8 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class ServiceSettings(BaseSettings):
-    """What the service loads and the limits it enforces on requests."""
+class ServiceSettings(AccessSettings):
+    """What the service loads, the limits it enforces on requests, and its access settings."""
 
     model_config = SettingsConfigDict(env_prefix="SHIPRISK_", extra="ignore")
 

@@ -61,6 +61,9 @@ ROUTE_POLICIES: dict[tuple[str, str], RoutePolicy] = {
 
 # Probes answer everyone: orchestrators call them without keys, and they reveal no data.
 PROBE_PATHS = frozenset({"/livez", "/readyz"})
+# Server-rendered pages sign their users in themselves (a key entered once, kept in a signed
+# session) and read everything through the API with that key, where every check applies.
+PAGES_PREFIX = "/web"
 METRICS_PATH = "/metrics"
 DOCS_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 METRICS_ROLES = RISK_MANAGER | ADMIN  # who may read /metrics when it is restricted

@@ -1,4 +1,5 @@
-"""Tables of the operational store: scored declarations, worklists, outcomes, drift reports.
+"""Tables of the operational store: scored declarations, worklists, outcomes, drift reports,
+API keys and the consultation log.
 
 SQLAlchemy 2 typed declarative models. The schema itself is created and changed only by the
 Alembic migrations in ``serving/store/migrations`` (``upgrade_to_head``); these classes are
@@ -163,3 +164,54 @@ class DriftReport(Base):
     window_start: Mapped[datetime]
     window_end: Mapped[datetime]
     summary: Mapped[dict[str, Any]]
+
+
+class ApiKey(Base):
+    """An API key: its public id, owner name, role and remit, and the hash of its secret."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    offices: Mapped[list[Any] | None]  # None: every office
+    salt: Mapped[str] = mapped_column(String(32))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class AuditRecordRow(Base):
+    """One record of the hash-chained consultation log (serving.security.audit)."""
+
+    __tablename__ = "audit_records"
+    __table_args__ = (
+        Index("ix_audit_records_recorded_at", "recorded_at"),
+        Index("ix_audit_records_key", "key_id", "sequence"),
+    )
+
+    # The sequence number is the key: two writers cannot both append record n.
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(64))
+    key_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    route: Mapped[str] = mapped_column(String(200))
+    declaration_ids: Mapped[list[Any]]
+    justification: Mapped[str | None] = mapped_column(Text)
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any]]
+    previous_hash: Mapped[str] = mapped_column(String(64))
+    record_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditDeclaration(Base):
+    """Which records name a declaration: an index for GET /v1/audit?declaration_id=."""
+
+    __tablename__ = "audit_declarations"
+    __table_args__ = (Index("ix_audit_declarations_declaration", "declaration_id", "sequence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sequence: Mapped[int] = mapped_column(ForeignKey("audit_records.sequence", ondelete="CASCADE"))
+    declaration_id: Mapped[str] = mapped_column(String(ID_LENGTH))

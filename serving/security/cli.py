@@ -1,0 +1,231 @@
+"""`shiprisk keys` and `shiprisk audit`: key management and the log's checks, on the server.
+
+Run where the service's settings are (same SHIPRISK_DATABASE_URL and key pepper). Creating
+and revoking keys and purging the log are themselves recorded in the consultation log, with
+``cli`` and the operating-system user as who.
+"""
+
+from __future__ import annotations
+
+import getpass
+from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from serving.security.audit import AuditEvent
+    from serving.settings import ServiceSettings
+    from serving.store.database import Store
+
+console = Console()
+err = Console(stderr=True)
+
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+audit_app = typer.Typer(help="Verify and purge the consultation log.", no_args_is_help=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=code)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def _open() -> tuple[ServiceSettings, Store]:
+    from serving.security.settings import InsecureSettings
+    from serving.settings import ServiceSettings
+    from serving.store.database import Store
+
+    settings = ServiceSettings()
+    try:
+        settings.pepper()
+    except InsecureSettings as error:
+        raise _fail(str(error)) from None
+    try:
+        store = Store.open(settings.resolved_database_url())
+    except Exception as error:
+        raise _fail(f"cannot open the operational store: {type(error).__name__}") from None
+    return settings, store
+
+
+def _record(store: Store, event: AuditEvent) -> None:
+    from serving.security.records import AuditLog, AuditWriteError
+
+    try:
+        AuditLog().append(store, event)
+    except AuditWriteError as error:
+        raise _fail(str(error)) from None
+
+
+def _command_event(route: str, *, detail: dict[str, object]) -> AuditEvent:
+    from serving.security.audit import AuditEvent
+
+    return AuditEvent(
+        recorded_at=datetime.now(UTC),
+        key_id="cli",
+        key_name=_actor(),
+        role="admin",
+        route=route,
+        detail=detail,
+    )
+
+
+@keys_app.command("create")
+def create_key(
+    role: Annotated[str, typer.Option(help="officer, risk_manager or admin.")],
+    name: Annotated[str, typer.Option(help="Who or which desk holds the key.")],
+    offices: Annotated[
+        list[str] | None,
+        typer.Option(help="Offices the key may see (repeat or space-separate); default all."),
+    ] = None,
+) -> None:
+    """Make a key and print it once: only its hash is stored."""
+    from serving.security.keys import new_key
+    from serving.security.records import add_key
+
+    settings, store = _open()
+    remit = [office for value in offices or [] for office in value.replace(",", " ").split()]
+    try:
+        text, key = new_key(
+            name, role, pepper=settings.pepper(), created_at=datetime.now(UTC), offices=remit
+        )
+    except ValueError as error:
+        raise _fail(str(error)) from None
+    try:
+        _record(
+            store,
+            _command_event(
+                "keys create",
+                detail={
+                    "key_id": key.key_id,
+                    "role": key.role.value,
+                    "name": key.name,
+                    "offices": list(key.offices or []),
+                },
+            ),
+        )
+        with store.transaction() as session:
+            add_key(session, key)
+    finally:
+        store.close()
+    remit_text = ", ".join(key.offices) if key.offices else "all offices"
+    console.print(
+        f"key {key.key_id} ({key.role.value}, {escape(key.name)}, {escape(remit_text)}); "
+        "shown once, keep it secret:",
+        highlight=False,
+    )
+    console.print(text, highlight=False, soft_wrap=True)
+
+
+@keys_app.command("list")
+def list_keys() -> None:
+    """Every key: id, name, role, remit, created and revoked dates (never secrets)."""
+    from serving.security.records import all_keys
+
+    _, store = _open()
+    try:
+        with store.sessions() as session:
+            keys = all_keys(session)
+    finally:
+        store.close()
+    table = Table("key id", "name", "role", "offices", "created", "revoked")
+    for key in keys:
+        table.add_row(
+            key.key_id,
+            escape(key.name),
+            key.role.value,
+            escape(", ".join(key.offices)) if key.offices else "all",
+            key.created_at.strftime("%Y-%m-%d %H:%M"),
+            key.revoked_at.strftime("%Y-%m-%d %H:%M") if key.revoked_at else "",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by `keys list`.")]) -> None:
+    """Revoke a key: it is refused from the next request on."""
+    from serving.security.records import revoke_key
+
+    _, store = _open()
+    try:
+        _record(store, _command_event("keys revoke", detail={"key_id": key_id[:64]}))
+        with store.transaction() as session:
+            key = revoke_key(session, key_id, datetime.now(UTC))
+    except KeyError:
+        raise _fail(f"no key with id {key_id}: see `shiprisk keys list`") from None
+    finally:
+        store.close()
+    assert key.revoked_at is not None
+    console.print(
+        f"key {key.key_id} ({escape(key.name)}) revoked at {key.revoked_at.isoformat()}",
+        highlight=False,
+    )
+
+
+@audit_app.command("verify")
+def verify() -> None:
+    """Check every record's hash and link; name the first broken record (exit 1)."""
+    from serving.security.audit import verify_chain
+    from serving.security.records import read_chain
+
+    _, store = _open()
+    try:
+        with store.sessions() as session:
+            verdict = verify_chain(read_chain(session))
+    finally:
+        store.close()
+    if not verdict.intact:
+        raise _fail(
+            f"consultation log broken at record {verdict.broken_sequence}: {verdict.problem}",
+            code=1,
+        )
+    console.print(
+        f"consultation log intact: {verdict.checked} records, head {verdict.head_sequence} "
+        f"{verdict.head_hash or '-'}",
+        highlight=False,
+    )
+
+
+@audit_app.command("purge")
+def purge(
+    before: Annotated[
+        datetime, typer.Option(formats=["%Y-%m-%d"], help="Remove records older than this day.")
+    ],
+) -> None:
+    """Remove records older than a day, after recording the purge; respects the retention."""
+    from serving.security.records import AuditLog, AuditWriteError, RetentionError
+
+    settings, store = _open()
+    cutoff = datetime.combine(date(before.year, before.month, before.day), time(), tzinfo=UTC)
+    try:
+        result = AuditLog().purge(
+            store,
+            before=cutoff,
+            now=datetime.now(UTC),
+            retention_days=settings.audit_retention_days,
+            actor=_actor(),
+        )
+    except (RetentionError, AuditWriteError) as error:
+        raise _fail(str(error)) from None
+    finally:
+        store.close()
+    console.print(
+        f"purged {result.purged} records older than {cutoff.date().isoformat()}; "
+        f"the purge is record {result.record.sequence}",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `keys` and `audit` to the top-level `shiprisk` app."""
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(audit_app, name="audit")

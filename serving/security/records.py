@@ -1,0 +1,283 @@
+"""Keys and consultation-log records in the operational store.
+
+Key functions take a session and never commit, like `serving.store.repository`. The log is
+appended through `AuditLog`, which serialises appends in this process and retries when
+another process took the same sequence number first (the sequence is the table's key, so
+the chain can never fork).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from serving.security.audit import AuditEvent, AuditRecord, chained, purge_event
+from serving.security.keys import Role, StoredKey
+from serving.store.database import Store
+from serving.store.tables import ApiKey, AuditDeclaration, AuditRecordRow
+
+APPEND_ATTEMPTS = 3
+
+# -- keys --------------------------------------------------------------------------------------
+
+
+def _stored_key(row: ApiKey) -> StoredKey:
+    return StoredKey(
+        key_id=row.key_id,
+        name=row.name,
+        role=Role(row.role),
+        offices=None if row.offices is None else tuple(row.offices),
+        salt=row.salt,
+        secret_hash=row.secret_hash,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def add_key(session: Session, key: StoredKey) -> None:
+    """Store a new key (its hash, never its secret)."""
+    session.add(
+        ApiKey(
+            key_id=key.key_id,
+            name=key.name,
+            role=key.role.value,
+            offices=None if key.offices is None else list(key.offices),
+            salt=key.salt,
+            secret_hash=key.secret_hash,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+        )
+    )
+
+
+def find_key(session: Session, key_id: str) -> StoredKey | None:
+    """The key with this public id, revoked or not; None when there is none."""
+    row = session.get(ApiKey, key_id)
+    return None if row is None else _stored_key(row)
+
+
+def all_keys(session: Session) -> list[StoredKey]:
+    """Every key, oldest first."""
+    rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.key_id))
+    return [_stored_key(row) for row in rows]
+
+
+def revoke_key(session: Session, key_id: str, at: datetime) -> StoredKey:
+    """Revoke a key from ``at`` on (a revoked key stays revoked, with its first date).
+
+    Raises:
+        KeyError: no key has this id.
+    """
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise KeyError(key_id)
+    if row.revoked_at is None:
+        row.revoked_at = at
+    return _stored_key(row)
+
+
+# -- the consultation log ----------------------------------------------------------------------
+
+
+class AuditWriteError(RuntimeError):
+    """A record could not be written: the request it records must not be answered."""
+
+
+def _record(row: AuditRecordRow) -> AuditRecord:
+    event = AuditEvent(
+        recorded_at=row.recorded_at,
+        key_id=row.key_id,
+        key_name=row.key_name,
+        role=row.role,
+        route=row.route,
+        declaration_ids=tuple(row.declaration_ids),
+        justification=row.justification,
+        model_version=row.model_version,
+        status=row.status,
+        detail=dict(row.detail),
+    )
+    return AuditRecord(row.sequence, event, row.previous_hash, row.record_hash)
+
+
+def _append_in(session: Session, event: AuditEvent) -> AuditRecord:
+    head = session.scalars(
+        select(AuditRecordRow).order_by(AuditRecordRow.sequence.desc()).limit(1)
+    ).first()
+    record = chained(event, None if head is None else _record(head))
+    session.add(
+        AuditRecordRow(
+            sequence=record.sequence,
+            recorded_at=event.recorded_at,
+            key_id=event.key_id,
+            key_name=event.key_name,
+            role=event.role,
+            route=event.route,
+            declaration_ids=list(event.declaration_ids),
+            justification=event.justification,
+            model_version=event.model_version,
+            status=event.status,
+            detail=dict(event.detail),
+            previous_hash=record.previous_hash,
+            record_hash=record.record_hash,
+        )
+    )
+    session.flush()  # the record first: its sequence is what the index rows point to
+    session.add_all(
+        AuditDeclaration(sequence=record.sequence, declaration_id=declaration_id)
+        for declaration_id in dict.fromkeys(event.declaration_ids)
+    )
+    return record
+
+
+def read_chain(session: Session) -> Iterator[AuditRecord]:
+    """Every record in sequence order, read in batches."""
+    rows = session.execute(
+        select(AuditRecordRow).order_by(AuditRecordRow.sequence).execution_options(yield_per=1000)
+    ).scalars()
+    for row in rows:
+        yield _record(row)
+
+
+def query_records(
+    session: Session,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    key_id: str | None = None,
+    declaration_id: str | None = None,
+    limit: int = 100,
+) -> list[AuditRecord]:
+    """Records matching every given filter, newest first, at most ``limit``."""
+    statement = select(AuditRecordRow)
+    if since is not None:
+        statement = statement.where(AuditRecordRow.recorded_at >= since)
+    if until is not None:
+        statement = statement.where(AuditRecordRow.recorded_at < until)
+    if key_id is not None:
+        statement = statement.where(AuditRecordRow.key_id == key_id)
+    if declaration_id is not None:
+        naming = select(AuditDeclaration.sequence).where(
+            AuditDeclaration.declaration_id == declaration_id
+        )
+        statement = statement.where(AuditRecordRow.sequence.in_(naming))
+    statement = statement.order_by(AuditRecordRow.sequence.desc()).limit(limit)
+    return [_record(row) for row in session.scalars(statement)]
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    """What a purge removed, and its own record."""
+
+    purged: int
+    record: AuditRecord
+
+
+class RetentionError(ValueError):
+    """A purge would remove records younger than the retention period."""
+
+
+class AuditLog:
+    """Appends records to the chain in the store, one at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def append(self, store: Store, event: AuditEvent) -> AuditRecord:
+        """Write one record and commit it; return it once it is durable.
+
+        Raises:
+            AuditWriteError: it could not be written (after retries when another process
+                appended at the same moment). The message names the error type only.
+        """
+        last: Exception | None = None
+        with self._lock:
+            for _ in range(APPEND_ATTEMPTS):
+                try:
+                    with store.transaction() as session:
+                        return _append_in(session, event)
+                except SQLAlchemyError as error:
+                    last = error
+        raise AuditWriteError(f"consultation log not writable ({type(last).__name__})") from None
+
+    def writable(self, store: Store) -> bool:
+        """Whether a record could be written now: a probe insert, rolled back."""
+        probe = AuditEvent(
+            recorded_at=datetime.now().astimezone(),
+            key_id="probe",
+            key_name="probe",
+            role="probe",
+            route="probe",
+        )
+        session = store.sessions()
+        try:
+            _append_in(session, probe)
+            session.flush()
+        except SQLAlchemyError:
+            return False
+        finally:
+            session.rollback()
+            session.close()
+        return True
+
+    def purge(
+        self,
+        store: Store,
+        *,
+        before: datetime,
+        now: datetime,
+        retention_days: int,
+        actor: str,
+    ) -> PurgeResult:
+        """Remove records older than ``before``, after appending the purge's own record.
+
+        Only a prefix of the chain is removed (records up to the last one older than
+        ``before``), so what remains is still one chain, vouched for by the purge record.
+
+        Raises:
+            RetentionError: ``before`` is later than ``now`` minus the retention period.
+        """
+        newest_allowed = now - timedelta(days=retention_days)
+        if before > newest_allowed:
+            raise RetentionError(
+                f"records are kept {retention_days} days (SHIPRISK_AUDIT_RETENTION_DAYS): "
+                f"--before must be on or before {newest_allowed.date().isoformat()}"
+            )
+        with self._lock, store.transaction() as session:
+            last_sequence = session.scalar(
+                select(func.max(AuditRecordRow.sequence)).where(AuditRecordRow.recorded_at < before)
+            )
+            last = None if last_sequence is None else session.get(AuditRecordRow, last_sequence)
+            count = 0
+            if last_sequence is not None:
+                count = (
+                    session.scalar(
+                        select(func.count(AuditRecordRow.sequence)).where(
+                            AuditRecordRow.sequence <= last_sequence
+                        )
+                    )
+                    or 0
+                )
+            record = _append_in(
+                session,
+                purge_event(
+                    recorded_at=now,
+                    actor=actor,
+                    before=before,
+                    last_purged=None if last is None else _record(last),
+                    purged_count=count,
+                ),
+            )
+            if last_sequence is not None:
+                session.execute(
+                    delete(AuditDeclaration).where(AuditDeclaration.sequence <= last_sequence)
+                )
+                session.execute(
+                    delete(AuditRecordRow).where(AuditRecordRow.sequence <= last_sequence)
+                )
+        return PurgeResult(count, record)
