@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 
 from features.validation import validate_declarations
 from models import registry
 from serving.app import create_app
 from serving.settings import ServiceSettings
+from tests.serving.access_keys import KeyedClient as TestClient  # one key per role
 from tests.serving.conftest import MODEL_NAME, TrainedModel, json_payload
 
 

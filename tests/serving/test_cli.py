@@ -15,12 +15,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import typer
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from serving import cli as serving_cli
 from serving.app import create_app
 from serving.settings import ServiceSettings
+from tests.serving.access_keys import KeyedClient as TestClient  # one key per role
+from tests.serving.access_keys import key_in_store
 from tests.serving.conftest import MODEL_NAME, TrainedModel, json_payload
 
 runner = CliRunner()
@@ -186,6 +187,7 @@ def test_serve_starts_a_real_server_that_scores(store: TrainedModel) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "MLFLOW_TRACKING_URI": store.tracking_uri}
+    officer = {"Authorization": f"Bearer {key_in_store(ServiceSettings().resolved_database_url())}"}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -214,7 +216,9 @@ def test_serve_starts_a_real_server_that_scores(store: TrainedModel) -> None:
                 time.sleep(0.3)
         assert ready is not None and ready.status_code == 200
         declaration = json_payload(pd.read_parquet(store.declarations_path).head(1))
-        scored = httpx.post(f"{base}/v1/scores", json={"declarations": declaration}, timeout=30)
+        scored = httpx.post(
+            f"{base}/v1/scores", json={"declarations": declaration}, headers=officer, timeout=30
+        )
         assert scored.status_code == 200
         assert scored.headers["X-Model-Version"] == f"{MODEL_NAME}/{store.version}"
         metrics = httpx.get(f"{base}/metrics", timeout=10).text

@@ -16,6 +16,7 @@ import pytest
 
 from serving.store import repository
 from serving.store.database import Store
+from tests.serving.access_keys import key_in_store
 from tests.serving.conftest import TrainedModel, json_payload
 from tests.serving.store_backends import store_url  # noqa: F401
 
@@ -42,6 +43,7 @@ def test_an_acknowledged_outcome_survives_sigkill(
         "SHIPRISK_DATABASE_URL": store_url,
         "SHIPRISK_DATA_DIR": str(tmp_path / "data"),
     }
+    officer = {"Authorization": f"Bearer {key_in_store(store_url)}"}
     server = subprocess.Popen(
         [
             sys.executable,
@@ -75,6 +77,7 @@ def test_an_acknowledged_outcome_survives_sigkill(
         scored = httpx.post(
             f"{base}/v1/scores",
             json={"declarations": json_payload(declaration), "top_k": 0},
+            headers=officer,
             timeout=30,
         )
         assert scored.status_code == 200
@@ -92,6 +95,7 @@ def test_an_acknowledged_outcome_survives_sigkill(
                     }
                 ]
             },
+            headers=officer,
             timeout=30,
         )
         server.send_signal(signal.SIGKILL)  # no shutdown, no flush: only the commit counts

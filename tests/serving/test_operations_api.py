@@ -8,12 +8,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.settings import ServiceSettings
 from serving.store import repository
 from serving.store.database import Store
+from tests.serving.access_keys import KeyedClient as TestClient  # one key per role
 from tests.serving.conftest import TrainedModel, json_payload
 from tests.serving.store_backends import store_url  # noqa: F401
 

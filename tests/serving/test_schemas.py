@@ -109,6 +109,7 @@ def test_openapi_documents_every_route_and_the_closed_vocabularies() -> None:
         "/metrics",
         "/readyz",
         "/v1/admin/reload",
+        "/v1/audit",
         "/v1/declarations/{declaration_id}",
         "/v1/model",
         "/v1/outcomes",
@@ -120,6 +121,8 @@ def test_openapi_documents_every_route_and_the_closed_vocabularies() -> None:
     assert properties["transport_mode"]["enum"][:3] == ["sea", "rail", "road"]
     assert set(document["paths"]["/v1/scores"]["post"]["responses"]) == {
         "200",
+        "401",
+        "403",
         "413",
         "422",
         "503",

@@ -1,0 +1,204 @@
+"""Every route x every caller x remit: who gets in, who gets 401, 403, 400 or 404."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from serving.app import create_app
+from serving.security.keys import Role
+from serving.security.policy import ROUTE_POLICIES, policy_for
+from serving.security.records import revoke_key
+from serving.settings import ServiceSettings
+from tests.serving.access_keys import JUSTIFICATION, KeyedClient, make_key
+from tests.serving.conftest import TrainedModel, json_payload
+
+OFFICE = "RS-HORGOS"
+OTHER_OFFICE = "AL-KAKAVIJE"
+DAY = "2024-02-20"
+IN_REMIT = "IN-REMIT-1"
+
+
+@pytest.fixture
+def client(store: TrainedModel, tmp_path: Any) -> Iterator[KeyedClient]:
+    settings = ServiceSettings(
+        model_uri=store.model_uri,
+        num_threads=1,
+        database_url=f"sqlite:///{tmp_path / 'shiprisk.db'}",
+    )
+    with KeyedClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def declaration(store: TrainedModel) -> dict[str, Any]:
+    frame = pd.read_parquet(store.declarations_path).head(1).copy()
+    frame["declaration_id"] = IN_REMIT
+    frame["office_id"] = OFFICE
+    frame["lodged_at"] = f"{DAY}T08:00:00Z"
+    return json_payload(frame)[0]
+
+
+def request_for(route: tuple[str, str], declaration: dict[str, Any]) -> dict[str, Any]:
+    """A valid request to each route (the one an allowed caller gets 200 for)."""
+    return {
+        ("POST", "/v1/scores"): {"json": {"declarations": [declaration]}},
+        ("GET", "/v1/declarations/{declaration_id}"): {},
+        ("GET", "/v1/worklist"): {"params": {"office_id": OFFICE, "date": DAY, "capacity": 1}},
+        ("POST", "/v1/outcomes"): {
+            "json": {
+                "outcomes": [
+                    {
+                        "declaration_id": IN_REMIT,
+                        "inspected_at": f"{DAY}T18:00:00Z",
+                        "inspection_type": "physical",
+                        "result": "clear",
+                    }
+                ]
+            }
+        },
+        ("GET", "/v1/model"): {},
+        ("GET", "/v1/audit"): {"params": {"limit": 5}},
+        ("POST", "/v1/admin/reload"): {},
+    }[route]
+
+
+def path_of(template: str) -> str:
+    return template.replace("{declaration_id}", IN_REMIT)
+
+
+def test_every_route_of_the_app_has_a_policy(client: KeyedClient) -> None:
+    open_paths = {
+        "/livez",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/redoc",
+        "/docs/oauth2-redirect",
+    }
+    paths = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    app_routes = {
+        (method.upper(), path)
+        for path, operations in paths.items()
+        if path not in open_paths
+        for method in operations
+    }
+    assert app_routes == set(ROUTE_POLICIES)
+
+
+CALLERS = ["no key", "malformed key", "wrong secret", "revoked key", *[r.value for r in Role]]
+
+
+@pytest.mark.parametrize("route", sorted(ROUTE_POLICIES), ids=lambda r: f"{r[0]} {r[1]}")
+def test_role_route_matrix(
+    client: KeyedClient, declaration: dict[str, Any], route: tuple[str, str]
+) -> None:
+    # The declaration exists for look-ups and outcomes.
+    assert client.post("/v1/scores", json={"declarations": [declaration]}).status_code == 200
+    store = client.app.state.service.store  # type: ignore[attr-defined]
+    pepper = client.app.state.service.settings.pepper()  # type: ignore[attr-defined]
+    revoked_text, revoked = make_key(store, Role.OFFICER, pepper=pepper)
+    with store.transaction() as session:
+        revoke_key(session, revoked.key_id, datetime.now(UTC))
+    officer = client.keys[Role.OFFICER]
+    credentials = {
+        "no key": {},
+        "malformed key": {"Authorization": "Bearer not-a-key"},
+        "wrong secret": {
+            "X-API-Key": officer[:-4] + ("AAAA" if officer[-4:] != "AAAA" else "BBBB")
+        },
+        "revoked key": {"Authorization": f"Bearer {revoked_text}"},
+        **{role.value: {"X-API-Key": client.keys[role]} for role in Role},
+    }
+    method, template = route
+    policy = policy_for(method, template)
+    assert policy is not None
+    outcome: dict[str, int] = {}
+    for caller in CALLERS:
+        headers = {"X-Justification": JUSTIFICATION, **credentials[caller]}
+        if caller == "no key":
+            headers["Authorization"] = ""  # stop KeyedClient from adding one
+        response = client.request(
+            method, path_of(template), headers=headers, **request_for(route, declaration)
+        )
+        outcome[caller] = response.status_code
+    expected = {
+        "no key": 401,
+        "malformed key": 401,
+        "wrong secret": 401,
+        "revoked key": 401,
+        **{role.value: 200 if role in policy.roles else 403 for role in Role},
+    }
+    assert outcome == expected
+
+
+def remit_client(client: KeyedClient, offices: list[str]) -> str:
+    store = client.app.state.service.store  # type: ignore[attr-defined]
+    pepper = client.app.state.service.settings.pepper()  # type: ignore[attr-defined]
+    text, _ = make_key(store, Role.OFFICER, pepper=pepper, offices=offices)
+    return text
+
+
+def test_a_declaration_outside_the_remit_answers_404(
+    client: KeyedClient, declaration: dict[str, Any]
+) -> None:
+    assert client.post("/v1/scores", json={"declarations": [declaration]}).status_code == 200
+    elsewhere = remit_client(client, [OTHER_OFFICE])
+    here = remit_client(client, [OFFICE])
+    path = f"/v1/declarations/{IN_REMIT}"
+    outside = client.get(path, headers={"X-API-Key": elsewhere})
+    never_scored = client.get("/v1/declarations/NEVER", headers={"X-API-Key": elsewhere})
+    assert outside.status_code == 404
+    assert outside.json() == never_scored.json()  # its existence is not revealed
+    assert client.get(path, headers={"X-API-Key": here}).status_code == 200
+
+
+def test_worklists_scores_and_outcomes_outside_the_remit_are_refused(
+    client: KeyedClient, declaration: dict[str, Any]
+) -> None:
+    assert client.post("/v1/scores", json={"declarations": [declaration]}).status_code == 200
+    elsewhere = {"X-API-Key": remit_client(client, [OTHER_OFFICE])}
+    here = {"X-API-Key": remit_client(client, [OFFICE])}
+    worklist = request_for(("GET", "/v1/worklist"), declaration)
+    refused = client.get("/v1/worklist", headers=elsewhere, **worklist)
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "office outside this key's remit"}
+    assert client.get("/v1/worklist", headers=here, **worklist).status_code == 200
+
+    scores = request_for(("POST", "/v1/scores"), declaration)
+    refused = client.post("/v1/scores", headers=elsewhere, **scores)
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "detail": [
+            {
+                "loc": ["body", "declarations", 0, "office_id"],
+                "msg": "office outside this key's remit",
+                "type": "outside_remit",
+            }
+        ]
+    }
+    outcomes = request_for(("POST", "/v1/outcomes"), declaration)
+    refused = client.post("/v1/outcomes", headers=elsewhere, **outcomes)
+    assert refused.status_code == 404
+    assert refused.json()["detail"][0]["loc"] == ["body", "outcomes", 0, "declaration_id"]
+    assert client.post("/v1/outcomes", headers=here, **outcomes).status_code == 200
+
+
+def test_justification_is_required_for_lookups_and_worklists(
+    client: KeyedClient, declaration: dict[str, Any]
+) -> None:
+    assert client.post("/v1/scores", json={"declarations": [declaration]}).status_code == 200
+    officer = {"X-API-Key": client.keys[Role.OFFICER]}
+    for path, params in [
+        (f"/v1/declarations/{IN_REMIT}", {}),
+        ("/v1/worklist", {"office_id": OFFICE, "date": DAY, "capacity": 1}),
+    ]:
+        # KeyedClient adds a justification unless one is given: give a blank one.
+        response = client.get(path, params=params, headers={**officer, "X-Justification": " "})
+        assert response.status_code == 400
+        assert response.json()["detail"].startswith("X-Justification header required")
