@@ -52,8 +52,13 @@ def serve(
         str | None, typer.Option(help="Model URI to serve (default SHIPRISK_MODEL_URI).")
     ] = None,
     access_log: Annotated[
-        bool, typer.Option("--access-log/--no-access-log", help="Log each request line.")
-    ] = True,
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="uvicorn's request lines; off by default because paths carry declaration ids "
+            "(the service logs route templates, status and key id instead).",
+        ),
+    ] = False,
 ) -> None:
     """Serve risk scores over HTTP (FastAPI; OpenAPI docs at /docs)."""
     import uvicorn

@@ -53,8 +53,8 @@ def write_demo_config(data_dir: Path, days: int) -> Path:
     return path
 
 
-def example_request(declarations: Path, port: int) -> str:
-    """A curl command that scores one of the demo's newest declarations."""
+def example_request(declarations: Path, port: int, key: str = "<officer key>") -> str:
+    """A curl command that scores one of the demo's newest declarations with an officer key."""
     import pandas as pd
 
     row = pd.read_parquet(declarations).tail(1)
@@ -63,8 +63,40 @@ def example_request(declarations: Path, port: int) -> str:
     body = json.dumps({"declarations": [payload]})
     return (
         f"curl -s -X POST http://127.0.0.1:{port}/v1/scores "
-        f"-H 'Content-Type: application/json' -d '{body}'"
+        f"-H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{body}'"
     )
+
+
+def demo_keys(data_dir: Path) -> dict[str, str]:
+    """Make one API key per role in the store the demo's service will open."""
+    import os
+    from datetime import UTC, datetime
+
+    from serving.security.keys import Role, new_key
+    from serving.security.records import add_key
+    from serving.settings import ServiceSettings
+    from serving.store.database import Store
+
+    # The service reads SHIPRISK_DATA_DIR; without it, the demo's data directory (see demo()).
+    settings = ServiceSettings()
+    if "SHIPRISK_DATA_DIR" not in os.environ:
+        settings = ServiceSettings(data_dir=data_dir)
+    store = Store.open(settings.resolved_database_url())
+    keys: dict[str, str] = {}
+    try:
+        with store.transaction() as session:
+            for role in Role:
+                text, key = new_key(
+                    f"demo {role.value}",
+                    role,
+                    pepper=settings.pepper(),
+                    created_at=datetime.now(UTC),
+                )
+                add_key(session, key)
+                keys[role.value] = text
+    finally:
+        store.close()
+    return keys
 
 
 def demo(
@@ -121,13 +153,26 @@ def demo(
         )
     console.print(f"{settings.model_name} version {promotion.version} is champion")
 
-    console.rule("4. the service")
+    console.rule("4. API keys, one per role (shown once; only their hashes are kept)")
+    keys = demo_keys(data_dir)
+    for role, text in keys.items():
+        console.print(f"{role:<13} {text}", highlight=False, soft_wrap=True)
+
+    console.rule("5. the service")
     console.print("score one declaration with:\n")
-    console.print(example_request(paths["declarations"], port), soft_wrap=True, highlight=False)
+    console.print(
+        example_request(paths["declarations"], port, keys["officer"]),
+        soft_wrap=True,
+        highlight=False,
+    )
     console.print()
     if serve:
+        import os
+
         from serving.cli import serve as run_server
 
+        os.environ.setdefault("SHIPRISK_DATA_DIR", str(data_dir))  # where the keys were made
+
         run_server(
-            host="127.0.0.1", port=port, workers=1, threads=None, model=None, access_log=True
+            host="127.0.0.1", port=port, workers=1, threads=None, model=None, access_log=False
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -37,6 +38,8 @@ def test_demo_trains_promotes_and_prints_a_working_request(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "shiprisk version 1 is champion" in result.output
+    for role in ("officer", "risk_manager", "admin"):
+        assert re.search(rf"^{role} +srk_[0-9a-f]{{12}}_\S{{43}}$", result.output, re.M), role
     metrics = json.loads((tmp_path / "data" / "metrics.json").read_text())
     assert metrics["model"]["version"] == "1"
     curl = example_request(tmp_path / "data" / "synthetic" / "declarations.parquet", 8000)
