@@ -38,6 +38,8 @@ from typing import Any
 import httpx
 import pandas as pd
 
+from serving.security.keys import KEY_PREFIX
+
 RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
 CLIENTS = 4
 DURATION_SECONDS = 20.0
@@ -196,11 +198,46 @@ def why(response: httpx.Response) -> str:
     return json.dumps(body)[:300]
 
 
+def officer_key(env: dict[str, str]) -> str:
+    """An officer key made with `shiprisk keys create` in the benchmark's own store.
+
+    Every /v1 route needs a key since access control landed; the command prints the key's
+    text once, on the line that starts with the key prefix.
+    """
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shiprisk.cli",
+            "keys",
+            "create",
+            "--role",
+            "officer",
+            "--name",
+            "serving benchmark",
+        ],
+        env={**env, "COLUMNS": "400"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        raise RuntimeError(f"shiprisk keys create failed: {made.stderr.strip()[-500:]}")
+    for line in made.stdout.splitlines():
+        if line.strip().startswith(KEY_PREFIX):
+            return line.strip()
+    raise RuntimeError("shiprisk keys create printed no key")
+
+
 def load_test(
-    server: str, url: str, bodies: Sequence[dict[str, Any]], duration: float = DURATION_SECONDS
+    server: str,
+    url: str,
+    bodies: Sequence[dict[str, Any]],
+    duration: float = DURATION_SECONDS,
+    headers: dict[str, str] | None = None,
 ) -> LoadResult:
     """``CLIENTS`` threads post single-declaration bodies in turn for ``duration`` seconds."""
-    with httpx.Client() as warm:
+    with httpx.Client(headers=headers) as warm:
         for body in bodies[:WARMUP_REQUESTS]:
             warm.post(url, json=body, timeout=60)
     latencies: list[float] = []
@@ -210,7 +247,7 @@ def load_test(
     stop = time.perf_counter() + duration
 
     def client(offset: int) -> None:
-        with httpx.Client() as session:
+        with httpx.Client(headers=headers) as session:
             i = offset
             while time.perf_counter() < stop:
                 body = bodies[i % len(bodies)]
@@ -360,6 +397,8 @@ def main() -> None:
                 [{"dataframe_records": [body]} for body in bodies_raw],
             )
 
+        print("officer key for shiprisk ...", flush=True)
+        key = officer_key(env)
         shiprisk_port = free_port()
         print(f"shiprisk serve on port {shiprisk_port} ...", flush=True)
         with running(
@@ -383,6 +422,7 @@ def main() -> None:
                 "shiprisk serve (5 reasons)",
                 f"http://127.0.0.1:{shiprisk_port}/v1/scores",
                 [{"declarations": [body], "top_k": 5} for body in bodies_raw],
+                headers={"Authorization": f"Bearer {key}"},
             )
 
         print("batch scoring ...", flush=True)
