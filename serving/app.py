@@ -39,6 +39,7 @@ from serving.security.access import AccessControl, ErrorShield, SecurityHeaders
 from serving.security.policy import Exposure
 from serving.settings import ServiceSettings
 from serving.store.database import Store, normalised_url
+from serving.web.wiring import include_web
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +265,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(DataValidationError, _data_validation_error)
     routes.include_routes(app)
+    include_web(app)  # pages under /web: they read everything through the routes above
     # Outermost last: keys are checked on bodies already bounded by the size limit; metrics
     # time everything, including 413s; every response, errors included, gets the headers.
     app.add_middleware(AccessControl)

@@ -24,21 +24,17 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from features.schema import INSPECTION_TYPES, RESULTS
+from serving.security.policy import PAGES_PREFIX
 from serving.web import charts
 from serving.web.explanations import threat_waterfalls
 from serving.web.session import COOKIE_NAME, COOKIE_PATH, SessionCodec, WebSession
 
 log = logging.getLogger(__name__)
 
-PAGES_PREFIX = "/web"
 STATIC_PATH = f"{PAGES_PREFIX}/static"
 _HERE = Path(__file__).resolve().parent
 MAX_JUSTIFICATION_CHARS = 500
 IMPORTANCE_ROWS = 10
-PAGE_CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
 
 
 @dataclass(frozen=True)
@@ -125,8 +121,7 @@ def _page(
         {"session": session, "prefix": PAGES_PREFIX, **context},
         status_code=status_code,
     )
-    response.headers["Content-Security-Policy"] = PAGE_CSP
-    return response
+    return response  # security headers and the pages' CSP: serving.security.access
 
 
 def _to_sign_in(web: WebState, *, clear: bool = False) -> RedirectResponse:

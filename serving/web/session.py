@@ -17,8 +17,10 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from serving.security.policy import PAGES_PREFIX
+
 COOKIE_NAME = "shiprisk_session"
-COOKIE_PATH = "/web"
+COOKIE_PATH = PAGES_PREFIX
 SESSION_HOURS = 10  # one working shift; then the user signs in again
 _SALT = "shiprisk.web.session"
 
