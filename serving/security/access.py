@@ -451,9 +451,6 @@ class ErrorShield:
             await self.app(scope, receive, watch)
         except Exception as error:
             incident = secrets.token_hex(6)
-            import traceback
-
-            traceback.print_exc()  # DEBUG
             route = getattr(scope.get("route"), "path", "unmatched")
             log.error(
                 "internal error %s in %s %s: %s",
