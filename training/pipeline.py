@@ -211,6 +211,7 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
     bundle.metadata["metrics"] = metrics
     bundle.metadata["baselines"] = baselines
     bundle.metadata["importance"] = importance
+    bundle.metadata["slices"] = slices  # per office, origin and HS chapter, for the model page
     return FittedRun(bundle, metrics, baselines, slices, selection, importance, windows, skipped)
 
 
