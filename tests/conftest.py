@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,78 @@ def tracking_uri(tmp_path: Path) -> Iterator[str]:
     yield uri
     mlflow.set_tracking_uri(previous[0])
     mlflow.set_registry_uri(previous[1])
+
+
+# -- the service and web tests' registered model ----------------------------------------------
+
+MODEL_NAME = "shiprisk"
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """Where the session's model lives, and declarations it has not seen."""
+
+    tracking_uri: str
+    model_uri: str  # the champion alias
+    version: str  # the champion's version
+    second_version: str  # the same bundle registered again, for reload tests
+    bundle_dir: Path
+    declarations_path: Path  # raw declarations of the test window (Parquet)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
+    """Generate 60 days x 150 declarations, train and register, set the champion alias."""
+    # Imported here, not at the top: lightgbm must load after pytest_configure set its env.
+    import mlflow
+    import pandas as pd
+    import yaml
+
+    from features.sources import load_config
+    from models import registry
+    from training.pipeline import train
+    from training.synthetic import generate
+
+    root = tmp_path_factory.mktemp("serving-model")
+    tables = generate(root / "data", start="2024-01-01", days=60, rows_per_day=150, seed=3)
+    config_path = root / "config.yaml"
+    config_path.write_text(
+        yaml.safe_dump(
+            {
+                "source": {
+                    "declarations": str(tables["declarations"]),
+                    "outcomes": str(tables["outcomes"]),
+                    "watchlist": str(tables["watchlist"]),
+                    "columns": {},
+                },
+                "split": {
+                    "train": ["2024-01-01", "2024-01-31"],
+                    "valid": ["2024-02-01", "2024-02-14"],
+                    "test": ["2024-02-15", "2024-02-29"],
+                },
+                "evaluation": {"inspection_rates": [0.05, 0.1]},
+            }
+        )
+    )
+    tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
+    result = train(load_config(config_path), tracking_uri=tracking_uri, register=True)
+    assert result.version is not None
+    registry.set_alias(MODEL_NAME, "champion", result.version)
+
+    bundle_dir = root / "bundle"
+    result.bundle.save(bundle_dir)
+    with mlflow.start_run():
+        second = registry.log_bundle(bundle_dir, registered_model_name=MODEL_NAME, alias=None)
+
+    declarations = pd.read_parquet(tables["declarations"])
+    test_window = declarations[declarations["lodged_at"].astype(str) >= "2024-02-15"]
+    declarations_path = root / "test_declarations.parquet"
+    test_window.head(120).to_parquet(declarations_path, index=False)
+    return TrainedModel(
+        tracking_uri=tracking_uri,
+        model_uri=f"models:/{MODEL_NAME}@champion",
+        version=result.version,
+        second_version=second,
+        bundle_dir=bundle_dir,
+        declarations_path=declarations_path,
+    )

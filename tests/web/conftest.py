@@ -27,7 +27,7 @@ import pytest
 from serving.security.keys import Role
 from serving.store.database import Store
 from tests.serving.access_keys import make_key
-from tests.serving.conftest import TrainedModel, json_payload, trained  # noqa: F401
+from tests.serving.conftest import TrainedModel, json_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
@@ -81,7 +81,7 @@ def _wait_ready(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
 
 @pytest.fixture(scope="module")
 def web_server(
-    trained: TrainedModel,  # noqa: F811
+    trained: TrainedModel,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WebServer]:
     """Start `shiprisk serve` on a free port with keys made and declarations scored."""
