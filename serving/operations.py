@@ -1,7 +1,8 @@
 """The operations loop behind the officer routes: store scores, build worklists, take outcomes.
 
-Each function does one request's work in one transaction of the operational store and
-returns only after it committed, so a route that answers 2xx has made its write durable.
+Each function does one request's work in one transaction of the operational store (scores:
+one transaction shared with concurrent requests, `serving.store.group_commit`) and returns
+only after it committed, so a route that answers 2xx has made its write durable.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from serving.operation_schemas import (
 from serving.schemas import ModelRef, ReasonOut
 from serving.store import repository
 from serving.store.database import Store
+from serving.store.group_commit import group_commit
 from serving.store.tables import ScoredDeclaration, WorklistRun
 from serving.worklist import (
     DEFAULT_EXPLORATION_SHARE,
@@ -61,13 +63,15 @@ def store_scores(
     """Keep what was just scored: the canonical declarations with their scores and reasons.
 
     ``raw`` is the request's frame; it validated once already (scoring needs it canonical),
-    so validating it again cannot fail and gives the canonical values to keep.
+    so validating it again cannot fail and gives the canonical values to keep. The rows are
+    built here, then inserted by the store's group-commit writer, in the same transaction as
+    the writes of concurrent requests; this returns only after that transaction committed.
     """
     declarations = validate_declarations(raw, source=source)
-    with store.transaction() as session:
-        return repository.record_scores(
-            session, declarations, scored, model_name=model_name, model_version=model_version
-        )
+    rows = repository.score_rows(
+        declarations, scored, model_name=model_name, model_version=model_version
+    )
+    return group_commit(store).submit(lambda session: repository.insert_score_rows(session, rows))
 
 
 def _stored_score(row: ScoredDeclaration) -> StoredScore:

@@ -1,25 +1,27 @@
 """Keys and consultation-log records in the operational store.
 
 Key functions take a session and never commit, like `serving.store.repository`. The log is
-appended through `AuditLog`, which serialises appends in this process and retries when
+appended through `AuditLog`, which serialises appends in this process (through the store's
+group-commit writer, so concurrent requests share one commit) and retries when
 another process took the same sequence number first (the sequence is the table's key, so
 the chain can never fork).
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from serving.security.audit import AuditEvent, AuditRecord, chained, purge_event
+from serving.security.audit import GENESIS, AuditEvent, AuditRecord, purge_event, record_hash
 from serving.security.keys import Role, StoredKey
 from serving.store.database import Store
+from serving.store.group_commit import group_commit
 from serving.store.tables import ApiKey, AuditDeclaration, AuditRecordRow
 
 APPEND_ATTEMPTS = 3
@@ -105,33 +107,57 @@ def _record(row: AuditRecordRow) -> AuditRecord:
     return AuditRecord(row.sequence, event, row.previous_hash, row.record_hash)
 
 
+# session.info: (transaction, sequence, hash) of the chain's last record, valid in that transaction
+_HEAD = "shiprisk.audit_head"
+
+
 def _append_in(session: Session, event: AuditEvent) -> AuditRecord:
-    head = session.scalars(
-        select(AuditRecordRow).order_by(AuditRecordRow.sequence.desc()).limit(1)
-    ).first()
-    record = chained(event, None if head is None else _record(head))
-    session.add(
-        AuditRecordRow(
-            sequence=record.sequence,
-            recorded_at=event.recorded_at,
-            key_id=event.key_id,
-            key_name=event.key_name,
-            role=event.role,
-            route=event.route,
-            declaration_ids=list(event.declaration_ids),
-            justification=event.justification,
-            model_version=event.model_version,
-            status=event.status,
-            detail=dict(event.detail),
-            previous_hash=record.previous_hash,
-            record_hash=record.record_hash,
+    """Chain ``event`` after the newest record and insert it (and its declaration index rows).
+
+    The head is read once per transaction and then carried in the session, so several
+    appends in one transaction (a group commit) read it once and stay sequential. Plain
+    multi-row inserts, no ORM objects.
+    """
+    transaction = session.get_transaction()
+    cached = session.info.get(_HEAD)
+    if cached is not None and cached[0] is transaction:
+        head: Any = cached[1:]
+    else:
+        head = session.execute(
+            select(AuditRecordRow.sequence, AuditRecordRow.record_hash)
+            .order_by(AuditRecordRow.sequence.desc())
+            .limit(1)
+        ).first()
+    sequence = 1 if head is None else int(head[0]) + 1
+    link = GENESIS if head is None else str(head[1])
+    record = AuditRecord(sequence, event, link, record_hash(sequence, event, link))
+    session.execute(
+        insert(AuditRecordRow.__table__),
+        [
+            {
+                "sequence": record.sequence,
+                "recorded_at": event.recorded_at,
+                "key_id": event.key_id,
+                "key_name": event.key_name,
+                "role": event.role,
+                "route": event.route,
+                "declaration_ids": list(event.declaration_ids),
+                "justification": event.justification,
+                "model_version": event.model_version,
+                "status": event.status,
+                "detail": dict(event.detail),
+                "previous_hash": record.previous_hash,
+                "record_hash": record.record_hash,
+            }
+        ],
+    )
+    session.info[_HEAD] = (transaction, record.sequence, record.record_hash)
+    named = list(dict.fromkeys(event.declaration_ids))
+    if named:  # the record first: its sequence is what the index rows point to
+        session.execute(
+            insert(AuditDeclaration.__table__),
+            [{"sequence": record.sequence, "declaration_id": i} for i in named],
         )
-    )
-    session.flush()  # the record first: its sequence is what the index rows point to
-    session.add_all(
-        AuditDeclaration(sequence=record.sequence, declaration_id=declaration_id)
-        for declaration_id in dict.fromkeys(event.declaration_ids)
-    )
     return record
 
 
@@ -183,10 +209,12 @@ class RetentionError(ValueError):
 
 
 class AuditLog:
-    """Appends records to the chain in the store, one at a time."""
+    """Appends records to the chain in the store, one after the other.
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    Appends go through the store's group-commit writer (`serving.store.group_commit`): the
+    records of concurrent requests are chained in arrival order and committed together (often
+    with their scores), each request waiting for that commit.
+    """
 
     def append(self, store: Store, event: AuditEvent) -> AuditRecord:
         """Write one record and commit it; return it once it is durable.
@@ -196,13 +224,12 @@ class AuditLog:
                 appended at the same moment). The message names the error type only.
         """
         last: Exception | None = None
-        with self._lock:
-            for _ in range(APPEND_ATTEMPTS):
-                try:
-                    with store.transaction() as session:
-                        return _append_in(session, event)
-                except SQLAlchemyError as error:
-                    last = error
+        writer = group_commit(store)
+        for _ in range(APPEND_ATTEMPTS):
+            try:
+                return writer.submit(lambda session: _append_in(session, event))
+            except SQLAlchemyError as error:
+                last = error
         raise AuditWriteError(f"consultation log not writable ({type(last).__name__})") from None
 
     def writable(self, store: Store) -> bool:
@@ -248,7 +275,8 @@ class AuditLog:
                 f"records are kept {retention_days} days (SHIPRISK_AUDIT_RETENTION_DAYS): "
                 f"--before must be on or before {newest_allowed.date().isoformat()}"
             )
-        with self._lock, store.transaction() as session:
+
+        def purge_in(session: Session) -> tuple[int, AuditRecord]:
             last_sequence = session.scalar(
                 select(func.max(AuditRecordRow.sequence)).where(AuditRecordRow.recorded_at < before)
             )
@@ -280,4 +308,8 @@ class AuditLog:
                 session.execute(
                     delete(AuditRecordRow).where(AuditRecordRow.sequence <= last_sequence)
                 )
-        return PurgeResult(count, record)
+            return count, record
+
+        # Through the store's writer: serialised with this process's appends.
+        purged, record = group_commit(store).submit(purge_in)
+        return PurgeResult(purged, record)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS
@@ -52,6 +52,53 @@ def declaration_record(row: Mapping[Any, Any]) -> dict[str, Any]:
 # -- scores ------------------------------------------------------------------------------------
 
 
+def score_rows(
+    declarations: pd.DataFrame,
+    scored: Sequence[BundleScore],
+    *,
+    model_name: str,
+    model_version: str,
+    scored_at: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The ``scored_declarations`` rows of one scoring, ready for `insert_score_rows`.
+
+    Pure: built before any transaction opens, so the transaction only inserts.
+
+    Args:
+        declarations: the canonical frame that was scored, row for row with ``scored``.
+    """
+    if len(declarations) != len(scored):
+        raise ValueError(f"{len(declarations)} declarations but {len(scored)} scores")
+    at = scored_at or datetime.now(UTC)
+    rows = []
+    for record, score in zip(declarations.to_dict(orient="records"), scored, strict=True):
+        lodged = pd.Timestamp(record["lodged_at"]).tz_convert("UTC").to_pydatetime()
+        rows.append(
+            {
+                "declaration_id": str(record["declaration_id"]),
+                "office_id": str(record["office_id"]),
+                "lodged_at": lodged,
+                "lodged_day": lodged.date(),
+                "declaration": declaration_record(record),
+                "risk": {t: float(r) for t, r in score.risk.items()},
+                "overall": float(score.overall),
+                "lane": score.lane,
+                "reasons": [_reason_record(reason) for reason in score.reasons],
+                "model_name": model_name,
+                "model_version": model_version,
+                "scored_at": at,
+            }
+        )
+    return rows
+
+
+def insert_score_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert rows made by `score_rows` in one multi-row statement (no ORM objects)."""
+    if rows:
+        session.execute(insert(ScoredDeclaration.__table__), list(rows))
+    return len(rows)
+
+
 def record_scores(
     session: Session,
     declarations: pd.DataFrame,
@@ -66,31 +113,14 @@ def record_scores(
     Args:
         declarations: the canonical frame that was scored, row for row with ``scored``.
     """
-    if len(declarations) != len(scored):
-        raise ValueError(f"{len(declarations)} declarations but {len(scored)} scores")
-    at = scored_at or datetime.now(UTC)
-    rows = []
-    for record, score in zip(declarations.to_dict(orient="records"), scored, strict=True):
-        lodged = pd.Timestamp(record["lodged_at"]).tz_convert("UTC").to_pydatetime()
-        rows.append(
-            ScoredDeclaration(
-                declaration_id=str(record["declaration_id"]),
-                office_id=str(record["office_id"]),
-                lodged_at=lodged,
-                lodged_day=lodged.date(),
-                declaration=declaration_record(record),
-                risk={t: float(r) for t, r in score.risk.items()},
-                overall=float(score.overall),
-                lane=score.lane,
-                reasons=[_reason_record(reason) for reason in score.reasons],
-                model_name=model_name,
-                model_version=model_version,
-                scored_at=at,
-            )
-        )
-    session.add_all(rows)
-    session.flush()
-    return len(rows)
+    rows = score_rows(
+        declarations,
+        scored,
+        model_name=model_name,
+        model_version=model_version,
+        scored_at=scored_at,
+    )
+    return insert_score_rows(session, rows)
 
 
 def _reason_record(reason: Any) -> dict[str, Any]:

@@ -1,0 +1,145 @@
+"""Group commit: the writes of concurrent requests land in one transaction, each acknowledged
+only after that transaction committed.
+
+A durable commit (SQLite's fsync with ``synchronous=FULL``, a round trip and WAL flush on
+PostgreSQL) costs far more than the rows it carries. Requests that arrive while a commit is
+running queue their writes; when it finishes, the first of them becomes the next leader,
+takes every queued write, runs them in arrival order in ONE transaction and commits. Every
+request waits until the commit that carried its write has returned, so a route that answers
+after `GroupCommit.submit` returned still answers only after its write is durable.
+
+Writes run in arrival order inside the transaction, so appends that read what the previous
+write left (the consultation log's hash chain) stay sequential. When the shared transaction
+fails, it is rolled back and every write of it is run again in a transaction of its own: one
+bad write never fails the others, and each gets its own error.
+
+There is no thread to start or stop: a waiting request does the committing itself.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from serving.store.database import Store
+
+T = TypeVar("T")
+
+
+@dataclass(eq=False)
+class _PendingWrite(Generic[T]):
+    """One request's write, and what became of it once its transaction ended."""
+
+    write: Callable[[Session], T]
+    done: bool = False
+    result: Any = None
+    error: BaseException | None = None
+    _finished: threading.Event = field(default_factory=threading.Event)
+
+
+class GroupCommit:
+    """Runs the writes submitted concurrently to one store together, one commit per group."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self._lock = threading.Lock()
+        self._pending: list[_PendingWrite[Any]] = []
+        self._leading = False  # a thread is running a group's transaction now
+        self._turn = threading.Condition(self._lock)
+        self.commits = 0  # transactions committed (shared and alone), for tests and tuning
+        self.writes = 0  # writes committed
+
+    def submit(self, write: Callable[[Session], T]) -> T:
+        """Run ``write`` in a transaction shared with concurrent writes; return once committed.
+
+        ``write`` gets the session of the transaction, must not commit, and may run twice
+        (the second time in a fresh transaction of its own, after the shared one failed), so
+        it must take everything it writes from its arguments, not from an earlier attempt.
+
+        Raises:
+            Whatever ``write`` or the commit raised when the write ran alone.
+        """
+        pending: _PendingWrite[T] = _PendingWrite(write)
+        with self._turn:
+            self._pending.append(pending)
+            while self._leading and not pending.done:
+                self._turn.wait()
+            if pending.done:
+                return self._outcome(pending)
+            self._leading = True
+            group, self._pending = self._pending, []
+        try:
+            self._commit_group(group)
+        finally:
+            with self._turn:
+                for unfinished in group:  # only when the leader itself was interrupted
+                    if not unfinished.done:
+                        unfinished.error = RuntimeError("the group commit was interrupted")
+                        unfinished.done = True
+                self._leading = False
+                self._turn.notify_all()
+        return self._outcome(pending)
+
+    @staticmethod
+    def _outcome(pending: _PendingWrite[T]) -> T:
+        if pending.error is not None:
+            raise pending.error
+        result: T = pending.result
+        return result
+
+    def _commit_group(self, group: list[_PendingWrite[Any]]) -> None:
+        """Commit ``group`` in one transaction; on failure, each write in its own."""
+        try:
+            if len(group) > 1:
+                results = []
+                with self.sessions.begin() as session:
+                    for pending in group:
+                        results.append(pending.write(session))
+                self._finish(group, results, commits=1)
+                return
+        except Exception:  # each write is run again alone below, and gets its own error
+            pass
+        for pending in group:
+            try:
+                with self.sessions.begin() as session:
+                    result = pending.write(session)
+            except BaseException as error:  # handed to the request that submitted it
+                pending.error = error
+                self._finish([pending], [None], commits=0)
+            else:
+                self._finish([pending], [result], commits=1)
+
+    def _finish(self, group: list[_PendingWrite[Any]], results: list[Any], *, commits: int) -> None:
+        with self._turn:
+            for pending, result in zip(group, results, strict=True):
+                pending.result = result
+                pending.done = True
+            self.commits += commits
+            self.writes += len(group) if commits else 0
+            self._turn.notify_all()
+
+
+# Open store (by identity) -> its writer; an entry goes when its store is collected. The
+# writer holds the store's session factory, not the store, so it does not keep it alive.
+_WRITERS: dict[int, GroupCommit] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def group_commit(store: Store) -> GroupCommit:
+    """The group-commit writer of ``store``: one per open store, made on first use.
+
+    Kept beside the store rather than in it so that every writer of the store (the score
+    route, the consultation log) shares one, whoever opened the store; it goes when the
+    store does.
+    """
+    with _WRITERS_LOCK:
+        writer = _WRITERS.get(id(store))
+        if writer is None or writer.sessions is not store.sessions:
+            writer = _WRITERS[id(store)] = GroupCommit(store.sessions)
+            weakref.finalize(store, _WRITERS.pop, id(store), None)
+        return writer
