@@ -123,6 +123,21 @@ class ModelHolder:
             return loaded, previous
 
 
+class CanonicalScores(list[ScoredDeclaration]):
+    """A request's scores, row for row with the canonical declarations they were scored from.
+
+    Returned by `ScoringQueue.score`: the queue validated the request's declarations to score
+    them, so whoever keeps the scores (`serving.operations.store_scores`) takes the canonical
+    values from here instead of validating the same declarations a second time.
+    """
+
+    def __init__(self, scores: list[ScoredDeclaration], declarations: pd.DataFrame) -> None:
+        if len(scores) != len(declarations):
+            raise ValueError(f"{len(declarations)} declarations but {len(scores)} scores")
+        super().__init__(scores)
+        self.declarations = declarations
+
+
 @dataclass
 class _ScoringJob:
     """One request's declarations waiting to be scored with the model it took."""
@@ -232,12 +247,13 @@ class ScoringQueue:
     def _score_alone(self, job: _ScoringJob) -> None:
         try:
             declarations = validate_declarations(job.raw, source=self.source)
-            job.result = job.model.bundle.score(
+            scores = job.model.bundle.score(
                 declarations,
                 top_k=job.top_k,
                 explain=job.top_k > 0,
                 num_threads=self.num_threads,
             )
+            job.result = CanonicalScores(scores, declarations)
         except BaseException as error:  # handed to the request's thread, raised there
             job.error = error
         finally:
@@ -261,11 +277,15 @@ class ScoringQueue:
         start = 0
         for job in jobs:
             rows = scored[start : start + len(job.raw)]
+            canonical = declarations.iloc[start : start + len(job.raw)].reset_index(drop=True)
             start += len(job.raw)
-            job.result = [
-                row
-                if len(row.reasons) <= job.top_k
-                else replace(row, reasons=row.reasons[: job.top_k])
-                for row in rows
-            ]
+            job.result = CanonicalScores(
+                [
+                    row
+                    if len(row.reasons) <= job.top_k
+                    else replace(row, reasons=row.reasons[: job.top_k])
+                    for row in rows
+                ],
+                canonical,
+            )
             job.done.set()

@@ -22,6 +22,7 @@ from features.validation import DataValidationError, validate_declarations, vali
 from models.bundle import ModelBundle
 from models.bundle import ScoredDeclaration as BundleScore
 from models.monitoring import DriftSummary, drift_summary, write_drift_report
+from serving.model_holder import CanonicalScores
 from serving.operation_schemas import (
     DeclarationDetail,
     OutcomeOut,
@@ -62,12 +63,16 @@ def store_scores(
 ) -> int:
     """Keep what was just scored: the canonical declarations with their scores and reasons.
 
-    ``raw`` is the request's frame; it validated once already (scoring needs it canonical),
-    so validating it again cannot fail and gives the canonical values to keep. The rows are
+    ``raw`` is the request's frame; it validated once already (scoring needs it canonical).
+    Scores from `ScoringQueue.score` carry those canonical declarations and are kept as they
+    are; other scores are kept after validating ``raw`` again (which cannot fail). The rows are
     built here, then inserted by the store's group-commit writer, in the same transaction as
     the writes of concurrent requests; this returns only after that transaction committed.
     """
-    declarations = validate_declarations(raw, source=source)
+    if isinstance(scored, CanonicalScores) and len(scored.declarations) == len(raw):
+        declarations = scored.declarations
+    else:
+        declarations = validate_declarations(raw, source=source)
     rows = repository.score_rows(
         declarations, scored, model_name=model_name, model_version=model_version
     )
