@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -158,7 +158,7 @@ _NULL_TEXT: Final = pa.scalar(None, type=pa.large_string())
 
 def _str_array(text: pa.Array) -> pd.api.extensions.ExtensionArray:
     """A pandas "str" array over Arrow text (nulls become NaN), without copying the strings."""
-    return _STR_DTYPE.__from_arrow__(text)
+    return _STR_DTYPE.__from_arrow__(text)  # type: ignore[attr-defined]  # present at run time, absent from pandas-stubs
 
 
 def _as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -329,7 +329,7 @@ _TRANSPORT_MODE_NAMES = frozenset(
 
 # A canonical column between the checks: Arrow text (null = missing) for text kinds, NumPy
 # float64 or bool for numbers and flags, a pandas DatetimeArray for datetimes.
-_Values = pa.Array | np.ndarray | pd.api.extensions.ExtensionArray
+_Values: TypeAlias = pa.Array | np.ndarray | pd.api.extensions.ExtensionArray
 
 
 class _TableCheck:

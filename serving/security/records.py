@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -132,7 +132,7 @@ def _append_in(session: Session, event: AuditEvent) -> AuditRecord:
     link = GENESIS if head is None else str(head[1])
     record = AuditRecord(sequence, event, link, record_hash(sequence, event, link))
     session.execute(
-        insert(AuditRecordRow.__table__),
+        insert(cast(Table, AuditRecordRow.__table__)),
         [
             {
                 "sequence": record.sequence,
@@ -155,7 +155,7 @@ def _append_in(session: Session, event: AuditEvent) -> AuditRecord:
     named = list(dict.fromkeys(event.declaration_ids))
     if named:  # the record first: its sequence is what the index rows point to
         session.execute(
-            insert(AuditDeclaration.__table__),
+            insert(cast(Table, AuditDeclaration.__table__)),
             [{"sequence": record.sequence, "declaration_id": i} for i in named],
         )
     return record

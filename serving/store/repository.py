@@ -12,11 +12,11 @@ import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS
@@ -95,7 +95,7 @@ def score_rows(
 def insert_score_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert rows made by `score_rows` in one multi-row statement (no ORM objects)."""
     if rows:
-        session.execute(insert(ScoredDeclaration.__table__), list(rows))
+        session.execute(insert(cast(Table, ScoredDeclaration.__table__)), list(rows))
     return len(rows)
 
 
