@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
+from bench.machine import describe_machine
 from serving.security.keys import KEY_PREFIX
 
 RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
@@ -79,33 +79,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def machine_description() -> str:
-    """CPU, cores, memory, OS and Python: what the numbers depend on."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = f", {int(line.split()[1]) / 1024 / 1024:.0f} GiB RAM"
-                break
-    except OSError:
-        pass
-    load = ""
-    if hasattr(os, "getloadavg"):
-        load = f", load average {os.getloadavg()[0]:.2f} at start"
-    return (
-        f"{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}{load}"
-    )
-
-
 def train_model(root: Path) -> tuple[str, str, Path]:
     """Synthetic data, trained and registered in a store under ``root``.
 
@@ -115,27 +88,16 @@ def train_model(root: Path) -> tuple[str, str, Path]:
 
     from features.sources import load_config
     from training.pipeline import train
-    from training.synthetic import generate
+    from training.synthetic import generate, training_config
 
     tables = generate(root / "data", start="2024-01-01", days=DAYS, rows_per_day=ROWS_PER_DAY)
     config = root / "config.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "source": {
-                    "declarations": str(tables["declarations"]),
-                    "outcomes": str(tables["outcomes"]),
-                    "watchlist": str(tables["watchlist"]),
-                    "columns": {},
-                },
-                "split": {
-                    "train": ["2024-01-01", "2024-01-31"],
-                    "valid": ["2024-02-01", "2024-02-14"],
-                    "test": ["2024-02-15", "2024-02-29"],
-                },
-            }
-        )
-    )
+    split = {
+        "train": ["2024-01-01", "2024-01-31"],
+        "valid": ["2024-02-01", "2024-02-14"],
+        "test": ["2024-02-15", "2024-02-29"],
+    }
+    config.write_text(yaml.safe_dump(training_config(tables, split)))
     tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
     result = train(load_config(config), tracking_uri=tracking_uri, register=True)
     assert result.version is not None
@@ -328,7 +290,7 @@ def report(mlflow_result: LoadResult, shiprisk_result: LoadResult, batch: tuple[
     lines = [
         f"## Serving — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"Machine: {machine_description()}.",
+        f"Machine: {describe_machine()}.",
         f"Model: synthetic data, {DAYS} days x {ROWS_PER_DAY} declarations; one registered "
         f"version served by both. {CLIENTS} concurrent clients, single-declaration requests, "
         f"{DURATION_SECONDS:.0f} s each, 1 worker each, 127.0.0.1.",

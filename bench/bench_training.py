@@ -28,28 +28,24 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def main() -> None:
-    from training.synthetic import generate
+    from training.synthetic import generate, training_config
 
     with tempfile.TemporaryDirectory(prefix="shiprisk-bench-train-") as tmp:
         root = Path(tmp)
         started = time.perf_counter()
-        generate(root / "data", start=START, days=DAYS, seed=1, rows_per_day=ROWS_PER_DAY)
+        paths = generate(root / "data", start=START, days=DAYS, seed=1, rows_per_day=ROWS_PER_DAY)
         generated = time.perf_counter() - started
         end = START + dt.timedelta(days=DAYS - 1)
         test_start = end - dt.timedelta(days=59)
         valid_start = test_start - dt.timedelta(days=60)
-        config = {
-            "source": {
-                "declarations": str(root / "data" / "declarations.parquet"),
-                "outcomes": str(root / "data" / "outcomes.parquet"),
-                "watchlist": str(root / "data" / "watchlist.parquet"),
+        config = training_config(
+            paths,
+            {
+                "train": [START, valid_start - dt.timedelta(days=1)],
+                "valid": [valid_start, test_start - dt.timedelta(days=1)],
+                "test": [test_start, end],
             },
-            "split": {
-                "train": [str(START), str(valid_start - dt.timedelta(days=1))],
-                "valid": [str(valid_start), str(test_start - dt.timedelta(days=1))],
-                "test": [str(test_start), str(end)],
-            },
-        }
+        )
         (root / "config.yaml").write_text(yaml.safe_dump(config))
         env = {
             **os.environ,

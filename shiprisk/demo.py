@@ -38,16 +38,14 @@ def demo_split(start: dt.date, days: int) -> dict[str, list[str]]:
 
 def write_demo_config(data_dir: Path, days: int) -> Path:
     """The training configuration of the demo data, written beside it."""
+    from training.synthetic import TABLES, training_config
+
     synthetic = data_dir / "synthetic"
-    config = {
-        "source": {
-            "declarations": str((synthetic / "declarations.parquet").resolve()),
-            "outcomes": str((synthetic / "outcomes.parquet").resolve()),
-            "watchlist": str((synthetic / "watchlist.parquet").resolve()),
-        },
-        "split": demo_split(DEMO_START, days),
-        "evaluation": {"inspection_rates": [0.01, 0.02, 0.05, 0.1]},
-    }
+    config = training_config(
+        {table: (synthetic / f"{table}.parquet").resolve() for table in TABLES},
+        demo_split(DEMO_START, days),
+        evaluation={"inspection_rates": [0.01, 0.02, 0.05, 0.1]},
+    )
     path = data_dir / "demo.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path

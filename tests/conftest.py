@@ -62,18 +62,15 @@ def write_config(
     """A training configuration for the synthetic tables in ``data_dir``, written as YAML."""
     import yaml
 
-    source: dict[str, object] = {
-        "declarations": str(data_dir / "declarations.parquet"),
-        "outcomes": str(data_dir / "outcomes.parquet"),
-        "watchlist": str(data_dir / "watchlist.parquet"),
-    }
-    source.update(source_overrides)
-    config = {
-        "source": source,
-        "split": split or SYNTH_SPLIT,
-        "evaluation": {"inspection_rates": [0.01, 0.02, 0.05, 0.1]},
-        "model": FAST_MODEL if model is None else model,
-    }
+    from training.synthetic import TABLES, training_config
+
+    config = training_config(
+        {table: data_dir / f"{table}.parquet" for table in TABLES},
+        split or SYNTH_SPLIT,
+        evaluation={"inspection_rates": [0.01, 0.02, 0.05, 0.1]},
+        model=FAST_MODEL if model is None else model,
+    )
+    config["source"].update(source_overrides)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
@@ -118,29 +115,18 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
     from features.sources import load_config
     from models import registry
     from training.pipeline import train
-    from training.synthetic import generate
+    from training.synthetic import generate, training_config
 
     root = tmp_path_factory.mktemp("serving-model")
     tables = generate(root / "data", start="2024-01-01", days=60, rows_per_day=150, seed=3)
     config_path = root / "config.yaml"
-    config_path.write_text(
-        yaml.safe_dump(
-            {
-                "source": {
-                    "declarations": str(tables["declarations"]),
-                    "outcomes": str(tables["outcomes"]),
-                    "watchlist": str(tables["watchlist"]),
-                    "columns": {},
-                },
-                "split": {
-                    "train": ["2024-01-01", "2024-01-31"],
-                    "valid": ["2024-02-01", "2024-02-14"],
-                    "test": ["2024-02-15", "2024-02-29"],
-                },
-                "evaluation": {"inspection_rates": [0.05, 0.1]},
-            }
-        )
-    )
+    split = {
+        "train": ["2024-01-01", "2024-01-31"],
+        "valid": ["2024-02-01", "2024-02-14"],
+        "test": ["2024-02-15", "2024-02-29"],
+    }
+    config = training_config(tables, split, evaluation={"inspection_rates": [0.05, 0.1]})
+    config_path.write_text(yaml.safe_dump(config))
     tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
     result = train(load_config(config_path), tracking_uri=tracking_uri, register=True)
     assert result.version is not None

@@ -6,7 +6,15 @@ The region, offices and commodities live here only: the product learns from data
 
 from __future__ import annotations
 
-from training.synthetic.output import TABLES, generate, write_tables
+from training.synthetic.output import TABLES, generate, training_config, write_tables
 from training.synthetic.simulation import TRUTH_COLUMNS, SyntheticData, simulate
 
-__all__ = ["TABLES", "TRUTH_COLUMNS", "SyntheticData", "generate", "simulate", "write_tables"]
+__all__ = [
+    "TABLES",
+    "TRUTH_COLUMNS",
+    "SyntheticData",
+    "generate",
+    "simulate",
+    "training_config",
+    "write_tables",
+]

@@ -6,9 +6,10 @@ CSV with a fixed float and date format, so two runs with the same seed give the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -79,3 +80,23 @@ def generate(
     """
     data = simulate(start=start, days=days, seed=seed, rows_per_day=rows_per_day)
     return write_tables(data, out_dir, file_format)
+
+
+def training_config(
+    tables: Mapping[str, Path], split: Mapping[str, Sequence[str]], **sections: Any
+) -> dict[str, Any]:
+    """A training configuration (as a dict, ready for YAML) for tables written by `generate`.
+
+    The synthetic tables use canonical column names, so the mapping is empty; ``split`` holds
+    the train/valid/test date pairs and ``sections`` any further sections (``model``, ...).
+    """
+    return {
+        "source": {
+            "declarations": str(tables["declarations"]),
+            "outcomes": str(tables["outcomes"]),
+            "watchlist": str(tables["watchlist"]),
+            "columns": {},
+        },
+        "split": {name: [str(day) for day in days] for name, days in split.items()},
+        **sections,
+    }
