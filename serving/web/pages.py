@@ -602,7 +602,12 @@ async def model_page(request: Request, web: Web) -> Response:
             "rate_charts": rate_charts,
             "calibration_charts": calibration_charts,
             "challenger": web.challenger_version(request),
-            "slices": metadata.get("slices") or {},
+            # Only slices large enough to be reported (training leaves small ones out).
+            "slices": {
+                threat: shown
+                for threat, dimensions in (metadata.get("slices") or {}).items()
+                if (shown := {d: groups for d, groups in dimensions.items() if groups})
+            },
             "importance": {
                 threat: list(values.items())[:IMPORTANCE_ROWS]
                 for threat, values in dict(info.get("importance", {})).items()
