@@ -50,27 +50,19 @@ THREATS = ("weapons", "migrants", "revenue")
 def prepare(directory: Path) -> int:
     """Generate, load and validate the synthetic tables; write them as Parquet frames."""
     from features.sources import load_config, load_dataset
-    from training.synthetic import generate
+    from training.synthetic import TABLES, generate, training_config
 
     generate(directory / "raw", start=START, days=DAYS, seed=SEED, rows_per_day=ROWS_PER_DAY)
     raw = directory / "raw"
     config = directory / "config.yaml"
+    tables = {table: raw / f"{table}.parquet" for table in TABLES}
+    split = {
+        "train": ["2024-01-01", "2024-04-29"],
+        "valid": ["2024-04-30", "2024-06-30"],
+        "test": ["2024-07-01", "2025-02-03"],
+    }
     config.write_text(
-        json.dumps(
-            {
-                "source": {
-                    "declarations": str(raw / "declarations.parquet"),
-                    "outcomes": str(raw / "outcomes.parquet"),
-                    "watchlist": str(raw / "watchlist.parquet"),
-                },
-                "split": {
-                    "train": ["2024-01-01", "2024-04-29"],
-                    "valid": ["2024-04-30", "2024-06-30"],
-                    "test": ["2024-07-01", "2025-02-03"],
-                },
-                "evaluation": {"inspection_rates": [0.01, 0.05]},
-            }
-        )
+        json.dumps(training_config(tables, split, evaluation={"inspection_rates": [0.01, 0.05]}))
     )
     dataset = load_dataset(load_config(config))
     dataset.declarations.to_parquet(directory / "declarations.parquet")

@@ -20,6 +20,7 @@ from serving.store import repository
 from serving.store.database import Store
 from tests.serving.conftest import TrainedModel
 from tests.serving.store_backends import store_url  # noqa: F401
+from training.synthetic import TABLES, training_config
 
 OFFICE = "RS-HORGOS"
 
@@ -121,22 +122,13 @@ def test_monitor_writes_the_report_logs_it_and_keeps_the_figures(
     opened.close()
     data = store.bundle_dir.parent / "data"
     config = tmp_path / "config.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "source": {
-                    "declarations": str(data / "declarations.parquet"),
-                    "outcomes": str(data / "outcomes.parquet"),
-                    "watchlist": str(data / "watchlist.parquet"),
-                },
-                "split": {
-                    "train": ["2024-01-01", "2024-01-31"],
-                    "valid": ["2024-02-01", "2024-02-14"],
-                    "test": ["2024-02-15", "2024-02-29"],
-                },
-            }
-        )
-    )
+    split = {
+        "train": ["2024-01-01", "2024-01-31"],
+        "valid": ["2024-02-01", "2024-02-14"],
+        "test": ["2024-02-15", "2024-02-29"],
+    }
+    tables = {table: data / f"{table}.parquet" for table in TABLES}
+    config.write_text(yaml.safe_dump(training_config(tables, split)))
     out = tmp_path / "report"
     result = CliRunner().invoke(
         cli(),
