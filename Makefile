@@ -42,6 +42,7 @@ format: install ## Apply ruff's formatter and safe fixes
 	$(BIN)/ruff format .
 
 bench: install ## Run the benchmarks in bench/ and record results in bench/RESULTS.md
+	@bash scripts/wrk.sh
 	$(BIN)/python -m bench
 
 clean: ## Remove the virtual environment, caches and generated data
