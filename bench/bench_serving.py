@@ -1,17 +1,25 @@
 """Serving benchmark: `mlflow models serve` and `shiprisk serve` side by side on one bundle.
 
 Trains a small model on synthetic data into a temporary MLflow store, registers it, then
-serves the same registered version twice on 127.0.0.1:
+serves the same registered version with each server in turn on 127.0.0.1, once per worker
+count in ``WORKER_COUNTS`` (the same count for both servers):
 
-* ``mlflow models serve -m models:/shiprisk/<v> --env-manager local`` (risk and lane, no
-  reasons), requests as ``{"dataframe_records": [declaration]}``;
-* ``shiprisk serve`` (risk, lane and 5 reasons per declaration), requests as
-  ``{"declarations": [declaration]}``.
+* ``mlflow models serve -m models:/shiprisk/<v> --env-manager local -w <n>`` (risk and lane,
+  no reasons), requests as ``{"dataframe_records": [declaration]}``;
+* ``shiprisk serve --workers <n>`` (risk, lane and 5 reasons per declaration), requests as
+  ``{"declarations": [declaration]}``; it divides the cores among its workers' LightGBM
+  threads itself.
 
-Four client threads send single-declaration requests for a fixed time to each server in
-turn; the report gives throughput, p50 and p99 latency and their ratio. Batch scoring
-(`serving.batch.score_file`, reasons on) is timed on the synthetic declarations. Results are
-appended to bench/RESULTS.md with a description of the machine.
+The load comes from ``wrk`` in its own process (``-t4 -c4``: 4 connections, one per thread),
+not from threads of this process, so the client's Python does not compete with the servers
+for the interpreter. A Lua script, written to the benchmark's temporary directory, cycles each
+connection over the prepared single-declaration bodies from its own offset, and its ``done()``
+prints one JSON line (requests, non-2xx responses, socket errors, duration, latency
+percentiles from wrk's histogram) that this module parses. A short warm-up run is discarded.
+The report gives throughput (2xx responses per second), p50 and p99 latency and the ratio
+shiprisk / mlflow per worker count. Batch scoring (`serving.batch.score_file`, reasons on) is
+timed on the synthetic declarations. Results are appended to bench/RESULTS.md with a
+description of the machine. ``scripts/wrk.sh`` installs wrk (``make bench`` runs it first).
 
 Run with ``python -m bench`` (all benchmarks) or ``python -m bench.bench_serving``.
 """
@@ -21,11 +29,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -42,34 +50,125 @@ from serving.security.keys import KEY_PREFIX
 
 RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
 CLIENTS = 4
-DURATION_SECONDS = 20.0
-WARMUP_REQUESTS = 5
+DURATION_SECONDS = 20
+WARMUP_SECONDS = 3
+# wrk gives up on a request after this long and counts a timeout (its default is 2 s).
+REQUEST_TIMEOUT_SECONDS = 30
+WORKER_COUNTS = (1, 2)
 DAYS, ROWS_PER_DAY = 60, 150
 MODEL_NAME = "shiprisk"
+TARGET_RATIO = 5.0
+TARGET_P99_MS = 20.0
+
+# The line the Lua script's done() prints, followed by one JSON object.
+WRK_RESULT_MARKER = "SHIPRISK_WRK_RESULT "
+
+# Run by every wrk thread (one connection each). Arguments after "--": the bodies file (one
+# JSON body per line), the headers file ("Name: value" per line) and the connection count.
+# Requests are formatted once in init(): building one per request would load the client.
+WRK_SCRIPT = r"""
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+local function nonempty_lines(path)
+  local found = {}
+  for line in io.lines(path) do
+    if line ~= "" then table.insert(found, line) end
+  end
+  return found
+end
+
+function init(args)
+  local headers = {}
+  for _, line in ipairs(nonempty_lines(args[2])) do
+    local name, value = line:match("^([^:]+):%s*(.*)$")
+    headers[name] = value
+  end
+  prepared = {}
+  for i, body in ipairs(nonempty_lines(args[1])) do
+    prepared[i] = wrk.format("POST", nil, headers, body)
+  end
+  -- Each connection starts at its own place in the cycle of bodies.
+  position = math.floor(id * #prepared / tonumber(args[3])) % #prepared
+  non_2xx = 0
+  first_non_2xx_status = 0
+end
+
+function request()
+  position = position % #prepared + 1
+  return prepared[position]
+end
+
+function response(status, headers, body)
+  if status < 200 or status > 299 then
+    non_2xx = non_2xx + 1
+    if first_non_2xx_status == 0 then first_non_2xx_status = status end
+  end
+end
+
+function done(summary, latency, requests)
+  local total_non_2xx, first_status = 0, 0
+  for _, thread in ipairs(threads) do
+    total_non_2xx = total_non_2xx + (thread:get("non_2xx") or 0)
+    if first_status == 0 then first_status = thread:get("first_non_2xx_status") or 0 end
+  end
+  local errors = summary.errors
+  io.write(string.format(
+    'SHIPRISK_WRK_RESULT {"requests": %d, "non_2xx": %d, "first_non_2xx_status": %d, '
+      .. '"socket_errors": {"connect": %d, "read": %d, "write": %d, "timeout": %d}, '
+      .. '"duration_s": %.6f, "latency_ms": {"p50": %.3f, "p90": %.3f, "p99": %.3f, '
+      .. '"max": %.3f}}\n',
+    summary.requests, total_non_2xx, first_status,
+    errors.connect, errors.read, errors.write, errors.timeout,
+    summary.duration / 1e6,
+    latency:percentile(50) / 1e3, latency:percentile(90) / 1e3,
+    latency:percentile(99) / 1e3, latency.max / 1e3))
+end
+"""
+
+
+@dataclass(frozen=True)
+class WrkRun:
+    """What one wrk run measured, parsed from the JSON line the Lua script's done() prints.
+
+    Latencies come from wrk's histogram over every completed response (2xx or not).
+    """
+
+    requests: int
+    non_2xx: int
+    first_non_2xx_status: int | None
+    socket_errors: int
+    seconds: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @property
+    def successful(self) -> int:
+        """Completed requests answered with a 2xx status."""
+        return self.requests - self.non_2xx
+
+    @property
+    def throughput(self) -> float:
+        """Successful (2xx) requests per second."""
+        return self.successful / self.seconds if self.seconds else 0.0
 
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What the clients saw from one server."""
+    """What wrk saw from one server run with a given number of workers."""
 
     server: str
-    requests: int
-    errors: int
-    seconds: float
-    latencies_ms: list[float]
+    workers: int
+    run: WrkRun
     first_error: str | None
-
-    @property
-    def throughput(self) -> float:
-        """Successful requests per second."""
-        return (self.requests - self.errors) / self.seconds if self.seconds else 0.0
-
-    def percentile(self, q: float) -> float:
-        """Latency percentile in milliseconds over successful requests (nearest rank)."""
-        if not self.latencies_ms:
-            return math.nan
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
 def free_port() -> int:
@@ -191,60 +290,118 @@ def officer_key(env: dict[str, str]) -> str:
     raise RuntimeError("shiprisk keys create printed no key")
 
 
-def load_test(
-    server: str,
+def parse_wrk_output(output: str) -> WrkRun:
+    """The run described by the Lua script's result line in wrk's standard output."""
+    for line in output.splitlines():
+        if line.startswith(WRK_RESULT_MARKER):
+            data = json.loads(line[len(WRK_RESULT_MARKER) :])
+            break
+    else:
+        raise RuntimeError(f"wrk printed no {WRK_RESULT_MARKER.strip()} line: {output[-500:]!r}")
+    latency = data["latency_ms"]
+    return WrkRun(
+        requests=int(data["requests"]),
+        non_2xx=int(data["non_2xx"]),
+        first_non_2xx_status=int(data["first_non_2xx_status"]) or None,
+        socket_errors=sum(int(count) for count in data["socket_errors"].values()),
+        seconds=float(data["duration_s"]),
+        p50_ms=float(latency["p50"]),
+        p90_ms=float(latency["p90"]),
+        p99_ms=float(latency["p99"]),
+        max_ms=float(latency["max"]),
+    )
+
+
+def wrk_executable() -> str:
+    """The path of wrk, or a clear error saying how to install it."""
+    found = shutil.which("wrk")
+    if found is None:
+        raise RuntimeError("wrk is not installed: run `bash scripts/wrk.sh` (make bench does)")
+    return found
+
+
+def run_wrk(
     url: str,
     bodies: Sequence[dict[str, Any]],
-    duration: float = DURATION_SECONDS,
-    headers: dict[str, str] | None = None,
-) -> LoadResult:
-    """``CLIENTS`` threads post single-declaration bodies in turn for ``duration`` seconds."""
-    with httpx.Client(headers=headers) as warm:
-        for body in bodies[:WARMUP_REQUESTS]:
-            warm.post(url, json=body, timeout=60)
-    latencies: list[float] = []
-    counts = {"requests": 0, "errors": 0}
-    first_error: list[str] = []
-    lock = threading.Lock()
-    stop = time.perf_counter() + duration
+    headers: dict[str, str],
+    work: Path,
+    seconds: int,
+    connections: int = CLIENTS,
+) -> WrkRun:
+    """POST ``bodies`` in a cycle to ``url`` with wrk for ``seconds``, one thread per connection.
 
-    def client(offset: int) -> None:
-        with httpx.Client(headers=headers) as session:
-            i = offset
-            while time.perf_counter() < stop:
-                body = bodies[i % len(bodies)]
-                i += CLIENTS
-                started = time.perf_counter()
-                try:
-                    response = session.post(url, json=body, timeout=60)
-                    ok = response.status_code == 200
-                    problem = None if ok else f"HTTP {response.status_code}: {why(response)}"
-                except httpx.HTTPError as error:
-                    ok, problem = False, f"{type(error).__name__}: {error}"
-                elapsed = (time.perf_counter() - started) * 1000
-                with lock:
-                    counts["requests"] += 1
-                    if ok:
-                        latencies.append(elapsed)
-                    else:
-                        counts["errors"] += 1
-                        if not first_error and problem:
-                            first_error.append(problem)
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return LoadResult(
-        server,
-        counts["requests"],
-        counts["errors"],
-        time.perf_counter() - started,
-        latencies,
-        first_error[0] if first_error else None,
+    The Lua script, the bodies (one JSON document per line) and the headers are written to
+    ``work`` for wrk to read; nothing of them is committed.
+    """
+    script = work / "cycle_bodies.lua"
+    script.write_text(WRK_SCRIPT)
+    bodies_file = work / "bodies.jsonl"
+    bodies_file.write_text("".join(json.dumps(body) + "\n" for body in bodies))
+    # In a file rather than on wrk's command line, where the key would show in `ps`.
+    headers_file = work / "headers.txt"
+    headers_file.write_text("".join(f"{name}: {value}\n" for name, value in headers.items()))
+    command = [
+        wrk_executable(),
+        f"-t{connections}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        f"{REQUEST_TIMEOUT_SECONDS}s",
+        "-s",
+        str(script),
+        url,
+        "--",
+        str(bodies_file),
+        str(headers_file),
+        str(connections),
+    ]
+    finished = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=seconds + REQUEST_TIMEOUT_SECONDS + 30,
     )
+    if finished.returncode != 0:
+        raise RuntimeError(
+            f"wrk exited with {finished.returncode}: {(finished.stderr or finished.stdout)[-500:]}"
+        )
+    return parse_wrk_output(finished.stdout)
+
+
+def example_error(
+    url: str, body: dict[str, Any], headers: dict[str, str], run: WrkRun
+) -> str | None:
+    """One error to show when wrk saw any: a single request sent again with httpx afterwards."""
+    if not run.non_2xx and not run.socket_errors:
+        return None
+    seen = (
+        f"wrk saw {run.non_2xx} non-2xx (first HTTP {run.first_non_2xx_status}) and "
+        f"{run.socket_errors} socket errors"
+    )
+    try:
+        response = httpx.post(url, json=body, headers=headers, timeout=REQUEST_TIMEOUT_SECONDS)
+    except httpx.HTTPError as error:
+        return f"{seen}; one request afterwards: {type(error).__name__}: {error}"
+    if response.is_success:
+        return f"{seen}; one request afterwards answered HTTP {response.status_code}"
+    return f"{seen}; one request afterwards: HTTP {response.status_code}: {why(response)}"
+
+
+def load_test(
+    server: str,
+    workers: int,
+    url: str,
+    bodies: Sequence[dict[str, Any]],
+    work: Path,
+    headers: dict[str, str] | None = None,
+    duration: int = DURATION_SECONDS,
+) -> LoadResult:
+    """wrk warms the server up for ``WARMUP_SECONDS`` (discarded), then measures ``duration``."""
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    run_wrk(url, bodies, all_headers, work, WARMUP_SECONDS)
+    run = run_wrk(url, bodies, all_headers, work, duration)
+    return LoadResult(server, workers, run, example_error(url, bodies[0], all_headers, run))
 
 
 def batch_rows_per_second(
@@ -274,44 +431,121 @@ def batch_rows_per_second(
 
 
 def describe(result: LoadResult) -> str:
+    """One row of the results table."""
+    run = result.run
     return (
-        f"| {result.server} | {result.throughput:.1f} | {result.percentile(50):.1f} | "
-        f"{result.percentile(99):.1f} | {result.requests} | {result.errors} |"
+        f"| {result.server} | {result.workers} | {run.throughput:.1f} | {run.p50_ms:.1f} | "
+        f"{run.p99_ms:.1f} | {run.requests} | {run.non_2xx} | {run.socket_errors} |"
     )
 
 
-def report(mlflow_result: LoadResult, shiprisk_result: LoadResult, batch: tuple[int, float]) -> str:
-    """The Markdown section appended to RESULTS.md."""
-    ratio = (
-        shiprisk_result.throughput / mlflow_result.throughput
-        if mlflow_result.throughput
-        else math.inf
+def verdict(mlflow_result: LoadResult, shiprisk_result: LoadResult) -> tuple[float, bool]:
+    """Throughput ratio shiprisk / mlflow and whether this configuration meets both targets."""
+    mlflow_throughput = mlflow_result.run.throughput
+    ratio = shiprisk_result.run.throughput / mlflow_throughput if mlflow_throughput else math.inf
+    meets = (
+        ratio >= TARGET_RATIO
+        and shiprisk_result.run.p99_ms <= TARGET_P99_MS
+        and shiprisk_result.run.successful > 0
     )
+    return ratio, meets
+
+
+def report(
+    pairs: Sequence[tuple[LoadResult, LoadResult]],
+    batch: tuple[int, float],
+    machine: str,
+    load_at_end: float | None,
+) -> str:
+    """The Markdown section appended to RESULTS.md; ``pairs`` are (mlflow, shiprisk) results."""
+    at_end = f"; load average {load_at_end:.2f} at the end" if load_at_end is not None else ""
     lines = [
         f"## Serving — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "",
-        f"Machine: {describe_machine()}.",
+        f"Machine: {machine}{at_end}.",
         f"Model: synthetic data, {DAYS} days x {ROWS_PER_DAY} declarations; one registered "
-        f"version served by both. {CLIENTS} concurrent clients, single-declaration requests, "
-        f"{DURATION_SECONDS:.0f} s each, 1 worker each, 127.0.0.1.",
+        "version served by both, with the same number of workers, on 127.0.0.1.",
+        f"Load generator: wrk in its own process, {CLIENTS} connections on {CLIENTS} threads "
+        f"(`-t{CLIENTS} -c{CLIENTS}`), single-declaration requests cycling over the prepared "
+        f"declarations; {WARMUP_SECONDS} s warm-up discarded, then {DURATION_SECONDS} s measured "
+        "per server and worker count. Requests/s counts 2xx responses; latencies are wrk's "
+        "histogram percentiles.",
         "",
-        "| server | requests/s | p50 ms | p99 ms | requests | errors |",
-        "|---|---|---|---|---|---|",
-        describe(mlflow_result),
-        describe(shiprisk_result),
+        "| server | workers | requests/s | p50 ms | p99 ms | requests | non-2xx | socket errors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for mlflow_result, shiprisk_result in pairs:
+        lines += [describe(mlflow_result), describe(shiprisk_result)]
+    lines += [
         "",
-        f"Throughput ratio shiprisk / mlflow: {ratio:.2f} (target >= 5); shiprisk p99 "
-        f"{shiprisk_result.percentile(99):.1f} ms (target <= 20 ms).",
+        "| workers | throughput shiprisk / mlflow | shiprisk p99 ms | meets targets |",
+        "|---|---|---|---|",
+    ]
+    meeting = []
+    for mlflow_result, shiprisk_result in pairs:
+        ratio, meets = verdict(mlflow_result, shiprisk_result)
+        if meets:
+            meeting.append(str(shiprisk_result.workers))
+        lines.append(
+            f"| {shiprisk_result.workers} | {ratio:.2f} | {shiprisk_result.run.p99_ms:.1f} | "
+            f"{'yes' if meets else 'no'} |"
+        )
+    lines += [
+        "",
+        f"Targets: ratio >= {TARGET_RATIO:g} and shiprisk p99 <= {TARGET_P99_MS:g} ms. "
+        + (f"Met with {', '.join(meeting)} worker(s)." if meeting else "Met by no configuration."),
         f"Batch scoring with 5 reasons: {batch[0]} rows at {batch[1]:.0f} rows/s.",
     ]
-    for result in (mlflow_result, shiprisk_result):
-        if result.first_error:
-            lines.append(f"First error from {result.server}: `{result.first_error[:300]}`")
+    for pair in pairs:
+        for result in pair:
+            if result.first_error:
+                lines.append(
+                    f"Errors from {result.server} with {result.workers} worker(s): "
+                    f"`{result.first_error[:400]}`"
+                )
     return "\n".join(lines) + "\n"
+
+
+def mlflow_command(bin_dir: Path, version: str, port: int, workers: int) -> list[str]:
+    """`mlflow models serve` of the registered version, in this environment."""
+    return [
+        str(bin_dir / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        f"models:/{MODEL_NAME}/{version}",
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        str(workers),
+    ]
+
+
+def shiprisk_command(port: int, workers: int) -> list[str]:
+    """`shiprisk serve` of the model named by SHIPRISK_MODEL_URI, without the access log."""
+    return [
+        sys.executable,
+        "-m",
+        "shiprisk.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+    ]
 
 
 def main() -> None:
     """Run the serving benchmark and append its results to bench/RESULTS.md."""
+    wrk_executable()  # fail before training when the load generator is missing
+    machine = describe_machine()
     with tempfile.TemporaryDirectory(prefix="shiprisk-bench-serving-") as tmp:
         root = Path(tmp)
         print("training a model on synthetic data ...", flush=True)
@@ -331,66 +565,48 @@ def main() -> None:
             # Both servers alike: idle OpenMP threads sleep instead of spinning on shared cores.
             "OMP_WAIT_POLICY": "PASSIVE",
         }
-
-        mlflow_port = free_port()
-        print(f"mlflow models serve on port {mlflow_port} ...", flush=True)
-        with running(
-            [
-                str(bin_dir / "mlflow"),
-                "models",
-                "serve",
-                "-m",
-                f"models:/{MODEL_NAME}/{version}",
-                "--env-manager",
-                "local",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(mlflow_port),
-                "-w",
-                "1",
-            ],
-            env,
-            f"http://127.0.0.1:{mlflow_port}/ping",
-        ):
-            mlflow_result = load_test(
-                "mlflow models serve",
-                f"http://127.0.0.1:{mlflow_port}/invocations",
-                [{"dataframe_records": [body]} for body in bodies_raw],
-            )
-
         print("officer key for shiprisk ...", flush=True)
         key = officer_key(env)
-        shiprisk_port = free_port()
-        print(f"shiprisk serve on port {shiprisk_port} ...", flush=True)
-        with running(
-            [
-                sys.executable,
-                "-m",
-                "shiprisk.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(shiprisk_port),
-                "--workers",
-                "1",
-                "--no-access-log",
-            ],
-            env,
-            f"http://127.0.0.1:{shiprisk_port}/readyz",
-        ):
-            shiprisk_result = load_test(
-                "shiprisk serve (5 reasons)",
-                f"http://127.0.0.1:{shiprisk_port}/v1/scores",
-                [{"declarations": [body], "top_k": 5} for body in bodies_raw],
-                headers={"Authorization": f"Bearer {key}"},
-            )
+        mlflow_bodies = [{"dataframe_records": [body]} for body in bodies_raw]
+        shiprisk_bodies = [{"declarations": [body], "top_k": 5} for body in bodies_raw]
+
+        pairs: list[tuple[LoadResult, LoadResult]] = []
+        for workers in WORKER_COUNTS:
+            port = free_port()
+            print(f"mlflow models serve -w {workers} on port {port} ...", flush=True)
+            with running(
+                mlflow_command(bin_dir, version, port, workers),
+                env,
+                f"http://127.0.0.1:{port}/ping",
+            ):
+                mlflow_result = load_test(
+                    "mlflow models serve",
+                    workers,
+                    f"http://127.0.0.1:{port}/invocations",
+                    mlflow_bodies,
+                    root,
+                )
+            print(f"  {describe(mlflow_result)}", flush=True)
+
+            port = free_port()
+            print(f"shiprisk serve --workers {workers} on port {port} ...", flush=True)
+            with running(shiprisk_command(port, workers), env, f"http://127.0.0.1:{port}/readyz"):
+                shiprisk_result = load_test(
+                    "shiprisk serve (5 reasons)",
+                    workers,
+                    f"http://127.0.0.1:{port}/v1/scores",
+                    shiprisk_bodies,
+                    root,
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+            print(f"  {describe(shiprisk_result)}", flush=True)
+            pairs.append((mlflow_result, shiprisk_result))
 
         print("batch scoring ...", flush=True)
         batch = batch_rows_per_second(tracking_uri, version, declarations_path, root)
 
-    section = report(mlflow_result, shiprisk_result, batch)
+    load_at_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    section = report(pairs, batch, machine, load_at_end)
     print(section)
     previous = RESULTS_FILE.read_text() if RESULTS_FILE.exists() else "# Benchmark results\n"
     RESULTS_FILE.write_text(previous.rstrip("\n") + "\n\n" + section)

@@ -1,0 +1,185 @@
+"""The serving benchmark's load generator: wrk's Lua result line, and one short real wrk run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from bench.bench_serving import (
+    LoadResult,
+    WrkRun,
+    example_error,
+    parse_wrk_output,
+    report,
+    run_wrk,
+    verdict,
+)
+
+SAMPLE_OUTPUT = """Running 20s test @ http://127.0.0.1:8123/v1/scores
+  4 threads and 4 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    12.04ms    3.11ms  80.20ms   91.00%
+  1204 requests in 20.01s, 1.10MB read
+  Non-2xx or 3xx responses: 4
+Requests/sec:     60.17
+Transfer/sec:     56.20KB
+SHIPRISK_WRK_RESULT {"requests": 1204, "non_2xx": 4, "first_non_2xx_status": 503, \
+"socket_errors": {"connect": 0, "read": 1, "write": 0, "timeout": 2}, "duration_s": 20.000000, \
+"latency_ms": {"p50": 11.250, "p90": 15.500, "p99": 19.875, "max": 80.200}}
+"""
+
+
+def test_parse_wrk_output_reads_the_lua_result_line() -> None:
+    run = parse_wrk_output(SAMPLE_OUTPUT)
+
+    assert run == WrkRun(
+        requests=1204,
+        non_2xx=4,
+        first_non_2xx_status=503,
+        socket_errors=3,
+        seconds=20.0,
+        p50_ms=11.25,
+        p90_ms=15.5,
+        p99_ms=19.875,
+        max_ms=80.2,
+    )
+    assert run.successful == 1200
+    assert run.throughput == 60.0  # 1200 successful requests / 20 s
+
+
+def test_parse_wrk_output_without_a_result_line_says_so() -> None:
+    with pytest.raises(RuntimeError, match=r"^wrk printed no SHIPRISK_WRK_RESULT line: "):
+        parse_wrk_output("unable to connect to 127.0.0.1:1 Connection refused\n")
+
+
+def _result(server: str, workers: int, requests: int, p99_ms: float) -> LoadResult:
+    run = WrkRun(requests, 0, None, 0, 10.0, p99_ms / 2, p99_ms / 2, p99_ms, p99_ms)
+    return LoadResult(server, workers, run, None)
+
+
+def test_report_says_which_worker_count_meets_the_targets() -> None:
+    one = (_result("mlflow", 1, 400, 90.0), _result("shiprisk", 1, 1600, 15.0))  # ratio 4
+    two = (_result("mlflow", 2, 400, 90.0), _result("shiprisk", 2, 2000, 20.0))  # ratio 5
+
+    assert verdict(*one) == (4.0, False)
+    assert verdict(*two) == (5.0, True)
+    text = report([one, two], (9000, 3000.0), "test machine, load average 0.50 at the start", 0.75)
+    assert (
+        "Machine: test machine, load average 0.50 at the start; load average 0.75 at the end."
+        in text
+    )
+    assert "| shiprisk | 2 | 200.0 | 10.0 | 20.0 | 2000 | 0 | 0 |" in text
+    assert "| 1 | 4.00 | 15.0 | no |" in text
+    assert "| 2 | 5.00 | 20.0 | yes |" in text
+    assert "Met with 2 worker(s)." in text
+    assert "wrk in its own process" in text
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers 503 to bodies marked "fail" and 200 otherwise; records what each request sent."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as wrk expects
+    seen: ClassVar[list[tuple[int, int, str | None, str | None]]] = []  # port, n, auth, type
+    lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with self.lock:
+            self.seen.append(
+                (
+                    self.client_address[1],
+                    body["n"],
+                    self.headers.get("Authorization"),
+                    self.headers.get("Content-Type"),
+                )
+            )
+        status = 503 if body.get("fail") else 200
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # wrk closes its connections mid-request when it stops
+
+
+@pytest.fixture
+def recording_server() -> Iterator[str]:
+    _Recorder.seen = []
+    server = _QuietServer(("127.0.0.1", 0), _Recorder)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1/scores"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (scripts/wrk.sh)")
+def test_wrk_cycles_bodies_from_one_offset_per_connection_and_counts_non_2xx(
+    recording_server: str, tmp_path: Path
+) -> None:
+    bodies = [{"n": n, "fail": n == 5} for n in range(8)]
+
+    run = run_wrk(
+        recording_server,
+        bodies,
+        {"Content-Type": "application/json", "Authorization": "Bearer test-key"},
+        tmp_path,
+        seconds=1,
+    )
+
+    seen = list(_Recorder.seen)
+    # Requests still in flight when wrk stops reach the server but not wrk's count.
+    assert run.requests <= len(seen) <= run.requests + 4
+    failed = sum(1 for _, n, _, _ in seen if n == 5)
+    assert failed - 4 <= run.non_2xx <= failed
+    assert run.non_2xx > 0
+    assert run.first_non_2xx_status == 503
+    assert run.socket_errors == 0
+    assert 0.9 < run.seconds < 1.5
+    assert 0 < run.p50_ms <= run.p99_ms <= run.max_ms
+    assert {(auth, kind) for _, _, auth, kind in seen} == {("Bearer test-key", "application/json")}
+    by_connection: dict[int, list[int]] = {}
+    for port, n, _, _ in seen:
+        by_connection.setdefault(port, []).append(n)
+    assert len(by_connection) == 4
+    # 8 bodies over 4 connections: each starts in its own quarter of the cycle (wrk calls the
+    # first thread's request() once to check it, so that one may start a body later).
+    assert sorted(ns[0] // 2 for ns in by_connection.values()) == [0, 1, 2, 3]
+    for ns in by_connection.values():
+        assert ns[:9] == [(ns[0] + k) % 8 for k in range(9)]
+
+
+def test_example_error_sends_one_body_again_when_wrk_saw_errors(recording_server: str) -> None:
+    clean = WrkRun(10, 0, None, 0, 1.0, 1.0, 1.0, 1.0, 1.0)
+    failing = WrkRun(10, 4, 503, 1, 1.0, 1.0, 1.0, 1.0, 1.0)
+    headers = {"Authorization": "Bearer test-key"}
+
+    assert example_error(recording_server, {"n": 5, "fail": True}, headers, clean) is None
+    assert example_error(recording_server, {"n": 5, "fail": True}, headers, failing) == (
+        "wrk saw 4 non-2xx (first HTTP 503) and 1 socket errors; "
+        "one request afterwards: HTTP 503: {}"
+    )
+    assert example_error(recording_server, {"n": 1}, headers, failing) == (
+        "wrk saw 4 non-2xx (first HTTP 503) and 1 socket errors; "
+        "one request afterwards answered HTTP 200"
+    )
+    assert [(n, auth) for _, n, auth, _ in _Recorder.seen] == [
+        (5, "Bearer test-key"),
+        (1, "Bearer test-key"),
+    ]
