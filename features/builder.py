@@ -421,7 +421,14 @@ class FeatureBuilder:
         Each row's features depend on that row alone, so one declaration scored by itself
         gets exactly the features it gets inside a batch.
         """
-        columns = DeclarationColumns(declarations)
+        return self._frame(self.transform_columns(DeclarationColumns(declarations)), declarations)
+
+    def transform_columns(self, columns: DeclarationColumns) -> np.ndarray:
+        """`transform` as a float64 block (rows x ``feature_names_``), from declaration columns.
+
+        The API reads its typed records straight into `DeclarationColumns.from_arrays` and
+        scores this block: the same features as `transform`, without a frame on either side.
+        """
         history = self._history()
         keys = entity_keys(columns)
         counts = {kind.name: history[kind.name].lookup(keys[kind.name]) for kind in ENTITY_KINDS}
@@ -476,7 +483,15 @@ class FeatureBuilder:
             dtype=np.int64,
             count=len(columns),
         )
-        return self._assemble(columns, counts, transit, transit_counts, text_fold)
+        return self._frame(
+            self._assemble(columns, counts, transit, transit_counts, text_fold), declarations
+        )
+
+    def _frame(self, block: np.ndarray, declarations: pd.DataFrame) -> pd.DataFrame:
+        """The feature block as a frame on the declarations' index."""
+        return pd.DataFrame(
+            block, index=declarations.index, columns=self._lookups().feature_index, copy=False
+        )
 
     def _assemble(
         self,
@@ -485,12 +500,9 @@ class FeatureBuilder:
         transit: TransitCountries,
         transit_counts: EntityCounts,
         text_fold: np.ndarray,
-    ) -> pd.DataFrame:
-        """Every feature group from the history counts, in ``feature_names_`` order.
-
-        Features are numpy columns stacked into one float64 block, so the frame is built
-        once, whatever the number of features.
-        """
+    ) -> np.ndarray:
+        """Every feature group from the history counts, as one float64 block (rows x
+        ``feature_names_``)."""
         threats = list(self.threats)
         lookups = self._lookups()
         lodged_ns = columns.nanoseconds("lodged_at")
@@ -508,9 +520,7 @@ class FeatureBuilder:
         for name in self.extra_numeric:
             features[name] = columns.numbers(name)
         block = np.stack([features[name] for name in self.feature_names_], dtype=np.float64)
-        return pd.DataFrame(
-            block.T, index=columns.frame.index, columns=lookups.feature_index, copy=False
-        )
+        return block.T
 
     def _transit_features(
         self, rows: int, transit: TransitCountries, transit_counts: EntityCounts

@@ -13,7 +13,7 @@ has only one of each.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -85,11 +85,49 @@ class DeclarationColumns:
     """
 
     def __init__(self, declarations: pd.DataFrame) -> None:
-        self.frame = declarations
+        self.frame: pd.DataFrame | None = declarations
+        self._rows = len(declarations)
         self._cache: dict[tuple[str, str], np.ndarray] = {}
 
+    @classmethod
+    def from_arrays(
+        cls,
+        rows: int,
+        *,
+        strings: Mapping[str, np.ndarray],
+        numbers: Mapping[str, np.ndarray],
+        nanoseconds: Mapping[str, np.ndarray],
+    ) -> DeclarationColumns:
+        """Columns already in their read form, with no frame behind them.
+
+        For declarations that arrive as typed records (the API): the arrays are what the
+        readers would return for the canonical frame of the same declarations (object
+        arrays with ``None``, float64 with NaN, int64 nanoseconds), so every feature is
+        computed by the same code without building a frame first. A field not given here
+        cannot be read.
+        """
+        columns = cls.__new__(cls)
+        columns.frame = None
+        columns._rows = rows
+        columns._cache = {}
+        for kind, arrays in (
+            ("strings", strings),
+            ("numbers", numbers),
+            ("nanoseconds", nanoseconds),
+        ):
+            for field, values in arrays.items():
+                if len(values) != rows:
+                    raise ValueError(f"{field}: {len(values)} values for {rows} declarations")
+                columns._cache[(kind, field)] = values
+        return columns
+
     def __len__(self) -> int:
-        return len(self.frame)
+        return self._rows
+
+    def _column(self, field: str) -> pd.Series:
+        if self.frame is None:
+            raise KeyError(f"{field!r} was not given to DeclarationColumns.from_arrays")
+        return self.frame[field]
 
     def _cached(self, kind: str, field: str, read: Callable[[], np.ndarray]) -> np.ndarray:
         key = (kind, field)
@@ -106,7 +144,7 @@ class DeclarationColumns:
         """The field as strings (object array; missing is ``None``), as ``astype("str")``."""
 
         def read() -> np.ndarray:
-            values = self.frame[field]
+            values = self._column(field)
             if not _is_default_string(values.dtype):
                 values = values.astype("str")
             return cast(Any, values).to_numpy(dtype=object, na_value=None)
@@ -119,11 +157,13 @@ class DeclarationColumns:
 
     def numbers(self, field: str) -> np.ndarray:
         """The field as float64 (NaN when missing)."""
-        return self._cached("numbers", field, lambda: self.frame[field].to_numpy(dtype=np.float64))
+        return self._cached(
+            "numbers", field, lambda: self._column(field).to_numpy(dtype=np.float64)
+        )
 
     def nanoseconds(self, field: str) -> np.ndarray:
         """A datetime field as int64 nanoseconds since the epoch, ``NAT_NS`` when missing."""
-        return self._cached("nanoseconds", field, lambda: as_nanoseconds(self.frame[field]))
+        return self._cached("nanoseconds", field, lambda: as_nanoseconds(self._column(field)))
 
 
 def _is_default_string(dtype: Any) -> bool:

@@ -43,8 +43,8 @@ _MAX_VALUE_CHARS = 40
 
 # Text that spreadsheets and exports write for "no value". "NA" is deliberately absent: it is
 # Namibia's country code.
-_MISSING_TOKENS = ("", "nan", "none", "null", "nat", "<na>", "n/a", "#n/a")
-_MISSING_TOKENS_ARROW = pa.array(_MISSING_TOKENS, type=pa.large_string())
+MISSING_TOKENS = ("", "nan", "none", "null", "nat", "<na>", "n/a", "#n/a")
+_MISSING_TOKENS_ARROW = pa.array(MISSING_TOKENS, type=pa.large_string())
 
 _ITINERARY_SEPARATORS = re.compile(r"[>\-,;/\s]+")
 # A code written by a float column into text ("930510.0"): 5-10 digits then ".0".
@@ -290,7 +290,7 @@ def normalize_hs_code(text: str) -> str | None:
 
 def normalize_transport_mode(text: str) -> str | None:
     """Canonical transport mode from a name or a WCO code ("3", or "30"-style national codes)."""
-    word = _enum_word(text)
+    word = enum_word(text)
     if word in _TRANSPORT_MODE_NAMES:
         return word
     if word.isdigit() and len(word) in (1, 2):
@@ -298,7 +298,7 @@ def normalize_transport_mode(text: str) -> str | None:
     return None
 
 
-def _enum_word(text: str) -> str:
+def enum_word(text: str) -> str:
     """Lower-case, words joined by '_' ("Inland Water" -> "inland_water")."""
     return re.sub(r"[\s\-]+", "_", text.strip().lower())
 
@@ -482,7 +482,7 @@ def _coerce_category(
             "source.values.transport_mode",
         )
     else:
-        values, bad = _map_distinct(text, lambda t: w if (w := _enum_word(t)) in allowed else None)
+        values, bad = _map_distinct(text, lambda t: w if (w := enum_word(t)) in allowed else None)
         check.flag(
             spec.name,
             bad,

@@ -21,7 +21,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from importlib import metadata as package_metadata
@@ -90,6 +90,8 @@ class FeatureBuilderLike(Protocol):
     feature_fields_: dict[str, list[str]]
 
     def transform(self, declarations: pd.DataFrame) -> pd.DataFrame: ...
+
+    def transform_columns(self, columns: Any) -> NDArray[np.float64]: ...
 
     def save(self, directory: Path) -> list[Path]: ...
 
@@ -407,7 +409,13 @@ class ModelBundle:
         positions = self._feature_positions(frame.columns)
         return values if positions is None else values[:, positions]
 
-    def _feature_positions(self, columns: pd.Index) -> NDArray[np.intp] | None:
+    def columns_matrix(self, columns: Any) -> NDArray[np.float64]:
+        """`matrix` from `features.columns.DeclarationColumns` (the API's typed records)."""
+        values = self.builder.transform_columns(columns)
+        positions = self._feature_positions(self.builder.feature_names_)
+        return values if positions is None else values[:, positions]
+
+    def _feature_positions(self, columns: Iterable[str]) -> NDArray[np.intp] | None:
         """Where the bundle's features sit among the builder's columns (None: already in order).
 
         Computed once per column list: picking columns by position from one float64 block
@@ -421,7 +429,7 @@ class ModelBundle:
                 index = pd.Index(names)
                 if not index.is_unique:
                     raise ValueError("the feature builder returned a column name twice")
-                found = index.get_indexer(self.features)
+                found = index.get_indexer(pd.Index(self.features))
                 if (found < 0).any():
                     missing = [f for f, i in zip(self.features, found, strict=True) if i < 0]
                     raise KeyError(f"feature builder did not return the features {missing}")
@@ -523,24 +531,63 @@ class ModelBundle:
         num_threads: int = 1,
     ) -> list[ScoredDeclaration]:
         """Score canonical declarations, with the ``top_k`` reasons each when ``explain``."""
-        matrix = self.matrix(declarations)
-        risk, overall, lanes = self._risks(
-            matrix, declarations["office_id"].to_numpy(), num_threads
+        return self._score(
+            self.matrix(declarations),
+            declarations["declaration_id"].astype(str).tolist(),
+            declarations["office_id"].to_numpy(),
+            DeclarationRows(declarations),
+            top_k=top_k,
+            explain=explain,
+            num_threads=num_threads,
         )
+
+    def score_columns(
+        self,
+        columns: Any,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        top_k: int = 5,
+        explain: bool = True,
+        num_threads: int = 1,
+    ) -> list[ScoredDeclaration]:
+        """`score` for declarations given as `features.columns.DeclarationColumns` (read from
+        typed records, no frame) and one mapping per declaration for the reason texts, which
+        must hold the values a canonical frame's ``tolist`` gives."""
+        return self._score(
+            self.columns_matrix(columns),
+            [str(value) for value in columns.strings("declaration_id").tolist()],
+            columns.strings("office_id"),
+            rows,
+            top_k=top_k,
+            explain=explain,
+            num_threads=num_threads,
+        )
+
+    def _score(
+        self,
+        matrix: NDArray[np.float64],
+        ids: list[str],
+        office_ids: Any,
+        declarations: Sequence[Mapping[str, Any]],
+        *,
+        top_k: int,
+        explain: bool,
+        num_threads: int,
+    ) -> list[ScoredDeclaration]:
+        risk, overall, lanes = self._risks(matrix, office_ids, num_threads)
         if explain and top_k > 0:
             contributions = self._contributions(matrix, num_threads)
             reasons = top_reasons(
                 {threat: values for threat, (values, _) in contributions.items()},
                 matrix,
                 self.features,
-                DeclarationRows(declarations),
+                declarations,
                 top_k=top_k,
                 reason_text=self.reason_text,
                 feature_fields=self.builder.feature_fields_,
             )
         else:
             reasons = [[] for _ in range(len(declarations))]
-        ids = declarations["declaration_id"].astype(str).tolist()
         risk_rows = {threat: risk[threat].tolist() for threat in self.threats}
         overall_rows, lane_rows = overall.tolist(), lanes.tolist()
         return [
