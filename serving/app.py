@@ -34,7 +34,7 @@ from serving.model_holder import (
     registry_loader,
 )
 from serving.operations import OperationsPolicy
-from serving.routes import MODEL_VERSION_HEADER, REQUEST_SOURCE, ServiceState
+from serving.routes import MODEL_VERSION_HEADER, ServiceState
 from serving.security.access import AccessControl, ErrorShield, SecurityHeaders
 from serving.security.policy import Exposure
 from serving.settings import ServiceSettings
@@ -255,7 +255,6 @@ def create_app(
     scoring = ScoringQueue(
         num_threads=settings.lightgbm_threads(),
         max_rows=settings.max_rows,
-        source=REQUEST_SOURCE,
         max_wait_seconds=settings.batch_wait_ms / 1000,
     )
     policy = OperationsPolicy(

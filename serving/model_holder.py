@@ -8,6 +8,7 @@ serving and the failure is kept as the reason shown by /readyz and the reload re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -18,6 +19,8 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from features.records import CanonicalRecords
+from features.schema import EXTRA_PREFIX
 from features.validation import validate_declarations
 from models.bundle import ModelBundle, ScoredDeclaration
 
@@ -126,56 +129,76 @@ class ModelHolder:
 class CanonicalScores(list[ScoredDeclaration]):
     """A request's scores, row for row with the canonical declarations they were scored from.
 
-    Returned by `ScoringQueue.score`: the queue validated the request's declarations to score
-    them, so whoever keeps the scores (`serving.operations.store_scores`) takes the canonical
-    values from here instead of validating the same declarations a second time.
+    Returned by `ScoringQueue.score`, so that whoever keeps the scores
+    (`serving.operations.store_scores`) keeps the declarations exactly as they were scored.
     """
 
-    def __init__(self, scores: list[ScoredDeclaration], declarations: pd.DataFrame) -> None:
+    def __init__(self, scores: list[ScoredDeclaration], declarations: CanonicalRecords) -> None:
         if len(scores) != len(declarations):
             raise ValueError(f"{len(declarations)} declarations but {len(scores)} scores")
         super().__init__(scores)
         self.declarations = declarations
 
 
+def validated_declarations(
+    raw: Callable[[], pd.DataFrame], *, source: str = "request"
+) -> CanonicalRecords:
+    """A request's declarations validated as a frame by `validate_declarations`.
+
+    For what `features.records.canonical_records` declines: unusual values, extra ``x_``
+    features (kept as columns), invalid declarations. ``raw`` builds the raw frame.
+
+    Raises:
+        DataValidationError: the declarations do not validate (the message says why).
+    """
+    frame = raw()
+    extras = [str(name) for name in frame.columns if str(name).startswith(EXTRA_PREFIX)]
+    return CanonicalRecords.from_frame(
+        validate_declarations(frame, source=source, extra_columns=extras)
+    )
+
+
 @dataclass
 class _ScoringJob:
-    """One request's declarations waiting to be scored with the model it took."""
+    """One request's canonical declarations waiting to be scored with the model it took."""
 
     model: LoadedModel
-    raw: pd.DataFrame
+    declarations: CanonicalRecords
     top_k: int
     done: threading.Event = field(default_factory=threading.Event)
     result: list[ScoredDeclaration] | None = None
     error: BaseException | None = None
+    # Called by the worker once the job is done (an event loop's wake-up), besides `done`.
+    notify: Callable[[], None] | None = None
+
+    def finish(self) -> None:
+        self.done.set()
+        if self.notify is not None:
+            self.notify()
 
 
 class ScoringQueue:
     """Scores the requests that arrive while a batch is being scored together, in one call.
 
-    Scoring cost is dominated by a fixed cost per call (feature code over pandas columns),
-    not per row: scoring four concurrent single-declaration requests as one four-row frame
-    costs about as much as one. One worker thread takes every job waiting (up to `max_rows`
-    declarations), validates and scores them as one frame, and hands each request its rows.
-    A batch is whatever queued while the previous one ran; when that is fewer requests than
-    the previous batch had, the worker waits up to `max_wait_seconds` for the rest: clients
-    answered by the previous batch are a few milliseconds from their next request, and
-    waiting for them costs far less than scoring them in a batch of their own. A lone client
-    never waits.
+    Scoring has a fixed cost per call (one LightGBM call per threat, for the values and for
+    the SHAP contributions, and the feature code's array operations), so four concurrent
+    single-declaration requests scored as one four-row batch cost little more than one. One
+    worker thread takes every job waiting (up to `max_rows` declarations), scores them as one
+    batch, and hands each request its rows. A batch is whatever queued while the previous one
+    ran; when that is fewer requests than the previous batch had, the worker waits up to
+    `max_wait_seconds` for the rest: clients answered by the previous batch are a few
+    milliseconds from their next request. A lone client never waits.
 
     Each request still gets exactly its own answer: rows do not influence each other's
     features, and reasons are computed for the largest ``top_k`` then cut to each request's.
-    If the combined frame fails (invalid rows, duplicate ids across requests), every request
-    of the batch is validated and scored on its own, so errors stay per request.
+    Requests arrive canonical (`canonical_declarations`), so a batch never fails because of
+    another request's declarations.
     """
 
-    def __init__(
-        self, *, num_threads: int, max_rows: int, source: str, max_wait_seconds: float = 0.0
-    ) -> None:
+    def __init__(self, *, num_threads: int, max_rows: int, max_wait_seconds: float = 0.0) -> None:
         self.num_threads = num_threads
         self.max_rows = max_rows
         self.max_wait_seconds = max_wait_seconds
-        self.source = source
         self._jobs: queue.SimpleQueue[_ScoringJob | None] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
 
@@ -192,21 +215,44 @@ class ScoringQueue:
             self._worker.join()
             self._worker = None
 
-    def score(self, model: LoadedModel, raw: pd.DataFrame, top_k: int) -> list[ScoredDeclaration]:
-        """Validate and score one request's raw declarations with ``model``.
-
-        Raises:
-            DataValidationError: the declarations do not validate.
-        """
-        job = _ScoringJob(model, raw, top_k)
+    def score(
+        self, model: LoadedModel, declarations: CanonicalRecords, top_k: int
+    ) -> CanonicalScores:
+        """Score one request's canonical declarations with ``model``."""
+        job = _ScoringJob(model, declarations, top_k)
         if self._worker is None:  # not started (no lifespan): score in the caller's thread
-            self._score_alone(job)
+            self._score_together([job])
         else:
             self._jobs.put(job)
             job.done.wait()
+        return self._outcome(job)
+
+    async def score_async(
+        self, model: LoadedModel, declarations: CanonicalRecords, top_k: int
+    ) -> CanonicalScores:
+        """`score` for a coroutine: waits on the event loop, not in a worker thread.
+
+        The route awaits its batch without holding a thread: the worker wakes the loop
+        when the batch is scored.
+        """
+        if self._worker is None:
+            return self.score(model, declarations, top_k)
+        loop = asyncio.get_running_loop()
+        finished = loop.create_future()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(_resolve, finished)
+
+        job = _ScoringJob(model, declarations, top_k, notify=wake)
+        self._jobs.put(job)
+        await finished
+        return self._outcome(job)
+
+    @staticmethod
+    def _outcome(job: _ScoringJob) -> CanonicalScores:
         if job.error is not None:
             raise job.error
-        assert job.result is not None
+        assert isinstance(job.result, CanonicalScores)
         return job.result
 
     def _work(self) -> None:
@@ -216,7 +262,7 @@ class ScoringQueue:
             first = self._jobs.get()
             if first is None:
                 return
-            batch, rows = [first], len(first.raw)
+            batch, rows = [first], len(first.declarations)
             deadline = time.monotonic() + self.max_wait_seconds
             while rows < self.max_rows:
                 # Wait only for as many requests as the last batch had: a lone client never
@@ -230,62 +276,50 @@ class ScoringQueue:
                     stopping = True
                     break
                 batch.append(job)
-                rows += len(job.raw)
+                rows += len(job.declarations)
             expected = len(batch)
-            by_model: dict[int, list[_ScoringJob]] = {}
-            for job in batch:  # a reload may land between two requests of one batch
-                by_model.setdefault(id(job.model), []).append(job)
-            try:
-                for jobs in by_model.values():
-                    self._score_together(jobs)
-            except BaseException as error:  # never leave a request waiting forever
-                for job in batch:
-                    if not job.done.is_set():
-                        job.error = error
-                        job.done.set()
-
-    def _score_alone(self, job: _ScoringJob) -> None:
-        try:
-            declarations = validate_declarations(job.raw, source=self.source)
-            scores = job.model.bundle.score(
-                declarations,
-                top_k=job.top_k,
-                explain=job.top_k > 0,
-                num_threads=self.num_threads,
-            )
-            job.result = CanonicalScores(scores, declarations)
-        except BaseException as error:  # handed to the request's thread, raised there
-            job.error = error
-        finally:
-            job.done.set()
+            # A reload may land between two requests of one batch, and requests may carry
+            # different extra feature columns: each group is scored on its own.
+            groups: dict[tuple[int, tuple[str, ...]], list[_ScoringJob]] = {}
+            for job in batch:
+                groups.setdefault((id(job.model), job.declarations.extras), []).append(job)
+            for jobs in groups.values():
+                self._score_together(jobs)
 
     def _score_together(self, jobs: list[_ScoringJob]) -> None:
-        if len(jobs) == 1:
-            self._score_alone(jobs[0])
-            return
+        """Score the jobs as one batch; every job ends with its result or the error."""
         top_k = max(job.top_k for job in jobs)
         try:
-            raw = pd.concat([job.raw for job in jobs], ignore_index=True)
-            declarations = validate_declarations(raw, source=self.source)
-            scored = jobs[0].model.bundle.score(
-                declarations, top_k=top_k, explain=top_k > 0, num_threads=self.num_threads
+            declarations = CanonicalRecords.concat([job.declarations for job in jobs])
+            scored = jobs[0].model.bundle.score_columns(
+                declarations.columns,
+                declarations.rows,
+                top_k=top_k,
+                explain=top_k > 0,
+                num_threads=self.num_threads,
             )
-        except Exception:
+            start = 0
             for job in jobs:
-                self._score_alone(job)
-            return
-        start = 0
-        for job in jobs:
-            rows = scored[start : start + len(job.raw)]
-            canonical = declarations.iloc[start : start + len(job.raw)].reset_index(drop=True)
-            start += len(job.raw)
-            job.result = CanonicalScores(
-                [
-                    row
-                    if len(row.reasons) <= job.top_k
-                    else replace(row, reasons=row.reasons[: job.top_k])
-                    for row in rows
-                ],
-                canonical,
-            )
-            job.done.set()
+                rows = scored[start : start + len(job.declarations)]
+                start += len(job.declarations)
+                job.result = CanonicalScores(
+                    [
+                        row
+                        if len(row.reasons) <= job.top_k
+                        else replace(row, reasons=row.reasons[: job.top_k])
+                        for row in rows
+                    ],
+                    job.declarations,
+                )
+        except BaseException as error:  # handed to each request's thread, raised there
+            for job in jobs:
+                if job.result is None:
+                    job.error = error
+        finally:
+            for job in jobs:
+                job.finish()
+
+
+def _resolve(finished: asyncio.Future[None]) -> None:
+    if not finished.done():  # the request may have been cancelled (client gone)
+        finished.set_result(None)

@@ -29,7 +29,7 @@ from serving.store.database import Store
 MAX_CAPACITY = 10_000
 
 
-def operational_store(request: Request) -> Store:
+async def operational_store(request: Request) -> Store:
     """The store opened by the app's lifespan; 503 with the reason when it is not open."""
     state = request.app.state.service
     if state.store is None:
@@ -40,13 +40,13 @@ def operational_store(request: Request) -> Store:
     return store
 
 
-def operations_policy(request: Request) -> operations.OperationsPolicy:
+async def operations_policy(request: Request) -> operations.OperationsPolicy:
     """Severity weights and exploration share of this app."""
     policy: operations.OperationsPolicy = request.app.state.service.policy
     return policy
 
 
-def justification(
+async def justification(
     x_justification: Annotated[
         str,
         Header(

@@ -7,7 +7,7 @@ only after it committed, so a route that answers 2xx has made its write durable.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -15,12 +15,12 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from features.schema import EXTRA_PREFIX
 from features.sources import TrainingConfig, load_dataset
 from features.validation import DataValidationError, validate_declarations, validate_outcomes
 from models.bundle import ModelBundle
-from models.bundle import ScoredDeclaration as BundleScore
 from models.monitoring import DriftSummary, drift_summary, write_drift_report
 from serving.model_holder import CanonicalScores
 from serving.operation_schemas import (
@@ -52,31 +52,33 @@ class OperationsPolicy:
     exploration_share: float = DEFAULT_EXPLORATION_SHARE
 
 
-def store_scores(
-    store: Store,
-    raw: pd.DataFrame,
-    scored: Sequence[BundleScore],
-    *,
-    model_name: str,
-    model_version: str,
-    source: str = "request",
-) -> int:
-    """Keep what was just scored: the canonical declarations with their scores and reasons.
+def scores_write(
+    scored: CanonicalScores, *, model_name: str, model_version: str
+) -> Callable[[Session], int]:
+    """The write that keeps what was just scored: the canonical declarations with their
+    scores and reasons.
 
-    ``raw`` is the request's frame; it validated once already (scoring needs it canonical).
-    Scores from `ScoringQueue.score` carry those canonical declarations and are kept as they
-    are; other scores are kept after validating ``raw`` again (which cannot fail). The rows are
-    built here, then inserted by the store's group-commit writer, in the same transaction as
-    the writes of concurrent requests; this returns only after that transaction committed.
+    The rows are built now, so the transaction that runs the write only inserts them; the
+    score route leaves the write to the commit of its consultation record
+    (`serving.security.access.commit_with_record`), `store_scores` commits it on its own.
     """
-    if isinstance(scored, CanonicalScores) and len(scored.declarations) == len(raw):
-        declarations = scored.declarations
-    else:
-        declarations = validate_declarations(raw, source=source)
     rows = repository.score_rows(
-        declarations, scored, model_name=model_name, model_version=model_version
+        scored.declarations.rows, scored, model_name=model_name, model_version=model_version
     )
-    return group_commit(store).submit(lambda session: repository.insert_score_rows(session, rows))
+
+    def write(session: Session) -> int:
+        return repository.insert_score_rows(session, rows)
+
+    return write
+
+
+def store_scores(
+    store: Store, scored: CanonicalScores, *, model_name: str, model_version: str
+) -> int:
+    """Keep what was just scored, committed by the store's group-commit writer (in the same
+    transaction as the writes of concurrent requests); returns once committed."""
+    write = scores_write(scored, model_name=model_name, model_version=model_version)
+    return group_commit(store).submit(write)
 
 
 def _stored_score(row: ScoredDeclaration) -> StoredScore:

@@ -13,10 +13,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from features.records import canonical_records
 from serving import operation_routes, operations
 from serving.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
-from serving.model_holder import LoadedModel, ModelHolder, ModelLoadError, ScoringQueue
+from serving.model_holder import (
+    LoadedModel,
+    ModelHolder,
+    ModelLoadError,
+    ScoringQueue,
+    validated_declarations,
+)
 from serving.operation_routes import OperationalStore
 from serving.operations import OperationsPolicy
 from serving.schemas import (
@@ -30,12 +38,18 @@ from serving.schemas import (
     declarations_frame,
 )
 from serving.security import routes as audit_routes
-from serving.security.access import CurrentCaller, current_caller
+from serving.security.access import (
+    CurrentCaller,
+    commit_with_record,
+    current_caller,
+    name_declarations,
+)
 from serving.security.policy import unlisted_routes
 from serving.security.records import AuditLog
 from serving.security.remit import refuse_declarations
 from serving.settings import ServiceSettings
 from serving.store.database import Store
+from serving.store.group_commit import group_commit
 
 MODEL_VERSION_HEADER = "X-Model-Version"
 REQUEST_SOURCE = "request"  # the `source` named in validation problems of an API request
@@ -59,7 +73,7 @@ class ServiceState:
 # -- dependencies ------------------------------------------------------------------------------
 
 
-def service_state(request: Request) -> ServiceState:
+async def service_state(request: Request) -> ServiceState:
     """The state of the app serving this request."""
     state: ServiceState = request.app.state.service
     return state
@@ -68,7 +82,7 @@ def service_state(request: Request) -> ServiceState:
 State = Annotated[ServiceState, Depends(service_state)]
 
 
-def served_model(state: State) -> LoadedModel:
+async def served_model(state: State) -> LoadedModel:
     """The model to score with, taken once per request; 503 with the reason when there is none."""
     current = state.model_holder.current
     if current is None:
@@ -162,26 +176,44 @@ def _limits(payload: ScoreRequest, settings: ServiceSettings) -> int:
 
 
 @officers.post("/scores", response_model=ScoreResponse, responses=_ERRORS)
-def score(
+async def score(
     payload: ScoreRequest,
-    response: Response,
+    request: Request,
     model: ServedModel,
     state: State,
     store: OperationalStore,
     caller: CurrentCaller,
-) -> ScoreResponse:
+) -> Response:
     """Score 1..N declarations: per-threat risk, overall risk, lane and top reasons."""
     top_k = _limits(payload, state.settings)
     refuse_declarations(caller, [d.office_id for d in payload.declarations], "declarations")
-    raw = declarations_frame(payload.declarations)
-    scored = state.scoring.score(model, raw, top_k)
+    # A coroutine: the canonical records, the wait for the scoring batch and the answer run
+    # on the event loop, with no thread hop; only the frame validation (unusual values,
+    # errors) and the store's commit run in threads.
+    declarations = canonical_records([dict(d) for d in payload.declarations])
+    if declarations is None:  # unusual values or invalid declarations: the frame path decides
+        declarations = await run_in_threadpool(
+            validated_declarations,
+            lambda: declarations_frame(payload.declarations),
+            source=REQUEST_SOURCE,
+        )
+    scored = await state.scoring.score_async(model, declarations, top_k)
     # Kept (committed) before the answer: worklists and outcomes build on what was served.
-    operations.store_scores(store, raw, scored, model_name=model.name, model_version=model.version)
+    # Committed with the request's consultation record when there is one (one commit).
+    keep = operations.scores_write(scored, model_name=model.name, model_version=model.version)
+    name_declarations(request.scope, [s.declaration_id for s in scored])
+    if not commit_with_record(request.scope, keep):
+        await run_in_threadpool(group_commit(store).submit, keep)
     state.metrics.count_lanes([s.lane for s in scored], model.label)
-    response.headers[MODEL_VERSION_HEADER] = model.label
-    return ScoreResponse(
+    body = ScoreResponse(
         model=ModelRef(name=model.name, version=model.version),
         results=[ScoreResult.from_scored(s) for s in scored],
+    )
+    # Sent as built: FastAPI would validate a returned model against response_model again.
+    return Response(
+        body.model_dump_json(),
+        media_type="application/json",
+        headers={MODEL_VERSION_HEADER: model.label},
     )
 
 

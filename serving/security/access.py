@@ -17,8 +17,8 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Iterator, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -26,6 +26,7 @@ from anyio import to_thread
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.security import records
@@ -45,6 +46,8 @@ from serving.security.policy import (
 log = logging.getLogger(__name__)
 
 CALLER = "shiprisk.caller"  # where the caller is kept in the request scope
+_REQUEST_WRITES = "shiprisk.request_writes"  # writes left to the record's commit
+_NAMED_IDS = "shiprisk.declaration_ids"  # ids a route says it consulted
 JUSTIFICATION_HEADER = "X-Justification"
 MODEL_VERSION_HEADER = "X-Model-Version"
 MAX_AUDITED_IDS = 10_000
@@ -212,12 +215,8 @@ class AccessControl:
         if store is None:
             return _problem(503, f"operational store unavailable: {state.store_error}")
 
-        def lookup() -> StoredKey | None:
-            with store.sessions() as session:
-                return records.find_key(session, presented.key_id)
-
         try:
-            stored = await to_thread.run_sync(lookup)
+            stored = await to_thread.run_sync(records.lookup_key, store, presented.key_id)
         except Exception as error:  # the store failed: nobody is let in
             log.error("key lookup failed: %s", type(error).__name__)
             return _problem(503, "key store unavailable")
@@ -260,6 +259,7 @@ class _Exchange:
             held.append(message)
 
         failure: BaseException | None = None
+        self.scope.setdefault("state", {})[_REQUEST_WRITES] = []
         try:
             await app(self.scope, keep_body, hold)
         except Exception as error:  # recorded as a 500, then handed to the error shield
@@ -284,9 +284,13 @@ class _Exchange:
         query_id = _query_value(self.scope, "declaration_id")
         if query_id is not None:
             ids.append(query_id)
-        ids.extend(_ids_from_json(self.request_body))
-        if self.status < 400:
-            ids.extend(_ids_from_json(response_body))
+        named = self.scope.get("state", {}).get(_NAMED_IDS)
+        if named is not None and self.status < 400:
+            ids.extend(named)  # the route named them: no need to parse both bodies again
+        else:
+            ids.extend(_ids_from_json(self.request_body))
+            if self.status < 400:
+                ids.extend(_ids_from_json(response_body))
         unique = list(dict.fromkeys(i for i in ids if len(i) <= 200))[:MAX_AUDITED_IDS]
         if model_version is None and (current := state.model_holder.current) is not None:
             model_version = current.label
@@ -318,10 +322,21 @@ class _Exchange:
         )
         event = self._event(state, response_body, model_version)
         store = state.store
+        writes = self.scope["state"][_REQUEST_WRITES]
+        if failure is not None or self.status >= 400:
+            writes = []  # a failed request keeps nothing
         try:
             if store is None:
                 raise records.AuditWriteError("operational store unavailable")
-            await to_thread.run_sync(state.audit_log.append, store, event)
+            try:
+                await to_thread.run_sync(state.audit_log.append, store, event, writes)
+            except records.RequestWriteError as error:
+                # The route's own write failed, so nothing was committed: the request is
+                # recorded as the 500 it becomes, and the error shield answers it.
+                failure = error.error
+                self.status = 500
+                event = replace(event, status=500)
+                await to_thread.run_sync(state.audit_log.append, store, event)
         except records.AuditWriteError as error:
             state.audit_error = str(error)
             log.error("request refused: %s", error)
@@ -335,6 +350,33 @@ class _Exchange:
             raise failure
         for message in held:
             await send(message)
+
+
+def commit_with_record(scope: Scope, write: Callable[[Session], object]) -> bool:
+    """Leave a route's write to the commit of the request's consultation record.
+
+    The write then runs in the record's transaction, just before the record, and the
+    response is sent only after that commit: one durable commit per request instead of two,
+    and the data and the record of the request that made it land together or not at all.
+    Returns False when the request is not being recorded (no AccessControl in front, or a
+    route the policy does not record): the route must commit the write itself.
+    """
+    writes = scope.get("state", {}).get(_REQUEST_WRITES)
+    route = getattr(scope.get("route"), "path", None)
+    policy = None if route is None else policy_for(scope["method"], route)
+    if writes is None or policy is None or not policy.audited:
+        return False
+    writes.append(write)
+    return True
+
+
+def name_declarations(scope: Scope, ids: Iterable[str]) -> None:
+    """The declaration ids a successful request consulted, for its record.
+
+    Without them the record takes every ``declaration_id`` it finds in the request and
+    response bodies, which means parsing both again.
+    """
+    scope.setdefault("state", {})[_NAMED_IDS] = list(ids)
 
 
 async def _no_body() -> Message:
@@ -366,7 +408,7 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API k
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="the API key")
 
 
-def current_caller(
+async def current_caller(
     request: Request,
     _bearer_credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
     _api_key_value: Annotated[str | None, Security(_api_key)] = None,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,7 +75,8 @@ def _timestamp(moment: datetime) -> str:
 
 def canonical_json(sequence: int, event: AuditEvent) -> str:
     """The text that is hashed: every field of the record but the hashes, keys sorted."""
-    body = asdict(event)
+    # Field by field, not dataclasses.asdict: that deep-copies every value, on every request.
+    body = {item.name: getattr(event, item.name) for item in fields(event)}
     body["recorded_at"] = _timestamp(event.recorded_at)
     body["declaration_ids"] = list(event.declaration_ids)
     body["detail"] = dict(event.detail)

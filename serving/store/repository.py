@@ -53,7 +53,7 @@ def declaration_record(row: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 def score_rows(
-    declarations: pd.DataFrame,
+    declarations: pd.DataFrame | Sequence[Mapping[str, Any]],
     scored: Sequence[BundleScore],
     *,
     model_name: str,
@@ -65,13 +65,20 @@ def score_rows(
     Pure: built before any transaction opens, so the transaction only inserts.
 
     Args:
-        declarations: the canonical frame that was scored, row for row with ``scored``.
+        declarations: the canonical declarations that were scored, row for row with
+            ``scored``: a canonical frame, or its rows as mappings
+            (`features.records.CanonicalRecords.rows`).
     """
     if len(declarations) != len(scored):
         raise ValueError(f"{len(declarations)} declarations but {len(scored)} scores")
     at = scored_at or datetime.now(UTC)
+    records: Sequence[Mapping[Any, Any]] = (
+        declarations.to_dict(orient="records")
+        if isinstance(declarations, pd.DataFrame)
+        else declarations
+    )
     rows = []
-    for record, score in zip(declarations.to_dict(orient="records"), scored, strict=True):
+    for record, score in zip(records, scored, strict=True):
         lodged = pd.Timestamp(record["lodged_at"]).tz_convert("UTC").to_pydatetime()
         rows.append(
             {

@@ -139,6 +139,9 @@ def test_an_unwritable_log_fails_closed_and_turns_readyz_not_ready(
     with engine.begin() as connection:
         connection.execute(text("DROP TRIGGER refuse_audit"))
     assert client.get("/readyz").status_code == 200
+    # The refused scoring kept nothing: its scores and its record share one transaction.
+    assert client.get("/v1/declarations/A-1").status_code == 404
+    assert client.post("/v1/scores", json={"declarations": declarations}).status_code == 200
     assert client.get("/v1/declarations/A-1").status_code == 200
 
 

@@ -17,16 +17,18 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from features.records import canonical_records
 from features.validation import validate_declarations
 from serving.model_holder import CanonicalScores, ScoringQueue
 from serving.operations import store_scores
+from serving.schemas import declarations_frame
 from serving.security.audit import AuditEvent, verify_chain
 from serving.security.records import AuditLog, read_chain
 from serving.store import repository
 from serving.store.database import Store
 from serving.store.group_commit import GroupCommit, group_commit
 from tests.serving.store_backends import store_url  # noqa: F401
-from tests.serving.test_scoring_queue import RecordingBundle, raw, submit_while_busy
+from tests.serving.test_scoring_queue import RecordingBundle, declarations, submit_while_busy
 
 T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
 
@@ -195,33 +197,35 @@ def test_concurrent_appends_form_one_sequential_chain(store: Store) -> None:
 
 
 def test_scores_batched_by_the_queue_keep_what_a_second_validation_gives(store: Store) -> None:
-    scoring = ScoringQueue(num_threads=1, max_rows=1000, source="request")
+    scoring = ScoringQueue(num_threads=1, max_rows=1000)
     scoring.start()
     try:
-        requests = [
-            (raw("A"), 1),
-            (raw("B1", "B2", office_id="MK-SKP"), 1),
-            (raw("C", packages=7), 1),
+        payloads = [
+            declarations("A"),
+            declarations("B1", "B2", office_id="MK-SKP"),
+            declarations("C", packages=7),
         ]
-        answers = submit_while_busy(scoring, RecordingBundle(), requests)
+        requests = [(canonical_records([dict(d) for d in payload]), 1) for payload in payloads]
+        assert all(request is not None for request, _ in requests)
+        answers = submit_while_busy(scoring, RecordingBundle(), requests)  # type: ignore[arg-type]
     finally:
         scoring.stop()
     assert all(isinstance(answer, CanonicalScores) for answer in answers)
     at = T0
-    for (frame, _top_k), answer in zip(requests, answers, strict=True):
+    for payload, answer in zip(payloads, answers, strict=True):
         from_queue = repository.score_rows(
-            answer.declarations, answer, model_name="shiprisk", model_version="1", scored_at=at
+            answer.declarations.rows, answer, model_name="shiprisk", model_version="1", scored_at=at
         )
         revalidated = repository.score_rows(
-            validate_declarations(frame, source="request"),
+            validate_declarations(declarations_frame(payload), source="request"),
             list(answer),
             model_name="shiprisk",
             model_version="1",
             scored_at=at,
         )
         assert from_queue == revalidated
-        stored = store_scores(store, frame, answer, model_name="shiprisk", model_version="1")
-        assert stored == len(frame)
+        stored = store_scores(store, answer, model_name="shiprisk", model_version="1")
+        assert stored == len(payload)
     with store.engine.connect() as connection:
         kept = connection.execute(
             text("SELECT declaration_id, office_id FROM scored_declarations ORDER BY id")

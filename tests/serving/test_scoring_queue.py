@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-import pandas as pd
 import pytest
 
-from features.validation import DataValidationError
+from features.columns import DeclarationColumns
+from features.records import CanonicalRecords
 from models.bundle import ModelBundle, Reason, ScoredDeclaration
-from serving.model_holder import LoadedModel, ScoringQueue
+from serving.model_holder import LoadedModel, ScoringQueue, validated_declarations
 from serving.schemas import Declaration, declarations_frame
 from tests.serving.test_schemas import MINIMAL
 
@@ -22,19 +23,29 @@ class RecordingBundle:
 
     threats = ("revenue",)
 
-    def __init__(self) -> None:
+    def __init__(self, *, fail_on: str | None = None) -> None:
         self.calls: list[tuple[list[str], int]] = []
         self.started = threading.Event()
         self.release = threading.Event()
+        self.fail_on = fail_on  # a declaration id whose batch raises
 
-    def score(
-        self, declarations: pd.DataFrame, *, top_k: int, explain: bool, num_threads: int
+    def score_columns(
+        self,
+        columns: DeclarationColumns,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        top_k: int,
+        explain: bool,
+        num_threads: int,
     ) -> list[ScoredDeclaration]:
         if not self.calls:
             self.started.set()
             self.release.wait(timeout=30)
-        ids = declarations["declaration_id"].tolist()
+        ids = [str(i) for i in columns.strings("declaration_id").tolist()]
+        assert [row["declaration_id"] for row in rows] == ids
         self.calls.append((ids, top_k))
+        if self.fail_on in ids:
+            raise RuntimeError("scoring failed")
         return [
             ScoredDeclaration(
                 declaration_id=declaration_id,
@@ -47,10 +58,14 @@ class RecordingBundle:
         ]
 
 
-def raw(*ids: str, **changes: Any) -> pd.DataFrame:
-    return declarations_frame(
-        [Declaration.model_validate({**MINIMAL, **changes, "declaration_id": i}) for i in ids]
-    )
+def declarations(*ids: str, **changes: Any) -> list[Declaration]:
+    return [Declaration.model_validate({**MINIMAL, **changes, "declaration_id": i}) for i in ids]
+
+
+def raw(*ids: str, **changes: Any) -> CanonicalRecords:
+    """A request's declarations made canonical, as the score route makes them."""
+    payload = declarations(*ids, **changes)
+    return validated_declarations(lambda: declarations_frame(payload))
 
 
 def loaded(bundle: RecordingBundle) -> LoadedModel:
@@ -58,7 +73,7 @@ def loaded(bundle: RecordingBundle) -> LoadedModel:
 
 
 def submit_while_busy(
-    scoring: ScoringQueue, bundle: RecordingBundle, requests: list[tuple[pd.DataFrame, int]]
+    scoring: ScoringQueue, bundle: RecordingBundle, requests: list[tuple[CanonicalRecords, int]]
 ) -> list[Any]:
     """Submit the first request, then the rest while the first is being scored."""
     model = loaded(bundle)
@@ -67,7 +82,7 @@ def submit_while_busy(
     def send(k: int) -> None:
         try:
             answers[k] = scoring.score(model, *requests[k])
-        except DataValidationError as error:
+        except RuntimeError as error:
             answers[k] = error
 
     first = threading.Thread(target=send, args=(0,))
@@ -86,7 +101,7 @@ def submit_while_busy(
 
 @pytest.fixture
 def scoring() -> Any:
-    queue = ScoringQueue(num_threads=1, max_rows=1000, source="request")
+    queue = ScoringQueue(num_threads=1, max_rows=1000)
     queue.start()
     yield queue
     queue.stop()
@@ -109,27 +124,36 @@ def test_waiting_requests_are_scored_together_and_get_their_own_rows(
     assert [[len(s.reasons) for s in answer] for answer in answers] == [[2], [1, 1], [3], [0]]
 
 
-def test_an_invalid_request_fails_alone(scoring: ScoringQueue) -> None:
+def test_a_failed_batch_fails_each_of_its_requests_and_the_next_batch_scores(
+    scoring: ScoringQueue,
+) -> None:
+    bundle = RecordingBundle(fail_on="C")
+    answers = submit_while_busy(
+        scoring, bundle, [(raw("A"), 1), (raw("B"), 1), (raw("C"), 1), (raw("D"), 1)]
+    )
+    assert bundle.calls == [(["A"], 1), (["B", "C", "D"], 1)]
+    assert [answer[0].declaration_id for answer in answers[:1]] == ["A"]
+    assert [str(answer) for answer in answers[1:]] == ["scoring failed"] * 3
+    after = scoring.score(loaded(bundle), raw("E"), 1)
+    assert [s.declaration_id for s in after] == ["E"]
+
+
+def test_requests_with_different_extra_features_are_scored_apart(scoring: ScoringQueue) -> None:
     bundle = RecordingBundle()
     answers = submit_while_busy(
         scoring,
         bundle,
-        [(raw("A"), 1), (raw("B"), 1), (raw("C", itinerary="GR>QX"), 1), (raw("D"), 1)],
+        [(raw("A"), 1), (raw("B"), 1), (raw("C", x_fleet_size=3), 1), (raw("D"), 1)],
     )
-    assert bundle.calls == [(["A"], 1), (["B"], 1), (["D"], 1)]
-    assert isinstance(answers[2], DataValidationError)
-    assert [p.column for p in answers[2].problems] == ["itinerary"]
-    assert [answer[0].declaration_id for answer in (answers[0], answers[1], answers[3])] == [
-        "A",
-        "B",
-        "D",
-    ]
+    assert bundle.calls == [(["A"], 1), (["B", "D"], 1), (["C"], 1)]
+    assert [answer[0].declaration_id for answer in answers] == ["A", "B", "C", "D"]
+    assert [answer.declarations.extras for answer in answers] == [(), (), ("x_fleet_size",), ()]
 
 
 def test_without_a_worker_requests_are_scored_in_the_caller_thread() -> None:
     bundle = RecordingBundle()
     bundle.release.set()
-    scoring = ScoringQueue(num_threads=1, max_rows=1000, source="request")
+    scoring = ScoringQueue(num_threads=1, max_rows=1000)
     answer = scoring.score(loaded(bundle), raw("A", "B"), 1)
     assert [s.declaration_id for s in answer] == ["A", "B"]
     assert bundle.calls == [(["A", "B"], 1)]
@@ -138,7 +162,7 @@ def test_without_a_worker_requests_are_scored_in_the_caller_thread() -> None:
 def test_a_lone_client_never_waits_for_company() -> None:
     bundle = RecordingBundle()
     bundle.release.set()
-    scoring = ScoringQueue(num_threads=1, max_rows=1000, source="request", max_wait_seconds=30)
+    scoring = ScoringQueue(num_threads=1, max_rows=1000, max_wait_seconds=30)
     scoring.start()
     try:
         started = time.perf_counter()
