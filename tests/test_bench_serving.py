@@ -15,6 +15,7 @@ import pytest
 from bench.bench_serving import (
     LoadResult,
     WrkRun,
+    combined,
     example_error,
     parse_wrk_output,
     report,
@@ -54,6 +55,19 @@ def test_parse_wrk_output_reads_the_lua_result_line() -> None:
     assert run.throughput == 60.0  # 1200 successful requests / 20 s
 
 
+def test_rounds_combine_into_one_run_per_server() -> None:
+    rounds = [
+        WrkRun(100, 1, 503, 0, 5.0, 10.0, 20.0, 40.0, 50.0),
+        WrkRun(120, 0, None, 2, 5.0, 12.0, 22.0, 30.0, 35.0),
+        WrkRun(90, 2, 500, 0, 5.0, 14.0, 18.0, 60.0, 70.0),
+    ]
+    run = combined(rounds)
+    assert run == WrkRun(310, 3, 503, 2, 15.0, 12.0, 20.0, 60.0, 70.0)
+    assert run.throughput == pytest.approx(307 / 15.0)
+    with pytest.raises(ValueError, match="no runs"):
+        combined([])
+
+
 def test_parse_wrk_output_without_a_result_line_says_so() -> None:
     with pytest.raises(RuntimeError, match=r"^wrk printed no SHIPRISK_WRK_RESULT line: "):
         parse_wrk_output("unable to connect to 127.0.0.1:1 Connection refused\n")
@@ -70,14 +84,22 @@ def test_report_says_which_worker_count_meets_the_targets() -> None:
 
     assert verdict(*one) == (4.0, False)
     assert verdict(*two) == (5.0, True)
-    text = report([one, two], (9000, 3000.0), "test machine, load average 0.50 at the start", 0.75)
+    text = report(
+        [one, two],
+        (9000, 3000.0),
+        "test machine, load average 0.50 at the start",
+        0.75,
+        [[3.5, 4.5], [5.25, 4.75]],
+        ["weapons", "revenue"],
+    )
     assert (
         "Machine: test machine, load average 0.50 at the start; load average 0.75 at the end."
         in text
     )
     assert "| shiprisk | 2 | 200.0 | 10.0 | 20.0 | 2000 | 0 | 0 |" in text
-    assert "| 1 | 4.00 | 15.0 | no |" in text
-    assert "| 2 | 5.00 | 20.0 | yes |" in text
+    assert "| 1 | 4.00 | 3.50, 4.50 | 15.0 | no |" in text
+    assert "| 2 | 5.00 | 5.25, 4.75 | 20.0 | yes |" in text
+    assert "It scores weapons, revenue." in text
     assert "Met with 2 worker(s)." in text
     assert "wrk in its own process" in text
 
