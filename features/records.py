@@ -37,7 +37,6 @@ from features.validation import (
     parse_itinerary,
 )
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Whitespace that Python's str.strip and Arrow's utf8_trim_whitespace both remove; text with
 # any other leading or trailing whitespace goes to the frame path.
 _PLAIN_WHITESPACE = " \t\n\r\x0b\x0c"
@@ -208,10 +207,7 @@ def _timestamp(value: Any, required: bool) -> pd.Timestamp | None:
 
 
 def _nanoseconds(stamp: pd.Timestamp | None) -> int:
-    if stamp is None:
-        return int(np.iinfo(np.int64).min)
-    delta = stamp.to_pydatetime() - _EPOCH
-    return ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1_000
+    return int(np.iinfo(np.int64).min) if stamp is None else int(stamp.as_unit("ns").value)
 
 
 def _category(spec: Field, text: str) -> str | None:

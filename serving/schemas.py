@@ -174,20 +174,24 @@ class ScoreResult(BaseModel):
 
     @classmethod
     def from_scored(cls, scored: ScoredDeclaration) -> ScoreResult:
-        """The response form of a bundle's score; batch scoring writes the same."""
-        return cls(
-            declaration_id=scored.declaration_id,
-            risk=scored.risk,
-            overall=scored.overall,
-            lane=scored.lane,
+        """The response form of a bundle's score; batch scoring writes the same.
+
+        Built without validation (``model_construct``): every value comes from the bundle's
+        own typed results, and validating a response per request cost more than building it.
+        """
+        return cls.model_construct(
+            declaration_id=str(scored.declaration_id),
+            risk={threat: float(risk) for threat, risk in scored.risk.items()},
+            overall=float(scored.overall),
+            lane=str(scored.lane),
             reasons=[
-                ReasonOut(
+                ReasonOut.model_construct(
                     threat=reason.threat,
                     feature=reason.feature,
                     value=None
                     if reason.value is None or not math.isfinite(reason.value)
-                    else reason.value,
-                    contribution=reason.contribution,
+                    else float(reason.value),
+                    contribution=float(reason.contribution),
                     text=reason.text,
                 )
                 for reason in scored.reasons

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, delete, func, insert, select
+from sqlalchemy import Row, Table, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from serving.security.audit import GENESIS, AuditEvent, AuditRecord, purge_event, record_hash
 from serving.security.keys import Role, StoredKey
 from serving.store.database import Store
-from serving.store.group_commit import group_commit
+from serving.store.group_commit import group_commit, insert_rows
 from serving.store.tables import ApiKey, AuditDeclaration, AuditRecordRow
 
 APPEND_ATTEMPTS = 3
@@ -149,8 +149,9 @@ def _append_in(session: Session, event: AuditEvent) -> AuditRecord:
     sequence = 1 if head is None else int(head[0]) + 1
     link = GENESIS if head is None else str(head[1])
     record = AuditRecord(sequence, event, link, record_hash(sequence, event, link))
-    session.execute(
-        insert(cast(Table, AuditRecordRow.__table__)),
+    insert_rows(
+        session,
+        cast(Table, AuditRecordRow.__table__),
         [
             {
                 "sequence": record.sequence,
@@ -172,8 +173,9 @@ def _append_in(session: Session, event: AuditEvent) -> AuditRecord:
     session.info[_HEAD] = (transaction, record.sequence, record.record_hash)
     named = list(dict.fromkeys(event.declaration_ids))
     if named:  # the record first: its sequence is what the index rows point to
-        session.execute(
-            insert(cast(Table, AuditDeclaration.__table__)),
+        insert_rows(
+            session,
+            cast(Table, AuditDeclaration.__table__),
             [{"sequence": record.sequence, "declaration_id": i} for i in named],
         )
     return record

@@ -13,6 +13,12 @@ write left (the consultation log's hash chain) stay sequential. When the shared 
 fails, it is rolled back and every write of it is run again in a transaction of its own: one
 bad write never fails the others, and each gets its own error.
 
+Writes add their rows with `insert_rows`: inside a group, the rows of every write go into one
+multi-row INSERT per table when the group's transaction ends (in the order the tables were
+first written), instead of one statement per write and table. Statement overhead, not the
+rows, is what a request's write costs; four requests' scores and consultation records then
+take three statements instead of twelve.
+
 There is no thread to start or stop: a waiting request does the committing itself.
 """
 
@@ -20,15 +26,49 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from serving.store.database import Store
 
 T = TypeVar("T")
+
+_INSERTS = "shiprisk.group_inserts"  # session.info: table -> rows still to insert
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` into ``table`` in this session's transaction.
+
+    In a group commit's transaction the rows wait and go in with the other writes' rows of
+    the same table, in one statement just before the commit; in any other session they are
+    inserted now. Every row of a table must have the same keys.
+    """
+    if not rows:
+        return
+    waiting: dict[Table, list[Mapping[str, Any]]] | None = session.info.get(_INSERTS)
+    if waiting is None:
+        session.execute(insert(table), list(rows))
+    else:
+        waiting.setdefault(table, []).extend(rows)
+
+
+@contextmanager
+def _transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction whose `insert_rows` wait for its end, then go in one statement per table."""
+    with sessions.begin() as session:
+        waiting: dict[Table, list[Mapping[str, Any]]] = {}
+        session.info[_INSERTS] = waiting
+        try:
+            yield session
+            for table, rows in waiting.items():
+                session.execute(insert(table), rows)
+        finally:
+            session.info.pop(_INSERTS, None)
 
 
 @dataclass(eq=False)
@@ -97,7 +137,7 @@ class GroupCommit:
         try:
             if len(group) > 1:
                 results = []
-                with self.sessions.begin() as session:
+                with _transaction(self.sessions) as session:
                     for pending in group:
                         results.append(pending.write(session))
                 self._finish(group, results, commits=1)
@@ -106,7 +146,7 @@ class GroupCommit:
             pass
         for pending in group:
             try:
-                with self.sessions.begin() as session:
+                with _transaction(self.sessions) as session:
                     result = pending.write(session)
             except BaseException as error:  # handed to the request that submitted it
                 pending.error = error

@@ -16,11 +16,12 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS
 from models.bundle import ScoredDeclaration as BundleScore
+from serving.store.group_commit import insert_rows
 from serving.store.tables import (
     DriftReport,
     InspectionOutcome,
@@ -33,6 +34,8 @@ from serving.worklist import Pick
 
 def _json_value(value: Any) -> Any:
     """A JSON-ready scalar: timestamps as ISO text, NaN/NaT as None, numpy as Python."""
+    if type(value) is str:  # most fields: nothing to convert (checked first, on every score)
+        return value
     if value is None or value is pd.NaT:
         return None
     if isinstance(value, pd.Timestamp | datetime):
@@ -79,7 +82,10 @@ def score_rows(
     )
     rows = []
     for record, score in zip(records, scored, strict=True):
-        lodged = pd.Timestamp(record["lodged_at"]).tz_convert("UTC").to_pydatetime()
+        lodged_at = record["lodged_at"]
+        if not isinstance(lodged_at, pd.Timestamp):
+            lodged_at = pd.Timestamp(lodged_at)
+        lodged = lodged_at.tz_convert("UTC").to_pydatetime()
         rows.append(
             {
                 "declaration_id": str(record["declaration_id"]),
@@ -100,9 +106,9 @@ def score_rows(
 
 
 def insert_score_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert rows made by `score_rows` in one multi-row statement (no ORM objects)."""
-    if rows:
-        session.execute(insert(cast(Table, ScoredDeclaration.__table__)), list(rows))
+    """Insert rows made by `score_rows` in one multi-row statement (no ORM objects); in a group
+    commit, with the rows of the other writes of the group."""
+    insert_rows(session, cast(Table, ScoredDeclaration.__table__), rows)
     return len(rows)
 
 
