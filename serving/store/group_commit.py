@@ -25,7 +25,9 @@ There is no thread to start or stop: a waiting request does the committing itsel
 from __future__ import annotations
 
 import threading
+import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +40,9 @@ from serving.store.database import Store
 
 T = TypeVar("T")
 
+# How long a leader waits for the writes of requests answered together (see `submit`).
+GATHER_SECONDS = 0.003
+RECENT_GROUPS = 16
 _INSERTS = "shiprisk.group_inserts"  # session.info: table -> rows still to insert
 
 
@@ -85,10 +90,15 @@ class _PendingWrite(Generic[T]):
 class GroupCommit:
     """Runs the writes submitted concurrently to one store together, one commit per group."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], *, max_wait_seconds: float = GATHER_SECONDS
+    ) -> None:
         self.sessions = sessions
+        self.max_wait_seconds = max_wait_seconds
         self._lock = threading.Lock()
         self._pending: list[_PendingWrite[Any]] = []
+        # Writes per recent group: the largest is how many requests write together.
+        self._recent: deque[int] = deque([1], maxlen=RECENT_GROUPS)
         self._leading = False  # a thread is running a group's transaction now
         self._turn = threading.Condition(self._lock)
         self.commits = 0  # transactions committed (shared and alone), for tests and tuning
@@ -107,12 +117,23 @@ class GroupCommit:
         pending: _PendingWrite[T] = _PendingWrite(write)
         with self._turn:
             self._pending.append(pending)
+            self._turn.notify_all()  # a leader may be gathering its group
             while self._leading and not pending.done:
                 self._turn.wait()
             if pending.done:
                 return self._outcome(pending)
             self._leading = True
+            # Requests scored in one batch reach here a millisecond or two apart: gather as
+            # many writes as recent groups had (bounded; a lone writer never waits), so that
+            # they share one commit instead of the first committing alone.
+            deadline = time.monotonic() + self.max_wait_seconds
+            while len(self._pending) < max(self._recent):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._turn.wait(left)
             group, self._pending = self._pending, []
+            self._recent.append(len(group))
         try:
             self._commit_group(group)
         finally:
