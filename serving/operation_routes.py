@@ -31,7 +31,11 @@ MAX_CAPACITY = 10_000
 
 async def operational_store(request: Request) -> Store:
     """The store opened by the app's lifespan; 503 with the reason when it is not open."""
-    state = request.app.state.service
+    return open_store(request.app.state.service)
+
+
+def open_store(state: Any) -> Store:
+    """`operational_store` as a plain call, for a route that keeps its dependencies few."""
     if state.store is None:
         raise HTTPException(
             status_code=503, detail=f"operational store unavailable: {state.store_error}"
