@@ -35,7 +35,7 @@ from serving.model_holder import (
 )
 from serving.operations import OperationsPolicy
 from serving.routes import MODEL_VERSION_HEADER, ServiceState
-from serving.security.access import AccessControl, ErrorShield, SecurityHeaders
+from serving.security.access import AccessControl, ErrorShield, SecurityHeaders, document_keys
 from serving.security.policy import Exposure
 from serving.settings import ServiceSettings
 from serving.store.database import Store, normalised_url
@@ -264,6 +264,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(DataValidationError, _data_validation_error)
     routes.include_routes(app)
+    document_keys(app)
     include_web(app)  # pages under /web: they read everything through the routes above
     # Outermost last: keys are checked on bodies already bounded by the size limit; metrics
     # time everything, including 413s; every response, errors included, gets the headers.
