@@ -92,8 +92,8 @@ class CanonicalRecords:
         strings, numbers, nanoseconds = {}, {}, {}
         for name in extras:
             numbers[name] = np.concatenate([part.columns.numbers(name) for part in parts])
+        arrays = [part.columns for part in parts]
         for spec in DECLARATION_FIELDS:
-            arrays = [part.columns for part in parts]
             if spec.kind in _TEXT_KINDS:
                 strings[spec.name] = np.concatenate([c.strings(spec.name) for c in arrays])
             elif spec.kind in _NUMBER_KINDS:
