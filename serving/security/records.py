@@ -233,6 +233,21 @@ class RetentionError(ValueError):
     """A purge would remove records younger than the retention period."""
 
 
+def _writes_succeed(store: Store, writes: Sequence[Callable[[Session], object]]) -> bool:
+    """Whether ``writes`` run and insert in a transaction of their own (rolled back after)."""
+    session = store.sessions()
+    try:
+        for write in writes:
+            write(session)  # outside a group commit, insert_rows inserts at once
+        session.flush()
+    except Exception:
+        return False
+    finally:
+        session.rollback()
+        session.close()
+    return True
+
+
 class AuditLog:
     """Appends records to the chain in the store, one after the other.
 
@@ -273,7 +288,11 @@ class AuditLog:
         for _ in range(APPEND_ATTEMPTS):
             try:
                 return writer.submit(write)
-            except SQLAlchemyError as error:  # the record's insert or the commit
+            except SQLAlchemyError as error:  # the record, the request's rows, or the commit
+                # The rows of a group go in together at its end, so an error there does not
+                # say whose rows failed: the request's writes are tried alone to tell.
+                if with_writes and not _writes_succeed(store, with_writes):
+                    raise RequestWriteError(error) from error
                 last = error
         raise AuditWriteError(f"consultation log not writable ({type(last).__name__})") from None
 

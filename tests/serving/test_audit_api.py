@@ -145,6 +145,29 @@ def test_an_unwritable_log_fails_closed_and_turns_readyz_not_ready(
     assert client.get("/v1/declarations/A-1").status_code == 200
 
 
+def test_scores_that_cannot_be_kept_answer_500_keep_nothing_and_are_recorded(
+    client: KeyedClient, declarations: list[dict[str, Any]]
+) -> None:
+    engine = client.app.state.service.store.engine  # type: ignore[attr-defined]
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TRIGGER refuse_scores BEFORE INSERT ON scored_declarations "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+        )
+    response = client.post("/v1/scores", json={"declarations": declarations})
+    assert response.status_code == 500
+    assert response.json()["detail"].startswith("internal error, incident ")
+    assert "results" not in response.text
+    assert [(r.event.route, r.event.status, r.event.declaration_ids) for r in chain(client)] == [
+        ("POST /v1/scores", 500, ("A-1", "A-2"))
+    ]
+    with engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER refuse_scores"))
+    assert client.get("/v1/declarations/A-1").status_code == 404  # the scores were not kept
+
+
 def test_no_response_goes_out_without_its_record(
     client: KeyedClient, declarations: list[dict[str, Any]]
 ) -> None:
