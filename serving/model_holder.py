@@ -195,7 +195,8 @@ class ScoringQueue:
     batch, and hands each request its rows. A batch is whatever queued while the previous one
     ran; when that is fewer requests than the largest of the recent batches had, the worker
     waits up to `max_wait_seconds` for the rest: clients answered by the previous batch are a
-    few milliseconds from their next request. A lone client never waits.
+    few milliseconds from their next request. A lone client never waits, once the last
+    `RECENT_BATCHES` batches held one request each.
 
     Each request still gets exactly its own answer: rows do not influence each other's
     features, and reasons are computed for the largest ``top_k`` then cut to each request's.
@@ -274,9 +275,9 @@ class ScoringQueue:
             batch, rows = [first], len(first.declarations)
             deadline = time.monotonic() + self.max_wait_seconds
             while rows < self.max_rows:
-                # Wait only for as many requests as the largest recent batch had: a lone
-                # client never waits, concurrent clients are gathered into one batch again
-                # (the last batch's size alone let four clients settle into pairs).
+                # Wait only for as many requests as the largest recent batch had: concurrent
+                # clients are gathered into one batch again (the last batch's size alone let
+                # four clients settle into pairs), and a client alone long enough never waits.
                 wait = deadline - time.monotonic() if len(batch) < max(recent) else 0.0
                 try:
                     job = self._jobs.get(timeout=wait) if wait > 0 else self._jobs.get_nowait()

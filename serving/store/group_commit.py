@@ -124,8 +124,9 @@ class GroupCommit:
                 return self._outcome(pending)
             self._leading = True
             # Requests scored in one batch reach here a millisecond or two apart: gather as
-            # many writes as recent groups had (bounded; a lone writer never waits), so that
-            # they share one commit instead of the first committing alone.
+            # many writes as the largest of the recent groups had, for at most
+            # max_wait_seconds, so that they share one commit instead of the first committing
+            # alone. Once the last RECENT_GROUPS groups were single writes, nobody waits.
             deadline = time.monotonic() + self.max_wait_seconds
             while len(self._pending) < max(self._recent):
                 left = deadline - time.monotonic()
