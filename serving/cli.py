@@ -10,16 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-console = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
+from serving.console import console, err, fail
 
 
 def worker_threads(workers: int, threads: int | None, cores: int) -> int:
@@ -68,7 +60,7 @@ def serve(
     try:
         per_worker = worker_threads(workers, threads, available_cores())
     except ValueError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     # Worker processes build their own app from the environment (uvicorn factory mode).
     os.environ["SHIPRISK_NUM_THREADS"] = str(per_worker)
     if model is not None:
@@ -121,9 +113,9 @@ def score(
         file_format(input_path)
         file_format(output_path)
     except BatchInputError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     if not input_path.is_file():
-        raise _fail(f"{input_path}: no such file")
+        raise fail(f"{input_path}: no such file")
     # Our own progress bar is enough; MLflow's download bar would interleave with it.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     is_directory = Path(model_uri).is_dir()
@@ -131,7 +123,7 @@ def score(
     try:
         bundle, name, version = loader(model_uri)
     except Exception as error:
-        raise _fail(
+        raise fail(
             str(ModelLoadError(f"could not load {model_uri}: {type(error).__name__}: {error}"))
         ) from None
     console.print(f"scoring {input_path} with {name}/{version}", highlight=False)
@@ -162,7 +154,7 @@ def score(
                 on_chunk=advance,
             )
         except (BatchInputError, DataValidationError) as error:
-            raise _fail(str(error)) from None
+            raise fail(str(error)) from None
     lanes = ", ".join(f"{lane} {count:,}" for lane, count in sorted(summary.lanes.items()))
     console.print(
         f"wrote {summary.rows:,} scored declarations to {summary.output} ({lanes or 'none'})",

@@ -10,16 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-console = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
+from serving.console import console, fail
 
 
 def _store_url(database_url: str | None) -> str:
@@ -86,12 +78,12 @@ def monitor(
     try:
         training_config = load_config(config)
     except (ConfigError, FileNotFoundError) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     model_uri = model or settings.model_uri
     try:
         bundle, name, version = registry_loader(settings.resolved_tracking_uri())(model_uri)
     except Exception as error:
-        raise _fail(f"could not load {model_uri}: {type(error).__name__}: {error}") from None
+        raise fail(f"could not load {model_uri}: {type(error).__name__}: {error}") from None
     now = datetime.now(UTC)
     directory = out or Path(settings.data_dir) / "monitoring" / now.strftime("%Y%m%dT%H%M%SZ")
     store = Store.open(_store_url(database_url))
@@ -106,7 +98,7 @@ def monitor(
             num_threads=settings.lightgbm_threads(),
         )
     except NoRecentScores as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     finally:
         store.close()
     run_id = log_monitoring_report(

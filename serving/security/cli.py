@@ -12,25 +12,19 @@ from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from serving.console import console, fail
 
 if TYPE_CHECKING:
     from serving.security.audit import AuditEvent
     from serving.settings import ServiceSettings
     from serving.store.database import Store
 
-console = Console()
-err = Console(stderr=True)
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="Verify and purge the consultation log.", no_args_is_help=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=code)
 
 
 def _actor() -> str:
@@ -49,11 +43,11 @@ def _open() -> tuple[ServiceSettings, Store]:
     try:
         settings.pepper()
     except InsecureSettings as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     try:
         store = Store.open(settings.resolved_database_url())
     except Exception as error:
-        raise _fail(f"cannot open the operational store: {type(error).__name__}") from None
+        raise fail(f"cannot open the operational store: {type(error).__name__}") from None
     return settings, store
 
 
@@ -63,7 +57,7 @@ def _record(store: Store, event: AuditEvent) -> None:
     try:
         AuditLog().append(store, event)
     except AuditWriteError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
 
 
 def _command_event(route: str, *, detail: dict[str, object]) -> AuditEvent:
@@ -99,7 +93,7 @@ def create_key(
             name, role, pepper=settings.pepper(), created_at=datetime.now(UTC), offices=remit
         )
     except ValueError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     try:
         _record(
             store,
@@ -161,7 +155,7 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by `keys
         with store.transaction() as session:
             key = revoke_key(session, key_id, datetime.now(UTC))
     except KeyError:
-        raise _fail(f"no key with id {key_id}: see `shiprisk keys list`") from None
+        raise fail(f"no key with id {key_id}: see `shiprisk keys list`") from None
     finally:
         store.close()
     assert key.revoked_at is not None
@@ -184,7 +178,7 @@ def verify() -> None:
     finally:
         store.close()
     if not verdict.intact:
-        raise _fail(
+        raise fail(
             f"consultation log broken at record {verdict.broken_sequence}: {verdict.problem}",
             code=1,
         )
@@ -215,7 +209,7 @@ def purge(
             actor=_actor(),
         )
     except (RetentionError, AuditWriteError) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     finally:
         store.close()
     console.print(
