@@ -6,6 +6,7 @@ Sentences name codes, counts and rates from the structured fields only; free tex
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -41,13 +42,26 @@ _CODE_WORDS: dict[str, str] = {
 
 def reason_text(feature: str, value: float, declaration: Mapping[str, Any]) -> str:
     """The sentence explaining ``feature`` = ``value`` for this declaration."""
-    for pattern, sentence in _RULES:
-        match = re.fullmatch(pattern, feature)
-        if match:
-            return sentence(match, value, declaration)
+    rule = _rule_for(feature)
+    if rule is not None:
+        sentence, match = rule
+        return sentence(match, value, declaration)
     if feature.startswith("x_"):
         return f"{_field_text(declaration, feature)} is {_number(value)}"
     return f"{feature.replace('_', ' ')} is {_number(value)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _rule_for(feature: str) -> tuple[_Sentence, re.Match[str]] | None:
+    """The first rule whose pattern matches the whole feature name, and its match.
+
+    Looked up once per feature name: a score's reasons ask again for the same few names.
+    """
+    for pattern, sentence in _RULES:
+        match = re.fullmatch(pattern, feature)
+        if match:
+            return sentence, match
+    return None
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -10,6 +10,7 @@ declaration fields the features are computed from.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +50,13 @@ class ThreatExplanation:
 
 def usable_threads(num_threads: int) -> int:
     """At least one thread, never more than the machine's cores (shared with other work)."""
-    return max(1, min(int(num_threads), os.cpu_count() or 1))
+    return max(1, min(int(num_threads), _cores()))
+
+
+@functools.cache
+def _cores() -> int:
+    # Asked once: os.cpu_count reads the system's CPU list on every call.
+    return os.cpu_count() or 1
 
 
 def shap_values(
