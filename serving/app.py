@@ -32,6 +32,7 @@ from serving.model_holder import (
     ModelLoadError,
     ScoringQueue,
     registry_loader,
+    settle_heap,
 )
 from serving.operations import OperationsPolicy
 from serving.routes import MODEL_VERSION_HEADER, ServiceState
@@ -200,6 +201,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await to_thread.run_sync(state.model_holder.load)
     await to_thread.run_sync(_open_store, state)
     state.scoring.start()
+    settle_heap()  # the startup's objects stay out of the collections made while serving
     try:
         yield
     finally:

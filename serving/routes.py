@@ -23,6 +23,7 @@ from serving.model_holder import (
     ModelHolder,
     ModelLoadError,
     ScoringQueue,
+    settle_heap,
     validated_declarations,
 )
 from serving.operations import OperationsPolicy
@@ -263,13 +264,16 @@ def reload_model(response: Response, state: State) -> ReloadResponse:
         still = f"still serving {serving.label}" if serving else "no model is being served"
         raise HTTPException(status_code=503, detail=f"reload failed, {still}: {error}") from error
     response.headers[MODEL_VERSION_HEADER] = loaded.label
-    return ReloadResponse(
+    answer = ReloadResponse(
         model=ModelRef(name=loaded.name, version=loaded.version),
         previous=None
         if previous is None
         else ModelRef(name=previous.name, version=previous.version),
         changed=previous is None or previous.label != loaded.label,
     )
+    del loaded, previous  # the replaced model goes in the collection below
+    settle_heap()
+    return answer
 
 
 _ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -301,6 +303,34 @@ def test_reload_under_concurrent_requests_never_fails_a_request(
     served = {header for _, header in outcomes}
     assert served <= {f"{MODEL_NAME}/{store.version}", f"{MODEL_NAME}/{store.second_version}"}
     assert after.headers["X-Model-Version"] == f"{MODEL_NAME}/{store.second_version}"
+
+
+def _collected_by_gc(target: object) -> bool:
+    """Whether garbage collections still walk ``target`` (False once it is frozen)."""
+    return any(candidate is target for candidate in gc.get_objects())
+
+
+def test_the_heap_is_settled_at_start_and_after_a_reload_which_frees_the_old_model(
+    store: TrainedModel,
+) -> None:
+    """The loaded model is frozen out of garbage collection; a replaced one is still freed."""
+    registry.set_alias(MODEL_NAME, "settling", store.version)
+    app = create_app(settings_for(f"models:/{MODEL_NAME}@settling"))
+    with TestClient(app) as client:
+        holder = app.state.service.model_holder
+        first = holder.current.bundle
+        first_walked = _collected_by_gc(first)
+        old_bundle = weakref.ref(first)
+        del first
+        registry.set_alias(MODEL_NAME, "settling", store.second_version)
+        reload = client.post("/v1/admin/reload")
+        second_walked = _collected_by_gc(holder.current.bundle)
+        replaced = old_bundle()
+
+    assert reload.status_code == 200
+    assert not first_walked
+    assert not second_walked
+    assert replaced is None
 
 
 def test_a_failed_reload_keeps_the_old_model_and_says_why(
