@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,17 +21,16 @@ from serving.security.records import (
     revoke_key,
 )
 from serving.store.database import Store
-from tests.serving.store_backends import store_url  # noqa: F401
+from tests.serving.store_backends import operational_store, store_url  # noqa: F401
 
 PEPPER = b"p" * 32
 T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(store_url: str) -> Iterator[Store]:  # noqa: F811
-    opened = Store.open(store_url)
-    yield opened
-    opened.close()
+def store(operational_store: Store) -> Store:  # noqa: F811
+    """The open, empty store of each backend, by the name these tests use."""
+    return operational_store
 
 
 def event(minute: int, *, key_id: str = "0123456789ab", ids: tuple[str, ...] = ()) -> AuditEvent:

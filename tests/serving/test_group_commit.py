@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,17 +26,16 @@ from serving.security.records import AuditLog, read_chain
 from serving.store import repository
 from serving.store.database import Store
 from serving.store.group_commit import GroupCommit, group_commit
-from tests.serving.store_backends import store_url  # noqa: F401
+from tests.serving.store_backends import operational_store, store_url  # noqa: F401
 from tests.serving.test_scoring_queue import RecordingBundle, declarations, submit_while_busy
 
 T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(store_url: str) -> Iterator[Store]:  # noqa: F811
-    opened = Store.open(store_url)
-    yield opened
-    opened.close()
+def store(operational_store: Store) -> Store:  # noqa: F811
+    """The open, empty store of each backend, by the name these tests use."""
+    return operational_store
 
 
 def insert_note(session: Session, sequence: int) -> int:
