@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -106,38 +107,42 @@ def test_risk_managers_query_the_log_by_key_and_declaration(
     assert client.get("/v1/audit", params={"since": "2020-01-01T00:00:00"}).status_code == 200
 
 
-def refuse_audit_writes(client: KeyedClient) -> None:
+@contextmanager
+def inserts_refused(client: KeyedClient, table: str) -> Iterator[None]:
+    """While the block runs, every insert into ``table`` fails, as on a full disk."""
     engine = client.app.state.service.store.engine  # type: ignore[attr-defined]
     with engine.begin() as connection:
         connection.execute(
             text(
-                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_records "
+                f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} "
                 "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
             )
         )
+    try:
+        yield
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP TRIGGER refuse_{table}"))
 
 
 def test_an_unwritable_log_fails_closed_and_turns_readyz_not_ready(
     client: KeyedClient, declarations: list[dict[str, Any]]
 ) -> None:
     assert client.get("/readyz").status_code == 200
-    refuse_audit_writes(client)
-    response = client.post("/v1/scores", json={"declarations": declarations})
-    assert response.status_code == 503
-    assert response.json() == {
-        "detail": "the consultation log cannot be written: request refused, try again later"
-    }
-    assert "results" not in response.text
-    looked_up = client.get("/v1/declarations/A-1")
-    assert looked_up.status_code == 503
-    ready = client.get("/readyz")
-    assert ready.status_code == 503
-    assert ready.json()["reason"] == ("consultation log not writable (IntegrityError)")
-    assert chain(client) == []
+    with inserts_refused(client, "audit_records"):
+        response = client.post("/v1/scores", json={"declarations": declarations})
+        assert response.status_code == 503
+        assert response.json() == {
+            "detail": "the consultation log cannot be written: request refused, try again later"
+        }
+        assert "results" not in response.text
+        looked_up = client.get("/v1/declarations/A-1")
+        assert looked_up.status_code == 503
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["reason"] == ("consultation log not writable (IntegrityError)")
+        assert chain(client) == []
 
-    engine = client.app.state.service.store.engine  # type: ignore[attr-defined]
-    with engine.begin() as connection:
-        connection.execute(text("DROP TRIGGER refuse_audit"))
     assert client.get("/readyz").status_code == 200
     # The refused scoring kept nothing: its scores and its record share one transaction.
     assert client.get("/v1/declarations/A-1").status_code == 404
@@ -148,23 +153,14 @@ def test_an_unwritable_log_fails_closed_and_turns_readyz_not_ready(
 def test_scores_that_cannot_be_kept_answer_500_keep_nothing_and_are_recorded(
     client: KeyedClient, declarations: list[dict[str, Any]]
 ) -> None:
-    engine = client.app.state.service.store.engine  # type: ignore[attr-defined]
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "CREATE TRIGGER refuse_scores BEFORE INSERT ON scored_declarations "
-                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-            )
-        )
-    response = client.post("/v1/scores", json={"declarations": declarations})
-    assert response.status_code == 500
-    assert response.json()["detail"].startswith("internal error, incident ")
-    assert "results" not in response.text
-    assert [(r.event.route, r.event.status, r.event.declaration_ids) for r in chain(client)] == [
-        ("POST /v1/scores", 500, ("A-1", "A-2"))
-    ]
-    with engine.begin() as connection:
-        connection.execute(text("DROP TRIGGER refuse_scores"))
+    with inserts_refused(client, "scored_declarations"):
+        response = client.post("/v1/scores", json={"declarations": declarations})
+        assert response.status_code == 500
+        assert response.json()["detail"].startswith("internal error, incident ")
+        assert "results" not in response.text
+        assert [
+            (r.event.route, r.event.status, r.event.declaration_ids) for r in chain(client)
+        ] == [("POST /v1/scores", 500, ("A-1", "A-2"))]
     assert client.get("/v1/declarations/A-1").status_code == 404  # the scores were not kept
 
 
