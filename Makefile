@@ -24,8 +24,8 @@ install: $(STAMP) ## Create .venv and install shiprisk with pinned dependencies
 demo: install ## Generate synthetic data, train, register, promote and serve on 127.0.0.1:8000
 	$(BIN)/shiprisk demo --data-dir $(DATA_DIR) --days $(DEMO_DAYS) --rows-per-day $(DEMO_ROWS)
 
-test: install ## Run every test (installs chromium and starts PostgreSQL for their tests when it can)
-	@bash scripts/chromium.sh || echo "chromium could not be installed: the browser tests are skipped"
+test: install ## Run every test (installs chromium and starts PostgreSQL for the tests that need them)
+	@bash scripts/chromium.sh
 	@if [ -z "$$SHIPRISK_TEST_POSTGRES_URL" ]; then \
 	  url=$$(bash scripts/postgres.sh) || { echo "PostgreSQL could not be started: its tests are skipped"; url=; }; \
 	  export SHIPRISK_TEST_POSTGRES_URL=$$url; \
