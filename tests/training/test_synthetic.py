@@ -178,6 +178,15 @@ def test_outcomes_exist_only_for_inspected_declarations_and_reflect_the_truth(sm
     assert (joined["result"] == np.where(irregular, "irregular", "clear")).all()
 
 
+def test_revenue_fraud_is_never_planted_on_a_weapons_case(learnable) -> None:
+    """Revenue runs after weapons and leaves its rows alone: one scheme per smuggled load."""
+    truth = learnable.truth
+    assert truth["weapons"].sum() > 0 and truth["revenue"].sum() > 0
+    assert not ((truth["weapons"] == 1) & (truth["revenue"] == 1)).any()
+    assert truth.loc[truth["revenue"] == 0, "additional_duty_eur"].eq(0).all()
+    assert (truth.loc[truth["revenue"] == 1, "additional_duty_eur"] >= 1).all()
+
+
 def test_selection_probabilities_are_recorded_in_unit_interval(small) -> None:
     outcomes = small.outcomes
     probability = outcomes["selection_probability"]

@@ -103,10 +103,7 @@ def price_goods(rng: np.random.Generator, traffic: Traffic, goods: Goods, rows: 
     origin[domestic] = traffic.office_country[rows][domestic]
     goods.origin[rows] = origin
 
-    median = np.array([cat.SEGMENT_NET_MASS[s][0] for s in range(len(cat.SEGMENTS))])[segment]
-    sigma = np.array([cat.SEGMENT_NET_MASS[s][1] for s in range(len(cat.SEGMENTS))])[segment]
-    low = np.array([cat.SEGMENT_NET_MASS[s][2] for s in range(len(cat.SEGMENTS))])[segment]
-    high = np.array([cat.SEGMENT_NET_MASS[s][3] for s in range(len(cat.SEGMENTS))])[segment]
+    median, sigma, low, high = np.array([s.net_mass for s in cat.SEGMENTS])[segment].T
     mass_factor = np.array([c.mass_factor for c in commodities])[hs]
     scaled = np.isin(segment, [SEGMENT[s] for s in _MASS_SCALED_SEGMENTS])
     median = np.where(scaled, median * mass_factor, median)
@@ -117,7 +114,7 @@ def price_goods(rng: np.random.Generator, traffic: Traffic, goods: Goods, rows: 
     goods.net_mass[rows] = net
     goods.gross_mass[rows] = net * rng.uniform(1.02, 1.25, m)
     goods.value[rows] = net * unit_value
-    per_package = np.array([600.0, 60.0, 10.0, 10.0, 80.0, 800.0, 15.0, 1.0, 1.0])[segment]
+    per_package = np.array([s.kg_per_package for s in cat.SEGMENTS])[segment]
     packages = np.round(goods.gross_mass[rows] / per_package * rng.uniform(0.5, 1.5, m))
     goods.packages[rows] = np.maximum(1, packages).astype(np.int64)
     goods.packages[rows[segment == SEGMENT["postal"]]] = 1

@@ -92,9 +92,13 @@ def assemble(
         "office_id": traffic.office,
         "flow": FLOW_NAMES[traffic.flow],
         "procedure_code": goods.procedure,
-        "transport_mode": np.array(cat.SEGMENT_TRANSPORT_MODE, dtype=object)[traffic.segment],
+        "transport_mode": np.array([s.transport_mode for s in cat.SEGMENTS], dtype=object)[
+            traffic.segment
+        ],
         "vehicle_id": parties.texts("vehicle"),
-        "vehicle_type": np.array(cat.SEGMENT_VEHICLE_TYPE, dtype=object)[traffic.segment],
+        "vehicle_type": np.array([s.vehicle_type for s in cat.SEGMENTS], dtype=object)[
+            traffic.segment
+        ],
         "declarant_id": declarant,
         "importer_id": importer,
         "exporter_id": parties.texts("exporter"),

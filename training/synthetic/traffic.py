@@ -17,7 +17,7 @@ import numpy as np
 from training.synthetic import catalogue as cat
 from training.synthetic.draws import weighted_choice
 
-SEGMENT: dict[str, int] = {name: index for index, name in enumerate(cat.SEGMENTS)}
+SEGMENT: dict[str, int] = {segment.name: index for index, segment in enumerate(cat.SEGMENTS)}
 IMPORT, EXPORT, TRANSIT = 0, 1, 2
 FLOW_NAMES = np.array(["import", "export", "transit"], dtype=object)
 _SECONDS_PER_DAY = 86_400
@@ -80,7 +80,8 @@ def draw_traffic(rng: np.random.Generator, start: date, days: int, n: int) -> Tr
     season = 1.0 + 0.1 * np.sin(2 * np.pi * (day_index + start.timetuple().tm_yday) / 365.25)
     weights = weekday_factor * season * (1.0 + 0.05 * day_index / 365.25)
     day = np.repeat(day_index, rng.multinomial(n, weights / weights.sum())).astype(np.int32)
-    segment = rng.choice(len(cat.SEGMENTS), n, p=np.array(cat.SEGMENT_SHARE)).astype(np.int8)
+    shares = np.array([segment.share for segment in cat.SEGMENTS])
+    segment = rng.choice(len(cat.SEGMENTS), n, p=shares).astype(np.int8)
     traffic = Traffic(
         day=day,
         segment=segment,
@@ -96,9 +97,9 @@ def draw_traffic(rng: np.random.Generator, start: date, days: int, n: int) -> Tr
     )
     _draw_road_traffic(rng, traffic)
     _draw_other_traffic(rng, traffic)
-    for index, profile in enumerate(cat.SEGMENT_HOURS):
+    for index, spec in enumerate(cat.SEGMENTS):
         rows = np.flatnonzero(segment == index)
-        hour_weights = np.array(profile, dtype=float)
+        hour_weights = np.array(spec.hours, dtype=float)
         traffic.hour[rows] = rng.choice(24, len(rows), p=hour_weights / hour_weights.sum())
     traffic.second_of_hour = rng.integers(0, 3600, n)
     return traffic
@@ -159,7 +160,7 @@ def _draw_other_traffic(rng: np.random.Generator, traffic: Traffic) -> None:
     """Ports, rail, airports and postal centres: imports mostly, some exports."""
     for segment, table in _DISPATCH_TABLES.items():
         rows = np.flatnonzero(traffic.segment == SEGMENT[segment])
-        kind = cat.SEGMENT_OFFICE_KIND[SEGMENT[segment]]
+        kind = cat.SEGMENTS[SEGMENT[segment]].office_kind
         offices = [office for office in cat.OFFICES if office.kind == kind]
         weights = np.array([office.weight for office in offices])
         pick = rng.choice(len(offices), len(rows), p=weights / weights.sum())
