@@ -4,17 +4,15 @@ The measurement runs in a child process so that its peak resident memory
 (`resource.getrusage`) is the generator's own, not that of benchmarks run before it in the
 same `python -m bench`. Steps timed: simulation (frames in memory), writing the four tables
 as Parquet, and validation of declarations, outcomes and watchlist through
-`features.validation` (skipped, and said so, when that module does not exist). Peak memory
-is read after simulation and again at the end; a second, smaller run under `tracemalloc`
-shows the Python/numpy allocation peak per declaration. Results are appended to
-bench/RESULTS.md with a description of the machine.
+`features.validation`. Peak memory is read after simulation and again at the end; a
+second, smaller run under `tracemalloc` shows the Python/numpy allocation peak per
+declaration. Results are appended to bench/RESULTS.md with a description of the machine.
 
 Run with ``python -m bench synth`` or ``python -m bench.bench_synth``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import platform
@@ -43,6 +41,7 @@ def _peak_rss_mib() -> float:
 
 def measure() -> dict[str, Any]:
     """Generate, write and validate; return timings, sizes and memory peaks."""
+    from features.validation import validate_declarations, validate_outcomes, validate_watchlist
     from training.synthetic import simulate, write_tables
 
     numbers: dict[str, Any] = {"declarations_requested": DAYS * ROWS_PER_DAY}
@@ -61,17 +60,12 @@ def measure() -> dict[str, Any]:
         numbers["write_parquet_seconds"] = time.perf_counter() - started
         numbers["parquet_mib"] = {name: path.stat().st_size / 2**20 for name, path in paths.items()}
 
-    if importlib.util.find_spec("features.validation") is None:
-        numbers["validation"] = "skipped: features.validation does not exist"
-    else:
-        from features.validation import validate_declarations, validate_outcomes, validate_watchlist
-
-        started = time.perf_counter()
-        declarations = validate_declarations(data.declarations)
-        validate_outcomes(data.outcomes, known_declaration_ids=declarations["declaration_id"])
-        validate_watchlist(data.watchlist)
-        numbers["validate_seconds"] = time.perf_counter() - started
-        numbers["validation"] = "passed"
+    started = time.perf_counter()
+    declarations = validate_declarations(data.declarations)
+    validate_outcomes(data.outcomes, known_declaration_ids=declarations["declaration_id"])
+    validate_watchlist(data.watchlist)
+    numbers["validate_seconds"] = time.perf_counter() - started
+    numbers["validation"] = "passed"
     numbers["peak_rss_mib"] = _peak_rss_mib()
     del data
 
@@ -100,17 +94,11 @@ def machine() -> dict[str, str]:
 def section(numbers: dict[str, Any], host: dict[str, str]) -> str:
     """The Markdown section appended to RESULTS.md."""
     total = (
-        numbers["simulate_seconds"]
-        + numbers["write_parquet_seconds"]
-        + numbers.get("validate_seconds", 0.0)
+        numbers["simulate_seconds"] + numbers["write_parquet_seconds"] + numbers["validate_seconds"]
     )
     sizes = ", ".join(f"{name} {size:.1f}" for name, size in numbers["parquet_mib"].items())
     positives = ", ".join(f"{name} {count}" for name, count in numbers["positives"].items())
-    validate = (
-        f"{numbers['validate_seconds']:.1f} s ({numbers['validation']})"
-        if "validate_seconds" in numbers
-        else numbers["validation"]
-    )
+    validate = f"{numbers['validate_seconds']:.1f} s ({numbers['validation']})"
     lines = [
         f"## Synthetic data: {numbers['declarations']:,} declarations ({host['date']})",
         "",

@@ -16,11 +16,12 @@ from sklearn.metrics import roc_auc_score
 from sklearn.tree import DecisionTreeClassifier
 from typer.testing import CliRunner
 
+from features import validation
 from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS, WATCHLIST_COLUMNS
 from shiprisk.cli import app
 from training.synthetic import TRUTH_COLUMNS, SyntheticData, generate, simulate
 from training.synthetic.identifiers import codes_from_template, scrambled, zero_padded
-from training.synthetic.simulation import RANDOM_SELECTION_PROBABILITY
+from training.synthetic.selection import RANDOM_SELECTION_PROBABILITY
 
 THREATS = ("weapons", "migrants", "revenue")
 # Enough declarations for about 180 weapons and migrant cases: the smallest size at which the
@@ -105,7 +106,6 @@ def test_tables_have_the_canonical_columns_in_order(small) -> None:
 
 
 def test_generated_tables_are_already_canonical(small) -> None:
-    validation = pytest.importorskip("features.validation")
     declarations = validation.validate_declarations(small.declarations)
     outcomes = validation.validate_outcomes(
         small.outcomes, known_declaration_ids=small.declarations["declaration_id"]
@@ -118,7 +118,6 @@ def test_generated_tables_are_already_canonical(small) -> None:
 
 @pytest.mark.parametrize("file_format", ["parquet", "csv"])
 def test_files_read_back_and_validated_equal_the_simulated_tables(tmp_path, file_format) -> None:
-    validation = pytest.importorskip("features.validation")
     settings = {"start": "2023-05-01", "days": 10, "seed": 21, "rows_per_day": 100}
     paths = generate(tmp_path, file_format=file_format, **settings)
     expected = simulate(**settings)
@@ -177,6 +176,15 @@ def test_outcomes_exist_only_for_inspected_declarations_and_reflect_the_truth(sm
         joined["weapons_found"] | (joined["migrants_found"] > 0) | joined["revenue_irregularity"]
     )
     assert (joined["result"] == np.where(irregular, "irregular", "clear")).all()
+
+
+def test_revenue_fraud_is_never_planted_on_a_weapons_case(learnable) -> None:
+    """Revenue runs after weapons and leaves its rows alone: one scheme per smuggled load."""
+    truth = learnable.truth
+    assert truth["weapons"].sum() > 0 and truth["revenue"].sum() > 0
+    assert not ((truth["weapons"] == 1) & (truth["revenue"] == 1)).any()
+    assert truth.loc[truth["revenue"] == 0, "additional_duty_eur"].eq(0).all()
+    assert (truth.loc[truth["revenue"] == 1, "additional_duty_eur"] >= 1).all()
 
 
 def test_selection_probabilities_are_recorded_in_unit_interval(small) -> None:

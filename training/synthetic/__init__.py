@@ -7,7 +7,8 @@ The region, offices and commodities live here only: the product learns from data
 from __future__ import annotations
 
 from training.synthetic.output import TABLES, generate, training_config, write_tables
-from training.synthetic.simulation import TRUTH_COLUMNS, SyntheticData, simulate
+from training.synthetic.simulation import simulate
+from training.synthetic.tables import TRUTH_COLUMNS, SyntheticData
 
 __all__ = [
     "TABLES",

@@ -25,81 +25,43 @@ PREFERENTIAL_ORIGINS: frozenset[str] = frozenset(
     )
 )
 
-# Segments: how a consignment crosses. Each maps to a canonical transport mode and vehicle
-# type; the share is of all declarations.
-SEGMENTS: tuple[str, ...] = (
-    "truck",
-    "van",
-    "car",
-    "bus",
-    "container",
-    "rail",
-    "air_cargo",
-    "express",
-    "postal",
-)
-SEGMENT_SHARE: tuple[float, ...] = (0.36, 0.10, 0.08, 0.01, 0.12, 0.03, 0.07, 0.10, 0.13)
-SEGMENT_TRANSPORT_MODE: tuple[str, ...] = (
-    "road",
-    "road",
-    "road",
-    "road",
-    "sea",
-    "rail",
-    "air",
-    "air",
-    "postal",
-)
-SEGMENT_VEHICLE_TYPE: tuple[str, ...] = (
-    "truck",
-    "van",
-    "car",
-    "bus",
-    "container",
-    "other",
-    "other",
-    "parcel",
-    "parcel",
-)
-# Which office kind serves each segment.
-SEGMENT_OFFICE_KIND: tuple[str, ...] = (
-    "road",
-    "road",
-    "road",
-    "road",
-    "port",
-    "rail",
-    "airport",
-    "airport",
-    "postal",
-)
-# Net mass of a declaration per segment: lognormal median (kg), sigma, and bounds.
-SEGMENT_NET_MASS: tuple[tuple[float, float, float, float], ...] = (
-    (9000.0, 0.75, 150.0, 24000.0),
-    (600.0, 0.7, 20.0, 1400.0),
-    (35.0, 0.9, 1.0, 400.0),
-    (25.0, 0.8, 1.0, 300.0),
-    (14000.0, 0.6, 300.0, 28000.0),
-    (38000.0, 0.4, 5000.0, 60000.0),
-    (120.0, 1.1, 1.0, 5000.0),
-    (1.2, 0.9, 0.05, 30.0),
-    (0.6, 0.9, 0.02, 20.0),
-)
 # Hour-of-day profile of lodging per segment family (24 weights each).
 _ROAD_HOURS = (3, 2, 2, 2, 2, 3, 5, 7, 8, 8, 8, 8, 7, 7, 7, 7, 7, 7, 6, 6, 5, 5, 4, 4)
 _OFFICE_HOURS = (0, 0, 0, 0, 0, 0, 1, 4, 9, 10, 10, 10, 9, 9, 9, 9, 8, 5, 2, 1, 0, 0, 0, 0)
 _AIR_HOURS = (1, 1, 1, 1, 1, 2, 4, 6, 8, 8, 8, 8, 8, 8, 8, 8, 8, 7, 6, 5, 4, 3, 2, 1)
-SEGMENT_HOURS: tuple[tuple[int, ...], ...] = (
-    _ROAD_HOURS,
-    _ROAD_HOURS,
-    _ROAD_HOURS,
-    _ROAD_HOURS,
-    _OFFICE_HOURS,
-    _ROAD_HOURS,
-    _AIR_HOURS,
-    _AIR_HOURS,
-    _OFFICE_HOURS,
-)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """How a consignment crosses, and how its declarations look.
+
+    `share` is of all declarations; `transport_mode` and `vehicle_type` are the canonical
+    values it declares; `office_kind` the kind of office that serves it; `net_mass` the
+    lognormal median (kg), sigma and bounds of a declaration's net mass; `hours` the 24
+    weights of its lodging hour; `kg_per_package` the typical gross mass of one package.
+    """
+
+    name: str
+    share: float
+    transport_mode: str
+    vehicle_type: str
+    office_kind: str
+    net_mass: tuple[float, float, float, float]
+    hours: tuple[int, ...]
+    kg_per_package: float
+
+
+SEGMENTS: tuple[Segment, ...] = (
+    Segment("truck", 0.36, "road", "truck", "road", (9000.0, 0.75, 150.0, 24000.0), _ROAD_HOURS, 600.0),
+    Segment("van", 0.10, "road", "van", "road", (600.0, 0.7, 20.0, 1400.0), _ROAD_HOURS, 60.0),
+    Segment("car", 0.08, "road", "car", "road", (35.0, 0.9, 1.0, 400.0), _ROAD_HOURS, 10.0),
+    Segment("bus", 0.01, "road", "bus", "road", (25.0, 0.8, 1.0, 300.0), _ROAD_HOURS, 10.0),
+    Segment("container", 0.12, "sea", "container", "port", (14000.0, 0.6, 300.0, 28000.0), _OFFICE_HOURS, 80.0),
+    Segment("rail", 0.03, "rail", "other", "rail", (38000.0, 0.4, 5000.0, 60000.0), _ROAD_HOURS, 800.0),
+    Segment("air_cargo", 0.07, "air", "other", "airport", (120.0, 1.1, 1.0, 5000.0), _AIR_HOURS, 15.0),
+    Segment("express", 0.10, "air", "parcel", "airport", (1.2, 0.9, 0.05, 30.0), _AIR_HOURS, 1.0),
+    Segment("postal", 0.13, "postal", "parcel", "postal", (0.6, 0.9, 0.02, 20.0), _OFFICE_HOURS, 1.0),
+)  # fmt: skip
 NIGHT_HOURS: tuple[int, ...] = (22, 23, 0, 1, 2, 3, 4)
 
 

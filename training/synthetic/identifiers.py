@@ -1,7 +1,7 @@
 """Identifiers that look like the real ones: plates, tracking numbers, trader numbers.
 
-Vectorised: a template is expanded for many rows at once through a byte matrix, so a million
-tracking numbers cost a few hundred milliseconds, not a Python loop.
+Vectorised: a template is expanded for many rows at once through a byte matrix, not a Python
+loop per code (bench/RESULTS.md has what that costs).
 """
 
 from __future__ import annotations
@@ -67,3 +67,9 @@ def scrambled(index: np.ndarray, modulus: int, salt: int) -> np.ndarray:
     """
     multiplier = 2_654_435_761  # odd and not a multiple of 5: coprime with powers of ten
     return (index.astype(np.int64) * multiplier + salt) % modulus
+
+
+def private_ids(index: np.ndarray, family: int) -> np.ndarray:
+    """Identity numbers of private persons; each family of persons has its own number range."""
+    numbers = scrambled(index, 10**8, 7919 * family + 1)
+    return ("P" + str(family) + zero_padded(numbers, 8)).astype(object)

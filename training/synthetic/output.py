@@ -15,7 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from training.synthetic.simulation import SyntheticData, simulate
+from training.synthetic.simulation import simulate
+from training.synthetic.tables import SyntheticData
 
 FileFormat = Literal["parquet", "csv"]
 TABLES: tuple[str, ...] = ("declarations", "outcomes", "watchlist", "truth")
