@@ -25,8 +25,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.validation import DataValidationError
 from serving import routes
+from serving.access.authenticate import AccessControl, ErrorShield, SecurityHeaders, document_keys
+from serving.access.policy import Exposure
+from serving.inspections.service import OperationsPolicy
 from serving.metrics import ServiceMetrics
-from serving.model_holder import (
+from serving.model.holder import (
     BundleLoader,
     ModelHolder,
     ModelLoadError,
@@ -34,10 +37,7 @@ from serving.model_holder import (
     registry_loader,
     settle_heap,
 )
-from serving.operations import OperationsPolicy
 from serving.routes import MODEL_VERSION_HEADER, ServiceState
-from serving.security.access import AccessControl, ErrorShield, SecurityHeaders, document_keys
-from serving.security.policy import Exposure
 from serving.settings import ServiceSettings
 from serving.store.database import Store, normalised_url
 from serving.web.wiring import include_web

@@ -103,8 +103,8 @@ def score(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from features.validation import DataValidationError
-    from serving.batch import BatchInputError, file_format, score_file
-    from serving.model_holder import ModelLoadError, local_loader, registry_loader
+    from serving.model.holder import ModelLoadError, local_loader, registry_loader
+    from serving.scoring.batch import BatchInputError, file_format, score_file
     from serving.settings import ServiceSettings
 
     settings = ServiceSettings()
@@ -164,7 +164,7 @@ def score(
 
 def register(app: typer.Typer) -> None:
     """Add the serving commands to the top-level `shiprisk` app."""
-    from serving.security.cli import register as register_security
+    from serving.audit.cli import register as register_security
 
     app.command("serve")(serve)
     app.command("score")(score)

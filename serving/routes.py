@@ -16,9 +16,21 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from features.records import canonical_records
-from serving import operation_routes, operations
+from serving.access.authenticate import (
+    CurrentCaller,
+    commit_with_record,
+    current_caller,
+    name_declarations,
+)
+from serving.access.policy import unlisted_routes
+from serving.access.remit import refuse_declarations
+from serving.audit import routes as audit_routes
+from serving.audit.records import AuditLog
+from serving.inspections import routes as operation_routes
+from serving.inspections import service as operations
+from serving.inspections.service import OperationsPolicy
 from serving.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
-from serving.model_holder import (
+from serving.model.holder import (
     LoadedModel,
     ModelHolder,
     ModelLoadError,
@@ -26,8 +38,7 @@ from serving.model_holder import (
     settle_heap,
     validated_declarations,
 )
-from serving.operations import OperationsPolicy
-from serving.schemas import (
+from serving.scoring.schemas import (
     ErrorResponse,
     ModelInfo,
     ModelRef,
@@ -37,16 +48,6 @@ from serving.schemas import (
     ScoreResult,
     declarations_frame,
 )
-from serving.security import routes as audit_routes
-from serving.security.access import (
-    CurrentCaller,
-    commit_with_record,
-    current_caller,
-    name_declarations,
-)
-from serving.security.policy import unlisted_routes
-from serving.security.records import AuditLog
-from serving.security.remit import refuse_declarations
 from serving.settings import ServiceSettings
 from serving.store.database import Store
 from serving.store.group_commit import group_commit

@@ -12,9 +12,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from serving.security.settings import AccessSettings
+from serving.access.settings import AccessSettings
+from serving.inspections.worklist import DEFAULT_EXPLORATION_SHARE, DEFAULT_SEVERITY
 from serving.store.database import DATABASE_FILE
-from serving.worklist import DEFAULT_EXPLORATION_SHARE, DEFAULT_SEVERITY
 
 DEFAULT_MODEL_URI = "models:/shiprisk@champion"
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"

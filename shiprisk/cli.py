@@ -7,7 +7,7 @@ import os
 import typer
 
 from serving import cli as serving_cli
-from serving import operations_cli
+from serving.inspections import cli as operations_cli
 from shiprisk.demo import demo
 from training import cli as training_cli
 from training import commands as model_commands

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from features.schema import INSPECTION_TYPES, RESULTS
-from serving.security.policy import PAGES_PREFIX
+from serving.access.policy import PAGES_PREFIX
 from serving.web import charts
 from serving.web.explanations import threat_waterfalls
 from serving.web.session import COOKIE_NAME, COOKIE_PATH, SessionCodec, WebSession
@@ -121,7 +121,7 @@ def _page(
         {"session": session, "prefix": PAGES_PREFIX, **context},
         status_code=status_code,
     )
-    return response  # security headers and the pages' CSP: serving.security.access
+    return response  # security headers and the pages' CSP: serving.access.authenticate
 
 
 def _to_sign_in(web: WebState, *, clear: bool = False) -> RedirectResponse:
@@ -387,7 +387,7 @@ def _top_reasons(request: Request, declaration_ids: list[str]) -> dict[str, dict
     Read from the store directly: the worklist call was checked and its record names these
     declarations; asking the API once per row would only repeat that record.
     """
-    from serving import operations
+    from serving.inspections import service as operations
 
     store = request.app.state.service.store
     found: dict[str, dict[str, Any]] = {}

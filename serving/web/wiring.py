@@ -10,8 +10,8 @@ import logging
 
 from fastapi import FastAPI, Request
 
-from serving.security import records
-from serving.security.keys import MalformedKey, matches, parse_key
+from serving.access.keys import MalformedKey, matches, parse_key
+from serving.audit import records
 from serving.web.pages import KeyIdentity, include_pages
 from serving.web.session import SessionCodec, session_secret
 from serving.web.settings import WebSettings

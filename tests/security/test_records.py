@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from serving.security.audit import AuditEvent, verify_chain
-from serving.security.keys import Role, new_key
-from serving.security.records import (
+from serving.access.keys import Role, new_key
+from serving.audit.chain import AuditEvent, verify_chain
+from serving.audit.records import (
     AuditLog,
     RetentionError,
     add_key,
@@ -189,7 +189,7 @@ def test_a_store_that_refuses_writes_is_reported_not_writable(tmp_path: Path) ->
             )
         )
     assert not log.writable(store)
-    from serving.security.records import AuditWriteError
+    from serving.audit.records import AuditWriteError
 
     with pytest.raises(AuditWriteError) as failed:
         log.append(store, event(0))

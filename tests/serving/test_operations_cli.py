@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from features.sources import load_config, load_dataset
 from features.validation import validate_declarations
 from models.bundle import ModelBundle
-from serving import operations, operations_cli
+from serving.inspections import cli as operations_cli
+from serving.inspections import service as operations
 from serving.store import repository
 from serving.store.database import Store
 from tests.serving.conftest import TrainedModel

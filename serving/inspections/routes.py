@@ -1,6 +1,6 @@
 """Officer routes of the operations loop: a declaration's record, worklists, outcomes.
 
-Thin routes as in `serving.routes`: parse, call one function of `serving.operations`, return
+Thin routes as in `serving.routes`: parse, call one function of `serving.inspections.service`, return
 a response model. The operational store and the worklist policy come in as typed
 dependencies from the app's state, opened in the lifespan.
 """
@@ -12,18 +12,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 
-from serving import operations
-from serving.operation_schemas import (
+from serving.access.authenticate import CurrentCaller
+from serving.access.policy import MAX_JUSTIFICATION_CHARS
+from serving.access.remit import hide_unseen_declarations, refuse_office
+from serving.inspections import service as operations
+from serving.inspections.schemas import (
     DeclarationDetail,
     OutcomeRequest,
     OutcomeResponse,
     Worklist,
     outcomes_frame,
 )
-from serving.schemas import ErrorResponse
-from serving.security.access import CurrentCaller
-from serving.security.policy import MAX_JUSTIFICATION_CHARS
-from serving.security.remit import hide_unseen_declarations, refuse_office
+from serving.scoring.schemas import ErrorResponse
 from serving.store.database import Store
 
 MAX_CAPACITY = 10_000

@@ -156,7 +156,7 @@ class CanonicalScores(list[ScoredDeclaration]):
     """A request's scores, row for row with the canonical declarations they were scored from.
 
     Returned by `ScoringQueue.score`, so that whoever keeps the scores
-    (`serving.operations.store_scores`) keeps the declarations exactly as they were scored.
+    (`serving.inspections.service.store_scores`) keeps the declarations exactly as they were scored.
     """
 
     def __init__(self, scores: list[ScoredDeclaration], declarations: CanonicalRecords) -> None:

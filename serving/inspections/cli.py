@@ -32,7 +32,7 @@ def export(
     Point a training configuration's source.declarations and source.outcomes at the two
     files and set model.propensity_weights: true to correct for selection.
     """
-    from serving.operations import export_training_tables
+    from serving.inspections.service import export_training_tables
     from serving.store.database import Store
 
     store = Store.open(_store_url(database_url))
@@ -69,8 +69,8 @@ def monitor(
     """Compare recent scoring with the training window: PSI per feature and score, lane shares."""
     from features.sources import ConfigError, load_config
     from models.registry import log_monitoring_report
-    from serving.model_holder import registry_loader
-    from serving.operations import NoRecentScores, drift_check
+    from serving.inspections.service import NoRecentScores, drift_check
+    from serving.model.holder import registry_loader
     from serving.settings import ServiceSettings
     from serving.store.database import Store
 

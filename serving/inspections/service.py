@@ -22,26 +22,26 @@ from features.sources import TrainingConfig, load_dataset
 from features.validation import DataValidationError, validate_declarations, validate_outcomes
 from models.bundle import ModelBundle
 from models.monitoring import DriftSummary, drift_summary, write_drift_report
-from serving.model_holder import CanonicalScores
-from serving.operation_schemas import (
+from serving.inspections.schemas import (
     DeclarationDetail,
     OutcomeOut,
     StoredScore,
     Worklist,
     WorklistPick,
 )
-from serving.schemas import ModelRef, ReasonOut
-from serving.store import repository
-from serving.store.database import Store
-from serving.store.group_commit import group_commit
-from serving.store.tables import ScoredDeclaration, WorklistRun
-from serving.worklist import (
+from serving.inspections.worklist import (
     DEFAULT_EXPLORATION_SHARE,
     DEFAULT_SEVERITY,
     Candidate,
     select_worklist,
     selection_seed,
 )
+from serving.model.holder import CanonicalScores
+from serving.scoring.schemas import ModelRef, ReasonOut
+from serving.store import repository
+from serving.store.database import Store
+from serving.store.group_commit import group_commit
+from serving.store.tables import ScoredDeclaration, WorklistRun
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def scores_write(
 
     The rows are built now, so the transaction that runs the write only inserts them; the
     score route leaves the write to the commit of its consultation record
-    (`serving.security.access.commit_with_record`), `store_scores` commits it on its own.
+    (`serving.access.authenticate.commit_with_record`), `store_scores` commits it on its own.
     """
     rows = repository.score_rows(
         scored.declarations.rows, scored, model_name=model_name, model_version=model_version

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from serving.security.keys import Role
+from serving.access.keys import Role
 
 MAX_JUSTIFICATION_CHARS = 500
 

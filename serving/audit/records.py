@@ -18,8 +18,8 @@ from sqlalchemy import Row, Table, bindparam, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from serving.security.audit import GENESIS, AuditEvent, AuditRecord, purge_event, record_hash
-from serving.security.keys import Role, StoredKey
+from serving.access.keys import Role, StoredKey
+from serving.audit.chain import GENESIS, AuditEvent, AuditRecord, purge_event, record_hash
 from serving.store.database import Store
 from serving.store.group_commit import group_commit, insert_rows
 from serving.store.tables import ApiKey, AuditDeclaration, AuditRecordRow

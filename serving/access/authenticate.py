@@ -3,7 +3,7 @@
 `AccessControl` sits in front of every route. It lets probes through and authenticates the key
 (``Authorization: Bearer <key>`` or ``X-API-Key``; 401 otherwise) before anything of the
 request is parsed. The routes' dependency `current_caller` then checks the role against
-`serving.security.policy` (403) and asks for ``X-Justification`` where the policy says so
+`serving.access.policy` (403) and asks for ``X-Justification`` where the policy says so
 (400), and routes check the key's office remit. For a
 recorded route it holds the response back until its consultation-log record is committed:
 when the record cannot be written the client gets 503 instead, and /readyz turns not ready
@@ -28,10 +28,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serving.security import records
-from serving.security.audit import AuditEvent
-from serving.security.keys import MalformedKey, StoredKey, matches, parse_key
-from serving.security.policy import (
+from serving.access.keys import MalformedKey, StoredKey, matches, parse_key
+from serving.access.policy import (
     DOCS_PATHS,
     METRICS_PATH,
     METRICS_ROLES,
@@ -41,6 +39,8 @@ from serving.security.policy import (
     justification_problem,
     policy_for,
 )
+from serving.audit import records
+from serving.audit.chain import AuditEvent
 
 log = logging.getLogger(__name__)
 
