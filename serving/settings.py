@@ -84,3 +84,8 @@ class ServiceSettings(AccessSettings):
         """Threads LightGBM may use in this process: the setting, capped by the cores we have."""
         cores = available_cores()
         return min(self.num_threads, cores) if self.num_threads else cores
+
+
+def store_url(database_url: str | None) -> str:
+    """The store a command opens: the URL given, else the settings' (SHIPRISK_DATABASE_URL)."""
+    return database_url or ServiceSettings().resolved_database_url()

@@ -83,8 +83,8 @@ def create_key(
     ] = None,
 ) -> None:
     """Make a key and print it once: only its hash is stored."""
+    from serving.access.key_store import add_key
     from serving.access.keys import new_key
-    from serving.audit.records import add_key
 
     settings, store = _open()
     remit = [office for value in offices or [] for office in value.replace(",", " ").split()]
@@ -123,7 +123,7 @@ def create_key(
 @keys_app.command("list")
 def list_keys() -> None:
     """Every key: id, name, role, remit, created and revoked dates (never secrets)."""
-    from serving.audit.records import all_keys
+    from serving.access.key_store import all_keys
 
     _, store = _open()
     try:
@@ -147,7 +147,7 @@ def list_keys() -> None:
 @keys_app.command("revoke")
 def revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by `keys list`.")]) -> None:
     """Revoke a key: it is refused from the next request on."""
-    from serving.audit.records import revoke_key
+    from serving.access.key_store import revoke_key
 
     _, store = _open()
     try:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from serving.audit import records
 from serving.audit.chain import AuditRecord
-from serving.inspections.routes import OperationalStore
+from serving.deps import OperationalStore
 
 MAX_PAGE = 1000
 

@@ -1,23 +1,16 @@
-"""Commands of the operations loop: `export` (store -> training tables) and `monitor` (drift).
+"""`shiprisk export`: the store's declarations and outcomes as training tables.
 
 Heavy imports stay inside the command functions so that `shiprisk --help` is fast.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from serving.console import console, fail
-
-
-def _store_url(database_url: str | None) -> str:
-    from serving.settings import ServiceSettings
-
-    return database_url or ServiceSettings().resolved_database_url()
+from serving.console import console
 
 
 def export(
@@ -33,9 +26,10 @@ def export(
     files and set model.propensity_weights: true to correct for selection.
     """
     from serving.inspections.service import export_training_tables
+    from serving.settings import store_url
     from serving.store.database import Store
 
-    store = Store.open(_store_url(database_url))
+    store = Store.open(store_url(database_url))
     try:
         written = export_training_tables(store, out)
     finally:
@@ -46,70 +40,3 @@ def export(
         f"probability, {written.random:,} random picks) to {written.outcomes_path}",
         highlight=False,
     )
-
-
-def monitor(
-    config: Annotated[
-        Path, typer.Option("--config", help="Training configuration: its data is the reference.")
-    ],
-    days: Annotated[
-        int, typer.Option(min=1, help="Recent window: the last N days of scoring.")
-    ] = 7,
-    model: Annotated[
-        str | None, typer.Option(help="Model URI (default SHIPRISK_MODEL_URI).")
-    ] = None,
-    out: Annotated[
-        Path | None,
-        typer.Option(help="Report directory (default <SHIPRISK_DATA_DIR>/monitoring/<time>)."),
-    ] = None,
-    database_url: Annotated[
-        str | None, typer.Option(help="Operational store (default SHIPRISK_DATABASE_URL).")
-    ] = None,
-) -> None:
-    """Compare recent scoring with the training window: PSI per feature and score, lane shares."""
-    from features.sources import ConfigError, load_config
-    from models.registry import log_monitoring_report
-    from serving.inspections.service import NoRecentScores, drift_check
-    from serving.model.holder import registry_loader
-    from serving.settings import ServiceSettings
-    from serving.store.database import Store
-
-    settings = ServiceSettings()
-    try:
-        training_config = load_config(config)
-    except (ConfigError, FileNotFoundError) as error:
-        raise fail(str(error)) from None
-    model_uri = model or settings.model_uri
-    try:
-        bundle, name, version = registry_loader(settings.resolved_tracking_uri())(model_uri)
-    except Exception as error:
-        raise fail(f"could not load {model_uri}: {type(error).__name__}: {error}") from None
-    now = datetime.now(UTC)
-    directory = out or Path(settings.data_dir) / "monitoring" / now.strftime("%Y%m%dT%H%M%SZ")
-    store = Store.open(_store_url(database_url))
-    try:
-        summary, files = drift_check(
-            store,
-            bundle,
-            training_config,
-            model={"name": name, "version": version},
-            recent=(now - timedelta(days=days), now),
-            directory=directory,
-            num_threads=settings.lightgbm_threads(),
-        )
-    except NoRecentScores as error:
-        raise fail(str(error)) from None
-    finally:
-        store.close()
-    run_id = log_monitoring_report(
-        files, summary.as_dict(), tracking_uri=settings.resolved_tracking_uri()
-    )
-    console.print(f"drift report in {directory} (MLflow run {run_id})", highlight=False)
-    for alert in summary.alerts or ["no major shift"]:
-        console.print(f"  {alert}", highlight=False)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the operations commands to the top-level `shiprisk` app."""
-    app.command("export")(export)
-    app.command("monitor")(monitor)

@@ -25,6 +25,8 @@ from fastapi.templating import Jinja2Templates
 
 from features.schema import INSPECTION_TYPES, RESULTS
 from serving.access.policy import PAGES_PREFIX
+from serving.base import MAX_JUSTIFICATION_CHARS, ReasonOut
+from serving.store import repository
 from serving.web import charts
 from serving.web.explanations import threat_waterfalls
 from serving.web.session import COOKIE_NAME, COOKIE_PATH, SessionCodec, WebSession
@@ -33,7 +35,6 @@ log = logging.getLogger(__name__)
 
 STATIC_PATH = f"{PAGES_PREFIX}/static"
 _HERE = Path(__file__).resolve().parent
-MAX_JUSTIFICATION_CHARS = 500
 IMPORTANCE_ROWS = 10
 
 
@@ -387,16 +388,15 @@ def _top_reasons(request: Request, declaration_ids: list[str]) -> dict[str, dict
     Read from the store directly: the worklist call was checked and its record names these
     declarations; asking the API once per row would only repeat that record.
     """
-    from serving.inspections import service as operations
-
     store = request.app.state.service.store
     found: dict[str, dict[str, Any]] = {}
     if store is None:
         return found
-    for declaration_id in declaration_ids:
-        detail = operations.declaration_detail(store, declaration_id)
-        if detail is not None and detail.latest.reasons:
-            found[declaration_id] = detail.latest.reasons[0].model_dump()
+    with store.transaction() as session:
+        latest = repository.latest_scores(session, declaration_ids)
+        for declaration_id, row in latest.items():
+            if row.reasons:
+                found[declaration_id] = ReasonOut(**row.reasons[0]).model_dump()
     return found
 
 

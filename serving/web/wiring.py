@@ -10,8 +10,8 @@ import logging
 
 from fastapi import FastAPI, Request
 
+from serving.access import key_store
 from serving.access.keys import MalformedKey, matches, parse_key
-from serving.audit import records
 from serving.web.pages import KeyIdentity, include_pages
 from serving.web.session import SessionCodec, session_secret
 from serving.web.settings import WebSettings
@@ -31,7 +31,7 @@ def key_identity(request: Request, api_key: str) -> KeyIdentity | None:
     except MalformedKey:
         return None
     with state.store.sessions() as session:
-        stored = records.find_key(session, presented.key_id)
+        stored = key_store.find_key(session, presented.key_id)
     if stored is None or stored.revoked or not matches(presented, stored, state.settings.pepper()):
         return None
     return KeyIdentity(key_id=stored.key_id, name=stored.name, role=stored.role.value)

@@ -20,9 +20,9 @@ from features.records import canonical_records
 from features.validation import validate_declarations
 from serving.audit.chain import AuditEvent, verify_chain
 from serving.audit.records import AuditLog, read_chain
-from serving.inspections.service import store_scores
-from serving.model.holder import CanonicalScores, ScoringQueue
+from serving.scoring.queue import CanonicalScores, ScoringQueue
 from serving.scoring.schemas import declarations_frame
+from serving.scoring.service import store_scores
 from serving.store import repository
 from serving.store.database import Store
 from serving.store.group_commit import GroupCommit, group_commit

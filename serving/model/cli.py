@@ -1,0 +1,75 @@
+"""`shiprisk monitor`: compare recent scoring with the training window (drift).
+
+Heavy imports stay inside the command function so that `shiprisk --help` is fast.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from serving.console import console, fail
+
+
+def monitor(
+    config: Annotated[
+        Path, typer.Option("--config", help="Training configuration: its data is the reference.")
+    ],
+    days: Annotated[
+        int, typer.Option(min=1, help="Recent window: the last N days of scoring.")
+    ] = 7,
+    model: Annotated[
+        str | None, typer.Option(help="Model URI (default SHIPRISK_MODEL_URI).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Report directory (default <SHIPRISK_DATA_DIR>/monitoring/<time>)."),
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Operational store (default SHIPRISK_DATABASE_URL).")
+    ] = None,
+) -> None:
+    """Compare recent scoring with the training window: PSI per feature and score, lane shares."""
+    from features.sources import ConfigError, load_config
+    from models.registry import log_monitoring_report
+    from serving.model.holder import registry_loader
+    from serving.model.monitor import NoRecentScores, drift_check
+    from serving.settings import ServiceSettings, store_url
+    from serving.store.database import Store
+
+    settings = ServiceSettings()
+    try:
+        training_config = load_config(config)
+    except (ConfigError, FileNotFoundError) as error:
+        raise fail(str(error)) from None
+    model_uri = model or settings.model_uri
+    try:
+        bundle, name, version = registry_loader(settings.resolved_tracking_uri())(model_uri)
+    except Exception as error:
+        raise fail(f"could not load {model_uri}: {type(error).__name__}: {error}") from None
+    now = datetime.now(UTC)
+    directory = out or Path(settings.data_dir) / "monitoring" / now.strftime("%Y%m%dT%H%M%SZ")
+    store = Store.open(store_url(database_url))
+    try:
+        summary, files = drift_check(
+            store,
+            bundle,
+            training_config,
+            model={"name": name, "version": version},
+            recent=(now - timedelta(days=days), now),
+            directory=directory,
+            num_threads=settings.lightgbm_threads(),
+        )
+    except NoRecentScores as error:
+        raise fail(str(error)) from None
+    finally:
+        store.close()
+    run_id = log_monitoring_report(
+        files, summary.as_dict(), tracking_uri=settings.resolved_tracking_uri()
+    )
+    console.print(f"drift report in {directory} (MLflow run {run_id})", highlight=False)
+    for alert in summary.alerts or ["no major shift"]:
+        console.print(f"  {alert}", highlight=False)
