@@ -6,7 +6,7 @@ model is trained on them. Then, day after day:
 
 1. the day's declarations are scored by the current model and stored in the operational
    store (SQLite, the real `serving.store` code);
-2. every office gets its worklist at a fixed daily capacity (`serving.operations.worklist`:
+2. every office gets its worklist at a fixed daily capacity (`serving.inspections.service.worklist`:
    top expected harm plus a 5% exploration share drawn with known probability);
 3. the picks are "inspected": outcomes come from the hidden truth and are recorded through
    the same validation as POST /v1/outcomes;
@@ -143,15 +143,15 @@ def simulate_loop(work: Path) -> dict[str, Any]:
     """Run both arms over the loop period; returns every figure the report needs."""
     from features.schema import label_column
     from features.validation import validate_declarations, validate_outcomes
-    from serving.operations import (
+    from serving.inspections.service import (
         OperationsPolicy,
         export_training_tables,
         record_outcomes,
         worklist,
     )
+    from serving.inspections.worklist import Candidate, select_worklist, selection_seed
     from serving.store import repository
     from serving.store.database import Store
-    from serving.worklist import Candidate, select_worklist, selection_seed
     from training.baselines import RuleProfileBaseline
     from training.hit_rates import hit_rates
     from training.synthetic import generate

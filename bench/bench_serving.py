@@ -19,7 +19,7 @@ percentiles from wrk's histogram) that this module parses. A short warm-up run i
 then ``ROUNDS`` short rounds alternate between the servers, so that a shared machine whose
 speed drifts slows both alike, and the report gives each round's ratio besides the total.
 The report gives throughput (2xx responses per second), p50 and p99 latency and the ratio
-shiprisk / mlflow per worker count. Batch scoring (`serving.batch.score_file`, reasons on) is
+shiprisk / mlflow per worker count. Batch scoring (`serving.scoring.batch.score_file`, reasons on) is
 timed on the synthetic declarations. Results are appended to bench/RESULTS.md with a
 description of the machine. ``scripts/wrk.sh`` installs wrk (``make bench`` runs it first).
 
@@ -48,7 +48,7 @@ import httpx
 import pandas as pd
 
 from bench.machine import describe_machine
-from serving.security.keys import KEY_PREFIX
+from serving.access.keys import KEY_PREFIX
 
 RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
 CLIENTS = 4
@@ -469,7 +469,7 @@ def batch_rows_per_second(
     import mlflow
 
     from models.registry import load_bundle
-    from serving.batch import score_file
+    from serving.scoring.batch import score_file
     from serving.settings import available_cores
 
     mlflow.set_tracking_uri(tracking_uri)

@@ -1,4 +1,5 @@
-"""Commands owned by serving/: `serve` (the HTTP service) and `score` (batch files).
+"""Commands owned by serving/: `serve` (the HTTP service) and `score` (batch files), and the
+registration of the rooms' commands (`keys`, `audit`, `export`, `monitor`).
 
 Heavy imports stay inside the command functions so that `shiprisk --help` is fast.
 """
@@ -103,8 +104,8 @@ def score(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from features.validation import DataValidationError
-    from serving.batch import BatchInputError, file_format, score_file
-    from serving.model_holder import ModelLoadError, local_loader, registry_loader
+    from serving.model.holder import ModelLoadError, local_loader, registry_loader
+    from serving.scoring.batch import BatchInputError, file_format, score_file
     from serving.settings import ServiceSettings
 
     settings = ServiceSettings()
@@ -163,9 +164,13 @@ def score(
 
 
 def register(app: typer.Typer) -> None:
-    """Add the serving commands to the top-level `shiprisk` app."""
-    from serving.security.cli import register as register_security
+    """Add the serving commands to the top-level `shiprisk` app, each from the room owning it."""
+    from serving.audit.cli import register as register_keys_and_audit
+    from serving.inspections.cli import export
+    from serving.model.cli import monitor
 
     app.command("serve")(serve)
     app.command("score")(score)
-    register_security(app)
+    register_keys_and_audit(app)
+    app.command("export")(export)
+    app.command("monitor")(monitor)

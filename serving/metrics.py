@@ -1,4 +1,4 @@
-"""Prometheus metrics of one app instance.
+"""Prometheus metrics of one app instance, and the middleware that times every request.
 
 Each app owns its `CollectorRegistry` (not the process-global one), so tests and benchmarks
 can create many apps in one process without duplicate-metric errors.
@@ -6,10 +6,19 @@ can create many apps in one process without duplicate-metric errors.
 
 from __future__ import annotations
 
+import time
 from collections import Counter as Tally
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from serving.base import MODEL_VERSION_HEADER
+
+if TYPE_CHECKING:
+    from serving.model.holder import ModelHolder
 
 # Scoring a single declaration takes milliseconds, a full batch up to seconds.
 LATENCY_BUCKETS = (
@@ -33,7 +42,7 @@ LATENCY_BUCKETS = (
 )
 NO_MODEL = "none"
 
-__all__ = ["CONTENT_TYPE_LATEST", "ServiceMetrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "RequestMetrics", "ServiceMetrics"]
 
 
 class ServiceMetrics:
@@ -81,3 +90,41 @@ class ServiceMetrics:
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric of this instance."""
         return generate_latest(self.registry)
+
+
+class RequestMetrics:
+    """Times every request and records it by route template, status and model version."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics, holder: ModelHolder) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.holder = holder
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        model_version: str | None = None
+
+        async def send_and_watch(message: MutableMapping[str, Any]) -> None:
+            nonlocal status, model_version
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                for key, value in message.get("headers", []):
+                    if key.decode("latin-1").lower() == MODEL_VERSION_HEADER.lower():
+                        model_version = value.decode("latin-1")
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            route = scope.get("route")
+            # Templates, not raw paths: /v1/declarations/{id} must stay one time series.
+            template = getattr(route, "path", None) or "unmatched"
+            if model_version is None and (current := self.holder.current) is not None:
+                model_version = current.label
+            self.metrics.observe_request(
+                template, scope["method"], status, model_version, time.perf_counter() - started
+            )

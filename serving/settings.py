@@ -12,9 +12,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from serving.security.settings import AccessSettings
+from serving.access.settings import AccessSettings
+from serving.inspections.worklist import DEFAULT_EXPLORATION_SHARE, DEFAULT_SEVERITY
 from serving.store.database import DATABASE_FILE
-from serving.worklist import DEFAULT_EXPLORATION_SHARE, DEFAULT_SEVERITY
 
 DEFAULT_MODEL_URI = "models:/shiprisk@champion"
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
@@ -84,3 +84,8 @@ class ServiceSettings(AccessSettings):
         """Threads LightGBM may use in this process: the setting, capped by the cores we have."""
         cores = available_cores()
         return min(self.num_threads, cores) if self.num_threads else cores
+
+
+def store_url(database_url: str | None) -> str:
+    """The store a command opens: the URL given, else the settings' (SHIPRISK_DATABASE_URL)."""
+    return database_url or ServiceSettings().resolved_database_url()

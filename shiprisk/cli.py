@@ -7,7 +7,6 @@ import os
 import typer
 
 from serving import cli as serving_cli
-from serving import operations_cli
 from shiprisk.demo import demo
 from training import cli as training_cli
 from training import commands as model_commands
@@ -23,7 +22,6 @@ app = typer.Typer(
 training_cli.register(app)
 model_commands.register(app)
 serving_cli.register(app)
-operations_cli.register(app)
 app.command("demo")(demo)
 
 

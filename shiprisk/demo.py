@@ -70,8 +70,8 @@ def demo_keys(data_dir: Path) -> dict[str, str]:
     import os
     from datetime import UTC, datetime
 
-    from serving.security.keys import Role, new_key
-    from serving.security.records import add_key
+    from serving.access.key_store import add_key
+    from serving.access.keys import Role, new_key
     from serving.settings import ServiceSettings
     from serving.store.database import Store
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS
 from models.bundle import ScoredDeclaration as BundleScore
+from serving.inspections.worklist import Pick
 from serving.store.group_commit import insert_rows
 from serving.store.tables import (
     DriftReport,
@@ -29,7 +30,6 @@ from serving.store.tables import (
     WorklistRun,
     WorklistSelection,
 )
-from serving.worklist import Pick
 
 
 def _json_value(value: Any) -> Any:

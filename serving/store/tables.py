@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-ID_LENGTH = 200  # as serving.schemas.MAX_ID_CHARS
+ID_LENGTH = 200  # as serving.scoring.schemas.MAX_ID_CHARS
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -182,7 +182,7 @@ class ApiKey(Base):
 
 
 class AuditRecordRow(Base):
-    """One record of the hash-chained consultation log (serving.security.audit)."""
+    """One record of the hash-chained consultation log (serving.audit.chain)."""
 
     __tablename__ = "audit_records"
     __table_args__ = (

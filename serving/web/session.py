@@ -17,7 +17,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from serving.security.policy import PAGES_PREFIX
+from serving.access.policy import PAGES_PREFIX
 
 COOKIE_NAME = "shiprisk_session"
 COOKIE_PATH = PAGES_PREFIX

@@ -1,24 +1,33 @@
 """Puts the pages on the service's app: the session secret, the key check, the registry look-up.
 
-Kept apart from `pages` so that the routes stay thin and testable with hand-made stand-ins, and
-so the only code here that knows about the key store and the registry is small and plain.
+Kept apart from the pages so that their routes stay thin and testable with hand-made
+stand-ins, and so the only code here that knows about the key store and the registry is small
+and plain. `include_pages` mounts one router per page (sign-in, worklist, declaration, model,
+audit) and the static files.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
 
-from serving.security import records
-from serving.security.keys import MalformedKey, matches, parse_key
-from serving.web.pages import KeyIdentity, include_pages
+from serving.access import key_store
+from serving.access.keys import MalformedKey, matches, parse_key
+from serving.access.policy import PAGES_PREFIX
+from serving.web import audit, declaration, model, page, sign_in, worklist
+from serving.web.page import ChallengerLookup, KeyChecker, KeyIdentity
 from serving.web.session import SessionCodec, session_secret
 from serving.web.settings import WebSettings
 
 log = logging.getLogger(__name__)
 
 CHALLENGER_ALIAS = "challenger"
+STATIC_PATH = f"{PAGES_PREFIX}/static"
+_HERE = Path(__file__).resolve().parent
 
 
 def key_identity(request: Request, api_key: str) -> KeyIdentity | None:
@@ -31,7 +40,7 @@ def key_identity(request: Request, api_key: str) -> KeyIdentity | None:
     except MalformedKey:
         return None
     with state.store.sessions() as session:
-        stored = records.find_key(session, presented.key_id)
+        stored = key_store.find_key(session, presented.key_id)
     if stored is None or stored.revoked or not matches(presented, stored, state.settings.pepper()):
         return None
     return KeyIdentity(key_id=stored.key_id, name=stored.name, role=stored.role.value)
@@ -54,6 +63,32 @@ def challenger_version(request: Request) -> str | None:
         log.info("no challenger: %s", type(error).__name__)
         return None
     return version
+
+
+def include_pages(
+    app: FastAPI,
+    *,
+    codec: SessionCodec,
+    check_key: KeyChecker,
+    challenger_version: ChallengerLookup,
+    secure_cookie: bool = True,
+    mlflow_ui_url: str | None = None,
+) -> None:
+    """Mount the pages and their static files on the service's app."""
+    templates = Jinja2Templates(directory=str(_HERE / "templates"))
+    templates.env.filters["percent"] = page.percent
+    templates.env.filters["number"] = page.number
+    app.state.web = page.WebState(
+        templates=templates,
+        codec=codec,
+        check_key=check_key,
+        challenger_version=challenger_version,
+        secure_cookie=secure_cookie,
+        mlflow_ui_url=mlflow_ui_url,
+    )
+    for room in (sign_in, worklist, declaration, model, audit):
+        app.include_router(room.router)
+    app.mount(STATIC_PATH, StaticFiles(directory=str(_HERE / "static")), name="web-static")
 
 
 def include_web(app: FastAPI, settings: WebSettings | None = None) -> None:

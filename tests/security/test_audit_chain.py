@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from serving.security.audit import (
+from serving.audit.chain import (
     GENESIS,
     AuditEvent,
     AuditRecord,

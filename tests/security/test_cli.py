@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from serving.security.audit import AuditEvent
-from serving.security.keys import Role, matches, parse_key
-from serving.security.records import AuditLog, all_keys, read_chain
-from serving.security.settings import DEVELOPMENT_PEPPER
+from serving.access.key_store import all_keys
+from serving.access.keys import Role, matches, parse_key
+from serving.access.settings import DEVELOPMENT_PEPPER
+from serving.audit.chain import AuditEvent
+from serving.audit.records import AuditLog, read_chain
 from serving.store.database import Store
 from shiprisk.cli import app
 

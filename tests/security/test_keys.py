@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from serving.security.keys import (
+from serving.access.keys import (
     MalformedKey,
     Role,
     matches,

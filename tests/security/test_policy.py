@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from serving.security.keys import Role
-from serving.security.policy import (
+from serving.access.keys import Role
+from serving.access.policy import (
     ROUTE_POLICIES,
     justification_problem,
     may_call,

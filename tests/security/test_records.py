@@ -8,18 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from serving.security.audit import AuditEvent, verify_chain
-from serving.security.keys import Role, new_key
-from serving.security.records import (
-    AuditLog,
-    RetentionError,
-    add_key,
-    all_keys,
-    find_key,
-    query_records,
-    read_chain,
-    revoke_key,
-)
+from serving.access.key_store import add_key, all_keys, find_key, revoke_key
+from serving.access.keys import Role, new_key
+from serving.audit.chain import AuditEvent, verify_chain
+from serving.audit.records import AuditLog, RetentionError, query_records, read_chain
 from serving.store.database import Store
 from tests.serving.store_backends import operational_store, store_url  # noqa: F401
 
@@ -189,7 +181,7 @@ def test_a_store_that_refuses_writes_is_reported_not_writable(tmp_path: Path) ->
             )
         )
     assert not log.writable(store)
-    from serving.security.records import AuditWriteError
+    from serving.audit.records import AuditWriteError
 
     with pytest.raises(AuditWriteError) as failed:
         log.append(store, event(0))

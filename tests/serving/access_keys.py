@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from serving.security.keys import Role, StoredKey, new_key
-from serving.security.policy import ROUTE_POLICIES, policy_for
-from serving.security.records import add_key
+from serving.access.key_store import add_key
+from serving.access.keys import Role, StoredKey, new_key
+from serving.access.policy import ROUTE_POLICIES, policy_for
 from serving.store.database import Store
 
 JUSTIFICATION = "test: case 2025/001"

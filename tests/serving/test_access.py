@@ -9,10 +9,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from serving.access.key_store import revoke_key
+from serving.access.keys import Role
+from serving.access.policy import ROUTE_POLICIES, policy_for
 from serving.app import create_app
-from serving.security.keys import Role
-from serving.security.policy import ROUTE_POLICIES, policy_for
-from serving.security.records import revoke_key
 from serving.settings import ServiceSettings
 from tests.serving.access_keys import JUSTIFICATION, KeyedClient, make_key
 from tests.serving.conftest import TrainedModel, json_payload

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from features.records import canonical_records
 from features.validation import validate_declarations
-from serving.model_holder import CanonicalScores, ScoringQueue
-from serving.operations import store_scores
-from serving.schemas import declarations_frame
-from serving.security.audit import AuditEvent, verify_chain
-from serving.security.records import AuditLog, read_chain
+from serving.audit.chain import AuditEvent, verify_chain
+from serving.audit.records import AuditLog, read_chain
+from serving.scoring.queue import CanonicalScores, ScoringQueue
+from serving.scoring.schemas import declarations_frame
+from serving.scoring.service import store_scores
 from serving.store import repository
 from serving.store.database import Store
 from serving.store.group_commit import GroupCommit, group_commit

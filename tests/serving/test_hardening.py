@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from serving.access.keys import Role
+from serving.access.settings import DEVELOPMENT_PEPPER, InsecureSettings
 from serving.app import create_app
-from serving.model_holder import ModelLoadError
-from serving.security.keys import Role
-from serving.security.settings import DEVELOPMENT_PEPPER, InsecureSettings
+from serving.model.holder import ModelLoadError
 from serving.settings import ServiceSettings
 from tests.serving.access_keys import KeyedClient
 
@@ -154,7 +154,7 @@ def test_an_unhandled_error_answers_a_bare_500_and_logs_one_line(
         raise RuntimeError(secret_text)
 
     # Why an override: no route fails on its own; this stands for any unforeseen failure.
-    monkeypatch.setattr("serving.operations.worklist", broken)
+    monkeypatch.setattr("serving.inspections.service.worklist", broken)
     caplog.set_level(logging.DEBUG)
     with KeyedClient(app_with(tmp_path)) as client:
         response = client.get(

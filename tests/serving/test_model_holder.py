@@ -7,7 +7,7 @@ from typing import Any, cast
 import pytest
 
 from models.bundle import ModelBundle
-from serving.model_holder import ModelHolder, ModelLoadError
+from serving.model.holder import ModelHolder, ModelLoadError
 
 
 class ScriptedLoader:

@@ -15,7 +15,10 @@ from typer.testing import CliRunner
 from features.sources import load_config, load_dataset
 from features.validation import validate_declarations
 from models.bundle import ModelBundle
-from serving import operations, operations_cli
+from serving.inspections import service as operations
+from serving.inspections.cli import export
+from serving.model.cli import monitor
+from serving.model.monitor import latest_drift
 from serving.store import repository
 from serving.store.database import Store
 from tests.serving.conftest import TrainedModel
@@ -27,7 +30,8 @@ OFFICE = "RS-HORGOS"
 
 def cli() -> typer.Typer:
     app = typer.Typer()
-    operations_cli.register(app)
+    app.command("export")(export)
+    app.command("monitor")(monitor)
     return app
 
 
@@ -151,7 +155,7 @@ def test_monitor_writes_the_report_logs_it_and_keeps_the_figures(
     ] + runs[0].data.metrics["lane_share.recent.green"] == pytest.approx(1.0)
 
     reopened = Store.open(store_url)
-    kept = operations.latest_drift(reopened)
+    kept = latest_drift(reopened)
     reopened.close()
     assert kept is not None
     assert kept["recent_rows"] == 30

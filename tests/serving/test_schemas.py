@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from features.schema import DECLARATION_COLUMNS, DECLARATION_FIELDS
-from serving.schemas import Declaration, declarations_frame
+from serving.scoring.schemas import Declaration, declarations_frame
 
 MINIMAL: dict[str, Any] = {
     "declaration_id": "D1",

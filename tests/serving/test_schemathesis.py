@@ -14,9 +14,9 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
+from serving.access.keys import Role
+from serving.access.policy import ROUTE_POLICIES, policy_for
 from serving.app import create_app
-from serving.security.keys import Role
-from serving.security.policy import ROUTE_POLICIES, policy_for
 from serving.settings import ServiceSettings
 from tests.serving.access_keys import KeyedClient
 from tests.serving.conftest import TrainedModel

@@ -13,8 +13,9 @@ import pytest
 from features.columns import DeclarationColumns
 from features.records import CanonicalRecords
 from models.bundle import ModelBundle, Reason, ScoredDeclaration
-from serving.model_holder import LoadedModel, ScoringQueue, validated_declarations
-from serving.schemas import Declaration, declarations_frame
+from serving.base import LoadedModel
+from serving.scoring.queue import ScoringQueue, validated_declarations
+from serving.scoring.schemas import Declaration, declarations_frame
 from tests.serving.test_schemas import MINIMAL
 
 

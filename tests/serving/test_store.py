@@ -12,10 +12,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from features.validation import validate_declarations, validate_outcomes
+from serving.inspections.worklist import Pick
 from serving.store import Store, default_database_url, upgrade_to_head
 from serving.store import repository as repo
 from serving.store.tables import Base
-from serving.worklist import Pick
 from tests.serving.operations_data import (
     canonical_declarations,
     canonical_outcomes,

@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import pytest
 
-from serving.worklist import (
+from serving.inspections.worklist import (
     Candidate,
     expected_harm,
     inclusion_probabilities,

@@ -24,7 +24,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from serving.security.keys import Role
+from serving.access.keys import Role
 from serving.store.database import Store
 from tests.serving.access_keys import make_key
 from tests.serving.conftest import TrainedModel, json_payload

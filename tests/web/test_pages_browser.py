@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from serving.security import records
-from serving.security.keys import Role
+from serving.access.keys import Role
+from serving.audit import records
 from serving.store import repository
 from serving.store.database import Store
 from tests.web.conftest import WebServer

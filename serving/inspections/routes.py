@@ -1,8 +1,8 @@
-"""Officer routes of the operations loop: a declaration's record, worklists, outcomes.
+"""Officer routes of the inspection loop: a declaration's record, worklists, outcomes.
 
-Thin routes as in `serving.routes`: parse, call one function of `serving.operations`, return
-a response model. The operational store and the worklist policy come in as typed
-dependencies from the app's state, opened in the lifespan.
+Thin routes: parse, call one function of `serving.inspections.service`, return a response
+model. The operational store and the worklist policy come in as typed dependencies
+(`serving.deps`) from the app's state, opened in the lifespan.
 """
 
 from __future__ import annotations
@@ -10,64 +10,21 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
-from serving import operations
-from serving.operation_schemas import (
+from serving.access.remit import hide_unseen_declarations, refuse_office
+from serving.base import ErrorResponse
+from serving.deps import CurrentCaller, OperationalStore, Policy, justification
+from serving.inspections import service
+from serving.inspections.schemas import (
     DeclarationDetail,
     OutcomeRequest,
     OutcomeResponse,
     Worklist,
     outcomes_frame,
 )
-from serving.schemas import ErrorResponse
-from serving.security.access import CurrentCaller
-from serving.security.policy import MAX_JUSTIFICATION_CHARS
-from serving.security.remit import hide_unseen_declarations, refuse_office
-from serving.store.database import Store
 
 MAX_CAPACITY = 10_000
-
-
-async def operational_store(request: Request) -> Store:
-    """The store opened by the app's lifespan; 503 with the reason when it is not open."""
-    return open_store(request.app.state.service)
-
-
-def open_store(state: Any) -> Store:
-    """`operational_store` as a plain call, for a route that keeps its dependencies few."""
-    if state.store is None:
-        raise HTTPException(
-            status_code=503, detail=f"operational store unavailable: {state.store_error}"
-        )
-    store: Store = state.store
-    return store
-
-
-async def operations_policy(request: Request) -> operations.OperationsPolicy:
-    """Severity weights and exploration share of this app."""
-    policy: operations.OperationsPolicy = request.app.state.service.policy
-    return policy
-
-
-async def justification(
-    x_justification: Annotated[
-        str,
-        Header(
-            min_length=1,
-            max_length=MAX_JUSTIFICATION_CHARS,
-            pattern=r"\S",
-            description="why you consult this (case number, inspection order); kept in the "
-            "consultation log",
-        ),
-    ],
-) -> str:
-    """The caller's stated reason (AccessControl has already refused a missing one)."""
-    return x_justification
-
-
-OperationalStore = Annotated[Store, Depends(operational_store)]
-Policy = Annotated[operations.OperationsPolicy, Depends(operations_policy)]
 
 _STORE_DOWN: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorResponse, "description": "operational store unavailable"}
@@ -95,7 +52,7 @@ def get_declaration(
     caller: CurrentCaller,
 ) -> DeclarationDetail:
     """A scored declaration with its latest scores and reasons, and its outcomes."""
-    detail = operations.declaration_detail(store, declaration_id)
+    detail = service.declaration_detail(store, declaration_id)
     # Outside the remit it answers as if it did not exist.
     if detail is None or not caller.covers_office(detail.declaration.get("office_id")):
         raise HTTPException(
@@ -123,7 +80,7 @@ def get_worklist(
 ) -> Worklist:
     """Declarations to inspect at an office on a day: top expected harm plus random picks."""
     refuse_office(caller, office_id)
-    return operations.worklist(store, office_id, day, capacity, policy)
+    return service.worklist(store, office_id, day, capacity, policy)
 
 
 @router.post(
@@ -144,8 +101,8 @@ def post_outcomes(
         caller, store, [outcome.declaration_id for outcome in payload.outcomes], "outcomes"
     )
     try:
-        written = operations.record_outcomes(store, outcomes_frame(payload.outcomes))
-    except operations.OutcomesRejected as error:
+        written = service.record_outcomes(store, outcomes_frame(payload.outcomes))
+    except service.OutcomesRejected as error:
         conflict = all(
             p.column == "inspected_at" and "already" in p.message for p in error.problems
         )

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings
 
-from serving.security.policy import Exposure
+from serving.access.policy import Exposure
 
 DEVELOPMENT_PEPPER = "shiprisk-development-pepper-not-for-production"
 MIN_PEPPER_CHARS = 32

@@ -1,6 +1,6 @@
-"""Commands of the operations loop: `export` (store -> training tables) and `monitor` (drift).
+"""`shiprisk monitor`: compare recent scoring with the training window (drift).
 
-Heavy imports stay inside the command functions so that `shiprisk --help` is fast.
+Heavy imports stay inside the command function so that `shiprisk --help` is fast.
 """
 
 from __future__ import annotations
@@ -12,40 +12,6 @@ from typing import Annotated
 import typer
 
 from serving.console import console, fail
-
-
-def _store_url(database_url: str | None) -> str:
-    from serving.settings import ServiceSettings
-
-    return database_url or ServiceSettings().resolved_database_url()
-
-
-def export(
-    out: Annotated[Path, typer.Option("--out", help="Directory for the two Parquet tables.")],
-    database_url: Annotated[
-        str | None,
-        typer.Option(help="Operational store (default SHIPRISK_DATABASE_URL)."),
-    ] = None,
-) -> None:
-    """Write the store's declarations and outcomes (with selection probabilities) for training.
-
-    Point a training configuration's source.declarations and source.outcomes at the two
-    files and set model.propensity_weights: true to correct for selection.
-    """
-    from serving.operations import export_training_tables
-    from serving.store.database import Store
-
-    store = Store.open(_store_url(database_url))
-    try:
-        written = export_training_tables(store, out)
-    finally:
-        store.close()
-    console.print(
-        f"wrote {written.declarations:,} declarations to {written.declarations_path} and "
-        f"{written.outcomes:,} outcomes ({written.with_probability:,} with a selection "
-        f"probability, {written.random:,} random picks) to {written.outcomes_path}",
-        highlight=False,
-    )
 
 
 def monitor(
@@ -69,9 +35,9 @@ def monitor(
     """Compare recent scoring with the training window: PSI per feature and score, lane shares."""
     from features.sources import ConfigError, load_config
     from models.registry import log_monitoring_report
-    from serving.model_holder import registry_loader
-    from serving.operations import NoRecentScores, drift_check
-    from serving.settings import ServiceSettings
+    from serving.model.holder import registry_loader
+    from serving.model.monitor import NoRecentScores, drift_check
+    from serving.settings import ServiceSettings, store_url
     from serving.store.database import Store
 
     settings = ServiceSettings()
@@ -86,7 +52,7 @@ def monitor(
         raise fail(f"could not load {model_uri}: {type(error).__name__}: {error}") from None
     now = datetime.now(UTC)
     directory = out or Path(settings.data_dir) / "monitoring" / now.strftime("%Y%m%dT%H%M%SZ")
-    store = Store.open(_store_url(database_url))
+    store = Store.open(store_url(database_url))
     try:
         summary, files = drift_check(
             store,
@@ -107,9 +73,3 @@ def monitor(
     console.print(f"drift report in {directory} (MLflow run {run_id})", highlight=False)
     for alert in summary.alerts or ["no major shift"]:
         console.print(f"  {alert}", highlight=False)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the operations commands to the top-level `shiprisk` app."""
-    app.command("export")(export)
-    app.command("monitor")(monitor)

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from serving.operation_routes import OperationalStore
-from serving.security import records
-from serving.security.audit import AuditRecord
+from serving.audit import records
+from serving.audit.chain import AuditRecord
+from serving.deps import OperationalStore
 
 MAX_PAGE = 1000
 

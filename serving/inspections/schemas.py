@@ -1,6 +1,6 @@
 """Request and response models of the operations routes: declarations, worklists, outcomes.
 
-As in `serving.schemas`, pydantic checks types and closed vocabularies at the edge and error
+As in `serving.scoring.schemas`, pydantic checks types and closed vocabularies at the edge and error
 messages never echo submitted values; the checked payload then goes through
 `features.validation.validate_outcomes`, the one validation of outcome tables.
 """
@@ -14,7 +14,8 @@ import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from features.schema import INSPECTION_TYPES, OUTCOME_COLUMNS, RESULTS, SELECTION_REASONS
-from serving.schemas import FreeText, Identifier, ModelRef, ReasonOut, _enum_schema, _one_of
+from serving.base import ModelRef, ReasonOut
+from serving.scoring.schemas import FreeText, Identifier, _enum_schema, _one_of
 
 InspectionType = Annotated[
     str, AfterValidator(_one_of(INSPECTION_TYPES)), _enum_schema(INSPECTION_TYPES)

@@ -18,7 +18,7 @@ from rich.table import Table
 from serving.console import console, fail
 
 if TYPE_CHECKING:
-    from serving.security.audit import AuditEvent
+    from serving.audit.chain import AuditEvent
     from serving.settings import ServiceSettings
     from serving.store.database import Store
 
@@ -35,7 +35,7 @@ def _actor() -> str:
 
 
 def _open() -> tuple[ServiceSettings, Store]:
-    from serving.security.settings import InsecureSettings
+    from serving.access.settings import InsecureSettings
     from serving.settings import ServiceSettings
     from serving.store.database import Store
 
@@ -52,7 +52,7 @@ def _open() -> tuple[ServiceSettings, Store]:
 
 
 def _record(store: Store, event: AuditEvent) -> None:
-    from serving.security.records import AuditLog, AuditWriteError
+    from serving.audit.records import AuditLog, AuditWriteError
 
     try:
         AuditLog().append(store, event)
@@ -61,7 +61,7 @@ def _record(store: Store, event: AuditEvent) -> None:
 
 
 def _command_event(route: str, *, detail: dict[str, object]) -> AuditEvent:
-    from serving.security.audit import AuditEvent
+    from serving.audit.chain import AuditEvent
 
     return AuditEvent(
         recorded_at=datetime.now(UTC),
@@ -83,8 +83,8 @@ def create_key(
     ] = None,
 ) -> None:
     """Make a key and print it once: only its hash is stored."""
-    from serving.security.keys import new_key
-    from serving.security.records import add_key
+    from serving.access.key_store import add_key
+    from serving.access.keys import new_key
 
     settings, store = _open()
     remit = [office for value in offices or [] for office in value.replace(",", " ").split()]
@@ -123,7 +123,7 @@ def create_key(
 @keys_app.command("list")
 def list_keys() -> None:
     """Every key: id, name, role, remit, created and revoked dates (never secrets)."""
-    from serving.security.records import all_keys
+    from serving.access.key_store import all_keys
 
     _, store = _open()
     try:
@@ -147,7 +147,7 @@ def list_keys() -> None:
 @keys_app.command("revoke")
 def revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by `keys list`.")]) -> None:
     """Revoke a key: it is refused from the next request on."""
-    from serving.security.records import revoke_key
+    from serving.access.key_store import revoke_key
 
     _, store = _open()
     try:
@@ -168,8 +168,8 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by `keys
 @audit_app.command("verify")
 def verify() -> None:
     """Check every record's hash and link; name the first broken record (exit 1)."""
-    from serving.security.audit import verify_chain
-    from serving.security.records import read_chain
+    from serving.audit.chain import verify_chain
+    from serving.audit.records import read_chain
 
     _, store = _open()
     try:
@@ -196,7 +196,7 @@ def purge(
     ],
 ) -> None:
     """Remove records older than a day, after recording the purge; respects the retention."""
-    from serving.security.records import AuditLog, AuditWriteError, RetentionError
+    from serving.audit.records import AuditLog, AuditWriteError, RetentionError
 
     settings, store = _open()
     cutoff = datetime.combine(date(before.year, before.month, before.day), time(), tzinfo=UTC)

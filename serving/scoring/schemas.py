@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import pandas as pd
 from pydantic import (
@@ -38,6 +38,7 @@ from features.schema import (
     WCO_TRANSPORT_MODE_DIGITS,
 )
 from models.bundle import ScoredDeclaration
+from serving.base import ModelRef, ReasonOut
 
 MAX_ID_CHARS = 200
 MAX_TEXT_CHARS = 2000
@@ -146,23 +147,6 @@ class ScoreRequest(BaseModel):
     top_k: int | None = Field(None, ge=0, description="reasons per declaration (default 5)")
 
 
-class ModelRef(BaseModel):
-    """The registered model that produced a score."""
-
-    name: str
-    version: str
-
-
-class ReasonOut(BaseModel):
-    """A feature that raised one threat's risk, with its SHAP contribution (log-odds)."""
-
-    threat: str
-    feature: str
-    value: float | None
-    contribution: float
-    text: str
-
-
 class ScoreResult(BaseModel):
     """Per-threat calibrated risk, overall risk, lane and top reasons of one declaration."""
 
@@ -204,48 +188,6 @@ class ScoreResponse(BaseModel):
 
     model: ModelRef
     results: list[ScoreResult]
-
-
-class ModelInfo(BaseModel):
-    """The model being served: version, training window, test metrics, global importance."""
-
-    model: ModelRef
-    model_uri: str
-    loaded_at: datetime
-    threats: list[str]
-    training_window: dict[str, Any]
-    metrics: dict[str, Any]
-    importance: dict[str, dict[str, float | None]] = Field(
-        description="mean absolute SHAP value per feature, per threat, largest first"
-    )
-    drift: dict[str, Any] | None = Field(
-        None,
-        description="latest `shiprisk monitor` figures: PSI per score, largest feature PSI, "
-        "lane shares, alerts (null before the first run)",
-    )
-
-
-class ReloadResponse(BaseModel):
-    """Outcome of POST /v1/admin/reload."""
-
-    model: ModelRef
-    previous: ModelRef | None
-    changed: bool
-
-
-class ErrorItem(BaseModel):
-    """One problem with a request: where (field path), what was expected, and how to fix it."""
-
-    loc: list[str | int]
-    msg: str
-    type: str
-    fix: str | None = None
-
-
-class ErrorResponse(BaseModel):
-    """Error body; never contains submitted declaration values."""
-
-    detail: list[ErrorItem] | str
 
 
 def declarations_frame(declarations: Sequence[Declaration]) -> pd.DataFrame:

@@ -11,9 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from serving.security.keys import Role
-
-MAX_JUSTIFICATION_CHARS = 500
+from serving.access.keys import Role
+from serving.base import MAX_JUSTIFICATION_CHARS
 
 
 class Exposure(StrEnum):
@@ -67,6 +66,11 @@ PAGES_PREFIX = "/web"
 METRICS_PATH = "/metrics"
 DOCS_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 METRICS_ROLES = RISK_MANAGER | ADMIN  # who may read /metrics when it is restricted
+
+
+def is_page(path: str) -> bool:
+    """Whether a path is one of the server-rendered pages (they sign their users in)."""
+    return path == PAGES_PREFIX or path.startswith(f"{PAGES_PREFIX}/")
 
 
 def policy_for(method: str, template: str) -> RoutePolicy | None:

@@ -1,8 +1,7 @@
-"""Keys and consultation-log records in the operational store.
+"""Consultation-log records in the operational store.
 
-Key functions take a session and never commit, like `serving.store.repository`. The log is
-appended through `AuditLog`, which serialises appends in this process (through the store's
-group-commit writer, so concurrent requests share one commit) and retries when
+The log is appended through `AuditLog`, which serialises appends in this process (through
+the store's group-commit writer, so concurrent requests share one commit) and retries when
 another process took the same sequence number first (the sequence is the table's key, so
 the chain can never fork).
 """
@@ -14,92 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from serving.security.audit import GENESIS, AuditEvent, AuditRecord, purge_event, record_hash
-from serving.security.keys import Role, StoredKey
+from serving.audit.chain import GENESIS, AuditEvent, AuditRecord, purge_event, record_hash
 from serving.store.database import Store
 from serving.store.group_commit import group_commit, insert_rows
-from serving.store.tables import ApiKey, AuditDeclaration, AuditRecordRow
+from serving.store.tables import AuditDeclaration, AuditRecordRow
 
 APPEND_ATTEMPTS = 3
-
-# -- keys --------------------------------------------------------------------------------------
-
-
-def _stored_key(row: ApiKey | Row[Any]) -> StoredKey:
-    """A key from its ORM row or a Core row of the same table (the same attribute names)."""
-    return StoredKey(
-        key_id=row.key_id,
-        name=row.name,
-        role=Role(row.role),
-        offices=None if row.offices is None else tuple(row.offices),
-        salt=row.salt,
-        secret_hash=row.secret_hash,
-        created_at=row.created_at,
-        revoked_at=row.revoked_at,
-    )
-
-
-def add_key(session: Session, key: StoredKey) -> None:
-    """Store a new key (its hash, never its secret)."""
-    session.add(
-        ApiKey(
-            key_id=key.key_id,
-            name=key.name,
-            role=key.role.value,
-            offices=None if key.offices is None else list(key.offices),
-            salt=key.salt,
-            secret_hash=key.secret_hash,
-            created_at=key.created_at,
-            revoked_at=key.revoked_at,
-        )
-    )
-
-
-def find_key(session: Session, key_id: str) -> StoredKey | None:
-    """The key with this public id, revoked or not; None when there is none."""
-    row = session.get(ApiKey, key_id)
-    return None if row is None else _stored_key(row)
-
-
-# Built once: the statement's cache key is then computed once, not on every request.
-_KEY_BY_ID = select(cast(Table, ApiKey.__table__)).where(
-    cast(Table, ApiKey.__table__).c.key_id == bindparam("key_id")
-)
-
-
-def lookup_key(store: Store, key_id: str) -> StoredKey | None:
-    """`find_key` for authentication, on every request: one Core select on a pooled
-    connection, without an ORM session (a third of the cost)."""
-    with store.engine.connect() as connection:
-        row = connection.execute(_KEY_BY_ID, {"key_id": key_id}).first()
-    return None if row is None else _stored_key(row)
-
-
-def all_keys(session: Session) -> list[StoredKey]:
-    """Every key, oldest first."""
-    rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.key_id))
-    return [_stored_key(row) for row in rows]
-
-
-def revoke_key(session: Session, key_id: str, at: datetime) -> StoredKey:
-    """Revoke a key from ``at`` on (a revoked key stays revoked, with its first date).
-
-    Raises:
-        KeyError: no key has this id.
-    """
-    row = session.get(ApiKey, key_id)
-    if row is None:
-        raise KeyError(key_id)
-    if row.revoked_at is None:
-        row.revoked_at = at
-    return _stored_key(row)
-
-
-# -- the consultation log ----------------------------------------------------------------------
 
 
 class AuditWriteError(RuntimeError):

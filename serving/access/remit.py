@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
-from serving.security.access import Caller
+from serving.base import Caller
 from serving.store import repository
 from serving.store.database import Store
 

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from features.validation import DataValidationError, validate_declarations
 from models.bundle import ModelBundle
-from serving.schemas import ScoreResult
+from serving.scoring.schemas import ScoreResult
 
 DEFAULT_CHUNK_ROWS = 20_000
 CSV_SUFFIXES = (".csv",)

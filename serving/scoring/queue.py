@@ -1,35 +1,27 @@
-"""The model the service scores with, its atomic replacement on reload, and the scoring queue.
+"""The scoring queue: requests that wait together are scored as one batch, each gets its rows.
 
-Requests take one snapshot (`ModelHolder.current`) and use it to the end, so a reload that
-lands in the middle of a request never mixes two models in one response. A reload loads and
-verifies the new bundle completely before the swap; if anything fails, the old model keeps
-serving and the failure is kept as the reason shown by /readyz and the reload response.
+`ScoringQueue` is what the score route awaits; `CanonicalScores` carry the declarations as
+they were scored, so whoever keeps the scores keeps exactly those; `validated_declarations` is
+the frame path for what the record fast path declines.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
-import logging
 import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 
 import pandas as pd
 
 from features.records import CanonicalRecords
 from features.schema import EXTRA_PREFIX
 from features.validation import validate_declarations
-from models.bundle import ModelBundle, ScoredDeclaration
-
-log = logging.getLogger(__name__)
-
-BundleLoader = Callable[[str], tuple[ModelBundle, str, str]]
-"""Loads a verified bundle from a model URI; returns (bundle, registered name, version)."""
+from models.bundle import ScoredDeclaration
+from serving.base import LoadedModel
 
 # Batches smaller than this are scored on one LightGBM thread: waking OpenMP threads for a
 # few rows costs more than it saves (with 2 threads, 4-row batches took 25% more CPU and the
@@ -39,124 +31,11 @@ PARALLEL_ROWS = 256
 RECENT_BATCHES = 16
 
 
-@dataclass(frozen=True)
-class LoadedModel:
-    """A verified bundle with the registry coordinates it was loaded from."""
-
-    bundle: ModelBundle
-    name: str
-    version: str
-    uri: str
-    loaded_at: datetime
-
-    @property
-    def label(self) -> str:
-        """``name/version``, as in the X-Model-Version header."""
-        return f"{self.name}/{self.version}"
-
-
-class ModelLoadError(RuntimeError):
-    """Loading or verifying a bundle failed; the message says why (never declaration data)."""
-
-
-def registry_loader(tracking_uri: str) -> BundleLoader:
-    """A loader reading bundles from the MLflow registry at ``tracking_uri``, hashes verified."""
-
-    def load(model_uri: str) -> tuple[ModelBundle, str, str]:
-        from models.registry import load_bundle
-
-        # A client bound to the resolved URI (ServiceSettings.resolved_tracking_uri, where
-        # MLFLOW_TRACKING_URI already wins): no process-wide MLflow state is changed.
-        return load_bundle(model_uri, tracking_uri=tracking_uri)
-
-    return load
-
-
-def local_loader(bundle_directory: str) -> tuple[ModelBundle, str, str]:
-    """Load a bundle directory (hashes verified); its version reads ``local``.
-
-    For benchmarks and offline work on a bundle that is not registered.
-    """
-    bundle = ModelBundle.load(bundle_directory)
-    return bundle, str(bundle.metadata.get("name", "shiprisk")), "local"
-
-
-class ModelHolder:
-    """Holds the served model; `load` swaps in a new one only after it verified completely."""
-
-    def __init__(
-        self,
-        model_uri: str,
-        loader: BundleLoader,
-        *,
-        on_failure: Callable[[str], None] | None = None,
-    ) -> None:
-        self.model_uri = model_uri
-        self._loader = loader
-        self._on_failure = on_failure
-        self._current: LoadedModel | None = None
-        self._last_error: str | None = "no model loaded yet"
-        self._reload_lock = threading.Lock()
-
-    @property
-    def current(self) -> LoadedModel | None:
-        """The model to score with (one attribute read: atomic under concurrent reloads)."""
-        return self._current
-
-    @property
-    def last_error(self) -> str | None:
-        """Why the last load failed, or None when it succeeded."""
-        return self._last_error
-
-    def load(self) -> tuple[LoadedModel, LoadedModel | None]:
-        """Load the bundle the URI names now, verify it, and make it current.
-
-        Returns:
-            The new model and the one it replaced.
-
-        Raises:
-            ModelLoadError: loading failed; the previous model, if any, is still current.
-        """
-        with self._reload_lock:  # one reload at a time; scoring never waits on this lock
-            previous = self._current
-            try:
-                bundle, name, version = self._loader(self.model_uri)
-            except Exception as error:
-                reason = f"could not load {self.model_uri}: {type(error).__name__}: {error}"
-                self._last_error = reason
-                log.error("model load failed: %s", reason)
-                if self._on_failure is not None:
-                    self._on_failure(reason)
-                raise ModelLoadError(reason) from error
-            loaded = LoadedModel(bundle, name, version, self.model_uri, datetime.now(UTC))
-            self._current = loaded
-            self._last_error = None
-            log.info("serving %s from %s", loaded.label, self.model_uri)
-            return loaded, previous
-
-
-def settle_heap() -> None:
-    """Collect once, then keep every object alive now out of later garbage collections.
-
-    A loaded service holds some 350,000 long-lived objects (imported modules, the model, its
-    feature state). Each full collection walks all of them: a 100-300 ms pause on this
-    machine, which lands on whatever requests are in flight and sets the p99 of scoring.
-    Frozen (`gc.freeze`), they are skipped, and a full collection walks only what requests
-    allocated since. Frozen objects are still freed when their last reference goes; only a
-    reference cycle among them would wait, so the heap is unfrozen and collected first: a
-    model replaced by a reload, and anything else freed since the last settling, goes then.
-    Call it once the service is started and after each reload.
-    """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-
-
 class CanonicalScores(list[ScoredDeclaration]):
     """A request's scores, row for row with the canonical declarations they were scored from.
 
     Returned by `ScoringQueue.score`, so that whoever keeps the scores
-    (`serving.operations.store_scores`) keeps the declarations exactly as they were scored.
+    (`serving.inspections.service.store_scores`) keeps the declarations exactly as they were scored.
     """
 
     def __init__(self, scores: list[ScoredDeclaration], declarations: CanonicalRecords) -> None:

@@ -1,47 +1,40 @@
-"""The operations loop behind the officer routes: store scores, build worklists, take outcomes.
+"""The inspection loop behind the officer routes: declarations as scored, worklists, outcomes,
+and the export of all of it for retraining.
 
-Each function does one request's work in one transaction of the operational store (scores:
-one transaction shared with concurrent requests, `serving.store.group_commit`) and returns
+Each function does one request's work in one transaction of the operational store and returns
 only after it committed, so a route that answers 2xx has made its write durable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from features.schema import EXTRA_PREFIX
-from features.sources import TrainingConfig, load_dataset
 from features.validation import DataValidationError, validate_declarations, validate_outcomes
-from models.bundle import ModelBundle
-from models.monitoring import DriftSummary, drift_summary, write_drift_report
-from serving.model_holder import CanonicalScores
-from serving.operation_schemas import (
+from serving.base import ModelRef, ReasonOut
+from serving.inspections.schemas import (
     DeclarationDetail,
     OutcomeOut,
     StoredScore,
     Worklist,
     WorklistPick,
 )
-from serving.schemas import ModelRef, ReasonOut
-from serving.store import repository
-from serving.store.database import Store
-from serving.store.group_commit import group_commit
-from serving.store.tables import ScoredDeclaration, WorklistRun
-from serving.worklist import (
+from serving.inspections.worklist import (
     DEFAULT_EXPLORATION_SHARE,
     DEFAULT_SEVERITY,
     Candidate,
     select_worklist,
     selection_seed,
 )
+from serving.store import repository
+from serving.store.database import Store
+from serving.store.tables import ScoredDeclaration, WorklistRun
 
 
 @dataclass(frozen=True)
@@ -50,35 +43,6 @@ class OperationsPolicy:
 
     severity: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SEVERITY))
     exploration_share: float = DEFAULT_EXPLORATION_SHARE
-
-
-def scores_write(
-    scored: CanonicalScores, *, model_name: str, model_version: str
-) -> Callable[[Session], int]:
-    """The write that keeps what was just scored: the canonical declarations with their
-    scores and reasons.
-
-    The rows are built now, so the transaction that runs the write only inserts them; the
-    score route leaves the write to the commit of its consultation record
-    (`serving.security.access.commit_with_record`), `store_scores` commits it on its own.
-    """
-    rows = repository.score_rows(
-        scored.declarations.rows, scored, model_name=model_name, model_version=model_version
-    )
-
-    def write(session: Session) -> int:
-        return repository.insert_score_rows(session, rows)
-
-    return write
-
-
-def store_scores(
-    store: Store, scored: CanonicalScores, *, model_name: str, model_version: str
-) -> int:
-    """Keep what was just scored, committed by the store's group-commit writer (in the same
-    transaction as the writes of concurrent requests); returns once committed."""
-    write = scores_write(scored, model_name=model_name, model_version=model_version)
-    return group_commit(store).submit(write)
 
 
 def _stored_score(row: ScoredDeclaration) -> StoredScore:
@@ -291,115 +255,3 @@ def export_training_tables(store: Store, directory: Path | str) -> ExportSummary
         with_probability=int(outcomes["selection_probability"].notna().sum()),
         random=int((outcomes["selection_reason"] == "random").sum()),
     )
-
-
-# -- drift -------------------------------------------------------------------------------------
-
-
-class NoRecentScores(LookupError):
-    """Nothing was scored in the recent window: there is nothing to compare."""
-
-
-REFERENCE_SAMPLE_ROWS = 50_000
-
-
-def _training_reference(
-    bundle: ModelBundle, config: TrainingConfig
-) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Declarations of the bundle's training window, from the training configuration's source."""
-    dataset = load_dataset(config)
-    declarations = dataset.declarations
-    window = dict((bundle.metadata.get("training_window") or {}).get("train") or {})
-    if window:
-        day = declarations["lodged_at"].dt.tz_convert("UTC").dt.date.astype(str)
-        declarations = declarations[(day >= window["start"]) & (day <= window["end"])]
-    else:
-        lodged = declarations["lodged_at"]
-        window = {"start": str(lodged.min().date()), "end": str(lodged.max().date())}
-    if len(declarations) > REFERENCE_SAMPLE_ROWS:
-        declarations = declarations.sample(REFERENCE_SAMPLE_ROWS, random_state=0)
-    return declarations.reset_index(drop=True), window
-
-
-def drift_check(
-    store: Store,
-    bundle: ModelBundle,
-    config: TrainingConfig,
-    *,
-    model: Mapping[str, str],
-    recent: tuple[datetime, datetime],
-    directory: Path | str,
-    num_threads: int = 1,
-) -> tuple[DriftSummary, list[Path]]:
-    """Compare what was scored in ``recent`` with the training window; write and keep the report.
-
-    The recent side uses the scores as they were served (stored); the reference side is
-    scored now by the same bundle. The figures are kept in the store for GET /v1/model.
-
-    Raises:
-        NoRecentScores: nothing was scored in the window.
-    """
-    start, end = recent
-    with store.transaction() as session:
-        rows = repository.scored_between(session, start, end)
-    if not rows:
-        raise NoRecentScores(
-            f"no declarations scored between {start.isoformat()} and {end.isoformat()}: "
-            "widen --days or score declarations first"
-        )
-    raw = pd.DataFrame.from_records([row.declaration for row in rows])
-    extras = [c for c in raw.columns if c.startswith(EXTRA_PREFIX)]
-    recent_declarations = validate_declarations(raw, source="store", extra_columns=extras)
-    recent_scores = pd.DataFrame(
-        {
-            **{
-                f"risk_{threat}": [row.risk.get(threat, float("nan")) for row in rows]
-                for threat in bundle.threats
-            },
-            "overall": [row.overall for row in rows],
-            "lane": [row.lane for row in rows],
-        }
-    )
-    reference, window = _training_reference(bundle, config)
-    summary = drift_summary(
-        bundle,
-        reference,
-        recent_declarations,
-        recent_scores,
-        model=model,
-        reference_window=window,
-        recent_window={"start": start.isoformat(), "end": end.isoformat()},
-        num_threads=num_threads,
-    )
-    files = write_drift_report(summary, directory)
-    with store.transaction() as session:
-        repository.record_drift_report(
-            session,
-            model_name=str(model.get("name", "")),
-            model_version=str(model.get("version", "")),
-            window_start=start,
-            window_end=end,
-            summary=summary.as_dict(),
-        )
-    return summary, files
-
-
-def latest_drift(store: Store) -> dict[str, Any] | None:
-    """The newest drift figures for GET /v1/model: when, which model, PSI and lane shares."""
-    with store.transaction() as session:
-        report = repository.latest_drift_report(session)
-        if report is None:
-            return None
-        summary = report.summary
-        return {
-            "created_at": report.created_at.isoformat(),
-            "model": {"name": report.model_name, "version": report.model_version},
-            "recent_window": summary.get("recent_window"),
-            "reference_window": summary.get("reference_window"),
-            "recent_rows": summary.get("recent_rows"),
-            "score_psi": summary.get("score_psi"),
-            "max_feature_psi": max(summary.get("feature_psi", {}).values(), default=0.0),
-            "top_feature_psi": dict(list(summary.get("feature_psi", {}).items())[:10]),
-            "lane_shares": summary.get("lane_shares"),
-            "alerts": summary.get("alerts", []),
-        }

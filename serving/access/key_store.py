@@ -1,0 +1,86 @@
+"""API keys in the operational store: add, find, list and revoke; the look-up of every request.
+
+Functions that take a session never commit, like `serving.store.repository`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, bindparam, select
+from sqlalchemy.orm import Session
+
+from serving.access.keys import Role, StoredKey
+from serving.store.database import Store
+from serving.store.tables import ApiKey
+
+
+def _stored_key(row: ApiKey | Row[Any]) -> StoredKey:
+    """A key from its ORM row or a Core row of the same table (the same attribute names)."""
+    return StoredKey(
+        key_id=row.key_id,
+        name=row.name,
+        role=Role(row.role),
+        offices=None if row.offices is None else tuple(row.offices),
+        salt=row.salt,
+        secret_hash=row.secret_hash,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def add_key(session: Session, key: StoredKey) -> None:
+    """Store a new key (its hash, never its secret)."""
+    session.add(
+        ApiKey(
+            key_id=key.key_id,
+            name=key.name,
+            role=key.role.value,
+            offices=None if key.offices is None else list(key.offices),
+            salt=key.salt,
+            secret_hash=key.secret_hash,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+        )
+    )
+
+
+def find_key(session: Session, key_id: str) -> StoredKey | None:
+    """The key with this public id, revoked or not; None when there is none."""
+    row = session.get(ApiKey, key_id)
+    return None if row is None else _stored_key(row)
+
+
+# Built once: the statement's cache key is then computed once, not on every request.
+_KEY_BY_ID = select(cast(Table, ApiKey.__table__)).where(
+    cast(Table, ApiKey.__table__).c.key_id == bindparam("key_id")
+)
+
+
+def lookup_key(store: Store, key_id: str) -> StoredKey | None:
+    """`find_key` for authentication, on every request: one Core select on a pooled
+    connection, without an ORM session (a third of the cost)."""
+    with store.engine.connect() as connection:
+        row = connection.execute(_KEY_BY_ID, {"key_id": key_id}).first()
+    return None if row is None else _stored_key(row)
+
+
+def all_keys(session: Session) -> list[StoredKey]:
+    """Every key, oldest first."""
+    rows = session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.key_id))
+    return [_stored_key(row) for row in rows]
+
+
+def revoke_key(session: Session, key_id: str, at: datetime) -> StoredKey:
+    """Revoke a key from ``at`` on (a revoked key stays revoked, with its first date).
+
+    Raises:
+        KeyError: no key has this id.
+    """
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise KeyError(key_id)
+    if row.revoked_at is None:
+        row.revoked_at = at
+    return _stored_key(row)

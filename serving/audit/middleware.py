@@ -1,0 +1,235 @@
+"""The audit middleware: a recorded request is answered only once its record is committed.
+
+For a route the policy records (`serving.access.policy`), `ConsultationRecords` runs the
+request with its response held back, writes the consultation-log record (and the writes the
+route left to that commit, `serving.deps.commit_with_record`) in one transaction, and only then
+sends the response. When the record cannot be written the client gets 503 instead, and
+/readyz turns not ready (fail closed). It sits inside `AccessControl`, which put the
+authenticated `Caller` in the request scope; a request without one is passed through.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterator, MutableMapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from anyio import to_thread
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.access.keys import StoredKey
+from serving.access.policy import policy_for
+from serving.audit import records
+from serving.audit.chain import AuditEvent
+from serving.base import (
+    CALLER,
+    MODEL_VERSION_HEADER,
+    NAMED_IDS,
+    REQUEST_WRITES,
+    Caller,
+    error_response,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_AUDITED_IDS = 10_000
+_ID_KEYS = ("declaration_id",)
+# Query parameters kept in a record's detail: filters, never submitted declaration content.
+_DETAIL_PARAMETERS = ("office_id", "date", "capacity", "since", "until", "key_id", "limit")
+
+
+class ConsultationRecords:
+    """Fail-closed consultation records: the response waits for its record's commit."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        caller = scope.get("state", {}).get(CALLER) if scope["type"] == "http" else None
+        if not isinstance(caller, Caller):  # probes, pages, docs, metrics
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        exchange = _Exchange(scope, caller.key)
+        await exchange.run(self.app, scope["app"].state.service, receive, send)
+        log.info(
+            "%s %s %d key=%s %.1fms",
+            scope["method"],
+            exchange.template or "unmatched",
+            exchange.status,
+            caller.key.key_id,
+            (time.perf_counter() - started) * 1000,
+        )
+
+
+def _declaration_ids(document: Any, depth: int = 0) -> Iterator[str]:
+    """Every string ``declaration_id`` in a JSON document, outer levels first."""
+    if depth > 4:
+        return
+    if isinstance(document, dict):
+        for key in _ID_KEYS:
+            value = document.get(key)
+            if isinstance(value, str):
+                yield value
+        for value in document.values():
+            if isinstance(value, dict | list):
+                yield from _declaration_ids(value, depth + 1)
+    elif isinstance(document, list):
+        for item in document:
+            yield from _declaration_ids(item, depth + 1)
+
+
+def _ids_from_json(body: bytes) -> list[str]:
+    if not body:
+        return []
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return []
+    return list(_declaration_ids(document))
+
+
+class _Exchange:
+    """One recorded request: runs it, holds the response, writes the record, then sends."""
+
+    def __init__(self, scope: Scope, key: StoredKey) -> None:
+        self.scope = scope
+        self.key = key
+        self.template: str | None = None  # known once the router has matched the request
+        self.status = 500
+        self.request_body = b""
+
+    async def run(self, app: ASGIApp, state: Any, receive: Receive, send: Send) -> None:
+        """Run the route with the response held back until its record is written."""
+        body_parts: list[bytes] = []
+
+        async def keep_body() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                body_parts.append(message.get("body", b""))
+            return message
+
+        held: list[Message] = []
+        model_version: str | None = None
+
+        async def hold(message: MutableMapping[str, Any]) -> None:
+            nonlocal model_version
+            if message["type"] == "http.response.start":
+                self.status = int(message["status"])
+                for name, value in message.get("headers", []):
+                    if name.decode("latin-1").lower() == MODEL_VERSION_HEADER.lower():
+                        model_version = value.decode("latin-1")
+            held.append(message)
+
+        failure: BaseException | None = None
+        self.scope.setdefault("state", {})[REQUEST_WRITES] = []
+        try:
+            await app(self.scope, keep_body, hold)
+        except Exception as error:  # recorded as a 500, then handed to the error shield
+            failure = error
+            self.status = 500
+        self.request_body = b"".join(body_parts)
+        self.template = getattr(self.scope.get("route"), "path", None)
+        policy = None if self.template is None else policy_for(self.scope["method"], self.template)
+        if policy is None or not policy.audited:  # unknown paths (404, 405) are not recorded
+            for message in held:
+                await send(message)
+            if failure is not None:
+                raise failure
+            return
+        await self._release(state, held, model_version, send, failure=failure)
+
+    def _event(self, state: Any, response_body: bytes, model_version: str | None) -> AuditEvent:
+        ids: list[str] = []
+        path_id = self.scope.get("path_params", {}).get("declaration_id")
+        if isinstance(path_id, str):
+            ids.append(path_id)
+        query_id = _query_value(self.scope, "declaration_id")
+        if query_id is not None:
+            ids.append(query_id)
+        named = self.scope.get("state", {}).get(NAMED_IDS)
+        if named is not None and self.status < 400:
+            ids.extend(named)  # the route named them: no need to parse both bodies again
+        else:
+            ids.extend(_ids_from_json(self.request_body))
+            if self.status < 400:
+                ids.extend(_ids_from_json(response_body))
+        unique = list(dict.fromkeys(i for i in ids if len(i) <= 200))[:MAX_AUDITED_IDS]
+        if model_version is None and (current := state.model_holder.current) is not None:
+            model_version = current.label
+        caller = self.scope["state"][CALLER]
+        justification = caller.justification
+        return AuditEvent(
+            recorded_at=datetime.now(UTC),
+            key_id=self.key.key_id,
+            key_name=self.key.name,
+            role=self.key.role.value,
+            route=f"{self.scope['method']} {self.template}",
+            declaration_ids=tuple(unique),
+            justification=None if justification is None else justification[:500],
+            model_version=model_version,
+            status=self.status,
+            detail=_query_detail(self.scope),
+        )
+
+    async def _release(
+        self,
+        state: Any,
+        held: list[Message],
+        model_version: str | None,
+        send: Send,
+        *,
+        failure: BaseException | None = None,
+    ) -> None:
+        response_body = b"".join(
+            m.get("body", b"") for m in held if m["type"] == "http.response.body"
+        )
+        event = self._event(state, response_body, model_version)
+        store = state.store
+        writes = self.scope["state"][REQUEST_WRITES]
+        if failure is not None or self.status >= 400:
+            writes = []  # a failed request keeps nothing
+        try:
+            if store is None:
+                raise records.AuditWriteError("operational store unavailable")
+            try:
+                await to_thread.run_sync(state.audit_log.append, store, event, writes)
+            except records.RequestWriteError as error:
+                # The route's own write failed, so nothing was committed: the request is
+                # recorded as the 500 it becomes, and the error shield answers it.
+                failure = error.error
+                self.status = 500
+                event = replace(event, status=500)
+                await to_thread.run_sync(state.audit_log.append, store, event)
+        except records.AuditWriteError as error:
+            state.audit_error = str(error)
+            log.error("request refused: %s", error)
+            self.status = 503
+            await error_response(
+                503, "the consultation log cannot be written: request refused, try again later"
+            )(self.scope, _no_body, send)
+            return
+        state.audit_error = None
+        if failure is not None:
+            raise failure
+        for message in held:
+            await send(message)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def _query_value(scope: Scope, name: str) -> str | None:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
+    return values[0] if values else None
+
+
+def _query_detail(scope: Scope) -> dict[str, Any]:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return {name: query[name][0][:200] for name in _DETAIL_PARAMETERS if name in query}

@@ -1,0 +1,147 @@
+"""What every room of serving/ shares, below all of them.
+
+The app state (`ServiceState`) and the model it serves now (`current_model`, `LoadedModel`);
+the caller (`Caller`, kept in the request scope under `CALLER` by the access middleware); the
+request-scope slots the audit middleware reads; the header names and limits more than one
+room uses; and the response shapes several rooms answer with (model reference, reason, error).
+
+It imports no module of serving/ at run time (the state's field types only for the type
+checker), so every room, the access middleware and the audit middleware can import it without
+importing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from fastapi import HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from models.bundle import ModelBundle
+    from serving.access.keys import StoredKey
+    from serving.audit.records import AuditLog
+    from serving.inspections.service import OperationsPolicy
+    from serving.metrics import ServiceMetrics
+    from serving.model.holder import ModelHolder
+    from serving.scoring.queue import ScoringQueue
+    from serving.settings import ServiceSettings
+    from serving.store.database import Store
+
+MODEL_VERSION_HEADER = "X-Model-Version"  # name/version of the model that answered
+JUSTIFICATION_HEADER = "X-Justification"  # why the caller consults (kept in the log)
+MAX_JUSTIFICATION_CHARS = 500
+
+# Request-scope slots (``scope["state"]``) shared by the middlewares and the routes.
+CALLER = "shiprisk.caller"  # the authenticated `Caller`, set by the access middleware
+REQUEST_WRITES = "shiprisk.request_writes"  # writes left to the record's commit
+NAMED_IDS = "shiprisk.declaration_ids"  # ids a route says it consulted
+
+
+# -- the model being served --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified bundle with the registry coordinates it was loaded from."""
+
+    bundle: ModelBundle
+    name: str
+    version: str
+    uri: str
+    loaded_at: datetime
+
+    @property
+    def label(self) -> str:
+        """``name/version``, as in the X-Model-Version header."""
+        return f"{self.name}/{self.version}"
+
+
+# -- the app state -----------------------------------------------------------------------------
+
+
+@dataclass
+class ServiceState:
+    """What routes share, created per app by the factory (``app.state.service``)."""
+
+    settings: ServiceSettings
+    model_holder: ModelHolder
+    metrics: ServiceMetrics
+    scoring: ScoringQueue
+    policy: OperationsPolicy
+    audit_log: AuditLog  # appends consultation-log records, one after the other
+    store: Store | None = None  # the operational store, opened by the lifespan
+    store_error: str | None = "not opened yet"
+    audit_error: str | None = None  # why the last consultation record failed, until one works
+
+
+def current_model(state: ServiceState) -> LoadedModel:
+    """The model to score with, taken once per request; 503 with the reason when there is none."""
+    current = state.model_holder.current
+    if current is None:
+        raise HTTPException(
+            status_code=503,
+            detail=f"no model loaded ({state.model_holder.last_error}). Register a model, point "
+            f"the alias at it, then POST /v1/admin/reload",
+        )
+    return current
+
+
+# -- the caller --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated key behind a request, and the reason it gave."""
+
+    key: StoredKey
+    justification: str | None
+
+    def covers_office(self, office_id: str | None) -> bool:
+        """Whether the office is inside the key's remit (an unknown office is not)."""
+        if self.key.offices is None:
+            return True
+        return office_id is not None and self.key.covers_office(office_id)
+
+
+# -- response shapes shared by the rooms -------------------------------------------------------
+
+
+class ModelRef(BaseModel):
+    """The registered model that produced a score."""
+
+    name: str
+    version: str
+
+
+class ReasonOut(BaseModel):
+    """A feature that raised one threat's risk, with its SHAP contribution (log-odds)."""
+
+    threat: str
+    feature: str
+    value: float | None
+    contribution: float
+    text: str
+
+
+class ErrorItem(BaseModel):
+    """One problem with a request: where (field path), what was expected, and how to fix it."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+    fix: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Error body; never contains submitted declaration values."""
+
+    detail: list[ErrorItem] | str
+
+
+def error_response(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """An `ErrorResponse` body with one message, answered by a middleware (no route ran)."""
+    return JSONResponse(status_code=status, content={"detail": detail}, headers=headers)

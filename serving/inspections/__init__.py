@@ -1,0 +1,1 @@
+"""The inspection loop: declarations as scored, worklists, outcomes, export for retraining."""

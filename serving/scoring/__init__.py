@@ -1,0 +1,1 @@
+"""Scoring declarations: POST /v1/scores, its schemas, the scoring queue and batch files."""

@@ -1,0 +1,46 @@
+"""Keeping what was scored: the canonical declarations with their scores and reasons.
+
+The score route leaves `scores_write` to the commit of its consultation record
+(`serving.deps.commit_with_record`); `store_scores` commits it on its own, through the
+store's group-commit writer (one transaction shared with concurrent requests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from serving.scoring.queue import CanonicalScores
+from serving.store import repository
+from serving.store.database import Store
+from serving.store.group_commit import group_commit
+
+
+def scores_write(
+    scored: CanonicalScores, *, model_name: str, model_version: str
+) -> Callable[[Session], int]:
+    """The write that keeps what was just scored: the canonical declarations with their
+    scores and reasons.
+
+    The rows are built now, so the transaction that runs the write only inserts them; the
+    score route leaves the write to the commit of its consultation record
+    (`serving.deps.commit_with_record`), `store_scores` commits it on its own.
+    """
+    rows = repository.score_rows(
+        scored.declarations.rows, scored, model_name=model_name, model_version=model_version
+    )
+
+    def write(session: Session) -> int:
+        return repository.insert_score_rows(session, rows)
+
+    return write
+
+
+def store_scores(
+    store: Store, scored: CanonicalScores, *, model_name: str, model_version: str
+) -> int:
+    """Keep what was just scored, committed by the store's group-commit writer (in the same
+    transaction as the writes of concurrent requests); returns once committed."""
+    write = scores_write(scored, model_name=model_name, model_version=model_version)
+    return group_commit(store).submit(write)

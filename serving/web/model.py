@@ -1,0 +1,82 @@
+"""The model page (risk managers): champion and challenger, measures at inspection rates, drift."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+
+from serving.web import charts
+from serving.web.page import (
+    ServiceCall,
+    Web,
+    page_router,
+    refused,
+    render_page,
+    signed_in,
+    to_sign_in,
+)
+
+IMPORTANCE_ROWS = 10
+
+router = page_router()
+
+
+@router.get("/model", response_class=HTMLResponse)
+async def model_page(request: Request, web: Web) -> Response:
+    """Risk managers: the champion and challenger, measures at inspection rates, drift."""
+    session = signed_in(request, web)
+    if session is None:
+        return to_sign_in(web)
+    answer = await ServiceCall(request, session).get("/v1/model")
+    if answer.status_code != 200:
+        return refused(web, request, session, answer)
+    info = answer.json()
+    threats_metrics: dict[str, Any] = dict(info.get("metrics", {}).get("threats", {}))
+    rate_charts, calibration_charts = {}, {}
+    for threat, measures in threats_metrics.items():
+        series = {
+            label: measures[key]
+            for key, label in (
+                ("precision_at", "precision"),
+                ("recall_at", "recall"),
+                ("revenue_at", "revenue share"),
+            )
+            if measures.get(key)
+        }
+        rate_charts[threat] = charts.rates_chart_svg(series, title=f"{threat}")
+        calibration_charts[threat] = charts.calibration_svg(
+            measures.get("calibration") or [], title=f"{threat} calibration"
+        )
+    current = request.app.state.service.model_holder.current
+    metadata = dict(current.bundle.metadata) if current is not None else {}
+    name, version = info["model"]["name"], info["model"]["version"]
+    return render_page(
+        web,
+        request,
+        "model.html",
+        {
+            "info": info,
+            "threats_metrics": threats_metrics,
+            "rate_charts": rate_charts,
+            "calibration_charts": calibration_charts,
+            "challenger": web.challenger_version(request),
+            # Only slices large enough to be reported (training leaves small ones out).
+            "slices": {
+                threat: shown
+                for threat, dimensions in (metadata.get("slices") or {}).items()
+                if (shown := {d: groups for d, groups in dimensions.items() if groups})
+            },
+            "importance": {
+                threat: list(values.items())[:IMPORTANCE_ROWS]
+                for threat, values in dict(info.get("importance", {})).items()
+            },
+            "mlflow_link": (
+                f"{web.mlflow_ui_url.rstrip('/')}/#/models/{name}/versions/{version}"
+                if web.mlflow_ui_url
+                else None
+            ),
+        },
+        session=session,
+    )

@@ -1,0 +1,237 @@
+"""What every page shares: the pages' state, the API called as the signed-in user, responses.
+
+A page holds no data of its own: it calls the service's API in process, presenting the API key
+of the signed-in user (and the justification they gave once for the session), so every page
+action passes the same authentication, role and office-remit checks and leaves the same
+consultation-log record as the same call made with curl. A refused call becomes the sign-in
+page (401) or a 403/404 page that shows no data. The pages need no JavaScript.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import httpx
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from serving.access.policy import PAGES_PREFIX
+from serving.web.session import COOKIE_NAME, COOKIE_PATH, SessionCodec, WebSession
+
+
+@dataclass(frozen=True)
+class KeyIdentity:
+    """Who an API key belongs to, as the key store says: shown in the page header."""
+
+    key_id: str
+    name: str
+    role: str
+
+
+KeyChecker = Callable[[Request, str], KeyIdentity | None]
+ChallengerLookup = Callable[[Request], str | None]
+
+
+@dataclass
+class WebState:
+    """What the pages share, made once by `include_pages`."""
+
+    templates: Jinja2Templates
+    codec: SessionCodec
+    check_key: KeyChecker
+    challenger_version: ChallengerLookup
+    secure_cookie: bool = True
+    mlflow_ui_url: str | None = None
+
+
+def web_state(request: Request) -> WebState:
+    """The pages' shared state of the app serving this request."""
+    state: WebState = request.app.state.web
+    return state
+
+
+Web = Annotated[WebState, Depends(web_state)]
+
+
+# -- the API, called in process as the signed-in user ------------------------------------------
+
+
+class ServiceCall:
+    """Calls the service's own routes in process, through all its middleware, as one user."""
+
+    def __init__(self, request: Request, session: WebSession) -> None:
+        self.app = request.app
+        self.session = session
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.session.api_key}"}
+        if self.session.justification:
+            headers["X-Justification"] = self.session.justification
+        return headers
+
+    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
+        """GET an API route with the user's key and justification."""
+        async with self._client() as client:
+            return await client.get(path, params=dict(params or {}), headers=self._headers())
+
+    async def post(self, path: str, payload: Any) -> httpx.Response:
+        """POST JSON to an API route with the user's key and justification."""
+        async with self._client() as client:
+            return await client.post(path, json=payload, headers=self._headers())
+
+    def _client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://shiprisk.pages"
+        )
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+
+def render_page(
+    web: WebState,
+    request: Request,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    session: WebSession | None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    response = web.templates.TemplateResponse(
+        request,
+        template,
+        {"session": session, "prefix": PAGES_PREFIX, **context},
+        status_code=status_code,
+    )
+    return response  # security headers and the pages' CSP: serving.access.authenticate
+
+
+def to_sign_in(web: WebState, *, clear: bool = False) -> RedirectResponse:
+    response = RedirectResponse(f"{PAGES_PREFIX}/sign-in", status_code=303)
+    if clear:
+        clear_session_cookie(response, web)
+    return response
+
+
+def set_session_cookie(response: Response, web: WebState, session: WebSession) -> None:
+    response.set_cookie(
+        COOKIE_NAME,
+        web.codec.dumps(session),
+        max_age=web.codec.max_age_seconds,
+        path=COOKIE_PATH,
+        secure=web.secure_cookie,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def clear_session_cookie(response: Response, web: WebState) -> None:
+    response.delete_cookie(
+        COOKIE_NAME, path=COOKIE_PATH, secure=web.secure_cookie, httponly=True, samesite="strict"
+    )
+
+
+def refused(
+    web: WebState, request: Request, session: WebSession, answer: httpx.Response
+) -> Response:
+    """The page for an API call that did not succeed: never any of the data asked for."""
+    if answer.status_code == 401:  # key revoked since sign-in
+        return to_sign_in(web, clear=True)
+    if answer.status_code == 400 and "X-Justification" in _detail_text(answer):
+        return RedirectResponse(justification_url(request), status_code=303)
+    titles = {
+        403: "Not allowed",
+        404: "Not found",
+        503: "Service unavailable",
+    }
+    messages = {
+        403: f"Your role ({session.role.replace('_', ' ')}) may not open this page.",
+        404: "There is no scored declaration with this id within your remit.",
+        503: "The service cannot answer now (no model loaded, or the store or the "
+        "consultation log is unavailable). Try again later.",
+    }
+    status = answer.status_code if answer.status_code in titles else 502
+    return render_page(
+        web,
+        request,
+        "problem.html",
+        {
+            "title": titles.get(status, "Request failed"),
+            "message": messages.get(status, f"The service answered {answer.status_code}."),
+        },
+        session=session,
+        status_code=status,
+    )
+
+
+def _detail_text(answer: httpx.Response) -> str:
+    try:
+        return str(answer.json().get("detail", ""))
+    except ValueError:
+        return ""
+
+
+def justification_url(request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"{PAGES_PREFIX}/justification?{urlencode({'next': target})}"
+
+
+def safe_next(target: str | None) -> str:
+    """A redirect target inside the pages only (no open redirect to another site)."""
+    if target and target.startswith(f"{PAGES_PREFIX}/") and not target.startswith("//"):
+        return target
+    return f"{PAGES_PREFIX}/"
+
+
+# -- formatting helpers for templates ----------------------------------------------------------
+
+
+def percent(value: Any, digits: int = 1) -> str:
+    """A share as a percentage ("12.3%"); a dash when unknown."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if number != number:  # NaN
+        return "–"
+    return f"{number * 100:.{digits}f}%"
+
+
+def number(value: Any, digits: int = 3) -> str:
+    """A number with fixed decimals; a dash when unknown."""
+    try:
+        figure = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if figure != figure:
+        return "–"
+    return f"{figure:.{digits}f}"
+
+
+def bad_form(web: WebState, request: Request, session: WebSession | None) -> Response:
+    return render_page(
+        web,
+        request,
+        "problem.html",
+        {
+            "title": "Form expired",
+            "message": "This form was not sent from your current session. Open the page "
+            "again and resend it.",
+        },
+        session=session,
+        status_code=403,
+    )
+
+
+def signed_in(request: Request, web: WebState) -> WebSession | None:
+    """The session in the request's cookie, or None when there is none (or it is not valid)."""
+    return web.codec.loads(request.cookies.get(COOKIE_NAME))
+
+
+def page_router() -> APIRouter:
+    """A router for one page's routes under the pages' prefix, left out of the API document."""
+    return APIRouter(prefix=PAGES_PREFIX, include_in_schema=False)

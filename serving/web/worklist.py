@@ -1,0 +1,81 @@
+"""The worklist page: pick an office, day and capacity; see the ranked declarations to inspect."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from serving.base import ReasonOut
+from serving.store import repository
+from serving.web.page import (
+    ServiceCall,
+    Web,
+    justification_url,
+    page_router,
+    refused,
+    render_page,
+    signed_in,
+    to_sign_in,
+)
+
+router = page_router()
+
+
+@router.get("/worklist", response_class=HTMLResponse)
+async def worklist_page(
+    request: Request,
+    web: Web,
+    office_id: str | None = None,
+    date: str | None = None,
+    capacity: str | None = None,
+) -> Response:
+    """Pick an office, day and capacity; see the ranked declarations to inspect."""
+    session = signed_in(request, web)
+    if session is None:
+        return to_sign_in(web)
+    chosen = {
+        "office_id": (office_id or "").strip(),
+        "date": date or datetime.now(UTC).date().isoformat(),
+        "capacity": capacity or "10",
+    }
+    context: dict[str, Any] = {"form": chosen, "worklist": None, "top_reasons": {}}
+    if chosen["office_id"]:
+        if not session.justification:
+            return RedirectResponse(justification_url(request), status_code=303)
+        answer = await ServiceCall(request, session).get("/v1/worklist", chosen)
+        if answer.status_code == 422:
+            context["error"] = (
+                "Check the office, the date (YYYY-MM-DD) and the capacity (0 or more)."
+            )
+            return render_page(
+                web, request, "worklist.html", context, session=session, status_code=422
+            )
+        if answer.status_code != 200:
+            return refused(web, request, session, answer)
+        listed = answer.json()
+        context["worklist"] = listed
+        context["top_reasons"] = _top_reasons(
+            request, [p["declaration_id"] for p in listed["picks"]]
+        )
+    return render_page(web, request, "worklist.html", context, session=session)
+
+
+def _top_reasons(request: Request, declaration_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The first stored reason of each declaration the worklist call just returned.
+
+    Read from the store directly: the worklist call was checked and its record names these
+    declarations; asking the API once per row would only repeat that record.
+    """
+    store = request.app.state.service.store
+    found: dict[str, dict[str, Any]] = {}
+    if store is None:
+        return found
+    with store.transaction() as session:
+        latest = repository.latest_scores(session, declaration_ids)
+        for declaration_id, row in latest.items():
+            if row.reasons:
+                found[declaration_id] = ReasonOut(**row.reasons[0]).model_dump()
+    return found
