@@ -12,7 +12,8 @@ import pytest
 
 from features.columns import DeclarationColumns
 from features.records import CanonicalRecords
-from models.bundle import ModelBundle, Reason, ScoredDeclaration
+from models.bundle import ModelBundle, ScoredDeclaration
+from models.explain import Reason
 from serving.model_holder import LoadedModel, ScoringQueue, validated_declarations
 from serving.schemas import Declaration, declarations_frame
 from tests.serving.test_schemas import MINIMAL
