@@ -23,7 +23,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -52,6 +51,7 @@ from models.manifest import (
     file_sha256s,
     json_ready,
     read_verified,
+    shiprisk_version,
     write_json,
 )
 
@@ -128,13 +128,6 @@ def verify_bundle(directory: Path | str) -> Manifest:
     """Check every file of a saved bundle against its manifest; raise ``BundleIntegrityError`` if any differs."""
     manifest, _ = read_verified(Path(directory), required_files)
     return manifest
-
-
-def _shiprisk_version() -> str:
-    try:
-        return package_metadata.version("shiprisk")
-    except package_metadata.PackageNotFoundError:
-        return "unknown"
 
 
 class ModelBundle:
@@ -384,7 +377,7 @@ class ModelBundle:
             metrics=dict(self.metadata.get("metrics") or {}),
             parameters=dict(self.metadata.get("parameters") or {}),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            shiprisk_version=_shiprisk_version(),
+            shiprisk_version=shiprisk_version(),
             files=file_sha256s(directory),
             metadata={k: v for k, v in self.metadata.items() if k not in METADATA_KEYS},
         )

@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "json_ready",
     "manifest_sha256",
     "read_verified",
+    "shiprisk_version",
     "write_json",
 ]
 
@@ -106,6 +108,14 @@ class Manifest:
             metadata=dict(data.get("metadata") or {}),
             format=int(data.get("format", BUNDLE_FORMAT)),
         )
+
+
+def shiprisk_version() -> str:
+    """The installed shiprisk package's version, recorded in every manifest ("unknown" if not installed)."""
+    try:
+        return package_metadata.version("shiprisk")
+    except package_metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _sha256(content: bytes) -> str:
