@@ -23,6 +23,8 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from features.calendar import calendar_features
 from features.codes import CODE_FIELDS, code_values, encode, fit_vocabularies
@@ -135,8 +137,11 @@ FIXED_FEATURE_FIELDS: dict[str, list[str]] = {
 }
 
 
-class FeatureBuilder:
+class FeatureBuilder(BaseEstimator):
     """Fitted feature state plus the two transforms (training point-in-time, serving frozen).
+
+    A scikit-learn estimator: ``__init__`` only stores the parameters below, ``fit`` learns
+    the attributes ending in ``_``, and a transform before ``fit`` raises ``NotFittedError``.
 
     Args:
         threats: threat names; labels are ``label_<threat>``.
@@ -189,22 +194,14 @@ class FeatureBuilder:
         self.random_state = random_state
 
     # ------------------------------------------------------------------ parameters
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Constructor parameters (scikit-learn contract)."""
+    def _saved_params(self) -> dict[str, Any]:
+        """Constructor parameters as the saved state holds them (JSON: lists, a dict of names)."""
         return {
-            "threats": tuple(self.threats),
-            "extra_categorical": tuple(self.extra_categorical),
-            "extra_numeric": tuple(self.extra_numeric),
+            **self.get_params(),
+            "threats": list(self.threats),
+            "extra_categorical": list(self.extra_categorical),
+            "extra_numeric": list(self.extra_numeric),
             "display_names": dict(self.display_names or {}),
-            "prior_strength": self.prior_strength,
-            "reference_min_rows": self.reference_min_rows,
-            "vocabulary_size": self.vocabulary_size,
-            "text_folds": self.text_folds,
-            "text_regularisation": self.text_regularisation,
-            "chapter_word_min_rows": self.chapter_word_min_rows,
-            "chapter_smoothing": self.chapter_smoothing,
-            "rare_importer_declarations": self.rare_importer_declarations,
-            "random_state": self.random_state,
         }
 
     # ------------------------------------------------------------------ fitting
@@ -248,6 +245,7 @@ class FeatureBuilder:
         declarations folded in earlier). Anything at or before a cutoff is taken as already
         counted, so passing the same rows twice changes nothing.
         """
+        check_is_fitted(self)
         declarations, labels = _positional(declarations, labels)
         self._fold_into_history(declarations, labels)
         self._history_tables = None
@@ -421,6 +419,7 @@ class FeatureBuilder:
         Each row's features depend on that row alone, so one declaration scored by itself
         gets exactly the features it gets inside a batch.
         """
+        check_is_fitted(self)
         return self._frame(self.transform_columns(DeclarationColumns(declarations)), declarations)
 
     def transform_columns(self, columns: DeclarationColumns) -> np.ndarray:
@@ -429,6 +428,7 @@ class FeatureBuilder:
         The API reads its typed records straight into `DeclarationColumns.from_arrays` and
         scores this block: the same features as `transform`, without a frame on either side.
         """
+        check_is_fitted(self)
         history = self._history()
         keys = entity_keys(columns)
         counts = {kind.name: history[kind.name].lookup(keys[kind.name]) for kind in ENTITY_KINDS}
@@ -447,6 +447,7 @@ class FeatureBuilder:
         fold that left them out, so downstream models never see in-sample text scores; a
         loaded builder knows no fit rows and scores every row with the full text model.
         """
+        check_is_fitted(self)
         _check_aligned(declarations, labels)
         labels = labels.reset_index(drop=True)
         columns = DeclarationColumns(declarations)
@@ -646,6 +647,7 @@ class FeatureBuilder:
         ids do not travel with a model). A loaded builder therefore scores every row, in
         both transforms, with the full text model.
         """
+        check_is_fitted(self)
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         full_model = self.text_coefficients_["fold"] == FULL_MODEL
@@ -663,10 +665,7 @@ class FeatureBuilder:
             paths.append(path)
         state = {
             "format_version": FORMAT_VERSION,
-            "params": {
-                key: list(value) if isinstance(value, tuple) else value
-                for key, value in self.get_params().items()
-            },
+            "params": self._saved_params(),
             "global_hit_rates": self.global_hit_rates_,
             "declarations_cutoff_ns": self.declarations_cutoff_ns_,
             "outcomes_cutoff_ns": self.outcomes_cutoff_ns_,

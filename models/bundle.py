@@ -1,10 +1,11 @@
 """The model bundle: everything needed to score a declaration, saved as verifiable plain files.
 
 A bundle holds the fitted feature builder, one LightGBM booster per threat, a calibrator per
-threat, the lane policy, and a manifest with the sha256 of every other file. Nothing is
-pickled: boosters are LightGBM text models, the rest is JSON or the builder's own Parquet and
-JSON. `ModelBundle.load` checks every hash before it parses anything, so a bundle changed after
-training (by accident or on purpose) is refused instead of scoring declarations.
+threat, the lane policy, and a manifest with the sha256 of every other file
+(`models.manifest`). Nothing is pickled: boosters are LightGBM text models, the rest is JSON
+or the builder's own Parquet and JSON. `ModelBundle.load` checks every hash before it parses
+anything, so a bundle changed after training (by accident or on purpose) is refused instead
+of scoring declarations.
 
 Layout of a saved bundle::
 
@@ -17,14 +18,11 @@ Layout of a saved bundle::
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
-from importlib import metadata as package_metadata
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,7 +31,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from features.columns import DeclarationColumns
 from models.calibration import Calibrator
+from models.declarations import DeclarationBatch, RecordsLike
 from models.explain import (
     Reason,
     ReasonText,
@@ -43,47 +43,41 @@ from models.explain import (
     usable_threads,
 )
 from models.lanes import LanePolicy
+from models.manifest import (
+    MANIFEST_FILE,
+    METADATA_KEYS,
+    BundleIntegrityError,
+    Manifest,
+    file_sha256s,
+    json_ready,
+    read_verified,
+    shiprisk_version,
+    write_json,
+)
 
 __all__ = [
-    "BundleIntegrityError",
     "FeatureBuilderLike",
-    "Manifest",
     "ModelBundle",
-    "Reason",
     "ScoredDeclaration",
-    "manifest_sha256",
     "verify_bundle",
 ]
 
-MANIFEST_FILE = "manifest.json"
 CALIBRATION_FILE = "calibration.json"
 LANES_FILE = "lanes.json"
 MODELS_DIR = "models"
 FEATURES_DIR = "features"
-BUNDLE_FORMAT = 1
 # Threat names become file names: keep them to a safe, readable alphabet.
 THREAT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_MANIFEST_KEYS = (
-    "name",
-    "training_window",
-    "metrics",
-    "parameters",
-    "created_at",
-    "shiprisk_version",
-)
 
-
-class BundleIntegrityError(Exception):
-    """A bundle on disk does not match its manifest; ``problems`` lists each file and what is wrong."""
-
-    def __init__(self, directory: Path | str, problems: Sequence[str]) -> None:
-        self.directory = str(directory)
-        self.problems = list(problems)
-        super().__init__(f"bundle {self.directory} refused: " + "; ".join(self.problems))
+Declarations = pd.DataFrame | RecordsLike  # a canonical frame, or canonical records
 
 
 class FeatureBuilderLike(Protocol):
-    """The part of ``features.builder.FeatureBuilder`` (docs/internals.md) a bundle relies on."""
+    """The part of ``features.builder.FeatureBuilder`` (docs/internals.md) a bundle relies on.
+
+    Scoring calls ``transform_columns`` only; ``transform`` (the same features as a frame)
+    is what training's evaluation reads through ``bundle.builder``.
+    """
 
     feature_names_: list[str]
     categorical_features_: list[str]
@@ -91,7 +85,7 @@ class FeatureBuilderLike(Protocol):
 
     def transform(self, declarations: pd.DataFrame) -> pd.DataFrame: ...
 
-    def transform_columns(self, columns: Any) -> NDArray[np.float64]: ...
+    def transform_columns(self, columns: DeclarationColumns) -> NDArray[np.float64]: ...
 
     def save(self, directory: Path) -> list[Path]: ...
 
@@ -125,219 +119,23 @@ class ScoredDeclaration:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Manifest:
-    """The contents of ``manifest.json``."""
-
-    name: str
-    threats: list[str]
-    features: list[str]
-    categorical_features: list[str]
-    lanes: dict[str, Any]
-    training_window: dict[str, Any]
-    metrics: dict[str, Any]
-    parameters: dict[str, Any]
-    created_at: str
-    shiprisk_version: str
-    files: dict[str, str]  # POSIX path relative to the bundle -> sha256 hex digest
-    metadata: dict[str, Any] = field(default_factory=dict)  # other training metadata
-    format: int = BUNDLE_FORMAT
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
-        """Read a parsed manifest; a missing or mistyped key raises ``ValueError`` naming it."""
-        expected: dict[str, type] = {
-            "name": str,
-            "threats": list,
-            "features": list,
-            "categorical_features": list,
-            "lanes": dict,
-            "training_window": dict,
-            "metrics": dict,
-            "parameters": dict,
-            "created_at": str,
-            "shiprisk_version": str,
-            "files": dict,
-        }
-        for key, kind in expected.items():
-            if not isinstance(data.get(key), kind):
-                raise ValueError(f"key {key!r} missing or not a {kind.__name__}")
-        if data.get("format", BUNDLE_FORMAT) != BUNDLE_FORMAT:
-            raise ValueError(
-                f"bundle format {data.get('format')!r}, this shiprisk reads {BUNDLE_FORMAT}"
-            )
-        return cls(
-            **{key: data[key] for key in expected},
-            metadata=dict(data.get("metadata") or {}),
-            format=int(data.get("format", BUNDLE_FORMAT)),
-        )
-
-
-def _sha256(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
-
-
-def manifest_sha256(directory: Path | str) -> str:
-    """sha256 of a bundle's ``manifest.json``: pins the whole bundle, since the manifest hashes the rest."""
-    return _sha256((Path(directory) / MANIFEST_FILE).read_bytes())
-
-
-def _json_ready(value: Any) -> Any:
-    """Strict-JSON copy: tuples and arrays become lists, numpy scalars Python numbers, dates
-    ISO strings, NaN/inf None."""
-    if isinstance(value, Mapping):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_json_ready(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(
-        json.dumps(_json_ready(data), indent=2, allow_nan=False) + "\n", encoding="utf-8"
-    )
-
-
-def _bundle_files(directory: Path) -> list[str]:
-    """Every file and symlink under ``directory`` except the manifest, as sorted POSIX paths."""
-    found = []
-    for path in directory.rglob("*"):
-        if path.is_symlink() or path.is_file():
-            relative = path.relative_to(directory).as_posix()
-            if relative != MANIFEST_FILE:
-                found.append(relative)
-    return sorted(found)
-
-
-def _read_verified(directory: Path) -> tuple[Manifest, dict[str, bytes]]:
-    """Check the bundle against its manifest; return the manifest and every file's verified bytes.
-
-    Returning the bytes that were hashed lets the loader parse exactly what was checked.
-    """
-    if not directory.is_dir():
-        raise BundleIntegrityError(directory, ["not a directory"])
-    manifest_path = directory / MANIFEST_FILE
-    if not manifest_path.is_file() or manifest_path.is_symlink():
-        raise BundleIntegrityError(directory, [f"{MANIFEST_FILE}: missing"])
-    try:
-        manifest = Manifest.from_dict(json.loads(manifest_path.read_bytes()))
-    except (ValueError, TypeError) as error:  # JSONDecodeError is a ValueError
-        raise BundleIntegrityError(directory, [f"{MANIFEST_FILE}: unreadable ({error})"]) from error
-
-    problems: list[str] = []
-    root = directory.resolve()
-    required = [f"{MODELS_DIR}/{t}.txt" for t in manifest.threats] + [CALIBRATION_FILE, LANES_FILE]
-    problems += [
-        f"{name}: not listed in the manifest" for name in required if name not in manifest.files
-    ]
-    contents: dict[str, bytes] = {}
-    for relative, expected in sorted(manifest.files.items()):
-        path = directory / relative
-        if (
-            relative == MANIFEST_FILE
-            or not path.resolve().is_relative_to(root)
-            or ".." in Path(relative).parts
-        ):
-            problems.append(f"{relative}: path not allowed in a manifest")
-        elif path.is_symlink():
-            problems.append(f"{relative}: is a symbolic link")
-        elif not path.is_file():
-            problems.append(f"{relative}: missing")
-        else:
-            content = path.read_bytes()
-            if _sha256(content) != expected:
-                problems.append(f"{relative}: sha256 does not match the manifest (file changed)")
-            else:
-                contents[relative] = content
-    problems += [
-        f"{relative}: not listed in the manifest"
-        for relative in _bundle_files(directory)
-        if relative not in manifest.files
-    ]
-    if problems:
-        raise BundleIntegrityError(directory, problems)
-    return manifest, contents
+def required_files(manifest: Manifest) -> list[str]:
+    """The files a bundle with this manifest cannot load without."""
+    return [f"{MODELS_DIR}/{t}.txt" for t in manifest.threats] + [CALIBRATION_FILE, LANES_FILE]
 
 
 def verify_bundle(directory: Path | str) -> Manifest:
     """Check every file of a saved bundle against its manifest; raise ``BundleIntegrityError`` if any differs."""
-    manifest, _ = _read_verified(Path(directory))
+    manifest, _ = read_verified(Path(directory), required_files)
     return manifest
-
-
-class DeclarationRows(Sequence[Mapping[str, Any]]):
-    """Declarations as read-only row mappings for reason texts, read column by column on use.
-
-    A reason text reads one or two fields of its declaration; converting every column of the
-    frame to Python objects for every scored row cost more than the texts themselves. A
-    column is converted (``tolist``, the same values as ``DataFrame.to_dict``) the first time
-    any row reads it, then shared by all rows.
-    """
-
-    def __init__(self, declarations: pd.DataFrame) -> None:
-        self._frame = declarations
-        self._names = frozenset(declarations.columns)
-        self._values: dict[str, list[Any]] = {}
-
-    def __len__(self) -> int:
-        return len(self._frame)
-
-    def __getitem__(self, row: int) -> Mapping[str, Any]:  # type: ignore[override]
-        if not -len(self) <= row < len(self):
-            raise IndexError(row)
-        return _DeclarationRow(self, row + len(self) if row < 0 else row)
-
-    def value(self, column: str, row: int) -> Any:
-        """One field of one declaration, as a Python object."""
-        if column not in self._values:
-            if column not in self._names:
-                raise KeyError(column)
-            self._values[column] = self._frame[column].tolist()
-        return self._values[column][row]
-
-    def columns(self) -> list[str]:
-        """Column names, in frame order."""
-        return [str(c) for c in self._frame.columns]
-
-
-class _DeclarationRow(Mapping[str, Any]):
-    """One declaration of a `DeclarationRows`, read field by field."""
-
-    def __init__(self, rows: DeclarationRows, row: int) -> None:
-        self._rows = rows
-        self._row = row
-
-    def __getitem__(self, column: str) -> Any:
-        return self._rows.value(column, self._row)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._rows.columns())
-
-    def __len__(self) -> int:
-        return len(self._rows.columns())
-
-
-def _shiprisk_version() -> str:
-    try:
-        return package_metadata.version("shiprisk")
-    except package_metadata.PackageNotFoundError:
-        return "unknown"
 
 
 class ModelBundle:
     """Scores canonical declarations: per-threat calibrated risk, overall risk, lane and reasons.
+
+    Every scoring method takes a canonical frame or canonical records (see
+    `models.declarations`) and reads them through the same code, so the API, batch files,
+    training's evaluation and the pyfunc agree to the last digit.
 
     Args:
         builder: fitted feature builder (``features.builder.FeatureBuilder`` interface).
@@ -371,8 +169,6 @@ class ModelBundle:
         self.reason_text: ReasonText = reason_text or describe_reason
         self.threats: tuple[str, ...] = tuple(self.boosters)
         self.manifest: Manifest | None = None  # set by save() and load()
-        # The builder's column names and where the bundle's features sit among them.
-        self._positions_for: tuple[tuple[str, ...], NDArray[np.intp] | None] | None = None
 
         if not self.threats:
             raise ValueError("a bundle needs at least one threat booster")
@@ -383,9 +179,7 @@ class ModelBundle:
             raise ValueError(
                 f"calibrators {sorted(self.calibrators)} do not match boosters {sorted(self.threats)}"
             )
-        unknown = [f for f in self.features if f not in builder.feature_names_]
-        if unknown:
-            raise ValueError(f"features not produced by the feature builder: {unknown}")
+        self._positions = _positions(list(builder.feature_names_), self.features)
         # Each threat's booster may use a subset of the bundle's features (training can drop a
         # feature group for one threat only); it is fed exactly its own columns, in its order.
         position = {feature: i for i, feature in enumerate(self.features)}
@@ -402,40 +196,13 @@ class ModelBundle:
 
     # -- scoring ---------------------------------------------------------------------------
 
-    def matrix(self, declarations: pd.DataFrame) -> NDArray[np.float64]:
+    def matrix(self, declarations: Declarations) -> NDArray[np.float64]:
         """The model's feature matrix (rows x ``features``) for canonical declarations."""
-        frame = self.builder.transform(declarations)
-        values = frame.to_numpy(dtype=np.float64)
-        positions = self._feature_positions(frame.columns)
-        return values if positions is None else values[:, positions]
+        return self._matrix(DeclarationBatch.of(declarations))
 
-    def columns_matrix(self, columns: Any) -> NDArray[np.float64]:
-        """`matrix` from `features.columns.DeclarationColumns` (the API's typed records)."""
-        values = self.builder.transform_columns(columns)
-        positions = self._feature_positions(self.builder.feature_names_)
-        return values if positions is None else values[:, positions]
-
-    def _feature_positions(self, columns: Iterable[str]) -> NDArray[np.intp] | None:
-        """Where the bundle's features sit among the builder's columns (None: already in order).
-
-        Computed once per column list: picking columns by position from one float64 block
-        costs far less than selecting them by name on a one-row frame.
-        """
-        names = tuple(columns)
-        if self._positions_for is None or self._positions_for[0] != names:
-            if names == tuple(self.features):
-                positions = None
-            else:
-                index = pd.Index(names)
-                if not index.is_unique:
-                    raise ValueError("the feature builder returned a column name twice")
-                found = index.get_indexer(pd.Index(self.features))
-                if (found < 0).any():
-                    missing = [f for f, i in zip(self.features, found, strict=True) if i < 0]
-                    raise KeyError(f"feature builder did not return the features {missing}")
-                positions = found.astype(np.intp)
-            self._positions_for = (names, positions)
-        return self._positions_for[1]
+    def _matrix(self, batch: DeclarationBatch) -> NDArray[np.float64]:
+        values = self.builder.transform_columns(batch.columns)
+        return values if self._positions is None else values[:, self._positions]
 
     def _threat_matrix(self, threat: str, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
         columns = self._columns[threat]
@@ -480,7 +247,7 @@ class ModelBundle:
         }
 
     def margins(
-        self, declarations: pd.DataFrame, *, num_threads: int = 1
+        self, declarations: Declarations, *, num_threads: int = 1
     ) -> dict[str, NDArray[np.float64]]:
         """Raw LightGBM margins (log-odds) per threat, one value per declaration."""
         return self._margins(self.matrix(declarations), num_threads)
@@ -497,97 +264,55 @@ class ModelBundle:
         overall = -np.expm1(log_clear)
         return risk, overall, self.lanes.assign(overall, office_ids)
 
-    def risk_frame(self, declarations: pd.DataFrame, *, num_threads: int = 1) -> pd.DataFrame:
+    def risk_frame(self, declarations: Declarations, *, num_threads: int = 1) -> pd.DataFrame:
         """Scores without reasons as a frame: ``declaration_id``, ``risk_<threat>``..., ``overall``, ``lane``."""
-        risk, overall, lanes = self._risks(
-            self.matrix(declarations), declarations["office_id"].to_numpy(), num_threads
-        )
-        columns: dict[str, Any] = {
-            "declaration_id": declarations["declaration_id"].astype(str).to_numpy()
-        }
+        batch = DeclarationBatch.of(declarations)
+        risk, overall, lanes = self._risks(self._matrix(batch), batch.office_ids(), num_threads)
+        columns: dict[str, Any] = {"declaration_id": np.array(batch.ids(), dtype=object)}
         columns.update({f"risk_{threat}": risk[threat] for threat in self.threats})
         columns.update(overall=overall, lane=lanes)
-        return pd.DataFrame(columns, index=declarations.index)
+        return pd.DataFrame(columns, index=batch.index)
 
     def explain(
-        self, declarations: pd.DataFrame, *, num_threads: int = 1
+        self, declarations: Declarations, *, num_threads: int = 1
     ) -> dict[str, ThreatExplanation]:
         """Exact SHAP contributions of every threat's booster, in margin units."""
-        contributions = self._contributions(self.matrix(declarations), num_threads)
+        batch = DeclarationBatch.of(declarations)
+        contributions = self._contributions(self._matrix(batch), num_threads)
         return {
             threat: ThreatExplanation(
                 base_value=base,
-                contributions=pd.DataFrame(values, index=declarations.index, columns=self.features),
+                contributions=pd.DataFrame(values, index=batch.index, columns=self.features),
             )
             for threat, (values, base) in contributions.items()
         }
 
     def score(
         self,
-        declarations: pd.DataFrame,
+        declarations: Declarations,
         *,
         top_k: int = 5,
         explain: bool = True,
         num_threads: int = 1,
     ) -> list[ScoredDeclaration]:
         """Score canonical declarations, with the ``top_k`` reasons each when ``explain``."""
-        return self._score(
-            self.matrix(declarations),
-            declarations["declaration_id"].astype(str).tolist(),
-            declarations["office_id"].to_numpy(),
-            DeclarationRows(declarations),
-            top_k=top_k,
-            explain=explain,
-            num_threads=num_threads,
-        )
-
-    def score_columns(
-        self,
-        columns: Any,
-        rows: Sequence[Mapping[str, Any]],
-        *,
-        top_k: int = 5,
-        explain: bool = True,
-        num_threads: int = 1,
-    ) -> list[ScoredDeclaration]:
-        """`score` for declarations given as `features.columns.DeclarationColumns` (read from
-        typed records, no frame) and one mapping per declaration for the reason texts, which
-        must hold the values a canonical frame's ``tolist`` gives."""
-        return self._score(
-            self.columns_matrix(columns),
-            [str(value) for value in columns.strings("declaration_id").tolist()],
-            columns.strings("office_id"),
-            rows,
-            top_k=top_k,
-            explain=explain,
-            num_threads=num_threads,
-        )
-
-    def _score(
-        self,
-        matrix: NDArray[np.float64],
-        ids: list[str],
-        office_ids: Any,
-        declarations: Sequence[Mapping[str, Any]],
-        *,
-        top_k: int,
-        explain: bool,
-        num_threads: int,
-    ) -> list[ScoredDeclaration]:
-        risk, overall, lanes = self._risks(matrix, office_ids, num_threads)
+        batch = DeclarationBatch.of(declarations)
+        matrix = self._matrix(batch)
+        risk, overall, lanes = self._risks(matrix, batch.office_ids(), num_threads)
         if explain and top_k > 0:
             contributions = self._contributions(matrix, num_threads)
             reasons = top_reasons(
                 {threat: values for threat, (values, _) in contributions.items()},
                 matrix,
                 self.features,
-                declarations,
+                batch.rows,
                 top_k=top_k,
                 reason_text=self.reason_text,
                 feature_fields=self.builder.feature_fields_,
             )
         else:
-            reasons = [[] for _ in range(len(declarations))]
+            reasons = [[] for _ in range(len(batch))]
+        ids = batch.ids()
         risk_rows = {threat: risk[threat].tolist() for threat in self.threats}
         overall_rows, lane_rows = overall.tolist(), lanes.tolist()
         return [
@@ -616,10 +341,10 @@ class ModelBundle:
             booster.save_model(
                 directory / MODELS_DIR / f"{threat}.txt", num_iteration=best if best > 0 else None
             )
-        _write_json(
+        write_json(
             directory / CALIBRATION_FILE, {t: self.calibrators[t].to_dict() for t in self.threats}
         )
-        _write_json(directory / LANES_FILE, self.lanes.to_dict())
+        write_json(directory / LANES_FILE, self.lanes.to_dict())
         (directory / FEATURES_DIR).mkdir()
         self.builder.save(directory / FEATURES_DIR)
 
@@ -639,15 +364,12 @@ class ModelBundle:
             metrics=dict(self.metadata.get("metrics") or {}),
             parameters=dict(self.metadata.get("parameters") or {}),
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            shiprisk_version=_shiprisk_version(),
-            files={
-                relative: _sha256((directory / relative).read_bytes())
-                for relative in _bundle_files(directory)
-            },
-            metadata={k: v for k, v in self.metadata.items() if k not in _MANIFEST_KEYS},
+            shiprisk_version=shiprisk_version(),
+            files=file_sha256s(directory),
+            metadata={k: v for k, v in self.metadata.items() if k not in METADATA_KEYS},
         )
-        manifest = Manifest.from_dict(_json_ready(manifest.to_dict()))
-        _write_json(directory / MANIFEST_FILE, manifest.to_dict())
+        manifest = Manifest.from_dict(json_ready(manifest.to_dict()))
+        write_json(directory / MANIFEST_FILE, manifest.to_dict())
         self.manifest = manifest
         return manifest
 
@@ -665,7 +387,7 @@ class ModelBundle:
             BundleIntegrityError: a file is changed, missing, not listed, or the manifest is unreadable.
         """
         directory = Path(directory)
-        manifest, contents = _read_verified(directory)
+        manifest, contents = read_verified(directory, required_files)
         try:
             boosters = {
                 threat: lgb.Booster(
@@ -686,7 +408,7 @@ class ModelBundle:
         builder = (builder_loader or load_feature_builder)(directory / FEATURES_DIR)
         metadata = {
             **manifest.metadata,
-            **{key: getattr(manifest, key) for key in _MANIFEST_KEYS},
+            **{key: getattr(manifest, key) for key in METADATA_KEYS},
         }
         bundle = cls(
             builder,
@@ -699,3 +421,21 @@ class ModelBundle:
         )
         bundle.manifest = manifest
         return bundle
+
+
+def _positions(produced: list[str], wanted: list[str]) -> NDArray[np.intp] | None:
+    """Where the bundle's features sit among the builder's columns (None: already in order).
+
+    Picking columns by position from one float64 block costs far less than selecting them
+    by name on a one-row frame.
+    """
+    if produced == wanted:
+        return None
+    index = pd.Index(produced)
+    if not index.is_unique:
+        raise ValueError("the feature builder lists a feature name twice")
+    found = index.get_indexer(pd.Index(wanted))
+    if (found < 0).any():
+        missing = [f for f, i in zip(wanted, found, strict=True) if i < 0]
+        raise ValueError(f"features not produced by the feature builder: {missing}")
+    return found.astype(np.intp)

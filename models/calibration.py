@@ -17,9 +17,11 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from sklearn.base import BaseEstimator
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
+from sklearn.utils.validation import check_is_fitted
 
 CalibrationMethod = Literal["platt", "isotonic", "auto"]
 
@@ -114,8 +116,8 @@ def _weighted_log_loss(
     return float(np.average(losses, weights=weights))
 
 
-class Calibrator:
-    """Maps a threat's raw margin to a calibrated probability (scikit-learn estimator style).
+class Calibrator(BaseEstimator):
+    """Maps a threat's raw margin to a calibrated probability (a scikit-learn estimator).
 
     Args:
         method: ``"platt"`` (sigmoid of the margin, the default), ``"isotonic"`` (monotone
@@ -211,21 +213,19 @@ class Calibrator:
 
     def predict(self, margin: ArrayLike) -> NDArray[np.float64]:
         """Calibrated probability for each margin, inside [PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR]."""
+        check_is_fitted(self)
         x = _as_margin(margin)
-        if getattr(self, "method_", None) == "platt":
+        if self.method_ == "platt":
             assert self.slope_ is not None and self.intercept_ is not None
             probability = _sigmoid(self.slope_ * x + self.intercept_)
-        elif getattr(self, "method_", None) == "isotonic":
+        else:
             assert self.thresholds_ is not None and self.probabilities_ is not None
             probability = np.interp(x, self.thresholds_, self.probabilities_)
-        else:
-            raise RuntimeError("Calibrator is not fitted: call fit() or from_dict() first")
         return np.clip(probability, PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
 
     def to_dict(self) -> dict[str, Any]:
         """The fitted calibration as JSON-ready data."""
-        if not hasattr(self, "method_"):
-            raise RuntimeError("Calibrator is not fitted: nothing to save")
+        check_is_fitted(self)
         data: dict[str, Any] = {
             "method": self.method_,
             "n_samples": self.n_samples_,

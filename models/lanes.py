@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 LANES: tuple[str, str, str] = ("red", "yellow", "green")
 
@@ -55,8 +57,8 @@ def _thresholds(scores: NDArray[np.float64], red: float, yellow: float) -> dict[
     return {"red": red_threshold, "yellow": yellow_threshold}
 
 
-class LanePolicy:
-    """Lane thresholds on the overall risk (scikit-learn estimator style).
+class LanePolicy(BaseEstimator):
+    """Lane thresholds on the overall risk (a scikit-learn estimator).
 
     Args:
         red: default share of declarations for physical examination.
@@ -120,8 +122,7 @@ class LanePolicy:
 
     def assign(self, overall: ArrayLike, office_ids: ArrayLike) -> NDArray[np.str_]:
         """The lane of each declaration; offices unseen in `fit` use the global thresholds."""
-        if not hasattr(self, "global_thresholds_"):
-            raise RuntimeError("LanePolicy is not fitted: call fit() or from_dict() first")
+        check_is_fitted(self)
         scores = np.asarray(overall, dtype=np.float64).reshape(-1)
         offices = _office_array(office_ids)
         if len(scores) != len(offices):
@@ -141,8 +142,7 @@ class LanePolicy:
 
     def to_dict(self) -> dict[str, Any]:
         """Capacities and fitted thresholds as JSON-ready data (``null`` stands for an infinite threshold)."""
-        if not hasattr(self, "global_thresholds_"):
-            raise RuntimeError("LanePolicy is not fitted: nothing to save")
+        check_is_fitted(self)
 
         def finite_or_none(thresholds: Mapping[str, Any]) -> dict[str, Any]:
             return {

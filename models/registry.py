@@ -23,7 +23,8 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.models import Model
 
-from models.bundle import BundleIntegrityError, ModelBundle, manifest_sha256, verify_bundle
+from models.bundle import ModelBundle, verify_bundle
+from models.manifest import BundleIntegrityError, manifest_sha256
 
 PYFUNC_MODEL_FILE = Path(__file__).with_name("pyfunc_model.py")
 BUNDLE_ARTIFACT = "bundle"

@@ -121,7 +121,7 @@ def evaluate(
     """Evaluate a registered model on the test window of a configuration."""
     from features.sources import load_config, load_dataset
     from features.validation import DataValidationError
-    from models.bundle import BundleIntegrityError
+    from models.manifest import BundleIntegrityError
     from models.registry import load_bundle
     from training import tracking
     from training.pipeline import _json_safe, bundle_metrics

@@ -199,9 +199,8 @@ class ScoringQueue:
         top_k = max(job.top_k for job in jobs)
         try:
             declarations = CanonicalRecords.concat([job.declarations for job in jobs])
-            scored = jobs[0].model.bundle.score_columns(
-                declarations.columns,
-                declarations.rows,
+            scored = jobs[0].model.bundle.score(
+                declarations,
                 top_k=top_k,
                 explain=top_k > 0,
                 num_threads=self.num_threads if len(declarations) >= PARALLEL_ROWS else 1,

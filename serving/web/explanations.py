@@ -17,7 +17,8 @@ import pandas as pd
 
 from features.schema import EXTRA_PREFIX
 from features.validation import validate_declarations
-from models.bundle import DeclarationRows, ModelBundle
+from models.bundle import ModelBundle
+from models.declarations import DeclarationRows
 from serving.web.charts import Waterfall, waterfall
 
 WATERFALL_BARS = 8

@@ -1,7 +1,7 @@
 """The model bundle: scoring, save/load round trip, and refusal of bundles that were changed.
 
 The feature builder here is a stand-in that follows the documented FeatureBuilder interface
-(docs/internals.md: transform, save/load, feature_names_, categorical_features_,
+(docs/internals.md: transform_columns, save/load, feature_names_, categorical_features_,
 feature_fields_). It keeps these tests about the bundle alone: they must pass whatever the
 real features compute, and the bundle may rely on nothing else of the builder.
 """
@@ -20,16 +20,12 @@ import pandas as pd
 import pytest
 
 import models.bundle
-from models.bundle import (
-    BundleIntegrityError,
-    ModelBundle,
-    ScoredDeclaration,
-    manifest_sha256,
-    verify_bundle,
-)
+from features.columns import DeclarationColumns
+from models.bundle import ModelBundle, ScoredDeclaration, verify_bundle
 from models.calibration import Calibrator
 from models.explain import Reason
 from models.lanes import LanePolicy
+from models.manifest import BundleIntegrityError, manifest_sha256
 
 THREATS = ("weapons", "migrants", "revenue")
 OFFICES = ("MK-TAB", "RS-HOR", "AL-DUR")
@@ -53,17 +49,26 @@ class StandInFeatureBuilder:
         self.categorical_features_ = ["transport_mode_code"]
         self.feature_fields_ = FEATURE_FIELDS
 
-    def transform(self, declarations: pd.DataFrame) -> pd.DataFrame:
+    def transform_columns(self, columns: DeclarationColumns) -> np.ndarray:
         codes = {mode: float(i) for i, mode in enumerate(self.vocabulary)}
+        modes = columns.strings("transport_mode").tolist()
+        chapters = columns.strings("hs_code").tolist()
+        return np.column_stack(
+            [
+                np.log1p(columns.numbers("customs_value_eur"))
+                - np.log1p(columns.numbers("net_mass_kg")),
+                columns.numbers("duty_rate"),
+                np.array([codes.get(mode, np.nan) for mode in modes], dtype=np.float64),
+                np.array([float(code[:2]) for code in chapters], dtype=np.float64),
+            ]
+        ).reshape(len(columns), len(self.feature_names_))
+
+    def transform(self, declarations: pd.DataFrame) -> pd.DataFrame:
+        """The training matrix these tests fit boosters on (the bundle never calls it)."""
         return pd.DataFrame(
-            {
-                "log_value_per_kg": np.log1p(declarations["customs_value_eur"].to_numpy(float))
-                - np.log1p(declarations["net_mass_kg"].to_numpy(float)),
-                "duty_rate": declarations["duty_rate"].to_numpy(float),
-                "transport_mode_code": declarations["transport_mode"].map(codes).astype(float),
-                "hs_chapter": declarations["hs_code"].str[:2].astype(float),
-            },
+            self.transform_columns(DeclarationColumns(declarations)),
             index=declarations.index,
+            columns=self.feature_names_,
         )
 
     def save(self, directory: Path) -> list[Path]:

@@ -16,7 +16,8 @@ from mlflow.exceptions import MlflowException
 
 import models.bundle
 from features.validation import DataValidationError, validate_declarations
-from models.bundle import BundleIntegrityError, ModelBundle, manifest_sha256
+from models.bundle import ModelBundle
+from models.manifest import BundleIntegrityError, manifest_sha256
 from models.registry import MANIFEST_SHA256_TAG, load_bundle, log_bundle, resolve, set_alias
 from tests.models.test_bundle import StandInFeatureBuilder, make_bundle
 

@@ -13,13 +13,12 @@ import pandas as pd
 import pytest
 
 from features.builder import FeatureBuilder
+from features.descriptions import reason_text
 from features.schema import label_column
 from models.bundle import ModelBundle
 from models.calibration import Calibrator
 from models.lanes import LanePolicy
 from tests.features.builder_frames import generated_frames
-
-pytest.importorskip("features.descriptions", reason="reason texts not written yet")
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +67,14 @@ def test_shap_adds_up_and_reasons_read_as_sentences(real_bundle) -> None:
     for threat, explanation in explanations.items():
         np.testing.assert_allclose(explanation.margin(), margins[threat], rtol=0, atol=1e-9)
     scored = bundle.score(declarations.head(3), top_k=3)
-    reasons = [reason for result in scored for reason in result.reasons]
+    rows = declarations.head(3).to_dict(orient="records")
+    reasons = [
+        (reason, row) for result, row in zip(scored, rows, strict=True) for reason in result.reasons
+    ]
     assert reasons, "the tiny boosters should raise some risk"
-    for reason in reasons:
+    for reason, row in reasons:
         assert reason.fields == bundle.builder.feature_fields_[reason.feature]
-        assert isinstance(reason.text, str) and reason.text
+        # The default reason text is features.descriptions', read on the declaration's own row.
+        assert reason.text == reason_text(reason.feature, reason.value, row)
     single = [bundle.score(declarations.iloc[[i]], top_k=3)[0] for i in range(3)]
     assert single == scored

@@ -7,7 +7,8 @@ from typing import Any
 import pandas as pd
 
 from features.validation import validate_declarations, validate_outcomes
-from models.bundle import Reason, ScoredDeclaration
+from models.bundle import ScoredDeclaration
+from models.explain import Reason
 
 
 def raw_declarations(

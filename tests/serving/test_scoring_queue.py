@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
 
-from features.columns import DeclarationColumns
 from features.records import CanonicalRecords
-from models.bundle import ModelBundle, Reason, ScoredDeclaration
+from models.bundle import ModelBundle, ScoredDeclaration
+from models.explain import Reason
 from serving.base import LoadedModel
 from serving.scoring.queue import ScoringQueue, validated_declarations
 from serving.scoring.schemas import Declaration, declarations_frame
@@ -30,10 +29,9 @@ class RecordingBundle:
         self.release = threading.Event()
         self.fail_on = fail_on  # a declaration id whose batch raises
 
-    def score_columns(
+    def score(
         self,
-        columns: DeclarationColumns,
-        rows: Sequence[Mapping[str, Any]],
+        declarations: CanonicalRecords,
         *,
         top_k: int,
         explain: bool,
@@ -42,8 +40,8 @@ class RecordingBundle:
         if not self.calls:
             self.started.set()
             self.release.wait(timeout=30)
-        ids = [str(i) for i in columns.strings("declaration_id").tolist()]
-        assert [row["declaration_id"] for row in rows] == ids
+        ids = [str(i) for i in declarations.columns.strings("declaration_id").tolist()]
+        assert [row["declaration_id"] for row in declarations.rows] == ids
         self.calls.append((ids, top_k))
         if self.fail_on in ids:
             raise RuntimeError("scoring failed")
