@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-ID_LENGTH = 200  # as serving.schemas.MAX_ID_CHARS
+ID_LENGTH = 200  # as features.schema.MAX_ID_CHARS
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -21,23 +21,13 @@ from features.schema import DECLARATION_FIELDS
 from features.validation import DataValidationError, validate_declarations, validate_outcomes
 from serving.operation_schemas import Outcome
 from serving.schemas import Declaration
+from tests.serving.test_schemas import MINIMAL
 
 REFUSED = object()
 NAN = math.nan
 
-BASE: dict[str, Any] = {
-    "declaration_id": "D1",
-    "lodged_at": datetime(2024, 3, 1, 12, 0),
-    "office_id": "MK-TAB",
-    "transport_mode": "road",
-    "declarant_id": "DECL-1",
-    "importer_id": "IMP-1",
-    "origin_country": "TR",
-    "dispatch_country": "GR",
-    "hs_code": "870829",
-    "net_mass_kg": 1000.0,
-    "customs_value_eur": 5000.5,
-}
+# The minimal valid declaration, with a datetime as the API's model hands it over.
+BASE: dict[str, Any] = {**MINIMAL, "lodged_at": datetime(2024, 3, 1, 12, 0)}
 
 CASES: list[tuple[str, Any, Any]] = [
     # ids and free text: stripped, missing tokens are no value, capped
