@@ -3,17 +3,17 @@
 The API receives declarations that pydantic has already type-checked (strings, numbers,
 datetimes, lists). Turning a handful of them into a pandas frame, validating it column by
 column and reading the columns back out costs several milliseconds of fixed pandas overhead
-per request, far more than the rules themselves. This module applies the same rules as
-`features.validation.validate_declarations` value by value, with the same per-value
-functions (`normalize_hs_code`, `normalize_transport_mode`, `parse_itinerary`, the missing
-tokens), and hands the result to the features as `DeclarationColumns.from_arrays`.
+per request, far more than the rules themselves. This module applies the rules of `features.rules` (the same ones
+`features.validation.validate_declarations` applies to frames) value by value, and hands the
+result to the features as `DeclarationColumns.from_arrays`.
 
 It is a fast path, not a second validator: whenever a value is not plainly valid (a missing
-required value, an unknown code, an unusual date, whitespace Arrow and Python might trim
-differently, a repeated id, an extra ``x_`` field), `canonical_records` returns None and the
-caller validates a frame with `validate_declarations`, which gives the verdict and the error
-message. For every input it accepts, the columns and rows equal what the frame path gives
-(tests/features/test_records.py checks this field by field).
+required value, an unknown code, a value over its cap, a date outside the accepted years,
+whitespace Arrow and Python might trim differently, a repeated id, an extra ``x_`` field),
+`canonical_records` returns None and the caller validates a frame with
+`validate_declarations`, which gives the verdict and the error message. For every input it
+accepts, the columns and rows equal what the frame path gives
+(tests/serving/test_canonical_records.py and tests/features/test_one_rule_set.py).
 """
 
 from __future__ import annotations
@@ -28,20 +28,12 @@ import numpy as np
 import pandas as pd
 
 from features.columns import DeclarationColumns
-from features.schema import COUNTRY_CODES, DECLARATION_FIELDS, Field
-from features.validation import (
-    MISSING_TOKENS,
-    enum_word,
-    normalize_hs_code,
-    normalize_transport_mode,
-    parse_itinerary,
-)
+from features.rules import MISSING_TOKENS, canonical_text, in_window, number_check, too_long
+from features.schema import DECLARATION_FIELDS, Field
 
 # Whitespace that Python's str.strip and Arrow's utf8_trim_whitespace both remove; text with
 # any other leading or trailing whitespace goes to the frame path.
 _PLAIN_WHITESPACE = " \t\n\r\x0b\x0c"
-# Dates pandas holds without trouble (its nanosecond range is 1677-2262).
-_YEARS = range(1900, 2201)
 _TEXT_KINDS = frozenset({"string", "category", "country", "hs_code", "itinerary"})
 _NUMBER_KINDS = frozenset({"number", "count"})
 _FIELD_NAMES = frozenset(spec.name for spec in DECLARATION_FIELDS)
@@ -149,7 +141,7 @@ def canonical_records(records: Sequence[Mapping[str, Any]]) -> CanonicalRecords 
 def _canonical(spec: Field, value: Any) -> Any:
     """One field's canonical value; raises `_NotPlain` for anything not plainly valid."""
     if spec.kind in _NUMBER_KINDS:
-        number = _number(value)
+        number = _number(spec, value)
         if math.isnan(number) and spec.required:
             raise _NotPlain
         return number
@@ -164,7 +156,9 @@ def _canonical(spec: Field, value: Any) -> Any:
         if spec.required:
             raise _NotPlain
         return None
-    canonical = _RULES[spec.kind](spec, text)
+    if too_long(spec, text):
+        raise _NotPlain
+    canonical = canonical_text(spec, text)
     if canonical is None:
         raise _NotPlain
     return canonical or None  # an empty itinerary is a missing one
@@ -182,13 +176,15 @@ def _text(value: Any) -> str | None:
     return None if text.lower() in MISSING_TOKENS else text
 
 
-def _number(value: Any) -> float:
+def _number(spec: Field, value: Any) -> float:
     if value is None:
         return math.nan
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _NotPlain
     number = float(value)
-    if not math.isfinite(number) or number < 0:
+    if math.isnan(number):  # no value, as in a frame
+        return number
+    if number_check(spec, number) is not None:
         raise _NotPlain
     return number
 
@@ -198,29 +194,11 @@ def _timestamp(value: Any, required: bool) -> pd.Timestamp | None:
         if required:
             raise _NotPlain
         return None
-    if not isinstance(value, datetime) or value.year not in _YEARS:
+    if not isinstance(value, datetime) or not in_window(value):
         raise _NotPlain
     utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if utc.year not in _YEARS:
-        raise _NotPlain
     return pd.Timestamp(utc).as_unit("us")
 
 
 def _nanoseconds(stamp: pd.Timestamp | None) -> int:
     return int(np.iinfo(np.int64).min) if stamp is None else int(stamp.as_unit("ns").value)
-
-
-def _category(spec: Field, text: str) -> str | None:
-    if spec.name == "transport_mode":
-        return normalize_transport_mode(text)
-    word = enum_word(text)
-    return word if word in spec.allowed else None
-
-
-_RULES = {
-    "string": lambda spec, text: text,
-    "category": _category,
-    "country": lambda spec, text: code if (code := text.upper()) in COUNTRY_CODES else None,
-    "hs_code": lambda spec, text: normalize_hs_code(text),
-    "itinerary": lambda spec, text: parse_itinerary(text),
-}

@@ -7,6 +7,28 @@ Everything downstream of validation reads frames in exactly this shape:
 * numbers are float64 (NaN when missing), flags are bool;
 * ``hs_code`` is a 6-10 digit string, country codes upper-case ISO 3166-1 alpha-2
   (plus ``XK`` and ``ZZ``), ``itinerary`` the validated codes joined by ``>``.
+
+The field tables below are the one rule set of every input path (files, batch scoring, the
+API): each row gives a field's kind (which fixes its normalisation, see `features.rules`),
+whether a source must give it, its allowed values and its caps. `features.validation`,
+`features.records` and the API's pydantic models are all derived from these rows.
+
+Caps (generous: real exports pass, junk and typos do not):
+
+| what | cap |
+|---|---|
+| ids and codes (`*_id`, procedure code, watchlist entity and threat) | at most 200 characters |
+| free text (goods description, concealment, notes, watchlist source) | at most 2,000 characters |
+| itinerary as written | at most 200 characters |
+| masses (kg) | 0 to 10,000,000,000 (ten million tonnes) |
+| values and duties (EUR) | 0 to 1,000,000,000,000 |
+| packages | whole, 0 to 1,000,000,000 |
+| migrants found | whole, 0 to 10,000 |
+| duty rate (percent) | 0 to 10,000 |
+| selection probability | 0 to 1 |
+| every date | 1990-01-01 to 2100-12-31 (UTC) |
+
+Numbers must be finite: infinity is refused, NaN counts as no value.
 """
 
 from __future__ import annotations
@@ -17,6 +39,18 @@ from typing import Literal
 FieldKind = Literal[
     "string", "datetime", "category", "country", "hs_code", "itinerary", "number", "count", "bool"
 ]
+
+MAX_ID_CHARS = 200
+MAX_TEXT_CHARS = 2000
+MAX_ROUTE_CHARS = 200
+MAX_MASS_KG = 1e10
+MAX_EUR = 1e12
+MAX_PACKAGES = 1e9
+MAX_PERSONS = 1e4
+MAX_PERCENT = 1e4
+# Inclusive; checked on the UTC time.
+EARLIEST_YEAR = 1990
+LATEST_YEAR = 2100
 
 DEFAULT_THREATS: tuple[str, ...] = ("weapons", "migrants", "revenue")
 
@@ -68,7 +102,9 @@ COUNTRY_CODES: frozenset[str] = frozenset(
 
 @dataclass(frozen=True)
 class Field:
-    """One canonical field: its name, kind, whether a source must provide it, and allowed values."""
+    """One canonical field's rule: name, kind, whether a source must provide it, allowed
+    values, default, and caps (``max_chars`` of text, ``maximum`` of a number; numbers are
+    never negative)."""
 
     name: str
     kind: FieldKind
@@ -76,58 +112,79 @@ class Field:
     allowed: tuple[str, ...] = ()
     default: str | None = None
     description: str = ""
+    max_chars: int | None = None
+    maximum: float | None = None
 
+
+_ID = MAX_ID_CHARS
+_TEXT = MAX_TEXT_CHARS
 
 DECLARATION_FIELDS: tuple[Field, ...] = (
-    Field("declaration_id", "string", True, description="unique key"),
+    Field("declaration_id", "string", True, description="unique key", max_chars=_ID),
     Field("lodged_at", "datetime", True, description="when it was lodged"),
-    Field("office_id", "string", True, description="customs office or border crossing point"),
+    Field(
+        "office_id",
+        "string",
+        True,
+        description="customs office or border crossing point",
+        max_chars=_ID,
+    ),
     Field("flow", "category", False, FLOWS, default="import"),
-    Field("procedure_code", "string", False),
+    Field("procedure_code", "string", False, max_chars=_ID),
     Field("transport_mode", "category", True, TRANSPORT_MODES, description="mode at the border"),
     Field(
-        "vehicle_id", "string", False, description="plate, container number or postal tracking id"
+        "vehicle_id",
+        "string",
+        False,
+        description="plate, container number or postal tracking id",
+        max_chars=_ID,
     ),
     Field("vehicle_type", "category", False, VEHICLE_TYPES),
-    Field("declarant_id", "string", True),
-    Field("importer_id", "string", True),
-    Field("exporter_id", "string", False, description="consignor or seller"),
-    Field("carrier_id", "string", False, description="haulier or courier"),
+    Field("declarant_id", "string", True, max_chars=_ID),
+    Field("importer_id", "string", True, max_chars=_ID),
+    Field("exporter_id", "string", False, description="consignor or seller", max_chars=_ID),
+    Field("carrier_id", "string", False, description="haulier or courier", max_chars=_ID),
     Field("origin_country", "country", True),
     Field("dispatch_country", "country", True),
     Field("destination_country", "country", False),
-    Field("itinerary", "itinerary", False, description="countries of routing"),
+    Field(
+        "itinerary",
+        "itinerary",
+        False,
+        description="countries of routing",
+        max_chars=MAX_ROUTE_CHARS,
+    ),
     Field("hs_code", "hs_code", True, description="commodity code, 6 to 10 digits"),
-    Field("goods_description", "string", False),
-    Field("packages", "count", False),
-    Field("gross_mass_kg", "number", False),
-    Field("net_mass_kg", "number", True),
-    Field("customs_value_eur", "number", True),
-    Field("duty_rate", "number", False, description="percent"),
+    Field("goods_description", "string", False, max_chars=_TEXT),
+    Field("packages", "count", False, maximum=MAX_PACKAGES),
+    Field("gross_mass_kg", "number", False, maximum=MAX_MASS_KG),
+    Field("net_mass_kg", "number", True, maximum=MAX_MASS_KG),
+    Field("customs_value_eur", "number", True, maximum=MAX_EUR),
+    Field("duty_rate", "number", False, description="percent", maximum=MAX_PERCENT),
 )
 
 OUTCOME_FIELDS: tuple[Field, ...] = (
-    Field("declaration_id", "string", True),
+    Field("declaration_id", "string", True, max_chars=_ID),
     Field("inspected_at", "datetime", True),
     Field("inspection_type", "category", False, INSPECTION_TYPES, default="physical"),
     Field("selection_reason", "category", False, SELECTION_REASONS),
-    Field("selection_probability", "number", False),
+    Field("selection_probability", "number", False, maximum=1.0),
     Field("result", "category", True, RESULTS),
     Field("weapons_found", "bool", False),
-    Field("migrants_found", "count", False),
+    Field("migrants_found", "count", False, maximum=MAX_PERSONS),
     Field("revenue_irregularity", "bool", False),
-    Field("additional_duty_eur", "number", False),
-    Field("concealment", "string", False),
-    Field("notes", "string", False),
+    Field("additional_duty_eur", "number", False, maximum=MAX_EUR),
+    Field("concealment", "string", False, max_chars=_TEXT),
+    Field("notes", "string", False, max_chars=_TEXT),
 )
 
 WATCHLIST_FIELDS: tuple[Field, ...] = (
     Field("entity_type", "category", True, WATCHLIST_ENTITY_TYPES),
-    Field("entity_id", "string", True),
-    Field("threat", "string", True),
+    Field("entity_id", "string", True, max_chars=_ID),
+    Field("threat", "string", True, max_chars=_ID),
     Field("valid_from", "datetime", True),
     Field("valid_to", "datetime", False, description="open-ended when missing"),
-    Field("source", "string", False),
+    Field("source", "string", False, max_chars=_TEXT),
 )
 
 DECLARATION_COLUMNS: tuple[str, ...] = tuple(f.name for f in DECLARATION_FIELDS)

@@ -15,9 +15,8 @@ intermediate step used to cost more than all the checks together.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, TypeAlias
 
 import numpy as np
@@ -25,14 +24,26 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.schema import (
-    COUNTRY_CODES,
-    DECLARATION_FIELDS,
-    OUTCOME_FIELDS,
-    WATCHLIST_FIELDS,
-    WCO_TRANSPORT_MODE_DIGITS,
-    Field,
+from features.rules import (
+    DATE_DOES_NOT_PARSE,
+    DATE_OUTSIDE_WINDOW,
+    EARLIEST,
+    END,
+    MISSING_TOKENS,
+    NOT_A_NUMBER,
+    NOT_WHOLE,
+    NOT_YES_NO,
+    Check,
+    above_maximum,
+    canonical_text,
+    is_listlike,
+    negative,
+    required_empty,
+    too_long_check,
+    value_check,
+    yes_no,
 )
+from features.schema import DECLARATION_FIELDS, OUTCOME_FIELDS, WATCHLIST_FIELDS, Field
 
 # Canonical datetime dtype: pandas 3 parses strings to microseconds; every table uses the same
 # unit so that point-in-time joins (merge_asof) between tables never meet mismatched dtypes.
@@ -41,17 +52,7 @@ DATETIME_DTYPE: Final = "datetime64[us, UTC]"
 MAX_ROWS_SHOWN = 5
 _MAX_VALUE_CHARS = 40
 
-# Text that spreadsheets and exports write for "no value". "NA" is deliberately absent: it is
-# Namibia's country code.
-MISSING_TOKENS = ("", "nan", "none", "null", "nat", "<na>", "n/a", "#n/a")
 _MISSING_TOKENS_ARROW = pa.array(MISSING_TOKENS, type=pa.large_string())
-
-_ITINERARY_SEPARATORS = re.compile(r"[>\-,;/\s]+")
-# A code written by a float column into text ("930510.0"): 5-10 digits then ".0".
-_FLOAT_TEXT_CODE = re.compile(r"^(\d{5,10})\.0+$")
-# HS notation with separators: "9305.10", "9305 10 00", "93.05.10"; groups after the first have
-# at least two digits, so "9305.1" (a float that lost its trailing zero) is rejected.
-_DOTTED_HS_CODE = re.compile(r"^\d{2,}(?:[.\s]+\d{2,})*$")
 
 
 @dataclass(frozen=True)
@@ -204,13 +205,9 @@ def _factorize(values: pd.Series) -> tuple[np.ndarray, list[Any]]:
     try:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
     except TypeError:
-        as_text = values.map(lambda v: ">".join(map(str, v)) if _is_listlike(v) else v)
+        as_text = values.map(lambda v: ">".join(map(str, v)) if is_listlike(v) else v)
         codes, uniques = pd.factorize(as_text, use_na_sentinel=True)
     return codes, list(uniques)
-
-
-def _is_listlike(value: Any) -> bool:
-    return isinstance(value, list | tuple | np.ndarray | set | frozenset)
 
 
 def _take_text(distinct: Sequence[Any], codes: np.ndarray) -> pa.Array:
@@ -243,13 +240,13 @@ def _distinct(text: pa.Array) -> tuple[np.ndarray, list[str]]:
 def _map_distinct(text: pa.Array, rule: Callable[[str], str | None]) -> tuple[pa.Array, np.ndarray]:
     """Apply a per-value rule to the distinct non-missing values of a text column.
 
-    `rule` returns the canonical text, or None when the value is invalid. Returns the mapped
-    column (null for missing or invalid) and a boolean mask of invalid rows.
+    `rule` returns the canonical text ("" for no value), or None when the value is invalid.
+    Returns the mapped column (null for missing or invalid) and a boolean mask of invalid rows.
     """
     codes, uniques = _distinct(text)
     mapped = [rule(u) for u in uniques]
     invalid_unique = np.array([m is None for m in mapped] + [False], dtype=bool)
-    return _take_text(mapped, codes), invalid_unique[codes]
+    return _take_text([m or None for m in mapped], codes), invalid_unique[codes]
 
 
 def _mask_text(text: pa.Array, mask: np.ndarray, replacement: str | None = None) -> pa.Array:
@@ -257,69 +254,6 @@ def _mask_text(text: pa.Array, mask: np.ndarray, replacement: str | None = None)
     if not mask.any():
         return text
     return pc.if_else(pa.array(mask), pa.scalar(replacement, type=pa.large_string()), text)
-
-
-# ---------------------------------------------------------------------------------------------
-# Per-kind rules
-# ---------------------------------------------------------------------------------------------
-
-
-def normalize_hs_code(text: str) -> str | None:
-    """A 6-10 digit HS code from how spreadsheets and exports write it, or None if invalid.
-
-    "9305.10" and "9305 10 00" lose their separators; "930510.0" (a float written as text)
-    loses its ".0"; an odd number of digits (5, 7 or 9) means a leading zero was lost by an
-    integer column and is put back, since nomenclatures use 6, 8 or 10 digits.
-    """
-    code = text.strip()
-    float_text = _FLOAT_TEXT_CODE.match(code)
-    if float_text:
-        code = float_text.group(1)
-    elif not code.isdigit():
-        if not _DOTTED_HS_CODE.match(code):
-            return None
-        code = re.sub(r"[.\s]+", "", code)
-    if not code.isascii() or not code.isdigit():
-        return None
-    if len(code) in (5, 7, 9):
-        code = "0" + code
-    if not 6 <= len(code) <= 10:
-        return None
-    return code
-
-
-def normalize_transport_mode(text: str) -> str | None:
-    """Canonical transport mode from a name or a WCO code ("3", or "30"-style national codes)."""
-    word = enum_word(text)
-    if word in _TRANSPORT_MODE_NAMES:
-        return word
-    if word.isdigit() and len(word) in (1, 2):
-        return WCO_TRANSPORT_MODE_DIGITS.get(word[0])
-    return None
-
-
-def enum_word(text: str) -> str:
-    """Lower-case, words joined by '_' ("Inland Water" -> "inland_water")."""
-    return re.sub(r"[\s\-]+", "_", text.strip().lower())
-
-
-def parse_itinerary(value: Any) -> str | None:
-    """Country codes of a route as 'GR>MK>RS' from a list or a string using >, -, comma or space.
-
-    Returns "" for an empty route and None when a code is not a known country.
-    """
-    parts = (
-        [str(p) for p in value] if _is_listlike(value) else _ITINERARY_SEPARATORS.split(str(value))
-    )
-    codes = [p.strip().upper() for p in parts if p.strip()]
-    if any(code not in COUNTRY_CODES for code in codes):
-        return None
-    return ">".join(codes)
-
-
-_TRANSPORT_MODE_NAMES = frozenset(
-    next(f.allowed for f in DECLARATION_FIELDS if f.name == "transport_mode")
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -378,6 +312,12 @@ class _TableCheck:
             )
         )
 
+    def flag_check(
+        self, column: str, bad: np.ndarray | pd.Series, shown: pd.Series, check: Check
+    ) -> None:
+        """`flag` with a rule's message and its fix as a file states it."""
+        self.flag(column, bad, shown, check.message, check.file_fix())
+
     def column(self, name: str) -> pd.Series | None:
         """The raw column for a canonical name; exact match first, then ignoring case/spaces."""
         if name in self._columns:
@@ -417,14 +357,7 @@ class _TableCheck:
                 raise TypeError(f"a default is only defined for text fields, not {spec.name!r}")
             values = _mask_text(values, missing, spec.default)
         elif spec.required:
-            self.flag(
-                spec.name,
-                missing,
-                raw,
-                "required value is empty",
-                f"fill in '{spec.name}' on every row, or set source.defaults.{spec.name} in "
-                "the configuration",
-            )
+            self.flag_check(spec.name, missing, raw, required_empty(spec))
         return values
 
     def _absent(self, spec: Field) -> _Values:
@@ -458,101 +391,28 @@ def _column_array(values: _Values) -> Any:
 _Coercer = Callable[[_TableCheck, Field, pd.Series, "str | None"], tuple[_Values, np.ndarray]]
 
 
-def _coerce_string(
+def _coerce_text(
     check: _TableCheck, spec: Field, raw: pd.Series, date_format: str | None
 ) -> tuple[_Values, np.ndarray]:
-    text = _source_text_arrow(raw)
-    return text, _missing(text)
-
-
-def _coerce_category(
-    check: _TableCheck, spec: Field, raw: pd.Series, date_format: str | None
-) -> tuple[_Values, np.ndarray]:
-    text = _source_text_arrow(raw)
-    allowed = frozenset(spec.allowed)
-    if spec.name == "transport_mode":
-        values, bad = _map_distinct(text, normalize_transport_mode)
-        check.flag(
-            spec.name,
-            bad,
-            raw,
-            "unknown transport mode",
-            f"use one of {', '.join(spec.allowed)} or a WCO code digit 1-9 (two-digit national "
-            "codes such as '30' are read by their first digit); recode other national codes in "
-            "source.values.transport_mode",
-        )
+    """Text kinds: stripped source text, capped, then made canonical by the field's rule."""
+    if spec.kind == "itinerary" and raw.dtype == object:
+        text = _source_text_arrow(raw.map(lambda v: ">".join(map(str, v)) if is_listlike(v) else v))
     else:
-        values, bad = _map_distinct(text, lambda t: w if (w := enum_word(t)) in allowed else None)
-        check.flag(
-            spec.name,
-            bad,
-            raw,
-            f"unknown {spec.name.replace('_', ' ')}",
-            f"use one of {', '.join(spec.allowed)}, or recode source values in "
-            f"source.values.{spec.name}",
-        )
-    return values, _missing(text)
-
-
-def _coerce_country(
-    check: _TableCheck, spec: Field, raw: pd.Series, date_format: str | None
-) -> tuple[_Values, np.ndarray]:
-    text = _source_text_arrow(raw)
-    values, bad = _map_distinct(text, lambda t: c if (c := t.upper()) in COUNTRY_CODES else None)
-    check.flag(
-        spec.name,
-        bad,
-        raw,
-        "unknown country code",
-        "use ISO 3166-1 alpha-2 codes (e.g. RS, MK, DE), XK for Kosovo or ZZ when unknown; "
-        f"recode names or national codes in source.values.{spec.name}",
-    )
-    return values, _missing(text)
-
-
-def _coerce_hs_code(
-    check: _TableCheck, spec: Field, raw: pd.Series, date_format: str | None
-) -> tuple[_Values, np.ndarray]:
-    text = _source_text_arrow(raw)
-    values, bad = _map_distinct(text, normalize_hs_code)
-    if pd.api.types.is_float_dtype(raw.dtype):
+        text = _source_text_arrow(raw)
+    if spec.max_chars is not None and len(text) > 0:
+        lengths = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
+        check.flag_check(spec.name, lengths > spec.max_chars, raw, too_long_check(spec))
+    if spec.kind == "string":
+        return text, _missing(text)
+    values, bad = _map_distinct(text, lambda value: canonical_text(spec, value))
+    if spec.kind == "hs_code" and pd.api.types.is_float_dtype(raw.dtype):
         # 9305.1 in a float column may have been 9305.10 or 9305.01: never guess.
         floats = raw.to_numpy(dtype=float, na_value=np.nan)
         fractional = np.isfinite(floats) & (np.floor(floats) != floats)
         values = _mask_text(values, fractional)
         bad = bad | fractional
-    check.flag(
-        spec.name,
-        bad,
-        raw,
-        "bad HS code (need 6 to 10 digits)",
-        "write HS codes as text of 6 to 10 digits, e.g. 930510 or 9305.10 (keep leading "
-        "zeros: format the column as text in the spreadsheet)",
-    )
-    return values, _missing(text)
-
-
-def _coerce_itinerary(
-    check: _TableCheck, spec: Field, raw: pd.Series, date_format: str | None
-) -> tuple[_Values, np.ndarray]:
-    if raw.dtype == object:
-        raw_text = raw.map(lambda v: ">".join(map(str, v)) if _is_listlike(v) else v)
-        text = _source_text_arrow(raw_text)
-    else:
-        text = _source_text_arrow(raw)
-    codes, uniques = _distinct(text)
-    parsed = [parse_itinerary(u) for u in uniques]
-    canonical = [None if (p is None or p == "") else p for p in parsed]
-    invalid = np.array([p is None for p in parsed] + [False], dtype=bool)
-    values = _take_text(canonical, codes)
-    check.flag(
-        spec.name,
-        invalid[codes],
-        raw,
-        "unknown country code in itinerary",
-        "list ISO 3166-1 alpha-2 codes (XK for Kosovo) separated by '>', e.g. GR>MK>RS",
-    )
-    return values, _missing(values)
+    check.flag_check(spec.name, bad, raw, value_check(spec))
+    return values, _missing(values) & ~bad
 
 
 def _parse_datetimes(
@@ -575,17 +435,26 @@ def _parse_datetimes(
     return values, failed
 
 
+_EARLIEST = pd.Timestamp(EARLIEST).as_unit("us")
+_END = pd.Timestamp(END).as_unit("us")
+
+
 def _coerce_datetime(
     check: _TableCheck, spec: Field, raw: pd.Series, date_format: str | None
 ) -> tuple[_Values, np.ndarray]:
     values, bad = _parse_datetimes(raw, date_format)
-    fix = "write dates as ISO 8601, e.g. 2024-03-01 or 2024-03-01T14:30:00+01:00"
     if date_format is None:
-        fix += ", or set source.date_format (e.g. '%d.%m.%Y') in the configuration"
+        hint = ", or set source.date_format (e.g. '%d.%m.%Y') in the configuration"
     else:
-        fix += f", or in the configured source.date_format '{date_format}'"
-    check.flag(spec.name, bad, raw, "date does not parse", fix)
-    return values, (np.asarray(pd.isna(values), dtype=bool) & ~bad)
+        hint = f", or in the configured source.date_format '{date_format}'"
+    check.flag_check(spec.name, bad, raw, replace(DATE_DOES_NOT_PARSE, file_hint=hint))
+    missing = np.asarray(pd.isna(values), dtype=bool)
+    if not missing.all():
+        stamps = pd.DatetimeIndex(values)
+        inside = np.asarray((stamps >= _EARLIEST) & (stamps < _END), dtype=np.bool_)
+        outside = ~missing & ~inside
+        check.flag_check(spec.name, outside, raw, DATE_OUTSIDE_WINDOW)
+    return values, missing & ~bad
 
 
 def _parse_numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -621,45 +490,18 @@ def _text_to_floats(text: pa.Array) -> np.ndarray:
 def _coerce_number(
     check: _TableCheck, spec: Field, raw: pd.Series, date_format: str | None
 ) -> tuple[_Values, np.ndarray]:
+    """Numbers and counts: finite, 0 or more, at most the field's cap; counts whole."""
     values, bad = _parse_numbers(raw)
-    check.flag(
-        spec.name,
-        bad,
-        raw,
-        "not a number",
-        "write plain numbers with a dot as decimal separator and no thousands separator "
-        "or currency sign, e.g. 1234.5",
-    )
+    check.flag_check(spec.name, bad, raw, NOT_A_NUMBER)
     with np.errstate(invalid="ignore"):
-        negative = values < 0
-    check.flag(spec.name, negative, raw, "negative value", f"'{spec.name}' must be 0 or more")
-    if spec.kind == "count":
-        with np.errstate(invalid="ignore"):
+        check.flag_check(spec.name, values < 0, raw, negative(spec))
+        if spec.maximum is not None:
+            check.flag_check(spec.name, values > spec.maximum, raw, above_maximum(spec))
+        if spec.kind == "count":
             fractional = np.isfinite(values) & (np.floor(values) != values)
-        check.flag(spec.name, fractional, raw, "not a whole number", "counts must be whole numbers")
-    if spec.name == "selection_probability":
-        with np.errstate(invalid="ignore"):
-            above_one = values > 1
-        check.flag(
-            spec.name,
-            above_one,
-            raw,
-            "probability above 1",
-            "give the selection probability as a fraction between 0 and 1 (e.g. 0.05 for 5%)",
-        )
+            check.flag_check(spec.name, fractional, raw, NOT_WHOLE)
     missing = np.isnan(values) & ~bad
     return values, missing
-
-
-_TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
-_FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
-
-
-def _yes_no(value: str) -> str | None:
-    word = value.lower()
-    if word in _TRUE_WORDS:
-        return "1"
-    return "0" if word in _FALSE_WORDS else None
 
 
 def _coerce_bool(
@@ -669,10 +511,8 @@ def _coerce_bool(
     if pd.api.types.is_bool_dtype(raw.dtype) and raw.dtype == bool:
         return raw.to_numpy(dtype=bool, copy=True), np.zeros(len(raw), dtype=bool)
     text = _source_text_arrow(raw)
-    mapped, bad = _map_distinct(text, _yes_no)
-    check.flag(
-        spec.name, bad, raw, "not a yes/no value", "write true/false, yes/no or 1/0 (empty = no)"
-    )
+    mapped, bad = _map_distinct(text, yes_no)
+    check.flag_check(spec.name, bad, raw, NOT_YES_NO)
     flags = pc.fill_null(pc.equal(mapped, "1"), False)
     return np.asarray(flags.to_numpy(zero_copy_only=False), dtype=bool), np.zeros(
         len(raw), dtype=bool
@@ -680,11 +520,11 @@ def _coerce_bool(
 
 
 _COERCERS: dict[str, _Coercer] = {
-    "string": _coerce_string,
-    "category": _coerce_category,
-    "country": _coerce_country,
-    "hs_code": _coerce_hs_code,
-    "itinerary": _coerce_itinerary,
+    "string": _coerce_text,
+    "category": _coerce_text,
+    "country": _coerce_text,
+    "hs_code": _coerce_text,
+    "itinerary": _coerce_text,
     "datetime": _coerce_datetime,
     "number": _coerce_number,
     "count": _coerce_number,

@@ -68,16 +68,6 @@ def test_only_models_registry_and_training_talk_to_mlflow() -> None:
 ROOMS = ("access", "audit", "inspections", "model", "scoring", "web")
 # What every room may use: the floor below the rooms, and the access layer.
 SHARED = ("base", "deps", "settings", "store", "access", "console", "metrics")
-# Crossings still standing, each with why and when it goes. A test below fails when one is no
-# longer needed, so the list cannot go stale.
-KNOWN_CROSSINGS: dict[tuple[str, str], str] = {
-    # The field types of the API edge (Identifier, FreeText, the one-of checks) are being
-    # derived from one rule set in features/ (issue 12, "Two validators"); they leave
-    # scoring/schemas.py then, and this crossing goes with them.
-    ("serving/inspections/schemas.py", "scoring"): "API field types",
-}
-
-
 def serving_parts(path: Path) -> set[str]:
     """The parts of serving/ a module imports (``serving.scoring.queue`` -> ``scoring``)."""
     return {
@@ -108,12 +98,8 @@ def test_serving_rooms_do_not_import_each_other() -> None:
     floor itself are not rooms: they put the rooms together. Shared pieces move down into
     ``serving.base`` (or ``serving.deps``), never sideways between rooms (STYLE.md 8a).
     """
-    wrong = {key for key in room_crossings() if key not in KNOWN_CROSSINGS}
+    wrong = set(room_crossings())
     assert wrong == set(), "a room imports another room's internals: move the shared piece down"
-
-
-def test_every_known_crossing_is_still_needed() -> None:
-    assert set(KNOWN_CROSSINGS) <= set(room_crossings()), "remove the crossing that is gone"
 
 
 def test_the_rooms_walker_sees_a_wrong_arrow(tmp_path: Path) -> None:

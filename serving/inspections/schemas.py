@@ -1,7 +1,7 @@
 """Request and response models of the operations routes: declarations, worklists, outcomes.
 
-As in `serving.scoring.schemas`, pydantic checks types and closed vocabularies at the edge and error
-messages never echo submitted values; the checked payload then goes through
+As in `serving.scoring.schemas`, pydantic checks each field by its canonical rule at the edge and
+error messages never echo submitted values; the checked payload then goes through
 `features.validation.validate_outcomes`, the one validation of outcome tables.
 """
 
@@ -11,19 +11,14 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from features.schema import INSPECTION_TYPES, OUTCOME_COLUMNS, RESULTS, SELECTION_REASONS
+from features.rules import pydantic_fields
+from features.schema import OUTCOME_COLUMNS, OUTCOME_FIELDS
 from serving.base import ModelRef, ReasonOut
-from serving.scoring.schemas import FreeText, Identifier, _enum_schema, _one_of
 
-InspectionType = Annotated[
-    str, AfterValidator(_one_of(INSPECTION_TYPES)), _enum_schema(INSPECTION_TYPES)
-]
-SelectionReasonIn = Annotated[
-    str, AfterValidator(_one_of(SELECTION_REASONS)), _enum_schema(SELECTION_REASONS)
-]
-Result = Annotated[str, AfterValidator(_one_of(RESULTS)), _enum_schema(RESULTS)]
+# Each field checked and documented by its canonical rule (features.schema, features.rules).
+RULE = pydantic_fields(OUTCOME_FIELDS)
 
 
 class Outcome(BaseModel):
@@ -31,26 +26,26 @@ class Outcome(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    declaration_id: Identifier
-    inspected_at: datetime = Field(description="ISO 8601; a date alone is midnight UTC")
-    inspection_type: InspectionType | None = Field(None, description="physical when absent")
-    selection_reason: SelectionReasonIn | None = Field(
+    declaration_id: Annotated[str, RULE["declaration_id"]]
+    inspected_at: Annotated[datetime, RULE["inspected_at"]] = Field(
+        description="ISO 8601; a date alone is midnight UTC; 1990 to 2100"
+    )
+    inspection_type: Annotated[str | None, RULE["inspection_type"]] = Field(
+        "physical", description="physical when absent"
+    )
+    selection_reason: Annotated[str | None, RULE["selection_reason"]] = Field(
         None, description="taken from the worklist pick when absent"
     )
-    selection_probability: float | None = Field(
-        None,
-        ge=0,
-        le=1,
-        allow_inf_nan=False,
-        description="taken from the worklist pick when absent",
+    selection_probability: Annotated[float | None, RULE["selection_probability"]] = Field(
+        None, description="taken from the worklist pick when absent"
     )
-    result: Result
-    weapons_found: bool | None = None
-    migrants_found: int | None = Field(None, ge=0)
-    revenue_irregularity: bool | None = None
-    additional_duty_eur: float | None = Field(None, ge=0, allow_inf_nan=False)
-    concealment: FreeText | None = None
-    notes: FreeText | None = None
+    result: Annotated[str, RULE["result"]]
+    weapons_found: Annotated[bool | None, RULE["weapons_found"]] = None
+    migrants_found: Annotated[int | None, RULE["migrants_found"]] = None
+    revenue_irregularity: Annotated[bool | None, RULE["revenue_irregularity"]] = None
+    additional_duty_eur: Annotated[float | None, RULE["additional_duty_eur"]] = None
+    concealment: Annotated[str | None, RULE["concealment"]] = None
+    notes: Annotated[str | None, RULE["notes"]] = None
 
 
 class OutcomeRequest(BaseModel):

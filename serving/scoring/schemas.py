@@ -1,8 +1,9 @@
 """Request and response models of the HTTP API (DESIGN.md, Service).
 
 A declaration payload carries the canonical fields of `features.schema`; pydantic checks
-types, ranges and closed vocabularies at the edge so that a bad field is answered with its
-path and what was expected. The payload then becomes a raw frame for
+each field by its canonical rule (`features.rules.pydantic_fields`: the same normalisation,
+vocabularies, patterns, caps and ranges as files and batch scoring) so that a bad field is
+answered with its path and what was expected. The payload then becomes a raw frame for
 `features.validation.validate_declarations`, the one function that produces canonical frames
 for training, batch scoring and the API alike.
 
@@ -13,78 +14,20 @@ declaration contents.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
 import pandas as pd
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    WithJsonSchema,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from features.schema import (
-    COUNTRY_CODES,
-    DECLARATION_COLUMNS,
-    EXTRA_PREFIX,
-    FLOWS,
-    TRANSPORT_MODES,
-    VEHICLE_TYPES,
-    WCO_TRANSPORT_MODE_DIGITS,
-)
+from features.rules import pydantic_fields
+from features.schema import DECLARATION_COLUMNS, DECLARATION_FIELDS, EXTRA_PREFIX
 from models.bundle import ScoredDeclaration
 from serving.base import ModelRef, ReasonOut
 
-MAX_ID_CHARS = 200
-MAX_TEXT_CHARS = 2000
-
-
-def _one_of(allowed: Sequence[str]) -> Callable[[str], str]:
-    """A check accepting ``allowed`` in any letter case; the message lists the choices only."""
-    canonical = frozenset(allowed)
-    listed = ", ".join(allowed)
-
-    def check(value: str) -> str:
-        if value.strip().lower() not in canonical:
-            raise ValueError(f"expected one of {listed}")
-        return value
-
-    return check
-
-
-def _enum_schema(allowed: Sequence[str]) -> WithJsonSchema:
-    return WithJsonSchema({"type": "string", "enum": list(allowed)})
-
-
-def _check_country(value: str) -> str:
-    if value.strip().upper() not in COUNTRY_CODES:
-        raise ValueError("expected an ISO 3166-1 alpha-2 country code (or XK, ZZ for unknown)")
-    return value
-
-
-Identifier = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_CHARS)
-]
-FreeText = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
-Country = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=2, max_length=2),
-    AfterValidator(_check_country),
-]
-HsCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{6,10}$")]
-Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0)]
-_TRANSPORT_MODE_WORDS = (*TRANSPORT_MODES, *sorted(WCO_TRANSPORT_MODE_DIGITS))
-Flow = Annotated[str, AfterValidator(_one_of(FLOWS)), _enum_schema(FLOWS)]
-TransportMode = Annotated[
-    str, AfterValidator(_one_of(_TRANSPORT_MODE_WORDS)), _enum_schema(_TRANSPORT_MODE_WORDS)
-]
-VehicleType = Annotated[str, AfterValidator(_one_of(VEHICLE_TYPES)), _enum_schema(VEHICLE_TYPES)]
+# Each field checked and documented by its canonical rule (features.schema, features.rules).
+RULE = pydantic_fields(DECLARATION_FIELDS)
 ExtraValue = str | float | int | bool | None
 
 
@@ -96,33 +39,43 @@ class Declaration(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    declaration_id: Identifier
-    lodged_at: datetime = Field(description="ISO 8601; a date alone is midnight UTC")
-    office_id: Identifier = Field(description="customs office or border crossing point")
-    flow: Flow | None = Field(None, description="import when absent")
-    procedure_code: Identifier | None = None
-    transport_mode: TransportMode = Field(description="mode at the border; WCO digits mapped")
-    vehicle_id: Identifier | None = Field(
+    declaration_id: Annotated[str, RULE["declaration_id"]]
+    lodged_at: Annotated[datetime, RULE["lodged_at"]] = Field(
+        description="ISO 8601; a date alone is midnight UTC; 1990 to 2100"
+    )
+    office_id: Annotated[str, RULE["office_id"]] = Field(
+        description="customs office or border crossing point"
+    )
+    flow: Annotated[str | None, RULE["flow"]] = Field("import", description="import when absent")
+    procedure_code: Annotated[str | None, RULE["procedure_code"]] = None
+    transport_mode: Annotated[str, RULE["transport_mode"]] = Field(
+        description="mode at the border; WCO digits mapped"
+    )
+    vehicle_id: Annotated[str | None, RULE["vehicle_id"]] = Field(
         None, description="plate, container number or postal tracking id"
     )
-    vehicle_type: VehicleType | None = None
-    declarant_id: Identifier
-    importer_id: Identifier
-    exporter_id: Identifier | None = Field(None, description="consignor or seller")
-    carrier_id: Identifier | None = Field(None, description="haulier or courier")
-    origin_country: Country
-    dispatch_country: Country
-    destination_country: Country | None = None
-    itinerary: list[Country] | Annotated[str, StringConstraints(max_length=200)] | None = Field(
+    vehicle_type: Annotated[str | None, RULE["vehicle_type"]] = None
+    declarant_id: Annotated[str, RULE["declarant_id"]]
+    importer_id: Annotated[str, RULE["importer_id"]]
+    exporter_id: Annotated[str | None, RULE["exporter_id"]] = Field(
+        None, description="consignor or seller"
+    )
+    carrier_id: Annotated[str | None, RULE["carrier_id"]] = Field(
+        None, description="haulier or courier"
+    )
+    origin_country: Annotated[str, RULE["origin_country"]]
+    dispatch_country: Annotated[str, RULE["dispatch_country"]]
+    destination_country: Annotated[str | None, RULE["destination_country"]] = None
+    itinerary: Annotated[list[str] | str | None, RULE["itinerary"]] = Field(
         None, description='countries of routing: a list, or one string "GR>MK>RS"'
     )
-    hs_code: HsCode = Field(description="commodity code, 6 to 10 digits")
-    goods_description: FreeText | None = None
-    packages: Count | None = None
-    gross_mass_kg: Amount | None = None
-    net_mass_kg: Amount
-    customs_value_eur: Amount
-    duty_rate: Amount | None = Field(None, description="percent")
+    hs_code: Annotated[str, RULE["hs_code"]] = Field(description="commodity code, 6 to 10 digits")
+    goods_description: Annotated[str | None, RULE["goods_description"]] = None
+    packages: Annotated[int | None, RULE["packages"]] = None
+    gross_mass_kg: Annotated[float | None, RULE["gross_mass_kg"]] = None
+    net_mass_kg: Annotated[float, RULE["net_mass_kg"]]
+    customs_value_eur: Annotated[float, RULE["customs_value_eur"]]
+    duty_rate: Annotated[float | None, RULE["duty_rate"]] = Field(None, description="percent")
 
     @model_validator(mode="after")
     def _only_extra_features(self) -> Declaration:

@@ -27,7 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-ID_LENGTH = 200  # as serving.scoring.schemas.MAX_ID_CHARS
+from features.schema import MAX_ID_CHARS
+
+ID_LENGTH = MAX_ID_CHARS
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -8,14 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.rules import normalize_hs_code, normalize_transport_mode, parse_itinerary
 from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS, WATCHLIST_COLUMNS
 from features.validation import (
     DATETIME_DTYPE,
     DataValidationError,
     Problem,
-    normalize_hs_code,
-    normalize_transport_mode,
-    parse_itinerary,
     source_text,
     validate_declarations,
     validate_outcomes,

@@ -130,11 +130,12 @@ def test_a_pydantic_error_names_the_field_and_the_expectation_without_the_value(
     detail = response.json()["detail"]
     by_path = {tuple(item["loc"]): item["msg"] for item in detail}
     assert by_path[("body", "declarations", 1, "hs_code")] == (
-        "String should match pattern '^\\d{6,10}$'"
+        "Value error, bad HS code (need 6 to 10 digits): write HS codes as text of 6 to 10 "
+        "digits, e.g. 930510 or 9305.10"
     )
     assert by_path[("body", "declarations", 1, "importer_id")] == "Field required"
     assert by_path[("body", "declarations", 1, "transport_mode")].startswith(
-        "Value error, expected one of sea, rail, road, air, postal"
+        "Value error, unknown transport mode: use one of sea, rail, road, air, postal"
     )
     assert "SECRET-CODE" not in response.text
     assert "teleport" not in response.text
@@ -144,19 +145,21 @@ def test_a_validation_problem_is_a_422_with_row_path_and_fix_but_no_value(
     client: TestClient, declarations: pd.DataFrame
 ) -> None:
     rows = json_payload(declarations.head(3))
-    rows[2]["itinerary"] = "GR>QX>RS"
+    rows[2]["declaration_id"] = "SECRET-ID"
+    rows[1]["declaration_id"] = " SECRET-ID"  # the same id once stripped: only a frame sees it
     response = client.post("/v1/scores", json={"declarations": rows})
 
     assert response.status_code == 422
+    problem = {
+        "msg": "duplicate declaration id in 2 rows",
+        "type": "declaration_invalid",
+        "fix": "give every declaration a unique id (amendments replace the original row)",
+    }
     assert response.json()["detail"] == [
-        {
-            "loc": ["body", "declarations", 2, "itinerary"],
-            "msg": "unknown country code in itinerary in 1 row",
-            "type": "declaration_invalid",
-            "fix": "list ISO 3166-1 alpha-2 codes (XK for Kosovo) separated by '>', e.g. GR>MK>RS",
-        }
+        {"loc": ["body", "declarations", 1, "declaration_id"], **problem},
+        {"loc": ["body", "declarations", 2, "declaration_id"], **problem},
     ]
-    assert "QX" not in response.text
+    assert "SECRET" not in response.text
 
 
 def test_unknown_fields_are_refused_unless_they_are_extra_features(

@@ -171,7 +171,10 @@ def test_a_malformed_outcome_is_422_with_its_field_path(
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert [(item["loc"], item["msg"]) for item in detail] == [
-        (["body", "outcomes", 1, "result"], "Value error, expected one of clear, irregular"),
+        (
+            ["body", "outcomes", 1, "result"],
+            "Value error, unknown result: use one of clear, irregular",
+        ),
         (
             ["body", "outcomes", 1, "migrants_found"],
             "Input should be greater than or equal to 0",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -45,7 +46,7 @@ def errors_of(**changes: Any) -> list[tuple[tuple[Any, ...], str]]:
     [
         (
             {"flow": "smuggle"},
-            [(("flow",), "Value error, expected one of import, export, transit")],
+            [(("flow",), "Value error, unknown flow: use one of import, export, transit")],
         ),
         ({"net_mass_kg": -1}, [(("net_mass_kg",), "Input should be greater than or equal to 0")]),
         ({"hs_code": 870829}, [(("hs_code",), "Input should be a valid string")]),
@@ -63,7 +64,8 @@ def errors_of(**changes: Any) -> list[tuple[tuple[Any, ...], str]]:
             [
                 (
                     ("origin_country",),
-                    "Value error, expected an ISO 3166-1 alpha-2 country code (or XK, ZZ for unknown)",
+                    "Value error, unknown country code: use ISO 3166-1 alpha-2 codes (e.g. RS, "
+                    "MK, DE), XK for Kosovo or ZZ when unknown",
                 )
             ],
         ),
@@ -75,9 +77,13 @@ def test_closed_vocabularies_and_ranges_are_checked(
     assert errors_of(**changes) == expected
 
 
-def test_case_and_wco_digits_are_left_to_validation() -> None:
-    declaration = Declaration.model_validate({**MINIMAL, "transport_mode": "3", "flow": "Import"})
-    assert (declaration.transport_mode, declaration.flow) == ("3", "Import")
+def test_values_are_made_canonical_by_their_rule() -> None:
+    declaration = Declaration.model_validate(
+        {**MINIMAL, "transport_mode": "3", "flow": "Import", "hs_code": "9305.10"}
+    )
+    assert (declaration.transport_mode, declaration.flow) == ("road", "import")
+    assert declaration.hs_code == "930510"
+    assert Declaration.model_validate({**MINIMAL, "flow": None}).flow == "import"  # the default
 
 
 def test_the_frame_has_canonical_columns_then_extra_features() -> None:
@@ -88,7 +94,7 @@ def test_the_frame_has_canonical_columns_then_extra_features() -> None:
     assert list(frame.columns) == [*DECLARATION_COLUMNS, "x_import_type"]
     row = frame.iloc[0]
     assert row["lodged_at"] == "2024-03-01T00:00:00"
-    assert row["itinerary"] == ["GR", "MK", "RS"]
+    assert row["itinerary"] == "GR>MK>RS"
     assert row["x_import_type"] == "A"
     assert row["net_mass_kg"] == 1000.0
 
@@ -118,7 +124,12 @@ def test_openapi_documents_every_route_and_the_closed_vocabularies() -> None:
     ]
     properties = document["components"]["schemas"]["Declaration"]["properties"]
     assert properties["flow"]["anyOf"][0]["enum"] == ["import", "export", "transit"]
-    assert properties["transport_mode"]["enum"][:3] == ["sea", "rail", "road"]
+    assert properties["transport_mode"]["anyOf"][0]["enum"][:3] == ["sea", "rail", "road"]
+    assert properties["transport_mode"]["anyOf"][1]["pattern"] == "^[0-9]{1,2}$"
+    assert re.search(properties["hs_code"]["pattern"], "9305.10")
+    assert properties["declaration_id"]["maxLength"] == 200
+    assert properties["net_mass_kg"]["maximum"] == 1e10
+    assert "RS" in properties["origin_country"]["enum"]
     assert set(document["paths"]["/v1/scores"]["post"]["responses"]) == {
         "200",
         "401",

@@ -22,8 +22,9 @@ from tests.serving.access_keys import KeyedClient
 from tests.serving.conftest import TrainedModel
 
 PREFERRED = (Role.OFFICER, Role.RISK_MANAGER, Role.ADMIN)
-# The JSON schema cannot say everything validation checks (a two-letter code must be a real
-# country, an itinerary's countries too): schema-valid declarations may still get 422.
+# The JSON schema cannot say everything validation checks (an HS code's digit count once its
+# separators go, an itinerary string's countries, unique ids): schema-valid declarations may
+# still get 422.
 SCHEMA_LOOSER_THAN_VALIDATION = [checks.positive_data_acceptance]
 BOUNDED = settings(
     max_examples=4,
