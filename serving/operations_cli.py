@@ -49,9 +49,6 @@ def export(
 
 
 def monitor(
-    config: Annotated[
-        Path, typer.Option("--config", help="Training configuration: its data is the reference.")
-    ],
     days: Annotated[
         int, typer.Option(min=1, help="Recent window: the last N days of scoring.")
     ] = 7,
@@ -66,8 +63,12 @@ def monitor(
         str | None, typer.Option(help="Operational store (default SHIPRISK_DATABASE_URL).")
     ] = None,
 ) -> None:
-    """Compare recent scoring with the training window: PSI per feature and score, lane shares."""
-    from features.sources import ConfigError, load_config
+    """Compare recent scoring with the training window: PSI per feature and score, lane shares.
+
+    The training window's figures come from the model itself (kept at training), so no
+    training data is read.
+    """
+    from models.monitoring import MissingDriftReference
     from models.registry import log_monitoring_report
     from serving.model_holder import registry_loader
     from serving.operations import NoRecentScores, drift_check
@@ -75,10 +76,6 @@ def monitor(
     from serving.store.database import Store
 
     settings = ServiceSettings()
-    try:
-        training_config = load_config(config)
-    except (ConfigError, FileNotFoundError) as error:
-        raise fail(str(error)) from None
     model_uri = model or settings.model_uri
     try:
         bundle, name, version = registry_loader(settings.resolved_tracking_uri())(model_uri)
@@ -91,12 +88,12 @@ def monitor(
         summary, files = drift_check(
             store,
             bundle,
-            training_config,
             model={"name": name, "version": version},
             recent=(now - timedelta(days=days), now),
             directory=directory,
-            num_threads=settings.lightgbm_threads(),
         )
+    except MissingDriftReference as error:
+        raise fail(f"{model_uri} (version {version}): {error}") from None
     except NoRecentScores as error:
         raise fail(str(error)) from None
     finally:

@@ -23,6 +23,7 @@ from features.sources import Dataset, TrainingConfig, load_dataset
 from models.bundle import ModelBundle
 from models.calibration import Calibrator
 from models.lanes import LanePolicy
+from models.monitoring import drift_reference
 from training import report
 from training.baselines import RuleProfileBaseline, finite, logistic_baseline
 from training.fit import (
@@ -204,6 +205,14 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
             "seed": settings.seed,
         },
     )
+    # What drift monitoring compares recent scoring with: the training window as the final
+    # bundle sees it, kept in the bundle so the service never reads training data.
+    bundle.drift_reference = drift_reference(
+        bundle,
+        declarations.iloc[train],
+        window=windows["train"].as_dict(),
+        num_threads=settings.threads(),
+    ).to_dict()
 
     metrics, baselines, slices, importance = evaluate_test(
         bundle, dataset, test, train, X_history, models, rates, settings
