@@ -19,13 +19,14 @@ import pandas as pd
 
 from features.builder import FeatureBuilder
 from features.schema import label_column
-from features.sources import Dataset, TrainingConfig, load_dataset
+from features.sources import Dataset, load_dataset
 from models.bundle import ModelBundle
 from models.calibration import Calibrator
 from models.lanes import LanePolicy
 from models.monitoring import drift_reference
 from training import report
 from training.baselines import RuleProfileBaseline, finite, logistic_baseline
+from training.config import TrainingConfig
 from training.fit import (
     MIN_TRAIN_POSITIVES,
     FitSettings,
@@ -360,7 +361,7 @@ def train(
     from training import tracking
 
     settings = FitSettings.from_config(config.model)
-    dataset = load_dataset(config)
+    dataset = load_dataset(config.source)
     run = fit_run(config, dataset, settings)
     fingerprint = tracking.data_fingerprint(dataset.declarations, dataset.labels)
     run.bundle.metadata["data"] = fingerprint

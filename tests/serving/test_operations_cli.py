@@ -14,7 +14,7 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from features.sources import TrainingConfig, load_config, load_dataset
+from features.sources import SourceConfig, load_dataset
 from features.validation import validate_declarations
 from models import registry
 from models.bundle import DRIFT_REFERENCE_FILE, ModelBundle, verify_bundle
@@ -24,10 +24,9 @@ from serving.store import repository
 from serving.store.database import Store
 from tests.serving.conftest import TrainedModel
 from tests.serving.store_backends import store_url  # noqa: F401
-from training.synthetic import TABLES
+from training.config import load_config
 
 OFFICE = "RS-HORGOS"
-SPLIT = (["2024-01-01", "2024-01-31"], ["2024-02-01", "2024-02-14"], ["2024-02-15", "2024-02-29"])
 
 
 def cli() -> typer.Typer:
@@ -106,7 +105,7 @@ def test_export_gives_training_the_selection_probabilities(
             }
         )
     )
-    dataset = load_dataset(load_config(config))
+    dataset = load_dataset(load_config(config).source)
     labels = dataset.labels.set_index(dataset.declarations["declaration_id"])
     assert labels["inspected"].sum() == 2
     assert labels.loc[drawn.declaration_id, "selection_probability"] == pytest.approx(
@@ -154,10 +153,12 @@ def test_monitor_writes_the_report_logs_it_and_keeps_the_figures(
 def training_window(trained: TrainedModel) -> pd.DataFrame:
     """The declarations of the session model's training window, read from its training data."""
     data = trained.bundle_dir.parent / "data"
-    source = {table: str(data / f"{table}.parquet") for table in TABLES if table != "truth"}
-    split = {"train": SPLIT[0], "valid": SPLIT[1], "test": SPLIT[2]}
-    config = TrainingConfig.model_validate({"source": source, "split": split})
-    declarations = load_dataset(config).declarations
+    source = SourceConfig(
+        declarations=str(data / "declarations.parquet"),
+        outcomes=str(data / "outcomes.parquet"),
+        watchlist=str(data / "watchlist.parquet"),
+    )
+    declarations = load_dataset(source).declarations
     day = declarations["lodged_at"].dt.tz_convert("UTC").dt.date.astype(str)
     return declarations[(day >= "2024-01-01") & (day <= "2024-01-31")].reset_index(drop=True)
 
