@@ -14,13 +14,14 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from features.sources import ConfigError, ExtraFeatures, LabelColumn, SourceConfig, did_you_mean
+from models.lanes import validated_capacity
 
 DEFAULT_INSPECTION_RATES: tuple[float, ...] = (0.01, 0.02, 0.05, 0.10)
 
@@ -93,16 +94,14 @@ class LaneShares(BaseModel):
     yellow: float = Field(ge=0, lt=1)
 
     @model_validator(mode="after")
-    def _fit_in_one(self) -> LaneShares:
-        if self.red + self.yellow > 1:
-            raise ValueError(f"red ({self.red}) + yellow ({self.yellow}) exceed 1")
+    def _fit_in_one(self) -> Self:
+        validated_capacity(self.red, self.yellow)  # the rule the lane policy applies
         return self
 
 
-class LanesConfig(BaseModel):
-    """Capacity shares for the lanes: a default and per-office overrides."""
+class LanesConfig(LaneShares):
+    """Capacity shares for the lanes: a default (these red and yellow) and per-office overrides."""
 
-    model_config = _FORBID
     red: float = Field(default=0.02, ge=0, lt=1)
     yellow: float = Field(default=0.08, ge=0, lt=1)
     offices: dict[str, LaneShares] = {}
@@ -113,12 +112,6 @@ class LanesConfig(BaseModel):
         if isinstance(value, Mapping):
             return {str(k): v for k, v in value.items()}
         return value
-
-    @model_validator(mode="after")
-    def _fit_in_one(self) -> LanesConfig:
-        if self.red + self.yellow > 1:
-            raise ValueError(f"red ({self.red}) + yellow ({self.yellow}) exceed 1")
-        return self
 
     def shares(self, office_id: str) -> LaneShares:
         """The red and yellow shares of an office (its override, else the default)."""

@@ -138,7 +138,8 @@ def test_inspection_rates_and_lanes_are_shares(tmp_path: Path) -> None:
     assert error.value.problems == [
         "evaluation.inspection_rates: inspection rates must be shares between 0 and 1 "
         "(exclusive), e.g. 0.05 for 5%; got 5.0",
-        "lanes.offices.101: red (0.5) + yellow (0.6) exceed 1",
+        "lanes.offices.101: lane shares must be between 0 and 1 and red + yellow at most 1, "
+        "got red=0.5, yellow=0.6",
     ]
 
 
@@ -232,3 +233,17 @@ def test_unreadable_files_are_config_errors(tmp_path: Path) -> None:
     (tmp_path / "list.yaml").write_text("- source\n- split\n")
     with pytest.raises(ConfigError, match="must hold a mapping with 'source' and 'split'"):
         load_config(tmp_path / "list.yaml")
+
+
+def test_the_default_lane_shares_follow_the_lane_policys_rule(tmp_path: Path) -> None:
+    document = {
+        "source": {"declarations": "d.csv", "outcomes": "o.csv"},
+        "split": SPLIT,
+        "lanes": {"red": 0.5, "yellow": 0.55},
+    }
+    with pytest.raises(ConfigError) as error:
+        load_config(write_config(tmp_path, document))
+    assert error.value.problems == [
+        "lanes: lane shares must be between 0 and 1 and red + yellow at most 1, "
+        "got red=0.5, yellow=0.55"
+    ]
