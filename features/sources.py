@@ -605,6 +605,22 @@ def _validated(
         return None
 
 
+def _optional_table(
+    problems: list[Problem],
+    pattern: str | None,
+    validate: Any,
+    columns: Sequence[str],
+    **kwargs: Any,
+) -> pd.DataFrame | None:
+    """An optional table (outcomes, watchlist) read and validated, its problems added to
+    ``problems``; an empty canonical table when the source names none."""
+    if pattern is None:
+        return validate(pd.DataFrame(columns=list(columns)))  # type: ignore[no-any-return]
+    return _validated(
+        problems, validate, read_table(pattern), source=_source_name(pattern), **kwargs
+    )
+
+
 def load_dataset(source: SourceConfig) -> Dataset:
     """Read, map and validate every table a source names, then derive the labels.
 
@@ -641,27 +657,21 @@ def load_dataset(source: SourceConfig) -> Dataset:
         if declarations is not None
         else source_text(mapped.get("declaration_id", pd.Series(dtype="str"))).dropna()
     )
-    if source.outcomes is not None:
-        outcomes = _validated(
-            problems,
-            validate_outcomes,
-            read_table(source.outcomes),
-            source=_source_name(source.outcomes),
-            known_declaration_ids=known_ids,
-            date_format=source.date_format,
-        )
-    else:
-        outcomes = validate_outcomes(pd.DataFrame(columns=list(OUTCOME_COLUMNS)))
-    if source.watchlist is not None:
-        watchlist = _validated(
-            problems,
-            validate_watchlist,
-            read_table(source.watchlist),
-            source=_source_name(source.watchlist),
-            date_format=source.date_format,
-        )
-    else:
-        watchlist = validate_watchlist(pd.DataFrame(columns=list(WATCHLIST_COLUMNS)))
+    outcomes = _optional_table(
+        problems,
+        source.outcomes,
+        validate_outcomes,
+        OUTCOME_COLUMNS,
+        date_format=source.date_format,
+        known_declaration_ids=known_ids,
+    )
+    watchlist = _optional_table(
+        problems,
+        source.watchlist,
+        validate_watchlist,
+        WATCHLIST_COLUMNS,
+        date_format=source.date_format,
+    )
     if problems or declarations is None or outcomes is None or watchlist is None:
         raise DataValidationError(problems)
 
