@@ -49,7 +49,8 @@ THREATS = ("weapons", "migrants", "revenue")
 
 def prepare(directory: Path) -> int:
     """Generate, load and validate the synthetic tables; write them as Parquet frames."""
-    from features.sources import load_config, load_dataset
+    from features.sources import load_dataset
+    from training.config import load_config
     from training.synthetic import TABLES, generate, training_config
 
     generate(directory / "raw", start=START, days=DAYS, seed=SEED, rows_per_day=ROWS_PER_DAY)
@@ -64,7 +65,7 @@ def prepare(directory: Path) -> int:
     config.write_text(
         json.dumps(training_config(tables, split, evaluation={"inspection_rates": [0.01, 0.05]}))
     )
-    dataset = load_dataset(load_config(config))
+    dataset = load_dataset(load_config(config).source)
     dataset.declarations.to_parquet(directory / "declarations.parquet")
     dataset.labels.to_parquet(directory / "labels.parquet")
     dataset.watchlist.to_parquet(directory / "watchlist.parquet")

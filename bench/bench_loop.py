@@ -85,7 +85,8 @@ def _train(
     today: date,
 ) -> Any:
     """Fit a bundle on everything known before ``today`` (no MLflow: the loop only scores)."""
-    from features.sources import load_config, load_dataset
+    from features.sources import load_dataset
+    from training.config import load_config
     from training.fit import FitSettings
     from training.pipeline import fit_run
 
@@ -110,7 +111,7 @@ def _train(
     }
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
     training_config = load_config(folder / "config.yaml")
-    dataset = load_dataset(training_config)
+    dataset = load_dataset(training_config.source)
     run = fit_run(training_config, dataset, FitSettings.from_config(training_config.model))
     return run.bundle
 

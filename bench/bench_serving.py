@@ -223,7 +223,7 @@ def train_model(root: Path) -> tuple[str, str, Path]:
     """
     import yaml
 
-    from features.sources import load_config
+    from training.config import load_config
     from training.pipeline import train
     from training.synthetic import generate, training_config
 

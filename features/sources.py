@@ -1,11 +1,13 @@
-"""Training configuration and data loading: from a customs administration's files to canonical frames.
+"""The data contract's source mapping: from a customs administration's files to canonical frames.
 
-A `TrainingConfig` (YAML, DESIGN.md) says where the declarations, outcomes and watchlist are,
-how the source columns map to canonical fields, which source values are recoded, which
-extra columns are kept as model features and how threat labels are read. `load_dataset`
-reads the files, applies the mapping, validates every table (collecting all problems) and
-derives the labels frame. Configuration mistakes raise `ConfigError`, data mistakes
-`features.validation.DataValidationError`; both list every problem at once.
+A `SourceConfig` (the `source` section of the training configuration, DESIGN.md) says where
+the declarations, outcomes and watchlist are, how the source columns map to canonical fields,
+which source values are recoded, which extra columns are kept as model features and how
+threat labels are read. `load_dataset` reads the files, applies the mapping, validates every
+table (collecting all problems) and derives the labels frame. Mapping mistakes raise
+`ConfigError`, data mistakes `features.validation.DataValidationError`; both list every
+problem at once. The rest of the training configuration (split, evaluation, model, lanes)
+and reading it from YAML belong to training (`training.config`).
 """
 
 from __future__ import annotations
@@ -13,19 +15,16 @@ from __future__ import annotations
 import csv
 import difflib
 import glob
-import os
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from features.schema import (
     DECLARATION_COLUMNS,
@@ -54,7 +53,6 @@ DECLARED_OUTCOME_FIELDS: tuple[str, ...] = (
 )
 # Threats read from the outcomes table when no label column is configured for them.
 OUTCOME_THREATS: tuple[str, ...] = DEFAULT_THREATS
-DEFAULT_INSPECTION_RATES: tuple[float, ...] = (0.01, 0.02, 0.05, 0.10)
 
 _MAPPABLE_FIELDS: tuple[str, ...] = DECLARATION_COLUMNS + DECLARED_OUTCOME_FIELDS
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".csv.zip")
@@ -62,7 +60,7 @@ _PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 class ConfigError(ValueError):
-    """Every problem found in a training configuration (or its fit to the files it names)."""
+    """Every problem found in a configuration (or in its source mapping's fit to the files it names)."""
 
     def __init__(self, problems: Iterable[str], *, source: str = "configuration") -> None:
         self.problems: list[str] = list(problems)
@@ -78,7 +76,7 @@ class SourceNotFoundError(ConfigError, FileNotFoundError):
     """No file matches a configured path or glob."""
 
 
-def _suggest(name: str, choices: Iterable[str]) -> str:
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest choices, or '' when none is close."""
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
     if not close:
@@ -87,7 +85,7 @@ def _suggest(name: str, choices: Iterable[str]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Configuration models
+# The source section: files, column mapping, recoding, extra features, labels
 # ---------------------------------------------------------------------------------------------
 
 _FORBID = ConfigDict(extra="forbid")
@@ -166,13 +164,13 @@ def source_config_problems(source: SourceConfig) -> list[str]:
             if name not in _MAPPABLE_FIELDS:
                 problems.append(
                     f"source.{section}: '{name}' is not a canonical field"
-                    f"{_suggest(name, _MAPPABLE_FIELDS)}"
+                    f"{did_you_mean(name, _MAPPABLE_FIELDS)}"
                 )
     for name in source.defaults:
         if name not in _MAPPABLE_FIELDS:
             problems.append(
                 f"source.defaults: '{name}' is not a canonical field"
-                f"{_suggest(name, _MAPPABLE_FIELDS)}"
+                f"{did_you_mean(name, _MAPPABLE_FIELDS)}"
             )
     slugs: dict[str, str] = {}
     for column in source.extra_features.categorical + source.extra_features.numeric:
@@ -195,7 +193,7 @@ def source_config_problems(source: SourceConfig) -> list[str]:
             continue
         if threat not in OUTCOME_THREATS:
             problems.append(
-                f"source.threats: unknown threat '{threat}'{_suggest(threat, OUTCOME_THREATS)}: "
+                f"source.threats: unknown threat '{threat}'{did_you_mean(threat, OUTCOME_THREATS)}: "
                 f"map a label column for it in source.labels, or use one of "
                 f"{', '.join(OUTCOME_THREATS)} with an outcomes table"
             )
@@ -226,189 +224,6 @@ def resolve_threats(source: SourceConfig, *, check: bool = True) -> tuple[str, .
         if problems:
             raise ConfigError(problems)
     return threats
-
-
-class SplitConfig(BaseModel):
-    """Train, validation and test windows by lodged_at, each an inclusive pair of dates."""
-
-    model_config = _FORBID
-    train: tuple[date, date]
-    valid: tuple[date, date]
-    test: tuple[date, date]
-
-    @model_validator(mode="after")
-    def _check_order(self) -> SplitConfig:
-        problems = []
-        windows = {"train": self.train, "valid": self.valid, "test": self.test}
-        for name, (start, end) in windows.items():
-            if end < start:
-                problems.append(f"split.{name} ends ({end}) before it starts ({start})")
-        for (first, (_, first_end)), (second, (second_start, _)) in (
-            (("train", self.train), ("valid", self.valid)),
-            (("valid", self.valid), ("test", self.test)),
-        ):
-            if second_start <= first_end:
-                problems.append(
-                    f"split.{second} starts ({second_start}) on or before the end of "
-                    f"split.{first} ({first_end}); windows must be ordered train < valid < test "
-                    "and must not overlap"
-                )
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-    def bounds(self, window: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-        """UTC [start, end) of a window: the end date is included up to its last instant."""
-        start, end = getattr(self, window)
-        return (
-            pd.Timestamp(start, tz="UTC"),
-            pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1),
-        )
-
-
-class EvaluationConfig(BaseModel):
-    """Inspection rates at which precision, recall and revenue are reported."""
-
-    model_config = _FORBID
-    inspection_rates: list[float] = Field(
-        default_factory=lambda: list(DEFAULT_INSPECTION_RATES), min_length=1
-    )
-
-    @field_validator("inspection_rates")
-    @classmethod
-    def _rates_are_shares(cls, rates: list[float]) -> list[float]:
-        bad = [r for r in rates if not 0 < r < 1]
-        if bad:
-            raise ValueError(
-                f"inspection rates must be shares between 0 and 1 (exclusive), e.g. 0.05 for 5%; "
-                f"got {', '.join(map(str, bad))}"
-            )
-        return rates
-
-
-class LaneShares(BaseModel):
-    """Share of declarations an office can send to the red and yellow lanes."""
-
-    model_config = _FORBID
-    red: float = Field(ge=0, lt=1)
-    yellow: float = Field(ge=0, lt=1)
-
-    @model_validator(mode="after")
-    def _fit_in_one(self) -> LaneShares:
-        if self.red + self.yellow > 1:
-            raise ValueError(f"red ({self.red}) + yellow ({self.yellow}) exceed 1")
-        return self
-
-
-class LanesConfig(BaseModel):
-    """Capacity shares for the lanes: a default and per-office overrides."""
-
-    model_config = _FORBID
-    red: float = Field(default=0.02, ge=0, lt=1)
-    yellow: float = Field(default=0.08, ge=0, lt=1)
-    offices: dict[str, LaneShares] = {}
-
-    @field_validator("offices", mode="before")
-    @classmethod
-    def _office_ids_as_text(cls, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {str(k): v for k, v in value.items()}
-        return value
-
-    @model_validator(mode="after")
-    def _fit_in_one(self) -> LanesConfig:
-        if self.red + self.yellow > 1:
-            raise ValueError(f"red ({self.red}) + yellow ({self.yellow}) exceed 1")
-        return self
-
-    def shares(self, office_id: str) -> LaneShares:
-        """The red and yellow shares of an office (its override, else the default)."""
-        return self.offices.get(office_id, LaneShares(red=self.red, yellow=self.yellow))
-
-
-class TrainingConfig(BaseModel):
-    """The training configuration a customs administration fills in (DESIGN.md)."""
-
-    model_config = _FORBID
-    source: SourceConfig
-    split: SplitConfig
-    evaluation: EvaluationConfig = EvaluationConfig()
-    model: dict[str, Any] = {}
-    lanes: LanesConfig = LanesConfig()
-
-
-_SECTION_MODELS: dict[str, type[BaseModel]] = {
-    "source": SourceConfig,
-    "split": SplitConfig,
-    "evaluation": EvaluationConfig,
-    "lanes": LanesConfig,
-    "extra_features": ExtraFeatures,
-}
-# Sections whose keys are free (threat names, office ids) and whose values are models.
-_KEYED_SECTION_MODELS: dict[str, type[BaseModel]] = {"labels": LabelColumn, "offices": LaneShares}
-
-
-def _keys_allowed_at(location: Sequence[Any]) -> Sequence[str]:
-    """The keys allowed where an unknown key was found, for a 'did you mean' suggestion."""
-    parents = [str(part) for part in location[:-1]]
-    if not parents:
-        return list(TrainingConfig.model_fields)
-    if len(parents) >= 2 and parents[-2] in _KEYED_SECTION_MODELS:
-        return list(_KEYED_SECTION_MODELS[parents[-2]].model_fields)
-    model = _SECTION_MODELS.get(parents[-1])
-    return list(model.model_fields) if model else []
-
-
-def _describe_config_error(error: Mapping[str, Any]) -> str:
-    location = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        key = str(error["loc"][-1])
-        return f"{location}: unknown key{_suggest(key, _keys_allowed_at(error['loc']))}"
-    if error["type"] == "missing":
-        return f"{location}: required key is missing"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] not in ("value_error", "assertion_error") and "input" in error:
-        message += f" (got {error['input']!r})"
-    return f"{location}: {message}"
-
-
-def _resolve(path: str | None, folder: Path) -> str | None:
-    if path is None:
-        return None
-    candidate = Path(path).expanduser()
-    return os.path.normpath(candidate if candidate.is_absolute() else folder / candidate)
-
-
-def load_config(path: str | Path) -> TrainingConfig:
-    """Read a YAML training configuration; data paths are relative to the file's folder."""
-    path = Path(path)
-    name = str(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(
-            [f"cannot read the file: {error.strerror or error}"], source=name
-        ) from error
-    except yaml.YAMLError as error:
-        raise ConfigError([f"not valid YAML: {error}"], source=name) from error
-    if not isinstance(document, dict):
-        raise ConfigError(
-            ["the file must hold a mapping with 'source' and 'split' sections"], source=name
-        )
-    try:
-        config = TrainingConfig.model_validate(document)
-    except ValidationError as error:
-        problems = [_describe_config_error(e) for e in error.errors()]
-        raise ConfigError(problems, source=name) from error
-    folder = path.resolve().parent
-    source = config.source.model_copy(
-        update={
-            "declarations": _resolve(config.source.declarations, folder),
-            "outcomes": _resolve(config.source.outcomes, folder),
-            "watchlist": _resolve(config.source.watchlist, folder),
-        }
-    )
-    return config.model_copy(update={"source": source})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,7 +316,7 @@ def _missing_column_problem(column: str, role: str, available: Sequence[str], fi
     if len(available) > 40:
         shown += f", ... ({len(available)} columns)"
     return (
-        f"{role}: column '{column}' is not in {file}{_suggest(column, available)}; "
+        f"{role}: column '{column}' is not in {file}{did_you_mean(column, available)}; "
         f"its columns are {shown}"
     )
 
@@ -790,14 +605,29 @@ def _validated(
         return None
 
 
-def load_dataset(config: TrainingConfig) -> Dataset:
-    """Read, map and validate every configured table, then derive the labels.
+def _optional_table(
+    problems: list[Problem],
+    pattern: str | None,
+    validate: Any,
+    columns: Sequence[str],
+    **kwargs: Any,
+) -> pd.DataFrame | None:
+    """An optional table (outcomes, watchlist) read and validated, its problems added to
+    ``problems``; an empty canonical table when the source names none."""
+    if pattern is None:
+        return validate(pd.DataFrame(columns=list(columns)))  # type: ignore[no-any-return]
+    return _validated(
+        problems, validate, read_table(pattern), source=_source_name(pattern), **kwargs
+    )
+
+
+def load_dataset(source: SourceConfig) -> Dataset:
+    """Read, map and validate every table a source names, then derive the labels.
 
     Configuration problems (unknown fields, source columns missing from the file, label
     columns absent, underivable threats) raise one ConfigError; data problems in any table
     raise one DataValidationError listing them all. Nothing is returned half-validated.
     """
-    source = config.source
     threats = resolve_threats(source)
     raw = read_table(source.declarations)
     file = _source_name(source.declarations)
@@ -827,27 +657,21 @@ def load_dataset(config: TrainingConfig) -> Dataset:
         if declarations is not None
         else source_text(mapped.get("declaration_id", pd.Series(dtype="str"))).dropna()
     )
-    if source.outcomes is not None:
-        outcomes = _validated(
-            problems,
-            validate_outcomes,
-            read_table(source.outcomes),
-            source=_source_name(source.outcomes),
-            known_declaration_ids=known_ids,
-            date_format=source.date_format,
-        )
-    else:
-        outcomes = validate_outcomes(pd.DataFrame(columns=list(OUTCOME_COLUMNS)))
-    if source.watchlist is not None:
-        watchlist = _validated(
-            problems,
-            validate_watchlist,
-            read_table(source.watchlist),
-            source=_source_name(source.watchlist),
-            date_format=source.date_format,
-        )
-    else:
-        watchlist = validate_watchlist(pd.DataFrame(columns=list(WATCHLIST_COLUMNS)))
+    outcomes = _optional_table(
+        problems,
+        source.outcomes,
+        validate_outcomes,
+        OUTCOME_COLUMNS,
+        date_format=source.date_format,
+        known_declaration_ids=known_ids,
+    )
+    watchlist = _optional_table(
+        problems,
+        source.watchlist,
+        validate_watchlist,
+        WATCHLIST_COLUMNS,
+        date_format=source.date_format,
+    )
     if problems or declarations is None or outcomes is None or watchlist is None:
         raise DataValidationError(problems)
 

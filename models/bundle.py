@@ -13,6 +13,8 @@ Layout of a saved bundle::
     models/<threat>.txt     LightGBM text model, best iteration only
     calibration.json        {threat: calibrator data}
     lanes.json              lane policy data
+    drift_reference.json    bins and shares of the training window's features, scores and lanes
+                            (``models.monitoring.DriftReference``; absent in older bundles)
     features/               FeatureBuilder.save output
 """
 
@@ -64,6 +66,7 @@ __all__ = [
 
 CALIBRATION_FILE = "calibration.json"
 LANES_FILE = "lanes.json"
+DRIFT_REFERENCE_FILE = "drift_reference.json"  # optional: bundles saved before it lack it
 MODELS_DIR = "models"
 FEATURES_DIR = "features"
 # Threat names become file names: keep them to a safe, readable alphabet.
@@ -147,6 +150,8 @@ class ModelBundle:
             ``parameters`` and anything else worth keeping in the manifest.
         reason_text: sentence for a (feature, value, declaration); default
             ``features.descriptions.reason_text``.
+        drift_reference: JSON-ready reference distributions of the training window
+            (``models.monitoring.DriftReference.to_dict``), or None.
     """
 
     def __init__(
@@ -159,6 +164,7 @@ class ModelBundle:
         metadata: Mapping[str, Any],
         *,
         reason_text: ReasonText | None = None,
+        drift_reference: Mapping[str, Any] | None = None,
     ) -> None:
         self.builder = builder
         self.boosters = dict(boosters)
@@ -167,6 +173,7 @@ class ModelBundle:
         self.features = list(features)
         self.metadata = dict(metadata)
         self.reason_text: ReasonText = reason_text or describe_reason
+        self.drift_reference = None if drift_reference is None else dict(drift_reference)
         self.threats: tuple[str, ...] = tuple(self.boosters)
         self.manifest: Manifest | None = None  # set by save() and load()
 
@@ -345,6 +352,8 @@ class ModelBundle:
             directory / CALIBRATION_FILE, {t: self.calibrators[t].to_dict() for t in self.threats}
         )
         write_json(directory / LANES_FILE, self.lanes.to_dict())
+        if self.drift_reference is not None:
+            write_json(directory / DRIFT_REFERENCE_FILE, self.drift_reference)
         (directory / FEATURES_DIR).mkdir()
         self.builder.save(directory / FEATURES_DIR)
 
@@ -400,6 +409,11 @@ class ModelBundle:
                 threat: Calibrator.from_dict(calibration[threat]) for threat in manifest.threats
             }
             lanes = LanePolicy.from_dict(json.loads(contents[LANES_FILE]))
+            drift_reference = (
+                json.loads(contents[DRIFT_REFERENCE_FILE])
+                if DRIFT_REFERENCE_FILE in contents
+                else None
+            )
         except (KeyError, ValueError, TypeError, lgb.basic.LightGBMError) as error:
             # The hashes matched, so the bundle was written like this: a bug, not tampering.
             raise BundleIntegrityError(
@@ -418,6 +432,7 @@ class ModelBundle:
             manifest.features,
             metadata,
             reason_text=reason_text,
+            drift_reference=drift_reference,
         )
         bundle.manifest = manifest
         return bundle

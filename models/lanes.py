@@ -22,11 +22,15 @@ from sklearn.utils.validation import check_is_fitted
 LANES: tuple[str, str, str] = ("red", "yellow", "green")
 
 
-def _validated_capacity(red: float, yellow: float, where: str) -> tuple[float, float]:
+def validated_capacity(red: float, yellow: float, where: str | None = None) -> tuple[float, float]:
+    """The (red, yellow) shares as floats, or ``ValueError`` when they do not fit in one
+    (each between 0 and 1, together at most 1); the message starts with ``where`` if given.
+    The training configuration's lanes section checks its shares with this rule too."""
     red, yellow = float(red), float(yellow)
     if not (0.0 <= red <= 1.0 and 0.0 <= yellow <= 1.0 and red + yellow <= 1.0):
+        prefix = f"{where}: " if where else ""
         raise ValueError(
-            f"{where}: lane shares must be between 0 and 1 and red + yellow at most 1, "
+            f"{prefix}lane shares must be between 0 and 1 and red + yellow at most 1, "
             f"got red={red}, yellow={yellow}"
         )
     return red, yellow
@@ -85,12 +89,12 @@ class LanePolicy(BaseEstimator):
         """The (red, yellow) shares configured for an office, the defaults when not overridden."""
         override = (self.offices or {}).get(office_id)
         if override is None:
-            return _validated_capacity(self.red, self.yellow, "lane capacity")
+            return validated_capacity(self.red, self.yellow, "lane capacity")
         if isinstance(override, Mapping):
             red, yellow = override.get("red", self.red), override.get("yellow", self.yellow)
         else:  # a (red, yellow) pair
             red, yellow = override
-        return _validated_capacity(red, yellow, f"office {office_id}")
+        return validated_capacity(red, yellow, f"office {office_id}")
 
     def fit(self, overall: ArrayLike, office_ids: ArrayLike) -> LanePolicy:
         """Set thresholds from reference overall risks and the office of each declaration."""
@@ -102,7 +106,7 @@ class LanePolicy(BaseEstimator):
             )
         if not np.all(np.isfinite(scores)):
             raise ValueError("lane reference scores must be finite")
-        red, yellow = _validated_capacity(self.red, self.yellow, "lane capacity")
+        red, yellow = validated_capacity(self.red, self.yellow, "lane capacity")
         self.global_thresholds_: dict[str, float] = _thresholds(scores, red, yellow)
         self.office_thresholds_: dict[str, dict[str, Any]] = {}
         distinct, counts = np.unique(offices, return_counts=True)

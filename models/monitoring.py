@@ -1,14 +1,18 @@
 """Drift between the declarations a model was trained on and the ones it scores now.
 
-Population stability index (PSI) per model feature and per score, and the share of each lane,
-computed from plain frames: the bundle turns declarations into its own features and scores,
-so the comparison sees exactly what the model sees. Rules of thumb used by credit and customs
-risk teams: PSI below 0.1 is stable, 0.1-0.25 a moderate shift, above 0.25 a major shift that
-calls for a look at the data and, probably, retraining.
+Population stability index (PSI) per model feature and per score, and the share of each lane.
+Training keeps where the reference window's features and scores fell (`DriftReference`: bin
+edges and shares per feature and per score, lane shares) in the model bundle; a drift check
+then needs only the bundle and the recently scored declarations, never the training data.
+The bundle turns recent declarations into its own features, so the comparison sees exactly
+what the model sees. Rules of thumb used by credit and customs risk teams: PSI below 0.1 is
+stable, 0.1-0.25 a moderate shift, above 0.25 a major shift that calls for a look at the data
+and, probably, retraining.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,23 +20,118 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from models.bundle import ModelBundle
+from models.lanes import LANES
 
 PSI_MODERATE = 0.1
 PSI_MAJOR = 0.25
+PSI_BINS = 10
+REFERENCE_SAMPLE_ROWS = 50_000  # training-window declarations kept for the reference, at most
 _FLOOR = 1e-4  # share given to an empty bin, so a bin seen only on one side stays finite
-LANES = ("red", "yellow", "green")
 
 
-def _psi_from_counts(reference: np.ndarray, current: np.ndarray) -> float:
-    expected = np.maximum(reference / max(reference.sum(), 1), _FLOOR)
-    actual = np.maximum(current / max(current.sum(), 1), _FLOOR)
+class MissingDriftReference(LookupError):
+    """The bundle carries no drift reference: it was trained before bundles kept one."""
+
+
+def _psi_from_shares(expected_shares: np.ndarray, current_counts: np.ndarray) -> float:
+    expected = np.maximum(expected_shares, _FLOOR)
+    actual = np.maximum(current_counts / max(current_counts.sum(), 1), _FLOOR)
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
+def _number_to_json(value: float) -> float | str:
+    """A bin edge for strict JSON: infinities as the text "inf" / "-inf" (``float`` reads them)."""
+    return value if math.isfinite(value) else repr(value)
+
+
+@dataclass(frozen=True)
+class ReferenceBins:
+    """Where one variable's reference values fell: its bins and the share of values in each.
+
+    Numeric: ``edges`` are the inner bin edges, the reference's quantiles (repeated ones
+    merged): ``len(edges) + 1`` bins, a value equal to an edge counts in the bin above.
+    Categorical: ``edges`` are the distinct reference values, one bin each; a value the
+    reference never had gets a bin of its own, empty on the reference side. ``shares`` holds
+    the share of reference values per bin, then the share of missing values: a field that
+    starts arriving empty shows up as drift.
+    """
+
+    categorical: bool
+    edges: tuple[float, ...]
+    shares: tuple[float, ...]
+
+    @classmethod
+    def of(
+        cls, values: np.ndarray, *, bins: int = PSI_BINS, categorical: bool = False
+    ) -> ReferenceBins:
+        """The bins of reference ``values`` (at most ``bins`` numeric bins)."""
+        reference = np.asarray(values, dtype=float)
+        if len(reference) == 0:
+            raise ValueError("PSI needs values on both sides")
+        missing = np.isnan(reference)
+        present = reference[~missing]
+        counts: NDArray[np.float64]
+        if categorical:
+            edges, present_counts = np.unique(present, return_counts=True)
+            counts = present_counts.astype(float)
+        elif len(present):
+            edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]))
+            counts = np.bincount(
+                np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1
+            ).astype(float)
+        else:
+            edges, counts = np.zeros(0), np.zeros(1)
+        counts = np.append(counts, missing.sum())
+        shares = counts / max(counts.sum(), 1)
+        return cls(categorical, tuple(edges.tolist()), tuple(shares.tolist()))
+
+    def psi(self, current: np.ndarray) -> float:
+        """PSI of ``current`` against these bins: sum of (a - e) x ln(a / e) over bins."""
+        values = np.asarray(current, dtype=float)
+        if len(values) == 0:
+            raise ValueError("PSI needs values on both sides")
+        missing = np.isnan(values)
+        present = values[~missing]
+        edges = np.asarray(self.edges, dtype=float)
+        shares = np.asarray(self.shares, dtype=float)
+        if self.categorical:
+            categories = np.unique(np.concatenate([edges, present]))
+            expected = np.zeros(len(categories))
+            expected[np.searchsorted(categories, edges)] = shares[:-1]
+            counts = np.bincount(np.searchsorted(categories, present), minlength=len(categories))
+        else:
+            expected = shares[:-1]
+            counts = np.bincount(
+                np.searchsorted(edges, present, side="right"), minlength=len(edges) + 1
+            )
+        return _psi_from_shares(
+            np.append(expected, shares[-1]), np.append(counts.astype(float), missing.sum())
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (strict JSON: infinite edges as text)."""
+        return {
+            "categorical": self.categorical,
+            "edges": [_number_to_json(edge) for edge in self.edges],
+            "shares": list(self.shares),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReferenceBins:
+        """Read `to_dict`'s form; a share list that does not fit the edges raises ``ValueError``."""
+        edges = tuple(float(edge) for edge in data["edges"])
+        shares = tuple(float(share) for share in data["shares"])
+        categorical = bool(data["categorical"])
+        if len(shares) != len(edges) + (1 if categorical else 2):
+            raise ValueError(f"{len(shares)} shares do not fit {len(edges)} bin edges")
+        return cls(categorical, edges, shares)
+
+
 def population_stability_index(
-    reference: np.ndarray, current: np.ndarray, *, bins: int = 10, categorical: bool = False
+    reference: np.ndarray, current: np.ndarray, *, bins: int = PSI_BINS, categorical: bool = False
 ) -> float:
     """PSI of ``current`` against ``reference``: sum of (a - e) x ln(a / e) over bins.
 
@@ -40,30 +139,7 @@ def population_stability_index(
     edges merge); categorical values bin per distinct value. Missing values form one more bin
     on both sides, so a field that starts arriving empty shows up as drift.
     """
-    ref = np.asarray(reference, dtype=float)
-    cur = np.asarray(current, dtype=float)
-    if len(ref) == 0 or len(cur) == 0:
-        raise ValueError("PSI needs values on both sides")
-    ref_missing, cur_missing = np.isnan(ref), np.isnan(cur)
-    ref_values, cur_values = ref[~ref_missing], cur[~cur_missing]
-    if categorical:
-        categories = np.unique(np.concatenate([ref_values, cur_values]))
-        ref_counts = np.array([(ref_values == c).sum() for c in categories], dtype=float)
-        cur_counts = np.array([(cur_values == c).sum() for c in categories], dtype=float)
-    elif len(ref_values):
-        edges = np.unique(np.quantile(ref_values, np.linspace(0, 1, bins + 1)[1:-1]))
-        ref_counts = np.bincount(
-            np.searchsorted(edges, ref_values, side="right"), minlength=len(edges) + 1
-        )
-        cur_counts = np.bincount(
-            np.searchsorted(edges, cur_values, side="right"), minlength=len(edges) + 1
-        )
-    else:
-        ref_counts = np.zeros(1)
-        cur_counts = np.array([float(len(cur_values))])
-    ref_counts = np.append(ref_counts.astype(float), ref_missing.sum())
-    cur_counts = np.append(cur_counts.astype(float), cur_missing.sum())
-    return _psi_from_counts(ref_counts, cur_counts)
+    return ReferenceBins.of(reference, bins=bins, categorical=categorical).psi(current)
 
 
 def lane_shares(lanes: Sequence[str]) -> dict[str, float]:
@@ -71,6 +147,98 @@ def lane_shares(lanes: Sequence[str]) -> dict[str, float]:
     values = list(lanes)
     total = max(len(values), 1)
     return {lane: sum(1 for v in values if v == lane) / total for lane in LANES}
+
+
+def score_names(threats: Sequence[str]) -> list[str]:
+    """Scores compared for drift: each threat's risk (``risk_<threat>``) and the overall risk."""
+    return [*(f"risk_{threat}" for threat in threats), "overall"]
+
+
+@dataclass(frozen=True)
+class DriftReference:
+    """What drift is measured against, kept in the bundle at training time (plain JSON).
+
+    ``window``: the training window the declarations came from; ``rows``: how many were
+    binned (a sample of at most `REFERENCE_SAMPLE_ROWS`); ``features``: bins per model
+    feature; ``scores``: bins per score (`score_names`); ``lanes``: share per lane.
+    """
+
+    window: dict[str, str]
+    rows: int
+    features: dict[str, ReferenceBins]
+    scores: dict[str, ReferenceBins]
+    lanes: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as saved in the bundle."""
+        return {
+            "window": dict(self.window),
+            "rows": self.rows,
+            "features": {name: bins.to_dict() for name, bins in self.features.items()},
+            "scores": {name: bins.to_dict() for name, bins in self.scores.items()},
+            "lanes": dict(self.lanes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DriftReference:
+        """Read `to_dict`'s form."""
+        return cls(
+            window={str(k): str(v) for k, v in data["window"].items()},
+            rows=int(data["rows"]),
+            features={
+                str(name): ReferenceBins.from_dict(bins) for name, bins in data["features"].items()
+            },
+            scores={
+                str(name): ReferenceBins.from_dict(bins) for name, bins in data["scores"].items()
+            },
+            lanes={lane: float(data["lanes"][lane]) for lane in LANES},
+        )
+
+
+def drift_reference(
+    bundle: ModelBundle,
+    declarations: pd.DataFrame,
+    *,
+    window: Mapping[str, str],
+    num_threads: int = 1,
+) -> DriftReference:
+    """Bin the features and scores the bundle gives the training window's ``declarations``.
+
+    More than `REFERENCE_SAMPLE_ROWS` declarations are sampled (the same rows for the same
+    data). The bundle scores them from its final feature state, as the service would.
+    """
+    if len(declarations) > REFERENCE_SAMPLE_ROWS:
+        declarations = declarations.sample(REFERENCE_SAMPLE_ROWS, random_state=0)
+    matrix = bundle.matrix(declarations)
+    categorical = set(bundle.builder.categorical_features_)
+    scores = bundle.risk_frame(declarations, num_threads=num_threads)
+    return DriftReference(
+        window=dict(window),
+        rows=len(declarations),
+        features={
+            feature: ReferenceBins.of(matrix[:, i], categorical=feature in categorical)
+            for i, feature in enumerate(bundle.features)
+        },
+        scores={
+            name: ReferenceBins.of(scores[name].to_numpy(dtype=float))
+            for name in score_names(bundle.threats)
+        },
+        lanes=lane_shares(scores["lane"].tolist()),
+    )
+
+
+def bundle_reference(bundle: ModelBundle) -> DriftReference:
+    """The drift reference a bundle carries.
+
+    Raises:
+        MissingDriftReference: the bundle was trained before bundles kept one.
+    """
+    if bundle.drift_reference is None:
+        raise MissingDriftReference(
+            "this model carries no drift reference (it was trained before models kept one): "
+            "retrain it (shiprisk train, then shiprisk promote) to monitor its drift"
+        )
+    return DriftReference.from_dict(bundle.drift_reference)
 
 
 @dataclass
@@ -97,49 +265,33 @@ class DriftSummary:
         return max(self.feature_psi.values(), default=0.0)
 
 
-def score_columns(
-    risk: Mapping[str, Sequence[float]], overall: Sequence[float]
-) -> dict[str, np.ndarray]:
-    """Scores compared for drift: each threat's risk and the overall risk."""
-    columns = {f"risk_{threat}": np.asarray(values, dtype=float) for threat, values in risk.items()}
-    columns["overall"] = np.asarray(overall, dtype=float)
-    return columns
-
-
 def drift_summary(
     bundle: ModelBundle,
-    reference: pd.DataFrame,
     recent: pd.DataFrame,
     recent_scores: pd.DataFrame,
     *,
     model: Mapping[str, str],
-    reference_window: Mapping[str, str],
     recent_window: Mapping[str, str],
-    num_threads: int = 1,
 ) -> DriftSummary:
-    """Compare the training window with recent scoring.
+    """Compare recent scoring with the training window, as the bundle's reference keeps it.
 
     Args:
-        reference: canonical declarations of the training window.
         recent: canonical declarations scored recently.
         recent_scores: the scores served for ``recent`` (``risk_<threat>``, ``overall``,
             ``lane``), as stored when they were served.
+
+    Raises:
+        MissingDriftReference: the bundle carries no reference (retrain it).
     """
-    reference_matrix = bundle.matrix(reference)
+    reference = bundle_reference(bundle)
     recent_matrix = bundle.matrix(recent)
-    categorical = set(bundle.builder.categorical_features_)
     feature_psi = {
-        feature: population_stability_index(
-            reference_matrix[:, i], recent_matrix[:, i], categorical=feature in categorical
-        )
+        feature: reference.features[feature].psi(recent_matrix[:, i])
         for i, feature in enumerate(bundle.features)
     }
-    reference_scores = bundle.risk_frame(reference, num_threads=num_threads)
     score_psi = {
-        name: population_stability_index(
-            reference_scores[name].to_numpy(dtype=float), recent_scores[name].to_numpy(dtype=float)
-        )
-        for name in [*(f"risk_{t}" for t in bundle.threats), "overall"]
+        name: reference.scores[name].psi(recent_scores[name].to_numpy(dtype=float))
+        for name in score_names(bundle.threats)
         if name in recent_scores
     }
     alerts = [
@@ -150,14 +302,14 @@ def drift_summary(
     ]
     return DriftSummary(
         model=dict(model),
-        reference_window=dict(reference_window),
+        reference_window=dict(reference.window),
         recent_window=dict(recent_window),
-        reference_rows=len(reference),
+        reference_rows=reference.rows,
         recent_rows=len(recent),
         feature_psi=dict(sorted(feature_psi.items(), key=lambda kv: -kv[1])),
         score_psi=score_psi,
         lane_shares={
-            "reference": lane_shares(reference_scores["lane"].tolist()),
+            "reference": dict(reference.lanes),
             "recent": lane_shares(recent_scores["lane"].tolist()),
         },
         alerts=alerts,

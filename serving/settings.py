@@ -12,12 +12,12 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from models.tracking_uri import DEFAULT_TRACKING_URI, resolved_tracking_uri
 from serving.access.settings import AccessSettings
 from serving.inspections.worklist import DEFAULT_EXPLORATION_SHARE, DEFAULT_SEVERITY
 from serving.store.database import DATABASE_FILE
 
 DEFAULT_MODEL_URI = "models:/shiprisk@champion"
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 DEFAULT_DATABASE_URL = "sqlite:///data/shiprisk.db"
 MEBIBYTE = 1024 * 1024
 
@@ -72,7 +72,7 @@ class ServiceSettings(AccessSettings):
 
     def resolved_tracking_uri(self) -> str:
         """MLFLOW_TRACKING_URI when set, else SHIPRISK_TRACKING_URI, else the embedded store."""
-        return os.environ.get("MLFLOW_TRACKING_URI") or self.tracking_uri
+        return resolved_tracking_uri(self.tracking_uri)
 
     def resolved_database_url(self) -> str:
         """The store's URL; the default SQLite file lives under SHIPRISK_DATA_DIR."""

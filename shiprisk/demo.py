@@ -125,8 +125,8 @@ def demo(
     console.print(f"{days * rows_per_day:,} declarations in {data_dir / 'synthetic'}")
 
     console.rule("2. training, tracked in MLflow and registered")
-    from features.sources import load_config
     from training.commands import _metrics_table
+    from training.config import load_config
     from training.pipeline import train
 
     config_path = write_demo_config(data_dir, days)

@@ -112,8 +112,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
     import pandas as pd
     import yaml
 
-    from features.sources import load_config
     from models import registry
+    from training.config import load_config
     from training.pipeline import train
     from training.synthetic import generate, training_config
 

@@ -76,8 +76,8 @@ def train(
     model_name: Annotated[str | None, typer.Option(help="Registered model name.")] = None,
 ) -> None:
     """Train per-threat models on a configuration, evaluate on its test window, track in MLflow."""
-    from features.sources import load_config
     from features.validation import DataValidationError
+    from training.config import load_config
     from training.pipeline import TrainingError
     from training.pipeline import train as run_training
     from training.settings import TrainingSettings
@@ -119,11 +119,12 @@ def evaluate(
     metrics_out: Annotated[Path | None, typer.Option(help="Write the metrics JSON here.")] = None,
 ) -> None:
     """Evaluate a registered model on the test window of a configuration."""
-    from features.sources import load_config, load_dataset
+    from features.sources import load_dataset
     from features.validation import DataValidationError
     from models.manifest import BundleIntegrityError
     from models.registry import load_bundle
     from training import tracking
+    from training.config import load_config
     from training.pipeline import _json_safe, bundle_metrics
     from training.settings import TrainingSettings
     from training.splits import SplitError, split_positions, windows_from_config
@@ -132,7 +133,7 @@ def evaluate(
     tracking.configure(settings.resolved_tracking_uri())
     try:
         training_config = load_config(config)
-        dataset = load_dataset(training_config)
+        dataset = load_dataset(training_config.source)
         positions = split_positions(
             dataset.declarations, dataset.labels, windows_from_config(training_config.split)
         )

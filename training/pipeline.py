@@ -19,12 +19,14 @@ import pandas as pd
 
 from features.builder import FeatureBuilder
 from features.schema import label_column
-from features.sources import Dataset, TrainingConfig, load_dataset
+from features.sources import Dataset, load_dataset
 from models.bundle import ModelBundle
 from models.calibration import Calibrator
 from models.lanes import LanePolicy
+from models.monitoring import drift_reference
 from training import report
 from training.baselines import RuleProfileBaseline, finite, logistic_baseline
+from training.config import TrainingConfig
 from training.fit import (
     MIN_TRAIN_POSITIVES,
     FitSettings,
@@ -204,6 +206,14 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
             "seed": settings.seed,
         },
     )
+    # What drift monitoring compares recent scoring with: the training window as the final
+    # bundle sees it, kept in the bundle so the service never reads training data.
+    bundle.drift_reference = drift_reference(
+        bundle,
+        declarations.iloc[train],
+        window=windows["train"].as_dict(),
+        num_threads=settings.threads(),
+    ).to_dict()
 
     metrics, baselines, slices, importance = evaluate_test(
         bundle, dataset, test, train, X_history, models, rates, settings
@@ -351,7 +361,7 @@ def train(
     from training import tracking
 
     settings = FitSettings.from_config(config.model)
-    dataset = load_dataset(config)
+    dataset = load_dataset(config.source)
     run = fit_run(config, dataset, settings)
     fingerprint = tracking.data_fingerprint(dataset.declarations, dataset.labels)
     run.bundle.metadata["data"] = fingerprint

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+from models.tracking_uri import DEFAULT_TRACKING_URI, resolved_tracking_uri
 
 
 class TrainingSettings(BaseSettings):
@@ -22,4 +21,4 @@ class TrainingSettings(BaseSettings):
 
     def resolved_tracking_uri(self) -> str:
         """MLFLOW_TRACKING_URI when set, else SHIPRISK_TRACKING_URI, else the embedded store."""
-        return os.environ.get("MLFLOW_TRACKING_URI") or self.tracking_uri
+        return resolved_tracking_uri(self.tracking_uri)

@@ -15,9 +15,6 @@ from serving.console import console, fail
 
 
 def monitor(
-    config: Annotated[
-        Path, typer.Option("--config", help="Training configuration: its data is the reference.")
-    ],
     days: Annotated[
         int, typer.Option(min=1, help="Recent window: the last N days of scoring.")
     ] = 7,
@@ -32,8 +29,12 @@ def monitor(
         str | None, typer.Option(help="Operational store (default SHIPRISK_DATABASE_URL).")
     ] = None,
 ) -> None:
-    """Compare recent scoring with the training window: PSI per feature and score, lane shares."""
-    from features.sources import ConfigError, load_config
+    """Compare recent scoring with the training window: PSI per feature and score, lane shares.
+
+    The training window's figures come from the model itself (kept at training), so no
+    training data is read.
+    """
+    from models.monitoring import MissingDriftReference
     from models.registry import log_monitoring_report
     from serving.model.holder import registry_loader
     from serving.model.monitor import NoRecentScores, drift_check
@@ -41,10 +42,6 @@ def monitor(
     from serving.store.database import Store
 
     settings = ServiceSettings()
-    try:
-        training_config = load_config(config)
-    except (ConfigError, FileNotFoundError) as error:
-        raise fail(str(error)) from None
     model_uri = model or settings.model_uri
     try:
         bundle, name, version = registry_loader(settings.resolved_tracking_uri())(model_uri)
@@ -57,12 +54,12 @@ def monitor(
         summary, files = drift_check(
             store,
             bundle,
-            training_config,
             model={"name": name, "version": version},
             recent=(now - timedelta(days=days), now),
             directory=directory,
-            num_threads=settings.lightgbm_threads(),
         )
+    except MissingDriftReference as error:
+        raise fail(f"{model_uri} (version {version}): {error}") from None
     except NoRecentScores as error:
         raise fail(str(error)) from None
     finally:

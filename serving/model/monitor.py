@@ -15,10 +15,9 @@ from typing import Any
 import pandas as pd
 
 from features.schema import EXTRA_PREFIX
-from features.sources import TrainingConfig, load_dataset
 from features.validation import validate_declarations
 from models.bundle import ModelBundle
-from models.monitoring import DriftSummary, drift_summary, write_drift_report
+from models.monitoring import DriftSummary, bundle_reference, drift_summary, write_drift_report
 from serving.store import repository
 from serving.store.database import Store
 
@@ -27,45 +26,25 @@ class NoRecentScores(LookupError):
     """Nothing was scored in the recent window: there is nothing to compare."""
 
 
-REFERENCE_SAMPLE_ROWS = 50_000
-
-
-def _training_reference(
-    bundle: ModelBundle, config: TrainingConfig
-) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Declarations of the bundle's training window, from the training configuration's source."""
-    dataset = load_dataset(config)
-    declarations = dataset.declarations
-    window = dict((bundle.metadata.get("training_window") or {}).get("train") or {})
-    if window:
-        day = declarations["lodged_at"].dt.tz_convert("UTC").dt.date.astype(str)
-        declarations = declarations[(day >= window["start"]) & (day <= window["end"])]
-    else:
-        lodged = declarations["lodged_at"]
-        window = {"start": str(lodged.min().date()), "end": str(lodged.max().date())}
-    if len(declarations) > REFERENCE_SAMPLE_ROWS:
-        declarations = declarations.sample(REFERENCE_SAMPLE_ROWS, random_state=0)
-    return declarations.reset_index(drop=True), window
-
-
 def drift_check(
     store: Store,
     bundle: ModelBundle,
-    config: TrainingConfig,
     *,
     model: Mapping[str, str],
     recent: tuple[datetime, datetime],
     directory: Path | str,
-    num_threads: int = 1,
 ) -> tuple[DriftSummary, list[Path]]:
     """Compare what was scored in ``recent`` with the training window; write and keep the report.
 
-    The recent side uses the scores as they were served (stored); the reference side is
-    scored now by the same bundle. The figures are kept in the store for GET /v1/model.
+    The recent side uses the scores as they were served (stored); the reference side is the
+    training window's distributions that the bundle carries, so no training data is read.
+    The figures are kept in the store for GET /v1/model.
 
     Raises:
+        MissingDriftReference: the bundle carries no reference (trained before they existed).
         NoRecentScores: nothing was scored in the window.
     """
+    bundle_reference(bundle)  # an old bundle is refused before the store is read
     start, end = recent
     with store.transaction() as session:
         rows = repository.scored_between(session, start, end)
@@ -87,16 +66,12 @@ def drift_check(
             "lane": [row.lane for row in rows],
         }
     )
-    reference, window = _training_reference(bundle, config)
     summary = drift_summary(
         bundle,
-        reference,
         recent_declarations,
         recent_scores,
         model=model,
-        reference_window=window,
         recent_window={"start": start.isoformat(), "end": end.isoformat()},
-        num_threads=num_threads,
     )
     files = write_drift_report(summary, directory)
     with store.transaction() as session:

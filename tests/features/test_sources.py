@@ -1,9 +1,12 @@
-"""Training configuration, reading files, mapping source tables and deriving labels."""
+"""The source mapping: reading files, mapping source tables and deriving labels.
+
+(Reading the YAML training configuration around it is tests/training/test_config.py.)"""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,12 +17,11 @@ from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS
 from features.sources import (
     ConfigError,
     Dataset,
+    SourceConfig,
     SourceNotFoundError,
-    TrainingConfig,
     derive_labels,
     extra_feature_name,
     label_from_column,
-    load_config,
     load_dataset,
     read_table,
     resolve_threats,
@@ -29,28 +31,26 @@ from features.validation import DATETIME_DTYPE, DataValidationError, validate_de
 REPO = Path(__file__).resolve().parents[2]
 RESEARCH_FIXTURE = REPO / "tests" / "fixtures" / "research" / "declarations.csv"
 
-SPLIT = {
-    "train": ["2024-01-01", "2024-01-31"],
-    "valid": ["2024-02-01", "2024-02-15"],
-    "test": ["2024-02-16", "2024-02-29"],
-}
 
-
-def write_config(folder: Path, document: dict[str, object]) -> Path:
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
-
-
-def research_config(tmp_path: Path, **source_changes: object) -> Path:
-    """configs/research.yaml pointed at the fixture (a copy, so relative paths are exercised)."""
+def research_source(tmp_path: Path, **source_changes: object) -> dict[str, Any]:
+    """The source section of configs/research.yaml, pointed at a copy of the fixture."""
     data = tmp_path / "exports"
     data.mkdir(exist_ok=True)
     shutil.copy(RESEARCH_FIXTURE, data / "declarations.csv")
-    document = yaml.safe_load((REPO / "configs" / "research.yaml").read_text())
-    document["source"]["declarations"] = "exports/*.csv"
-    document["source"].update(source_changes)
-    return write_config(tmp_path, document)
+    source: dict[str, Any] = yaml.safe_load((REPO / "configs" / "research.yaml").read_text())[
+        "source"
+    ]
+    source["declarations"] = str(data / "*.csv")
+    source.update(source_changes)
+    return source
+
+
+def source_in(folder: Path, **source: Any) -> SourceConfig:
+    """A source section whose file names are in ``folder``."""
+    for table in ("declarations", "outcomes", "watchlist"):
+        if table in source:
+            source[table] = str(folder / source[table])
+    return SourceConfig.model_validate(source)
 
 
 def canonical_declarations() -> pd.DataFrame:
@@ -88,141 +88,37 @@ def canonical_outcomes() -> pd.DataFrame:
     )
 
 
-# -- configuration ---------------------------------------------------------------------------
+# -- the source section -----------------------------------------------------------------------
 
 
-def test_shipped_configs_load(tmp_path: Path) -> None:
-    synthetic = load_config(REPO / "configs" / "synthetic.yaml")
-    assert synthetic.source.declarations == str(
-        REPO / "data" / "synthetic" / "declarations.parquet"
-    )
-    assert synthetic.source.outcomes == str(REPO / "data" / "synthetic" / "outcomes.parquet")
-    assert resolve_threats(synthetic.source) == ("weapons", "migrants", "revenue")
-    assert synthetic.evaluation.inspection_rates == [0.01, 0.02, 0.05, 0.10]
-    assert (synthetic.lanes.red, synthetic.lanes.yellow) == (0.02, 0.08)
-    assert synthetic.split.train[0].isoformat() == "2024-01-01"
-
-    research = load_config(REPO / "configs" / "research.yaml")
-    assert research.source.declarations == str(REPO / "data" / "research" / "*.csv")
-    assert resolve_threats(research.source) == ("revenue", "critical")
-    assert research.source.values["transport_mode"]["40"] == "air"
-
-
-def test_defaults_when_sections_are_left_out(tmp_path: Path) -> None:
-    config = load_config(
-        write_config(
-            tmp_path, {"source": {"declarations": "d.csv", "outcomes": "o.csv"}, "split": SPLIT}
+def test_unknown_canonical_fields_are_named_with_suggestions() -> None:
+    with pytest.raises(ValueError) as error:
+        SourceConfig.model_validate(
+            {
+                "declarations": "d.csv",
+                "outcomes": "o.csv",
+                "columns": {"hs_cod": "HS6 Code"},
+                "defaults": {"flo": "import"},
+            }
         )
-    )
-    assert config.evaluation.inspection_rates == [0.01, 0.02, 0.05, 0.10]
-    assert config.model == {}
-    assert (config.lanes.red, config.lanes.yellow, config.lanes.offices) == (0.02, 0.08, {})
-    assert config.source.declarations == str(tmp_path / "d.csv")
-    assert config.split.bounds("valid") == (
-        pd.Timestamp("2024-02-01", tz="UTC"),
-        pd.Timestamp("2024-02-16", tz="UTC"),
-    )
-
-
-def test_a_typo_is_caught_with_a_suggestion(tmp_path: Path) -> None:
-    path = write_config(
-        tmp_path,
-        {"source": {"declarations": "d.csv", "outcomes": "o.csv", "colums": {}}, "split": SPLIT},
-    )
-    with pytest.raises(ConfigError) as error:
-        load_config(path)
-    assert error.value.problems == ["source.colums: unknown key (did you mean 'columns'?)"]
-    assert str(error.value) == (
-        f"{path}: 1 problem; nothing was loaded:\n"
-        "  1. source.colums: unknown key (did you mean 'columns'?)"
-    )
-
-
-def test_unknown_canonical_fields_are_named(tmp_path: Path) -> None:
-    source = {
-        "declarations": "d.csv",
-        "outcomes": "o.csv",
-        "columns": {"hs_cod": "HS6 Code"},
-        "defaults": {"flo": "import"},
-    }
-    with pytest.raises(ConfigError) as error:
-        load_config(write_config(tmp_path, {"source": source, "split": SPLIT}))
-    (problem,) = error.value.problems
-    assert problem == (
-        "source: source.columns: 'hs_cod' is not a canonical field (did you mean 'hs_code'?); "
+    assert (
+        "source.columns: 'hs_cod' is not a canonical field (did you mean 'hs_code'?); "
         "source.defaults: 'flo' is not a canonical field (did you mean 'flow'?)"
+    ) in str(error.value)
+
+
+def test_recoding_keys_are_compared_as_text() -> None:
+    source = SourceConfig.model_validate(
+        {"declarations": "d.csv", "values": {"transport_mode": {10: "sea", 40.0: "air"}}}
+        | {"labels": {"revenue": {"column": "Fraud", "positive": [1]}}}
     )
+    assert source.values == {"transport_mode": {"10": "sea", "40": "air"}}
+    assert resolve_threats(source) == ("revenue",)
 
 
-def test_threats_must_be_derivable(tmp_path: Path) -> None:
-    source = {"declarations": "d.csv", "threats": ["revenue", "drugs"]}
-    with pytest.raises(ConfigError) as error:
-        load_config(write_config(tmp_path, {"source": source, "split": SPLIT}))
-    (problem,) = error.value.problems
-    assert "threat 'revenue' needs an outcomes table (source.outcomes) or a label column" in problem
-    assert "unknown threat 'drugs': map a label column for it in source.labels" in problem
-
-
-def test_split_windows_must_be_ordered_and_apart(tmp_path: Path) -> None:
-    split = {
-        "train": ["2024-01-01", "2024-02-10"],
-        "valid": ["2024-02-10", "2024-02-05"],
-        "test": ["2024-02-20", "2024-02-29"],
-    }
-    with pytest.raises(ConfigError) as error:
-        load_config(
-            write_config(
-                tmp_path, {"source": {"declarations": "d.csv", "outcomes": "o.csv"}, "split": split}
-            )
-        )
-    (problem,) = error.value.problems
-    assert problem == (
-        "split: split.valid ends (2024-02-05) before it starts (2024-02-10); split.valid "
-        "starts (2024-02-10) on or before the end of split.train (2024-02-10); windows must "
-        "be ordered train < valid < test and must not overlap"
-    )
-
-
-def test_inspection_rates_and_lanes_are_shares(tmp_path: Path) -> None:
-    document = {
-        "source": {"declarations": "d.csv", "outcomes": "o.csv"},
-        "split": SPLIT,
-        "evaluation": {"inspection_rates": [0.05, 5]},
-        "lanes": {"offices": {101: {"red": 0.5, "yellow": 0.6}}},
-    }
-    with pytest.raises(ConfigError) as error:
-        load_config(write_config(tmp_path, document))
-    assert error.value.problems == [
-        "evaluation.inspection_rates: inspection rates must be shares between 0 and 1 "
-        "(exclusive), e.g. 0.05 for 5%; got 5.0",
-        "lanes.offices.101: red (0.5) + yellow (0.6) exceed 1",
-    ]
-
-
-def test_office_lanes_and_model_section(tmp_path: Path) -> None:
-    document = {
-        "source": {"declarations": "d.csv", "outcomes": "o.csv"},
-        "split": SPLIT,
-        "model": {"num_leaves": [15, 31], "anything": {"owned": "by training"}},
-        "lanes": {"red": 0.03, "offices": {101: {"red": 0.1, "yellow": 0.2}}},
-    }
-    config = load_config(write_config(tmp_path, document))
-    assert config.model["num_leaves"] == [15, 31]
-    assert (config.lanes.shares("101").red, config.lanes.shares("101").yellow) == (0.1, 0.2)
-    assert (config.lanes.shares("other").red, config.lanes.shares("other").yellow) == (0.03, 0.08)
-
-
-def test_integer_recoding_keys_from_yaml_are_text(tmp_path: Path) -> None:
-    document = {
-        "source": {
-            "declarations": "d.csv",
-            "outcomes": "o.csv",
-            "values": {"transport_mode": {10: "sea", 40: "air"}},
-        },
-        "split": SPLIT,
-    }
-    config = load_config(write_config(tmp_path, document))
-    assert config.source.values == {"transport_mode": {"10": "sea", "40": "air"}}
+def test_the_source_section_alone_forbids_unknown_keys() -> None:
+    with pytest.raises(ValueError, match="Extra inputs are not permitted"):
+        SourceConfig.model_validate({"declarations": "d.csv", "outcomes": "o.csv", "split": {}})
 
 
 # -- reading files ---------------------------------------------------------------------------
@@ -261,11 +157,11 @@ def test_no_match_names_the_pattern(tmp_path: Path) -> None:
     assert isinstance(error.value, FileNotFoundError)
 
 
-# -- research-style table through configs/research.yaml --------------------------------------
+# -- research-style table through configs/research.yaml's mapping --------------------------------------
 
 
 def test_research_table_loads_through_the_mapping(tmp_path: Path) -> None:
-    dataset = load_dataset(load_config(research_config(tmp_path)))
+    dataset = load_dataset(SourceConfig.model_validate(research_source(tmp_path)))
     assert isinstance(dataset, Dataset)
     declarations = dataset.declarations
     assert len(declarations) == 40
@@ -301,7 +197,7 @@ def test_research_table_loads_through_the_mapping(tmp_path: Path) -> None:
 
 
 def test_research_labels_come_from_the_fraud_columns(tmp_path: Path) -> None:
-    dataset = load_dataset(load_config(research_config(tmp_path)))
+    dataset = load_dataset(SourceConfig.model_validate(research_source(tmp_path)))
     labels = dataset.labels
     assert labels.index.equals(dataset.declarations.index)
     assert list(labels.columns) == [
@@ -335,11 +231,11 @@ def test_research_labels_come_from_the_fraud_columns(tmp_path: Path) -> None:
 
 
 def test_a_missing_source_column_is_named_with_suggestions(tmp_path: Path) -> None:
-    document = yaml.safe_load(research_config(tmp_path).read_text())
-    document["source"]["columns"]["hs_code"] = "HS6 Code"
-    document["source"]["labels"]["revenue"]["column"] = "Fraud Flag"
+    source = research_source(tmp_path)
+    source["columns"]["hs_code"] = "HS6 Code"
+    source["labels"]["revenue"]["column"] = "Fraud Flag"
     with pytest.raises(ConfigError) as error:
-        load_dataset(load_config(write_config(tmp_path, document)))
+        load_dataset(SourceConfig.model_validate(source))
     first, second = error.value.problems
     pattern = str(tmp_path / "exports" / "*.csv")
     assert first.startswith(
@@ -354,11 +250,10 @@ def test_a_missing_source_column_is_named_with_suggestions(tmp_path: Path) -> No
 def test_defaults_supply_fields_an_export_lacks(tmp_path: Path) -> None:
     table = pd.read_csv(RESEARCH_FIXTURE, dtype=str, keep_default_na=False, na_values=[""])
     table.drop(columns=["Office ID"]).to_csv(tmp_path / "no_office.csv", index=False)
-    path = research_config(tmp_path, declarations=str(tmp_path / "no_office.csv"))
-    document = yaml.safe_load(path.read_text())
-    del document["source"]["columns"]["office_id"]
-    document["source"]["defaults"]["office_id"] = "HQ"
-    dataset = load_dataset(load_config(write_config(tmp_path, document)))
+    source = research_source(tmp_path, declarations=str(tmp_path / "no_office.csv"))
+    del source["columns"]["office_id"]
+    source["defaults"]["office_id"] = "HQ"
+    dataset = load_dataset(SourceConfig.model_validate(source))
     assert (dataset.declarations["office_id"] == "HQ").all()
 
 
@@ -369,9 +264,9 @@ def test_data_problems_of_every_table_are_reported_together(tmp_path: Path) -> N
     outcomes = canonical_outcomes()
     outcomes.loc[2, "declaration_id"] = "D9"
     outcomes.to_csv(tmp_path / "outcomes.csv", index=False)
-    source = {"declarations": "declarations.csv", "outcomes": "outcomes.csv"}
+    source = source_in(tmp_path, declarations="declarations.csv", outcomes="outcomes.csv")
     with pytest.raises(DataValidationError) as error:
-        load_dataset(load_config(write_config(tmp_path, {"source": source, "split": SPLIT})))
+        load_dataset(source)
     assert [(p.source, p.column, p.rows) for p in error.value.problems] == [
         ("declarations.csv", "hs_code", (2,)),
         ("outcomes.csv", "declaration_id", (3,)),
@@ -384,42 +279,17 @@ def test_numeric_extra_features_are_numbers(tmp_path: Path) -> None:
     declarations["Lane Code"] = ["R", "G", "Y"]
     declarations.to_csv(tmp_path / "declarations.csv", index=False)
     canonical_outcomes().to_csv(tmp_path / "outcomes.csv", index=False)
-    source = {
-        "declarations": "declarations.csv",
-        "outcomes": "outcomes.csv",
-        "extra_features": {"categorical": ["Lane Code"], "numeric": ["Tax Amount"]},
-    }
-    dataset = load_dataset(load_config(write_config(tmp_path, {"source": source, "split": SPLIT})))
+    source = source_in(
+        tmp_path,
+        declarations="declarations.csv",
+        outcomes="outcomes.csv",
+        extra_features={"categorical": ["Lane Code"], "numeric": ["Tax Amount"]},
+    )
+    dataset = load_dataset(source)
     assert dataset.declarations["x_tax_amount"].tolist()[0] == 1.5
     assert np.isnan(dataset.declarations["x_tax_amount"][1])
     assert dataset.declarations["x_lane_code"].tolist() == ["R", "G", "Y"]
     assert dataset.display_names == {"x_lane_code": "Lane Code", "x_tax_amount": "Tax Amount"}
-
-
-def test_synthetic_layout_loads_through_the_shipped_config(tmp_path: Path) -> None:
-    (tmp_path / "configs").mkdir()
-    shutil.copy(REPO / "configs" / "synthetic.yaml", tmp_path / "configs" / "synthetic.yaml")
-    data = tmp_path / "data" / "synthetic"
-    data.mkdir(parents=True)
-    validate_declarations(canonical_declarations()).to_parquet(data / "declarations.parquet")
-    canonical_outcomes().to_parquet(data / "outcomes.parquet")
-    pd.DataFrame(
-        {
-            "entity_type": ["vehicle_id"],
-            "entity_id": ["BG1234AB"],
-            "threat": ["migrants"],
-            "valid_from": [pd.Timestamp("2024-01-01", tz="UTC")],
-            "valid_to": [pd.NaT],
-            "source": ["partner"],
-        }
-    ).to_parquet(data / "watchlist.parquet")
-
-    dataset = load_dataset(load_config(tmp_path / "configs" / "synthetic.yaml"))
-    assert dataset.threats == ("weapons", "migrants", "revenue")
-    assert dataset.declarations["hs_code"].tolist() == ["930510", "870899", "731815"]
-    assert dataset.labels["label_weapons"].tolist()[0] == 1.0
-    assert dataset.labels["inspected"].tolist() == [True, False, True]
-    assert dataset.watchlist["entity_id"].tolist() == ["BG1234AB"]
 
 
 # -- labels ----------------------------------------------------------------------------------
@@ -503,20 +373,3 @@ def test_extra_feature_names() -> None:
     assert extra_feature_name("Import Type") == "x_import_type"
     assert extra_feature_name("Vrsta uvoza (šifra)") == "x_vrsta_uvoza_sifra"
     assert extra_feature_name("%%") == "x_column"
-
-
-def test_a_typo_inside_a_label_suggests_its_own_keys(tmp_path: Path) -> None:
-    source = {"declarations": "d.csv", "labels": {"revenue": {"colum": "Fraud", "positive": [1]}}}
-    with pytest.raises(ConfigError) as error:
-        load_config(write_config(tmp_path, {"source": source, "split": SPLIT}))
-    assert error.value.problems == [
-        "source.labels.revenue.column: required key is missing",
-        "source.labels.revenue.colum: unknown key (did you mean 'column'?)",
-    ]
-
-
-def test_config_models_forbid_unknown_keys_in_code_too() -> None:
-    with pytest.raises(ValueError, match="Extra inputs are not permitted"):
-        TrainingConfig.model_validate(
-            {"source": {"declarations": "d.csv", "outcomes": "o.csv"}, "split": SPLIT, "lane": {}}
-        )

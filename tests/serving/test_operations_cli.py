@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 import typer
@@ -12,9 +14,11 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from features.sources import load_config, load_dataset
+from features.sources import SourceConfig, load_dataset
 from features.validation import validate_declarations
-from models.bundle import ModelBundle
+from models import registry
+from models.bundle import DRIFT_REFERENCE_FILE, ModelBundle, verify_bundle
+from models.monitoring import lane_shares, population_stability_index
 from serving.inspections import service as operations
 from serving.inspections.cli import export
 from serving.model.cli import monitor
@@ -23,7 +27,7 @@ from serving.store import repository
 from serving.store.database import Store
 from tests.serving.conftest import TrainedModel
 from tests.serving.store_backends import store_url  # noqa: F401
-from training.synthetic import TABLES, training_config
+from training.config import load_config
 
 OFFICE = "RS-HORGOS"
 
@@ -105,7 +109,7 @@ def test_export_gives_training_the_selection_probabilities(
             }
         )
     )
-    dataset = load_dataset(load_config(config))
+    dataset = load_dataset(load_config(config).source)
     labels = dataset.labels.set_index(dataset.declarations["declaration_id"])
     assert labels["inspected"].sum() == 2
     assert labels.loc[drawn.declaration_id, "selection_probability"] == pytest.approx(
@@ -124,20 +128,8 @@ def test_monitor_writes_the_report_logs_it_and_keeps_the_figures(
 ) -> None:
     opened, _ = scored_store(store_url, store)
     opened.close()
-    data = store.bundle_dir.parent / "data"
-    config = tmp_path / "config.yaml"
-    split = {
-        "train": ["2024-01-01", "2024-01-31"],
-        "valid": ["2024-02-01", "2024-02-14"],
-        "test": ["2024-02-15", "2024-02-29"],
-    }
-    tables = {table: data / f"{table}.parquet" for table in TABLES}
-    config.write_text(yaml.safe_dump(training_config(tables, split)))
     out = tmp_path / "report"
-    result = CliRunner().invoke(
-        cli(),
-        ["monitor", "--config", str(config), "--out", str(out), "--database-url", store_url],
-    )
+    result = CliRunner().invoke(cli(), ["monitor", "--out", str(out), "--database-url", store_url])
     assert result.exit_code == 0, result.output
     assert (out / "drift.png").read_bytes()[:4] == b"\x89PNG"
     text = (out / "drift.md").read_text()
@@ -162,30 +154,101 @@ def test_monitor_writes_the_report_logs_it_and_keeps_the_figures(
     assert kept["score_psi"]["overall"] == pytest.approx(runs[0].data.metrics["psi.overall"])
 
 
-def test_monitor_without_recent_scores_says_what_to_do(
+def training_window(trained: TrainedModel) -> pd.DataFrame:
+    """The declarations of the session model's training window, read from its training data."""
+    data = trained.bundle_dir.parent / "data"
+    source = SourceConfig(
+        declarations=str(data / "declarations.parquet"),
+        outcomes=str(data / "outcomes.parquet"),
+        watchlist=str(data / "watchlist.parquet"),
+    )
+    declarations = load_dataset(source).declarations
+    day = declarations["lodged_at"].dt.tz_convert("UTC").dt.date.astype(str)
+    return declarations[(day >= "2024-01-01") & (day <= "2024-01-31")].reset_index(drop=True)
+
+
+def test_monitor_figures_from_the_bundle_equal_psi_against_the_training_data(
     store: TrainedModel,
     store_url: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    config = tmp_path / "config.yaml"
-    data = store.bundle_dir.parent / "data"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "source": {
-                    "declarations": str(data / "declarations.parquet"),
-                    "outcomes": str(data / "outcomes.parquet"),
-                },
-                "split": {
-                    "train": ["2024-01-01", "2024-01-31"],
-                    "valid": ["2024-02-01", "2024-02-14"],
-                    "test": ["2024-02-15", "2024-02-29"],
-                },
-            }
+    """The monitor reads no training file, yet gives the figures of a PSI computed directly
+    from the training window: the reference the bundle keeps loses nothing.
+
+    (Checked against the previous monitor, which scored the training data at monitoring
+    time, when the reference moved into the bundle: the summaries were equal to the bit.)
+    """
+    opened, recent = scored_store(store_url, store)
+    opened.close()
+    out = tmp_path / "report"
+    result = CliRunner().invoke(cli(), ["monitor", "--out", str(out), "--database-url", store_url])
+    assert result.exit_code == 0, result.output
+    figures = json.loads((out / "drift.json").read_text())
+
+    bundle = ModelBundle.load(store.bundle_dir)
+    assert (store.bundle_dir / DRIFT_REFERENCE_FILE).is_file()
+    assert DRIFT_REFERENCE_FILE in verify_bundle(store.bundle_dir).files
+    reference = training_window(store)
+    reference_matrix, recent_matrix = bundle.matrix(reference), bundle.matrix(recent)
+    categorical = set(bundle.builder.categorical_features_)
+    expected_features = {
+        feature: population_stability_index(
+            reference_matrix[:, i], recent_matrix[:, i], categorical=feature in categorical
         )
-    )
+        for i, feature in enumerate(bundle.features)
+    }
+    reference_scores = bundle.risk_frame(reference)
+    recent_scores = bundle.risk_frame(recent)
+    expected_scores = {
+        name: population_stability_index(
+            reference_scores[name].to_numpy(dtype=float), recent_scores[name].to_numpy(dtype=float)
+        )
+        for name in [*(f"risk_{t}" for t in bundle.threats), "overall"]
+    }
+    assert figures["feature_psi"] == pytest.approx(expected_features, rel=1e-12, abs=1e-15)
+    assert figures["score_psi"] == pytest.approx(expected_scores, rel=1e-12, abs=1e-15)
+    assert figures["lane_shares"]["reference"] == lane_shares(reference_scores["lane"].tolist())
+    assert figures["reference_rows"] == len(reference) > 1000
+    assert figures["reference_window"] == {"start": "2024-01-01", "end": "2024-01-31"}
+    assert max(expected_features.values()) > 0.01  # the comparison is not between zeros
+
+
+def test_monitor_asks_to_retrain_a_model_without_a_drift_reference(
+    store: TrainedModel,
+    store_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    old = ModelBundle.load(store.bundle_dir)
+    old.drift_reference = None  # as bundles were saved before they kept one
+    old.save(tmp_path / "old")
+    assert not (tmp_path / "old" / DRIFT_REFERENCE_FILE).exists()
+    with mlflow.start_run():
+        version = registry.log_bundle(
+            tmp_path / "old", registered_model_name="shiprisk-before-references", alias=None
+        )
+    opened, _ = scored_store(store_url, store)
+    opened.close()
     result = CliRunner().invoke(
-        cli(), ["monitor", "--config", str(config), "--database-url", store_url, "--days", "3"]
+        cli(),
+        [
+            "monitor",
+            "--model",
+            f"models:/shiprisk-before-references/{version}",
+            "--database-url",
+            store_url,
+        ],
     )
+    assert result.exit_code == 2
+    assert f"/{version} (version {version}): this model carries no drift reference" in (
+        " ".join(result.output.split())
+    )
+    assert "retrain it" in result.output
+
+
+def test_monitor_without_recent_scores_says_what_to_do(
+    store: TrainedModel,
+    store_url: str,  # noqa: F811
+) -> None:
+    result = CliRunner().invoke(cli(), ["monitor", "--database-url", store_url, "--days", "3"])
     assert result.exit_code == 2
     assert "widen --days or score declarations first" in result.output

@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from features.sources import load_config, load_dataset
+from features.sources import load_dataset
 from features.validation import DataValidationError
 from models.registry import load_bundle
+from training.config import load_config
 from training.fit import FitSettings
 from training.pipeline import bundle_metrics, fit_run, train
 from training.promotion import PromotionError, promote, rollback
@@ -79,7 +80,7 @@ def test_precision_at_matches_a_recount_from_the_bundle(first, config_path: Path
     """The metrics file agrees with scoring the test window through the bundle again."""
     result, _ = first
     config = load_config(config_path)
-    dataset = load_dataset(config)
+    dataset = load_dataset(config.source)
     test = dataset.declarations["lodged_at"].dt.strftime("%Y-%m-%d") >= "2024-03-26"
     risk = result.bundle.risk_frame(dataset.declarations[test])
     labels = dataset.labels[test]
@@ -118,7 +119,7 @@ def test_registered_bundle_scores_like_the_evaluation(first, config_path: Path, 
     mlflow.set_registry_uri(store)
     bundle, name, version = load_bundle("models:/shiprisk@challenger")
     assert (name, version) == ("shiprisk", "1")
-    dataset = load_dataset(load_config(config_path))
+    dataset = load_dataset(load_config(config_path).source)
     sample = dataset.declarations.tail(300)
     pd.testing.assert_frame_equal(
         bundle.risk_frame(sample), result.bundle.risk_frame(sample), rtol=0, atol=1e-12
@@ -216,7 +217,7 @@ def test_a_window_outside_the_data_is_named(synthetic_dir: Path, tmp_path: Path)
             "test": ["2025-01-01", "2025-01-31"],
         },
     )
-    dataset = load_dataset(load_config(config))
+    dataset = load_dataset(load_config(config).source)
     with pytest.raises(
         SplitError, match=r"split.test \[2025-01-01 .. 2025-01-31\] holds no declarations"
     ):
@@ -225,7 +226,7 @@ def test_a_window_outside_the_data_is_named(synthetic_dir: Path, tmp_path: Path)
 
 def test_bundle_metrics_count_only_labelled_declarations(first, config_path: Path) -> None:
     result, _ = first
-    dataset = load_dataset(load_config(config_path))
+    dataset = load_dataset(load_config(config_path).source)
     positions = np.arange(len(dataset.declarations))
     metrics, slices = bundle_metrics(result.bundle, dataset, positions, [0.05])
     assert metrics["n_test"] == int(dataset.labels["inspected"].sum())

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from features.sources import load_config
+from training.config import load_config
 from training.pipeline import train
 
 from ..conftest import FAST_MODEL, SYNTH_SPLIT
