@@ -68,6 +68,8 @@ def test_only_models_registry_and_training_talk_to_mlflow() -> None:
 ROOMS = ("access", "audit", "inspections", "model", "scoring", "web")
 # What every room may use: the floor below the rooms, and the access layer.
 SHARED = ("base", "deps", "settings", "store", "access", "console", "metrics")
+
+
 def serving_parts(path: Path) -> set[str]:
     """The parts of serving/ a module imports (``serving.scoring.queue`` -> ``scoring``)."""
     return {
