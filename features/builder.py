@@ -27,6 +27,7 @@ import pandas as pd
 from features.calendar import calendar_features
 from features.codes import CODE_FIELDS, code_values, encode, fit_vocabularies
 from features.columns import NONE, DeclarationColumns, factorised, prefixes
+from features.curated_words import CuratedWords, load_curated_words
 from features.entities import ENTITY_KINDS, TRANSIT_COUNTRY, entity_keys
 from features.history import (
     NAT_NS,
@@ -60,7 +61,6 @@ from features.text import (
     hashed_descriptions,
     normalised_descriptions,
     text_scores,
-    weapon_word_counts,
 )
 from features.watchlist import (
     WatchlistIndex,
@@ -69,7 +69,8 @@ from features.watchlist import (
     watchlist_state,
 )
 
-FORMAT_VERSION = 1
+# 2: descriptions normalised across scripts and diacritics, curated word lists in the state
+FORMAT_VERSION = 2
 STATE_FILE = "feature_builder.json"
 HISTORY_FILE = "history.parquet"
 REFERENCE_FILE = "reference.parquet"
@@ -151,6 +152,8 @@ class FeatureBuilder:
         chapter_smoothing: pseudo-rows pulling P(chapter | word) toward the chapter share.
         rare_importer_declarations: fewer earlier declarations than this is a rare importer.
         random_state: seed of the text fold assignment.
+        word_lists: extra curated word-list files (YAML, features/curated_words.py) read
+            with the shipped ones at fit time; the words read are saved with the state.
     """
 
     # derived from the fitted state on first use (see _lookups, _history); never saved
@@ -173,6 +176,7 @@ class FeatureBuilder:
         chapter_smoothing: float = 1.0,
         rare_importer_declarations: int = 3,
         random_state: int = 0,
+        word_lists: Sequence[str] = (),
     ) -> None:
         self.threats = threats
         self.extra_categorical = extra_categorical
@@ -187,6 +191,7 @@ class FeatureBuilder:
         self.chapter_smoothing = chapter_smoothing
         self.rare_importer_declarations = rare_importer_declarations
         self.random_state = random_state
+        self.word_lists = word_lists
 
     # ------------------------------------------------------------------ parameters
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -205,6 +210,7 @@ class FeatureBuilder:
             "chapter_smoothing": self.chapter_smoothing,
             "rare_importer_declarations": self.rare_importer_declarations,
             "random_state": self.random_state,
+            "word_lists": tuple(self.word_lists),
         }
 
     # ------------------------------------------------------------------ fitting
@@ -230,6 +236,7 @@ class FeatureBuilder:
         self.watchlist_ = watchlist_state(
             watchlist if watchlist is not None else pd.DataFrame(), threats
         )
+        self.curated_words_ = load_curated_words(self.word_lists)
         self._fit_text(declarations, labels)
         self._fit_chapter_words(declarations)
         self.history_ = pd.DataFrame()
@@ -578,7 +585,7 @@ class FeatureBuilder:
             features[f"text_score_{threat}"] = column
 
         chapters = prefixes(columns.strings("hs_code"), 2)
-        weapon_words = weapon_word_counts(unique_list)[codes]
+        weapon_words = self.curated_words_.counts(unique_list)[codes]
         features["description_weapon_words"] = weapon_words
         features["description_weapon_words_outside_ch93"] = np.where(
             np.equal(chapters, WEAPON_CHAPTER), 0.0, weapon_words
@@ -676,6 +683,7 @@ class FeatureBuilder:
                 for threat, intercepts in self.text_intercepts_.items()
             },
             "chapter_rows": self.chapter_rows_,
+            "curated_words": self.curated_words_.to_state(),
         }
         path = directory / STATE_FILE
         path.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
@@ -692,6 +700,12 @@ class FeatureBuilder:
             raise ValueError(
                 f"feature state in {directory} has format {state['format_version']}, "
                 f"this shiprisk reads format {FORMAT_VERSION}: retrain the model"
+                + (
+                    " (format 2 reads descriptions in any script, with or without "
+                    "diacritics, and keeps the curated word lists with the model)"
+                    if state["format_version"] == 1
+                    else ""
+                )
             )
         params: dict[str, Any] = {
             key: tuple(value) if isinstance(value, list) else value
@@ -710,6 +724,7 @@ class FeatureBuilder:
             for threat, intercepts in state["text_intercepts"].items()
         }
         builder.chapter_rows_ = {k: float(v) for k, v in state["chapter_rows"].items()}
+        builder.curated_words_ = CuratedWords.from_state(state["curated_words"])
         builder.history_ = pd.read_parquet(directory / HISTORY_FILE)
         builder.reference_ = pd.read_parquet(directory / REFERENCE_FILE)
         builder.watchlist_ = pd.read_parquet(directory / WATCHLIST_FILE)
