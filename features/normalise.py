@@ -14,8 +14,10 @@ Descriptions in the Western Balkans come in Serbian, Bosnian, Croatian, Monteneg
    marks removed, recomposed;
 4. whitespace runs collapsed to one space, trimmed.
 
-Each step is one ``str.translate`` or ``unicodedata`` call (C loops, no per-character
-Python), and callers normalise distinct texts only.
+Each step is one ``str.translate`` or ``unicodedata`` call (C loops; the mark table runs
+Python once per character the process has never seen), and callers normalise distinct
+texts only. Cyrillic letters of neighbouring languages (Russian, Bulgarian, Ukrainian) are
+transliterated too, so no Cyrillic letter survives.
 """
 
 from __future__ import annotations
