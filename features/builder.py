@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 from features.calendar import calendar_features
 from features.codes import CODE_FIELDS, code_values, encode, fit_vocabularies
 from features.columns import NONE, DeclarationColumns, factorised, prefixes
+from features.curated_words import CuratedWords, load_curated_words
 from features.entities import ENTITY_KINDS, TRANSIT_COUNTRY, entity_keys
 from features.history import (
     NAT_NS,
@@ -62,7 +63,6 @@ from features.text import (
     hashed_descriptions,
     normalised_descriptions,
     text_scores,
-    weapon_word_counts,
 )
 from features.watchlist import (
     WatchlistIndex,
@@ -71,7 +71,8 @@ from features.watchlist import (
     watchlist_state,
 )
 
-FORMAT_VERSION = 1
+# 2: descriptions normalised across scripts and diacritics, curated word lists in the state
+FORMAT_VERSION = 2
 STATE_FILE = "feature_builder.json"
 HISTORY_FILE = "history.parquet"
 REFERENCE_FILE = "reference.parquet"
@@ -156,6 +157,8 @@ class FeatureBuilder(BaseEstimator):
         chapter_smoothing: pseudo-rows pulling P(chapter | word) toward the chapter share.
         rare_importer_declarations: fewer earlier declarations than this is a rare importer.
         random_state: seed of the text fold assignment.
+        word_lists: extra curated word-list files (YAML, features/curated_words.py) read
+            with the shipped ones at fit time; the words read are saved with the state.
     """
 
     # derived from the fitted state on first use (see _lookups, _history); never saved
@@ -178,6 +181,7 @@ class FeatureBuilder(BaseEstimator):
         chapter_smoothing: float = 1.0,
         rare_importer_declarations: int = 3,
         random_state: int = 0,
+        word_lists: Sequence[str] = (),
     ) -> None:
         self.threats = threats
         self.extra_categorical = extra_categorical
@@ -192,6 +196,7 @@ class FeatureBuilder(BaseEstimator):
         self.chapter_smoothing = chapter_smoothing
         self.rare_importer_declarations = rare_importer_declarations
         self.random_state = random_state
+        self.word_lists = word_lists
 
     # ------------------------------------------------------------------ parameters
     def _saved_params(self) -> dict[str, Any]:
@@ -202,6 +207,7 @@ class FeatureBuilder(BaseEstimator):
             "extra_categorical": list(self.extra_categorical),
             "extra_numeric": list(self.extra_numeric),
             "display_names": dict(self.display_names or {}),
+            "word_lists": list(self.word_lists),
         }
 
     # ------------------------------------------------------------------ fitting
@@ -227,6 +233,7 @@ class FeatureBuilder(BaseEstimator):
         self.watchlist_ = watchlist_state(
             watchlist if watchlist is not None else pd.DataFrame(), threats
         )
+        self.curated_words_ = load_curated_words(self.word_lists)
         self._fit_text(declarations, labels)
         self._fit_chapter_words(declarations)
         self.history_ = pd.DataFrame()
@@ -579,7 +586,7 @@ class FeatureBuilder(BaseEstimator):
             features[f"text_score_{threat}"] = column
 
         chapters = prefixes(columns.strings("hs_code"), 2)
-        weapon_words = weapon_word_counts(unique_list)[codes]
+        weapon_words = self.curated_words_.counts(unique_list)[codes]
         features["description_weapon_words"] = weapon_words
         features["description_weapon_words_outside_ch93"] = np.where(
             np.equal(chapters, WEAPON_CHAPTER), 0.0, weapon_words
@@ -675,6 +682,7 @@ class FeatureBuilder(BaseEstimator):
                 for threat, intercepts in self.text_intercepts_.items()
             },
             "chapter_rows": self.chapter_rows_,
+            "curated_words": self.curated_words_.to_state(),
         }
         path = directory / STATE_FILE
         path.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
@@ -691,6 +699,12 @@ class FeatureBuilder(BaseEstimator):
             raise ValueError(
                 f"feature state in {directory} has format {state['format_version']}, "
                 f"this shiprisk reads format {FORMAT_VERSION}: retrain the model"
+                + (
+                    " (format 2 reads descriptions in any script, with or without "
+                    "diacritics, and keeps the curated word lists with the model)"
+                    if state["format_version"] == 1
+                    else ""
+                )
             )
         params: dict[str, Any] = {
             key: tuple(value) if isinstance(value, list) else value
@@ -709,6 +723,7 @@ class FeatureBuilder(BaseEstimator):
             for threat, intercepts in state["text_intercepts"].items()
         }
         builder.chapter_rows_ = {k: float(v) for k, v in state["chapter_rows"].items()}
+        builder.curated_words_ = CuratedWords.from_state(state["curated_words"])
         builder.history_ = pd.read_parquet(directory / HISTORY_FILE)
         builder.reference_ = pd.read_parquet(directory / REFERENCE_FILE)
         builder.watchlist_ = pd.read_parquet(directory / WATCHLIST_FILE)

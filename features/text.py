@@ -3,16 +3,18 @@
 Descriptions are hashed into word and character n-grams (stateless, fixed width), so the
 only fitted state is a sparse coefficient vector and an intercept per threat: data, not a
 pickled object. Weapon parts travel misdescribed ("steel pins", "spare parts", "samples")
-under codes outside chapter 93; two signals catch that: a small curated set of such words,
-and how typical the description's words are of the declared HS chapter.
+under codes outside chapter 93; two signals catch that: curated words per language
+(features/wordlists/, read by features.curated_words), and how typical the description's
+words are of the declared HS chapter.
 
-Descriptions repeat heavily, so every computation runs on the distinct normalised texts and
-is mapped back to rows.
+Every signal reads the description through :func:`normalised_description` (one script,
+case and diacritics folded: features.normalise), so a description in Cyrillic or without
+diacritics gets the features of its Latin spelling. Descriptions repeat heavily, so every
+computation runs on the distinct normalised texts and is mapped back to rows.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -25,49 +27,22 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from features.columns import factorised, missing, per_distinct
+from features.normalise import TOKEN_PATTERN, normalised_text
 
 HASH_FEATURES = 2**16  # per analyzer; the matrix has words then characters: 2 * HASH_FEATURES
 FULL_MODEL = -1  # fold number of the model fitted on every labelled fit row
 WEAPON_CHAPTER = "93"
-# Words used to misdescribe firearm parts, ammunition and 3D-printing supplies (DOMAIN.md).
-WEAPON_PART_WORDS: frozenset[str] = frozenset(
-    [
-        "pin",
-        "pins",
-        "part",
-        "parts",
-        "sample",
-        "samples",
-        "barrel",
-        "barrels",
-        "slide",
-        "slides",
-        "spring",
-        "springs",
-        "filament",
-        "trigger",
-        "triggers",
-        "bolt",
-        "bolts",
-        "receiver",
-        "receivers",
-        "magazine",
-        "magazines",
-        "firing",
-        "spare",
-    ]
-)
-TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's default word token
 
 
 def normalised_description(description: str | None) -> str:
-    """Lower-cased (case-folded) description with whitespace runs collapsed and trimmed;
-    missing becomes ""."""
-    return "" if description is None else " ".join(description.casefold().split())
+    """The description every text feature reads (:func:`features.normalise.normalised_text`:
+    one script, case and diacritics folded, whitespace collapsed); missing becomes ""."""
+    return "" if description is None else normalised_text(description)
 
 
 def normalised_descriptions(descriptions: np.ndarray) -> np.ndarray:
-    """:func:`normalised_description` of each description (object array of str)."""
+    """:func:`normalised_description` of each description (object array of str), computed
+    once per distinct description."""
     normalised = per_distinct(descriptions, normalised_description)
     normalised[missing(normalised)] = ""
     return normalised
@@ -276,23 +251,6 @@ def model_values_at(indices: np.ndarray, values: np.ndarray, columns: np.ndarray
         return np.zeros(len(columns))
     positions = np.minimum(np.searchsorted(indices, columns), len(indices) - 1)
     return np.where(indices[positions] == columns, values[positions], 0.0)
-
-
-def weapon_word_counts(texts: Sequence[str]) -> np.ndarray:
-    """How many words of each text belong to :data:`WEAPON_PART_WORDS`."""
-    token = _token_expression()
-    return np.array(
-        [
-            sum(word in WEAPON_PART_WORDS for word in token.findall(text.casefold()))
-            for text in texts
-        ],
-        dtype=np.float64,
-    )
-
-
-@cache
-def _token_expression() -> re.Pattern[str]:
-    return re.compile(TOKEN_PATTERN)
 
 
 def fit_chapter_words(

@@ -118,6 +118,17 @@ class LanesConfig(LaneShares):
         return self.offices.get(office_id, LaneShares(red=self.red, yellow=self.yellow))
 
 
+class FeaturesConfig(BaseModel):
+    """Feature options a deployment sets without a release."""
+
+    model_config = _FORBID
+    word_lists: list[str] = Field(
+        default=[],
+        description="extra curated word-list files (YAML, as features/wordlists/), added to "
+        "the shipped lists; kept with the model, so serving uses the lists it was trained with",
+    )
+
+
 class TrainingConfig(BaseModel):
     """The training configuration a customs administration fills in (DESIGN.md)."""
 
@@ -127,6 +138,7 @@ class TrainingConfig(BaseModel):
     evaluation: EvaluationConfig = EvaluationConfig()
     model: dict[str, Any] = {}
     lanes: LanesConfig = LanesConfig()
+    features: FeaturesConfig = FeaturesConfig()
 
 
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
@@ -134,6 +146,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "split": SplitConfig,
     "evaluation": EvaluationConfig,
     "lanes": LanesConfig,
+    "features": FeaturesConfig,
     "extra_features": ExtraFeatures,
 }
 # Sections whose keys are free (threat names, office ids) and whose values are models.
@@ -200,4 +213,7 @@ def load_config(path: str | Path) -> TrainingConfig:
             "watchlist": _resolve(config.source.watchlist, folder),
         }
     )
-    return config.model_copy(update={"source": source})
+    features = config.features.model_copy(
+        update={"word_lists": [_resolve(file, folder) for file in config.features.word_lists]}
+    )
+    return config.model_copy(update={"source": source, "features": features})

@@ -113,6 +113,7 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
         extra_categorical=dataset.extra_categorical,
         extra_numeric=dataset.extra_numeric,
         display_names=dataset.display_names,
+        word_lists=tuple(config.features.word_lists),
     )
     builder.fit(declarations.iloc[train], labels.iloc[train], dataset.watchlist)
 

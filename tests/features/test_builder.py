@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.builder import FeatureBuilder
+from features.builder import FORMAT_VERSION, FeatureBuilder
 from features.reference import MAD_TO_SIGMA
 from features.schema import DECLARATION_COLUMNS
 from features.text import FULL_MODEL
@@ -367,6 +367,13 @@ def test_loading_a_newer_format_names_the_fix(generated, tmp_path) -> None:
     builder, *_ = generated
     builder.save(tmp_path)
     state = tmp_path / "feature_builder.json"
-    state.write_text(state.read_text().replace('"format_version": 1', '"format_version": 99'))
-    with pytest.raises(ValueError, match="has format 99, this shiprisk reads format 1: retrain"):
+    saved = state.read_text()
+    state.write_text(saved.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99'))
+    with pytest.raises(
+        ValueError, match=f"has format 99, this shiprisk reads format {FORMAT_VERSION}: retrain"
+    ):
+        FeatureBuilder.load(tmp_path)
+    # a bundle from before descriptions were normalised across scripts says why it must go
+    state.write_text(saved.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 1'))
+    with pytest.raises(ValueError, match=r"has format 1, .*retrain the model .*any script"):
         FeatureBuilder.load(tmp_path)

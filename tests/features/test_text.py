@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from features.builder import FeatureBuilder
+from features.curated_words import load_curated_words
 from features.text import (
     FULL_MODEL,
     HASH_FEATURES,
     description_matrix,
     normalised_descriptions,
-    weapon_word_counts,
 )
 from tests.features.builder_frames import declarations_frame, labels_frame
 
@@ -112,14 +112,29 @@ def test_coefficients_are_stored_sparse_per_fold(described) -> None:
 
 
 def test_weapon_words_count_only_curated_words() -> None:
-    assert weapon_word_counts(
-        ["steel pins", "Spare PARTS and samples", "", "pinball"]
-    ).tolist() == [
-        1.0,
-        3.0,
-        0.0,
-        0.0,
-    ]
+    texts = normalised_descriptions(
+        np.array(["steel pins", "Spare PARTS and samples", "", "pinball", None], dtype=object)
+    )
+    assert load_curated_words().counts(texts).tolist() == [1.0, 3.0, 0.0, 0.0, 0.0]
+
+
+def test_weapon_words_in_the_regions_languages_and_scripts() -> None:
+    texts = normalised_descriptions(
+        np.array(
+            [
+                "delovi za pištolj",  # Serbian Latin: parts (spare parts), pistol
+                "ДЕЛОВИ ЗА ПИШТОЉ",  # the same in Serbian Cyrillic
+                "rezervni dijelovi i uzorci",  # Bosnian/Croatian: spare, parts, samples
+                "резервни делови, муниција",  # Macedonian: spare, parts, ammunition
+                "pjesë këmbimi për pistoletë",  # Albanian: parts, spare, pistol
+                "pjese kembimi per pistolete",  # the same typed without ë
+                "pištolja",  # an inflected form through the stem "pištolj*"
+                "pistachio nuts",  # no stem of a curated word ("pistol*" needs "pistol")
+            ],
+            dtype=object,
+        )
+    )
+    assert load_curated_words().counts(texts).tolist() == [2, 2, 3, 3, 3, 3, 1, 0]
 
 
 def test_weapon_words_outside_chapter_93_and_chapter_fit(described) -> None:

@@ -247,3 +247,14 @@ def test_the_default_lane_shares_follow_the_lane_policys_rule(tmp_path: Path) ->
         "lanes: lane shares must be between 0 and 1 and red + yellow at most 1, "
         "got red=0.5, yellow=0.55"
     ]
+
+
+def test_extra_word_lists_are_resolved_against_the_configuration_file(tmp_path: Path) -> None:
+    """A deployment extends the curated words from its configuration, without a release."""
+    document = yaml.safe_load((REPO / "configs" / "research.yaml").read_text())
+    document["features"] = {"word_lists": ["words/local.yaml"]}
+    config = load_config(write_config(tmp_path, document))
+    assert config.features.word_lists == [str(tmp_path / "words" / "local.yaml")]
+    document["features"] = {"word_list": ["words/local.yaml"]}
+    with pytest.raises(ConfigError, match=r"features\.word_list: unknown key.*word_lists"):
+        load_config(write_config(tmp_path, document))

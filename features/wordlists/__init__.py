@@ -1,0 +1,1 @@
+"""Curated goods-description word lists, one YAML file per language (see features.curated_words)."""
