@@ -51,11 +51,24 @@ def synth(
     file_format: TableFormat = typer.Option(
         TableFormat.parquet, "--format", help="parquet or csv."
     ),
+    local_language_share: float | None = typer.Option(
+        None,
+        "--local-language-share",
+        min=0.0,
+        max=1.0,
+        help="Share of goods descriptions written in the office country's languages and "
+        "scripts (Serbian, Macedonian, Albanian, ...), the rest in English; 0 writes them all "
+        "in English. Default: the generator's mix (training.synthetic.languages).",
+    ),
 ) -> None:
     """Generate synthetic Western Balkans declarations, outcomes, watchlist and hidden truth."""
     from training.synthetic import simulate, write_tables
 
-    data = simulate(start=start, days=days, seed=seed, rows_per_day=rows_per_day)
+    # Unset, the generator's own default applies (kept there, not repeated here).
+    languages = (
+        {} if local_language_share is None else {"local_language_share": local_language_share}
+    )
+    data = simulate(start=start, days=days, seed=seed, rows_per_day=rows_per_day, **languages)
     paths = write_tables(data, out, file_format.value)
     truth = data.truth
     typer.echo(

@@ -19,8 +19,16 @@ from typer.testing import CliRunner
 from features import validation
 from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS, WATCHLIST_COLUMNS
 from shiprisk.cli import app
-from training.synthetic import TRUTH_COLUMNS, SyntheticData, generate, simulate
+from training.synthetic import TRUTH_COLUMNS, SyntheticData, catalogue, generate, simulate
 from training.synthetic.identifiers import codes_from_template, scrambled, zero_padded
+from training.synthetic.languages import (
+    ENGLISH,
+    LOCAL_LANGUAGE_SHARE,
+    spell,
+    transliterate,
+    vocabulary,
+    write_descriptions,
+)
 from training.synthetic.selection import RANDOM_SELECTION_PROBABILITY
 
 THREATS = ("weapons", "migrants", "revenue")
@@ -385,6 +393,181 @@ def test_all_columns_together_clearly_beat_chance(learnable) -> None:
         assert auc > 0.7, f"{threat}: AUC {auc:.3f}"
 
 
+# -- languages ---------------------------------------------------------------------------------
+
+CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+ENGLISH_DESCRIPTIONS = frozenset(
+    text.casefold()
+    for text in (
+        *(text for commodity in catalogue.COMMODITIES for text in commodity.descriptions),
+        *catalogue.WEAPON_MISDESCRIPTIONS,
+    )
+)
+OFFICE_COUNTRY = {office.office_id: office.country for office in catalogue.OFFICES}
+
+
+def _is_english(descriptions: pd.Series) -> pd.Series:
+    """Whether each description is one of the catalogue's English texts (in any case)."""
+    return descriptions.str.casefold().isin(ENGLISH_DESCRIPTIONS)
+
+
+def _written(share: float, rows_per_day: int = 150) -> pd.DataFrame:
+    declarations = simulate(
+        start="2023-03-01",
+        days=40,
+        seed=21,
+        rows_per_day=rows_per_day,
+        local_language_share=share,
+    ).declarations
+    declarations = declarations[declarations["goods_description"].notna()]
+    return declarations.assign(country=declarations["office_id"].map(OFFICE_COUNTRY))
+
+
+def test_the_vocabulary_gives_every_catalogue_description_variants_in_every_language() -> None:
+    words = vocabulary()
+    english = {*catalogue.WEAPON_MISDESCRIPTIONS}
+    english.update(text for commodity in catalogue.COMMODITIES for text in commodity.descriptions)
+    assert set(words.variants) == english
+    assert set(words.offices) == set(catalogue.REGION)
+    for text, local in words.variants.items():
+        assert set(local) == set(words.languages), text
+        for language, variants in local.items():
+            assert variants, (text, language)
+            # No spelling of a local variant reads as an English description.
+            spellings = {
+                spell(words, text, language, variant, cyrillic, drop, bilingual=False)
+                for variant in range(len(variants))
+                for cyrillic in (False, True)
+                for drop in (False, True)
+            }
+            assert not {s.casefold() for s in spellings} & ENGLISH_DESCRIPTIONS, (text, language)
+
+
+@pytest.mark.parametrize(
+    ("text", "letters", "expected"),
+    [
+        ("delovi za pištolj", "to_cyrillic", "делови за пиштољ"),
+        ("PLA filament za 3D štampač", "to_cyrillic", "PLA филамент за 3D штампач"),
+        ("ljepenka i njive, džak", "to_cyrillic", "љепенка и њиве, џак"),
+        ("резервни делови", "to_latin", "rezervni delovi"),
+        ("ќе ѓубре ѕвезда", "to_latin", "kje gjubre dzvezda"),
+    ],
+)
+def test_transliteration_takes_letter_pairs_first_and_keeps_codes(text, letters, expected) -> None:
+    assert transliterate(text, getattr(vocabulary(), letters)) == expected
+
+
+@pytest.mark.parametrize("share", [0.3, LOCAL_LANGUAGE_SHARE, 0.9])
+def test_local_share_per_office_country_is_the_configured_share(share) -> None:
+    declarations = _written(share)
+    local = ~_is_english(declarations["goods_description"])
+    for country, written in local.groupby(declarations["country"]):
+        n = len(written)
+        tolerance = 4 * np.sqrt(share * (1 - share) / n)  # four binomial standard deviations
+        assert abs(written.mean() - share) <= tolerance, (country, n, written.mean())
+
+
+def test_share_zero_is_english_only_and_the_share_changes_nothing_but_descriptions() -> None:
+    english = _written(0.0)
+    local = _written(1.0)
+    assert _is_english(english["goods_description"]).all()
+    assert not _is_english(local["goods_description"]).any()
+    pd.testing.assert_frame_equal(
+        english.drop(columns="goods_description"), local.drop(columns="goods_description")
+    )
+
+
+def test_cyrillic_is_written_only_in_serbian_and_macedonian() -> None:
+    declarations = _written(1.0)
+    cyrillic = declarations["goods_description"].str.contains(CYRILLIC)
+    by_country = cyrillic.groupby(declarations["country"]).mean()
+    assert by_country[["RS", "MK"]].min() > 0.2
+    assert (by_country[["AL", "BA", "ME"]] == 0).all()
+    # Row by row: the languages written in Cyrillic are Serbian and Macedonian only.
+    countries = declarations["country"].to_numpy(dtype=object)
+    english = np.array(["spare parts"] * len(countries), dtype=object)
+    written = write_descriptions(np.random.default_rng(3), english, countries, 1.0)
+    assert set(written.language[written.cyrillic]) == {"sr", "mk"}
+    assert not any(CYRILLIC.search(t) for t in written.text[~written.cyrillic])
+    assert all(CYRILLIC.search(t) for t in written.text[written.cyrillic])
+
+
+def test_writers_drop_diacritics_and_mix_in_english() -> None:
+    texts = set(_written(1.0, rows_per_day=300)["goods_description"].str.casefold())
+    assert {"rezervni delovi", "rezervni dijelovi", "pjesë këmbimi", "pjese kembimi"} <= texts
+    assert {"čelični klinovi", "celicni klinovi"} <= texts
+    assert any(t.endswith(" / spare parts") for t in texts)
+
+
+@pytest.mark.parametrize(
+    ("english", "country", "local"),
+    [
+        ("gun parts", "RS", {"delovi za pištolj", "delovi za pistolj", "делови за пиштољ"}),
+        ("spare parts", "MK", {"резервни делови", "rezervni delovi", "pjesë këmbimi"}),
+        ("spare parts", "AL", {"pjesë këmbimi", "pjese kembimi", "pjesë rezervë"}),
+        ("samples", "BA", {"uzorci", "uzorak"}),
+        ("metal parts", "ME", {"opruge", "metalni dijelovi"}),
+        ("steel pins", "RS", {"čivije", "чивије", "opruge i klinovi"}),
+        ("gas pistols", "XK", {"pistoleta me gaz"}),
+        ("PLA filament", "MK", {"PLA филамент за 3D принтер"}),
+    ],
+)
+def test_weapon_words_are_written_in_local_languages(english, country, local) -> None:
+    rows = 2000
+    written = write_descriptions(
+        np.random.default_rng(5),
+        np.full(rows, english, dtype=object),
+        np.full(rows, country, dtype=object),
+        1.0,
+    )
+    assert local <= set(written.text)
+
+
+def test_weapon_part_parcels_carry_local_misdescriptions(learnable) -> None:
+    parcels = learnable.truth["weapons_scheme"].eq("parts_by_post").to_numpy()
+    descriptions = learnable.declarations["goods_description"][parcels].dropna()
+    local = descriptions[~_is_english(descriptions)]
+    misdescriptions = {
+        text.casefold()
+        for english in catalogue.WEAPON_MISDESCRIPTIONS
+        for texts in vocabulary().variants[english].values()
+        for text in texts
+    }
+    assert len(local) > 0.3 * len(descriptions)
+    assert local.str.casefold().isin(misdescriptions).sum() >= 5
+
+
+def test_a_local_spelling_stays_when_the_share_grows() -> None:
+    rng_seed, rows = 9, 5000
+    english = np.array(["samples", "spare parts", "gift"] * rows, dtype=object)
+    countries = np.array(sorted(catalogue.REGION) * (len(english) // 6), dtype=object)
+    english = english[: len(countries)]
+    low = write_descriptions(np.random.default_rng(rng_seed), english, countries, 0.3)
+    again = write_descriptions(np.random.default_rng(rng_seed), english, countries, 0.3)
+    high = write_descriptions(np.random.default_rng(rng_seed), english, countries, 0.7)
+    np.testing.assert_array_equal(low.text, again.text)
+    was_local = low.language != ENGLISH
+    np.testing.assert_array_equal(low.text[was_local], high.text[was_local])
+    assert (high.language != ENGLISH).sum() > was_local.sum()
+
+
+def test_a_share_outside_the_unit_interval_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"local_language_share must be within \[0, 1\], got 1.5"):
+        simulate(start="2023-01-01", days=1, seed=0, rows_per_day=10, local_language_share=1.5)
+
+
+# -- very small runs ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("days", "rows_per_day"), [(1, 1), (1, 4), (2, 1), (1, 2), (3, 5)])
+def test_very_small_runs_give_canonical_tables(days, rows_per_day) -> None:
+    for seed in range(4):
+        data = simulate(start="2023-01-01", days=days, seed=seed, rows_per_day=rows_per_day)
+        assert len(data.declarations) == days * rows_per_day == len(data.truth)
+        validated = validation.validate_declarations(data.declarations)
+        assert len(validated) == days * rows_per_day
+
+
 # -- command line ------------------------------------------------------------------------------
 
 
@@ -412,3 +595,36 @@ def test_synth_command_rejects_a_date_that_is_not_iso(tmp_path) -> None:
     assert result.exit_code == 2
     assert "expected a date as YYYY-MM-DD, got '01/02/2024'" in result.output
     assert not any(tmp_path.iterdir())
+
+
+def test_synth_command_writes_english_only_at_share_zero(tmp_path) -> None:
+    out = tmp_path / "synthetic"
+    options = ["--days", "3", "--rows-per-day", "80", "--format", "csv"]
+    english = CliRunner().invoke(
+        app, ["synth", "--out", str(out), *options, "--local-language-share", "0"]
+    )
+    assert english.exit_code == 0, english.output
+    descriptions = pd.read_csv(out / "declarations.csv", dtype=str)["goods_description"].dropna()
+    assert _is_english(descriptions).all()
+    mixed = CliRunner().invoke(app, ["synth", "--out", str(out), *options])
+    assert mixed.exit_code == 0, mixed.output
+    descriptions = pd.read_csv(out / "declarations.csv", dtype=str)["goods_description"].dropna()
+    assert 0.4 < (~_is_english(descriptions)).mean() < 0.8
+
+
+def test_synth_command_refuses_a_share_above_one(tmp_path) -> None:
+    result = CliRunner().invoke(
+        app, ["synth", "--out", str(tmp_path), "--local-language-share", "1.5"]
+    )
+    assert result.exit_code == 2
+    assert "--local-language-share" in result.output
+    assert not any(tmp_path.iterdir())
+
+
+def test_synth_command_writes_a_one_declaration_run(tmp_path) -> None:
+    result = CliRunner().invoke(
+        app, ["synth", "--out", str(tmp_path), "--days", "1", "--rows-per-day", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("1 declarations, ")
+    assert len(pd.read_parquet(tmp_path / "declarations.parquet")) == 1

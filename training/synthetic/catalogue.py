@@ -329,7 +329,8 @@ WEAPON_DISGUISE_CODES: tuple[tuple[str, float], ...] = (
 )
 WEAPON_DRIFT_CODE = "84669195"
 GAS_PISTOL_CODE = "93040000"
-# Descriptions used to hide weapon parts; legitimate parcels use them too.
+# Descriptions used to hide weapon parts; legitimate parcels use them too. Every English text
+# here and in COMMODITIES has local variants in descriptions.yaml (step `languages`).
 WEAPON_MISDESCRIPTIONS: tuple[str, ...] = (
     "steel pins",
     "machine parts",

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from training.synthetic.languages import LOCAL_LANGUAGE_SHARE
 from training.synthetic.simulation import simulate
 from training.synthetic.tables import SyntheticData
 
@@ -74,12 +75,20 @@ def generate(
     seed: int = 0,
     rows_per_day: int = 500,
     file_format: FileFormat = "parquet",
+    local_language_share: float = LOCAL_LANGUAGE_SHARE,
 ) -> dict[str, Path]:
     """Simulate `days * rows_per_day` declarations and write the four tables; returns their paths.
 
     `truth` holds the hidden labels of every declaration: only simulations may read it.
+    `local_language_share` of the descriptions are in the office country's languages.
     """
-    data = simulate(start=start, days=days, seed=seed, rows_per_day=rows_per_day)
+    data = simulate(
+        start=start,
+        days=days,
+        seed=seed,
+        rows_per_day=rows_per_day,
+        local_language_share=local_language_share,
+    )
     return write_tables(data, out_dir, file_format)
 
 

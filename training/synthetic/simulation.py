@@ -15,6 +15,8 @@
 5. `watchlist`: partner agencies' entries with validity windows;
 6. `selection`: past selection by rules plus a random share, each declaration's selection
    probability recorded; outcomes of the inspections, which miss some cases;
+7. `languages`: a share of the descriptions rewritten in the office country's languages and
+   scripts, from a generator of its own so that the share changes nothing else;
 
 and `tables` assembles the four tables. Every step is vectorised numpy drawing from the one
 seeded generator, and the steps run in this order, so a seed gives the same tables byte for
@@ -29,6 +31,7 @@ from datetime import date, datetime
 import numpy as np
 
 from training.synthetic.goods import draw_goods
+from training.synthetic.languages import LOCAL_LANGUAGE_SHARE, write_descriptions
 from training.synthetic.migrants import plant_migrants
 from training.synthetic.parties import draw_parties
 from training.synthetic.revenue import plant_revenue
@@ -49,15 +52,30 @@ THREAT_STEPS: tuple[Callable[[np.random.Generator, World], None], ...] = (
 )
 
 
-def simulate(*, start: date | str, days: int, seed: int, rows_per_day: int = 500) -> SyntheticData:
-    """Simulate `days * rows_per_day` declarations from `start`, reproducibly for `seed`."""
+def simulate(
+    *,
+    start: date | str,
+    days: int,
+    seed: int,
+    rows_per_day: int = 500,
+    local_language_share: float = LOCAL_LANGUAGE_SHARE,
+) -> SyntheticData:
+    """Simulate `days * rows_per_day` declarations from `start`, reproducibly for `seed`.
+
+    `local_language_share` of the descriptions are written in a language of the office's
+    country (0: all English).
+    """
     if days < 1 or rows_per_day < 1:
         raise ValueError(f"days and rows_per_day must be at least 1, got {days} and {rows_per_day}")
+    if not 0.0 <= local_language_share <= 1.0:
+        raise ValueError(f"local_language_share must be within [0, 1], got {local_language_share}")
     start_day = date.fromisoformat(start) if isinstance(start, str) else start
     if isinstance(start_day, datetime):
         start_day = start_day.date()
     n = days * rows_per_day
     rng = np.random.default_rng(seed)
+    # Spawning leaves `rng`'s stream as it is: every other draw is the same at any share.
+    (language_rng,) = rng.spawn(1)
     drift_day = int(days * (1.0 - DRIFT_SHARE))
 
     traffic = draw_traffic(rng, start_day, days, n)
@@ -69,4 +87,7 @@ def simulate(*, start: date | str, days: int, seed: int, rows_per_day: int = 500
         plant(rng, world)
     watchlist = build_watchlist(rng, start_day, days, traffic, parties, truth)
     inspections = select_and_inspect(rng, traffic, goods, truth, watchlist.hit)
+    goods.description = write_descriptions(
+        language_rng, goods.description, traffic.office_country, local_language_share
+    ).text
     return assemble(rng, start_day, traffic, parties, goods, truth, inspections, watchlist.entries)

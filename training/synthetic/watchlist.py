@@ -122,6 +122,8 @@ def _entries(
     hauliers = np.unique(carrier[is_truck & (carrier >= 0)])
     smuggler_vehicles = truth.bad_vehicles["migrants"]
     weapon_vehicles = truth.bad_vehicles["weapons"]
+    # A small run may have no parcel from any country weapon parts are shipped from.
+    sellers = np.concatenate([np.empty(0, dtype=np.int64), *truth.bad_sellers.values()])
     # share() and innocent() draw from the generator: the order of this list is part of
     # reproducibility.
     return [
@@ -131,7 +133,7 @@ def _entries(
         ("carrier_id", innocent(hauliers, 3), "migrants"),
         ("vehicle_id", share(weapon_vehicles, 0.5), "weapons"),
         ("vehicle_id", innocent(cars, max(3, len(weapon_vehicles) // 2)), "weapons"),
-        ("exporter_id", share(np.concatenate(list(truth.bad_sellers.values())), 0.5), "weapons"),
+        ("exporter_id", share(sellers, 0.5), "weapons"),
         ("exporter_id", innocent(all_exporters, 3), "weapons"),
         ("importer_id", share(truth.bad_importers, 0.4), "revenue"),
         ("importer_id", innocent(importers, max(3, len(truth.bad_importers) // 4)), "revenue"),
