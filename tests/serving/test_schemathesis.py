@@ -62,7 +62,7 @@ def keyed(store: TrainedModel, tmp_path: Any) -> Iterator[KeyedClient]:
 
 def unique_ids(body: Any) -> bool:
     """A declaration id appears once per request: the one rule JSON Schema cannot state
-    (ScoreRequest's description does; tests/serving/test_scoring_api.py checks the 422)."""
+    (ScoreRequest's description does; tests/serving/test_api.py checks the 422)."""
     if not isinstance(body, dict) or not isinstance(body.get("declarations"), list):
         return True
     ids = [
