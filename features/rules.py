@@ -47,10 +47,32 @@ _FLOAT_TEXT_CODE = re.compile(r"^(\d{5,10})\.0+$")
 # HS notation with separators: "9305.10", "9305 10 00", "93.05.10"; groups after the first have
 # at least two digits, so "9305.1" (a float that lost its trailing zero) is rejected.
 _DOTTED_HS_CODE = re.compile(r"^\d{2,}(?:[.\s]+\d{2,})*$")
-# What the OpenAPI schema shows for HS codes (the digit count, 5-10 once separators go, is
-# checked by `normalize_hs_code`).
-HS_CODE_PATTERN = r"^[0-9]{5,10}(\.0+)?$|^[0-9]{2,}([. ]+[0-9]{2,}){1,4}$"
+# What the OpenAPI schema shows for HS codes: the forms `normalize_hs_code` accepts whose digit
+# count, 5 to 10 once the separators go, a pattern can state (9305.10, 9305 10 00, 93.05.10,
+# 930510.0). A schema-valid value must be accepted: the API's fuzz test sends them.
+HS_CODE_PATTERN = (
+    r"^[0-9]{5,10}(\.0+)?$|^[0-9]{4}([. ][0-9]{2}){1,3}$|^[0-9]{2}\.[0-9]{2}(\.[0-9]{2}){1,3}$"
+)
 _TRANSPORT_DIGITS_PATTERN = r"^[0-9]{1,2}$"
+# A required text must hold something other than blanks or a "no value" token (any case).
+# Blanks as str.strip() sees them: JavaScript's \s, which JSON Schema patterns use, leaves
+# out the separators U+001C-U+001F and NEL (U+0085).
+_BLANK = r"[\s\u001c-\u001f\u0085]"
+_SOMETHING_PATTERN = r"[^\s\u001c-\u001f\u0085]"
+_MISSING_TOKEN_PATTERN = (
+    f"^{_BLANK}*("
+    + "|".join(
+        "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in token)
+        for token in MISSING_TOKENS
+        if token
+    )
+    + f"){_BLANK}*$"
+)
+# Dates whose year lies inside the accepted window whatever their UTC offset (the window's
+# first and last years are left out: an offset can move their edge days across it).
+_IN_WINDOW_PATTERN = (
+    "^(" + "|".join(str(year) for year in range(EARLIEST_YEAR + 1, LATEST_YEAR)) + ")-"
+)
 _TRANSPORT_MODE_NAMES = frozenset(TRANSPORT_MODES)
 _TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE_WORDS = frozenset({"false", "f", "no", "n", "0"})
@@ -363,24 +385,38 @@ def _nan_is_missing(value: Any) -> Any:
 
 
 def json_schema(spec: Field) -> JsonSchemaValue | None:
-    """The OpenAPI schema of a present value of a text field (None for other kinds).
+    """The OpenAPI schema of a present value of a field (None when pydantic's own is exact).
 
-    Enumerations list the canonical values (any letter case is accepted); countries list
-    every accepted code.
+    It admits only values the rule accepts (the API's fuzz test holds it to that), so some
+    accepted forms go unlisted: enumerations list the canonical values (any letter case is
+    accepted), dates show the years inside the window whatever the offset, HS codes the
+    common notations. Countries list every accepted code.
     """
     countries = {"type": "string", "enum": sorted(COUNTRY_CODES)}
     length = {} if spec.max_chars is None else {"maxLength": spec.max_chars}
     if spec.kind == "string":
-        return {"type": "string", **length}
+        if not spec.required:
+            return {"type": "string", **length}
+        return {
+            "type": "string",
+            **length,
+            "pattern": _SOMETHING_PATTERN,
+            "not": {"pattern": _MISSING_TOKEN_PATTERN},
+        }
+    if spec.kind == "datetime":
+        return {"type": "string", "format": "date-time", "pattern": _IN_WINDOW_PATTERN}
     if spec.kind == "country":
         return countries
     if spec.kind == "hs_code":
         return {"type": "string", "pattern": HS_CODE_PATTERN}
     if spec.kind == "itinerary":
+        code = "(" + "|".join(sorted(COUNTRY_CODES)) + ")"
+        # Codes joined by ">" must fit the cap: two letters each, one separator between.
+        most = ((spec.max_chars or 0) + 1) // 3 or None
         return {
             "anyOf": [
-                {"type": "array", "items": countries},
-                {"type": "string", **length},
+                {"type": "array", "items": countries, **({"maxItems": most} if most else {})},
+                {"type": "string", **length, "pattern": f"^({code}(>{code})*)?$"},
             ]
         }
     if spec.name == "transport_mode":

@@ -16,7 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from serving.access.authenticate import AccessControl
 from serving.access.headers import SecurityHeaders
-from serving.access.openapi import document_keys
+from serving.access.openapi import document_keys, document_limits
 from serving.access.policy import Exposure
 from serving.access.shield import ErrorShield
 from serving.audit.middleware import ConsultationRecords
@@ -76,6 +76,7 @@ def create_app(
     add_error_handlers(app)
     include_routes(app)
     document_keys(app)
+    document_limits(app, settings.max_top_k)
     include_web(app)  # pages under /web: they read everything through the routes above
     # Outermost last: the record of a request is written once its key is known; keys are
     # checked on bodies already bounded by the size limit; metrics time everything,

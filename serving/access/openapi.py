@@ -41,3 +41,23 @@ def document_keys(app: FastAPI, keyed_prefix: str = "/v1/") -> None:
         return app.openapi_schema or build()
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def document_limits(app: FastAPI, max_top_k: int) -> None:
+    """Put the limits this service was started with in ``app``'s OpenAPI document.
+
+    A schema-valid request must not be refused: ``top_k`` above the configured maximum is
+    answered 422, so the document states that maximum.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            request = schema.get("components", {}).get("schemas", {}).get("ScoreRequest", {})
+            for choice in request.get("properties", {}).get("top_k", {}).get("anyOf", []):
+                if choice.get("type") == "integer":
+                    choice["maximum"] = max_top_k
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -87,7 +87,11 @@ def get_worklist(
     "/outcomes",
     response_model=OutcomeResponse,
     responses={
-        404: {"model": ErrorResponse, "description": "a declaration outside the key's remit"},
+        404: {
+            "model": ErrorResponse,
+            "description": "a declaration never scored, or outside the key's remit",
+        },
+        400: {"model": ErrorResponse, "description": "the body is not JSON"},
         409: {"model": ErrorResponse, "description": "differs from a recorded outcome"},
         422: {"model": ErrorResponse, "description": "field path and what was expected"},
         **_STORE_DOWN,
@@ -103,6 +107,21 @@ def post_outcomes(
     try:
         written = service.record_outcomes(store, outcomes_frame(payload.outcomes))
     except service.OutcomesRejected as error:
+        if error.unknown:
+            # Never scored: answered as a declaration outside the remit is (404, same words),
+            # so a key limited to some offices cannot tell the two apart.
+            raise HTTPException(
+                status_code=404,
+                detail=[
+                    {
+                        "loc": ["body", "outcomes", problem.row, "declaration_id"],
+                        "msg": "no scored declaration with this id: score it with POST "
+                        "/v1/scores first",
+                        "type": "declaration_unknown",
+                    }
+                    for problem in error.problems
+                ],
+            ) from None
         conflict = all(
             p.column == "inspected_at" and "already" in p.message for p in error.problems
         )

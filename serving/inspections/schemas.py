@@ -48,12 +48,36 @@ class Outcome(BaseModel):
     notes: Annotated[str | None, RULE["notes"]] = None
 
 
+# A realistic request, shown in the OpenAPI document (its declaration is the example of
+# POST /v1/scores): clients and the fuzz test start from it.
+EXAMPLE: dict[str, Any] = {
+    "outcomes": [
+        {
+            "declaration_id": "MK-2024-0001734",
+            "inspected_at": "2024-03-01T10:40:00+01:00",
+            "inspection_type": "physical",
+            "selection_reason": "model",
+            "selection_probability": 1.0,
+            "result": "irregular",
+            "weapons_found": True,
+            "migrants_found": 0,
+            "revenue_irregularity": False,
+            "additional_duty_eur": 0.0,
+            "concealment": "rifle parts behind a false panel in the trailer",
+            "notes": "case 2024/118",
+        }
+    ]
+}
+
+
 class OutcomeRequest(BaseModel):
     """One or many inspection outcomes, stored all together or not at all."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
 
-    outcomes: list[Outcome] = Field(min_length=1)
+    outcomes: list[Outcome] = Field(
+        min_length=1, description="each for a declaration scored before (POST /v1/scores)"
+    )
 
 
 class OutcomeResponse(BaseModel):

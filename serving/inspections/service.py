@@ -158,12 +158,19 @@ class OutcomeProblem:
     fix: str
 
 
+# How `validate_outcomes` words an outcome for a declaration that was never scored.
+UNKNOWN_DECLARATION = "outcome for a declaration that is not in the declarations"
+
+
 class OutcomesRejected(ValueError):
     """Outcomes that did not validate or conflict with stored ones; nothing was stored."""
 
-    def __init__(self, problems: Sequence[OutcomeProblem], *, conflict: bool = False) -> None:
+    def __init__(
+        self, problems: Sequence[OutcomeProblem], *, conflict: bool = False, unknown: bool = False
+    ) -> None:
         self.problems = list(problems)
         self.conflict = conflict  # True: repeats of stored outcomes with other values
+        self.unknown = unknown  # True: only outcomes for declarations never scored
         super().__init__("; ".join(p.message for p in self.problems))
 
 
@@ -193,7 +200,9 @@ def record_outcomes(
         try:
             outcomes = validate_outcomes(raw, source=source, known_declaration_ids=known)
         except DataValidationError as error:
-            raise OutcomesRejected(_outcome_problems(error)) from None
+            problems = _outcome_problems(error)
+            unknown = all(p.message.startswith(UNKNOWN_DECLARATION) for p in problems)
+            raise OutcomesRejected(problems, unknown=unknown) from None
         try:
             return repository.record_outcomes(session, outcomes)
         except repository.OutcomeConflictError as error:

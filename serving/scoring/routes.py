@@ -20,9 +20,25 @@ from serving.store.group_commit import group_commit
 REQUEST_SOURCE = "request"  # the `source` named in validation problems of an API request
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "the body is not JSON"},
     413: {"model": ErrorResponse, "description": "body or number of declarations over the limit"},
     422: {"model": ErrorResponse, "description": "field path and what was expected"},
     503: {"model": ErrorResponse, "description": "no model loaded"},
+}
+
+# What a client does next with a scored declaration (OpenAPI links; the fuzz test follows them).
+_SCORED_ID = "$response.body#/results/0/declaration_id"
+LINKS: dict[str, dict[str, Any]] = {
+    "GetScoredDeclaration": {
+        "operationRef": "#/paths/~1v1~1declarations~1{declaration_id}/get",
+        "parameters": {"declaration_id": _SCORED_ID},
+        "description": "the first declaration scored, with its scores and outcomes",
+    },
+    "RecordOutcome": {
+        "operationRef": "#/paths/~1v1~1outcomes/post",
+        "requestBody": {"outcomes": [{"declaration_id": _SCORED_ID}]},
+        "description": "record the inspection outcome of the first declaration scored",
+    },
 }
 
 router = APIRouter(prefix="/v1", tags=["scores"])
@@ -51,7 +67,11 @@ def _limits(payload: ScoreRequest, settings: ServiceSettings) -> int:
     return top_k
 
 
-@router.post("/scores", response_model=ScoreResponse, responses=ERRORS)
+@router.post(
+    "/scores",
+    response_model=ScoreResponse,
+    responses={200: {"description": "the scores", "links": LINKS}, **ERRORS},
+)
 async def score(payload: ScoreRequest, request: Request, caller: CurrentCaller) -> Response:
     """Score 1..N declarations: per-threat risk, overall risk, lane and top reasons."""
     # State, model and store by plain calls rather than dependencies (serving.deps says why).

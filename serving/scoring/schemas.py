@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -37,7 +37,16 @@ class Declaration(BaseModel):
     Extra source columns kept as model features may be sent under their ``x_`` names.
     """
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(
+        extra="allow",
+        # What `_only_extra_features` accepts, so that the schema admits no key it refuses.
+        json_schema_extra={
+            "additionalProperties": False,
+            "patternProperties": {
+                f"^{EXTRA_PREFIX}": {"type": ["string", "number", "boolean", "null"]}
+            },
+        },
+    )
 
     declaration_id: Annotated[str, RULE["declaration_id"]]
     lodged_at: Annotated[datetime, RULE["lodged_at"]] = Field(
@@ -91,12 +100,47 @@ class Declaration(BaseModel):
         return self
 
 
+# A realistic request, shown in the OpenAPI document: clients and the fuzz test start from it.
+EXAMPLE: dict[str, Any] = {
+    "declarations": [
+        {
+            "declaration_id": "MK-2024-0001734",
+            "lodged_at": "2024-03-01T08:15:00+01:00",
+            "office_id": "MK001",
+            "flow": "import",
+            "transport_mode": "road",
+            "vehicle_id": "SK1234AB",
+            "vehicle_type": "truck",
+            "declarant_id": "DCL-0042",
+            "importer_id": "IMP-1093",
+            "exporter_id": "EXP-5521",
+            "carrier_id": "CAR-77",
+            "origin_country": "TR",
+            "dispatch_country": "GR",
+            "destination_country": "MK",
+            "itinerary": "GR>MK",
+            "hs_code": "9305.10",
+            "goods_description": "spare parts for hunting rifles",
+            "packages": 12,
+            "gross_mass_kg": 410.0,
+            "net_mass_kg": 385.5,
+            "customs_value_eur": 5200.0,
+            "duty_rate": 2.7,
+        }
+    ],
+    "top_k": 3,
+}
+
+
 class ScoreRequest(BaseModel):
     """Declarations to score, and how many reasons to return for each."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
 
-    declarations: list[Declaration] = Field(min_length=1)
+    declarations: list[Declaration] = Field(
+        min_length=1,
+        description="each with its own declaration_id (a repeated id in one request is refused)",
+    )
     top_k: int | None = Field(None, ge=0, description="reasons per declaration (default 5)")
 
 

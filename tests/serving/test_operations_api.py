@@ -138,22 +138,26 @@ def test_outcomes_take_the_worklist_probability_and_are_idempotent(
     assert (stored[0]["result"], stored[0]["weapons_found"]) == ("irregular", True)
 
 
-def test_an_unknown_id_rejects_the_whole_request(
+def test_an_unknown_id_rejects_the_whole_request_as_not_found(
     client: TestClient, declarations: pd.DataFrame
 ) -> None:
+    """Never scored answers 404 in the words of a declaration outside the remit.
+
+    It was 422 "not in the declarations", which a key limited to some offices could tell
+    apart from the 404 of an existing declaration outside its remit (found by the fuzz test:
+    schema-valid outcomes for unknown ids were refused as invalid data).
+    """
     known = score(client, declarations.head(1), top_k=0)["results"][0]["declaration_id"]
     response = client.post(
         "/v1/outcomes", json={"outcomes": [outcome(known), outcome("NOT-SCORED")]}
     )
-    assert response.status_code == 422
+    assert response.status_code == 404
     assert response.json() == {
         "detail": [
             {
                 "loc": ["body", "outcomes", 1, "declaration_id"],
-                "msg": "outcome for a declaration that is not in the declarations in 1 row",
-                "type": "outcome_invalid",
-                "fix": "remove these outcomes or add their declarations (check id formats match, "
-                "e.g. leading zeros)",
+                "msg": "no scored declaration with this id: score it with POST /v1/scores first",
+                "type": "declaration_unknown",
             }
         ]
     }
