@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 from serving.access.key_store import all_keys
 from serving.access.keys import Role, matches, parse_key
 from serving.access.settings import DEVELOPMENT_PEPPER
-from serving.audit.chain import AuditEvent
+from serving.audit.chain import AuditEvent, AuditKey
 from serving.audit.records import AuditLog, read_chain
+from serving.settings import ServiceSettings
 from serving.store.database import Store
 from shiprisk.cli import app
 
@@ -24,7 +25,14 @@ runner = CliRunner()
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{tmp_path / 'shiprisk.db'}"
     monkeypatch.setenv("SHIPRISK_DATABASE_URL", url)
+    monkeypatch.setenv("SHIPRISK_DATA_DIR", str(tmp_path / "data"))  # audit key, checkpoints
     return url
+
+
+def service_log() -> AuditLog:
+    """The log as the commands key it: with the development audit key of the data directory."""
+    settings = ServiceSettings()
+    return AuditLog(AuditKey(settings.audit_key_secret(settings.data_dir)))
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -90,7 +98,7 @@ def test_purge_is_recorded_respects_retention_and_verify_still_passes(database_u
     store = Store.open(database_url)
     old = datetime.now(UTC) - timedelta(days=5 * 365)
     for day in range(3):
-        AuditLog().append(
+        service_log().append(
             store,
             AuditEvent(
                 recorded_at=old + timedelta(days=day),
