@@ -224,9 +224,14 @@ def _checkpoint_problem(
     head = verdict.head_sequence or 0
     if vouched > head:
         ends = f"ends at record {head}" if head else "is empty"
+        cut = (
+            f"record {vouched} was"
+            if vouched == head + 1
+            else f"records {head + 1} to {vouched} were"
+        )
         return head + 1, (
-            f"records {head + 1} to {vouched} were cut off the end: checkpoint {where} of "
-            f"{made} vouches for record {vouched}, the chain {ends}"
+            f"{cut} cut off the end: checkpoint {where} of {made} vouches for record "
+            f"{vouched}, the chain {ends}"
         )
     present = hashes.get(vouched)
     later_purges = [p for p in purges if p[0] > vouched]
