@@ -104,13 +104,9 @@ class AccessSettings(BaseSettings):
             InsecureSettings: in production, when the pepper is missing, the development
                 default, or shorter than 32 characters; or the file cannot be read.
         """
-        value: str | None = None
-        source = "SHIPRISK_KEY_PEPPER"
-        if self.key_pepper_file is not None:
-            source = "SHIPRISK_KEY_PEPPER_FILE"
-            value = _read_secret(self.key_pepper_file, source)
-        elif self.key_pepper is not None:
-            value = self.key_pepper.get_secret_value()
+        value, source = _configured_secret(
+            self.key_pepper_file, self.key_pepper, "SHIPRISK_KEY_PEPPER"
+        )
         if not value:
             if self.production:
                 raise InsecureSettings(
@@ -137,13 +133,9 @@ class AccessSettings(BaseSettings):
             InsecureSettings: in production, when the key is missing, shorter than 32
                 characters or the same as the pepper; or the file cannot be read.
         """
-        value: str | None = None
-        source = "SHIPRISK_AUDIT_KEY"
-        if self.audit_key_file is not None:
-            source = "SHIPRISK_AUDIT_KEY_FILE"
-            value = _read_secret(self.audit_key_file, source)
-        elif self.audit_key is not None:
-            value = self.audit_key.get_secret_value()
+        value, source = _configured_secret(
+            self.audit_key_file, self.audit_key, "SHIPRISK_AUDIT_KEY"
+        )
         if not value:
             if self.production:
                 raise InsecureSettings(
@@ -162,6 +154,15 @@ class AccessSettings(BaseSettings):
     def checkpoint_path(self, data_dir: Path) -> Path:
         """Where checkpoints are appended and read: the setting, else under the data directory."""
         return self.audit_checkpoint_file or data_dir / CHECKPOINT_FILE
+
+
+def _configured_secret(
+    file: Path | None, variable: SecretStr | None, name: str
+) -> tuple[str | None, str]:
+    """(the secret, the variable it came from): ``<name>_FILE`` wins over ``<name>``."""
+    if file is not None:
+        return _read_secret(file, f"{name}_FILE"), f"{name}_FILE"
+    return (None if variable is None else variable.get_secret_value()), name
 
 
 def _read_secret(path: Path, source: str) -> str:
