@@ -19,6 +19,7 @@ from serving.access.headers import SecurityHeaders
 from serving.access.openapi import document_keys, document_limits
 from serving.access.policy import Exposure
 from serving.access.shield import ErrorShield
+from serving.audit.chain import AuditKey
 from serving.audit.middleware import ConsultationRecords
 from serving.audit.records import AuditLog
 from serving.base import MODEL_VERSION_HEADER, ServiceState
@@ -46,6 +47,7 @@ def create_app(
     """
     settings = settings or ServiceSettings()
     settings.pepper()  # production mode without its own secrets stops here (InsecureSettings)
+    audit_key = AuditKey(settings.audit_key_secret(settings.data_dir))  # read once, kept
     metrics = ServiceMetrics()
     docs_off = settings.docs_exposure() == Exposure.OFF
 
@@ -72,7 +74,9 @@ def create_app(
     policy = OperationsPolicy(
         severity=dict(settings.severity), exploration_share=settings.exploration_share
     )
-    app.state.service = ServiceState(settings, holder, metrics, scoring, policy, AuditLog())
+    app.state.service = ServiceState(
+        settings, holder, metrics, scoring, policy, AuditLog(audit_key)
+    )
     add_error_handlers(app)
     include_routes(app)
     document_keys(app)

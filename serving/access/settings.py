@@ -2,12 +2,19 @@
 
 Every field reads ``SHIPRISK_<FIELD>`` like the rest of the service's settings. Secrets are
 never checked inside pydantic validators: a validation error would print the input, secret
-included. `AccessSettings.pepper` checks them instead and raises `InsecureSettings`, whose
-message names the variable and never its value.
+included. `AccessSettings.pepper` and `AccessSettings.audit_key` check them instead and raise
+`InsecureSettings`, whose message names the variable and never its value.
+
+Two secrets, kept apart: the pepper (API key hashes) and the audit key (the consultation
+log's HMAC chain and checkpoints). A dedicated audit key, not one derived from the pepper:
+changing the pepper is the remedy for a leaked pepper and must not make the log unverifiable,
+and an auditor who verifies the log needs the audit key without being able to check guesses
+at API keys.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +26,9 @@ from serving.access.policy import Exposure
 DEVELOPMENT_PEPPER = "shiprisk-development-pepper-not-for-production"
 MIN_PEPPER_CHARS = 32
 DEFAULT_RETENTION_DAYS = 3 * 365
+MIN_AUDIT_KEY_CHARS = 32
+AUDIT_KEY_FILE = "audit.key"  # development: generated under the data directory
+CHECKPOINT_FILE = "audit-checkpoints.jsonl"  # default, under the data directory
 
 
 class InsecureSettings(RuntimeError):
@@ -42,6 +52,19 @@ class AccessSettings(BaseSettings):
         default=DEFAULT_RETENTION_DAYS,
         ge=1,
         description="consultation-log records younger than this cannot be purged",
+    )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="secret keying the consultation log's hash chain and checkpoints; never "
+        "stored in the database (at least 32 characters)",
+    )
+    audit_key_file: Path | None = Field(
+        default=None, description="file holding the audit key; wins over SHIPRISK_AUDIT_KEY"
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="where `shiprisk audit checkpoint` appends signed checkpoints and `audit "
+        f"verify` reads them; default <data dir>/{CHECKPOINT_FILE}",
     )
     docs: Exposure | None = Field(
         default=None,
@@ -81,18 +104,9 @@ class AccessSettings(BaseSettings):
             InsecureSettings: in production, when the pepper is missing, the development
                 default, or shorter than 32 characters; or the file cannot be read.
         """
-        value: str | None = None
-        source = "SHIPRISK_KEY_PEPPER"
-        if self.key_pepper_file is not None:
-            source = "SHIPRISK_KEY_PEPPER_FILE"
-            try:
-                value = self.key_pepper_file.read_text(encoding="utf-8").strip()
-            except OSError as error:
-                raise InsecureSettings(
-                    f"{source}: cannot read {self.key_pepper_file} ({type(error).__name__})"
-                ) from None
-        elif self.key_pepper is not None:
-            value = self.key_pepper.get_secret_value()
+        value, source = _configured_secret(
+            self.key_pepper_file, self.key_pepper, "SHIPRISK_KEY_PEPPER"
+        )
         if not value:
             if self.production:
                 raise InsecureSettings(
@@ -108,3 +122,72 @@ class AccessSettings(BaseSettings):
         if self.production and len(value) < MIN_PEPPER_CHARS:
             raise InsecureSettings(f"{source} is shorter than {MIN_PEPPER_CHARS} characters")
         return value.encode("utf-8")
+
+    def audit_key_secret(self, data_dir: Path) -> bytes:
+        """The audit key: from the file, else the variable, else (development) a generated file.
+
+        In development without either, the key is ``<data_dir>/audit.key``, made (random,
+        readable by its owner only) the first time. Read it once, when a runnable starts.
+
+        Raises:
+            InsecureSettings: in production, when the key is missing, shorter than 32
+                characters or the same as the pepper; or the file cannot be read.
+        """
+        value, source = _configured_secret(
+            self.audit_key_file, self.audit_key, "SHIPRISK_AUDIT_KEY"
+        )
+        if not value:
+            if self.production:
+                raise InsecureSettings(
+                    "SHIPRISK_ENV=production needs an audit key: set SHIPRISK_AUDIT_KEY_FILE to "
+                    "a file holding a random secret of at least 32 characters (or "
+                    "SHIPRISK_AUDIT_KEY), kept outside the database"
+                )
+            source = "the development audit key file"
+            value = _development_key(data_dir / AUDIT_KEY_FILE)
+        if len(value) < MIN_AUDIT_KEY_CHARS:
+            raise InsecureSettings(f"{source} is shorter than {MIN_AUDIT_KEY_CHARS} characters")
+        if self.production and value.encode("utf-8") == self.pepper():
+            raise InsecureSettings(f"{source} is the key pepper: the audit key must be its own")
+        return value.encode("utf-8")
+
+    def checkpoint_path(self, data_dir: Path) -> Path:
+        """Where checkpoints are appended and read: the setting, else under the data directory."""
+        return self.audit_checkpoint_file or data_dir / CHECKPOINT_FILE
+
+
+def _configured_secret(
+    file: Path | None, variable: SecretStr | None, name: str
+) -> tuple[str | None, str]:
+    """(the secret, the variable it came from): ``<name>_FILE`` wins over ``<name>``."""
+    if file is not None:
+        return _read_secret(file, f"{name}_FILE"), f"{name}_FILE"
+    return (None if variable is None else variable.get_secret_value()), name
+
+
+def _read_secret(path: Path, source: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise InsecureSettings(f"{source}: cannot read {path} ({type(error).__name__})") from None
+
+
+def _development_key(path: Path) -> str:
+    """The development audit key at ``path``, made on first use (never overwritten)."""
+    import secrets
+
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside, then linked into place: another process starting at the same moment
+        # either keeps its own key (and this one reads it) or never sees a half-written file.
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return _read_secret(path, "the development audit key file")

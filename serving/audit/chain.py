@@ -1,21 +1,30 @@
-"""The consultation log as a hash chain: append-only records whose tampering can be proven.
+"""The consultation log as a keyed hash chain: records whose tampering can be proven.
 
-Each record's hash is SHA-256 over its canonical JSON (every field but the hash, keys sorted,
-no spaces) followed by the previous record's hash; the first record follows ``GENESIS``. So
-editing a record breaks its own hash, and deleting, inserting or reordering records breaks
-the link of the record after. `verify_chain` walks the records in sequence order and names
-the first broken one.
+Each record's hash is HMAC-SHA256, under a key derived from the audit key (a secret the
+database does not hold, `serving.access.settings.AccessSettings.audit_key`), of its
+canonical JSON (every field but the hash, keys sorted, no spaces, plus the declaration ids
+its index rows link it to) followed by the previous record's hash; the first record follows
+``GENESIS``. So editing a record breaks its own hash, deleting, inserting or reordering
+records breaks the link of the record after, and deleting or adding rows of the declaration
+index (``audit_declarations``) breaks the record they point to. Without the key, nobody can
+compute a hash that verifies: not even someone who can rewrite the whole table.
+
+Records written before the keyed scheme (Alembic migration 0003) carry ``LEGACY_SCHEME``:
+plain SHA-256 of the canonical JSON and the previous hash, declaration links not covered.
+They still verify, but only before the first keyed record: an unkeyed record after a keyed
+one is a downgrade (someone who lacks the key rewrote the chain) and is named.
 
 Records are only removed by `shiprisk audit purge`, which first appends a purge record
 carrying the sequence number and hash of the last record it removes (its anchor): the
 remaining chain then starts at a record whose link that (itself chained) anchor vouches for.
-Cutting records off the end cannot be seen from inside the store; `verify_chain` returns the
-head so that it can be compared with a copy kept elsewhere.
+Cutting records off the end cannot be seen from inside the store: signed checkpoints kept
+elsewhere do that (`serving.audit.checkpoints`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -26,6 +35,47 @@ GENESIS = "0" * 64
 PURGE_ACTION = "audit purge"  # the `route` of a purge's own record
 ANCHOR_SEQUENCE = "purged_through_sequence"
 ANCHOR_HASH = "purged_through_hash"
+LEGACY_SCHEME = "sha256"  # before migration 0003: unkeyed, declaration links not covered
+KEYED_SCHEME = "hmac-sha256"  # HMAC under the audit key, declaration links covered
+MIN_KEY_BYTES = 32
+_RECORD_LABEL = b"shiprisk audit record hash v1"
+_CHECKPOINT_LABEL = b"shiprisk audit checkpoint signature v1"
+_FINGERPRINT_LABEL = b"shiprisk audit key fingerprint v1"
+
+
+class AuditKey:
+    """The audit key, as the HMAC keys it gives: one for record hashes, one for checkpoints.
+
+    The two are derived with distinct labels, so a record hash can never pass for a checkpoint
+    signature. Each is keyed once here; a hash then costs one copy of the keyed state and one
+    digest. The fingerprint names the key (in checkpoints) without revealing it.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < MIN_KEY_BYTES:
+            raise ValueError(f"the audit key must be at least {MIN_KEY_BYTES} bytes")
+
+        def derived(label: bytes) -> hmac.HMAC:
+            return hmac.new(hmac.digest(secret, label, "sha256"), digestmod="sha256")
+
+        self._records = derived(_RECORD_LABEL)
+        self._checkpoints = derived(_CHECKPOINT_LABEL)
+        self.fingerprint = hmac.digest(secret, _FINGERPRINT_LABEL, "sha256").hex()[:16]
+
+    def __repr__(self) -> str:
+        return f"AuditKey(fingerprint={self.fingerprint!r})"
+
+    def record_digest(self, text: str) -> str:
+        """HMAC-SHA256 (hex) of a record's text."""
+        mac = self._records.copy()
+        mac.update(text.encode("utf-8"))
+        return mac.hexdigest()
+
+    def signature(self, text: str) -> str:
+        """HMAC-SHA256 (hex) of a checkpoint's text."""
+        mac = self._checkpoints.copy()
+        mac.update(text.encode("utf-8"))
+        return mac.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -59,12 +109,19 @@ class AuditEvent:
 
 @dataclass(frozen=True)
 class AuditRecord:
-    """An event at its place in the chain: sequence number, link and own hash."""
+    """An event at its place in the chain: sequence number, link, own hash and its scheme.
+
+    ``links`` are the declaration ids the store's index rows point from this record, as read
+    back (`serving.audit.records.read_chain`); None for a record not read from a store, whose
+    links are then its event's declaration ids.
+    """
 
     sequence: int
     event: AuditEvent
     previous_hash: str
     record_hash: str
+    scheme: str = KEYED_SCHEME
+    links: tuple[str, ...] | None = None
 
 
 def _timestamp(moment: datetime) -> str:
@@ -73,28 +130,64 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def canonical_json(sequence: int, event: AuditEvent) -> str:
-    """The text that is hashed: every field of the record but the hashes, keys sorted."""
+def _body(sequence: int, event: AuditEvent) -> dict[str, Any]:
     # Field by field, not dataclasses.asdict: that deep-copies every value, on every request.
     body = {item.name: getattr(event, item.name) for item in fields(event)}
     body["recorded_at"] = _timestamp(event.recorded_at)
     body["declaration_ids"] = list(event.declaration_ids)
     body["detail"] = dict(event.detail)
     body["sequence"] = sequence
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return body
 
 
-def record_hash(sequence: int, event: AuditEvent, previous_hash: str) -> str:
-    """SHA-256 (hex) of the canonical JSON followed by the previous record's hash."""
+def canonical_json(sequence: int, event: AuditEvent) -> str:
+    """The text the unkeyed scheme hashed: every field but the hashes, keys sorted."""
+    return json.dumps(
+        _body(sequence, event), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+
+
+def linked_ids(declaration_ids: Iterable[str]) -> list[str]:
+    """The declaration links a record's hash covers: each id once, sorted."""
+    return sorted(set(declaration_ids))
+
+
+def keyed_json(sequence: int, event: AuditEvent, links: Iterable[str]) -> str:
+    """The text the keyed scheme hashes: the canonical JSON plus the record's links.
+
+    ASCII-escaped, so any string a request carried (a lone surrogate too) can be hashed.
+    """
+    body = _body(sequence, event)
+    body["links"] = linked_ids(links)
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+def unkeyed_hash(sequence: int, event: AuditEvent, previous_hash: str) -> str:
+    """The legacy scheme: SHA-256 (hex) of the canonical JSON followed by the previous hash."""
     text = canonical_json(sequence, event) + previous_hash
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def chained(event: AuditEvent, previous: AuditRecord | None) -> AuditRecord:
+def record_hash(
+    key: AuditKey,
+    sequence: int,
+    event: AuditEvent,
+    previous_hash: str,
+    links: Iterable[str] | None = None,
+) -> str:
+    """The keyed scheme: HMAC of the keyed JSON followed by the previous record's hash.
+
+    ``links`` default to the event's declaration ids (what the index rows will hold).
+    """
+    named = event.declaration_ids if links is None else links
+    return key.record_digest(keyed_json(sequence, event, named) + previous_hash)
+
+
+def chained(key: AuditKey, event: AuditEvent, previous: AuditRecord | None) -> AuditRecord:
     """The record that appends ``event`` after ``previous`` (None: the first record)."""
     sequence = 1 if previous is None else previous.sequence + 1
     link = GENESIS if previous is None else previous.record_hash
-    return AuditRecord(sequence, event, link, record_hash(sequence, event, link))
+    return AuditRecord(sequence, event, link, record_hash(key, sequence, event, link))
 
 
 @dataclass(frozen=True)
@@ -106,6 +199,8 @@ class ChainVerdict:
     head_hash: str | None
     broken_sequence: int | None = None
     problem: str | None = None
+    checkpoints: int = 0  # checkpoints that held (serving.audit.checkpoints.verify_log)
+    vouched_sequence: int | None = None  # the newest record a checkpoint vouches for
 
     @property
     def intact(self) -> bool:
@@ -126,14 +221,17 @@ def _anchors(records: list[AuditRecord]) -> dict[int, str]:
     return anchors
 
 
-def verify_chain(records: Iterable[AuditRecord]) -> ChainVerdict:
+def verify_chain(records: Iterable[AuditRecord], key: AuditKey) -> ChainVerdict:
     """Check every hash and link, in sequence order; name the first broken record.
 
-    The records are taken in the order given (the store reads them by sequence number).
+    The records are taken in the order given (the store reads them by sequence number). A
+    keyed record's hash is recomputed from its links as the store's index gives them, so
+    index rows deleted or added break the record they point to.
     """
     ordered = list(records)
     anchors = _anchors(ordered)
     previous: AuditRecord | None = None
+    first_keyed: int | None = None
     for record in ordered:
         if previous is None:
             expected_link = GENESIS if record.sequence == 1 else anchors.get(record.sequence - 1)
@@ -165,17 +263,50 @@ def verify_chain(records: Iterable[AuditRecord]) -> ChainVerdict:
                     f"record {record.sequence} does not link to record {previous.sequence}: "
                     "records were deleted, inserted or reordered",
                 )
-        if record_hash(record.sequence, record.event, record.previous_hash) != record.record_hash:
-            return _broken(
-                ordered,
-                record,
-                f"record {record.sequence} does not match its hash: it was edited",
-            )
+        mismatch = _own_hash_problem(record, key, first_keyed)
+        if mismatch is not None:
+            return _broken(ordered, record, mismatch)
+        if first_keyed is None and record.scheme == KEYED_SCHEME:
+            first_keyed = record.sequence
         previous = record
     return ChainVerdict(
         checked=len(ordered),
         head_sequence=None if previous is None else previous.sequence,
         head_hash=None if previous is None else previous.record_hash,
+    )
+
+
+def _own_hash_problem(record: AuditRecord, key: AuditKey, first_keyed: int | None) -> str | None:
+    """Why ``record`` does not match its own hash under its scheme, or None."""
+    sequence, event, link = record.sequence, record.event, record.previous_hash
+    if record.scheme == LEGACY_SCHEME:
+        if first_keyed is not None:
+            return (
+                f"record {sequence} is unkeyed ({LEGACY_SCHEME}) but follows keyed record "
+                f"{first_keyed}: the chain was downgraded (rewritten without the audit key)"
+            )
+        if unkeyed_hash(sequence, event, link) != record.record_hash:
+            return f"record {sequence} does not match its hash: it was edited"
+        return None
+    if record.scheme != KEYED_SCHEME:
+        return f"record {sequence} names an unknown hash scheme {record.scheme[:20]!r}"
+    links = event.declaration_ids if record.links is None else record.links
+    if hmac.compare_digest(record_hash(key, sequence, event, link, links), record.record_hash):
+        return None
+    links_changed = record.links is not None and linked_ids(links) != linked_ids(
+        event.declaration_ids
+    )
+    # Only on failure: does the record match with the links its own copy names?
+    if links_changed and hmac.compare_digest(
+        record_hash(key, sequence, event, link), record.record_hash
+    ):
+        return (
+            f"record {sequence}'s declaration links (audit_declarations) were changed: "
+            "index rows deleted or added"
+        )
+    return (
+        f"record {sequence} does not match its hash: it was edited (or the audit key is not "
+        "the one it was written with)"
     )
 
 

@@ -1,14 +1,15 @@
 """`shiprisk keys` and `shiprisk audit`: key management and the log's checks, on the server.
 
-Run where the service's settings are (same SHIPRISK_DATABASE_URL and key pepper). Creating
-and revoking keys and purging the log are themselves recorded in the consultation log, with
-``cli`` and the operating-system user as who.
+Run where the service's settings are (same SHIPRISK_DATABASE_URL, key pepper and audit key).
+Creating and revoking keys, purging the log and checkpointing it are themselves recorded in
+the consultation log, with ``cli`` and the operating-system user as who.
 """
 
 from __future__ import annotations
 
 import getpass
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -19,12 +20,15 @@ from serving.console import console, fail
 
 if TYPE_CHECKING:
     from serving.audit.chain import AuditEvent
+    from serving.audit.records import AuditLog
     from serving.settings import ServiceSettings
     from serving.store.database import Store
 
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
-audit_app = typer.Typer(help="Verify and purge the consultation log.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="Verify, checkpoint and purge the consultation log.", no_args_is_help=True
+)
 
 
 def _actor() -> str:
@@ -34,28 +38,32 @@ def _actor() -> str:
         return "cli:unknown"
 
 
-def _open() -> tuple[ServiceSettings, Store]:
+def _open() -> tuple[ServiceSettings, Store, AuditLog]:
+    """The settings, the open store, and the log keyed with the audit key (read once)."""
     from serving.access.settings import InsecureSettings
+    from serving.audit.chain import AuditKey
+    from serving.audit.records import AuditLog
     from serving.settings import ServiceSettings
     from serving.store.database import Store
 
     settings = ServiceSettings()
     try:
         settings.pepper()
+        log = AuditLog(AuditKey(settings.audit_key_secret(settings.data_dir)))
     except InsecureSettings as error:
         raise fail(str(error)) from None
     try:
         store = Store.open(settings.resolved_database_url())
     except Exception as error:
         raise fail(f"cannot open the operational store: {type(error).__name__}") from None
-    return settings, store
+    return settings, store, log
 
 
-def _record(store: Store, event: AuditEvent) -> None:
-    from serving.audit.records import AuditLog, AuditWriteError
+def _record(log: AuditLog, store: Store, event: AuditEvent) -> None:
+    from serving.audit.records import AuditWriteError
 
     try:
-        AuditLog().append(store, event)
+        log.append(store, event)
     except AuditWriteError as error:
         raise fail(str(error)) from None
 
@@ -86,7 +94,7 @@ def create_key(
     from serving.access.key_store import add_key
     from serving.access.keys import new_key
 
-    settings, store = _open()
+    settings, store, log = _open()
     remit = [office for value in offices or [] for office in value.replace(",", " ").split()]
     try:
         text, key = new_key(
@@ -96,6 +104,7 @@ def create_key(
         raise fail(str(error)) from None
     try:
         _record(
+            log,
             store,
             _command_event(
                 "keys create",
@@ -125,7 +134,7 @@ def list_keys() -> None:
     """Every key: id, name, role, remit, created and revoked dates (never secrets)."""
     from serving.access.key_store import all_keys
 
-    _, store = _open()
+    _, store, _ = _open()
     try:
         with store.sessions() as session:
             keys = all_keys(session)
@@ -149,9 +158,9 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by `keys
     """Revoke a key: it is refused from the next request on."""
     from serving.access.key_store import revoke_key
 
-    _, store = _open()
+    _, store, log = _open()
     try:
-        _record(store, _command_event("keys revoke", detail={"key_id": key_id[:64]}))
+        _record(log, store, _command_event("keys revoke", detail={"key_id": key_id[:64]}))
         with store.transaction() as session:
             key = revoke_key(session, key_id, datetime.now(UTC))
     except KeyError:
@@ -165,16 +174,33 @@ def revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by `keys
     )
 
 
+CheckpointFiles = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--checkpoints",
+        help="Checkpoint files kept elsewhere (repeat); the configured one is read too.",
+    ),
+]
+
+
 @audit_app.command("verify")
-def verify() -> None:
-    """Check every record's hash and link; name the first broken record (exit 1)."""
-    from serving.audit.chain import verify_chain
+def verify(checkpoints: CheckpointFiles = None) -> None:
+    """Check every record's hash and link, and every checkpoint; name what is broken (exit 1)."""
+    from serving.audit.checkpoints import read_file, verify_log
     from serving.audit.records import read_chain
 
-    _, store = _open()
+    settings, store, log = _open()
+    configured = settings.checkpoint_path(settings.data_dir)
+    files = [configured] if configured.exists() else []
+    files += [path for path in checkpoints or [] if path not in files]
+    try:
+        found = [checkpoint for path in files for checkpoint in read_file(path)]
+    except (OSError, ValueError) as error:
+        store.close()
+        raise fail(f"cannot read the checkpoints: {error}", code=1) from None
     try:
         with store.sessions() as session:
-            verdict = verify_chain(read_chain(session))
+            verdict = verify_log(read_chain(session), log.key, found)
     finally:
         store.close()
     if not verdict.intact:
@@ -187,6 +213,63 @@ def verify() -> None:
         f"{verdict.head_hash or '-'}",
         highlight=False,
     )
+    if verdict.vouched_sequence is None:
+        console.print(
+            "no checkpoint: records cut off the end cannot be seen; run `shiprisk audit "
+            "checkpoint` and keep its line elsewhere",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"{verdict.checkpoints} checkpoints hold; the newest vouches for record "
+            f"{verdict.vouched_sequence}",
+            highlight=False,
+        )
+
+
+@audit_app.command("checkpoint")
+def checkpoint(
+    file: Annotated[
+        Path | None,
+        typer.Option(help="Append here instead of SHIPRISK_AUDIT_CHECKPOINT_FILE."),
+    ] = None,
+) -> None:
+    """Verify the log, then sign its head and count: as a record, a file line, and printed."""
+    from serving.audit.checkpoints import append_to_file, read_file, verify_log
+    from serving.audit.records import AuditWriteError, EmptyLogError, read_chain
+
+    settings, store, log = _open()
+    path = file or settings.checkpoint_path(settings.data_dir)
+    try:
+        found = read_file(path) if path.exists() else []
+        with store.sessions() as session:
+            verdict = verify_log(read_chain(session), log.key, found)
+        if not verdict.intact:  # a checkpoint must never vouch for a tampered chain
+            raise fail(
+                f"not checkpointed: consultation log broken at record "
+                f"{verdict.broken_sequence}: {verdict.problem}",
+                code=1,
+            )
+        made, record = log.checkpoint(store, now=datetime.now(UTC), actor=_actor())
+    except (EmptyLogError, AuditWriteError) as error:
+        raise fail(str(error)) from None
+    except (OSError, ValueError) as error:
+        raise fail(f"cannot read the checkpoints: {error}", code=1) from None
+    finally:
+        store.close()
+    try:
+        append_to_file(path, made)
+    except OSError as error:
+        raise fail(
+            f"checkpoint recorded as record {record.sequence} but not written to {path} "
+            f"({type(error).__name__}): keep this line elsewhere: {made.as_json()}"
+        ) from None
+    console.print(
+        f"checkpoint of record {made.head_sequence} ({made.record_count} records) is record "
+        f"{record.sequence}, appended to {escape(str(path))}; keep a copy on write-once storage:",
+        highlight=False,
+    )
+    console.print(made.as_json(), highlight=False, soft_wrap=True, markup=False)
 
 
 @audit_app.command("purge")
@@ -196,12 +279,12 @@ def purge(
     ],
 ) -> None:
     """Remove records older than a day, after recording the purge; respects the retention."""
-    from serving.audit.records import AuditLog, AuditWriteError, RetentionError
+    from serving.audit.records import AuditWriteError, RetentionError
 
-    settings, store = _open()
+    settings, store, log = _open()
     cutoff = datetime.combine(date(before.year, before.month, before.day), time(), tzinfo=UTC)
     try:
-        result = AuditLog().purge(
+        result = log.purge(
             store,
             before=cutoff,
             now=datetime.now(UTC),

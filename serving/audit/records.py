@@ -1,13 +1,17 @@
 """Consultation-log records in the operational store.
 
-The log is appended through `AuditLog`, which serialises appends in this process (through
-the store's group-commit writer, so concurrent requests share one commit) and retries when
-another process took the same sequence number first (the sequence is the table's key, so
-the chain can never fork).
+The log is appended through `AuditLog`, which holds the audit key (read once, when the
+service or a command starts), serialises appends in this process (through the store's
+group-commit writer, so concurrent requests share one commit) and retries when another
+process took the same sequence number first (the sequence is the table's key, so the chain
+can never fork). A record costs one HMAC and no query beyond its inserts (the head is read
+once per group commit). `read_chain` reads each record with the declaration links its index
+rows give, so that verification checks those rows too.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,12 +21,22 @@ from sqlalchemy import Table, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from serving.audit.chain import GENESIS, AuditEvent, AuditRecord, purge_event, record_hash
+from serving.audit.chain import (
+    GENESIS,
+    KEYED_SCHEME,
+    AuditEvent,
+    AuditKey,
+    AuditRecord,
+    purge_event,
+    record_hash,
+)
+from serving.audit.checkpoints import Checkpoint, checkpoint_event, signed_checkpoint
 from serving.store.database import Store
 from serving.store.group_commit import group_commit, insert_rows
 from serving.store.tables import AuditDeclaration, AuditRecordRow
 
 APPEND_ATTEMPTS = 3
+READ_BATCH = 1000
 
 
 class AuditWriteError(RuntimeError):
@@ -37,7 +51,8 @@ class RequestWriteError(RuntimeError):
         self.error = error
 
 
-def _record(row: AuditRecordRow) -> AuditRecord:
+def _record(row: Any, links: tuple[str, ...] | None = None) -> AuditRecord:
+    """A record from a row of ``audit_records`` (ORM object or core row)."""
     event = AuditEvent(
         recorded_at=row.recorded_at,
         key_id=row.key_id,
@@ -50,14 +65,29 @@ def _record(row: AuditRecordRow) -> AuditRecord:
         status=row.status,
         detail=dict(row.detail),
     )
-    return AuditRecord(row.sequence, event, row.previous_hash, row.record_hash)
+    return AuditRecord(
+        row.sequence, event, row.previous_hash, row.record_hash, row.hash_scheme, links
+    )
 
 
 # session.info: (transaction, sequence, hash) of the chain's last record, valid in that transaction
 _HEAD = "shiprisk.audit_head"
 
 
-def _append_in(session: Session, event: AuditEvent) -> AuditRecord:
+def _head(session: Session) -> Any:
+    """(sequence, hash) of the chain's last record in this transaction, appends not yet
+    inserted included (a group commit inserts them at its end); None for an empty chain."""
+    cached = session.info.get(_HEAD)
+    if cached is not None and cached[0] is session.get_transaction():
+        return cached[1:]
+    return session.execute(
+        select(AuditRecordRow.sequence, AuditRecordRow.record_hash)
+        .order_by(AuditRecordRow.sequence.desc())
+        .limit(1)
+    ).first()
+
+
+def _append_in(session: Session, key: AuditKey, event: AuditEvent) -> AuditRecord:
     """Chain ``event`` after the newest record and insert it (and its declaration index rows).
 
     The head is read once per transaction and then carried in the session, so several
@@ -65,18 +95,10 @@ def _append_in(session: Session, event: AuditEvent) -> AuditRecord:
     multi-row inserts, no ORM objects.
     """
     transaction = session.get_transaction()
-    cached = session.info.get(_HEAD)
-    if cached is not None and cached[0] is transaction:
-        head: Any = cached[1:]
-    else:
-        head = session.execute(
-            select(AuditRecordRow.sequence, AuditRecordRow.record_hash)
-            .order_by(AuditRecordRow.sequence.desc())
-            .limit(1)
-        ).first()
+    head = _head(session)
     sequence = 1 if head is None else int(head[0]) + 1
     link = GENESIS if head is None else str(head[1])
-    record = AuditRecord(sequence, event, link, record_hash(sequence, event, link))
+    record = AuditRecord(sequence, event, link, record_hash(key, sequence, event, link))
     insert_rows(
         session,
         cast(Table, AuditRecordRow.__table__),
@@ -95,6 +117,7 @@ def _append_in(session: Session, event: AuditEvent) -> AuditRecord:
                 "detail": dict(event.detail),
                 "previous_hash": record.previous_hash,
                 "record_hash": record.record_hash,
+                "hash_scheme": KEYED_SCHEME,
             }
         ],
     )
@@ -110,12 +133,29 @@ def _append_in(session: Session, event: AuditEvent) -> AuditRecord:
 
 
 def read_chain(session: Session) -> Iterator[AuditRecord]:
-    """Every record in sequence order, read in batches."""
-    rows = session.execute(
-        select(AuditRecordRow).order_by(AuditRecordRow.sequence).execution_options(yield_per=1000)
-    ).scalars()
-    for row in rows:
-        yield _record(row)
+    """Every record in sequence order, each with the declaration ids its index rows link it to.
+
+    Read in batches of sequence numbers: the records of a batch, then their index rows.
+    """
+    records = AuditRecordRow.__table__.c
+    after: int | None = None
+    while True:
+        statement = select(*records).order_by(records.sequence).limit(READ_BATCH)
+        if after is not None:
+            statement = statement.where(records.sequence > after)
+        rows = session.execute(statement).all()
+        if not rows:
+            return
+        first, after = rows[0].sequence, rows[-1].sequence
+        links: dict[int, list[str]] = defaultdict(list)
+        for sequence, declaration_id in session.execute(
+            select(AuditDeclaration.sequence, AuditDeclaration.declaration_id).where(
+                AuditDeclaration.sequence.between(first, after)
+            )
+        ):
+            links[sequence].append(declaration_id)
+        for row in rows:
+            yield _record(row, tuple(links.get(row.sequence, ())))
 
 
 def query_records(
@@ -152,6 +192,10 @@ class PurgeResult:
     record: AuditRecord
 
 
+class EmptyLogError(ValueError):
+    """A checkpoint was asked of a log without records."""
+
+
 class RetentionError(ValueError):
     """A purge would remove records younger than the retention period."""
 
@@ -172,12 +216,15 @@ def _writes_succeed(store: Store, writes: Sequence[Callable[[Session], object]])
 
 
 class AuditLog:
-    """Appends records to the chain in the store, one after the other.
+    """Appends records to the chain in the store, one after the other, keyed with ``key``.
 
     Appends go through the store's group-commit writer (`serving.store.group_commit`): the
     records of concurrent requests are chained in arrival order and committed together (often
     with their scores), each request waiting for that commit.
     """
+
+    def __init__(self, key: AuditKey) -> None:
+        self.key = key
 
     def append(
         self,
@@ -204,7 +251,7 @@ class AuditLog:
                     request_write(session)
                 except Exception as error:
                     raise RequestWriteError(error) from error
-            return _append_in(session, event)
+            return _append_in(session, self.key, event)
 
         last: Exception | None = None
         writer = group_commit(store)
@@ -230,7 +277,7 @@ class AuditLog:
         )
         session = store.sessions()
         try:
-            _append_in(session, probe)
+            _append_in(session, self.key, probe)
             session.flush()
         except SQLAlchemyError:
             return False
@@ -280,6 +327,7 @@ class AuditLog:
                 )
             record = _append_in(
                 session,
+                self.key,
                 purge_event(
                     recorded_at=now,
                     actor=actor,
@@ -300,3 +348,35 @@ class AuditLog:
         # Through the store's writer: serialised with this process's appends.
         purged, record = group_commit(store).submit(purge_in)
         return PurgeResult(purged, record)
+
+    def checkpoint(
+        self, store: Store, *, now: datetime, actor: str
+    ) -> tuple[Checkpoint, AuditRecord]:
+        """Sign the chain's head and record count, and append that checkpoint as a record.
+
+        The checkpoint vouches for the records up to the head it names; its own record comes
+        after. Keep a copy of it outside the database (`serving.audit.checkpoints`).
+
+        Raises:
+            EmptyLogError: there is no record to vouch for.
+        """
+
+        def checkpoint_in(session: Session) -> tuple[Checkpoint, AuditRecord]:
+            head = _head(session)
+            if head is None:
+                raise EmptyLogError("the consultation log is empty: nothing to checkpoint")
+            stored_max, stored_count = session.execute(
+                select(func.max(AuditRecordRow.sequence), func.count(AuditRecordRow.sequence))
+            ).one()
+            pending = int(head[0]) - int(stored_max or 0)  # appended earlier in this group
+            checkpoint = signed_checkpoint(
+                self.key,
+                head_sequence=int(head[0]),
+                head_hash=str(head[1]),
+                record_count=int(stored_count) + pending,
+                made_at=now,
+            )
+            record = _append_in(session, self.key, checkpoint_event(checkpoint, actor=actor))
+            return checkpoint, record
+
+        return group_commit(store).submit(checkpoint_in)

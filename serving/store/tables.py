@@ -206,6 +206,9 @@ class AuditRecordRow(Base):
     detail: Mapped[dict[str, Any]]
     previous_hash: Mapped[str] = mapped_column(String(64))
     record_hash: Mapped[str] = mapped_column(String(64))
+    # How record_hash was made: "sha256" (before migration 0003, and the default, so a writer
+    # that does not know the keyed scheme is caught as a downgrade) or "hmac-sha256".
+    hash_scheme: Mapped[str] = mapped_column(String(20), server_default="sha256")
 
 
 class AuditDeclaration(Base):

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text as sa_text
 from typer.testing import CliRunner
 
 from serving.access.key_store import all_keys
 from serving.access.keys import Role, matches, parse_key
 from serving.access.settings import DEVELOPMENT_PEPPER
-from serving.audit.chain import AuditEvent
+from serving.audit.chain import AuditEvent, AuditKey
 from serving.audit.records import AuditLog, read_chain
+from serving.settings import ServiceSettings
 from serving.store.database import Store
 from shiprisk.cli import app
 
@@ -24,7 +27,14 @@ runner = CliRunner()
 def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{tmp_path / 'shiprisk.db'}"
     monkeypatch.setenv("SHIPRISK_DATABASE_URL", url)
+    monkeypatch.setenv("SHIPRISK_DATA_DIR", str(tmp_path / "data"))  # audit key, checkpoints
     return url
+
+
+def service_log() -> AuditLog:
+    """The log as the commands key it: with the development audit key of the data directory."""
+    settings = ServiceSettings()
+    return AuditLog(AuditKey(settings.audit_key_secret(settings.data_dir)))
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -90,7 +100,7 @@ def test_purge_is_recorded_respects_retention_and_verify_still_passes(database_u
     store = Store.open(database_url)
     old = datetime.now(UTC) - timedelta(days=5 * 365)
     for day in range(3):
-        AuditLog().append(
+        service_log().append(
             store,
             AuditEvent(
                 recorded_at=old + timedelta(days=day),
@@ -117,3 +127,74 @@ def test_purge_is_recorded_respects_retention_and_verify_still_passes(database_u
         last = list(read_chain(session))[-1].event
     store.close()
     assert (last.route, last.key_id, last.detail["purged_count"]) == ("audit purge", "cli", 2)
+
+
+def test_checkpoint_prints_and_keeps_a_signed_line_and_verify_catches_a_cut_off_end(
+    database_url: str, tmp_path: Path
+) -> None:
+    code, output = invoke("audit", "checkpoint")
+    assert (code, output) == (2, "error: the consultation log is empty: nothing to checkpoint")
+    invoke("keys", "create", "--role", "admin", "--name", "ops")  # record 1
+    invoke("keys", "create", "--role", "officer", "--name", "desk")  # record 2
+    code, output = invoke("audit", "checkpoint")
+    assert code == 0, output
+    kept = tmp_path / "data" / "audit-checkpoints.jsonl"
+    (line,) = kept.read_text().splitlines()
+    assert output.startswith("checkpoint of record 2 (2 records) is record 3, appended to ")
+    assert output.endswith(line)
+    assert json.loads(line)["head_sequence"] == 2
+
+    code, output = invoke("audit", "verify")
+    assert code == 0, output
+    assert output.endswith("2 checkpoints hold; the newest vouches for record 2")
+
+    copy = tmp_path / "worm" / "copy.jsonl"
+    copy.parent.mkdir()
+    copy.write_text(line + "\n")
+    kept.unlink()  # the copy on write-once storage is what is left
+    store = Store.open(database_url)
+    with store.engine.begin() as connection:
+        connection.execute(sa_text("DELETE FROM audit_records WHERE sequence >= 2"))
+    store.close()
+    code, output = invoke("audit", "verify")
+    assert code == 0  # inside the database alone, a cut-off end does not show
+    assert "no checkpoint: records cut off the end cannot be seen" in output
+    code, output = invoke("audit", "verify", "--checkpoints", str(copy))
+    assert code == 1
+    assert output.startswith(
+        "error: consultation log broken at record 2: record 2 was cut off the end: checkpoint "
+        "copy.jsonl line 1 of "
+    )
+    code, output = invoke("audit", "checkpoint", "--file", str(copy))
+    assert code == 1
+    assert output.startswith("error: not checkpointed: consultation log broken at record 2")
+
+
+def test_verify_names_an_unreadable_checkpoint_file(database_url: str, tmp_path: Path) -> None:
+    invoke("keys", "create", "--role", "admin", "--name", "ops")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"head_sequence": "1"}\n')
+    code, output = invoke("audit", "verify", "--checkpoints", str(bad))
+    assert (code, output) == (
+        1,
+        f"error: cannot read the checkpoints: {bad} line 1: not a checkpoint (KeyError)",
+    )
+
+
+def test_production_refuses_the_commands_without_an_audit_key(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIPRISK_ENV", "production")
+    monkeypatch.setenv("SHIPRISK_KEY_PEPPER", "p" * 40)
+    code, output = invoke("audit", "verify")
+    assert code == 2
+    assert output.startswith("error: SHIPRISK_ENV=production needs an audit key")
+    monkeypatch.setenv("SHIPRISK_AUDIT_KEY", "p" * 40)
+    code, output = invoke("audit", "verify")
+    assert (code, output) == (
+        2,
+        "error: SHIPRISK_AUDIT_KEY is the key pepper: the audit key must be its own",
+    )
+    monkeypatch.setenv("SHIPRISK_AUDIT_KEY", "a" * 40)
+    code, output = invoke("audit", "verify")
+    assert code == 0, output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,13 +11,14 @@ from sqlalchemy import text
 
 from serving.access.key_store import add_key, all_keys, find_key, revoke_key
 from serving.access.keys import Role, new_key
-from serving.audit.chain import AuditEvent, verify_chain
+from serving.audit.chain import AuditEvent, AuditKey, verify_chain
 from serving.audit.records import AuditLog, RetentionError, query_records, read_chain
 from serving.store.database import Store
 from tests.serving.store_backends import operational_store, store_url  # noqa: F401
 
 PEPPER = b"p" * 32
 T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
+KEY = AuditKey(b"test audit key, at least 32 bytes")
 
 
 @pytest.fixture
@@ -47,7 +49,7 @@ def chain_of(store: Store) -> list[int]:
 
 def verdict_of(store: Store) -> tuple[int | None, str | None]:
     with store.sessions() as session:
-        verdict = verify_chain(read_chain(session))
+        verdict = verify_chain(read_chain(session), KEY)
     return verdict.broken_sequence, verdict.problem
 
 
@@ -69,17 +71,18 @@ def test_keys_round_trip_and_revoke(store: Store) -> None:
 
 
 def test_appended_records_form_an_intact_chain(store: Store) -> None:
-    log = AuditLog()
+    log = AuditLog(KEY)
     written = [log.append(store, event(minute, ids=(f"D{minute}",))) for minute in range(4)]
     assert [r.sequence for r in written] == [1, 2, 3, 4]
     with store.sessions() as session:
         stored = list(read_chain(session))
-    assert stored == written
-    assert verify_chain(stored).intact
+    assert [dataclasses.replace(r, links=None) for r in stored] == written
+    assert [r.links for r in stored] == [(f"D{minute}",) for minute in range(4)]
+    assert verify_chain(stored, KEY).intact
 
 
 def test_queries_filter_by_time_key_and_declaration(store: Store) -> None:
-    log = AuditLog()
+    log = AuditLog(KEY)
     log.append(store, event(0, ids=("D1", "D2")))
     log.append(store, event(1, key_id="aaaaaaaaaaaa", ids=("D2",)))
     log.append(store, event(2, ids=("D3",)))
@@ -99,7 +102,8 @@ def test_queries_filter_by_time_key_and_declaration(store: Store) -> None:
         (
             "UPDATE audit_records SET justification = 'curiosity' WHERE sequence = 2",
             2,
-            "record 2 does not match its hash: it was edited",
+            "record 2 does not match its hash: it was edited (or the audit key is not the one "
+            "it was written with)",
         ),
         (
             "DELETE FROM audit_records WHERE sequence = 2",
@@ -125,7 +129,7 @@ def test_queries_filter_by_time_key_and_declaration(store: Store) -> None:
 def test_tampering_in_the_store_is_named(
     store: Store, tampering: str, broken: int, problem: str
 ) -> None:
-    log = AuditLog()
+    log = AuditLog(KEY)
     for minute in range(4):
         log.append(store, event(minute))
     with store.engine.begin() as connection:
@@ -140,7 +144,7 @@ def test_tampering_in_the_store_is_named(
 
 
 def test_purge_respects_retention_and_leaves_a_verifiable_chain(store: Store) -> None:
-    log = AuditLog()
+    log = AuditLog(KEY)
     for day in range(4):
         log.append(store, event(day * 24 * 60))
     now = T0 + timedelta(days=400)
@@ -171,7 +175,7 @@ def test_purge_respects_retention_and_leaves_a_verifiable_chain(store: Store) ->
 
 def test_a_store_that_refuses_writes_is_reported_not_writable(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'shiprisk.db'}")
-    log = AuditLog()
+    log = AuditLog(KEY)
     assert log.writable(store)
     with store.engine.begin() as connection:
         connection.execute(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from features.records import canonical_records
 from features.validation import validate_declarations
-from serving.audit.chain import AuditEvent, verify_chain
+from serving.audit.chain import AuditEvent, AuditKey, verify_chain
 from serving.audit.records import AuditLog, read_chain
 from serving.scoring.queue import CanonicalScores, ScoringQueue
 from serving.scoring.schemas import declarations_frame
@@ -30,6 +30,7 @@ from tests.serving.store_backends import operational_store, store_url  # noqa: F
 from tests.serving.test_scoring_queue import RecordingBundle, declarations, submit_while_busy
 
 T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
+KEY = AuditKey(b"test audit key, at least 32 bytes")
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def committed_ids(store: Store) -> list[str]:
 
 def with_parent_records(store: Store, count: int) -> None:
     """Records 1..count, so that index rows may point at them (foreign key)."""
-    log = AuditLog()
+    log = AuditLog(KEY)
     for minute in range(count):
         log.append(store, event(minute))
 
@@ -171,7 +172,7 @@ def test_one_writer_per_open_store(store: Store, store_url: str) -> None:  # noq
 
 
 def test_concurrent_appends_form_one_sequential_chain(store: Store) -> None:
-    log = AuditLog()
+    log = AuditLog(KEY)
     written: list[int] = []
     lock = threading.Lock()
 
@@ -189,7 +190,7 @@ def test_concurrent_appends_form_one_sequential_chain(store: Store) -> None:
     with store.sessions() as session:
         chain = list(read_chain(session))
     assert [r.sequence for r in chain] == list(range(1, 13))
-    verdict = verify_chain(chain)
+    verdict = verify_chain(chain, KEY)
     assert (verdict.intact, verdict.checked, verdict.head_sequence) == (True, 12, 12)
     assert committed_ids(store) == sorted(f"D{m}" for m in range(12))  # duplicates once
 
