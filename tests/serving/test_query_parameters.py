@@ -10,14 +10,12 @@ import pytest
 from fastapi import Depends, FastAPI, Query
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from serving.access.policy import policy_for
 from serving.access.query import single_valued_names, single_valued_query
 from serving.app import create_app
 from serving.settings import ServiceSettings
-from serving.store.tables import AuditRecordRow
-from tests.serving.access_keys import KeyedClient
+from tests.serving.access_keys import KeyedClient, newest_record
 from tests.serving.conftest import TrainedModel
 
 # A valid value of each query parameter of the app's routes, so that only the repeat is wrong.
@@ -59,16 +57,6 @@ def client(
     with KeyedClient(create_app(settings)) as test_client:
         yield test_client
     monkeypatch.undo()
-
-
-def newest_record(client: KeyedClient) -> AuditRecordRow:
-    store = client.app.state.service.store  # type: ignore[attr-defined]
-    with store.sessions() as session:
-        row = session.scalars(
-            select(AuditRecordRow).order_by(AuditRecordRow.sequence.desc()).limit(1)
-        ).one()
-        session.expunge(row)
-        return row
 
 
 def test_the_app_routes_with_query_parameters_are_found(client: KeyedClient) -> None:

@@ -26,7 +26,7 @@ from serving.app import create_app
 from serving.settings import ServiceSettings
 from serving.store.tables import AuditDeclaration, AuditRecordRow, Base
 from serving.web.session import COOKIE_NAME, WebSession
-from tests.serving.access_keys import JUSTIFICATION, KeyedClient, make_key
+from tests.serving.access_keys import JUSTIFICATION, KeyedClient, make_key, newest_record
 from tests.serving.conftest import TrainedModel, json_payload
 
 OFFICE_A = "RS-HORGOS"
@@ -218,16 +218,6 @@ def snapshot(client: KeyedClient) -> dict[str, list[str]]:
             for table in Base.metadata.sorted_tables
             if table.name not in UNRECORDED
         }
-
-
-def newest_record(client: KeyedClient) -> AuditRecordRow:
-    store = client.app.state.service.store  # type: ignore[attr-defined]
-    with store.sessions() as session:
-        row = session.scalars(
-            select(AuditRecordRow).order_by(AuditRecordRow.sequence.desc()).limit(1)
-        ).one()
-        session.expunge(row)
-        return row
 
 
 def test_every_route_taking_a_declaration_or_an_office_has_attempts(
