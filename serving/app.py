@@ -11,13 +11,14 @@ Run it with ``uvicorn --factory serving.app:create_app`` or ``shiprisk serve``.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from serving.access.authenticate import AccessControl
 from serving.access.headers import SecurityHeaders
 from serving.access.openapi import document_keys, document_limits
 from serving.access.policy import Exposure
+from serving.access.query import single_valued_query
 from serving.access.shield import ErrorShield
 from serving.audit.chain import AuditKey
 from serving.audit.middleware import ConsultationRecords
@@ -65,6 +66,8 @@ def create_app(
         docs_url=None if docs_off else "/docs",
         redoc_url=None if docs_off else "/redoc",
         openapi_url=None if docs_off else "/openapi.json",
+        # Every route, pages included: a repeated single-valued query parameter is refused.
+        dependencies=[Depends(single_valued_query)],
     )
     scoring = ScoringQueue(
         num_threads=settings.lightgbm_threads(),

@@ -39,6 +39,7 @@ MAX_JUSTIFICATION_CHARS = 500
 CALLER = "shiprisk.caller"  # the authenticated `Caller`, set by the access middleware
 REQUEST_WRITES = "shiprisk.request_writes"  # writes left to the record's commit
 NAMED_IDS = "shiprisk.declaration_ids"  # ids a route says it consulted
+QUERY_VALUES = "shiprisk.query_values"  # the single-valued query parameters a route read
 
 
 # -- the model being served --------------------------------------------------------------------

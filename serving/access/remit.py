@@ -1,7 +1,15 @@
 """Office remit: which declarations a key limited to some offices may see or act on.
 
-A declaration outside the remit is treated as unknown (404), so a key cannot learn that it
-exists; an office named outright (worklists, new declarations) outside it is refused (403).
+A declaration lies at the office recorded with its first scoring (`DeclarationLodging`),
+whatever later scorings say. A declaration outside the remit is treated as unknown (404), so
+a key cannot learn that it exists; an office named outright (worklists, new declarations)
+outside it is refused (403).
+
+Scoring an id already recorded outside the remit is refused with 404 as well, and with
+nothing of the stored declaration (no office, no lodging time, no field names): the refusal
+itself tells that the id is taken, which cannot be avoided while ids are unique, but nothing
+more, and the attempt is in the consultation log with the id. A re-scoring that would change
+a declaration's lodging facts is refused with 409 for every caller (`rescoring_refused`).
 """
 
 from __future__ import annotations
@@ -16,6 +24,18 @@ from serving.store import repository
 from serving.store.database import Store
 
 OUTSIDE_REMIT = "office outside this key's remit"
+UNKNOWN_DECLARATION = "no scored declaration with this id: score it with POST /v1/scores first"
+ID_UNAVAILABLE = (
+    "this declaration id cannot be scored with this key: a new lodging needs a new declaration id"
+)
+LODGING_FIXED = (
+    "differs from the recorded declaration: its office, lodging time, declarant and importer "
+    "are fixed once recorded"
+)
+LODGING_FIX = (
+    "send the recorded value (GET /v1/declarations/{id} shows it), or use a new declaration id "
+    "for a new lodging"
+)
 
 
 def refuse_office(caller: Caller, office_id: str) -> None:
@@ -48,14 +68,11 @@ def hide_unseen_declarations(
     if caller.key.offices is None:
         return
     with store.sessions() as session:
-        offices = {
-            declaration_id: row.office_id
-            for declaration_id, row in repository.latest_scores(session, declaration_ids).items()
-        }
+        offices = repository.lodged_offices(session, declaration_ids)
     detail: list[dict[str, Any]] = [
         {
             "loc": ["body", field, row, "declaration_id"],
-            "msg": "no scored declaration with this id: score it with POST /v1/scores first",
+            "msg": UNKNOWN_DECLARATION,
             "type": "declaration_unknown",
         }
         for row, declaration_id in enumerate(declaration_ids)
@@ -63,3 +80,53 @@ def hide_unseen_declarations(
     ]
     if detail:
         raise HTTPException(status_code=404, detail=detail)
+
+
+def refuse_consultation_log(caller: Caller) -> None:
+    """403 for a key limited to offices: the consultation log names every office's
+    declarations, keys and reasons, so only keys without a remit may read it."""
+    if caller.key.offices is not None:
+        raise HTTPException(
+            status_code=403,
+            detail="the consultation log spans every office: a key limited to offices may "
+            "not read it",
+        )
+
+
+def rescoring_refused(
+    caller: Caller | None, conflicts: Sequence[repository.LodgingConflict], field: str
+) -> HTTPException:
+    """The answer to scorings that would change recorded lodgings.
+
+    404 naming only the rows whose declaration lies outside the caller's remit, when there
+    are any (see the module's docstring); otherwise 409 naming each fact that differs, and
+    the fix. Neither carries a stored or submitted value.
+    """
+    hidden = [
+        c for c in conflicts if caller is not None and not caller.covers_office(c.recorded_office)
+    ]
+    if hidden:
+        return HTTPException(
+            status_code=404,
+            detail=[
+                {
+                    "loc": ["body", field, c.position, "declaration_id"],
+                    "msg": ID_UNAVAILABLE,
+                    "type": "declaration_unavailable",
+                }
+                for c in hidden
+            ],
+        )
+    return HTTPException(
+        status_code=409,
+        detail=[
+            {
+                "loc": ["body", field, c.position, name],
+                "msg": LODGING_FIXED,
+                "type": "lodging_conflict",
+                "fix": LODGING_FIX,
+            }
+            for c in conflicts
+            for name in c.fields
+        ],
+    )

@@ -17,9 +17,10 @@ from collections.abc import Iterator, MutableMapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from anyio import to_thread
+from fastapi import HTTPException
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.access.keys import StoredKey
@@ -30,6 +31,7 @@ from serving.base import (
     CALLER,
     MODEL_VERSION_HEADER,
     NAMED_IDS,
+    QUERY_VALUES,
     REQUEST_WRITES,
     Caller,
     error_response,
@@ -201,10 +203,16 @@ class _Exchange:
                 await to_thread.run_sync(state.audit_log.append, store, event, writes)
             except records.RequestWriteError as error:
                 # The route's own write failed, so nothing was committed: the request is
-                # recorded as the 500 it becomes, and the error shield answers it.
-                failure = error.error
-                self.status = 500
-                event = replace(event, status=500)
+                # recorded as the 500 it becomes, and the error shield answers it; a write
+                # that refused (HTTPException: a re-scoring that would move a declaration)
+                # is recorded and answered with its status instead.
+                if isinstance(error.error, HTTPException):
+                    held = await _answer(self.scope, error.error)
+                    self.status = error.error.status_code
+                else:
+                    failure = error.error
+                    self.status = 500
+                event = replace(event, status=self.status)
                 await to_thread.run_sync(state.audit_log.append, store, event)
         except records.AuditWriteError as error:
             state.audit_error = str(error)
@@ -221,15 +229,37 @@ class _Exchange:
             await send(message)
 
 
+async def _answer(scope: Scope, refusal: HTTPException) -> list[Message]:
+    """The messages of the error response for ``refusal``, held like a route's."""
+    messages: list[Message] = []
+
+    async def keep(message: Message) -> None:
+        messages.append(message)
+
+    response = JSONResponse(
+        status_code=refusal.status_code,
+        content={"detail": refusal.detail},
+        headers=refusal.headers,
+    )
+    await response(scope, _no_body, keep)
+    return messages
+
+
 async def _no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
+def _query_values(scope: Scope) -> dict[str, str]:
+    """The query values the route read (kept by `serving.access.query`), not the raw query
+    string's: a parameter the route does not take, or a refused repeat, names nothing."""
+    values = scope.get("state", {}).get(QUERY_VALUES)
+    return values if isinstance(values, dict) else {}
+
+
 def _query_value(scope: Scope, name: str) -> str | None:
-    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
-    return values[0] if values else None
+    return _query_values(scope).get(name)
 
 
 def _query_detail(scope: Scope) -> dict[str, Any]:
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    return {name: query[name][0][:200] for name in _DETAIL_PARAMETERS if name in query}
+    query = _query_values(scope)
+    return {name: query[name][:200] for name in _DETAIL_PARAMETERS if name in query}

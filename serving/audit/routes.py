@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from serving.access.remit import refuse_consultation_log
 from serving.audit import records
 from serving.audit.chain import AuditRecord
-from serving.deps import OperationalStore
+from serving.deps import CurrentCaller, OperationalStore
 
 MAX_PAGE = 1000
 
@@ -71,6 +72,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 @router.get("/audit", response_model=AuditPage)
 def get_audit(
     store: OperationalStore,
+    caller: CurrentCaller,
     since: Annotated[datetime | None, Query(description="recorded at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="recorded before (ISO 8601)")] = None,
     key_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
@@ -78,6 +80,7 @@ def get_audit(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> AuditPage:
     """Consultation-log records matching every filter given, newest first."""
+    refuse_consultation_log(caller)
     since, until = _utc(since), _utc(until)
     with store.sessions() as session:
         found = records.query_records(

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
-from serving.access.remit import hide_unseen_declarations, refuse_office
+from serving.access.remit import UNKNOWN_DECLARATION, hide_unseen_declarations, refuse_office
 from serving.base import ErrorResponse
 from serving.deps import CurrentCaller, OperationalStore, Policy, justification
 from serving.inspections import service
@@ -53,12 +53,10 @@ def get_declaration(
 ) -> DeclarationDetail:
     """A scored declaration with its latest scores and reasons, and its outcomes."""
     detail = service.declaration_detail(store, declaration_id)
-    # Outside the remit it answers as if it did not exist.
-    if detail is None or not caller.covers_office(detail.declaration.get("office_id")):
-        raise HTTPException(
-            status_code=404,
-            detail="no scored declaration with this id: score it with POST /v1/scores first",
-        )
+    # Outside the remit (where it was lodged, not where a scoring said) it answers as if it
+    # did not exist.
+    if detail is None or not caller.covers_office(detail.office_id):
+        raise HTTPException(status_code=404, detail=UNKNOWN_DECLARATION)
     return detail
 
 

@@ -126,6 +126,10 @@ class DeclarationDetail(BaseModel):
     """A scored declaration: its canonical fields, latest score and reasons, and outcomes."""
 
     declaration_id: str
+    office_id: str = Field(
+        description="the office it was lodged at, fixed when first scored: the one its "
+        "remit checks read"
+    )
     declaration: dict[str, Any]
     latest: StoredScore
     times_scored: int

@@ -64,8 +64,10 @@ def declaration_detail(store: Store, declaration_id: str) -> DeclarationDetail |
             return None
         latest = history[-1]
         outcomes = repository.outcomes_of(session, declaration_id)
+        lodged = repository.lodged_offices(session, [declaration_id])
         return DeclarationDetail(
             declaration_id=declaration_id,
+            office_id=lodged.get(declaration_id, latest.office_id),
             declaration=latest.declaration,
             latest=_stored_score(latest),
             times_scored=len(history),

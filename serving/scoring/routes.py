@@ -21,6 +21,8 @@ REQUEST_SOURCE = "request"  # the `source` named in validation problems of an AP
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "the body is not JSON"},
+    404: {"model": ErrorResponse, "description": "id recorded outside the key's remit"},
+    409: {"model": ErrorResponse, "description": "would change a recorded lodging"},
     413: {"model": ErrorResponse, "description": "body or number of declarations over the limit"},
     422: {"model": ErrorResponse, "description": "field path and what was expected"},
     503: {"model": ErrorResponse, "description": "no model loaded"},
@@ -95,7 +97,9 @@ async def score(payload: ScoreRequest, request: Request, caller: CurrentCaller) 
     scored = await state.scoring.score_async(model, declarations, top_k)
     # Kept (committed) before the answer: worklists and outcomes build on what was served.
     # Committed with the request's consultation record when there is one (one commit).
-    keep = scores_write(scored, model_name=model.name, model_version=model.version)
+    # The write refuses (404/409) a scoring that would move a recorded declaration; left to
+    # the record's commit, the audit middleware answers that refusal instead of this body.
+    keep = scores_write(scored, model_name=model.name, model_version=model.version, caller=caller)
     name_declarations(request.scope, [s.declaration_id for s in scored])
     if not commit_with_record(request.scope, keep):
         await run_in_threadpool(group_commit(store).submit, keep)

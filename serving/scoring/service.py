@@ -3,6 +3,11 @@
 The score route leaves `scores_write` to the commit of its consultation record
 (`serving.deps.commit_with_record`); `store_scores` commits it on its own, through the
 store's group-commit writer (one transaction shared with concurrent requests).
+
+Either way the write claims the declarations' lodging facts in its own transaction
+(`serving.store.repository.claim_lodgings`), so the check that a re-scoring moves nothing
+and the rows it guards commit together: two concurrent first scorings of one id cannot both
+be kept.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
+from serving.access.remit import rescoring_refused
+from serving.base import Caller
 from serving.scoring.queue import CanonicalScores
 from serving.store import repository
 from serving.store.database import Store
@@ -18,7 +25,11 @@ from serving.store.group_commit import group_commit
 
 
 def scores_write(
-    scored: CanonicalScores, *, model_name: str, model_version: str
+    scored: CanonicalScores,
+    *,
+    model_name: str,
+    model_version: str,
+    caller: Caller | None = None,
 ) -> Callable[[Session], int]:
     """The write that keeps what was just scored: the canonical declarations with their
     scores and reasons.
@@ -26,13 +37,23 @@ def scores_write(
     The rows are built now, so the transaction that runs the write only inserts them; the
     score route leaves the write to the commit of its consultation record
     (`serving.deps.commit_with_record`), `store_scores` commits it on its own.
+
+    Raises (when run):
+        HTTPException: with ``caller``, a scoring that would change a recorded lodging: 404
+            or 409 as `serving.access.remit.rescoring_refused` decides for that caller.
+        LodgingConflictError: the same, without ``caller``.
     """
     rows = repository.score_rows(
         scored.declarations.rows, scored, model_name=model_name, model_version=model_version
     )
 
     def write(session: Session) -> int:
-        return repository.insert_score_rows(session, rows)
+        try:
+            return repository.insert_score_rows(session, rows)
+        except repository.LodgingConflictError as error:
+            if caller is None:
+                raise
+            raise rescoring_refused(caller, error.conflicts, "declarations") from None
 
     return write
 

@@ -17,6 +17,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 from sqlalchemy import Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS
@@ -24,6 +25,7 @@ from models.bundle import ScoredDeclaration as BundleScore
 from serving.inspections.worklist import Pick
 from serving.store.group_commit import insert_rows
 from serving.store.tables import (
+    DeclarationLodging,
     DriftReport,
     InspectionOutcome,
     ScoredDeclaration,
@@ -107,9 +109,119 @@ def score_rows(
 
 def insert_score_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
     """Insert rows made by `score_rows` in one multi-row statement (no ORM objects); in a group
-    commit, with the rows of the other writes of the group."""
+    commit, with the rows of the other writes of the group.
+
+    The lodging facts are claimed first (`claim_lodgings`): a row that would move a declaration
+    to another office, lodging time, declarant or importer raises before anything is added.
+
+    Raises:
+        LodgingConflictError: a row's lodging facts differ from the recorded ones.
+    """
+    claim_lodgings(session, rows)
     insert_rows(session, cast(Table, ScoredDeclaration.__table__), rows)
     return len(rows)
+
+
+# -- lodging facts: fixed once recorded --------------------------------------------------------
+
+# What identifies a lodging. Other fields (values, goods, HS code) may change when an amended
+# declaration is scored again, and each scoring is kept as history; these may not: a changed
+# office would move the declaration (and its outcomes) into another office's remit, and a
+# changed declarant or importer would hand its inspection results to another trader's history.
+LODGING_FACTS = ("office_id", "lodged_at", "declarant_id", "importer_id")
+
+
+@dataclass(frozen=True)
+class LodgingConflict:
+    """A scoring whose lodging facts differ from those recorded for its declaration id."""
+
+    position: int  # the row of the scoring (of the request)
+    declaration_id: str
+    fields: tuple[str, ...]  # the facts that differ, in `LODGING_FACTS` order
+    recorded_office: str  # where the declaration lies: decides what the caller may be told
+
+
+class LodgingConflictError(ValueError):
+    """Scorings that would change the recorded lodging facts of their declarations."""
+
+    def __init__(self, conflicts: Sequence[LodgingConflict]) -> None:
+        self.conflicts = list(conflicts)
+        super().__init__(
+            f"{len(conflicts)} scoring(s) differ from the recorded lodging of their declaration"
+        )
+
+
+def _lodging(row: Mapping[str, Any]) -> dict[str, Any]:
+    declaration = row["declaration"]
+    return {
+        "declaration_id": row["declaration_id"],
+        "office_id": row["office_id"],
+        "lodged_at": row["lodged_at"],
+        "declarant_id": declaration.get("declarant_id"),
+        "importer_id": declaration.get("importer_id"),
+        "recorded_at": row["scored_at"],
+    }
+
+
+def claim_lodgings(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Record the lodging facts of declarations scored for the first time; check the others.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per 500 declarations (ids in sorted
+    order, so concurrent transactions lock them in the same order): a declaration id that is
+    new is recorded as this scoring says; one already recorded, here or by a concurrent
+    transaction that committed first (PostgreSQL waits for it; SQLite writes one transaction
+    at a time), is read back and compared. The first facts recorded win.
+
+    Raises:
+        LodgingConflictError: a row's facts differ from the recorded ones (nothing is added
+            by the caller's transaction then, once it rolls back).
+    """
+    facts: dict[str, dict[str, Any]] = {}
+    positions: dict[str, int] = {}
+    for position, row in enumerate(rows):
+        lodging = _lodging(row)
+        facts.setdefault(lodging["declaration_id"], lodging)
+        positions.setdefault(lodging["declaration_id"], position)
+    ids = sorted(facts)
+    table = cast(Table, DeclarationLodging.__table__)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    inserted: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = [facts[i] for i in ids[start : start + 500]]
+        new = postgresql.insert(table) if postgres else sqlite.insert(table)
+        statement = new.values(chunk).on_conflict_do_nothing(index_elements=["declaration_id"])
+        inserted.update(session.scalars(statement.returning(table.c.declaration_id)))
+    recorded = recorded_lodgings(session, [i for i in ids if i not in inserted])
+    conflicts = []
+    for declaration_id, stored in recorded.items():
+        submitted = facts[declaration_id]
+        differ = tuple(name for name in LODGING_FACTS if getattr(stored, name) != submitted[name])
+        if differ:
+            conflicts.append(
+                LodgingConflict(positions[declaration_id], declaration_id, differ, stored.office_id)
+            )
+    if conflicts:
+        raise LodgingConflictError(sorted(conflicts, key=lambda c: c.position))
+
+
+def recorded_lodgings(
+    session: Session, declaration_ids: Iterable[str]
+) -> dict[str, DeclarationLodging]:
+    """The recorded lodging facts of each of ``declaration_ids`` that the store knows."""
+    ids = list(dict.fromkeys(declaration_ids))
+    found: dict[str, DeclarationLodging] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for row in session.scalars(
+            select(DeclarationLodging).where(DeclarationLodging.declaration_id.in_(chunk))
+        ):
+            found[row.declaration_id] = row
+    return found
+
+
+def lodged_offices(session: Session, declaration_ids: Iterable[str]) -> dict[str, str]:
+    """The office each known declaration was lodged at: the one remit checks read."""
+    return {i: row.office_id for i, row in recorded_lodgings(session, declaration_ids).items()}
 
 
 def record_scores(
@@ -223,9 +335,18 @@ def scored_between(session: Session, start: datetime, end: datetime) -> list[Sco
 
 
 def day_candidates(session: Session, office_id: str, day: date) -> list[ScoredDeclaration]:
-    """Newest scoring of each declaration lodged at ``office_id`` on ``day`` (UTC)."""
+    """Newest scoring of each declaration lodged at ``office_id`` on ``day`` (UTC).
+
+    Only declarations whose recorded lodging is at ``office_id``: a scoring that named
+    another office before lodging facts were fixed (store revision 0003) does not move one in.
+    """
     newest = (
         select(func.max(ScoredDeclaration.id))
+        .join(
+            DeclarationLodging,
+            (DeclarationLodging.declaration_id == ScoredDeclaration.declaration_id)
+            & (DeclarationLodging.office_id == office_id),
+        )
         .where(ScoredDeclaration.office_id == office_id, ScoredDeclaration.lodged_day == day)
         .group_by(ScoredDeclaration.declaration_id)
     )

@@ -1,5 +1,5 @@
-"""Tables of the operational store: scored declarations, worklists, outcomes, drift reports,
-API keys and the consultation log.
+"""Tables of the operational store: scored declarations and their fixed lodging facts,
+worklists, outcomes, drift reports, API keys and the consultation log.
 
 SQLAlchemy 2 typed declarative models. The schema itself is created and changed only by the
 Alembic migrations in ``serving/store/migrations`` (``upgrade_to_head``); these classes are
@@ -85,6 +85,25 @@ class ScoredDeclaration(Base):
     model_name: Mapped[str] = mapped_column(String(200))
     model_version: Mapped[str] = mapped_column(String(50))
     scored_at: Mapped[datetime]
+
+
+class DeclarationLodging(Base):
+    """Where, when and by whom a declaration was lodged: recorded with its first scoring and
+    fixed from then on (`serving.store.repository.claim_lodgings`).
+
+    One row per declaration id; the key is what lets two concurrent first scorings of the
+    same id with different facts never both be kept. The office here is the one every remit
+    check reads.
+    """
+
+    __tablename__ = "declaration_lodgings"
+
+    declaration_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    office_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    lodged_at: Mapped[datetime]
+    declarant_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    importer_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    recorded_at: Mapped[datetime]
 
 
 class WorklistRun(Base):

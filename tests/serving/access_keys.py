@@ -13,11 +13,13 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from serving.access.key_store import add_key
 from serving.access.keys import Role, StoredKey, new_key
 from serving.access.policy import ROUTE_POLICIES, policy_for
 from serving.store.database import Store
+from serving.store.tables import AuditRecordRow
 
 JUSTIFICATION = "test: case 2025/001"
 UNCHECKABLE_KEY = "srk_000000000000_" + "A" * 43
@@ -97,3 +99,14 @@ class KeyedClient(TestClient):
             if policy.needs_justification and "x-justification" not in named:
                 headers["X-Justification"] = JUSTIFICATION
         return super().request(method, url, headers=headers, **kwargs)
+
+
+def newest_record(client: TestClient) -> AuditRecordRow:
+    """The consultation log's newest record in the store of ``client``'s app."""
+    store = client.app.state.service.store  # type: ignore[attr-defined]
+    with store.sessions() as session:
+        row = session.scalars(
+            select(AuditRecordRow).order_by(AuditRecordRow.sequence.desc()).limit(1)
+        ).one()
+        session.expunge(row)
+        return row

@@ -40,10 +40,11 @@ def test_migrations_build_exactly_the_declared_tables(store_url: str) -> None:  
     store = Store.open(store_url)
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
-        assert MigrationContext.configure(connection).get_current_revision() == "0003"
+        assert MigrationContext.configure(connection).get_current_revision() == "0004"
     assert set(inspect(store.engine).get_table_names()) == {
         "alembic_version",
         "scored_declarations",
+        "declaration_lodgings",
         "worklist_runs",
         "worklist_selections",
         "inspection_outcomes",
