@@ -103,6 +103,11 @@ def negotiate(accept_language: str | None, available: tuple[str, ...] = LOCALES)
     return DEFAULT_LOCALE
 
 
+def language_tag(locale: str) -> str:
+    """The BCP 47 tag of a locale, as HTTP headers and HTML write it ("sr-Latn")."""
+    return locale.replace("_", "-")
+
+
 def locale_name(locale: str) -> str:
     """The locale's name in its own language ("srpski (latinica)", "shqip")."""
     return str(Locale.parse(locale).get_display_name(locale) or locale)
