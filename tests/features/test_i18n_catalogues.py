@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.i18n_messages import TRANSLATED, entries, extracted, placeholders
+from tests.i18n_messages import SOURCES, TRANSLATED, entries, extracted, placeholders
 
-CASES = [(domain, locale) for domain in ("reasons",) for locale in TRANSLATED]
+CASES = [(domain, locale) for domain in SOURCES for locale in TRANSLATED]
 
 
 @pytest.mark.parametrize(("domain", "locale"), CASES)
