@@ -85,29 +85,22 @@ def _lang(context: Context) -> Language:
 @pass_context
 def percent(context: Context, value: Any, digits: int = 1) -> str:
     """A share as a percentage in the page's locale ("12.3%", "12,3%"); a dash when unknown."""
-    number = _figure(value)
-    if number is None:
-        return DASH
-    lang = _lang(context)
-    if lang.locale == DEFAULT_LOCALE:
-        return f"{number * 100:.{digits}f}%"
-    return _fixed(lang, number * 100, digits) + "%"
+    figure = _figure(value)
+    return DASH if figure is None else _fixed(_lang(context), figure * 100, digits) + "%"
 
 
 @pass_context
 def number(context: Context, value: Any, digits: int = 3) -> str:
     """A number with fixed decimals in the page's locale; a dash when unknown."""
     figure = _figure(value)
-    if figure is None:
-        return DASH
-    lang = _lang(context)
-    if lang.locale == DEFAULT_LOCALE:
-        return f"{figure:.{digits}f}"
-    return _fixed(lang, figure, digits)
+    return DASH if figure is None else _fixed(_lang(context), figure, digits)
 
 
 def _fixed(lang: Language, value: float, digits: int) -> str:
-    """``value`` with exactly ``digits`` decimals, as the locale writes them."""
+    """``value`` with exactly ``digits`` decimals, as the locale writes them (English with
+    Python's formatting, as the pages always wrote it)."""
+    if lang.locale == DEFAULT_LOCALE:
+        return f"{value:.{digits}f}"
     pattern = "0" + ("." + "0" * digits if digits > 0 else "")
     return str(format_decimal(value, pattern, locale=lang.locale))
 
