@@ -2,6 +2,11 @@
 
 Sentences name codes, counts and rates from the structured fields only; free text from
 ``goods_description`` is never repeated back (it may hold personal data or be misleading).
+
+Every sentence is a gettext message of the ``reasons`` domain (`features.i18n`), written in
+the locale asked for with its numbers as that locale writes them; English is the source.
+The translations name the subject first ("uvoznik: ...") so that a noun filled in by the code
+never needs a grammatical case or gender it does not have.
 """
 
 from __future__ import annotations
@@ -15,40 +20,63 @@ from typing import Any
 import pandas as pd
 
 from features.entities import ENTITY_KINDS
+from features.i18n import DEFAULT_LOCALE, Language, language, mark_in
 
 _ENTITY_WORDS: dict[str, str] = {
-    "importer": "importer",
-    "declarant": "declarant",
-    "exporter": "exporter",
-    "carrier": "carrier",
-    "vehicle": "vehicle",
-    "route": "this route and office",
-    "hs4_origin": "this commodity from this origin",
+    "importer": mark_in("party", "importer"),
+    "declarant": mark_in("party", "declarant"),
+    "exporter": mark_in("party", "exporter"),
+    "carrier": mark_in("party", "carrier"),
+    "vehicle": mark_in("party", "vehicle"),
+    "route": mark_in("party", "this route and office"),
+    "hs4_origin": mark_in("party", "this commodity from this origin"),
 }
 _ENTITY_PATTERN = "|".join(kind.name for kind in ENTITY_KINDS)
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _CODE_WORDS: dict[str, str] = {
-    "office_id": "customs office",
-    "flow": "flow",
-    "procedure_code": "procedure",
-    "transport_mode": "transport mode",
-    "vehicle_type": "vehicle type",
-    "origin_country": "origin country",
-    "dispatch_country": "dispatch country",
-    "destination_country": "destination country",
-    "hs_chapter": "HS chapter",
+    "office_id": mark_in("field", "customs office"),
+    "flow": mark_in("field", "flow"),
+    "procedure_code": mark_in("field", "procedure"),
+    "transport_mode": mark_in("field", "transport mode"),
+    "vehicle_type": mark_in("field", "vehicle type"),
+    "origin_country": mark_in("field", "origin country"),
+    "dispatch_country": mark_in("field", "dispatch country"),
+    "destination_country": mark_in("field", "destination country"),
+    "hs_chapter": mark_in("field", "HS chapter"),
 }
+# Threats come from data: these are the usual ones, translated; another reads as named.
+_THREAT_WORDS = (
+    mark_in("threat", "weapons"),
+    mark_in("threat", "migrants"),
+    mark_in("threat", "revenue"),
+)
+_VEHICLE_WORDS = (
+    mark_in("vehicle type", "truck"),
+    mark_in("vehicle type", "van"),
+    mark_in("vehicle type", "car"),
+    mark_in("vehicle type", "bus"),
+    mark_in("vehicle type", "container"),
+    mark_in("vehicle type", "parcel"),
+    mark_in("vehicle type", "other"),
+    mark_in("vehicle type", "vehicle"),
+)
 
 
-def reason_text(feature: str, value: float, declaration: Mapping[str, Any]) -> str:
-    """The sentence explaining ``feature`` = ``value`` for this declaration."""
+def reason_text(
+    feature: str, value: float, declaration: Mapping[str, Any], locale: str = DEFAULT_LOCALE
+) -> str:
+    """The sentence explaining ``feature`` = ``value`` for this declaration, in ``locale``
+    (one of `features.i18n.LOCALES`; English by default)."""
+    lang = language(locale)
     rule = _rule_for(feature)
     if rule is not None:
         sentence, match = rule
-        return sentence(match, value, declaration)
-    if feature.startswith("x_"):
-        return f"{_field_text(declaration, feature)} is {_number(value)}"
-    return f"{feature.replace('_', ' ')} is {_number(value)}"
+        return sentence(match, value, declaration, lang)
+    name = _field_text(declaration, feature, lang) if feature.startswith("x_") else None
+    return lang.gettext("%(name)s is %(value)s") % {
+        "name": name or feature.replace("_", " "),
+        "value": _number(value, lang),
+    }
 
 
 @functools.lru_cache(maxsize=4096)
@@ -74,193 +102,345 @@ def _missing(value: Any) -> bool:
         return False
 
 
-def _field_text(declaration: Mapping[str, Any], field: str, fallback: str = "unknown") -> str:
+def _field_text(
+    declaration: Mapping[str, Any], field: str, lang: Language, fallback: str | None = None
+) -> str:
     value = declaration.get(field)
-    return fallback if _missing(value) else str(value)
-
-
-def _number(value: float) -> str:
     if _missing(value):
-        return "unknown"
-    return f"{value:g}" if float(value) != int(value) else f"{int(value)}"
+        return lang.gettext("unknown") if fallback is None else fallback
+    return str(value)
 
 
-def _percent(rate: float) -> str:
-    return f"{rate * 100:.0f}%" if rate >= 0.01 else f"{rate * 100:.1f}%"
+def _number(value: float, lang: Language) -> str:
+    if _missing(value):
+        return lang.gettext("unknown")
+    if float(value) == int(value):
+        return lang.number("count", value)
+    return lang.number("general", value)
 
 
-def _relative(log_ratio: float) -> str:
-    """'90% below' / '150% above' / 'in line with' for a log ratio to the usual."""
+def _percent(rate: float, lang: Language) -> str:
+    return lang.number("percent" if rate >= 0.01 else "percent_tenth", rate)
+
+
+def _change(log_ratio: float) -> float | None:
+    """The relative change for a log ratio to the usual; None when within 5% of it."""
     change = math.exp(log_ratio) - 1.0
-    if abs(change) < 0.05:
-        return "in line with"
-    return f"{abs(change) * 100:.0f}% {'below' if change < 0 else 'above'}"
+    return None if abs(change) < 0.05 else change
 
 
-def _times(count: float, noun: str, plural: str | None = None) -> str:
-    if _missing(count):
-        return f"an unknown number of {plural or noun + 's'}"
-    count_int = int(count)
-    return f"{count_int} {noun if count_int == 1 else plural or noun + 's'}"
+def _who(match: re.Match[str], lang: Language) -> str:
+    return lang.pgettext("party", _ENTITY_WORDS[match["entity"]])
 
 
-def _hs_heading(declaration: Mapping[str, Any]) -> str:
-    return _field_text(declaration, "hs_code")[:4]
+def _threat(match: re.Match[str], lang: Language) -> str:
+    return lang.pgettext("threat", match["threat"])
+
+
+def _hs_heading(declaration: Mapping[str, Any], lang: Language) -> str:
+    return _field_text(declaration, "hs_code", lang)[:4]
+
+
+def _per(match: re.Match[str], lang: Language) -> str:
+    if match["quantity"] == "unit":
+        return lang.pgettext("quantity", "per kg")
+    return lang.pgettext("quantity", "per package")
 
 
 # ---------------------------------------------------------------------------- families
-def _declarations(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
-    who = _ENTITY_WORDS[match["entity"]]
+def _declarations(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
+    who = _who(match, lang)
     if _missing(value):
-        return f"{who} is not given on the declaration"
+        return lang.gettext("%(who)s is not given on the declaration") % {"who": who}
     if value == 0:
-        return f"{who} has not been seen before (first declaration)"
-    return f"{who} was seen in {_times(value, 'earlier declaration')}"
+        return lang.gettext("%(who)s has not been seen before (first declaration)") % {"who": who}
+    return lang.ngettext(
+        "%(who)s was seen in %(count)s earlier declaration",
+        "%(who)s was seen in %(count)s earlier declarations",
+        int(value),
+    ) % {"who": who, "count": lang.number("count", value)}
 
 
-def _inspections(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
-    who = _ENTITY_WORDS[match["entity"]]
+def _inspections(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
+    who = _who(match, lang)
     if _missing(value):
-        return f"{who} is not given on the declaration"
+        return lang.gettext("%(who)s is not given on the declaration") % {"who": who}
     if value == 0:
-        return f"{who} was never inspected before"
-    return f"{who} had {_times(value, 'inspection')} before"
+        return lang.gettext("%(who)s was never inspected before") % {"who": who}
+    return lang.ngettext(
+        "%(who)s had %(count)s inspection before",
+        "%(who)s had %(count)s inspections before",
+        int(value),
+    ) % {"who": who, "count": lang.number("count", value)}
 
 
-def _hits(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
-    who, threat = _ENTITY_WORDS[match["entity"]], match["threat"]
+def _hits(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
+    who, threat = _who(match, lang), _threat(match, lang)
     if _missing(value):
-        return f"{who} is not given on the declaration"
+        return lang.gettext("%(who)s is not given on the declaration") % {"who": who}
     if value == 0:
-        return f"no earlier inspection of {who} found {threat}"
-    return f"{who} had {_times(value, 'earlier inspection')} that found {threat}"
+        return lang.gettext("no earlier inspection of %(who)s found %(threat)s") % {
+            "who": who,
+            "threat": threat,
+        }
+    return lang.ngettext(
+        "%(who)s had %(count)s earlier inspection that found %(threat)s",
+        "%(who)s had %(count)s earlier inspections that found %(threat)s",
+        int(value),
+    ) % {"who": who, "count": lang.number("count", value), "threat": threat}
 
 
-def _hit_rate(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
-    who, threat = _ENTITY_WORDS[match["entity"]], match["threat"]
+def _hit_rate(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
+    who, threat = _who(match, lang), _threat(match, lang)
     if _missing(value):
-        return f"{who} is not given on the declaration"
-    return f"earlier inspections of {who} found {threat} at an estimated rate of {_percent(value)}"
+        return lang.gettext("%(who)s is not given on the declaration") % {"who": who}
+    return lang.gettext(
+        "earlier inspections of %(who)s found %(threat)s at an estimated rate of %(rate)s"
+    ) % {"who": who, "threat": threat, "rate": _percent(value, lang)}
 
 
-def _first_seen(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
-    who = _ENTITY_WORDS[match["entity"]]
+def _first_seen(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
+    who = _who(match, lang)
     if _missing(value):
-        return f"{who} has never been seen before"
+        return lang.gettext("%(who)s has never been seen before") % {"who": who}
     if value < 1:
-        return f"{who} was first seen less than a day before"
-    return f"{who} was first seen {_times(value, 'day')} before"
+        return lang.gettext("%(who)s was first seen less than a day before") % {"who": who}
+    return lang.ngettext(
+        "%(who)s was first seen %(count)s day before",
+        "%(who)s was first seen %(count)s days before",
+        int(value),
+    ) % {"who": who, "count": lang.number("count", value)}
 
 
-def _value_vs_median(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
-    per = "per kg" if match["quantity"] == "unit" else "per package"
+def _not_comparable(match: re.Match[str], lang: Language) -> str:
+    return lang.gettext(
+        "declared value %(per)s cannot be compared (value, mass or packages missing)"
+    ) % {"per": _per(match, lang)}
+
+
+def _value_vs_median(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     if _missing(value):
-        return f"declared value {per} cannot be compared (value, mass or packages missing)"
-    return f"declared value {per} is {_relative(value)} the usual for HS {_hs_heading(declaration)}"
-
-
-def _value_z(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
-    per = "per kg" if match["quantity"] == "unit" else "per package"
-    if _missing(value):
-        return f"declared value {per} cannot be compared (value, mass or packages missing)"
-    direction = "below" if value < 0 else "above"
+        return _not_comparable(match, lang)
+    values = {"per": _per(match, lang), "hs": _hs_heading(declaration, lang)}
+    change = _change(value)
+    if change is None:
+        return (
+            lang.gettext("declared value %(per)s is in line with the usual for HS %(hs)s") % values
+        )
+    values["change"] = lang.number("percent", abs(change))
+    if change < 0:
+        return (
+            lang.gettext("declared value %(per)s is %(change)s below the usual for HS %(hs)s")
+            % values
+        )
     return (
-        f"declared value {per} is {abs(value):.1f} typical spreads {direction} the usual "
-        f"for HS {_hs_heading(declaration)}"
+        lang.gettext("declared value %(per)s is %(change)s above the usual for HS %(hs)s") % values
     )
 
 
-def _reference_level(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
+def _value_z(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     if _missing(value):
-        return "no reference value is known for this HS code"
+        return _not_comparable(match, lang)
+    values = {
+        "per": _per(match, lang),
+        "spreads": lang.number("tenth", abs(value)),
+        "hs": _hs_heading(declaration, lang),
+    }
+    if value < 0:
+        return (
+            lang.gettext(
+                "declared value %(per)s is %(spreads)s typical spreads below the usual for HS %(hs)s"
+            )
+            % values
+        )
+    return (
+        lang.gettext(
+            "declared value %(per)s is %(spreads)s typical spreads above the usual for HS %(hs)s"
+        )
+        % values
+    )
+
+
+def _reference_level(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
+    if _missing(value):
+        return lang.gettext("no reference value is known for this HS code")
     if value == 0:
-        return "value is compared with all declarations (too few with a similar HS code)"
-    return f"value is compared with declarations sharing the first {int(value)} HS digits"
+        return lang.gettext(
+            "value is compared with all declarations (too few with a similar HS code)"
+        )
+    return lang.gettext(
+        "value is compared with declarations sharing the first %(digits)s HS digits"
+    ) % {"digits": lang.number("count", value)}
 
 
-def _mass_ratio(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
+def _mass_ratio(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     if _missing(value):
-        return "gross or net mass is missing"
-    return f"gross mass is {value:.1f} times the net mass"
+        return lang.gettext("gross or net mass is missing")
+    return lang.gettext("gross mass is %(ratio)s times the net mass") % {
+        "ratio": lang.number("tenth", value)
+    }
 
 
-def _vehicle_mass(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
-    vehicle = _field_text(declaration, "vehicle_type", "vehicle")
+def _vehicle_mass(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     if _missing(value):
-        return "gross mass cannot be compared with the vehicle type"
-    return f"declared gross mass is {_relative(value)} the usual for a {vehicle}"
+        return lang.gettext("gross mass cannot be compared with the vehicle type")
+    vehicle = _field_text(declaration, "vehicle_type", lang, "vehicle")
+    values = {"vehicle": lang.pgettext("vehicle type", vehicle)}
+    change = _change(value)
+    if change is None:
+        return (
+            lang.gettext("declared gross mass is in line with the usual for a %(vehicle)s") % values
+        )
+    values["change"] = lang.number("percent", abs(change))
+    if change < 0:
+        return (
+            lang.gettext("declared gross mass is %(change)s below the usual for a %(vehicle)s")
+            % values
+        )
+    return (
+        lang.gettext("declared gross mass is %(change)s above the usual for a %(vehicle)s") % values
+    )
 
 
-def _customs_value(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
+def _customs_value(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     amount = declaration.get("customs_value_eur")
     if _missing(amount):
-        return "customs value is missing"
-    return f"declared customs value is EUR {float(str(amount)):,.0f}"
+        return lang.gettext("customs value is missing")
+    return lang.gettext("declared customs value is EUR %(amount)s") % {
+        "amount": lang.number("grouped", float(str(amount)))
+    }
 
 
-def _net_mass(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
+def _net_mass(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     mass = declaration.get("net_mass_kg")
     if _missing(mass):
-        return "net mass is missing"
-    return f"declared net mass is {float(str(mass)):,.1f} kg"
+        return lang.gettext("net mass is missing")
+    return lang.gettext("declared net mass is %(mass)s kg") % {
+        "mass": lang.number("grouped_tenth", float(str(mass)))
+    }
 
 
-def _packages(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
+def _packages(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     if _missing(value):
-        return "number of packages is missing"
-    return f"declared {_times(value, 'package')}"
+        return lang.gettext("number of packages is missing")
+    return lang.ngettext(
+        "declared %(count)s package", "declared %(count)s packages", int(value)
+    ) % {"count": lang.number("count", value)}
 
 
-def _duty_rate(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
+def _duty_rate(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     if _missing(value):
-        return "duty rate is missing"
-    return f"duty rate is {value:g}%"
+        return lang.gettext("duty rate is missing")
+    return lang.gettext("duty rate is %(rate)s%%") % {"rate": lang.number("general", value)}
 
 
-def _itinerary_start(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
-    route = _field_text(declaration, "itinerary")
-    dispatch = _field_text(declaration, "dispatch_country")
+def _itinerary_start(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     if _missing(value):
-        return "itinerary or dispatch country is missing"
+        return lang.gettext("itinerary or dispatch country is missing")
+    values = {
+        "route": _field_text(declaration, "itinerary", lang),
+        "dispatch": _field_text(declaration, "dispatch_country", lang),
+    }
     if value:
-        return f"route {route} does not start in the declared dispatch country {dispatch}"
-    return f"route {route} starts in the declared dispatch country {dispatch}"
-
-
-def _itinerary_end(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
-    route = _field_text(declaration, "itinerary")
-    destination = _field_text(declaration, "destination_country")
-    if _missing(value):
-        return "itinerary or destination country is missing"
-    if value:
-        return f"route {route} does not end in the declared destination {destination}"
-    return f"route {route} ends in the declared destination {destination}"
-
-
-def _transit_count(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
-    if _missing(value):
-        return "no itinerary is declared"
-    route = _field_text(declaration, "itinerary")
-    return f"route {route} passes through {_times(value, 'transit country', 'transit countries')}"
-
-
-def _origin_dispatch(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
-    if _missing(value):
-        return "origin or dispatch country is missing"
-    origin = _field_text(declaration, "origin_country")
-    dispatch = _field_text(declaration, "dispatch_country")
-    if value:
-        return f"goods of origin {origin} were dispatched from another country ({dispatch})"
-    return f"goods were dispatched from their origin country {origin}"
-
-
-def _transit_rate(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
-    if _missing(value):
-        return "route has no transit country"
+        return (
+            lang.gettext(
+                "route %(route)s does not start in the declared dispatch country %(dispatch)s"
+            )
+            % values
+        )
     return (
-        f"route transits a country where earlier inspections found {match['threat']} "
-        f"at an estimated rate of {_percent(value)}"
+        lang.gettext("route %(route)s starts in the declared dispatch country %(dispatch)s")
+        % values
     )
+
+
+def _itinerary_end(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
+    if _missing(value):
+        return lang.gettext("itinerary or destination country is missing")
+    values = {
+        "route": _field_text(declaration, "itinerary", lang),
+        "destination": _field_text(declaration, "destination_country", lang),
+    }
+    if value:
+        return (
+            lang.gettext("route %(route)s does not end in the declared destination %(destination)s")
+            % values
+        )
+    return lang.gettext("route %(route)s ends in the declared destination %(destination)s") % values
+
+
+def _transit_count(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
+    if _missing(value):
+        return lang.gettext("no itinerary is declared")
+    return lang.ngettext(
+        "route %(route)s passes through %(count)s transit country",
+        "route %(route)s passes through %(count)s transit countries",
+        int(value),
+    ) % {"route": _field_text(declaration, "itinerary", lang), "count": lang.number("count", value)}
+
+
+def _origin_dispatch(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
+    if _missing(value):
+        return lang.gettext("origin or dispatch country is missing")
+    values = {
+        "origin": _field_text(declaration, "origin_country", lang),
+        "dispatch": _field_text(declaration, "dispatch_country", lang),
+    }
+    if value:
+        return (
+            lang.gettext(
+                "goods of origin %(origin)s were dispatched from another country (%(dispatch)s)"
+            )
+            % values
+        )
+    return lang.gettext("goods were dispatched from their origin country %(origin)s") % values
+
+
+def _transit_rate(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
+    if _missing(value):
+        return lang.gettext("route has no transit country")
+    return lang.gettext(
+        "route transits a country where earlier inspections found %(threat)s "
+        "at an estimated rate of %(rate)s"
+    ) % {"threat": _threat(match, lang), "rate": _percent(value, lang)}
 
 
 def _lodged_time(declaration: Mapping[str, Any]) -> pd.Timestamp | None:
@@ -271,110 +451,167 @@ def _lodged_time(declaration: Mapping[str, Any]) -> pd.Timestamp | None:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
-def _hour(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
+def _hour(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     stamp = _lodged_time(declaration)
     if stamp is None:
-        return "lodging time is unknown"
-    return f"lodged at {stamp:%H:%M} UTC"
+        return lang.gettext("lodging time is unknown")
+    return lang.gettext("lodged at %(time)s UTC") % {"time": f"{stamp:%H:%M}"}
 
 
-def _night(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
+def _night(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     stamp = _lodged_time(declaration)
     if stamp is None:
-        return "lodging time is unknown"
+        return lang.gettext("lodging time is unknown")
     if value:
-        return f"lodged at {stamp:%H:%M}, outside usual hours"
-    return f"lodged at {stamp:%H:%M}, within usual hours"
+        return lang.gettext("lodged at %(time)s, outside usual hours") % {"time": f"{stamp:%H:%M}"}
+    return lang.gettext("lodged at %(time)s, within usual hours") % {"time": f"{stamp:%H:%M}"}
 
 
-def _weekday(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
+def _weekday(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     if _missing(value):
-        return "lodging day is unknown"
-    return f"lodged on a {_WEEKDAYS[int(value)]}"
+        return lang.gettext("lodging day is unknown")
+    return lang.gettext("lodged on a %(weekday)s") % {"weekday": _weekday_name(int(value), lang)}
 
 
-def _postal(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
+def _weekday_name(day: int, lang: Language) -> str:
+    """Monday is 0, as pandas counts; the name as the locale writes it (CLDR, stand-alone)."""
+    if lang.locale == DEFAULT_LOCALE:
+        return _WEEKDAYS[day]
+    return lang.weekday(day)
+
+
+def _postal(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     if _missing(value):
-        return "transport mode and vehicle type are unknown"
+        return lang.gettext("transport mode and vehicle type are unknown")
     if value:
-        return "sent by post or as a parcel"
-    return "not a postal or parcel consignment"
+        return lang.gettext("sent by post or as a parcel")
+    return lang.gettext("not a postal or parcel consignment")
 
 
-def _postal_new(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
+def _postal_new(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     if _missing(value):
-        return "importer is not given on the declaration"
+        return lang.gettext("importer is not given on the declaration")
     if value:
-        return "postal or parcel consignment to an importer seen rarely or never before"
-    return "not a postal consignment to a new or rarely seen importer"
+        return lang.gettext(
+            "postal or parcel consignment to an importer seen rarely or never before"
+        )
+    return lang.gettext("not a postal consignment to a new or rarely seen importer")
 
 
-def _text_score(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
-    threat = match["threat"]
+def _text_score(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     if _missing(value):
-        return "goods description could not be scored"
-    likeness = "resembles" if value > 0 else "does not resemble"
+        return lang.gettext("goods description could not be scored")
+    values = {"threat": _threat(match, lang), "score": lang.number("signed_tenth", value)}
+    if value > 0:
+        return (
+            lang.gettext(
+                "goods description wording resembles that of earlier inspections that found "
+                "%(threat)s (text score %(score)s)"
+            )
+            % values
+        )
     return (
-        f"goods description wording {likeness} that of earlier inspections that found "
-        f"{threat} (text score {value:+.1f})"
+        lang.gettext(
+            "goods description wording does not resemble that of earlier inspections that found "
+            "%(threat)s (text score %(score)s)"
+        )
+        % values
     )
 
 
-def _weapon_words(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
+def _weapon_words(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     if _missing(value):
-        return "goods description is missing"
+        return lang.gettext("goods description is missing")
     if not value:
-        return "goods description uses no words often used to disguise weapon parts"
-    return f"goods description uses {_times(value, 'word')} often used to disguise weapon parts"
+        return lang.gettext("goods description uses no words often used to disguise weapon parts")
+    return lang.ngettext(
+        "goods description uses %(count)s word often used to disguise weapon parts",
+        "goods description uses %(count)s words often used to disguise weapon parts",
+        int(value),
+    ) % {"count": lang.number("count", value)}
 
 
 def _weapon_words_outside(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any]
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
 ) -> str:
     if _missing(value):
-        return "goods description is missing"
+        return lang.gettext("goods description is missing")
     if not value:
-        return "goods description and HS code raise no weapon-parts mismatch"
-    return (
-        f"goods description uses words typical of weapon parts, but HS "
-        f"{_hs_heading(declaration)} is outside chapter 93 (arms and ammunition)"
-    )
+        return lang.gettext("goods description and HS code raise no weapon-parts mismatch")
+    return lang.gettext(
+        "goods description uses words typical of weapon parts, but HS %(hs)s is outside "
+        "chapter 93 (arms and ammunition)"
+    ) % {"hs": _hs_heading(declaration, lang)}
 
 
-def _chapter_fit(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
-    chapter = _field_text(declaration, "hs_code")[:2]
+def _chapter_fit(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
+    values = {"chapter": _field_text(declaration, "hs_code", lang)[:2]}
     if _missing(value):
-        return f"goods description has no words known for HS chapter {chapter}"
+        return (
+            lang.gettext("goods description has no words known for HS chapter %(chapter)s") % values
+        )
     if value < 0.2:
-        return f"goods description reads unlike the usual goods of HS chapter {chapter}"
-    return f"goods description fits the usual goods of HS chapter {chapter}"
+        return (
+            lang.gettext("goods description reads unlike the usual goods of HS chapter %(chapter)s")
+            % values
+        )
+    return lang.gettext("goods description fits the usual goods of HS chapter %(chapter)s") % values
 
 
-def _watchlist(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
+def _watchlist(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     if _missing(value):
-        return "watchlist could not be checked"
-    entity, threat = match["entity"], match["threat"]
+        return lang.gettext("watchlist could not be checked")
+    entity, threat = match["entity"], _threat(match, lang)
     if entity == "hits":
         if not value:
-            return f"no party or vehicle is on a partner watchlist for {threat}"
-        return f"{_times(value, 'watchlist entry', 'watchlist entries')} for {threat} match this declaration's parties or vehicle"
+            return lang.gettext("no party or vehicle is on a partner watchlist for %(threat)s") % {
+                "threat": threat
+            }
+        return lang.ngettext(
+            "%(count)s watchlist entry for %(threat)s matches this declaration's parties or vehicle",
+            "%(count)s watchlist entries for %(threat)s match this declaration's parties or vehicle",
+            int(value),
+        ) % {"count": lang.number("count", value), "threat": threat}
+    values = {"who": _who(match, lang), "threat": threat}
     if value:
-        return f"{entity} is on a partner watchlist for {threat}"
-    return f"{entity} is not on a partner watchlist for {threat}"
+        return lang.gettext("%(who)s is on a partner watchlist for %(threat)s") % values
+    return lang.gettext("%(who)s is not on a partner watchlist for %(threat)s") % values
 
 
-def _code(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
+def _code(
+    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
+) -> str:
     field = match["field"]
     if field == "hs_chapter":
-        code = _field_text(declaration, "hs_code")[:2]
+        code = _field_text(declaration, "hs_code", lang)[:2]
     else:
-        code = _field_text(declaration, field)
+        code = _field_text(declaration, field, lang)
+    values = {"what": lang.pgettext("field", _CODE_WORDS[field]), "code": code}
     if _missing(value):
-        return f"{_CODE_WORDS[field]} {code} was not seen in training"
-    return f"{_CODE_WORDS[field]} is {code}"
+        return lang.gettext("%(what)s %(code)s was not seen in training") % values
+    return lang.gettext("%(what)s is %(code)s") % values
 
 
-_Sentence = Callable[[re.Match[str], float, Mapping[str, Any]], str]
+_Sentence = Callable[[re.Match[str], float, Mapping[str, Any], Language], str]
+
 _RULES: tuple[tuple[str, _Sentence], ...] = (
     (rf"(?P<entity>{_ENTITY_PATTERN})_declarations", _declarations),
     (rf"(?P<entity>{_ENTITY_PATTERN})_inspections", _inspections),

@@ -12,13 +12,18 @@ importing each other.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+
+from features.descriptions import reason_text
+from features.i18n import DEFAULT_LOCALE, negotiate
 
 if TYPE_CHECKING:
     from models.bundle import ModelBundle
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
 
 MODEL_VERSION_HEADER = "X-Model-Version"  # name/version of the model that answered
 JUSTIFICATION_HEADER = "X-Justification"  # why the caller consults (kept in the log)
+CONTENT_LANGUAGE_HEADER = "Content-Language"  # the language of a translated answer's texts
 MAX_JUSTIFICATION_CHARS = 500
 
 # Request-scope slots (``scope["state"]``) shared by the middlewares and the routes.
@@ -126,6 +132,38 @@ class ReasonOut(BaseModel):
     value: float | None
     contribution: float
     text: str
+
+
+def reasons_in_language(
+    reasons: Sequence[ReasonOut], declaration: Mapping[str, Any], locale: str
+) -> list[ReasonOut]:
+    """The same reasons with their ``text`` in ``locale``, written again from their machine
+    fields (``feature``, ``value``) and the declaration they explain.
+
+    Reasons are scored and stored in English; a request asking for another language
+    (``Accept-Language``, `features.i18n.negotiate`) gets them written again at read time,
+    so the stored record stays what was served and every locale reads the same facts.
+    """
+    if locale == DEFAULT_LOCALE:
+        return list(reasons)
+    return [
+        reason.model_copy(
+            update={
+                "text": reason_text(
+                    reason.feature,
+                    math.nan if reason.value is None else reason.value,
+                    declaration,
+                    locale,
+                )
+            }
+        )
+        for reason in reasons
+    ]
+
+
+def request_locale(headers: Mapping[str, str]) -> str:
+    """The shipped locale a request's ``Accept-Language`` asks for (English without one)."""
+    return negotiate(headers.get("accept-language"))
 
 
 class ErrorItem(BaseModel):

@@ -10,10 +10,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
+from features.i18n import DEFAULT_LOCALE, language_tag
 from serving.access.remit import UNKNOWN_DECLARATION, hide_unseen_declarations, refuse_office
-from serving.base import ErrorResponse
+from serving.base import (
+    CONTENT_LANGUAGE_HEADER,
+    ErrorResponse,
+    reasons_in_language,
+    request_locale,
+)
 from serving.deps import CurrentCaller, OperationalStore, Policy, justification
 from serving.inspections import service
 from serving.inspections.schemas import (
@@ -50,13 +56,21 @@ def get_declaration(
     declaration_id: Annotated[str, Path(min_length=1, max_length=200)],
     store: OperationalStore,
     caller: CurrentCaller,
+    request: Request,
+    response: Response,
 ) -> DeclarationDetail:
-    """A scored declaration with its latest scores and reasons, and its outcomes."""
+    """A scored declaration with its latest scores and reasons, and its outcomes; reason
+    texts in the language ``Accept-Language`` asks for (English by default)."""
     detail = service.declaration_detail(store, declaration_id)
     # Outside the remit (where it was lodged, not where a scoring said) it answers as if it
     # did not exist.
     if detail is None or not caller.covers_office(detail.office_id):
         raise HTTPException(status_code=404, detail=UNKNOWN_DECLARATION)
+    locale = request_locale(request.headers)
+    if locale != DEFAULT_LOCALE:
+        latest = detail.latest
+        latest.reasons = reasons_in_language(latest.reasons, detail.declaration, locale)
+        response.headers[CONTENT_LANGUAGE_HEADER] = language_tag(locale)
     return detail
 
 

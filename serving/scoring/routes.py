@@ -7,9 +7,19 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from features.i18n import DEFAULT_LOCALE, language_tag
 from features.records import canonical_records
 from serving.access.remit import refuse_declarations
-from serving.base import MODEL_VERSION_HEADER, ErrorResponse, ModelRef, ServiceState, current_model
+from serving.base import (
+    CONTENT_LANGUAGE_HEADER,
+    MODEL_VERSION_HEADER,
+    ErrorResponse,
+    ModelRef,
+    ServiceState,
+    current_model,
+    reasons_in_language,
+    request_locale,
+)
 from serving.deps import CurrentCaller, commit_with_record, name_declarations, open_store
 from serving.scoring.queue import validated_declarations
 from serving.scoring.schemas import ScoreRequest, ScoreResponse, ScoreResult, declarations_frame
@@ -108,9 +118,13 @@ async def score(payload: ScoreRequest, request: Request, caller: CurrentCaller) 
         model=ModelRef(name=model.name, version=model.version),
         results=[ScoreResult.from_scored(s) for s in scored],
     )
+    headers = {MODEL_VERSION_HEADER: model.label}
+    # Reasons are scored (and kept) in English; another language's texts are written from
+    # their machine fields. English, the default, costs one cached look-up of the header.
+    locale = request_locale(request.headers)
+    if locale != DEFAULT_LOCALE:
+        for result, row in zip(body.results, scored.declarations.rows, strict=True):
+            result.reasons = reasons_in_language(result.reasons, row, locale)
+        headers[CONTENT_LANGUAGE_HEADER] = language_tag(locale)
     # Sent as built: FastAPI would validate a returned model against response_model again.
-    return Response(
-        body.model_dump_json(),
-        media_type="application/json",
-        headers={MODEL_VERSION_HEADER: model.label},
-    )
+    return Response(body.model_dump_json(), media_type="application/json", headers=headers)

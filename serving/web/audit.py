@@ -9,6 +9,7 @@ from serving.web.page import (
     ServiceCall,
     Web,
     page_router,
+    page_words,
     refused,
     render_page,
     signed_in,
@@ -45,8 +46,10 @@ async def audit_page(
             {
                 "form": form,
                 "records": [],
-                "error": "Check the filters: times as YYYY-MM-DDTHH:MM, a key id of 12 "
-                "hexadecimal digits.",
+                "error": page_words(request, session).gettext(
+                    "Check the filters: times as YYYY-MM-DDTHH:MM, a key id of 12 "
+                    "hexadecimal digits."
+                ),
             },
             session=session,
             status_code=422,

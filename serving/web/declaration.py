@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,17 +11,21 @@ import httpx
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from features.i18n import mark
 from features.schema import INSPECTION_TYPES, RESULTS
 from serving.access.policy import PAGES_PREFIX
 from serving.web import charts
 from serving.web.explanations import threat_waterfalls
+from serving.web.i18n import page_language
 from serving.web.page import (
     ServiceCall,
     Web,
     WebState,
     bad_form,
     justification_url,
+    page_locale,
     page_router,
+    page_words,
     refused,
     render_page,
     signed_in,
@@ -65,7 +69,7 @@ async def _declaration_response(
         return refused(web, request, session, answer)
     detail = answer.json()
     latest = detail["latest"]
-    waterfalls, explained_by = _waterfalls(request, detail)
+    waterfalls, explained_by = _waterfalls(request, detail, page_locale(request, session))
     now = datetime.now(UTC).replace(second=0, microsecond=0, tzinfo=None)
     return render_page(
         web,
@@ -87,25 +91,39 @@ async def _declaration_response(
     )
 
 
-def _waterfalls(request: Request, detail: Mapping[str, Any]) -> tuple[dict[str, str], str | None]:
+def _waterfalls(
+    request: Request, detail: Mapping[str, Any], locale: str
+) -> tuple[dict[str, str], str | None]:
     """SVG waterfall per threat from the served model, and which model drew them."""
     current = request.app.state.service.model_holder.current
     if current is None:
         return {}, None
+    gettext = page_language(locale).gettext
     try:
-        charts_by_threat = threat_waterfalls(current.bundle, detail["declaration"])
+        charts_by_threat = threat_waterfalls(current.bundle, detail["declaration"], locale=locale)
     except Exception as error:  # the page still shows fields, risks and reasons
         log.warning("waterfall not drawn: %s", type(error).__name__)
         return {}, None
     svgs = {
-        threat: charts.waterfall_svg(chart, title=f"{threat} risk")
+        threat: charts.waterfall_svg(chart, title=gettext("%(threat)s risk") % {"threat": threat})
         for threat, chart in charts_by_threat.items()
     }
     return svgs, current.label
 
 
+_FIELD_LABELS = {
+    "inspected_at": mark("Inspected at"),
+    "inspection_type": mark("Inspection type"),
+    "result": mark("Result"),
+    "migrants_found": mark("Persons found concealed"),
+    "additional_duty_eur": mark("Additional duty (EUR)"),
+    "concealment": mark("Concealment"),
+    "notes": mark("Notes"),
+}
+
+
 def _outcome_payload(
-    declaration_id: str, fields: Mapping[str, str]
+    declaration_id: str, fields: Mapping[str, str], gettext: Callable[[str], str]
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """The API outcome record from the form fields, or the problems to show."""
     problems: list[str] = []
@@ -116,51 +134,44 @@ def _outcome_payload(
             inspected = inspected.replace(tzinfo=UTC)
         outcome["inspected_at"] = inspected.isoformat()
     except ValueError:
-        problems.append("Inspected at: give a date and time.")
+        problems.append(gettext("Inspected at: give a date and time."))
     outcome["inspection_type"] = fields.get("inspection_type") or None
     outcome["result"] = fields.get("result", "")
     for flag in ("weapons_found", "revenue_irregularity"):
         outcome[flag] = fields.get(flag) == "on"
     for name, convert, label in (
-        ("migrants_found", int, "Persons found concealed"),
-        ("additional_duty_eur", float, "Additional duty (EUR)"),
+        ("migrants_found", int, _FIELD_LABELS["migrants_found"]),
+        ("additional_duty_eur", float, _FIELD_LABELS["additional_duty_eur"]),
     ):
         text = fields.get(name, "").strip()
         if text:
             try:
                 outcome[name] = convert(text)
             except ValueError:
-                problems.append(f"{label}: give a number.")
+                problems.append(gettext("%(label)s: give a number.") % {"label": gettext(label)})
     for name in ("concealment", "notes"):
         text = fields.get(name, "").strip()
         outcome[name] = text or None
     return (None if problems else outcome), problems
 
 
-_FIELD_LABELS = {
-    "inspected_at": "Inspected at",
-    "inspection_type": "Inspection type",
-    "result": "Result",
-    "migrants_found": "Persons found concealed",
-    "additional_duty_eur": "Additional duty (EUR)",
-    "concealment": "Concealment",
-    "notes": "Notes",
-}
-
-
-def _api_problems(answer: httpx.Response) -> list[str]:
-    """The API's field errors as sentences naming the form's labels."""
+def _api_problems(answer: httpx.Response, gettext: Callable[[str], str]) -> list[str]:
+    """The API's field errors as sentences naming the form's labels (the API's own words
+    after the label stay in English: they come from the validation rules)."""
     try:
         detail = answer.json().get("detail")
     except ValueError:
         detail = None
     if not isinstance(detail, list):
-        return [f"The outcome was not recorded ({answer.status_code})."]
+        return [
+            gettext("The outcome was not recorded (%(status)s).") % {"status": answer.status_code}
+        ]
     problems = []
+    outcome, not_accepted = gettext("Outcome"), gettext("not accepted")
     for item in detail:
         field = next((str(p) for p in reversed(item.get("loc", [])) if isinstance(p, str)), "")
-        label = _FIELD_LABELS.get(field, field or "Outcome")
-        problems.append(f"{label}: {item.get('msg', 'not accepted')}")
+        label = gettext(_FIELD_LABELS[field]) if field in _FIELD_LABELS else field
+        problems.append(f"{label or outcome}: {item.get('msg') or not_accepted}")
     return problems
 
 
@@ -176,7 +187,8 @@ async def record_outcome(request: Request, web: Web, declaration_id: str) -> Res
         return bad_form(web, request, session)
     if not session.justification:
         return RedirectResponse(justification_url(request), status_code=303)
-    payload, problems = _outcome_payload(declaration_id, fields)
+    gettext = page_words(request, session).gettext
+    payload, problems = _outcome_payload(declaration_id, fields, gettext)
     if payload is not None:
         answer = await ServiceCall(request, session).post("/v1/outcomes", {"outcomes": [payload]})
         if answer.status_code == 200:
@@ -184,7 +196,7 @@ async def record_outcome(request: Request, web: Web, declaration_id: str) -> Res
             return RedirectResponse(target, status_code=303)
         if answer.status_code not in (409, 422):
             return refused(web, request, session, answer)
-        problems = _api_problems(answer)
+        problems = _api_problems(answer, gettext)
     return await _declaration_response(
         request,
         web,

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.descriptions import reason_text
+from features.i18n import DEFAULT_LOCALE
 from features.schema import EXTRA_PREFIX
 from features.validation import validate_declarations
 from models.bundle import ModelBundle
@@ -32,11 +34,16 @@ def declaration_frame(declaration: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def threat_waterfalls(
-    bundle: ModelBundle, declaration: Mapping[str, Any], *, max_bars: int = WATERFALL_BARS
+    bundle: ModelBundle,
+    declaration: Mapping[str, Any],
+    *,
+    max_bars: int = WATERFALL_BARS,
+    locale: str = DEFAULT_LOCALE,
 ) -> dict[str, Waterfall]:
     """One waterfall per threat: base value plus every feature's contribution = the raw margin.
 
-    Bars are labelled with the feature's reason sentence for this declaration's value.
+    Bars are labelled with the feature's reason sentence for this declaration's value, in
+    ``locale``.
     """
     frame = declaration_frame(declaration)
     explanations = bundle.explain(frame)
@@ -53,15 +60,26 @@ def threat_waterfalls(
                 continue
             raw_value = float(matrix[0, position])
             value = None if math.isnan(raw_value) else raw_value
-            labelled.append((_label(bundle, str(feature), value, row), float(contribution)))
+            label = _label(bundle, str(feature), value, row, locale)
+            labelled.append((label, float(contribution)))
         charts[threat] = waterfall(float(explanation.base_value[0]), labelled, max_bars=max_bars)
     return charts
 
 
-def _label(bundle: ModelBundle, feature: str, value: float | None, row: Mapping[str, Any]) -> str:
-    """The reason sentence, or the feature name when no sentence can be made for it."""
+def _label(
+    bundle: ModelBundle,
+    feature: str,
+    value: float | None,
+    row: Mapping[str, Any],
+    locale: str = DEFAULT_LOCALE,
+) -> str:
+    """The reason sentence (the bundle's in English, `features.descriptions`' in another
+    locale), or the feature name when no sentence can be made for it."""
     try:
-        text = bundle.reason_text(feature, value, row)
+        if locale == DEFAULT_LOCALE:
+            text = bundle.reason_text(feature, value, row)
+        else:
+            text = reason_text(feature, math.nan if value is None else value, row, locale)
     except (KeyError, ValueError, TypeError):
         text = ""
     return text or feature

@@ -7,11 +7,13 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
+from features.i18n import mark
 from serving.web import charts
 from serving.web.page import (
     ServiceCall,
     Web,
     page_router,
+    page_words,
     refused,
     render_page,
     signed_in,
@@ -33,21 +35,23 @@ async def model_page(request: Request, web: Web) -> Response:
     if answer.status_code != 200:
         return refused(web, request, session, answer)
     info = answer.json()
+    gettext = page_words(request, session).gettext
     threats_metrics: dict[str, Any] = dict(info.get("metrics", {}).get("threats", {}))
     rate_charts, calibration_charts = {}, {}
     for threat, measures in threats_metrics.items():
         series = {
-            label: measures[key]
+            gettext(label): measures[key]
             for key, label in (
-                ("precision_at", "precision"),
-                ("recall_at", "recall"),
-                ("revenue_at", "revenue share"),
+                ("precision_at", mark("precision")),
+                ("recall_at", mark("recall")),
+                ("revenue_at", mark("revenue share")),
             )
             if measures.get(key)
         }
         rate_charts[threat] = charts.rates_chart_svg(series, title=f"{threat}")
         calibration_charts[threat] = charts.calibration_svg(
-            measures.get("calibration") or [], title=f"{threat} calibration"
+            measures.get("calibration") or [],
+            title=gettext("%(threat)s calibration") % {"threat": threat},
         )
     current = request.app.state.service.model_holder.current
     metadata = dict(current.bundle.metadata) if current is not None else {}

@@ -19,7 +19,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from features.i18n import Language, language_tag
 from serving.access.policy import PAGES_PREFIX
+from serving.web.i18n import LANGUAGE_COOKIE, page_language, pick_locale, template_context
 from serving.web.session import COOKIE_NAME, COOKIE_PATH, SessionCodec, WebSession
 
 
@@ -66,9 +68,14 @@ class ServiceCall:
     def __init__(self, request: Request, session: WebSession) -> None:
         self.app = request.app
         self.session = session
+        self.language = language_tag(page_locale(request, session))
 
     def _headers(self) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.session.api_key}"}
+        # The API answers in the user's language (reason texts).
+        headers = {
+            "Authorization": f"Bearer {self.session.api_key}",
+            "Accept-Language": self.language,
+        }
         if self.session.justification:
             headers["X-Justification"] = self.session.justification
         return headers
@@ -92,6 +99,18 @@ class ServiceCall:
 # -- responses ---------------------------------------------------------------------------------
 
 
+def page_locale(request: Request, session: WebSession | None) -> str:
+    """The locale this request's page is written in: the user's choice (the session's, or the
+    language cookie before sign-in), else the browser's, else English."""
+    choice = session.locale if session is not None else request.cookies.get(LANGUAGE_COOKIE)
+    return pick_locale(choice, request.headers.get("accept-language"))
+
+
+def page_words(request: Request, session: WebSession | None) -> Language:
+    """The pages' catalogue in this request's page locale, for messages made in Python."""
+    return page_language(page_locale(request, session))
+
+
 def render_page(
     web: WebState,
     request: Request,
@@ -104,7 +123,12 @@ def render_page(
     response = web.templates.TemplateResponse(
         request,
         template,
-        {"session": session, "prefix": PAGES_PREFIX, **context},
+        {
+            "session": session,
+            "prefix": PAGES_PREFIX,
+            **template_context(page_locale(request, session)),
+            **context,
+        },
         status_code=status_code,
     )
     return response  # security headers and the pages' CSP: serving.access.authenticate
@@ -143,16 +167,20 @@ def refused(
         return to_sign_in(web, clear=True)
     if answer.status_code == 400 and "X-Justification" in _detail_text(answer):
         return RedirectResponse(justification_url(request), status_code=303)
+    gettext = page_words(request, session).gettext
     titles = {
-        403: "Not allowed",
-        404: "Not found",
-        503: "Service unavailable",
+        403: gettext("Not allowed"),
+        404: gettext("Not found"),
+        503: gettext("Service unavailable"),
     }
     messages = {
-        403: f"Your role ({session.role.replace('_', ' ')}) may not open this page.",
-        404: "There is no scored declaration with this id within your remit.",
-        503: "The service cannot answer now (no model loaded, or the store or the "
-        "consultation log is unavailable). Try again later.",
+        403: gettext("Your role (%(role)s) may not open this page.")
+        % {"role": session.role.replace("_", " ")},
+        404: gettext("There is no scored declaration with this id within your remit."),
+        503: gettext(
+            "The service cannot answer now (no model loaded, or the store or the "
+            "consultation log is unavailable). Try again later."
+        ),
     }
     status = answer.status_code if answer.status_code in titles else 502
     return render_page(
@@ -160,8 +188,11 @@ def refused(
         request,
         "problem.html",
         {
-            "title": titles.get(status, "Request failed"),
-            "message": messages.get(status, f"The service answered {answer.status_code}."),
+            "title": titles.get(status, gettext("Request failed")),
+            "message": messages.get(
+                status,
+                gettext("The service answered %(status)s.") % {"status": answer.status_code},
+            ),
         },
         session=session,
         status_code=status,
@@ -187,40 +218,18 @@ def safe_next(target: str | None) -> str:
     return f"{PAGES_PREFIX}/"
 
 
-# -- formatting helpers for templates ----------------------------------------------------------
-
-
-def percent(value: Any, digits: int = 1) -> str:
-    """A share as a percentage ("12.3%"); a dash when unknown."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if number != number:  # NaN
-        return "–"
-    return f"{number * 100:.{digits}f}%"
-
-
-def number(value: Any, digits: int = 3) -> str:
-    """A number with fixed decimals; a dash when unknown."""
-    try:
-        figure = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if figure != figure:
-        return "–"
-    return f"{figure:.{digits}f}"
-
-
 def bad_form(web: WebState, request: Request, session: WebSession | None) -> Response:
+    gettext = page_words(request, session).gettext
     return render_page(
         web,
         request,
         "problem.html",
         {
-            "title": "Form expired",
-            "message": "This form was not sent from your current session. Open the page "
-            "again and resend it.",
+            "title": gettext("Form expired"),
+            "message": gettext(
+                "This form was not sent from your current session. Open the page "
+                "again and resend it."
+            ),
         },
         session=session,
         status_code=403,

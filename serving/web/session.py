@@ -35,11 +35,21 @@ class WebSession:
     role: str
     csrf: str
     justification: str | None = None
+    locale: str | None = None  # the language the user chose (serving.web.i18n.pick_locale)
 
     @classmethod
-    def start(cls, api_key: str, *, key_id: str, name: str, role: str) -> WebSession:
-        """A fresh session for a key that was just checked, with a new form token."""
-        return cls(api_key, key_id, name, role, secrets.token_urlsafe(24))
+    def start(
+        cls, api_key: str, *, key_id: str, name: str, role: str, locale: str | None = None
+    ) -> WebSession:
+        """A fresh session for a key that was just checked, with a new form token.
+
+        ``locale``: the language chosen before sign-in, or an identity provider's claim.
+        """
+        return cls(api_key, key_id, name, role, secrets.token_urlsafe(24), locale=locale)
+
+    def speaking(self, locale: str | None) -> WebSession:
+        """The same session with the language the user chose (None: their browser's)."""
+        return replace(self, locale=locale)
 
     def justified(self, justification: str) -> WebSession:
         """The same session with the reason the user gave for their consultations."""

@@ -7,19 +7,24 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from features.i18n import LOCALES
 from serving.access.policy import PAGES_PREFIX
 from serving.base import MAX_JUSTIFICATION_CHARS
+from serving.web.i18n import LANGUAGE_COOKIE
 from serving.web.page import (
     Web,
     bad_form,
     page_router,
+    page_words,
     render_page,
     safe_next,
     set_session_cookie,
     signed_in,
     to_sign_in,
 )
-from serving.web.session import WebSession
+from serving.web.session import COOKIE_PATH, WebSession
+
+LANGUAGE_COOKIE_DAYS = 365
 
 router = page_router()
 
@@ -49,12 +54,21 @@ def sign_in(request: Request, web: Web, api_key: Annotated[str, Form()] = "") ->
             web,
             request,
             "sign_in.html",
-            {"error": "This key is not valid, or it was revoked."},
+            {
+                "error": page_words(request, None).gettext(
+                    "This key is not valid, or it was revoked."
+                )
+            },
             session=None,
             status_code=401,
         )
+    chosen = request.cookies.get(LANGUAGE_COOKIE)  # the language picked before sign-in
     session = WebSession.start(
-        api_key.strip(), key_id=identity.key_id, name=identity.name, role=identity.role
+        api_key.strip(),
+        key_id=identity.key_id,
+        name=identity.name,
+        role=identity.role,
+        locale=chosen if chosen in LOCALES else None,
     )
     response = RedirectResponse(f"{PAGES_PREFIX}/", status_code=303)
     set_session_cookie(response, web, session)
@@ -107,12 +121,46 @@ def justify(
             "justification.html",
             {
                 "next": safe_next(next),
-                "error": f"Give a reason of 1 to {MAX_JUSTIFICATION_CHARS} characters "
-                "(case number, inspection order, ...).",
+                "error": page_words(request, session).gettext(
+                    "Give a reason of 1 to %(most)s characters "
+                    "(case number, inspection order, ...)."
+                )
+                % {"most": MAX_JUSTIFICATION_CHARS},
             },
             session=session,
             status_code=422,
         )
     response = RedirectResponse(safe_next(next), status_code=303)
     set_session_cookie(response, web, session.justified(text))
+    return response
+
+
+@router.post("/language")
+def choose_language(
+    request: Request,
+    web: Web,
+    locale: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Keep the language the user picked (in the session, or before sign-in in a cookie)."""
+    choice = locale if locale in LOCALES else None
+    session = signed_in(request, web)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    if session is not None:
+        if not session.form_token_matches(csrf):
+            return bad_form(web, request, session)
+        set_session_cookie(response, web, session.speaking(choice))
+    elif choice is None:
+        response.delete_cookie(LANGUAGE_COOKIE, path=COOKIE_PATH)
+    else:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            choice,
+            max_age=LANGUAGE_COOKIE_DAYS * 86400,
+            path=COOKIE_PATH,
+            secure=web.secure_cookie,
+            httponly=True,
+            samesite="strict",
+        )
     return response

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from serving.access import key_store
 from serving.access.keys import MalformedKey, matches, parse_key
 from serving.access.policy import PAGES_PREFIX
-from serving.web import audit, declaration, model, page, sign_in, worklist
+from serving.web import audit, declaration, i18n, model, page, sign_in, worklist
 from serving.web.page import ChallengerLookup, KeyChecker, KeyIdentity
 from serving.web.session import SessionCodec, session_secret
 from serving.web.settings import WebSettings
@@ -76,8 +76,9 @@ def include_pages(
 ) -> None:
     """Mount the pages and their static files on the service's app."""
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
-    templates.env.filters["percent"] = page.percent
-    templates.env.filters["number"] = page.number
+    # {% trans %} and _() call the gettext of each page's context (serving.web.i18n)
+    templates.env.add_extension("jinja2.ext.i18n")
+    templates.env.filters.update(i18n.FILTERS)
     app.state.web = page.WebState(
         templates=templates,
         codec=codec,

@@ -8,13 +8,15 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from serving.base import ReasonOut
+from serving.base import ReasonOut, reasons_in_language
 from serving.store import repository
 from serving.web.page import (
     ServiceCall,
     Web,
     justification_url,
+    page_locale,
     page_router,
+    page_words,
     refused,
     render_page,
     signed_in,
@@ -47,7 +49,7 @@ async def worklist_page(
             return RedirectResponse(justification_url(request), status_code=303)
         answer = await ServiceCall(request, session).get("/v1/worklist", chosen)
         if answer.status_code == 422:
-            context["error"] = (
+            context["error"] = page_words(request, session).gettext(
                 "Check the office, the date (YYYY-MM-DD) and the capacity (0 or more)."
             )
             return render_page(
@@ -58,13 +60,16 @@ async def worklist_page(
         listed = answer.json()
         context["worklist"] = listed
         context["top_reasons"] = _top_reasons(
-            request, [p["declaration_id"] for p in listed["picks"]]
+            request, [p["declaration_id"] for p in listed["picks"]], page_locale(request, session)
         )
     return render_page(web, request, "worklist.html", context, session=session)
 
 
-def _top_reasons(request: Request, declaration_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The first stored reason of each declaration the worklist call just returned.
+def _top_reasons(
+    request: Request, declaration_ids: list[str], locale: str
+) -> dict[str, dict[str, Any]]:
+    """The first stored reason of each declaration the worklist call just returned, its text
+    in ``locale``.
 
     Read from the store directly: the worklist call was checked and its record names these
     declarations; asking the API once per row would only repeat that record.
@@ -77,5 +82,8 @@ def _top_reasons(request: Request, declaration_ids: list[str]) -> dict[str, dict
         latest = repository.latest_scores(session, declaration_ids)
         for declaration_id, row in latest.items():
             if row.reasons:
-                found[declaration_id] = ReasonOut(**row.reasons[0]).model_dump()
+                first = ReasonOut(**row.reasons[0])
+                found[declaration_id] = reasons_in_language([first], row.declaration, locale)[
+                    0
+                ].model_dump()
     return found

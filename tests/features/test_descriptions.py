@@ -116,3 +116,64 @@ def test_no_sentence_repeats_the_goods_description() -> None:
             sentence = reason_text(name, value, DECLARATION)
             assert "secret" not in sentence.casefold() and "ana" not in sentence.split()
             assert sentence and "_" not in sentence, (name, sentence)
+
+
+# ---------------------------------------------------------------------------- languages
+@pytest.mark.parametrize(
+    ("locale", "feature", "value", "sentence"),
+    [
+        ("sr_Latn", "customs_value_log", 9.42, "prijavljena carinska vrednost je 12.345 EUR"),
+        ("sq", "customs_value_log", 9.42, "vlera doganore e deklaruar është 12\xa0345 EUR"),
+        (
+            "sr_Latn",
+            "transit_hit_rate_max_migrants",
+            0.005,
+            "ruta prolazi kroz zemlju u kojoj je procenjena stopa nalaza u kategoriji "
+            "„skriveni migranti“ u ranijim kontrolama 0,5%",
+        ),
+        (
+            "sq",
+            "unit_value_vs_hs_median",
+            math.log(0.1),
+            "vlera e deklaruar për kg është 90% nën vlerën e zakonshme për pozicionin tarifor HS 9305",
+        ),
+        # Serbian has three plural forms: 1 and 21, 2-4 and 22-24, the rest
+        ("sr_Latn", "importer_inspections", 21.0, "uvoznik: 21 ranija kontrola"),
+        ("sr_Latn", "importer_inspections", 3.0, "uvoznik: 3 ranije kontrole"),
+        ("sr_Latn", "importer_inspections", 12.0, "uvoznik: 12 ranijih kontrola"),
+        ("sq", "importer_inspections", 1.0, "importuesi: 1 kontroll i mëparshëm"),
+        ("sq", "importer_inspections", 5.0, "importuesi: 5 kontrolle të mëparshme"),
+        ("sr_Latn", "lodged_weekday", 6.0, "dan podnošenja: nedelja"),
+        ("sq", "lodged_weekday", 0.0, "dita e paraqitjes: e hënë"),
+        ("sr_Latn", "hs_chapter", 3.0, "glava carinske tarife: 93"),
+        (
+            "sq",
+            "itinerary_ends_elsewhere",
+            1.0,
+            "rruga GR>MK>RS nuk përfundon në destinacionin e deklaruar HU",
+        ),
+        ("sr_Latn", "duty_rate", 7.5, "stopa carine je 7,5%"),
+    ],
+)
+def test_sentences_in_the_regions_languages(
+    locale: str, feature: str, value: float, sentence: str
+) -> None:
+    assert reason_text(feature, value, DECLARATION, locale) == sentence
+
+
+def test_every_feature_has_a_translated_sentence_in_each_language() -> None:
+    """No sentence of a shipped language falls back to English (a catalogue entry missing)."""
+    declarations = declarations_frame([{"declaration_id": "D1", "lodged_at": "2024-01-01T00:00Z"}])
+    labels = labels_frame([{"known_at": "2024-01-01T12:00Z", "weapons": 1}])
+    builder = FeatureBuilder(("weapons", "migrants", "revenue")).fit(declarations, labels)
+    for name in builder.feature_names_:
+        for value in (0.0, 1.0, 2.0, np.nan):
+            english = reason_text(name, value, DECLARATION)
+            for locale in ("sr_Latn", "sq"):
+                translated = reason_text(name, value, DECLARATION, locale)
+                assert translated and translated != english, (name, value, locale, english)
+
+
+def test_an_unknown_locale_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown locale"):
+        reason_text("packages", 2.0, DECLARATION, "de")

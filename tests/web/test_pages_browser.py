@@ -174,3 +174,86 @@ def test_signed_out_users_and_wrong_roles_get_the_sign_in_page_or_403(
     )
     assert answer.status == 403
     assert manager.locator("table").count() == 0
+
+
+def test_an_officer_switches_the_pages_to_serbian_and_albanian(
+    web_server: WebServer, new_page: Any, artifacts: Path
+) -> None:
+    """The language selector keeps the choice in the session: headings, labels, reasons and
+    numbers follow it; the API calls of the pages ask for the same language."""
+    page = new_page()
+    sign_in(page, web_server, Role.OFFICER)
+    page.get_by_label("Language").select_option("sr_Latn")
+    page.get_by_role("button", name="Change language").click()
+    assert page.url == f"{web_server.base_url}/web/worklist"
+    assert page.get_by_role("heading", level=1).inner_text() == "Lista za kontrolu"
+    assert page.locator("html").get_attribute("lang") == "sr-Latn"
+
+    page.get_by_label("Carinarnica").fill(web_server.office_id)
+    page.get_by_label("Dan (UTC)").fill(web_server.day)
+    page.get_by_label("Mogući broj kontrola").fill("4")
+    page.get_by_role("button", name="Prikaži listu za kontrolu").click()
+    assert page.get_by_role("heading", level=1).inner_text() == ("Zašto vršite uvid u deklaracije?")
+    page.get_by_label("Obrazloženje").fill(JUSTIFICATION)
+    page.get_by_role("button", name="Nastavi").click()
+    header = page.locator("table.worklist thead th").all_inner_texts()
+    assert header[:4] == ["Redni broj", "Deklaracija", "Kanal", "Ukupno"]
+    lanes = page.locator("table.worklist tbody .lane").all_inner_texts()
+    assert lanes and set(lanes) <= {"CRVENI", "ŽUTI", "ZELENI"}
+    risks = page.locator("table.worklist tbody td.num").all_inner_texts()
+    assert all(re.fullmatch(r"\d+,\d%", risk) for risk in risks), risks  # decimal comma
+    page.screenshot(path=str(artifacts / "worklist_sr_Latn.png"))
+
+    first = page.locator("table.worklist tbody tr").first.locator("td").nth(1).inner_text()
+    page.get_by_role("link", name=first, exact=True).click()
+    assert page.get_by_role("heading", level=1).inner_text().startswith(f"Deklaracija {first}")
+    assert page.get_by_role("heading", name="Razlozi").count() == 1
+    shown = page.locator("ol.reasons li").all_inner_texts()
+    translated = httpx.get(
+        f"{web_server.base_url}/v1/declarations/{first}",
+        headers={
+            "Authorization": f"Bearer {web_server.keys[Role.OFFICER]}",
+            "X-Justification": JUSTIFICATION,
+            "Accept-Language": "sr-Latn",
+        },
+    ).json()["latest"]["reasons"]
+    assert translated and len(shown) == len(translated)
+    for line, reason in zip(shown, translated, strict=True):
+        assert reason["text"] in line
+    page.screenshot(path=str(artifacts / "declaration_sr_Latn.png"), full_page=True)
+
+    page.get_by_label("Jezik").select_option("sq")
+    page.get_by_role("button", name="Promeni jezik").click()
+    assert page.get_by_role("heading", level=1).inner_text().startswith(f"Deklarata {first}")
+    assert page.get_by_role("heading", name="Arsyet").count() == 1
+    page.screenshot(path=str(artifacts / "declaration_sq.png"), full_page=True)
+
+
+def test_the_sign_in_page_follows_the_browser_language_or_the_choice_before_sign_in(
+    web_server: WebServer,
+) -> None:
+    base = web_server.base_url
+    with httpx.Client(base_url=base) as client:
+        albanian = client.get("/web/sign-in", headers={"Accept-Language": "sq-AL,en;q=0.5"})
+        assert '<html lang="sq">' in albanian.text and "<h1>Hyni</h1>" in albanian.text
+        english = client.get("/web/sign-in", headers={"Accept-Language": "de"})
+        assert "<h1>Sign in</h1>" in english.text
+        chosen = client.get(
+            "/web/sign-in",
+            headers={"Accept-Language": "sq", "Cookie": "shiprisk_language=sr_Latn"},
+        )
+        assert "<h1>Prijava</h1>" in chosen.text  # the choice wins over the browser
+        refused = client.post(
+            "/web/sign-in",
+            data={"api_key": "srk_000000000000_" + "x" * 43},
+            headers={"Accept-Language": "sr-Latn"},
+        )
+        assert refused.status_code == 401
+        assert "Ovaj ključ nije važeći ili je opozvan." in refused.text
+        picked = client.post(
+            "/web/language",
+            data={"locale": "sq", "next": "/web/sign-in"},
+            follow_redirects=False,
+        )
+        assert picked.status_code == 303 and picked.headers["location"] == "/web/sign-in"
+        assert "shiprisk_language=sq" in picked.headers["set-cookie"]
