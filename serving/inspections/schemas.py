@@ -14,7 +14,7 @@ import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from features.schema import INSPECTION_TYPES, OUTCOME_COLUMNS, RESULTS, SELECTION_REASONS
-from serving.base import ModelRef, ReasonOut
+from serving.base import MAX_REQUEST_ITEMS, ModelRef, ReasonOut
 from serving.scoring.schemas import FreeText, Identifier, _enum_schema, _one_of
 
 InspectionType = Annotated[
@@ -58,7 +58,7 @@ class OutcomeRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    outcomes: list[Outcome] = Field(min_length=1)
+    outcomes: list[Outcome] = Field(min_length=1, max_length=MAX_REQUEST_ITEMS)
 
 
 class OutcomeResponse(BaseModel):

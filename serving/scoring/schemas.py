@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 from pydantic import (
@@ -38,10 +38,18 @@ from features.schema import (
     WCO_TRANSPORT_MODE_DIGITS,
 )
 from models.bundle import ScoredDeclaration
-from serving.base import ModelRef, ReasonOut
+from serving.base import MAX_REQUEST_ITEMS, ModelRef, ReasonOut
 
 MAX_ID_CHARS = 200
 MAX_TEXT_CHARS = 2000
+MAX_ITINERARY_CHARS = 200
+# A list itinerary holds as many countries as the string form can ("GR>MK>RS": 3 per code).
+MAX_ITINERARY_COUNTRIES = (MAX_ITINERARY_CHARS + 1) // 3
+# Extra model features (x_ fields): how many, how long a name, how large a value.
+MAX_EXTRA_FIELDS = 50
+MAX_EXTRA_NAME_CHARS = 64
+MAX_EXTRA_TEXT_CHARS = MAX_ID_CHARS
+MAX_EXTRA_MAGNITUDE = 1e15
 
 
 def _one_of(allowed: Sequence[str]) -> Callable[[str], str]:
@@ -85,16 +93,39 @@ TransportMode = Annotated[
     str, AfterValidator(_one_of(_TRANSPORT_MODE_WORDS)), _enum_schema(_TRANSPORT_MODE_WORDS)
 ]
 VehicleType = Annotated[str, AfterValidator(_one_of(VEHICLE_TYPES)), _enum_schema(VEHICLE_TYPES)]
-ExtraValue = str | float | int | bool | None
+
+
+def _extra_fields_schema(schema: dict[str, Any]) -> None:
+    """State the ``x_`` rules in the JSON schema: the name pattern and length, the values."""
+    name_chars = MAX_EXTRA_NAME_CHARS - len(EXTRA_PREFIX)
+    schema["patternProperties"] = {
+        f"^{EXTRA_PREFIX}[\\s\\S]{{0,{name_chars}}}$": {
+            "anyOf": [
+                {"type": "string", "maxLength": MAX_EXTRA_TEXT_CHARS},
+                {
+                    "type": "number",
+                    "minimum": -MAX_EXTRA_MAGNITUDE,
+                    "maximum": MAX_EXTRA_MAGNITUDE,
+                },
+                {"type": "boolean"},
+                {"type": "null"},
+            ]
+        }
+    }
+    schema["additionalProperties"] = False
+    # At most MAX_EXTRA_FIELDS x_ fields: a schema can only bound all properties together.
+    schema["maxProperties"] = len(schema["properties"]) + MAX_EXTRA_FIELDS
 
 
 class Declaration(BaseModel):
     """One customs declaration, canonical fields (DESIGN.md, Canonical declaration).
 
-    Extra source columns kept as model features may be sent under their ``x_`` names.
+    Extra source columns kept as model features may be sent under their ``x_`` names: at
+    most 50, names of at most 64 characters, values short text (200 characters), finite
+    numbers (magnitude at most 1e15), booleans or null.
     """
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", json_schema_extra=_extra_fields_schema)
 
     declaration_id: Identifier
     lodged_at: datetime = Field(description="ISO 8601; a date alone is midnight UTC")
@@ -113,9 +144,11 @@ class Declaration(BaseModel):
     origin_country: Country
     dispatch_country: Country
     destination_country: Country | None = None
-    itinerary: list[Country] | Annotated[str, StringConstraints(max_length=200)] | None = Field(
-        None, description='countries of routing: a list, or one string "GR>MK>RS"'
-    )
+    itinerary: (
+        Annotated[list[Country], Field(max_length=MAX_ITINERARY_COUNTRIES)]
+        | Annotated[str, StringConstraints(max_length=MAX_ITINERARY_CHARS)]
+        | None
+    ) = Field(None, description='countries of routing: a list, or one string "GR>MK>RS"')
     hs_code: HsCode = Field(description="commodity code, 6 to 10 digits")
     goods_description: FreeText | None = None
     packages: Count | None = None
@@ -126,16 +159,38 @@ class Declaration(BaseModel):
 
     @model_validator(mode="after")
     def _only_extra_features(self) -> Declaration:
-        """Unknown keys are typos unless they name an extra model feature (``x_`` prefix)."""
-        for key, value in (self.model_extra or {}).items():
+        """Unknown keys are typos unless they name an extra model feature (``x_`` prefix);
+        extra features are few, short-named, and hold short text or finite numbers."""
+        extras = self.model_extra or {}
+        if len(extras) > MAX_EXTRA_FIELDS:
+            raise ValueError(f"{len(extras)} extra fields, at most {MAX_EXTRA_FIELDS}")
+        for key, value in extras.items():
+            if len(key) > MAX_EXTRA_NAME_CHARS:
+                raise ValueError(f"a field name longer than {MAX_EXTRA_NAME_CHARS} characters")
             if not key.startswith(EXTRA_PREFIX):
                 raise ValueError(
                     f"unknown field '{key}': expected the canonical declaration fields, "
                     f"or extra model features named {EXTRA_PREFIX}..."
                 )
-            if not isinstance(value, ExtraValue):  # type: ignore[arg-type]
-                raise ValueError(f"field '{key}': expected a string, number, boolean or null")
+            if problem := _extra_value_problem(value):
+                raise ValueError(f"field '{key}': {problem}")
         return self
+
+
+def _extra_value_problem(value: object) -> str | None:
+    """What is wrong with an extra feature's value (never quoting it), or None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        if len(value) > MAX_EXTRA_TEXT_CHARS:
+            return f"text longer than {MAX_EXTRA_TEXT_CHARS} characters"
+        return None
+    if isinstance(value, int | float):
+        # abs() first: an integer too large for a float makes isfinite() raise.
+        if abs(value) > MAX_EXTRA_MAGNITUDE or not math.isfinite(value):
+            return f"expected a finite number of magnitude at most {MAX_EXTRA_MAGNITUDE:.0e}"
+        return None
+    return "expected a string, number, boolean or null"
 
 
 class ScoreRequest(BaseModel):
@@ -143,7 +198,7 @@ class ScoreRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    declarations: list[Declaration] = Field(min_length=1)
+    declarations: list[Declaration] = Field(min_length=1, max_length=MAX_REQUEST_ITEMS)
     top_k: int | None = Field(None, ge=0, description="reasons per declaration (default 5)")
 
 
