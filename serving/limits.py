@@ -31,6 +31,7 @@ from serving.base import UNREADABLE_URL, is_text
 
 MAX_JSON_DEPTH = 32
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_JSON_START = re.compile(rb"\s*[\[{]")
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEP = np.zeros(256, dtype=np.int32)
@@ -189,7 +190,7 @@ class RequestLimits:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if body.lstrip()[:1] in (b"[", b"{"):  # JSON: forms and other bodies are the route's
+        if _JSON_START.match(body):  # JSON: forms and other bodies are the route's
             if json_deeper_than(body, MAX_JSON_DEPTH):
                 await _too_deep()(scope, receive, send)
                 return

@@ -14,30 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
 from serving.access.keys import Role
-from serving.app import create_app
 from serving.audit.chain import AuditRecord
 from serving.audit.records import read_chain
 from serving.limits import MAX_JSON_DEPTH, json_deeper_than, url_not_text
-from serving.model.holder import ModelLoadError
-from serving.settings import ServiceSettings
+from tests.features.builder_frames import DECLARATION_DEFAULTS
 from tests.serving.access_keys import KeyedClient
+from tests.serving.test_hardening import app_with
 
 LONE = "\ud800"  # a high surrogate without its low half
 NO_MODEL = "no model loaded"
 
 
-def no_model(uri: str) -> Any:
-    raise ModelLoadError(f"no model at {uri}")
-
-
-def app_in(tmp_path: Path, **settings: Any) -> FastAPI:
-    return create_app(
-        ServiceSettings(database_url=f"sqlite:///{tmp_path / 'shiprisk.db'}", **settings),
-        loader=no_model,
-    )
+app_in = app_with  # the app without a model, its store in tmp_path
 
 
 @pytest.fixture
@@ -56,31 +46,14 @@ def recorded(client: KeyedClient) -> list[tuple[str, int, tuple[str, ...]]]:
 
 
 def declaration(**fields: Any) -> dict[str, Any]:
-    """A declaration every field of which validates."""
+    """A declaration every field of which validates, as a client sends it."""
     return {
+        **DECLARATION_DEFAULTS,
         "declaration_id": "D-1",
         "lodged_at": "2024-02-20T08:00:00Z",
         "office_id": "RS-HORGOS",
-        "flow": "import",
-        "procedure_code": "4000",
-        "transport_mode": "road",
-        "vehicle_id": "BG1234AB",
-        "vehicle_type": "truck",
-        "declarant_id": "DECL-1",
-        "importer_id": "IMP-1",
-        "exporter_id": "EXP-1",
-        "carrier_id": "CAR-1",
-        "origin_country": "TR",
-        "dispatch_country": "BG",
-        "destination_country": "RS",
         "itinerary": ["TR", "BG", "RS"],
-        "hs_code": "930590",
-        "goods_description": "spare parts",
         "packages": 2,
-        "gross_mass_kg": 12.5,
-        "net_mass_kg": 10.0,
-        "customs_value_eur": 400.0,
-        "duty_rate": 5.0,
         "x_process_type": "standard",
         **fields,
     }
