@@ -27,7 +27,7 @@ from serving.base import MODEL_VERSION_HEADER, ServiceState
 from serving.errors import add_error_handlers
 from serving.inspections.service import OperationsPolicy
 from serving.lifespan import lifespan
-from serving.limits import BodySizeLimit
+from serving.limits import RequestLimits
 from serving.metrics import RequestMetrics, ServiceMetrics
 from serving.model.holder import BundleLoader, ModelHolder, registry_loader
 from serving.routes import include_routes
@@ -85,12 +85,13 @@ def create_app(
     document_keys(app)
     document_limits(app, settings.max_top_k)
     include_web(app)  # pages under /web: they read everything through the routes above
-    # Outermost last: the record of a request is written once its key is known; keys are
-    # checked on bodies already bounded by the size limit; metrics time everything,
-    # including 413s; every response, errors included, gets the headers.
+    # Outermost last: keys are checked before any of the body is read; the record of a
+    # request is written once its key is known, and the request limits (size, nesting, text)
+    # answer inside it, so their refusals are recorded too; metrics time everything,
+    # including 401s and 413s; every response, errors included, gets the headers.
+    app.add_middleware(RequestLimits, max_bytes=settings.max_body_bytes)
     app.add_middleware(ConsultationRecords)
     app.add_middleware(AccessControl)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics, holder=holder)
     if settings.cors_origins:
         app.add_middleware(

@@ -40,12 +40,15 @@ MODEL_VERSION_HEADER = "X-Model-Version"  # name/version of the model that answe
 JUSTIFICATION_HEADER = "X-Justification"  # why the caller consults (kept in the log)
 CONTENT_LANGUAGE_HEADER = "Content-Language"  # the language of a translated answer's texts
 MAX_JUSTIFICATION_CHARS = 500
+# Items in any one list of a request (declarations to score, outcomes, ...): one cap for all.
+MAX_REQUEST_ITEMS = 1000
 
 # Request-scope slots (``scope["state"]``) shared by the middlewares and the routes.
 CALLER = "shiprisk.caller"  # the authenticated `Caller`, set by the access middleware
 REQUEST_WRITES = "shiprisk.request_writes"  # writes left to the record's commit
 NAMED_IDS = "shiprisk.declaration_ids"  # ids a route says it consulted
 QUERY_VALUES = "shiprisk.query_values"  # the single-valued query parameters a route read
+UNREADABLE_URL = "shiprisk.unreadable_url"  # set when the path or query is not UTF-8 text
 
 
 # -- the model being served --------------------------------------------------------------------
@@ -112,6 +115,22 @@ class Caller:
         if self.key.offices is None:
             return True
         return office_id is not None and self.key.covers_office(office_id)
+
+
+# -- text --------------------------------------------------------------------------------------
+
+
+def is_text(value: str) -> bool:
+    """Whether a string is valid Unicode text: no lone surrogate (``"\\ud800"``).
+
+    JSON's ``\\u`` escapes (and Python's decoder of JSON bytes) let a lone surrogate into a
+    `str`; it cannot be written as UTF-8, so it must never reach a store, a hash or a log.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 # -- response shapes shared by the rooms -------------------------------------------------------

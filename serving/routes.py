@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 
 from serving import probes
-from serving.access.policy import unlisted_routes
+from serving.access.policy import API_PREFIX, is_api, unlisted_routes
 from serving.access.roles import current_caller
 from serving.audit import routes as audit
 from serving.base import ErrorResponse
@@ -41,7 +41,8 @@ def include_routes(app: FastAPI) -> None:
 
     Raises:
         RuntimeError: a route has no entry in the role x route table (it would be closed to
-            everyone; decide who may call it in serving/access/policy.py).
+            everyone; decide who may call it in serving/access/policy.py), or lies outside
+            the API prefix (where every path but the open ones answers 404).
     """
     app.include_router(probes.router)
     for router in KEYED_ROUTERS:
@@ -54,3 +55,5 @@ def include_routes(app: FastAPI) -> None:
     ]
     if missing := unlisted_routes(declared):
         raise RuntimeError(f"routes without an access policy: {missing}")
+    if outside := sorted({template for _, template in declared if not is_api(template)}):
+        raise RuntimeError(f"keyed routes outside {API_PREFIX}: {outside}")

@@ -14,6 +14,7 @@ from pydantic_settings import SettingsConfigDict
 
 from models.tracking_uri import DEFAULT_TRACKING_URI, resolved_tracking_uri
 from serving.access.settings import AccessSettings
+from serving.base import MAX_REQUEST_ITEMS
 from serving.inspections.worklist import DEFAULT_EXPLORATION_SHARE, DEFAULT_SEVERITY
 from serving.store.database import DATABASE_FILE
 
@@ -55,7 +56,12 @@ class ServiceSettings(AccessSettings):
         default_factory=lambda: dict(DEFAULT_SEVERITY),
         description='weight per threat in expected harm, JSON: {"weapons": 10, "revenue": 1}',
     )
-    max_rows: int = Field(default=1000, ge=1, description="declarations accepted in one request")
+    max_rows: int = Field(
+        default=MAX_REQUEST_ITEMS,
+        ge=1,
+        le=MAX_REQUEST_ITEMS,
+        description="declarations accepted in one request (at most the API's list cap)",
+    )
     max_body_bytes: int = Field(default=MEBIBYTE, ge=1024, description="request body size limit")
     top_k: int = Field(
         default=5, ge=0, description="reasons per declaration when a request names none"

@@ -1,10 +1,12 @@
 """Who is calling: the access middleware authenticates the API key of every keyed request.
 
-`AccessControl` sits in front of every route. It lets probes and pages through, serves
-/metrics and the OpenAPI docs as the settings expose them, and authenticates the key
-(``Authorization: Bearer <key>`` or ``X-API-Key``; 401 otherwise), then keeps the `Caller` in
-the request scope for the audit middleware and the routes' role check
-(`serving.access.roles.current_caller`).
+`AccessControl` sits in front of every route. It lets probes, the entrance (``/``) and pages
+through, serves /metrics and the OpenAPI docs as the settings expose them, answers 404 to any
+other path outside the API prefix (``/favicon.ico``, typos, scanners: no key is asked for
+there, and none would help), and under the prefix authenticates the key
+(``Authorization: Bearer <key>`` or ``X-API-Key``; 401 otherwise, whether or not the route
+exists), then keeps the `Caller` in the request scope for the audit middleware and the routes'
+role check (`serving.access.roles.current_caller`).
 
 Authentication stays a middleware rather than a FastAPI dependency, for three reasons:
 the key is checked before anything of the request is read or parsed (a dependency runs after
@@ -30,9 +32,9 @@ from serving.access.policy import (
     DOCS_PATHS,
     METRICS_PATH,
     METRICS_ROLES,
-    PROBE_PATHS,
     Exposure,
-    is_page,
+    is_api,
+    is_open,
 )
 from serving.base import CALLER, Caller, error_response
 
@@ -69,7 +71,7 @@ class AccessControl:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PROBE_PATHS or is_page(scope["path"]):
+        if scope["type"] != "http" or is_open(scope["path"]):
             await self.app(scope, receive, send)
             return
         state = scope["app"].state.service
@@ -93,6 +95,9 @@ class AccessControl:
                     )
                     return
             await self.app(scope, receive, send)
+            return
+        if not is_api(path):  # unknown outside the API: nothing to authenticate for
+            await error_response(404, "Not Found")(scope, receive, send)
             return
 
         key = await self._authenticate(scope, state)

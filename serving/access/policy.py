@@ -7,6 +7,7 @@ route missing from the table is refused to everyone (the app refuses to start wi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -58,8 +59,14 @@ ROUTE_POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/v1/admin/reload"): RoutePolicy(ADMIN),
 }
 
+# Every keyed route lives under the API prefix. Outside it, a path that is not one of the open
+# ones below is unknown and answers 404 to anyone; inside it, the key comes first (401 without
+# one, 404 after), so an anonymous caller learns nothing of which /v1 routes exist.
+API_PREFIX = "/v1"
 # Probes answer everyone: orchestrators call them without keys, and they reveal no data.
 PROBE_PATHS = frozenset({"/livez", "/readyz"})
+# The service's own address: a browser that opens it is sent to the pages' sign-in.
+ENTRANCE_PATH = "/"
 # Server-rendered pages sign their users in themselves (a key entered once, kept in a signed
 # session) and read everything through the API with that key, where every check applies.
 PAGES_PREFIX = "/web"
@@ -73,10 +80,40 @@ def is_page(path: str) -> bool:
     return path == PAGES_PREFIX or path.startswith(f"{PAGES_PREFIX}/")
 
 
+def is_api(path: str) -> bool:
+    """Whether a path is under the API prefix, where every request needs a key."""
+    return path == API_PREFIX or path.startswith(f"{API_PREFIX}/")
+
+
+def is_open(path: str) -> bool:
+    """Whether a path answers without a key: probes, the entrance and the pages."""
+    return path in PROBE_PATHS or path == ENTRANCE_PATH or is_page(path)
+
+
 def policy_for(method: str, template: str) -> RoutePolicy | None:
     """The policy of a route (HEAD is checked as GET); None when the route is not listed."""
     verb = "GET" if method.upper() == "HEAD" else method.upper()
     return ROUTE_POLICIES.get((verb, template))
+
+
+# Each template as a pattern over concrete paths: a parameter is one path segment, as routed.
+_TEMPLATE_PATTERNS = [
+    (method, template, re.compile("^" + re.sub(r"\{[^/]+\}", "[^/]+", template) + "$"))
+    for method, template in ROUTE_POLICIES
+]
+
+
+def template_for(method: str, path: str) -> str | None:
+    """The listed route a concrete path is for (HEAD as GET); None when none is.
+
+    For requests answered before the router ran (a body over the limit, unreadable input),
+    so that they are recorded under their route as well.
+    """
+    verb = "GET" if method.upper() == "HEAD" else method.upper()
+    for listed, template, pattern in _TEMPLATE_PATTERNS:
+        if listed == verb and pattern.match(path):
+            return template
+    return None
 
 
 def may_call(role: Role, method: str, template: str) -> bool:

@@ -5,7 +5,10 @@ request with its response held back, writes the consultation-log record (and the
 route left to that commit, `serving.deps.commit_with_record`) in one transaction, and only then
 sends the response. When the record cannot be written the client gets 503 instead, and
 /readyz turns not ready (fail closed). It sits inside `AccessControl`, which put the
-authenticated `Caller` in the request scope; a request without one is passed through.
+authenticated `Caller` in the request scope; a request without one is passed through. Every
+request to a recorded route is recorded whatever its status, including the 413, 400 and 422
+that `serving.limits` answers before the router runs, and the 500 of an unexpected error; a
+declaration id is recorded only when it is valid text.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.access.keys import StoredKey
-from serving.access.policy import policy_for
+from serving.access.policy import policy_for, template_for
 from serving.audit import records
 from serving.audit.chain import AuditEvent
 from serving.base import (
@@ -33,8 +36,10 @@ from serving.base import (
     NAMED_IDS,
     QUERY_VALUES,
     REQUEST_WRITES,
+    UNREADABLE_URL,
     Caller,
     error_response,
+    is_text,
 )
 
 log = logging.getLogger(__name__)
@@ -91,7 +96,7 @@ def _ids_from_json(body: bytes) -> list[str]:
         return []
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's stack
         return []
     return list(_declaration_ids(document))
 
@@ -137,6 +142,8 @@ class _Exchange:
             self.status = 500
         self.request_body = b"".join(body_parts)
         self.template = getattr(self.scope.get("route"), "path", None)
+        if self.template is None:  # answered before the router ran (413, 400, 422)
+            self.template = template_for(self.scope["method"], self.scope["path"])
         policy = None if self.template is None else policy_for(self.scope["method"], self.template)
         if policy is None or not policy.audited:  # unknown paths (404, 405) are not recorded
             for message in held:
@@ -148,10 +155,12 @@ class _Exchange:
 
     def _event(self, state: Any, response_body: bytes, model_version: str | None) -> AuditEvent:
         ids: list[str] = []
+        # A path or query that is not UTF-8 was refused unread: nothing of it is recorded.
+        url_read = not self.scope.get("state", {}).get(UNREADABLE_URL)
         path_id = self.scope.get("path_params", {}).get("declaration_id")
-        if isinstance(path_id, str):
+        if isinstance(path_id, str) and url_read:
             ids.append(path_id)
-        query_id = _query_value(self.scope, "declaration_id")
+        query_id = _query_value(self.scope, "declaration_id") if url_read else None
         if query_id is not None:
             ids.append(query_id)
         named = self.scope.get("state", {}).get(NAMED_IDS)
@@ -161,7 +170,8 @@ class _Exchange:
             ids.extend(_ids_from_json(self.request_body))
             if self.status < 400:
                 ids.extend(_ids_from_json(response_body))
-        unique = list(dict.fromkeys(i for i in ids if len(i) <= 200))[:MAX_AUDITED_IDS]
+        unique = list(dict.fromkeys(i for i in ids if len(i) <= 200 and is_text(i)))
+        unique = unique[:MAX_AUDITED_IDS]
         if model_version is None and (current := state.model_holder.current) is not None:
             model_version = current.label
         caller = self.scope["state"][CALLER]
@@ -176,7 +186,7 @@ class _Exchange:
             justification=None if justification is None else justification[:500],
             model_version=model_version,
             status=self.status,
-            detail=_query_detail(self.scope),
+            detail=_query_detail(self.scope) if url_read else {},
         )
 
     async def _release(

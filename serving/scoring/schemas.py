@@ -22,31 +22,66 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.rules import pydantic_fields
-from features.schema import DECLARATION_COLUMNS, DECLARATION_FIELDS, EXTRA_PREFIX
+from features.schema import DECLARATION_COLUMNS, DECLARATION_FIELDS, EXTRA_PREFIX, MAX_ID_CHARS
 from models.bundle import ScoredDeclaration
-from serving.base import ModelRef, ReasonOut
+from serving.base import MAX_REQUEST_ITEMS, ModelRef, ReasonOut
 
 # Each field checked and documented by its canonical rule (features.schema, features.rules).
 RULE = pydantic_fields(DECLARATION_FIELDS)
-ExtraValue = str | float | int | bool | None
+# Extra model features (x_ fields): how many, how long a name, how large a value.
+MAX_EXTRA_FIELDS = 50
+MAX_EXTRA_NAME_CHARS = 64
+MAX_EXTRA_TEXT_CHARS = MAX_ID_CHARS  # an x_ text value is an id-like code
+MAX_EXTRA_MAGNITUDE = 1e15
+
+
+def _extra_fields_schema(schema: dict[str, Any]) -> None:
+    """State the ``x_`` rules in the JSON schema: the name pattern and length, the values."""
+    name_chars = MAX_EXTRA_NAME_CHARS - len(EXTRA_PREFIX)
+    schema["patternProperties"] = {
+        f"^{EXTRA_PREFIX}[\\s\\S]{{0,{name_chars}}}$": {
+            "anyOf": [
+                {"type": "string", "maxLength": MAX_EXTRA_TEXT_CHARS},
+                {
+                    "type": "number",
+                    "minimum": -MAX_EXTRA_MAGNITUDE,
+                    "maximum": MAX_EXTRA_MAGNITUDE,
+                },
+                {"type": "boolean"},
+                {"type": "null"},
+            ]
+        }
+    }
+    schema["additionalProperties"] = False
+    # At most MAX_EXTRA_FIELDS x_ fields: a schema can only bound all properties together.
+    schema["maxProperties"] = len(schema["properties"]) + MAX_EXTRA_FIELDS
+
+
+def _extra_value_problem(value: object) -> str | None:
+    """What is wrong with an extra feature's value (never quoting it), or None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        if len(value) > MAX_EXTRA_TEXT_CHARS:
+            return f"text longer than {MAX_EXTRA_TEXT_CHARS} characters"
+        return None
+    if isinstance(value, int | float):
+        # abs() first: an integer too large for a float makes isfinite() raise.
+        if abs(value) > MAX_EXTRA_MAGNITUDE or not math.isfinite(value):
+            return f"expected a finite number of magnitude at most {MAX_EXTRA_MAGNITUDE:.0e}"
+        return None
+    return "expected a string, number, boolean or null"
 
 
 class Declaration(BaseModel):
     """One customs declaration, canonical fields (DESIGN.md, Canonical declaration).
 
-    Extra source columns kept as model features may be sent under their ``x_`` names.
+    Extra source columns kept as model features may be sent under their ``x_`` names: at
+    most 50, names of at most 64 characters, values short text (200 characters), finite
+    numbers (magnitude at most 1e15), booleans or null.
     """
 
-    model_config = ConfigDict(
-        extra="allow",
-        # What `_only_extra_features` accepts, so that the schema admits no key it refuses.
-        json_schema_extra={
-            "additionalProperties": False,
-            "patternProperties": {
-                f"^{EXTRA_PREFIX}": {"type": ["string", "number", "boolean", "null"]}
-            },
-        },
-    )
+    model_config = ConfigDict(extra="allow", json_schema_extra=_extra_fields_schema)
 
     declaration_id: Annotated[str, RULE["declaration_id"]]
     lodged_at: Annotated[datetime, RULE["lodged_at"]] = Field(
@@ -88,15 +123,21 @@ class Declaration(BaseModel):
 
     @model_validator(mode="after")
     def _only_extra_features(self) -> Declaration:
-        """Unknown keys are typos unless they name an extra model feature (``x_`` prefix)."""
-        for key, value in (self.model_extra or {}).items():
+        """Unknown keys are typos unless they name an extra model feature (``x_`` prefix);
+        extra features are few, short-named, and hold short text or finite numbers."""
+        extras = self.model_extra or {}
+        if len(extras) > MAX_EXTRA_FIELDS:
+            raise ValueError(f"{len(extras)} extra fields, at most {MAX_EXTRA_FIELDS}")
+        for key, value in extras.items():
+            if len(key) > MAX_EXTRA_NAME_CHARS:
+                raise ValueError(f"a field name longer than {MAX_EXTRA_NAME_CHARS} characters")
             if not key.startswith(EXTRA_PREFIX):
                 raise ValueError(
                     f"unknown field '{key}': expected the canonical declaration fields, "
                     f"or extra model features named {EXTRA_PREFIX}..."
                 )
-            if not isinstance(value, ExtraValue):  # type: ignore[arg-type]
-                raise ValueError(f"field '{key}': expected a string, number, boolean or null")
+            if problem := _extra_value_problem(value):
+                raise ValueError(f"field '{key}': {problem}")
         return self
 
 
@@ -139,6 +180,7 @@ class ScoreRequest(BaseModel):
 
     declarations: list[Declaration] = Field(
         min_length=1,
+        max_length=MAX_REQUEST_ITEMS,
         description="each with its own declaration_id (a repeated id in one request is refused)",
     )
     top_k: int | None = Field(None, ge=0, description="reasons per declaration (default 5)")

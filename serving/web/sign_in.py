@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from features.i18n import LOCALES
-from serving.access.policy import PAGES_PREFIX
+from serving.access.policy import ENTRANCE_PATH, PAGES_PREFIX
 from serving.base import MAX_JUSTIFICATION_CHARS
 from serving.web.i18n import LANGUAGE_COOKIE
 from serving.web.page import (
@@ -27,6 +27,14 @@ from serving.web.session import COOKIE_PATH, WebSession
 LANGUAGE_COOKIE_DAYS = 365
 
 router = page_router()
+# The service's own address, outside the pages' prefix: not part of the API's document.
+entrance = APIRouter(include_in_schema=False)
+
+
+@entrance.api_route(ENTRANCE_PATH, methods=["GET", "HEAD"])
+def enter() -> RedirectResponse:
+    """A browser opening the service's address is sent to the pages, which sign users in."""
+    return RedirectResponse(f"{PAGES_PREFIX}/", status_code=303)
 
 
 @router.get("/", response_class=HTMLResponse)

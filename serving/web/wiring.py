@@ -89,6 +89,7 @@ def include_pages(
     )
     for room in (sign_in, worklist, declaration, model, audit):
         app.include_router(room.router)
+    app.include_router(sign_in.entrance)
     app.mount(STATIC_PATH, StaticFiles(directory=str(_HERE / "static")), name="web-static")
 
 

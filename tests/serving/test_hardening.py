@@ -45,11 +45,13 @@ def test_every_response_carries_the_security_headers(tmp_path: Path) -> None:
             client.get("/readyz"),  # 503, no model
             client.get("/v1/model", headers={"Authorization": ""}),  # 401
             client.get("/v1/model", headers={"X-API-Key": client.keys[Role.OFFICER]}),  # 403
-            client.get("/nowhere"),  # 401: unknown paths are not revealed without a key
-            client.get("/nowhere", headers={"X-API-Key": client.keys[Role.ADMIN]}),  # 404
+            client.get("/v1/nowhere"),  # 401: the API's paths are not revealed without a key
+            client.get("/v1/nowhere", headers={"X-API-Key": client.keys[Role.ADMIN]}),  # 404
+            client.get("/nowhere"),  # 404: outside the API, nothing needs a key
             client.post("/v1/scores", content=b"x" * 2_000_000),  # 413
+            client.get("/", follow_redirects=False),  # 303 to the pages
         ]
-        assert [r.status_code for r in responses] == [200, 503, 401, 403, 401, 404, 413]
+        assert [r.status_code for r in responses] == [200, 503, 401, 403, 401, 404, 404, 413, 303]
         for response in responses:
             assert {k: response.headers.get(k) for k in EXPECTED_HEADERS} == EXPECTED_HEADERS
 
@@ -168,3 +170,65 @@ def test_an_unhandled_error_answers_a_bare_500_and_logs_one_line(
     assert "ACME" not in caplog.text and "Traceback" not in caplog.text
     assert f"internal error {incident} in GET /v1/worklist: RuntimeError" in caplog.text
     assert [(r["route"], r["status"]) for r in records] == [("GET /v1/worklist", 500)]
+
+
+# -- first visit (issue 16, item 6) ------------------------------------------------------------
+
+
+def test_the_service_address_leads_a_browser_to_the_sign_in(tmp_path: Path) -> None:
+    with KeyedClient(app_with(tmp_path)) as client:
+        entrance = client.get("/", follow_redirects=False)
+        assert (entrance.status_code, entrance.headers["location"]) == (303, "/web/")
+        landed = client.get("/")  # followed: /web/ sends a visitor without a session on
+        assert landed.status_code == 200
+        assert landed.headers["content-type"].startswith("text/html")
+        assert str(landed.url).endswith("/web/sign-in")
+        assert client.head("/", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize("path", ["/favicon.ico", "/nowhere", "/v2/scores", "/.env", "/v1x"])
+def test_unknown_paths_outside_the_api_answer_404_to_anyone(tmp_path: Path, path: str) -> None:
+    with KeyedClient(app_with(tmp_path)) as client:
+        anonymous = client.get(path)
+        keyed = client.get(path, headers={"X-API-Key": client.keys[Role.ADMIN]})
+        posted = client.post(path, content=b"{}")
+        records = client.get("/v1/audit").json()["records"]
+    assert [anonymous.status_code, keyed.status_code, posted.status_code] == [404, 404, 404]
+    assert anonymous.json() == {"detail": "Not Found"}
+    assert "www-authenticate" not in anonymous.headers
+    assert records == []  # not a route: nothing to record
+
+
+def test_unknown_api_paths_ask_for_a_key_first_and_reveal_nothing(tmp_path: Path) -> None:
+    """Under /v1 the key comes first: an anonymous caller gets the same 401 for a route that
+    exists and for one that does not, so it cannot map the API; a keyed one gets 404."""
+    with KeyedClient(app_with(tmp_path)) as client:
+        anonymous = {"Authorization": ""}
+        unknown = client.get("/v1/nowhere", headers=anonymous)
+        known = client.get("/v1/model", headers=anonymous)
+        bare_prefix = client.get("/v1", headers=anonymous)
+        keyed = client.get("/v1/nowhere", headers={"X-API-Key": client.keys[Role.ADMIN]})
+        records = client.get("/v1/audit").json()["records"]
+    assert (unknown.status_code, unknown.json(), unknown.headers["www-authenticate"]) == (
+        known.status_code,
+        known.json(),
+        known.headers["www-authenticate"],
+    )
+    assert (unknown.status_code, bare_prefix.status_code, keyed.status_code) == (401, 401, 404)
+    assert records == []
+
+
+def test_a_keyed_route_outside_the_api_prefix_stops_the_app(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fastapi import APIRouter
+
+    from serving import routes
+    from serving.access.policy import ROUTE_POLICIES, RoutePolicy
+
+    stray = APIRouter()
+    stray.add_api_route("/elsewhere", lambda: {}, methods=["GET"])
+    monkeypatch.setattr(routes, "KEYED_ROUTERS", (stray,))
+    monkeypatch.setitem(ROUTE_POLICIES, ("GET", "/elsewhere"), RoutePolicy(frozenset(Role)))
+    with pytest.raises(RuntimeError, match=r"keyed routes outside /v1: \['/elsewhere'\]"):
+        routes.include_routes(FastAPI())
