@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -322,82 +322,79 @@ def unkeyed_from(store: Store, sequence: int) -> None:
         )
 
 
+@pytest.fixture
+def upgraded(store_url: str, tmp_path: Path) -> Iterator[tuple[Store, AuditLog, Path]]:  # noqa: F811
+    """An upgraded store (3 unkeyed records), its log declaring into a checkpoint file."""
+    store = upgraded_store(store_url)
+    path = tmp_path / "kept" / "checkpoints.jsonl"
+    yield store, AuditLog(KEY, path), path
+    store.close()
+
+
 REWRITE = "an unkeyed rewrite (the chain was rewritten without the audit key)"
 
 
 def test_a_chain_from_before_the_migration_verifies_up_to_its_boundary_and_a_downgrade_is_caught(
-    store_url: str,  # noqa: F811
-    tmp_path: Path,
+    upgraded: tuple[Store, AuditLog, Path],
 ) -> None:
-    store = upgraded_store(store_url)
-    path = tmp_path / "kept" / "checkpoints.jsonl"
-    try:
-        assert [r.scheme for r in chain_of(store)] == [LEGACY_SCHEME] * 3
-        log = AuditLog(KEY, path)
-        log.append(store, event(10, ids=("D10",)))  # the first keyed record: boundary first
-        log.append(store, event(11))
-        records = chain_of(store)
-        assert [(r.sequence, r.scheme, r.event.route) for r in records[3:]] == [
-            (4, "hmac-sha256", "audit legacy boundary"),
-            (5, "hmac-sha256", event(10).route),
-            (6, "hmac-sha256", event(11).route),
-        ]
-        ((_, boundary),) = read_file(path)
-        assert (boundary.legacy_through, boundary.head_sequence, boundary.record_count) == (3, 3, 3)
-        assert (boundary.head_hash, boundary.store_id) == (
-            records[2].record_hash,
-            identity_of(store),
-        )
-        assert boundary.signed_by(KEY) and not boundary.signed_by(GUESS)
-        assert dict(records[3].event.detail)["signature"] == boundary.signature
-        verdict = verdict_of(store, read_file(path))
-        assert (verdict.intact, verdict.head_sequence, verdict.legacy_through) == (True, 6, 3)
+    store, log, path = upgraded
+    assert [r.scheme for r in chain_of(store)] == [LEGACY_SCHEME] * 3
+    log.append(store, event(10, ids=("D10",)))  # the first keyed record: boundary first
+    log.append(store, event(11))
+    records = chain_of(store)
+    assert [(r.sequence, r.scheme, r.event.route) for r in records[3:]] == [
+        (4, "hmac-sha256", "audit legacy boundary"),
+        (5, "hmac-sha256", event(10).route),
+        (6, "hmac-sha256", event(11).route),
+    ]
+    ((_, boundary),) = read_file(path)
+    assert (boundary.legacy_through, boundary.head_sequence, boundary.record_count) == (3, 3, 3)
+    assert (boundary.head_hash, boundary.store_id) == (
+        records[2].record_hash,
+        identity_of(store),
+    )
+    assert boundary.signed_by(KEY) and not boundary.signed_by(GUESS)
+    assert dict(records[3].event.detail)["signature"] == boundary.signature
+    verdict = verdict_of(store, read_file(path))
+    assert (verdict.intact, verdict.head_sequence, verdict.legacy_through) == (True, 6, 3)
 
-        # The boundary counts only from outside the database: its record alone does not.
-        verdict = verdict_of(store)
-        assert verdict.broken_sequence == 1
-        assert str(verdict.problem).startswith(
-            "record 1 is unkeyed (sha256) and no signed legacy boundary of this store was found"
-        )
+    # The boundary counts only from outside the database: its record alone does not.
+    verdict = verdict_of(store)
+    assert verdict.broken_sequence == 1
+    assert str(verdict.problem).startswith(
+        "record 1 is unkeyed (sha256) and no signed legacy boundary of this store was found"
+    )
 
-        # A writer without the key appends in the old scheme (the column's default).
-        write_unkeyed(store, 7, records[-1].record_hash, scheme=None)
-        verdict = verdict_of(store, read_file(path))
-        assert (verdict.broken_sequence, verdict.problem) == (
-            7,
-            "record 7 is unkeyed (sha256) but follows keyed record 4: the chain was "
-            "downgraded (rewritten without the audit key)",
-        )
-    finally:
-        store.close()
+    # A writer without the key appends in the old scheme (the column's default).
+    write_unkeyed(store, 7, records[-1].record_hash, scheme=None)
+    verdict = verdict_of(store, read_file(path))
+    assert (verdict.broken_sequence, verdict.problem) == (
+        7,
+        "record 7 is unkeyed (sha256) but follows keyed record 4: the chain was "
+        "downgraded (rewritten without the audit key)",
+    )
 
 
 def test_keyed_records_rewritten_unkeyed_beyond_the_boundary_are_named(
-    store_url: str,  # noqa: F811
-    tmp_path: Path,
+    upgraded: tuple[Store, AuditLog, Path],
 ) -> None:
-    store = upgraded_store(store_url)
-    path = tmp_path / "checkpoints.jsonl"
-    try:
-        log = AuditLog(KEY, path)
-        for minute in (10, 11, 12):
-            log.append(store, event(minute, ids=(f"D{minute}",)))
-        unkeyed_from(store, 4)  # the boundary's record and every keyed one after it
-        assert {r.scheme for r in chain_of(store)} == {LEGACY_SCHEME}
-        problem = (
-            f"record 4 is unkeyed (sha256) and this store's signed legacy boundary accepts them "
-            f"through record 3: {REWRITE}"
-        )
-        verdict = verdict_of(store, read_file(path))
-        assert (verdict.broken_sequence, verdict.problem) == (4, problem)
+    store, log, path = upgraded
+    for minute in (10, 11, 12):
+        log.append(store, event(minute, ids=(f"D{minute}",)))
+    unkeyed_from(store, 4)  # the boundary's record and every keyed one after it
+    assert {r.scheme for r in chain_of(store)} == {LEGACY_SCHEME}
+    problem = (
+        f"record 4 is unkeyed (sha256) and this store's signed legacy boundary accepts them "
+        f"through record 3: {REWRITE}"
+    )
+    verdict = verdict_of(store, read_file(path))
+    assert (verdict.broken_sequence, verdict.problem) == (4, problem)
 
-        # The service's next record finds an unkeyed head: it must not declare a new boundary.
-        log.append(store, event(20))
-        assert [c.legacy_through for _, c in read_file(path)] == [3]
-        verdict = verdict_of(store, read_file(path))
-        assert (verdict.broken_sequence, verdict.problem) == (4, problem)
-    finally:
-        store.close()
+    # The service's next record finds an unkeyed head: it must not declare a new boundary.
+    log.append(store, event(20))
+    assert [c.legacy_through for _, c in read_file(path)] == [3]
+    verdict = verdict_of(store, read_file(path))
+    assert (verdict.broken_sequence, verdict.problem) == (4, problem)
 
 
 def test_a_fresh_store_rewritten_whole_in_the_unkeyed_scheme_is_named_at_its_first_record(
@@ -431,29 +428,21 @@ def test_a_fresh_store_rewritten_whole_in_the_unkeyed_scheme_is_named_at_its_fir
     assert verdict_of(store, read_file(path)).broken_sequence == 1
 
 
-def test_a_purge_may_remove_the_legacy_prefix(
-    store_url: str,  # noqa: F811
-    tmp_path: Path,
-) -> None:
-    store = upgraded_store(store_url)
-    path = tmp_path / "checkpoints.jsonl"
-    try:
-        log = AuditLog(KEY, path)
-        log.append(store, event(10))  # records 4 (boundary) and 5
-        result = log.purge(
-            store,
-            before=T0 + timedelta(minutes=5),  # the unkeyed records 1..3
-            now=T0 + timedelta(days=400),
-            retention_days=365,
-            actor="cli:ops",
-        )
-        assert (result.purged, result.record.sequence) == (3, 6)
-        assert {r.scheme for r in chain_of(store)} == {"hmac-sha256"}
-        verdict = verdict_of(store, read_file(path))
-        assert (verdict.intact, verdict.head_sequence, verdict.legacy_through) == (True, 6, 3)
-        assert verdict_of(store).intact  # no unkeyed record is left to accept
-    finally:
-        store.close()
+def test_a_purge_may_remove_the_legacy_prefix(upgraded: tuple[Store, AuditLog, Path]) -> None:
+    store, log, path = upgraded
+    log.append(store, event(10))  # records 4 (boundary) and 5
+    result = log.purge(
+        store,
+        before=T0 + timedelta(minutes=5),  # the unkeyed records 1..3
+        now=T0 + timedelta(days=400),
+        retention_days=365,
+        actor="cli:ops",
+    )
+    assert (result.purged, result.record.sequence) == (3, 6)
+    assert {r.scheme for r in chain_of(store)} == {"hmac-sha256"}
+    verdict = verdict_of(store, read_file(path))
+    assert (verdict.intact, verdict.head_sequence, verdict.legacy_through) == (True, 6, 3)
+    assert verdict_of(store).intact  # no unkeyed record is left to accept
 
 
 def test_checkpoints_of_another_store_in_a_shared_file_are_set_aside_not_breaks(
