@@ -270,10 +270,11 @@ def verify_log(
     first = ordered[0].sequence if ordered else None
     for where, checkpoint in [*ours, *recorded]:
         problem = _checkpoint_problem(where, checkpoint, key, verdict, hashes, purges, first)
-        if problem is None and checkpoint.store_id != store_id:  # only records get here
+        # Lines of other stores were set aside above: only records of the chain get here.
+        if problem is None and checkpoint.store_id != store_id:
             this = "has no id" if store_id is None else f"is {store_id}"
             problem = (
-                int(where.removeprefix("record ")),
+                int(where.removeprefix("record ")),  # the checkpoint's own record
                 (
                     f"checkpoint {where} was signed for store {checkpoint.store_id[:32]}, but this "
                     f"store {this}: the store's id was changed (or the record was copied from "
