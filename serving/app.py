@@ -78,7 +78,12 @@ def create_app(
         severity=dict(settings.severity), exploration_share=settings.exploration_share
     )
     app.state.service = ServiceState(
-        settings, holder, metrics, scoring, policy, AuditLog(audit_key)
+        settings,
+        holder,
+        metrics,
+        scoring,
+        policy,
+        AuditLog(audit_key, settings.checkpoint_path(settings.data_dir)),
     )
     add_error_handlers(app)
     include_routes(app)

@@ -11,8 +11,11 @@ compute a hash that verifies: not even someone who can rewrite the whole table.
 
 Records written before the keyed scheme (Alembic migration 0003) carry ``LEGACY_SCHEME``:
 plain SHA-256 of the canonical JSON and the previous hash, declaration links not covered.
-They still verify, but only before the first keyed record: an unkeyed record after a keyed
-one is a downgrade (someone who lacks the key rewrote the chain) and is named.
+Anyone can compute those, so they verify only up to the store's signed legacy boundary,
+kept outside the database (``legacy_through``, `serving.audit.boundary`): an unkeyed record
+beyond it, or any unkeyed record when there is none (a store that never held unkeyed
+records), is an unkeyed rewrite and is named; so is an unkeyed record after a keyed one (a
+downgrade).
 
 Records are only removed by `shiprisk audit purge`, which first appends a purge record
 carrying the sequence number and hash of the last record it removes (its anchor): the
@@ -201,6 +204,8 @@ class ChainVerdict:
     problem: str | None = None
     checkpoints: int = 0  # checkpoints that held (serving.audit.checkpoints.verify_log)
     vouched_sequence: int | None = None  # the newest record a checkpoint vouches for
+    legacy_through: int | None = None  # unkeyed records accepted up to here (signed boundary)
+    foreign_checkpoints: tuple[tuple[str, int], ...] = ()  # (other store's id, its lines)
 
     @property
     def intact(self) -> bool:
@@ -221,12 +226,16 @@ def _anchors(records: list[AuditRecord]) -> dict[int, str]:
     return anchors
 
 
-def verify_chain(records: Iterable[AuditRecord], key: AuditKey) -> ChainVerdict:
+def verify_chain(
+    records: Iterable[AuditRecord], key: AuditKey, *, legacy_through: int | None = None
+) -> ChainVerdict:
     """Check every hash and link, in sequence order; name the first broken record.
 
     The records are taken in the order given (the store reads them by sequence number). A
     keyed record's hash is recomputed from its links as the store's index gives them, so
-    index rows deleted or added break the record they point to.
+    index rows deleted or added break the record they point to. Unkeyed records are accepted
+    only up to ``legacy_through``, the sequence number a validly signed legacy boundary
+    names (None: no boundary, so no unkeyed record is accepted).
     """
     ordered = list(records)
     anchors = _anchors(ordered)
@@ -263,7 +272,7 @@ def verify_chain(records: Iterable[AuditRecord], key: AuditKey) -> ChainVerdict:
                     f"record {record.sequence} does not link to record {previous.sequence}: "
                     "records were deleted, inserted or reordered",
                 )
-        mismatch = _own_hash_problem(record, key, first_keyed)
+        mismatch = _own_hash_problem(record, key, first_keyed, legacy_through)
         if mismatch is not None:
             return _broken(ordered, record, mismatch)
         if first_keyed is None and record.scheme == KEYED_SCHEME:
@@ -276,7 +285,9 @@ def verify_chain(records: Iterable[AuditRecord], key: AuditKey) -> ChainVerdict:
     )
 
 
-def _own_hash_problem(record: AuditRecord, key: AuditKey, first_keyed: int | None) -> str | None:
+def _own_hash_problem(
+    record: AuditRecord, key: AuditKey, first_keyed: int | None, legacy_through: int | None
+) -> str | None:
     """Why ``record`` does not match its own hash under its scheme, or None."""
     sequence, event, link = record.sequence, record.event, record.previous_hash
     if record.scheme == LEGACY_SCHEME:
@@ -285,6 +296,8 @@ def _own_hash_problem(record: AuditRecord, key: AuditKey, first_keyed: int | Non
                 f"record {sequence} is unkeyed ({LEGACY_SCHEME}) but follows keyed record "
                 f"{first_keyed}: the chain was downgraded (rewritten without the audit key)"
             )
+        if legacy_through is None or sequence > legacy_through:
+            return _unkeyed_rewrite(sequence, legacy_through)
         if unkeyed_hash(sequence, event, link) != record.record_hash:
             return f"record {sequence} does not match its hash: it was edited"
         return None
@@ -307,6 +320,27 @@ def _own_hash_problem(record: AuditRecord, key: AuditKey, first_keyed: int | Non
     return (
         f"record {sequence} does not match its hash: it was edited (or the audit key is not "
         "the one it was written with)"
+    )
+
+
+def _unkeyed_rewrite(sequence: int, legacy_through: int | None) -> str:
+    """What to say of an unkeyed record that no signed legacy boundary accepts."""
+    if legacy_through is None:
+        accepted = "no signed legacy boundary of this store was found"
+        remedy = (
+            " (a store upgraded from the unkeyed scheme: give the checkpoint file that holds "
+            "its boundary, or see `shiprisk audit checkpoint --legacy-through`)"
+        )
+    elif legacy_through == 0:
+        accepted, remedy = "this store's signed legacy boundary says it never held any", ""
+    else:
+        accepted = (
+            f"this store's signed legacy boundary accepts them through record {legacy_through}"
+        )
+        remedy = ""
+    return (
+        f"record {sequence} is unkeyed ({LEGACY_SCHEME}) and {accepted}: an unkeyed rewrite "
+        f"(the chain was rewritten without the audit key){remedy}"
     )
 
 

@@ -7,36 +7,61 @@ process took the same sequence number first (the sequence is the table's key, so
 can never fork). A record costs one HMAC and no query beyond its inserts (the head is read
 once per group commit). `read_chain` reads each record with the declaration links its index
 rows give, so that verification checks those rows too.
+
+The first keyed record of a store is preceded by its legacy boundary (`serving.audit.boundary`),
+declared in the checkpoint file the log is given and as a record; after that, an append
+costs nothing more (the head's hash scheme is read with the head).
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from serving.audit.boundary import (
+    AUTOMATIC,
+    BY_OPERATOR,
+    BoundaryRefused,
+    boundary_event,
+    existing_boundary,
+)
 from serving.audit.chain import (
     GENESIS,
     KEYED_SCHEME,
+    LEGACY_SCHEME,
+    PURGE_ACTION,
     AuditEvent,
     AuditKey,
     AuditRecord,
     purge_event,
     record_hash,
 )
-from serving.audit.checkpoints import Checkpoint, checkpoint_event, signed_checkpoint
+from serving.audit.checkpoints import (
+    BOUNDARY_ACTION,
+    CHECKPOINT_ACTION,
+    Checkpoint,
+    append_to_file,
+    checkpoint_event,
+    read_file,
+    signed_checkpoint,
+)
 from serving.store.database import Store
 from serving.store.group_commit import group_commit, insert_rows
-from serving.store.tables import AuditDeclaration, AuditRecordRow
+from serving.store.tables import AuditDeclaration, AuditRecordRow, StoreIdentity
 
 APPEND_ATTEMPTS = 3
 READ_BATCH = 1000
+logger = logging.getLogger(__name__)
 
 
 class AuditWriteError(RuntimeError):
@@ -70,21 +95,52 @@ def _record(row: Any, links: tuple[str, ...] | None = None) -> AuditRecord:
     )
 
 
-# session.info: (transaction, sequence, hash) of the chain's last record, valid in that transaction
+def store_id(session: Session) -> str | None:
+    """The store's id (made by migration 0003); None when its row was deleted."""
+    return session.scalar(select(StoreIdentity.store_id).where(StoreIdentity.slot == 1))
+
+
+def _ensure_store_id(session: Session) -> str:
+    """The store's id, made now when its row is missing (the writers' side: a store whose id
+    was deleted gets a new one, and its old checkpoints then read as another store's)."""
+    found = store_id(session)
+    if found is not None:
+        return found
+    made = secrets.token_hex(16)
+    session.execute(
+        insert(StoreIdentity).values(slot=1, store_id=made, created_at=datetime.now(UTC))
+    )
+    logger.warning("the store had no id (store_identity): made %s", made)
+    return made
+
+
+# session.info: (transaction, sequence, hash, scheme) of the chain's last record, valid in that
+# transaction
 _HEAD = "shiprisk.audit_head"
 
 
 def _head(session: Session) -> Any:
-    """(sequence, hash) of the chain's last record in this transaction, appends not yet
-    inserted included (a group commit inserts them at its end); None for an empty chain."""
+    """(sequence, hash, hash scheme) of the chain's last record in this transaction, appends
+    not yet inserted included (a group commit inserts them at its end); None for an empty
+    chain."""
     cached = session.info.get(_HEAD)
     if cached is not None and cached[0] is session.get_transaction():
         return cached[1:]
     return session.execute(
-        select(AuditRecordRow.sequence, AuditRecordRow.record_hash)
+        select(AuditRecordRow.sequence, AuditRecordRow.record_hash, AuditRecordRow.hash_scheme)
         .order_by(AuditRecordRow.sequence.desc())
         .limit(1)
     ).first()
+
+
+def _count_through(session: Session, sequence: int) -> int:
+    """How many stored records have a sequence number up to ``sequence``."""
+    return int(
+        session.scalar(
+            select(func.count(AuditRecordRow.sequence)).where(AuditRecordRow.sequence <= sequence)
+        )
+        or 0
+    )
 
 
 def _append_in(session: Session, key: AuditKey, event: AuditEvent) -> AuditRecord:
@@ -121,7 +177,7 @@ def _append_in(session: Session, key: AuditKey, event: AuditEvent) -> AuditRecor
             }
         ],
     )
-    session.info[_HEAD] = (transaction, record.sequence, record.record_hash)
+    session.info[_HEAD] = (transaction, record.sequence, record.record_hash, KEYED_SCHEME)
     named = list(dict.fromkeys(event.declaration_ids))
     if named:  # the record first: its sequence is what the index rows point to
         insert_rows(
@@ -215,16 +271,80 @@ def _writes_succeed(store: Store, writes: Sequence[Callable[[Session], object]])
     return True
 
 
+def _command_event(now: datetime, actor: str, route: str) -> AuditEvent:
+    """Who a command's legacy boundary is recorded as: the command's own user."""
+    return AuditEvent(recorded_at=now, key_id="cli", key_name=actor, role="admin", route=route)
+
+
 class AuditLog:
     """Appends records to the chain in the store, one after the other, keyed with ``key``.
 
     Appends go through the store's group-commit writer (`serving.store.group_commit`): the
     records of concurrent requests are chained in arrival order and committed together (often
-    with their scores), each request waiting for that commit.
+    with their scores), each request waiting for that commit. ``checkpoint_file`` is where
+    the store's legacy boundary is declared at its first keyed record (the service and the
+    commands give the configured file; without one, none is declared).
     """
 
-    def __init__(self, key: AuditKey) -> None:
+    def __init__(self, key: AuditKey, checkpoint_file: Path | None = None) -> None:
         self.key = key
+        self.checkpoint_file = checkpoint_file
+
+    def _legacy_boundary_in(self, session: Session, trigger: AuditEvent) -> None:
+        """Declare the store's legacy boundary when ``trigger`` is about to be its first
+        keyed record: the chain is empty or its newest record is unkeyed.
+
+        A boundary that cannot be declared (`serving.audit.boundary.BoundaryRefused`, the
+        file unreadable or unwritable) is logged and the append goes on: the record matters
+        more than the boundary, and `shiprisk audit verify` then names the unkeyed records.
+        """
+        head = _head(session)
+        if (head is not None and head[2] != LEGACY_SCHEME) or self.checkpoint_file is None:
+            return
+        path = self.checkpoint_file
+        through, digest = (0, GENESIS) if head is None else (int(head[0]), str(head[1]))
+        identity = _ensure_store_id(session)
+        try:
+            found = read_file(path) if path.exists() else []
+            boundary = existing_boundary(
+                path, found, identity, self.key, through=through, head_hash=digest
+            )
+            if boundary is None:
+                boundary = signed_checkpoint(
+                    self.key,
+                    head_sequence=through,
+                    head_hash=digest,
+                    record_count=_count_through(session, through) if through else 0,
+                    made_at=trigger.recorded_at,
+                    store_id=identity,
+                    legacy_through=through,
+                )
+                append_to_file(path, boundary)
+        except (BoundaryRefused, OSError, ValueError) as error:
+            logger.warning("consultation log: %s", error)
+            return
+        if through > 0:
+            event = boundary_event(
+                boundary,
+                key_id=trigger.key_id,
+                key_name=trigger.key_name,
+                role=trigger.role,
+                declared=AUTOMATIC,
+            )
+            _append_in(session, self.key, event)
+
+    def declare_legacy_boundary(self, store: Store, *, now: datetime, actor: str) -> None:
+        """Declare the store's legacy boundary now if its first keyed record is still to
+        come (a command that verifies before it appends: the boundary must be there first)."""
+
+        def declare_in(session: Session) -> None:
+            self._legacy_boundary_in(session, _command_event(now, actor, BOUNDARY_ACTION))
+
+        group_commit(store).submit(declare_in)
+
+    def _append_keyed(self, session: Session, event: AuditEvent) -> AuditRecord:
+        self._legacy_boundary_in(session, event)
+        return _append_in(session, self.key, event)
 
     def append(
         self,
@@ -251,7 +371,7 @@ class AuditLog:
                     request_write(session)
                 except Exception as error:
                     raise RequestWriteError(error) from error
-            return _append_in(session, self.key, event)
+            return self._append_keyed(session, event)
 
         last: Exception | None = None
         writer = group_commit(store)
@@ -311,20 +431,12 @@ class AuditLog:
             )
 
         def purge_in(session: Session) -> tuple[int, AuditRecord]:
+            self._legacy_boundary_in(session, _command_event(now, actor, PURGE_ACTION))
             last_sequence = session.scalar(
                 select(func.max(AuditRecordRow.sequence)).where(AuditRecordRow.recorded_at < before)
             )
             last = None if last_sequence is None else session.get(AuditRecordRow, last_sequence)
-            count = 0
-            if last_sequence is not None:
-                count = (
-                    session.scalar(
-                        select(func.count(AuditRecordRow.sequence)).where(
-                            AuditRecordRow.sequence <= last_sequence
-                        )
-                    )
-                    or 0
-                )
+            count = 0 if last_sequence is None else _count_through(session, last_sequence)
             record = _append_in(
                 session,
                 self.key,
@@ -362,6 +474,7 @@ class AuditLog:
         """
 
         def checkpoint_in(session: Session) -> tuple[Checkpoint, AuditRecord]:
+            self._legacy_boundary_in(session, _command_event(now, actor, CHECKPOINT_ACTION))
             head = _head(session)
             if head is None:
                 raise EmptyLogError("the consultation log is empty: nothing to checkpoint")
@@ -375,8 +488,59 @@ class AuditLog:
                 head_hash=str(head[1]),
                 record_count=int(stored_count) + pending,
                 made_at=now,
+                store_id=_ensure_store_id(session),
             )
             record = _append_in(session, self.key, checkpoint_event(checkpoint, actor=actor))
             return checkpoint, record
 
         return group_commit(store).submit(checkpoint_in)
+
+    def legacy_boundary(self, store: Store, *, through: int, now: datetime) -> Checkpoint:
+        """A legacy boundary through record ``through``, signed, not yet declared (the
+        operator's explicit declaration: check it, then `record_boundary`).
+
+        Raises:
+            BoundaryRefused: record ``through`` is not in the chain, or not unkeyed.
+        """
+        with store.sessions() as session:
+            row = session.get(AuditRecordRow, through)
+            if row is None or row.hash_scheme != LEGACY_SCHEME:
+                what = "not in the consultation log" if row is None else "keyed"
+                raise BoundaryRefused(
+                    f"record {through} is {what}: a legacy boundary names the last record "
+                    f"written in the unkeyed scheme ({LEGACY_SCHEME})"
+                )
+            identity = store_id(session)
+            count = _count_through(session, through)
+            digest = row.record_hash
+        if identity is None:
+            raise BoundaryRefused("the store has no id (its store_identity row was deleted)")
+        return signed_checkpoint(
+            self.key,
+            head_sequence=through,
+            head_hash=digest,
+            record_count=count,
+            made_at=now,
+            store_id=identity,
+            legacy_through=through,
+        )
+
+    def record_boundary(self, store: Store, boundary: Checkpoint, *, actor: str) -> AuditRecord:
+        """Append an operator's legacy boundary to the chain, as declared by ``actor``.
+
+        Raises:
+            BoundaryRefused: the record it names changed since it was signed.
+        """
+
+        def record_in(session: Session) -> AuditRecord:
+            row = session.get(AuditRecordRow, boundary.head_sequence)
+            if row is None or row.record_hash != boundary.head_hash:
+                raise BoundaryRefused(
+                    f"record {boundary.head_sequence} changed while the boundary was declared"
+                )
+            event = boundary_event(
+                boundary, key_id="cli", key_name=actor, role="admin", declared=BY_OPERATOR
+            )
+            return _append_in(session, self.key, event)
+
+        return group_commit(store).submit(record_in)

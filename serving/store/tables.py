@@ -230,6 +230,21 @@ class AuditRecordRow(Base):
     hash_scheme: Mapped[str] = mapped_column(String(20), server_default="sha256")
 
 
+class StoreIdentity(Base):
+    """The store's random id (one row, made by migration 0003), bound into every checkpoint.
+
+    It tells apart the checkpoint lines of two stores that share a checkpoint file: a
+    checkpoint of another store is ignored by `shiprisk audit verify`, never taken for a
+    break (serving.audit.checkpoints).
+    """
+
+    __tablename__ = "store_identity"
+
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # always 1
+    store_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
 class AuditDeclaration(Base):
     """Which records name a declaration: an index for GET /v1/audit?declaration_id=."""
 

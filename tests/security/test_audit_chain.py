@@ -309,18 +309,43 @@ def legacy_chain(n: int) -> list[AuditRecord]:
     return records
 
 
-def test_an_unkeyed_chain_still_verifies_and_keyed_records_may_follow_it() -> None:
+def test_an_unkeyed_chain_verifies_up_to_its_boundary_and_keyed_records_may_follow_it() -> None:
     records = legacy_chain(3)
-    assert verify_chain(records, KEY).intact
+    assert verify_chain(records, KEY, legacy_through=3).intact
     records.append(chained(KEY, event(9), records[-1]))
     records.append(chained(KEY, event(10), records[-1]))
-    verdict = verify_chain(records, KEY)
+    verdict = verify_chain(records, KEY, legacy_through=3)
     assert (verdict.intact, verdict.head_sequence) == (True, 5)
     # An unkeyed record is still checked: editing one is named.
-    records[1] = dataclasses.replace(
+    edited = list(records)
+    edited[1] = dataclasses.replace(
         records[1], event=dataclasses.replace(records[1].event, status=500)
     )
-    assert verify_chain(records, KEY).problem == "record 2 does not match its hash: it was edited"
+    verdict = verify_chain(edited, KEY, legacy_through=3)
+    assert verdict.problem == "record 2 does not match its hash: it was edited"
+
+
+def test_unkeyed_records_without_a_boundary_or_beyond_it_are_an_unkeyed_rewrite() -> None:
+    records = legacy_chain(3)
+    verdict = verify_chain(records, KEY)
+    assert verdict.broken_sequence == 1
+    assert verdict.problem is not None
+    assert verdict.problem.startswith(
+        "record 1 is unkeyed (sha256) and no signed legacy boundary of this store was found: "
+        "an unkeyed rewrite"
+    )
+    verdict = verify_chain(records, KEY, legacy_through=2)
+    assert (verdict.broken_sequence, verdict.problem) == (
+        3,
+        "record 3 is unkeyed (sha256) and this store's signed legacy boundary accepts them "
+        "through record 2: an unkeyed rewrite (the chain was rewritten without the audit key)",
+    )
+    verdict = verify_chain(records, KEY, legacy_through=0)
+    assert (verdict.broken_sequence, verdict.problem) == (
+        1,
+        "record 1 is unkeyed (sha256) and this store's signed legacy boundary says it never "
+        "held any: an unkeyed rewrite (the chain was rewritten without the audit key)",
+    )
 
 
 def test_an_unknown_scheme_is_named() -> None:

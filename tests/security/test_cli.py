@@ -139,10 +139,13 @@ def test_checkpoint_prints_and_keeps_a_signed_line_and_verify_catches_a_cut_off_
     code, output = invoke("audit", "checkpoint")
     assert code == 0, output
     kept = tmp_path / "data" / "audit-checkpoints.jsonl"
-    (line,) = kept.read_text().splitlines()
+    # A fresh store's first record declared that it holds no unkeyed records; then the line.
+    fresh, line = kept.read_text().splitlines()
+    assert (json.loads(fresh)["legacy_through"], json.loads(fresh)["head_sequence"]) == (0, 0)
     assert output.startswith("checkpoint of record 2 (2 records) is record 3, appended to ")
     assert output.endswith(line)
-    assert json.loads(line)["head_sequence"] == 2
+    assert (json.loads(line)["head_sequence"], json.loads(line)["legacy_through"]) == (2, None)
+    assert json.loads(line)["store_id"] == json.loads(fresh)["store_id"]
 
     code, output = invoke("audit", "verify")
     assert code == 0, output
@@ -198,3 +201,51 @@ def test_production_refuses_the_commands_without_an_audit_key(
     monkeypatch.setenv("SHIPRISK_AUDIT_KEY", "a" * 40)
     code, output = invoke("audit", "verify")
     assert code == 0, output
+
+
+def test_two_stores_sharing_a_data_directory_keep_apart_their_checkpoints(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invoke("keys", "create", "--role", "admin", "--name", "ops")  # store A: record 1
+    assert invoke("audit", "checkpoint")[0] == 0
+    shared = tmp_path / "data" / "audit-checkpoints.jsonl"
+    first_id = json.loads(shared.read_text().splitlines()[-1])["store_id"]
+
+    second = f"sqlite:///{tmp_path / 'second.db'}"
+    monkeypatch.setenv("SHIPRISK_DATABASE_URL", second)  # store B, same data directory
+    invoke("keys", "create", "--role", "admin", "--name", "ops")  # declares nothing there
+    assert len(shared.read_text().splitlines()) == 2
+    store = Store.open(second)
+    with store.sessions() as session:
+        second_id = session.execute(sa_text("SELECT store_id FROM store_identity")).scalar()
+    store.close()
+
+    result = runner.invoke(app, ["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert " ".join(result.stderr.split()) == (
+        f"warning: no checkpoint of this store ({second_id}) found, 2 lines belong to store(s) "
+        f"{first_id} (2 lines): another store shares the checkpoint file, or this store's id "
+        "was changed (then nothing outside the database vouches for this log)"
+    )
+    code, output = invoke("audit", "checkpoint")
+    assert code == 2
+    assert output.startswith(
+        f"error: not checkpointed: {shared} holds checkpoints of another store: {first_id} "
+        f"(2 lines); this store is {second_id}. Two stores must not share a checkpoint file"
+    )
+    code, output = invoke("audit", "verify", "--checkpoints", str(shared))
+    assert (code, output) == (
+        1,
+        f"error: {shared} holds no checkpoint of this store ({second_id}); its 2 lines belong "
+        f"to store(s) {first_id} (2 lines): the wrong file, or this store's id was changed",
+    )
+
+    own = tmp_path / "second-checkpoints.jsonl"
+    code, output = invoke("audit", "checkpoint", "--file", str(own))
+    assert code == 0, output
+    result = runner.invoke(app, ["audit", "verify", "--checkpoints", str(own)])
+    assert result.exit_code == 0, result.output
+    assert "2 checkpoints hold; the newest vouches for record 1" in result.output  # line, record
+    assert f"note: 2 checkpoint lines of other store(s) were set aside: {first_id}" in (
+        result.stderr
+    )

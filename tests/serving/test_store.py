@@ -52,6 +52,7 @@ def test_migrations_build_exactly_the_declared_tables(store_url: str) -> None:  
         "api_keys",
         "audit_records",
         "audit_declarations",
+        "store_identity",
     }
     store.close()
 
