@@ -40,6 +40,7 @@ from models.explain import (
     Reason,
     ReasonText,
     ThreatExplanation,
+    prepare,
     shap_values,
     top_reasons,
     usable_threads,
@@ -200,6 +201,8 @@ class ModelBundle:
             self._columns[threat] = np.array(
                 [position[f] for f in booster.feature_name()], dtype=np.intp
             )
+        # Exact SHAP tables built and the kernel run once here, not on the first request.
+        prepare(self.boosters.values())
 
     # -- scoring ---------------------------------------------------------------------------
 
