@@ -1,9 +1,10 @@
 """Consultation-log records in the operational store.
 
 The log is appended through `AuditLog`, which serialises appends in this process (through
-the store's group-commit writer, so concurrent requests share one commit) and retries when
-another process took the same sequence number first (the sequence is the table's key, so
-the chain can never fork).
+the store's group-commit writer, so concurrent requests share one commit). On PostgreSQL,
+processes (several hosts' `shiprisk serve`) queue for the chain's head behind one advisory
+lock held until their commit; anywhere else, an append retries when another process took the
+same sequence number first (the sequence is the table's key, so the chain can never fork).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,8 @@ from serving.store.group_commit import group_commit, insert_rows
 from serving.store.tables import AuditDeclaration, AuditRecordRow
 
 APPEND_ATTEMPTS = 3
+# PostgreSQL advisory lock key of the chain's head (any fixed 64-bit number; "shrk" "head").
+CHAIN_LOCK_KEY = 0x7368726B_68656164
 
 
 class AuditWriteError(RuntimeError):
@@ -69,6 +72,7 @@ def _append_in(session: Session, event: AuditEvent) -> AuditRecord:
     if cached is not None and cached[0] is transaction:
         head: Any = cached[1:]
     else:
+        _lock_chain(session)
         head = session.execute(
             select(AuditRecordRow.sequence, AuditRecordRow.record_hash)
             .order_by(AuditRecordRow.sequence.desc())
@@ -107,6 +111,17 @@ def _append_in(session: Session, event: AuditEvent) -> AuditRecord:
             [{"sequence": record.sequence, "declaration_id": i} for i in named],
         )
     return record
+
+
+def _lock_chain(session: Session) -> None:
+    """On PostgreSQL, wait for other processes' appends to commit, and keep them waiting for ours.
+
+    A transaction-level advisory lock: released at commit or rollback. Read committed, the
+    head read after it sees the last committed record, so processes never race for a sequence
+    (retrying could lose that race again and again under steady load from several hosts).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
 
 
 def read_chain(session: Session) -> Iterator[AuditRecord]:
