@@ -87,7 +87,7 @@ def serving(
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
-            stack.callback(_stop, process)
+            stack.callback(stop, process)
             servers.append(ServeProcess(process, f"http://127.0.0.1:{port}", log))
         deadline = time.monotonic() + READY_SECONDS
         for server in servers:
@@ -95,13 +95,14 @@ def serving(
         yield servers
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes], *, timeout: float = 20) -> None:
+    """Terminate a server process and wait for it; kill it when it does not end in time."""
     process.terminate()
     try:
-        process.wait(timeout=20)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
-        process.wait(timeout=10)
+        process.wait(timeout=timeout)
 
 
 def environment(**overrides: str | None) -> dict[str, str]:
