@@ -27,7 +27,11 @@ LOG_FILE="$STATE_DIR/server.log"
 
 log() { echo "mlflow_server.sh: $*" >&2; }
 
-answers() { curl -fsS --max-time 2 "$URL/health" >/dev/null 2>&1; }
+# Python rather than curl: the one thing a machine that runs shiprisk surely has.
+answers() {
+  python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+    "$URL/health" >/dev/null 2>&1
+}
 
 if [ "${1:-}" = "stop" ]; then
   if [ -s "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
