@@ -28,6 +28,7 @@ from serving.access.keys import Role
 from serving.store.database import Store
 from tests.serving.access_keys import make_key
 from tests.serving.conftest import TrainedModel, json_payload
+from tests.serving.serve_process import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
@@ -137,12 +138,7 @@ def web_server(
             threats=tuple(scored.json()["results"][0]["risk"]),
         )
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=30)
+        stop(server, timeout=30)
 
 
 @pytest.fixture(scope="module")
