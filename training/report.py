@@ -28,10 +28,18 @@ def plot_rates(metrics: Mapping[str, Any], baselines: Mapping[str, Any], path: P
                 rates = [float(r) for r in values[key]]
                 (line,) = ax.plot(rates, list(values[key].values()), marker="o", label=name)
                 bounds = values.get(f"{key}_interval")
-                if bounds:  # the bootstrap 95% interval as a band
-                    lo = [_or_nan(bounds[r][0]) for r in values[key]]
-                    hi = [_or_nan(bounds[r][1]) for r in values[key]]
-                    ax.fill_between(rates, lo, hi, color=line.get_color(), alpha=0.15)
+                if bounds:  # the bootstrap 95% interval as a band, where there is one
+                    lo = np.array([_or_nan(bounds[r][0]) for r in values[key]])
+                    hi = np.array([_or_nan(bounds[r][1]) for r in values[key]])
+                    known = np.isfinite(lo) & np.isfinite(hi)
+                    if known.any():
+                        ax.fill_between(
+                            np.array(rates)[known],
+                            lo[known],
+                            hi[known],
+                            color=line.get_color(),
+                            alpha=0.15,
+                        )
             ax.set_xscale("log")
             ax.set_xlabel("inspection rate")
             ax.set_title(f"{threat}: {key.replace('_at', ' at rate')}")
