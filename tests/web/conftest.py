@@ -24,6 +24,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from bench.processes import stop
 from serving.access.keys import Role
 from serving.store.database import Store
 from tests.serving.access_keys import make_key
@@ -137,12 +138,7 @@ def web_server(
             threats=tuple(scored.json()["results"][0]["risk"]),
         )
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=30)
+        stop(server, timeout=30)
 
 
 @pytest.fixture(scope="module")
