@@ -6,10 +6,6 @@ The column's default stays ``sha256``, so a record written by a program that doe
 the keyed scheme is marked unkeyed and refused by `shiprisk audit verify` after keyed ones.
 
 Downgrading drops the marker: keyed records then no longer verify with the old code.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-02
 """
 
 from __future__ import annotations
