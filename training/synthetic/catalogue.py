@@ -81,25 +81,27 @@ class Office:
 # had no migrant cases before.
 MIGRANT_DRIFT_OFFICE = "RS-GRADINA"
 
+
+def _shares(text: str) -> tuple[tuple[str, float], ...]:
+    """``"IT 0.30, TR 0.20"`` -> ``(("IT", 0.3), ("TR", 0.2))``: a table of shares on one line."""
+    return tuple((code, float(share)) for code, share in (pair.split() for pair in text.split(",")))
+
+
 # Dispatch countries by segment for non-road offices (country, weight); written here, as
 # `training.synthetic.traffic` indexes them when imported.
-PORT_DISPATCH: tuple[tuple[str, float], ...] = (
-    ("IT", 0.30), ("TR", 0.20), ("CN", 0.15), ("GR", 0.10), ("ES", 0.05), ("NL", 0.05),
-    ("EG", 0.05), ("DE", 0.05), ("IN", 0.05),
-)  # fmt: skip
-AIR_DISPATCH: tuple[tuple[str, float], ...] = (
-    ("DE", 0.20), ("TR", 0.20), ("IT", 0.10), ("AT", 0.10), ("CN", 0.10), ("AE", 0.10),
-    ("GB", 0.05), ("CH", 0.05), ("US", 0.05), ("NL", 0.05),
-)  # fmt: skip
-EXPRESS_DISPATCH: tuple[tuple[str, float], ...] = (
-    ("DE", 0.20), ("US", 0.15), ("CN", 0.20), ("TR", 0.15), ("GB", 0.10), ("NL", 0.05),
-    ("IT", 0.05), ("AT", 0.05), ("CZ", 0.05),
-)  # fmt: skip
-POSTAL_DISPATCH: tuple[tuple[str, float], ...] = (
-    ("CN", 0.35), ("US", 0.10), ("DE", 0.15), ("TR", 0.10), ("GB", 0.05), ("IT", 0.05),
-    ("AT", 0.05), ("CZ", 0.05), ("SK", 0.05), ("FR", 0.05),
-)  # fmt: skip
-RAIL_DISPATCH: tuple[tuple[str, float], ...] = (("HU", 0.4), ("HR", 0.3), ("AT", 0.2), ("DE", 0.1))
+PORT_DISPATCH = _shares(
+    "IT 0.30, TR 0.20, CN 0.15, GR 0.10, ES 0.05, NL 0.05, EG 0.05, DE 0.05, IN 0.05"
+)
+AIR_DISPATCH = _shares(
+    "DE 0.20, TR 0.20, IT 0.10, AT 0.10, CN 0.10, AE 0.10, GB 0.05, CH 0.05, US 0.05, NL 0.05"
+)
+EXPRESS_DISPATCH = _shares(
+    "DE 0.20, US 0.15, CN 0.20, TR 0.15, GB 0.10, NL 0.05, IT 0.05, AT 0.05, CZ 0.05"
+)
+POSTAL_DISPATCH = _shares(
+    "CN 0.35, US 0.10, DE 0.15, TR 0.10, GB 0.05, IT 0.05, AT 0.05, CZ 0.05, SK 0.05, FR 0.05"
+)
+RAIL_DISPATCH = _shares("HU 0.4, HR 0.3, AT 0.2, DE 0.1")
 
 
 @dataclass(frozen=True)
