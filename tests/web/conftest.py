@@ -24,11 +24,11 @@ import httpx
 import pandas as pd
 import pytest
 
+from bench.processes import stop
 from serving.access.keys import Role
 from serving.store.database import Store
 from tests.serving.access_keys import make_key
 from tests.serving.conftest import TrainedModel, json_payload
-from tests.serving.serve_process import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "web"
