@@ -50,7 +50,7 @@ THREATS = ("weapons", "migrants", "revenue")
 
 def prepare(directory: Path) -> int:
     """Generate, load and validate the synthetic tables; write them as Parquet frames."""
-    from features.sources import load_dataset
+    from features.dataset import load_dataset
     from training.config import load_config
     from training.synthetic import TABLES, generate, training_config
 
@@ -196,7 +196,7 @@ def section(results: dict[str, dict[str, Any]], rows: int, parity: str) -> str:
         "measurement in the table). Each implementation runs in its own process.",
         "",
         f"Data: `training.synthetic.generate(days={DAYS}, rows_per_day={ROWS_PER_DAY}, "
-        f"seed={SEED})` read through `features.sources` ({rows:,} validated declarations); "
+        f"seed={SEED})` read through `features.dataset.load_dataset` ({rows:,} validated declarations); "
         f"builder fitted on the first {FIT_ROWS:,}; serving rows are the next ones.",
         f"Baseline: `features/` at commit {BASELINE_COMMIT} (before the indexed lookups).",
         "",

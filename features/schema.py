@@ -34,7 +34,11 @@ Numbers must be finite: infinity is refused, NaN counts as no value.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
+
+# Canonical datetime dtype: pandas 3 parses strings to microseconds; every table uses the same
+# unit so that point-in-time joins (merge_asof) between tables never meet mismatched dtypes.
+DATETIME_DTYPE: Final = "datetime64[us, UTC]"
 
 FieldKind = Literal[
     "string", "datetime", "category", "country", "hs_code", "itinerary", "number", "count", "bool"
@@ -191,7 +195,7 @@ DECLARATION_COLUMNS: tuple[str, ...] = tuple(f.name for f in DECLARATION_FIELDS)
 OUTCOME_COLUMNS: tuple[str, ...] = tuple(f.name for f in OUTCOME_FIELDS)
 WATCHLIST_COLUMNS: tuple[str, ...] = tuple(f.name for f in WATCHLIST_FIELDS)
 
-# Labels frame produced by features.sources.derive_labels, aligned row for row with declarations.
+# Labels frame produced by features.dataset.derive_labels, aligned row for row with declarations.
 LABEL_PREFIX = "label_"
 # Extra source columns kept as model features are renamed to EXTRA_PREFIX + a slug of their name.
 EXTRA_PREFIX = "x_"

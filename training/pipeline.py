@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from features.builder import FeatureBuilder
+from features.dataset import Dataset, load_dataset
 from features.schema import label_column
-from features.sources import Dataset, load_dataset
 from models.bundle import ModelBundle
 from models.calibration import Calibrator
 from models.lanes import LanePolicy

@@ -23,8 +23,8 @@ import numpy as np
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from features.dataset import Dataset, load_dataset
 from features.schema import label_column
-from features.sources import Dataset, load_dataset
 from models.bundle import ModelBundle
 from training.intervals import Bootstrap, paired_precision_difference
 

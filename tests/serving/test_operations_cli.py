@@ -14,7 +14,8 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from features.sources import SourceConfig, load_dataset
+from features.dataset import load_dataset
+from features.sources import SourceConfig
 from features.validation import validate_declarations
 from models import registry
 from models.bundle import DRIFT_REFERENCE_FILE, ModelBundle, verify_bundle

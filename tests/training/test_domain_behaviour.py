@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.dataset import load_dataset
 from features.schema import label_column
-from features.sources import load_dataset
 from features.watchlist import WATCHLIST_STATE_COLUMNS, watchlist_state
 from models.bundle import ModelBundle
 from training.config import load_config

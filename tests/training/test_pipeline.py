@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from features.sources import load_dataset
+from features.dataset import load_dataset
 from features.validation import DataValidationError
 from models.registry import load_bundle
 from training.config import load_config

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from bench.bench_calibration import against_truth, intelligence_outcomes
-from features.sources import load_dataset
+from features.dataset import load_dataset
 from models.calibration import Calibrator
 from training.config import TrainingConfig
 from training.fit import FitSettings
