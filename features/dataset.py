@@ -44,6 +44,20 @@ from features.validation import (
 )
 
 
+@dataclass
+class Dataset:
+    """Validated frames for training: declarations (with x_ extras), labels, outcomes, watchlist."""
+
+    declarations: pd.DataFrame
+    labels: pd.DataFrame
+    outcomes: pd.DataFrame
+    watchlist: pd.DataFrame
+    threats: tuple[str, ...]
+    extra_categorical: tuple[str, ...] = ()
+    extra_numeric: tuple[str, ...] = ()
+    display_names: dict[str, str] = field(default_factory=dict)
+
+
 def _outcome_threat_flags(outcomes: pd.DataFrame) -> dict[str, pd.Series]:
     """Per outcome row, whether it is positive for each outcome-derived threat."""
     return {
@@ -174,20 +188,6 @@ def derive_labels(
         else:
             labels[label_column(threat)] = np.nan
     return labels
-
-
-@dataclass
-class Dataset:
-    """Validated frames for training: declarations (with x_ extras), labels, outcomes, watchlist."""
-
-    declarations: pd.DataFrame
-    labels: pd.DataFrame
-    outcomes: pd.DataFrame
-    watchlist: pd.DataFrame
-    threats: tuple[str, ...]
-    extra_categorical: tuple[str, ...] = ()
-    extra_numeric: tuple[str, ...] = ()
-    display_names: dict[str, str] = field(default_factory=dict)
 
 
 def _validated(
