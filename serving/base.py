@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from features.descriptions import reason_text
 from features.i18n import DEFAULT_LOCALE, negotiate
@@ -42,6 +42,12 @@ CONTENT_LANGUAGE_HEADER = "Content-Language"  # the language of a translated ans
 MAX_JUSTIFICATION_CHARS = 500
 # Items in any one list of a request (declarations to score, outcomes, ...): one cap for all.
 MAX_REQUEST_ITEMS = 1000
+
+
+def request_items(description: str) -> Any:
+    """The pydantic field of a request's list: at least one item, at most MAX_REQUEST_ITEMS."""
+    return Field(min_length=1, max_length=MAX_REQUEST_ITEMS, description=description)
+
 
 # Request-scope slots (``scope["state"]``) shared by the middlewares and the routes.
 CALLER = "shiprisk.caller"  # the authenticated `Caller`, set by the access middleware

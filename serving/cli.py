@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from serving.console import console, err, fail
+from serving.console import ModelUri, console, err, fail
 
 
 def worker_threads(workers: int, threads: int | None, cores: int) -> int:
@@ -41,9 +41,7 @@ def serve(
         int | None,
         typer.Option(help="LightGBM threads per worker (default: cores / workers)."),
     ] = None,
-    model: Annotated[
-        str | None, typer.Option(help="Model URI to serve (default SHIPRISK_MODEL_URI).")
-    ] = None,
+    model: ModelUri = None,
     access_log: Annotated[
         bool,
         typer.Option(

@@ -10,15 +10,12 @@ from typing import Annotated
 
 import typer
 
-from serving.console import console
+from serving.console import DatabaseUrl, console
 
 
 def export(
     out: Annotated[Path, typer.Option("--out", help="Directory for the two Parquet tables.")],
-    database_url: Annotated[
-        str | None,
-        typer.Option(help="Operational store (default SHIPRISK_DATABASE_URL)."),
-    ] = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Write the store's declarations and outcomes (with selection probabilities) for training.
 
