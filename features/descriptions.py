@@ -353,8 +353,9 @@ def _chapter_fit(match: re.Match[str], value: float, declaration: Mapping[str, A
 def _watchlist(match: re.Match[str], value: float, declaration: Mapping[str, Any]) -> str:
     if _missing(value):
         return "watchlist could not be checked"
-    entity, threat = match["entity"], match["threat"]
-    if entity == "hits":
+    entity = {"hs_code": "HS code", "itinerary": "route"}.get(match["entity"], match["entity"])
+    threat = match["threat"]
+    if match["entity"] == "hits":
         if not value:
             return f"no party or vehicle is on a partner watchlist for {threat}"
         return f"{_times(value, 'watchlist entry', 'watchlist entries')} for {threat} match this declaration's parties or vehicle"
@@ -404,6 +405,9 @@ _RULES: tuple[tuple[str, _Sentence], ...] = (
     (r"description_weapon_words", _weapon_words),
     (r"description_weapon_words_outside_ch93", _weapon_words_outside),
     (r"description_chapter_fit", _chapter_fit),
-    (r"watchlist_(?P<entity>vehicle|importer|exporter|carrier|hits)_(?P<threat>.+)", _watchlist),
+    (
+        r"watchlist_(?P<entity>vehicle|importer|exporter|carrier|declarant|itinerary|hs_code|hits)_(?P<threat>.+)",
+        _watchlist,
+    ),
     (rf"(?P<field>{'|'.join(_CODE_WORDS)})", _code),
 )

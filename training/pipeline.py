@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from features.builder import FeatureBuilder
+from features.columns import DeclarationColumns
+from features.live import LiveInputs, live_point_in_time
 from features.schema import label_column
 from features.sources import Dataset, load_dataset
 from models.bundle import ModelBundle
@@ -115,14 +117,19 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
         display_names=dataset.display_names,
         word_lists=tuple(config.features.word_lists),
     )
-    builder.fit(declarations.iloc[train], labels.iloc[train], dataset.watchlist)
+    builder.fit(declarations.iloc[train], labels.iloc[train])
 
     # Point-in-time features for everything up to the end of the valid window: older
-    # declarations only add history, they are never training rows themselves.
+    # declarations only add history, they are never training rows themselves. Entity
+    # history and watchlist hits are those each declaration had at lodging (features.live),
+    # as the service reads them from its store; the test window is scored the same way.
     lodged_day = declarations["lodged_at"].dt.tz_convert("UTC").dt.date
     history = np.flatnonzero(np.asarray(lodged_day <= windows["valid"].end))
-    X_history = builder.transform_point_in_time(declarations.iloc[history], labels.iloc[history])
+    X_history = builder.transform_point_in_time(
+        declarations.iloc[history], labels.iloc[history], dataset.watchlist
+    )
     X_history.index = history
+    live = builder.live_point_in_time(declarations, labels, dataset.watchlist)
     groups = {g: list(fs) for g, fs in builder.feature_groups_.items()}
     categorical = list(builder.categorical_features_)
 
@@ -178,9 +185,6 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
         offices={o: (c.red, c.yellow) for o, c in config.lanes.offices.items()},
     ).fit(overall, declarations["office_id"].iloc[valid].to_numpy())
 
-    # The bundle's history state runs to the end of the valid window, as in serving.
-    later = np.setdiff1d(history, train)
-    builder.update_history(declarations.iloc[later], labels.iloc[later])
     selection = {
         t: {
             "size": m.size,
@@ -213,11 +217,12 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
         bundle,
         declarations.iloc[train],
         window=windows["train"].as_dict(),
+        live=live.take(train),
         num_threads=settings.threads(),
     ).to_dict()
 
     metrics, baselines, slices, importance = evaluate_test(
-        bundle, dataset, test, train, X_history, models, rates, settings
+        bundle, dataset, test, train, X_history, models, rates, settings, live
     )
     bundle.metadata["metrics"] = metrics
     bundle.metadata["baselines"] = baselines
@@ -240,16 +245,25 @@ def bundle_metrics(
     positions: np.ndarray,
     rates: Sequence[float],
     *,
+    live: LiveInputs | None = None,
     num_threads: int = 1,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Metrics and slices of a bundle on the declarations at ``positions`` (labelled ones count).
 
-    The bundle scores the declarations exactly as the service will, from its frozen feature
-    state, so evaluation and serving agree to the last digit.
+    The bundle scores the declarations exactly as the service does, with the entity history
+    and watchlist hits each had at lodging (``live``, row for row with the whole dataset;
+    default: rebuilt point in time from the dataset), so evaluation and serving agree.
     """
     declarations, labels = dataset.declarations, dataset.labels
     window = declarations.iloc[positions]
-    risk = _risk(bundle, bundle.margins(window, num_threads=num_threads))
+    if live is None:
+        live = live_point_in_time(
+            DeclarationColumns(declarations),
+            labels,
+            list(bundle.builder.threats),
+            dataset.watchlist,
+        )
+    risk = _risk(bundle, bundle.margins(window, live=live.take(positions), num_threads=num_threads))
     duty = labels["additional_duty_eur"].to_numpy(dtype=float)[positions]
     dimensions = _slice_dimensions(window)
     threats_out: dict[str, Any] = {}
@@ -288,12 +302,15 @@ def evaluate_test(
     models: dict[str, ThreatModel],
     rates: Sequence[float],
     settings: FitSettings,
+    live: LiveInputs,
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any], dict[str, dict[str, float]]]:
     """Metrics of the bundle and of both baselines, slices and global importance on test."""
     declarations, labels = dataset.declarations, dataset.labels
-    metrics, slices = bundle_metrics(bundle, dataset, test, rates, num_threads=settings.threads())
+    metrics, slices = bundle_metrics(
+        bundle, dataset, test, rates, live=live, num_threads=settings.threads()
+    )
     test_declarations = declarations.iloc[test]
-    X_test = bundle.builder.transform(test_declarations)
+    X_test = bundle.builder.transform(test_declarations, live.take(test))
     duty = labels["additional_duty_eur"].to_numpy(dtype=float)[test]
     categorical = set(bundle.builder.categorical_features_)
     baselines: dict[str, dict[str, Any]] = {"logistic_regression": {}, "rules": {}}
