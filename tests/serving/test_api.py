@@ -74,7 +74,17 @@ def test_scores_have_the_design_shape_and_the_model_header(
     for row in body["results"]:
         assert len(row["reasons"]) <= 2
         for reason in row["reasons"]:
-            assert set(reason) == {"threat", "feature", "value", "contribution", "text"}
+            assert set(reason) == {
+                "threat",
+                "feature",
+                "value",
+                "contribution",
+                "text",
+                "kind",
+                "source_agency",
+                "handling_code",
+            }
+            assert reason["kind"] == "model"  # nothing is listed in this store
             assert reason["threat"] in threats
             assert reason["contribution"] > 0
 
