@@ -177,3 +177,26 @@ def scored_nanoseconds(scored_at: pd.Series | Sequence[object]) -> np.ndarray:
     """Scoring moments as int64 ns (missing ones stay ``NAT_NS``)."""
     series = scored_at if isinstance(scored_at, pd.Series) else pd.Series(list(scored_at))
     return as_nanoseconds(pd.Series(pd.to_datetime(series, utc=True)))
+
+
+def as_served(
+    declarations: pd.DataFrame, labels: pd.DataFrame, timeline: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Labels and scoring moments of a store export (`shiprisk export`'s ``timeline``), for
+    `live_point_in_time`: each outcome known when the store recorded the declaration's first
+    outcome, each declaration scored when the store first scored it.
+
+    Declarations missing from the timeline keep ``known_at`` and are scored at lodging.
+    """
+    by_id = timeline.set_index(timeline["declaration_id"].astype("str"))
+    ids = declarations["declaration_id"].astype("str").to_numpy()
+    recorded = pd.to_datetime(by_id["outcome_recorded_at"], utc=True).reindex(ids)
+    scored = pd.to_datetime(by_id["scored_at"], utc=True).reindex(ids)
+    known = labels["known_at"].astype("datetime64[ns, UTC]").reset_index(drop=True)
+    recorded_series = recorded.astype("datetime64[ns, UTC]").reset_index(drop=True)
+    served = labels.copy()
+    served["known_at"] = recorded_series.fillna(known).to_numpy()
+    scored_at = pd.Series(
+        scored.to_numpy(), index=declarations.index, dtype="datetime64[ns, UTC]"
+    ).fillna(declarations["lodged_at"].astype("datetime64[ns, UTC]"))
+    return served, scored_at

@@ -173,10 +173,12 @@ def register(app: typer.Typer) -> None:
     """Add the serving commands to the top-level `shiprisk` app, each from the room owning it."""
     from serving.audit.cli import register as register_keys_and_audit
     from serving.inspections.cli import export
+    from serving.intelligence.cli import register as register_watchlist
     from serving.model.cli import monitor
 
     app.command("serve")(serve)
     app.command("score")(score)
     register_keys_and_audit(app)
     app.command("export")(export)
+    register_watchlist(app)
     app.command("monitor")(monitor)

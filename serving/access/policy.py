@@ -56,6 +56,8 @@ ROUTE_POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("GET", "/v1/model"): RoutePolicy(RISK_MANAGER | ADMIN),
     ("GET", "/v1/audit"): RoutePolicy(RISK_MANAGER),
     ("POST", "/v1/admin/reload"): RoutePolicy(ADMIN),
+    ("GET", "/v1/watchlist"): RoutePolicy(OFFICER | RISK_MANAGER),
+    ("POST", "/v1/watchlist"): RoutePolicy(RISK_MANAGER),
 }
 
 # Probes answer everyone: orchestrators call them without keys, and they reveal no data.
