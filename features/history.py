@@ -195,11 +195,32 @@ class HistoryTable:
     returned for one scoring batch's keys.
     """
 
-    def __init__(self, state: pd.DataFrame, columns: Sequence[str]) -> None:
+    def __init__(
+        self,
+        keys: Sequence[str],
+        values: np.ndarray,
+        first_seen_ns: np.ndarray,
+        columns: Sequence[str],
+    ) -> None:
         self.columns = tuple(columns)
-        self.positions = {key: position for position, key in enumerate(state["key"].tolist())}
-        self.values = state[list(columns)].to_numpy(dtype=np.float64)
-        self.first_seen_ns = as_nanoseconds(state["first_seen"])
+        self.positions = {key: position for position, key in enumerate(keys)}
+        self.values = values.reshape(len(keys), len(self.columns))
+        self.first_seen_ns = first_seen_ns
+
+    @classmethod
+    def of(cls, state: pd.DataFrame, columns: Sequence[str]) -> HistoryTable:
+        """The table of a state frame (``key``, the count columns, ``first_seen``)."""
+        return cls(
+            state["key"].tolist(),
+            state[list(columns)].to_numpy(dtype=np.float64),
+            as_nanoseconds(state["first_seen"]),
+            columns,
+        )
+
+    @classmethod
+    def empty(cls, columns: Sequence[str]) -> HistoryTable:
+        """A table that knows no entity."""
+        return cls([], np.zeros((0, len(columns))), np.zeros(0, dtype=np.int64), columns)
 
     def lookup(self, query_keys: np.ndarray) -> EntityCounts:
         """Counts of each query's key; unseen keys count zero, no key (``None``) is NaN."""

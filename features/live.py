@@ -15,7 +15,7 @@ Two producers, one meaning ("as of the scoring moment", docs/internals.md):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,37 +101,54 @@ def empty_history_state(threats: Sequence[str]) -> pd.DataFrame:
     )
 
 
+def history_tables(history: pd.DataFrame | None, threats: Sequence[str]) -> dict[str, HistoryTable]:
+    """Per history kind, the rows of a state frame (``entity``, ``key``, the count columns of
+    ``threats``, ``first_seen``; missing counts are zero) as a lookup table."""
+    names = count_columns(threats)
+    if history is None or len(history) == 0:
+        return {name: HistoryTable.empty(names) for name in HISTORY_KINDS}
+    state = history.reindex(columns=["entity", "key", *names, "first_seen"])
+    state[names] = state[names].astype(np.float64).fillna(0.0)
+    kinds = state["entity"].to_numpy(dtype=object)
+    return {name: HistoryTable.of(state[kinds == name], names) for name in HISTORY_KINDS}
+
+
 def live_from_state(
     columns: DeclarationColumns,
     threats: Sequence[str],
-    history: pd.DataFrame | None,
+    history: pd.DataFrame | Mapping[str, HistoryTable] | None,
     watchlist: pd.DataFrame | None,
     scored_ns: np.ndarray,
 ) -> LiveInputs:
-    """Live inputs from store rows: ``history`` (``entity``, ``key``, the count columns of
-    ``threats``, ``first_seen``; missing threats count zero) and candidate watchlist entries
+    """Live inputs from store rows: ``history`` (a state frame for `history_tables`, or the
+    tables themselves) and candidate watchlist entries
     (``features.watchlist.WATCHLIST_ENTRY_COLUMNS``). No rows means an empty store: every
     entity is new and nothing is listed."""
-    state = empty_history_state(threats) if history is None else history
     names = count_columns(threats)
-    state = state.reindex(columns=["entity", "key", *names, "first_seen"])
-    state[names] = state[names].astype(np.float64).fillna(0.0)
-    kinds = state["entity"].to_numpy(dtype=object)
-    tables = {name: HistoryTable(state[kinds == name], names) for name in HISTORY_KINDS}
-    keys = entity_keys(columns)
-    counts = {kind.name: tables[kind.name].lookup(keys[kind.name]) for kind in ENTITY_KINDS}
-    transit = transit_countries(columns)
-    transit_counts = tables[TRANSIT_COUNTRY].lookup(transit.countries)
-    entries = watchlist if watchlist is not None else watchlist_entries(None)
-    return LiveInputs(
-        counts, transit_counts, transit.rows, watchlist_hits(columns, entries, scored_ns)
+    tables = (
+        history_tables(history, threats)
+        if history is None or isinstance(history, pd.DataFrame)
+        else history
     )
+    empty = HistoryTable.empty(names)
+    keys = entity_keys(columns)
+    counts = {
+        kind.name: tables.get(kind.name, empty).lookup(keys[kind.name]) for kind in ENTITY_KINDS
+    }
+    transit = transit_countries(columns)
+    transit_counts = tables.get(TRANSIT_COUNTRY, empty).lookup(transit.countries)
+    hits = (
+        WatchlistHits.none()
+        if watchlist is None or len(watchlist) == 0
+        else watchlist_hits(columns, watchlist, scored_ns)
+    )
+    return LiveInputs(counts, transit_counts, transit.rows, hits)
 
 
 def no_live(columns: DeclarationColumns, threats: Sequence[str]) -> LiveInputs:
     """The inputs of an empty store (nothing known, nothing listed)."""
     scored = np.full(len(columns), NAT_NS, dtype=np.int64)
-    return live_from_state(columns, threats, None, None, scored)
+    return live_from_state(columns, threats, {}, None, scored)
 
 
 def live_point_in_time(

@@ -13,7 +13,6 @@ rebuilds the same from `shiprisk export` (features.live.live_point_in_time).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,18 +20,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, case, or_, select, tuple_, update
+from sqlalchemy import Table, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from features.columns import DeclarationColumns
+from features.columns import NAT_NS, DeclarationColumns
 from features.entities import ENTITY_KINDS, TRANSIT_COUNTRY, entity_keys
-from features.history import count_columns
-from features.live import LiveInputs, history_keys, live_from_state
+from features.history import HistoryTable, count_columns
+from features.live import HISTORY_KINDS, LiveInputs, history_keys, live_from_state
 from features.route import transit_countries
 from features.schema import WATCHLIST_COLUMNS
 from features.sources import OUTCOME_THREATS, derive_labels
 from features.watchlist import WATCHLIST_ENTRY_COLUMNS, declaration_watchlist_keys
+from serving.store.repository import known_declaration_ids
 from serving.store.tables import (
     EntityHistory,
     EntityThreatHistory,
@@ -61,6 +61,12 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[start : start + CHUNK]
 
 
+def _keys_in(key_column: Any, pairs: Sequence[tuple[str, str]]) -> Any:
+    """``key IN (...)`` over the pairs' keys: one statement, read from the index that starts
+    with the key; the kind is checked on the rows returned."""
+    return key_column.in_(sorted({key for _, key in pairs}))
+
+
 def read_live(
     session: Session, columns: DeclarationColumns, threats: Sequence[str], scored_at: datetime
 ) -> LiveRead:
@@ -83,12 +89,15 @@ def read_live(
 
 def _history_state(
     session: Session, pairs: Sequence[tuple[str, str]], threats: Sequence[str]
-) -> pd.DataFrame:
-    """History rows of (entity, key) pairs as `features.live.live_from_state` reads them."""
-    rows: list[dict[str, Any]] = []
-    per_threat: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+) -> dict[str, HistoryTable]:
+    """History rows of (entity, key) pairs as lookup tables per kind (no frame: this runs on
+    every scoring batch)."""
+    names = count_columns(threats)
+    column = {name: position for position, name in enumerate(names)}
+    found: dict[tuple[str, str], list[float]] = {}
+    first: dict[tuple[str, str], int] = {}
+    wanted = set(pairs)
     for chunk in _chunks(pairs):
-        wanted = tuple_(EntityHistory.entity, EntityHistory.key).in_(chunk)
         for row in session.execute(
             select(
                 EntityHistory.entity,
@@ -96,18 +105,14 @@ def _history_state(
                 EntityHistory.declarations,
                 EntityHistory.inspections,
                 EntityHistory.first_seen,
-            ).where(wanted)
+            ).where(_keys_in(EntityHistory.key, chunk))
         ):
-            rows.append(
-                {
-                    "entity": row.entity,
-                    "key": row.key,
-                    "declarations": float(row.declarations),
-                    "inspections": float(row.inspections),
-                    "first_seen": row.first_seen,
-                }
-            )
-        threat_wanted = tuple_(EntityThreatHistory.entity, EntityThreatHistory.key).in_(chunk)
+            if (row.entity, row.key) not in wanted:
+                continue
+            values = found.setdefault((row.entity, row.key), [0.0] * len(names))
+            values[0], values[1] = float(row.declarations), float(row.inspections)
+            if row.first_seen is not None:
+                first[(row.entity, row.key)] = pd.Timestamp(row.first_seen).value
         for threat_row in session.execute(
             select(
                 EntityThreatHistory.entity,
@@ -115,35 +120,26 @@ def _history_state(
                 EntityThreatHistory.threat,
                 EntityThreatHistory.labelled,
                 EntityThreatHistory.hits,
-            ).where(threat_wanted)
+            ).where(_keys_in(EntityThreatHistory.key, chunk))
         ):
-            counts = per_threat[(threat_row.entity, threat_row.key)]
-            counts[f"labelled_{threat_row.threat}"] = float(threat_row.labelled)
-            counts[f"hits_{threat_row.threat}"] = float(threat_row.hits)
-    names = count_columns(threats)
-    frame = pd.DataFrame(
-        rows, columns=["entity", "key", "declarations", "inspections", "first_seen"]
-    )
-    # outcomes of an entity whose declarations the store never saw (transit countries)
-    known = set(zip(frame["entity"].tolist(), frame["key"].tolist(), strict=True))
-    extra = [
-        {"entity": entity, "key": key, "declarations": 0.0, "inspections": 0.0}
-        for entity, key in per_threat
-        if (entity, key) not in known
-    ]
-    if extra:
-        frame = pd.concat([frame, pd.DataFrame(extra)], ignore_index=True)
-    for name in names:
-        if name in ("declarations", "inspections"):
-            continue
-        frame[name] = [
-            per_threat.get((entity, key), {}).get(name, 0.0)
-            for entity, key in zip(frame["entity"].tolist(), frame["key"].tolist(), strict=True)
-        ]
-    frame["first_seen"] = pd.to_datetime(frame["first_seen"], utc=True).astype(
-        "datetime64[ns, UTC]"
-    )
-    return frame
+            if (threat_row.entity, threat_row.key) not in wanted:
+                continue
+            labelled = column.get(f"labelled_{threat_row.threat}")
+            if labelled is None:  # a threat this model does not score
+                continue
+            values = found.setdefault((threat_row.entity, threat_row.key), [0.0] * len(names))
+            values[labelled] = float(threat_row.labelled)
+            values[column[f"hits_{threat_row.threat}"]] = float(threat_row.hits)
+    tables: dict[str, HistoryTable] = {}
+    for kind in HISTORY_KINDS:
+        keys = [key for entity, key in found if entity == kind]
+        tables[kind] = HistoryTable(
+            keys,
+            np.array([found[(kind, key)] for key in keys], dtype=np.float64),
+            np.array([first.get((kind, key), NAT_NS) for key in keys], dtype=np.int64),
+            names,
+        )
+    return tables
 
 
 def watchlist_candidates(
@@ -152,23 +148,31 @@ def watchlist_candidates(
     """Watchlist entries listed under (entity type, key) pairs and in force at ``at`` (added
     before, not withdrawn before); the validity window is checked per declaration
     (features.watchlist.watchlist_hits)."""
-    columns = [*WATCHLIST_ENTRY_COLUMNS, *[c for c in REASON_COLUMNS]]
-    found: list[dict[str, Any]] = []
+    columns = [*WATCHLIST_ENTRY_COLUMNS, *REASON_COLUMNS]
+    selected = [getattr(WatchlistEntry, name) for name in columns]
+    wanted = set(pairs)
+    found: list[tuple[Any, ...]] = []
     for chunk in _chunks(pairs):
-        query = select(WatchlistEntry).where(
-            tuple_(WatchlistEntry.entity_type, WatchlistEntry.key).in_(chunk)
-        )
+        query = select(*selected).where(_keys_in(WatchlistEntry.key, chunk))
         if at is not None:
             query = query.where(
                 WatchlistEntry.added_at < at,
                 or_(WatchlistEntry.withdrawn_at.is_(None), WatchlistEntry.withdrawn_at >= at),
             )
-        for entry in session.scalars(query.order_by(WatchlistEntry.id)):
-            found.append({name: getattr(entry, name) for name in columns})
-    frame = pd.DataFrame(found, columns=columns)
+        for entry in session.execute(query.order_by(WatchlistEntry.id)):
+            if (entry.entity_type, entry.key) in wanted:
+                found.append(tuple(entry))
+    if not found:  # the usual case: nobody in the batch is listed
+        return _NO_ENTRIES
+    frame = pd.DataFrame.from_records(found, columns=columns)
     for name in ("valid_from", "valid_to", "added_at", "withdrawn_at"):
         frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[ns, UTC]")
     return frame
+
+
+_NO_ENTRIES = pd.DataFrame(
+    {name: pd.Series([], dtype="object") for name in (*WATCHLIST_ENTRY_COLUMNS, *REASON_COLUMNS)}
+)
 
 
 # -- history updates, in the transaction of what changes them ------------------------------------
@@ -234,7 +238,7 @@ def count_declarations(
 ) -> int:
     """Add each declaration the store has not recorded before to its entities' history;
     returns how many were new. Re-scoring a declaration counts nothing."""
-    seen = _recorded_ids(session, declaration_ids)
+    seen = known_declaration_ids(session, declaration_ids)
     counted: set[str] = session.info.setdefault(_COUNTED, set())
     totals: dict[tuple[str, str], dict[str, Any]] = {}
     new = 0
@@ -260,20 +264,6 @@ def count_declarations(
             row["last_seen"] = max(row["last_seen"], lodged)
     _upsert(session, EntityHistory.__table__, list(totals.values()), ("entity", "key"))  # type: ignore[arg-type]
     return new
-
-
-def _recorded_ids(session: Session, declaration_ids: Sequence[str]) -> set[str]:
-    ids = sorted(set(declaration_ids))
-    found: set[str] = set()
-    for chunk in _chunks(ids):
-        found.update(
-            session.scalars(
-                select(ScoredDeclaration.declaration_id)
-                .where(ScoredDeclaration.declaration_id.in_(chunk))
-                .distinct()
-            )
-        )
-    return found
 
 
 def count_outcomes(session: Session, outcomes: pd.DataFrame, already: set[str]) -> int:
@@ -343,16 +333,15 @@ def count_outcomes(session: Session, outcomes: pd.DataFrame, already: set[str]) 
 def declarations_with_outcomes(session: Session, declaration_ids: Iterable[str]) -> set[str]:
     """Which of these declarations already have an outcome in the store."""
     ids = sorted(set(declaration_ids))
-    found: set[str] = set()
-    for chunk in _chunks(ids):
-        found.update(
-            session.scalars(
-                select(InspectionOutcome.declaration_id)
-                .where(InspectionOutcome.declaration_id.in_(chunk))
-                .distinct()
-            )
+    return {
+        found
+        for chunk in _chunks(ids)
+        for found in session.scalars(
+            select(InspectionOutcome.declaration_id)
+            .where(InspectionOutcome.declaration_id.in_(chunk))
+            .distinct()
         )
-    return found
+    }
 
 
 def _declarations_of(session: Session, ids: Sequence[str]) -> dict[str, Mapping[str, Any]]:

@@ -227,7 +227,7 @@ class WatchlistEntry(Base):
     """
 
     __tablename__ = "watchlist_entries"
-    __table_args__ = (Index("ix_watchlist_entries_lookup", "entity_type", "key"),)
+    __table_args__ = (Index("ix_watchlist_entries_lookup", "key", "entity_type"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     entity_type: Mapped[str] = mapped_column(String(20))
@@ -256,8 +256,9 @@ class EntityHistory(Base):
 
     __tablename__ = "entity_history"
 
-    entity: Mapped[str] = mapped_column(String(20), primary_key=True)
+    # key first: a batch's lookup is one `key IN (...)` read from the primary key
     key: Mapped[str] = mapped_column(String(ID_LENGTH * 3), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20), primary_key=True)
     declarations: Mapped[int] = mapped_column(Integer)
     inspections: Mapped[int] = mapped_column(Integer)
     first_seen: Mapped[datetime | None]
@@ -269,8 +270,8 @@ class EntityThreatHistory(Base):
 
     __tablename__ = "entity_threat_history"
 
-    entity: Mapped[str] = mapped_column(String(20), primary_key=True)
     key: Mapped[str] = mapped_column(String(ID_LENGTH * 3), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20), primary_key=True)
     threat: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     labelled: Mapped[int] = mapped_column(Integer)
     hits: Mapped[int] = mapped_column(Integer)

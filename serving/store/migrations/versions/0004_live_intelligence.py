@@ -40,11 +40,11 @@ def upgrade() -> None:
         sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("replaces", sa.Integer(), nullable=True),
     )
-    op.create_index("ix_watchlist_entries_lookup", "watchlist_entries", ["entity_type", "key"])
+    op.create_index("ix_watchlist_entries_lookup", "watchlist_entries", ["key", "entity_type"])
     op.create_table(
         "entity_history",
-        sa.Column("entity", sa.String(20), primary_key=True),
         sa.Column("key", sa.String(ID * 3), primary_key=True),
+        sa.Column("entity", sa.String(20), primary_key=True),
         sa.Column("declarations", sa.Integer(), nullable=False),
         sa.Column("inspections", sa.Integer(), nullable=False),
         sa.Column("first_seen", sa.DateTime(timezone=True), nullable=True),
@@ -52,8 +52,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "entity_threat_history",
-        sa.Column("entity", sa.String(20), primary_key=True),
         sa.Column("key", sa.String(ID * 3), primary_key=True),
+        sa.Column("entity", sa.String(20), primary_key=True),
         sa.Column("threat", sa.String(ID), primary_key=True),
         sa.Column("labelled", sa.Integer(), nullable=False),
         sa.Column("hits", sa.Integer(), nullable=False),
