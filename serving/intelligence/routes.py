@@ -45,7 +45,17 @@ def get_watchlist(
 ) -> WatchlistPage:
     """Watchlist entries in force, or those listing one entity (entity_type and value)."""
     if (entity_type is None) != (value is None):
-        raise HTTPException(status_code=422, detail="give both entity_type and value, or neither")
+        missing = "value" if value is None else "entity_type"
+        raise HTTPException(
+            status_code=422,
+            detail=[
+                {
+                    "loc": ["query", missing],
+                    "msg": "give both entity_type and value, or neither",
+                    "type": "missing",
+                }
+            ],
+        )
     full = caller.key.role == Role.RISK_MANAGER
     return WatchlistPage(
         entries=service.list_entries(
