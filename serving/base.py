@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
@@ -144,13 +144,18 @@ class ModelRef(BaseModel):
 
 
 class ReasonOut(BaseModel):
-    """A feature that raised one threat's risk, with its SHAP contribution (log-odds)."""
+    """Why a declaration scored as it did: a feature that raised one threat's risk, with its
+    SHAP contribution (log-odds; ``kind`` model), or a live watchlist hit (``kind``
+    watchlist, with the source agency and handling code, never the provider's text)."""
 
     threat: str
     feature: str
     value: float | None
     contribution: float
     text: str
+    kind: Literal["model", "watchlist"] = "model"
+    source_agency: str | None = None
+    handling_code: str | None = None
 
 
 def reasons_in_language(

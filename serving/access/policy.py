@@ -57,6 +57,8 @@ ROUTE_POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("GET", "/v1/model"): RoutePolicy(RISK_MANAGER | ADMIN),
     ("GET", "/v1/audit"): RoutePolicy(RISK_MANAGER),
     ("POST", "/v1/admin/reload"): RoutePolicy(ADMIN),
+    ("GET", "/v1/watchlist"): RoutePolicy(OFFICER | RISK_MANAGER),
+    ("POST", "/v1/watchlist"): RoutePolicy(RISK_MANAGER),
 }
 
 # Every keyed route lives under the API prefix. Outside it, a path that is not one of the open

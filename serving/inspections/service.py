@@ -15,8 +15,13 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy.exc import IntegrityError
 
-from features.schema import EXTRA_PREFIX
-from features.validation import DataValidationError, validate_declarations, validate_outcomes
+from features.schema import EXTRA_PREFIX, WATCHLIST_COLUMNS
+from features.validation import (
+    DataValidationError,
+    validate_declarations,
+    validate_outcomes,
+    validate_watchlist,
+)
 from serving.base import ModelRef, ReasonOut
 from serving.inspections.schemas import (
     DeclarationDetail,
@@ -32,7 +37,7 @@ from serving.inspections.worklist import (
     select_worklist,
     selection_seed,
 )
-from serving.store import repository
+from serving.store import intelligence, repository
 from serving.store.database import Store
 from serving.store.tables import ScoredDeclaration, WorklistRun
 
@@ -206,7 +211,11 @@ def record_outcomes(
             unknown = all(p.message.startswith(UNKNOWN_DECLARATION) for p in problems)
             raise OutcomesRejected(problems, unknown=unknown) from None
         try:
-            return repository.record_outcomes(session, outcomes)
+            # which declarations had an outcome before: only a first outcome changes history
+            already = intelligence.declarations_with_outcomes(session, outcomes["declaration_id"])
+            written = repository.record_outcomes(session, outcomes)
+            intelligence.count_outcomes(session, outcomes, already)
+            return written
         except repository.OutcomeConflictError as error:
             raise OutcomesRejected(
                 [
@@ -237,16 +246,26 @@ class ExportSummary:
     outcomes: int
     with_probability: int
     random: int
+    watchlist_path: Path | None = None
+    timeline_path: Path | None = None
+    watchlist: int = 0
 
 
 def export_training_tables(store: Store, directory: Path | str) -> ExportSummary:
-    """Write ``declarations.parquet`` and ``outcomes.parquet`` (canonical) from the store.
+    """Write ``declarations.parquet``, ``outcomes.parquet`` and ``watchlist.parquet``
+    (canonical) and ``timeline.parquet`` from the store.
 
     Outcomes carry the selection probability of the worklist pick that sent each declaration
-    to inspection, so training can weigh them by inverse propensity.
+    to inspection, so training can weigh them by inverse propensity. The watchlist holds every
+    entry ever stored, with ``added_at`` and ``withdrawn_at``; the timeline, per declaration,
+    when the store first scored it (``scored_at``) and recorded its first outcome
+    (``outcome_recorded_at``): what training needs to rebuild each declaration's live
+    features as it was scored (features.live.live_point_in_time, docs/internals.md).
     """
     with store.transaction() as session:
         raw_declarations, raw_outcomes = repository.export_tables(session)
+        raw_watchlist = intelligence.export_watchlist(session)
+        timeline = intelligence.export_timeline(session)
     extras = [c for c in raw_declarations.columns if c.startswith(EXTRA_PREFIX)]
     declarations = validate_declarations(raw_declarations, source="store", extra_columns=extras)
     outcomes = validate_outcomes(
@@ -258,7 +277,19 @@ def export_training_tables(store: Store, directory: Path | str) -> ExportSummary
     outcomes_path = out / "outcomes.parquet"
     declarations.to_parquet(declarations_path, index=False)
     outcomes.to_parquet(outcomes_path, index=False)
+    watchlist = validate_watchlist(raw_watchlist[list(WATCHLIST_COLUMNS)], source="store")
+    for name in ("id", "added_by", "added_at", "withdrawn_at", "replaces"):
+        watchlist[name] = raw_watchlist[name].to_numpy()
+    for name in ("added_at", "withdrawn_at"):
+        watchlist[name] = pd.to_datetime(watchlist[name], utc=True)
+    watchlist_path = out / "watchlist.parquet"
+    timeline_path = out / "timeline.parquet"
+    watchlist.to_parquet(watchlist_path, index=False)
+    timeline.to_parquet(timeline_path, index=False)
     return ExportSummary(
+        watchlist_path=watchlist_path,
+        timeline_path=timeline_path,
+        watchlist=len(watchlist),
         declarations_path=declarations_path,
         outcomes_path=outcomes_path,
         declarations=len(declarations),

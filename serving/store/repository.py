@@ -256,6 +256,12 @@ def _reason_record(reason: Any) -> dict[str, Any]:
         "value": None if value is None or not math.isfinite(value) else float(value),
         "contribution": float(reason.contribution),
         "text": reason.text,
+        "kind": getattr(reason, "kind", "model"),
+        **(
+            {"source_agency": reason.source_agency, "handling_code": reason.handling_code}
+            if getattr(reason, "kind", "model") == "watchlist"
+            else {}
+        ),
     }
 
 

@@ -254,3 +254,61 @@ class AuditDeclaration(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     sequence: Mapped[int] = mapped_column(ForeignKey("audit_records.sequence", ondelete="CASCADE"))
     declaration_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+
+
+class WatchlistEntry(Base):
+    """One partner-agency watchlist entry (DESIGN.md "Watchlist"), read at scoring time.
+
+    Append-only: an edit withdraws the entry (``withdrawn_at``) and adds its replacement
+    (``replaces``), so what the watchlist said at any moment can be rebuilt for training.
+    """
+
+    __tablename__ = "watchlist_entries"
+    __table_args__ = (Index("ix_watchlist_entries_lookup", "key", "entity_type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity_type: Mapped[str] = mapped_column(String(20))
+    entity_id: Mapped[str] = mapped_column(String(ID_LENGTH))  # as the provider wrote it
+    key: Mapped[str] = mapped_column(String(ID_LENGTH))  # features.watchlist.watchlist_key
+    threat: Mapped[str] = mapped_column(String(ID_LENGTH))
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime | None]
+    source: Mapped[str | None] = mapped_column(Text)  # the provider's text
+    source_agency: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    source_country: Mapped[str | None] = mapped_column(String(2))
+    handling_code: Mapped[str] = mapped_column(String(2))  # h0-h3 (SIENA)
+    handling_note: Mapped[str | None] = mapped_column(Text)  # H3: the restrictions
+    source_reliability: Mapped[str] = mapped_column(String(1))  # a, b, c, x
+    information_accuracy: Mapped[str] = mapped_column(String(1))  # 1-4
+    added_by: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+    replaces: Mapped[int | None] = mapped_column(Integer)
+
+
+class EntityHistory(Base):
+    """What the store has seen of one entity (features.live.HISTORY_KINDS): declarations first
+    recorded, inspections, first and last lodged. Updated in the transaction of the scores
+    and outcomes that change it."""
+
+    __tablename__ = "entity_history"
+
+    # key first: a batch's lookup is one `key IN (...)` read from the primary key
+    key: Mapped[str] = mapped_column(String(ID_LENGTH * 3), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20), primary_key=True)
+    declarations: Mapped[int] = mapped_column(Integer)
+    inspections: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime | None]
+    last_seen: Mapped[datetime | None]
+
+
+class EntityThreatHistory(Base):
+    """One entity's labelled outcomes and hits for one threat."""
+
+    __tablename__ = "entity_threat_history"
+
+    key: Mapped[str] = mapped_column(String(ID_LENGTH * 3), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20), primary_key=True)
+    threat: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    labelled: Mapped[int] = mapped_column(Integer)
+    hits: Mapped[int] = mapped_column(Integer)
