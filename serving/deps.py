@@ -116,6 +116,13 @@ def commit_with_record(scope: Scope, write: Callable[[Session], object]) -> bool
     return True
 
 
+def write_with_record(scope: Scope, store: Store, write: Callable[[Session], object]) -> None:
+    """`commit_with_record`, or (a request not being recorded) commit the write at once."""
+    if not commit_with_record(scope, write):
+        with store.transaction() as session:
+            write(session)
+
+
 def name_declarations(scope: Scope, ids: Iterable[str]) -> None:
     """The declaration ids a successful request consulted, for its record.
 
