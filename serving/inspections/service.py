@@ -147,20 +147,9 @@ def worklist(
         seed=selection_seed(office_id, day),
     )
     at = now or datetime.now(UTC)
-    drawn = repository.worklist_run(
-        office_id=office_id,
-        day=day,
-        capacity=capacity,
-        exploration_share=policy.exploration_share,
-        pool_size=len(candidates),
-        digest=digest,
-        picks=picks,
-        created_at=at,
-    )
 
-    def write(session: Session) -> None:
-        repository.record_worklist(
-            session,
+    def run() -> WorklistRun:  # a new object per write: a group commit may try it again
+        return repository.worklist_run(
             office_id=office_id,
             day=day,
             capacity=capacity,
@@ -171,6 +160,11 @@ def worklist(
             created_at=at,
         )
 
+    def write(session: Session) -> None:
+        session.add(run())
+        session.flush()
+
+    drawn = run()
     return DrawnWorklist(_worklist_view(drawn, scores), write)
 
 

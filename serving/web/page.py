@@ -189,20 +189,17 @@ def refused(
         return to_sign_in(web, clear=True)
     if answer.status_code == 400 and "X-Justification" in _detail_text(answer):
         return RedirectResponse(justification_url(request), status_code=303)
+    if answer.status_code == 503:
+        return unavailable(web, request, session)
     gettext = page_words(request, session).gettext
     titles = {
         403: gettext("Not allowed"),
         404: gettext("Not found"),
-        503: gettext("Service unavailable"),
     }
     messages = {
         403: gettext("Your role (%(role)s) may not open this page.")
         % {"role": session.role.replace("_", " ")},
         404: gettext("There is no scored declaration with this id within your remit."),
-        503: gettext(
-            "The service cannot answer now (no model loaded, or the store or the "
-            "consultation log is unavailable). Try again later."
-        ),
     }
     status = answer.status_code if answer.status_code in titles else 502
     return render_page(
