@@ -255,6 +255,16 @@ def planned_outcomes(
     return counts, write
 
 
+def record_outcomes(
+    store: Store, raw: pd.DataFrame, *, source: str = "request"
+) -> repository.OutcomeWrite:
+    """`planned_outcomes` committed at once, for callers without a consultation record."""
+    written, write = planned_outcomes(store, raw, source=source)
+    with store.transaction() as session:
+        write(session)
+    return written
+
+
 # -- export for retraining ---------------------------------------------------------------------
 
 
