@@ -200,6 +200,35 @@ class ApiKey(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    owner: Mapped[str | None] = mapped_column(String(200))  # the person answerable for it
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]  # updated at most once a minute (key_store)
+
+
+class WebSession(Base):
+    """A signed-in person's session on the pages: the cookie holds its id and a secret whose
+    hash is kept here, never an API key (`serving.web.session`)."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (
+        Index("ix_web_sessions_person", "name"),
+        Index("ix_web_sessions_subject", "issuer", "subject"),
+    )
+
+    session_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    issuer: Mapped[str | None] = mapped_column(String(500))  # None: signed in with a key
+    subject: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    offices: Mapped[list[Any] | None]
+    key_id: Mapped[str | None] = mapped_column(String(12))  # development sign-in with a key
+    csrf: Mapped[str] = mapped_column(String(64))
+    justification: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
 
 
 class AuditRecordRow(Base):
@@ -209,6 +238,7 @@ class AuditRecordRow(Base):
     __table_args__ = (
         Index("ix_audit_records_recorded_at", "recorded_at"),
         Index("ix_audit_records_key", "key_id", "sequence"),
+        Index("ix_audit_records_person", "person", "sequence"),
     )
 
     # The sequence number is the key: two writers cannot both append record n.
@@ -228,6 +258,11 @@ class AuditRecordRow(Base):
     # How record_hash was made: "sha256" (before migration 0003, and the default, so a writer
     # that does not know the keyed scheme is caught as a downgrade) or "hmac-sha256".
     hash_scheme: Mapped[str] = mapped_column(String(20), server_default="sha256")
+    # Who, as a person (migration 0005): an identity provider's issuer and subject, and the
+    # display name (or a key's owner). None on records made before, and by keys without owner.
+    issuer: Mapped[str | None] = mapped_column(String(500))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    person: Mapped[str | None] = mapped_column(String(200))
 
 
 class StoreIdentity(Base):

@@ -66,9 +66,11 @@ def test_export_gives_training_the_selection_probabilities(
     tmp_path: Path,
 ) -> None:
     store, _ = scored_store(store_url, trained)
-    listed = operations.worklist(
-        store, OFFICE, date(2024, 2, 20), 20, operations.OperationsPolicy()
-    )
+    draw = operations.worklist(store, OFFICE, date(2024, 2, 20), 20, operations.OperationsPolicy())
+    assert draw.write is not None  # a new draw: its picks are recorded with the write
+    with store.transaction() as session:
+        draw.write(session)
+    listed = draw.worklist
     drawn = next(p for p in listed.picks if p.reason == "random")
     top = listed.picks[0]
     operations.record_outcomes(
