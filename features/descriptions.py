@@ -485,6 +485,9 @@ _RULES: tuple[tuple[str, Sentence], ...] = (
     (r"description_weapon_words_outside_ch93", _WEAPON_WORDS_OUTSIDE),
     (r"description_chapter_fit", _CHAPTER_FIT),
     (r"watchlist_hits_(?P<threat>.+)", _WATCHLIST_HITS),
-    (r"watchlist_(?P<entity>vehicle|importer|exporter|carrier)_(?P<threat>.+)", _WATCHLIST_ENTITY),
+    (
+        r"watchlist_(?P<entity>vehicle|importer|exporter|carrier|declarant|itinerary|hs_code)_(?P<threat>.+)",
+        _WATCHLIST_ENTITY,
+    ),
     (rf"(?P<field>{'|'.join(CODE_WORDS)})", _code),
 )

@@ -25,6 +25,8 @@ ENTITY_WORDS: dict[str, str] = {
     "vehicle": mark_in("party", "vehicle"),
     "route": mark_in("party", "this route and office"),
     "hs4_origin": mark_in("party", "this commodity from this origin"),
+    "itinerary": mark_in("party", "this route"),
+    "hs_code": mark_in("party", "this HS code"),
 }
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 CODE_WORDS: dict[str, str] = {

@@ -105,6 +105,7 @@ def score(
     from serving.model.holder import ModelLoadError, local_loader, registry_loader
     from serving.scoring.batch import BatchInputError, file_format, score_file
     from serving.settings import ServiceSettings
+    from serving.store.database import Store
 
     settings = ServiceSettings()
     model_uri = model or settings.model_uri
@@ -140,6 +141,8 @@ def score(
         def advance(rows: int, fraction: float) -> None:
             progress.update(task, completed=fraction, description=f"{rows:,} declarations")
 
+        # entity history and the watchlist come from the operational store, as for the API
+        store = Store.open(settings.resolved_database_url())
         try:
             summary = score_file(
                 input_path,
@@ -151,9 +154,12 @@ def score(
                 num_threads=settings.lightgbm_threads(),
                 chunk_rows=chunk_rows,
                 on_chunk=advance,
+                store=store,
             )
         except (BatchInputError, DataValidationError) as error:
             raise fail(str(error)) from None
+        finally:
+            store.close()
     lanes = ", ".join(f"{lane} {count:,}" for lane, count in sorted(summary.lanes.items()))
     console.print(
         f"wrote {summary.rows:,} scored declarations to {summary.output} ({lanes or 'none'})",
@@ -165,10 +171,12 @@ def register(app: typer.Typer) -> None:
     """Add the serving commands to the top-level `shiprisk` app, each from the room owning it."""
     from serving.audit.cli import register as register_keys_and_audit
     from serving.inspections.cli import export
+    from serving.intelligence.cli import register as register_watchlist
     from serving.model.cli import monitor
 
     app.command("serve")(serve)
     app.command("score")(score)
     register_keys_and_audit(app)
     app.command("export")(export)
+    register_watchlist(app)
     app.command("monitor")(monitor)

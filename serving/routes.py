@@ -17,6 +17,7 @@ from serving.access.roles import current_caller
 from serving.audit import routes as audit
 from serving.base import ErrorResponse
 from serving.inspections import routes as inspections
+from serving.intelligence import routes as intelligence
 from serving.model import routes as model
 from serving.scoring import routes as scoring
 
@@ -30,6 +31,7 @@ ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {
 KEYED_ROUTERS: tuple[APIRouter, ...] = (
     scoring.router,
     inspections.router,
+    intelligence.router,
     model.router,
     audit.router,
     model.admin_router,

@@ -25,7 +25,9 @@ import pyarrow.parquet as pq
 
 from features.validation import DataValidationError, validate_declarations
 from models.bundle import ModelBundle
+from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_reasons
 from serving.scoring.schemas import ScoreResult
+from serving.store.database import Store
 
 DEFAULT_CHUNK_ROWS = 20_000
 CSV_SUFFIXES = (".csv",)
@@ -138,8 +140,12 @@ def score_file(
     num_threads: int = 1,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_chunk: ProgressCallback | None = None,
+    store: Store | None = None,
 ) -> BatchSummary:
     """Score every declaration of ``input_path`` into ``output_path`` (CSV or Parquet).
+
+    Each chunk reads its entity history and watchlist hits from ``store`` as the API does
+    (None: an empty store); batch scoring records nothing, so it changes no history.
 
     Raises:
         BatchInputError: unusable file names or a missing input.
@@ -162,9 +168,18 @@ def score_file(
                 declarations = validate_declarations(raw, source=str(input_path))
             except DataValidationError as error:
                 raise _shifted(error, str(input_path), rows) from None
-            scored = bundle.score(
-                declarations, top_k=top_k, explain=top_k > 0, num_threads=num_threads
+            live = (
+                None if store is None else read_batch(store, declarations, bundle.builder.threats)
             )
+            scored = bundle.score(
+                declarations,
+                top_k=top_k,
+                explain=top_k > 0,
+                live=None if live is None else live.live,
+                num_threads=num_threads,
+            )
+            if live is not None:
+                scored = with_watchlist_reasons(scored, watchlist_reasons(live, len(scored)))
             frame = result_frame(
                 [ScoreResult.from_scored(s) for s in scored], threats, name, version
             )

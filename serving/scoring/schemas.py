@@ -214,6 +214,9 @@ class ScoreResult(BaseModel):
                     else float(reason.value),
                     contribution=float(reason.contribution),
                     text=reason.text,
+                    kind=reason.kind,
+                    source_agency=reason.source_agency,
+                    handling_code=reason.handling_code,
                 )
                 for reason in scored.reasons
             ],

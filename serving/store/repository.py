@@ -256,6 +256,12 @@ def _reason_record(reason: Any) -> dict[str, Any]:
         "value": None if value is None or not math.isfinite(value) else float(value),
         "contribution": float(reason.contribution),
         "text": reason.text,
+        "kind": getattr(reason, "kind", "model"),
+        **(
+            {"source_agency": reason.source_agency, "handling_code": reason.handling_code}
+            if getattr(reason, "kind", "model") == "watchlist"
+            else {}
+        ),
     }
 
 
@@ -382,8 +388,7 @@ def find_worklist(
     ).first()
 
 
-def record_worklist(
-    session: Session,
+def worklist_run(
     *,
     office_id: str,
     day: date,
@@ -394,9 +399,9 @@ def record_worklist(
     picks: Sequence[Pick],
     created_at: datetime | None = None,
 ) -> WorklistRun:
-    """Store a worklist and each of its picks with reason and selection probability."""
+    """A worklist and its picks with reason and selection probability, not yet stored."""
     at = created_at or datetime.now(UTC)
-    run = WorklistRun(
+    return WorklistRun(
         office_id=office_id,
         day=day,
         capacity=capacity,
@@ -417,6 +422,31 @@ def record_worklist(
             )
             for pick in picks
         ],
+    )
+
+
+def record_worklist(
+    session: Session,
+    *,
+    office_id: str,
+    day: date,
+    capacity: int,
+    exploration_share: float,
+    pool_size: int,
+    digest: str,
+    picks: Sequence[Pick],
+    created_at: datetime | None = None,
+) -> WorklistRun:
+    """Store a worklist and each of its picks with reason and selection probability."""
+    run = worklist_run(
+        office_id=office_id,
+        day=day,
+        capacity=capacity,
+        exploration_share=exploration_share,
+        pool_size=pool_size,
+        digest=digest,
+        picks=picks,
+        created_at=created_at,
     )
     session.add(run)
     session.flush()

@@ -200,6 +200,35 @@ class ApiKey(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    owner: Mapped[str | None] = mapped_column(String(200))  # the person answerable for it
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]  # updated at most once a minute (key_store)
+
+
+class WebSession(Base):
+    """A signed-in person's session on the pages: the cookie holds its id and a secret whose
+    hash is kept here, never an API key (`serving.web.session`)."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (
+        Index("ix_web_sessions_person", "name"),
+        Index("ix_web_sessions_subject", "issuer", "subject"),
+    )
+
+    session_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    issuer: Mapped[str | None] = mapped_column(String(500))  # None: signed in with a key
+    subject: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    offices: Mapped[list[Any] | None]
+    key_id: Mapped[str | None] = mapped_column(String(12))  # development sign-in with a key
+    csrf: Mapped[str] = mapped_column(String(64))
+    justification: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
 
 
 class AuditRecordRow(Base):
@@ -209,6 +238,7 @@ class AuditRecordRow(Base):
     __table_args__ = (
         Index("ix_audit_records_recorded_at", "recorded_at"),
         Index("ix_audit_records_key", "key_id", "sequence"),
+        Index("ix_audit_records_person", "person", "sequence"),
     )
 
     # The sequence number is the key: two writers cannot both append record n.
@@ -228,6 +258,11 @@ class AuditRecordRow(Base):
     # How record_hash was made: "sha256" (before migration 0003, and the default, so a writer
     # that does not know the keyed scheme is caught as a downgrade) or "hmac-sha256".
     hash_scheme: Mapped[str] = mapped_column(String(20), server_default="sha256")
+    # Who, as a person (migration 0005): an identity provider's issuer and subject, and the
+    # display name (or a key's owner). None on records made before, and by keys without owner.
+    issuer: Mapped[str | None] = mapped_column(String(500))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    person: Mapped[str | None] = mapped_column(String(200))
 
 
 class StoreIdentity(Base):
@@ -254,3 +289,61 @@ class AuditDeclaration(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     sequence: Mapped[int] = mapped_column(ForeignKey("audit_records.sequence", ondelete="CASCADE"))
     declaration_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+
+
+class WatchlistEntry(Base):
+    """One partner-agency watchlist entry (DESIGN.md "Watchlist"), read at scoring time.
+
+    Append-only: an edit withdraws the entry (``withdrawn_at``) and adds its replacement
+    (``replaces``), so what the watchlist said at any moment can be rebuilt for training.
+    """
+
+    __tablename__ = "watchlist_entries"
+    __table_args__ = (Index("ix_watchlist_entries_lookup", "key", "entity_type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity_type: Mapped[str] = mapped_column(String(20))
+    entity_id: Mapped[str] = mapped_column(String(ID_LENGTH))  # as the provider wrote it
+    key: Mapped[str] = mapped_column(String(ID_LENGTH))  # features.watchlist.watchlist_key
+    threat: Mapped[str] = mapped_column(String(ID_LENGTH))
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime | None]
+    source: Mapped[str | None] = mapped_column(Text)  # the provider's text
+    source_agency: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    source_country: Mapped[str | None] = mapped_column(String(2))
+    handling_code: Mapped[str] = mapped_column(String(2))  # h0-h3 (SIENA)
+    handling_note: Mapped[str | None] = mapped_column(Text)  # H3: the restrictions
+    source_reliability: Mapped[str] = mapped_column(String(1))  # a, b, c, x
+    information_accuracy: Mapped[str] = mapped_column(String(1))  # 1-4
+    added_by: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+    replaces: Mapped[int | None] = mapped_column(Integer)
+
+
+class EntityHistory(Base):
+    """What the store has seen of one entity (features.live.HISTORY_KINDS): declarations first
+    recorded, inspections, first and last lodged. Updated in the transaction of the scores
+    and outcomes that change it."""
+
+    __tablename__ = "entity_history"
+
+    # key first: a batch's lookup is one `key IN (...)` read from the primary key
+    key: Mapped[str] = mapped_column(String(ID_LENGTH * 3), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20), primary_key=True)
+    declarations: Mapped[int] = mapped_column(Integer)
+    inspections: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime | None]
+    last_seen: Mapped[datetime | None]
+
+
+class EntityThreatHistory(Base):
+    """One entity's labelled outcomes and hits for one threat."""
+
+    __tablename__ = "entity_threat_history"
+
+    key: Mapped[str] = mapped_column(String(ID_LENGTH * 3), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20), primary_key=True)
+    threat: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    labelled: Mapped[int] = mapped_column(Integer)
+    hits: Mapped[int] = mapped_column(Integer)

@@ -43,6 +43,9 @@ def declaration(store: TrainedModel) -> dict[str, Any]:
     return json_payload(frame)[0]
 
 
+CREATED = {("POST", "/v1/watchlist"): 201}  # routes that answer an allowed caller 201
+
+
 def request_for(route: tuple[str, str], declaration: dict[str, Any]) -> dict[str, Any]:
     """A valid request to each route (the one an allowed caller gets 200 for)."""
     return {
@@ -64,6 +67,19 @@ def request_for(route: tuple[str, str], declaration: dict[str, Any]) -> dict[str
         ("GET", "/v1/model"): {},
         ("GET", "/v1/audit"): {"params": {"limit": 5}},
         ("POST", "/v1/admin/reload"): {},
+        ("GET", "/v1/watchlist"): {},
+        ("POST", "/v1/watchlist"): {
+            "json": {
+                "entries": [
+                    {
+                        "entity_type": "importer_id",
+                        "entity_id": "IMP-9",
+                        "threat": "revenue",
+                        "valid_from": "2024-01-01",
+                    }
+                ]
+            }
+        },
     }[route]
 
 
@@ -132,7 +148,7 @@ def test_role_route_matrix(
         "malformed key": 401,
         "wrong secret": 401,
         "revoked key": 401,
-        **{role.value: 200 if role in policy.roles else 403 for role in Role},
+        **{role.value: CREATED.get(route, 200) if role in policy.roles else 403 for role in Role},
     }
     assert outcome == expected
 

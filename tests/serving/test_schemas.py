@@ -120,6 +120,7 @@ def test_openapi_documents_every_route_and_the_closed_vocabularies() -> None:
         "/v1/model",
         "/v1/outcomes",
         "/v1/scores",
+        "/v1/watchlist",
         "/v1/worklist",
     ]
     properties = document["components"]["schemas"]["Declaration"]["properties"]

@@ -40,7 +40,7 @@ def test_migrations_build_exactly_the_declared_tables(store_url: str) -> None:  
     store = Store.open(store_url)
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
-        assert MigrationContext.configure(connection).get_current_revision() == "0004"
+        assert MigrationContext.configure(connection).get_current_revision() == "0006"
     assert set(inspect(store.engine).get_table_names()) == {
         "alembic_version",
         "scored_declarations",
@@ -51,8 +51,12 @@ def test_migrations_build_exactly_the_declared_tables(store_url: str) -> None:  
         "drift_reports",
         "api_keys",
         "audit_records",
+        "web_sessions",
         "audit_declarations",
         "store_identity",
+        "watchlist_entries",
+        "entity_history",
+        "entity_threat_history",
     }
     store.close()
 
@@ -93,6 +97,7 @@ def test_rescoring_keeps_history_and_latest_is_the_newest(
             "value": -2.5,
             "contribution": 0.8,
             "text": "declared value per kg is 92% below the usual for HS 8708",
+            "kind": "model",
         }
     ]
     # the canonical declaration, JSON-ready: UTC time as ISO text, missing values as null
