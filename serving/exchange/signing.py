@@ -15,11 +15,22 @@ from typing import Any
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
+from joserfc.jws import JWSRegistry
 
 from serving.exchange.partners import Partner
 
 ALGORITHM = "Ed25519"
 MEDIA_TYPE = "shiprisk-exchange+json"
+MAX_PAYLOAD_BYTES = 64 * 1024 * 1024  # joserfc's default (128 kB) is about 400 entities
+
+
+class _ExchangeRegistry(JWSRegistry):
+    """Ed25519 only, and payloads as large as a message of 100,000 entities."""
+
+    max_payload_length = MAX_PAYLOAD_BYTES
+
+
+REGISTRY = _ExchangeRegistry(algorithms=[ALGORITHM])
 
 
 class SignatureRefused(ValueError):
@@ -46,7 +57,7 @@ def sign(payload: Mapping[str, Any], key: OKPKey, organisation: str) -> str:
     """The compact JWS of ``payload`` (JSON, UTF-8), signed by ``organisation`` with ``key``."""
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     header = {"alg": ALGORITHM, "kid": organisation, "typ": MEDIA_TYPE}
-    return jws.serialize_compact(header, body, key, algorithms=[ALGORITHM])
+    return jws.serialize_compact(header, body, key, registry=REGISTRY)
 
 
 def verify(token: str, partners: Mapping[str, Partner]) -> Verified:
@@ -64,7 +75,7 @@ def verify(token: str, partners: Mapping[str, Partner]) -> Verified:
             "signed with its Ed25519 key",
         )
     try:
-        header = jws.extract_compact(text.encode("ascii")).headers()
+        header = jws.extract_compact(text.encode("ascii"), registry=REGISTRY).headers()
     except (JoseError, ValueError, UnicodeError):
         raise SignatureRefused(
             "unsigned", "not a readable compact JWS: the header or payload is not base64url JSON"
@@ -82,7 +93,7 @@ def verify(token: str, partners: Mapping[str, Partner]) -> Verified:
             "public key to the partners file (SHIPRISK_EXCHANGE_PARTNERS_FILE)",
         )
     try:
-        verified = jws.deserialize_compact(text, partner.key, algorithms=[ALGORITHM])
+        verified = jws.deserialize_compact(text, partner.key, registry=REGISTRY)
     except (JoseError, ValueError):
         raise SignatureRefused(
             "bad_signature",
