@@ -56,6 +56,9 @@ ROUTE_POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("GET", "/v1/model"): RoutePolicy(RISK_MANAGER | ADMIN),
     ("GET", "/v1/audit"): RoutePolicy(RISK_MANAGER),
     ("POST", "/v1/admin/reload"): RoutePolicy(ADMIN),
+    # Partner messages in, reports out: each a collection or a disclosure, recorded.
+    ("POST", "/v1/exchange/inbox"): RoutePolicy(ADMIN | RISK_MANAGER),
+    ("GET", "/v1/exchange/outbox"): RoutePolicy(ADMIN | RISK_MANAGER),
 }
 
 # Probes answer everyone: orchestrators call them without keys, and they reveal no data.

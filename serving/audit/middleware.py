@@ -42,7 +42,16 @@ log = logging.getLogger(__name__)
 MAX_AUDITED_IDS = 10_000
 _ID_KEYS = ("declaration_id",)
 # Query parameters kept in a record's detail: filters, never submitted declaration content.
-_DETAIL_PARAMETERS = ("office_id", "date", "capacity", "since", "until", "key_id", "limit")
+_DETAIL_PARAMETERS = (
+    "office_id",
+    "date",
+    "capacity",
+    "since",
+    "until",
+    "key_id",
+    "limit",
+    "to",  # the partner an exchange outbox disclosed to
+)
 
 
 class ConsultationRecords:

@@ -136,7 +136,12 @@ def _entities(
     for number, (identifier, company_roles) in enumerate(roles.items(), start=1):
         local_id = f"c{number}"
         entities.append(
-            {"local_id": local_id, "type": "company", "identifier": identifier, "roles": company_roles}
+            {
+                "local_id": local_id,
+                "type": "company",
+                "identifier": identifier,
+                "roles": company_roles,
+            }
         )
         links.extend({"from": local_id, "to": "s1", "relation": role} for role in company_roles)
     itinerary = [c for c in str(declaration.get("itinerary") or "").split(">") if c]
@@ -158,7 +163,8 @@ def restricted_providers(
             .where(ExchangeEntity.restricted, ExchangeEntity.key.in_(keys[start : start + 400]))
             .distinct()
         ):
-            found[(kind, key)].add(provider)
+            if key is not None:
+                found[(kind, key)].add(provider)
     return found
 
 
@@ -172,7 +178,7 @@ def _withhold(
     out: set[str] = set()
     for entity in entities:
         key = entity_key(entity)
-        providers = restricted.get((entity["type"], key), set()) if key is not None else set()
+        providers = set() if key is None else restricted.get((entity["type"], key), set())
         forbidding = providers - {recipient.organisation} - recipient.redisseminate_from
         if forbidding:
             out.add(entity["local_id"])
@@ -191,7 +197,9 @@ def _pseudonymised(
         if entity["type"] in PERSONAL_KINDS:
             entity = {
                 **entity,
-                "identifier": pseudonym(key, recipient.organisation, entity["type"], entity["identifier"]),
+                "identifier": pseudonym(
+                    key, recipient.organisation, entity["type"], entity["identifier"]
+                ),
                 "pseudonymised": True,
             }
             entity.pop("name", None)
@@ -253,7 +261,9 @@ def build_reports(
         declaration = declarations[outcome.declaration_id]
         kept, kept_links, out = _withhold(entities, links, restricted, recipient)
         kind, event = _event(
-            outcome, declaration, offices.get(outcome.declaration_id, declaration["office_id"]),
+            outcome,
+            declaration,
+            offices.get(outcome.declaration_id, declaration["office_id"]),
             config.country,
         )
         if "v1" in {e["local_id"] for e in kept}:

@@ -33,7 +33,9 @@ class OutboxReport(BaseModel):
     message_id: str
     kind: str
     token: str = Field(description="the compact JWS to send")
-    withheld: int = Field(description="entities left out: received under H2 or a no-dissemination H3")
+    withheld: int = Field(
+        description="entities left out: received under H2 or a no-dissemination H3"
+    )
 
 
 class Outbox(BaseModel):

@@ -44,9 +44,7 @@ class MessageRefused(ValueError):
     """A message that was not stored, and why: ``reason`` (a key of `REFUSAL_STATUS`) and,
     for an invalid message, every problem with its field path."""
 
-    def __init__(
-        self, reason: str, message: str, problems: Sequence[MessageProblem] = ()
-    ) -> None:
+    def __init__(self, reason: str, message: str, problems: Sequence[MessageProblem] = ()) -> None:
         self.reason = reason
         self.problems = list(problems)
         super().__init__(message)
@@ -67,6 +65,11 @@ class Received:
     recorded_by: str
     recorded_at: datetime
     rows: list[dict[str, Any]] = field(repr=False)
+
+    @property
+    def watchlist_rows(self) -> int:
+        """How many watchlist entries storing it makes."""
+        return sum(1 for row in self.rows if row["entity_type"] is not None)
 
     @property
     def message_id(self) -> str:
@@ -114,7 +117,9 @@ def receive(
         ) from None
     if problems := message_problems(message):
         raise MessageRefused(
-            "invalid", f"the message does not follow the schema ({len(problems)} problems)", problems
+            "invalid",
+            f"the message does not follow the schema ({len(problems)} problems)",
+            problems,
         )
     if message["sender"]["organisation"] != verified.partner.organisation:
         raise MessageRefused(
@@ -142,7 +147,8 @@ def receive(
     return Received(verified.partner, token.strip(), message, recorded_by, now, rows)
 
 
-def _replay(message_id: str, sender: str) -> MessageRefused:
+def replay_refusal(message_id: str, sender: str) -> MessageRefused:
+    """The refusal of a message id this sender used before."""
     return MessageRefused(
         "replayed",
         f"message {message_id} from {sender} was received before: a message id is accepted once",
@@ -168,7 +174,7 @@ def store_received(session: Session, received: Received) -> InboxReceipt:
         MessageRefused: ``replayed``, this sender's message id is already stored.
     """
     if already_received(session, received):
-        raise _replay(received.message_id, received.partner.organisation)
+        raise replay_refusal(received.message_id, received.partner.organisation)
     message = received.message
     handling = message["handling"]
     row = ExchangeMessage(
@@ -201,7 +207,7 @@ def store_received(session: Session, received: Received) -> InboxReceipt:
             session.add(row)
             session.flush()
     except IntegrityError:  # a concurrent delivery of the same message stored it first
-        raise _replay(received.message_id, received.partner.organisation) from None
+        raise replay_refusal(received.message_id, received.partner.organisation) from None
     if received.rows:
         session.execute(
             insert(ExchangeEntity), [{**entity, "message_pk": row.id} for entity in received.rows]

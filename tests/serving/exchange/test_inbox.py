@@ -62,7 +62,11 @@ def test_a_signed_alert_is_stored_with_provenance_and_watchlist_entries(store: S
         ]
         vehicle = entries[0]
         assert (vehicle.source_agency, vehicle.source_country) == ("RS-CUSTOMS", "RS")
-        assert (vehicle.handling_code, vehicle.source_reliability, vehicle.information_accuracy) == (
+        assert (
+            vehicle.handling_code,
+            vehicle.source_reliability,
+            vehicle.information_accuracy,
+        ) == (
             "h0",
             "b",
             "2",
