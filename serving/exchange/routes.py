@@ -64,8 +64,10 @@ def refusal_detail(refusal: MessageRefused) -> list[dict[str, Any]]:
     "/inbox",
     response_model=InboxReceipt,
     responses={
-        400: {"model": ErrorResponse, "description": "unsigned, badly signed, not for us"},
-        403: {"model": ErrorResponse, "description": "signed by no configured partner"},
+        400: {
+            "model": ErrorResponse,
+            "description": "unsigned, badly signed, signed by no configured partner, not for us",
+        },
         409: {"model": ErrorResponse, "description": "a message id received before"},
         422: {"model": ErrorResponse, "description": "schema problems (all), or expired"},
     },
@@ -99,7 +101,11 @@ async def inbox(
     return received.receipt(received.watchlist_rows)
 
 
-@router.get("/outbox", response_model=Outbox)
+@router.get(
+    "/outbox",
+    response_model=Outbox,
+    responses={404: {"model": ErrorResponse, "description": "not a configured partner"}},
+)
 async def outbox(
     request: Request,
     caller: CurrentCaller,

@@ -11,7 +11,9 @@ class InboxMessage(BaseModel):
     """A partner's message as it signed it."""
 
     message: str = Field(
-        min_length=1, description="the compact JWS (header.payload.signature), Ed25519-signed"
+        min_length=5,
+        max_length=64 * 1024 * 1024,
+        description="the compact JWS (header.payload.signature), Ed25519-signed",
     )
 
 

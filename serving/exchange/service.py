@@ -31,7 +31,7 @@ from serving.store.tables import ExchangeEntity, ExchangeMessage
 REFUSAL_STATUS = {
     "unsigned": 400,
     "bad_signature": 400,
-    "unknown_sender": 403,
+    "unknown_sender": 400,
     "sender_mismatch": 400,
     "not_addressed": 400,
     "expired": 422,

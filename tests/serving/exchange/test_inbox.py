@@ -100,7 +100,7 @@ def test_a_message_signed_with_another_key_is_refused(store: Store) -> None:
 def test_an_unknown_sender_is_refused(store: Store) -> None:
     token = sign(alert(STRANGER, US.organisation), STRANGER.signing_key, STRANGER.organisation)
     error = refused(store, token)
-    assert (error.reason, error.status) == ("unknown_sender", 403)
+    assert (error.reason, error.status) == ("unknown_sender", 400)
 
 
 def test_a_replayed_message_is_refused_and_the_first_kept(store: Store) -> None:
