@@ -42,7 +42,8 @@ class Language:
 @dataclass(frozen=True)
 class Vocabulary:
     """`descriptions.yaml` read: languages per office country, how each language is written,
-    the letter tables, and each English description's local variants per language."""
+    the letter tables, and each English description's local variants per language (the
+    translations of that phrase, not of its group: a phrase keeps its meaning)."""
 
     offices: Mapping[str, tuple[tuple[str, float], ...]]
     languages: Mapping[str, Language]
@@ -85,10 +86,20 @@ def _vocabulary(data: dict[str, Any]) -> Vocabulary:
         if set(local) != set(languages):
             missing = sorted(set(languages) - set(local))
             raise ValueError(f"{VOCABULARY_FILE}: {group[ENGLISH]} has no variants for {missing}")
-        for english in group[ENGLISH]:
+        phrases = group[ENGLISH]
+        short = sorted(code for code, texts in local.items() if len(texts) < len(phrases))
+        if short:
+            raise ValueError(
+                f"{VOCABULARY_FILE}: {phrases} has fewer variants than English phrases in "
+                f"{short}: give each phrase its own translation, in the phrases' order"
+            )
+        for position, english in enumerate(phrases):
             if english in variants:
                 raise ValueError(f"{VOCABULARY_FILE}: {english!r} is in two groups")
-            variants[english] = local
+            # The phrase's own translations: variants position, position + n, ...
+            variants[english] = {
+                code: texts[position :: len(phrases)] for code, texts in local.items()
+            }
     scripts = data["scripts"]
     return Vocabulary(
         offices={
