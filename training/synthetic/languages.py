@@ -42,8 +42,7 @@ class Language:
 @dataclass(frozen=True)
 class Vocabulary:
     """`descriptions.yaml` read: languages per office country, how each language is written,
-    the letter tables, and each English description's local variants per language (the
-    translations of that phrase, not of its group: a phrase keeps its meaning)."""
+    the letter tables, and each English description's local variants per language."""
 
     offices: Mapping[str, tuple[tuple[str, float], ...]]
     languages: Mapping[str, Language]
@@ -86,20 +85,10 @@ def _vocabulary(data: dict[str, Any]) -> Vocabulary:
         if set(local) != set(languages):
             missing = sorted(set(languages) - set(local))
             raise ValueError(f"{VOCABULARY_FILE}: {group[ENGLISH]} has no variants for {missing}")
-        phrases = group[ENGLISH]
-        short = sorted(code for code, texts in local.items() if len(texts) < len(phrases))
-        if short:
-            raise ValueError(
-                f"{VOCABULARY_FILE}: {phrases} has fewer variants than English phrases in "
-                f"{short}: give each phrase its own translation, in the phrases' order"
-            )
-        for position, english in enumerate(phrases):
+        for english in group[ENGLISH]:
             if english in variants:
                 raise ValueError(f"{VOCABULARY_FILE}: {english!r} is in two groups")
-            # The phrase's own translations: variants position, position + n, ...
-            variants[english] = {
-                code: texts[position :: len(phrases)] for code, texts in local.items()
-            }
+            variants[english] = local
     scripts = data["scripts"]
     return Vocabulary(
         offices={
