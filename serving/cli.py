@@ -1,5 +1,5 @@
 """Commands owned by serving/: `serve` (the HTTP service) and `score` (batch files), and the
-registration of the rooms' commands (`keys`, `audit`, `export`, `monitor`).
+registration of the rooms' commands (`keys`, `audit`, `export`, `monitor`, `exchange`).
 
 Heavy imports stay inside the command functions so that `shiprisk --help` is fast.
 """
@@ -7,12 +7,18 @@ Heavy imports stay inside the command functions so that `shiprisk --help` is fas
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from serving.console import ModelUri, console, err, fail
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from serving.store.database import Store
 
 
 def worker_threads(workers: int, threads: int | None, cores: int) -> int:
@@ -167,9 +173,50 @@ def score(
     )
 
 
+def record_command(
+    store: Store,
+    route: str,
+    *,
+    declaration_ids: Sequence[str],
+    detail: dict[str, Any],
+    writes: Sequence[Callable[[Session], object]],
+) -> None:
+    """A room command's consultation record, with the command's writes in the same commit
+    (`serving.exchange.cli.CommandRecorder`): a failed write is raised as itself."""
+    from datetime import UTC, datetime
+
+    from serving.access.settings import InsecureSettings
+    from serving.audit.chain import AuditEvent, AuditKey
+    from serving.audit.records import AuditLog, AuditWriteError, RequestWriteError
+    from serving.exchange.cli import actor
+    from serving.settings import ServiceSettings
+
+    settings = ServiceSettings()
+    try:
+        log = AuditLog(AuditKey(settings.audit_key_secret(settings.data_dir)))
+    except InsecureSettings as error:
+        raise fail(str(error)) from None
+    event = AuditEvent(
+        recorded_at=datetime.now(UTC),
+        key_id="cli",
+        key_name=actor(),
+        role="admin",
+        route=route,
+        declaration_ids=tuple(declaration_ids),
+        detail=detail,
+    )
+    try:
+        log.append(store, event, writes)
+    except RequestWriteError as failed:
+        raise failed.error from None
+    except AuditWriteError as error:
+        raise fail(str(error)) from None
+
+
 def register(app: typer.Typer) -> None:
     """Add the serving commands to the top-level `shiprisk` app, each from the room owning it."""
     from serving.audit.cli import register as register_keys_and_audit
+    from serving.exchange.cli import exchange_commands
     from serving.inspections.cli import export
     from serving.intelligence.cli import register as register_watchlist
     from serving.model.cli import monitor
@@ -180,3 +227,4 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export)
     register_watchlist(app)
     app.command("monitor")(monitor)
+    app.add_typer(exchange_commands(record_command), name="exchange")

@@ -15,6 +15,7 @@ from pydantic_settings import SettingsConfigDict
 from models.tracking_uri import DEFAULT_TRACKING_URI, resolved_tracking_uri
 from serving.access.settings import AccessSettings
 from serving.base import MAX_REQUEST_ITEMS
+from serving.exchange.settings import ExchangeSettings
 from serving.inspections.worklist import DEFAULT_EXPLORATION_SHARE, DEFAULT_SEVERITY
 from serving.store.database import DATABASE_FILE
 
@@ -31,8 +32,9 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class ServiceSettings(AccessSettings):
-    """What the service loads, the limits it enforces on requests, and its access settings."""
+class ServiceSettings(AccessSettings, ExchangeSettings):
+    """What the service loads, the limits it enforces on requests, its access settings and
+    those of the exchange with partner agencies."""
 
     model_config = SettingsConfigDict(env_prefix="SHIPRISK_", extra="ignore")
 

@@ -59,6 +59,9 @@ ROUTE_POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/v1/admin/reload"): RoutePolicy(ADMIN),
     ("GET", "/v1/watchlist"): RoutePolicy(OFFICER | RISK_MANAGER),
     ("POST", "/v1/watchlist"): RoutePolicy(RISK_MANAGER),
+    # Partner messages in, reports out: each a collection or a disclosure, recorded.
+    ("POST", "/v1/exchange/inbox"): RoutePolicy(ADMIN | RISK_MANAGER),
+    ("GET", "/v1/exchange/outbox"): RoutePolicy(ADMIN | RISK_MANAGER),
 }
 
 # Every keyed route lives under the API prefix. Outside it, a path that is not one of the open

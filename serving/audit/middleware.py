@@ -57,6 +57,7 @@ _DETAIL_PARAMETERS = (
     "limit",
     "person",
     "subject",
+    "to",  # the partner an exchange outbox disclosed to
 )
 
 

@@ -1,5 +1,6 @@
 """Tables of the operational store: scored declarations and their fixed lodging facts,
-worklists, outcomes, drift reports, API keys and the consultation log.
+worklists, outcomes, drift reports, messages exchanged with partner agencies, API keys and the
+consultation log.
 
 SQLAlchemy 2 typed declarative models. The schema itself is created and changed only by the
 Alembic migrations in ``serving/store/migrations`` (``upgrade_to_head``); these classes are
@@ -185,6 +186,81 @@ class DriftReport(Base):
     window_start: Mapped[datetime]
     window_end: Mapped[datetime]
     summary: Mapped[dict[str, Any]]
+
+
+class ExchangeMessage(Base):
+    """A signed message exchanged with a partner agency (serving.exchange): received (``in``,
+    the sender) or sent (``out``, the recipient), with the token as signed and what it changed.
+
+    One row per partner and message id and direction: a message received twice is a replay.
+    """
+
+    __tablename__ = "exchange_messages"
+    __table_args__ = (
+        UniqueConstraint("direction", "partner", "message_id", name="uq_exchange_message"),
+        Index("ix_exchange_messages_recorded_at", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    direction: Mapped[str] = mapped_column(String(3))  # in, out
+    partner: Mapped[str] = mapped_column(String(ID_LENGTH))  # sender (in) or recipient (out)
+    message_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    kind: Mapped[str] = mapped_column(String(20))  # alert, hit_report, seizure_report
+    schema_version: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime]  # as the sender wrote it
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))  # API key id, or cli:<user>
+    handling_code: Mapped[str] = mapped_column(String(2))  # H0-H3
+    handling_note: Mapped[str | None] = mapped_column(Text)
+    no_dissemination: Mapped[bool]  # H2, or H3 forbidding it
+    source_reliability: Mapped[str] = mapped_column(String(1))
+    information_accuracy: Mapped[int] = mapped_column(Integer)
+    tlp: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(30))
+    personal_data: Mapped[bool]
+    retain_until: Mapped[datetime]
+    entities: Mapped[int] = mapped_column(Integer)
+    watchlist_entries: Mapped[int] = mapped_column(Integer)  # entries it created (in)
+    withheld: Mapped[int] = mapped_column(Integer)  # entities left out by handling codes (out)
+    declaration_ids: Mapped[list[Any]]  # the declarations a sent report discloses
+    payload: Mapped[dict[str, Any]]
+    token: Mapped[str] = mapped_column(Text)  # the compact JWS, as signed
+
+
+class ExchangeEntity(Base):
+    """One entity of a received message, with its provenance; when it names something the
+    watchlist matches, it carries the watchlist entry's fields (DESIGN.md "Watchlist").
+
+    ``key`` (the normalised identifier) is what a report we send is checked against, so that
+    an entity received under H2 never leaves for another partner without permission.
+    """
+
+    __tablename__ = "exchange_entities"
+    __table_args__ = (
+        Index("ix_exchange_entities_key", "kind", "key"),
+        Index("ix_exchange_entities_message", "message_pk"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("exchange_messages.id", ondelete="CASCADE"))
+    local_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))  # person, company, vehicle, shipment, route
+    key: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    restricted: Mapped[bool]  # came in under H2 or H3 forbidding dissemination
+    entity_type: Mapped[str | None] = mapped_column(String(20))  # watchlist field, or none
+    entity_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    threat: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime]  # the message's retain-until
+    source_agency: Mapped[str] = mapped_column(String(ID_LENGTH))
+    source_country: Mapped[str] = mapped_column(String(2))
+    handling_code: Mapped[str] = mapped_column(String(2))  # h0-h3, as the watchlist keeps it
+    handling_note: Mapped[str | None] = mapped_column(Text)
+    source_reliability: Mapped[str] = mapped_column(String(1))  # a, b, c, x
+    information_accuracy: Mapped[str] = mapped_column(String(1))  # 1-4
+    added_by: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime]
+    watchlist_entry_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiKey(Base):

@@ -2,33 +2,45 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 
 from serving.access.key_store import revoke_key
 from serving.access.keys import Role
 from serving.access.policy import ROUTE_POLICIES, policy_for
 from serving.app import create_app
+from serving.exchange.signing import sign
 from serving.settings import ServiceSettings
 from tests.serving.access_keys import JUSTIFICATION, KeyedClient, make_key
 from tests.serving.conftest import TrainedModel, json_payload
+from tests.serving.exchange.partners import agency, alert
 
 OFFICE = "RS-HORGOS"
 OTHER_OFFICE = "AL-KAKAVIJE"
 DAY = "2024-02-20"
 IN_REMIT = "IN-REMIT-1"
+PARTNER = agency("RS-CUSTOMS", "RS")
 
 
 @pytest.fixture
 def client(store: TrainedModel, tmp_path: Any) -> Iterator[KeyedClient]:
+    partners = tmp_path / "partners.yaml"
+    partners.write_text(
+        yaml.safe_dump({"partners": {"RS-CUSTOMS": {"country": "RS", "key": PARTNER.public_jwk()}}})
+    )
     settings = ServiceSettings(
         model_uri=store.model_uri,
         num_threads=1,
         database_url=f"sqlite:///{tmp_path / 'shiprisk.db'}",
+        data_dir=tmp_path,
+        exchange_organisation="BA-ITA",
+        exchange_partners_file=partners,
     )
     with KeyedClient(create_app(settings)) as test_client:
         yield test_client
@@ -80,6 +92,16 @@ def request_for(route: tuple[str, str], declaration: dict[str, Any]) -> dict[str
                 ]
             }
         },
+        ("POST", "/v1/exchange/inbox"): {  # a new message each time: a repeat is a replay
+            "json": {
+                "message": sign(
+                    alert(PARTNER, "BA-ITA", message_id=str(uuid.uuid4()), retain_days=36500),
+                    PARTNER.signing_key,
+                    PARTNER.organisation,
+                )
+            }
+        },
+        ("GET", "/v1/exchange/outbox"): {"params": {"to": "RS-CUSTOMS"}},
     }[route]
 
 

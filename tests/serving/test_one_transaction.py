@@ -11,6 +11,7 @@ same request without the failure must change the store (so the check could fail)
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 import pytest
+import yaml
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -27,6 +29,7 @@ from serving.access.keys import Role
 from serving.access.policy import writes
 from serving.app import create_app
 from serving.audit import records
+from serving.exchange.signing import sign
 from serving.settings import ServiceSettings
 from serving.store.tables import AuditDeclaration, AuditRecordRow, Base
 from serving.web import oidc
@@ -34,6 +37,7 @@ from serving.web.session import SessionCodec
 from serving.web.settings import WebSettings
 from tests.serving.access_keys import JUSTIFICATION, KeyedClient, page_session
 from tests.serving.conftest import TrainedModel, json_payload
+from tests.serving.exchange.partners import agency, alert
 
 pytestmark = pytest.mark.slow
 
@@ -122,6 +126,16 @@ def _watchlist(world: World) -> Any:
     )
 
 
+def _inbox(world: World) -> Any:  # a new message each time: a repeat is a replay
+    message = alert(PARTNER, "BA-ITA", message_id=str(uuid.uuid4()), retain_days=36500)
+    key = world.client.keys[Role.RISK_MANAGER]
+    return world.client.post(
+        "/v1/exchange/inbox",
+        json={"message": sign(message, PARTNER.signing_key, PARTNER.organisation)},
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+
 class _Provider:
     """Stands in for Authlib's client at the identity provider: the real provider is driven
     by the browser tests (tests/web); here only the callback's own write matters."""
@@ -144,6 +158,9 @@ def _callback(world: World) -> Any:
         app.state.web.oidc = None
 
 
+PARTNER = agency("RS-CUSTOMS", "RS")
+
+
 # (method, route template) -> the request, and whether it changes the store when it succeeds.
 CASES: dict[tuple[str, str], tuple[Callable[[World], Any], bool]] = {
     ("POST", "/v1/scores"): (_score, True),
@@ -161,11 +178,14 @@ CASES: dict[tuple[str, str], tuple[Callable[[World], Any], bool]] = {
     ("POST", "/web/declarations/{declaration_id}/outcome"): (_page_outcome, True),
     ("GET", "/web/oidc/callback"): (_callback, True),
     ("POST", "/v1/watchlist"): (_watchlist, True),
+    ("POST", "/v1/exchange/inbox"): (_inbox, True),
 }
 # Writing routes that still commit their data before their record (each an open defect).
 NOT_YET_ONE_TRANSACTION = {
     ("POST", "/v1/watchlist"): "the entries' ids are answered, so they are stored before the "
     "record; the write is not yet left to the record's transaction (issue 17, item 4)",
+    ("POST", "/v1/exchange/inbox"): "a received message is stored before its record is "
+    "(issue 15): the write is not yet left to the record's transaction",
 }
 
 
@@ -183,11 +203,19 @@ def writing_routes(app: Any) -> set[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def world(trained: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """One app for every case (each case asks for something new: a new id, capacity, time)."""
+    folder = tmp_path_factory.mktemp("one-transaction")
+    partners = folder / "partners.yaml"
+    partners.write_text(
+        yaml.safe_dump({"partners": {"RS-CUSTOMS": {"country": "RS", "key": PARTNER.public_jwk()}}})
+    )
     settings = ServiceSettings(
         model_uri=trained.model_uri,
         tracking_uri=trained.tracking_uri,
         num_threads=1,
-        database_url=f"sqlite:///{tmp_path_factory.mktemp('one-transaction') / 'shiprisk.db'}",
+        database_url=f"sqlite:///{folder / 'shiprisk.db'}",
+        data_dir=folder,
+        exchange_organisation="BA-ITA",
+        exchange_partners_file=partners,
     )
     with pytest.MonkeyPatch.context() as environment:
         environment.setenv("MLFLOW_TRACKING_URI", trained.tracking_uri)

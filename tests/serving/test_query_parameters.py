@@ -32,6 +32,7 @@ VALID = {
     "limit": "5",
     "recorded": "1",
     "next": "/web/",
+    "to": "RS-CUSTOMS",
 }
 
 

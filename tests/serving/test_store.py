@@ -40,7 +40,7 @@ def test_migrations_build_exactly_the_declared_tables(store_url: str) -> None:  
     store = Store.open(store_url)
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
-        assert MigrationContext.configure(connection).get_current_revision() == "0006"
+        assert MigrationContext.configure(connection).get_current_revision() == "0007"
     assert set(inspect(store.engine).get_table_names()) == {
         "alembic_version",
         "scored_declarations",
@@ -57,6 +57,8 @@ def test_migrations_build_exactly_the_declared_tables(store_url: str) -> None:  
         "watchlist_entries",
         "entity_history",
         "entity_threat_history",
+        "exchange_messages",
+        "exchange_entities",
     }
     store.close()
 
