@@ -423,6 +423,9 @@ class FeatureBuilder(BaseEstimator):
         for name in self.extra_numeric:
             features[name] = columns.numbers(name)
         block = np.stack([features[name] for name in self.feature_names_], dtype=np.float64)
+        # A ratio over a subnormal mass (5e-324 kg passes every rule) overflows to infinity:
+        # no feature is infinite, it is unknown.
+        block[np.isinf(block)] = np.nan
         return block.T
 
     def _transit_features(

@@ -391,3 +391,13 @@ def test_loading_a_newer_format_names_the_fix(generated, tmp_path) -> None:
     state.write_text(saved.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 2'))
     with pytest.raises(ValueError, match=r"has format 2, .*retrain the model .*operational store"):
         FeatureBuilder.load(tmp_path)
+
+
+def test_a_ratio_over_a_subnormal_mass_is_unknown_not_infinite(generated) -> None:
+    """Found by fuzzing: 5e-324 kg is a valid mass, and gross / net overflowed to infinity
+    (then the reason text failed with OverflowError)."""
+    builder, declarations, _, _ = generated
+    row = declarations.head(1).assign(net_mass_kg=5e-324, gross_mass_kg=10.0)
+    features = builder.transform(row)
+    assert not np.isinf(features.to_numpy()).any()
+    assert np.isnan(features["gross_net_mass_ratio"].iloc[0])

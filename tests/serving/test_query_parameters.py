@@ -33,6 +33,9 @@ VALID = {
     "recorded": "1",
     "next": "/web/",
     "to": "RS-CUSTOMS",
+    "entity_type": "importer_id",
+    "value": "IMP-1",
+    "offset": "0",
 }
 
 
