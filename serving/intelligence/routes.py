@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from features.schema import WATCHLIST_ENTITY_TYPES
@@ -41,21 +41,10 @@ def get_watchlist(
     ] = None,
     value: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> WatchlistPage:
-    """Watchlist entries in force, or those listing one entity (entity_type and value)."""
-    if (entity_type is None) != (value is None):
-        missing = "value" if value is None else "entity_type"
-        raise HTTPException(
-            status_code=422,
-            detail=[
-                {
-                    "loc": ["query", missing],
-                    "msg": "give both entity_type and value, or neither",
-                    "type": "missing",
-                }
-            ],
-        )
+    """Watchlist entries in force: those listing one entity (``value``, under ``entity_type``
+    or any type), or every entry (of ``entity_type`` when given)."""
     full = caller.key.role == Role.RISK_MANAGER
     return WatchlistPage(
         entries=service.list_entries(
@@ -69,6 +58,7 @@ def get_watchlist(
     status_code=201,
     response_model=WatchlistCreated,
     responses={
+        404: {"model": ErrorResponse, "description": "an edited entry is not in force"},
         422: {"model": ErrorResponse, "description": "field path and what was expected"},
         **_STORE_DOWN,
     },
@@ -100,9 +90,9 @@ def post_watchlist(
                 ]
             },
         )
-    except service.UnknownEntry as error:
+    except service.UnknownEntry as error:  # the store's state, not the request's shape: 404
         return JSONResponse(
-            status_code=422,
+            status_code=404,
             content={
                 "detail": [
                     {

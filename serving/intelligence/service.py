@@ -19,7 +19,7 @@ import pandas as pd
 import yaml
 
 from features.columns import DeclarationColumns
-from features.schema import RESTRICTED_HANDLING_CODES
+from features.schema import RESTRICTED_HANDLING_CODES, WATCHLIST_ENTITY_TYPES
 from features.source_files import read_table
 from features.validation import DataValidationError, Problem, validate_watchlist
 from features.watchlist import WatchlistHits, watchlist_key
@@ -157,14 +157,16 @@ def list_entries(
     limit: int = 100,
     offset: int = 0,
 ) -> list[WatchlistEntryOut]:
-    """Entries in force (newest first), or those listing one entity (``entity_type`` and
-    ``value``), as the caller may see them."""
+    """Entries in force (newest first): those listing one entity (``value``, under
+    ``entity_type`` or under any type), or every entry (of ``entity_type`` when given), as the
+    caller may see them."""
     with store.transaction() as session:
-        if entity_type is not None and value is not None:
-            key = watchlist_key(entity_type, value)
-            if key is None:
+        if value is not None:
+            types = [entity_type] if entity_type is not None else list(WATCHLIST_ENTITY_TYPES)
+            keyed = [(kind, key) for kind in types if (key := watchlist_key(kind, value))]
+            if not keyed:
                 return []
-            found = intelligence.watchlist_candidates(session, [(entity_type, key)])
+            found = intelligence.watchlist_candidates(session, keyed)
             rows = [
                 entry
                 for entry_id in found["id"].tolist()
@@ -172,7 +174,9 @@ def list_entries(
                 and entry.withdrawn_at is None
             ]
         else:
-            rows = intelligence.current_watchlist(session, limit=limit, offset=offset)
+            rows = intelligence.current_watchlist(
+                session, limit=limit, offset=offset, entity_type=entity_type
+            )
         return [visible_entry(entry, full=full) for entry in rows]
 
 

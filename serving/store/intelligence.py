@@ -404,16 +404,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def current_watchlist(session: Session, *, limit: int, offset: int = 0) -> list[WatchlistEntry]:
-    """Entries not withdrawn, newest first."""
+def current_watchlist(
+    session: Session, *, limit: int, offset: int = 0, entity_type: str | None = None
+) -> list[WatchlistEntry]:
+    """Entries not withdrawn (of one entity type when given), newest first."""
+    query = select(WatchlistEntry).where(WatchlistEntry.withdrawn_at.is_(None))
+    if entity_type is not None:
+        query = query.where(WatchlistEntry.entity_type == entity_type)
     return list(
-        session.scalars(
-            select(WatchlistEntry)
-            .where(WatchlistEntry.withdrawn_at.is_(None))
-            .order_by(WatchlistEntry.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
+        session.scalars(query.order_by(WatchlistEntry.id.desc()).limit(limit).offset(offset))
     )
 
 
