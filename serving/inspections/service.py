@@ -166,8 +166,7 @@ def worklist(
         )
 
     def write(session: Session) -> None:
-        session.add(run())
-        session.flush()
+        repository.store_worklist_run(session, run())
 
     drawn = run()
     return DrawnWorklist(_worklist_view(drawn, scores), write)

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -425,32 +425,32 @@ def worklist_run(
     )
 
 
-def record_worklist(
-    session: Session,
-    *,
-    office_id: str,
-    day: date,
-    capacity: int,
-    exploration_share: float,
-    pool_size: int,
-    digest: str,
-    picks: Sequence[Pick],
-    created_at: datetime | None = None,
-) -> WorklistRun:
-    """Store a worklist and each of its picks with reason and selection probability."""
-    run = worklist_run(
-        office_id=office_id,
-        day=day,
-        capacity=capacity,
-        exploration_share=exploration_share,
-        pool_size=pool_size,
-        digest=digest,
-        picks=picks,
-        created_at=created_at,
+def store_worklist_run(session: Session, run: WorklistRun) -> bool:
+    """Store a drawn worklist and its picks; False when the same draw is stored already.
+
+    Two serving processes asked for one office's worklist at the same moment draw the same
+    picks (same candidates, same seed): the later insert waits for the earlier (PostgreSQL)
+    or runs after it (SQLite), then adds nothing instead of failing the request.
+    """
+    runs = cast(Table, WorklistRun.__table__)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    values = {column.key: getattr(run, column.key) for column in runs.columns if column.key != "id"}
+    new = postgresql.insert(runs) if postgres else sqlite.insert(runs)
+    statement = new.values(values).on_conflict_do_nothing(
+        index_elements=["office_id", "day", "capacity", "pool_digest"]
     )
-    session.add(run)
-    session.flush()
-    return run
+    run_id = session.scalar(statement.returning(runs.c.id))
+    if run_id is None:
+        return False
+    picks = cast(Table, WorklistSelection.__table__)
+    rows = [
+        {column.key: getattr(pick, column.key) for column in picks.columns if column.key != "id"}
+        | {"run_id": run_id}
+        for pick in run.selections
+    ]
+    if rows:
+        session.execute(insert(picks), rows)
+    return True
 
 
 def latest_selections(
