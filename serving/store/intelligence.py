@@ -13,6 +13,7 @@ rebuilds the same from `shiprisk export` (features.live.live_point_in_time).
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,10 +33,15 @@ from features.entities import ENTITY_KINDS, TRANSIT_COUNTRY, entity_keys
 from features.history import HistoryTable, count_columns
 from features.live import HISTORY_KINDS, LiveInputs, history_keys, live_from_state
 from features.route import transit_countries
-from features.schema import WATCHLIST_COLUMNS
+from features.schema import COUNTRY_CODES, WATCHLIST_COLUMNS
 from features.sources import OUTCOME_THREATS
 from features.validation import DataValidationError, Problem, validate_watchlist
-from features.watchlist import WATCHLIST_ENTRY_COLUMNS, declaration_watchlist_keys, watchlist_key
+from features.watchlist import (
+    ROUTE_SEPARATOR,
+    WATCHLIST_ENTRY_COLUMNS,
+    declaration_watchlist_keys,
+    watchlist_key,
+)
 from serving.store.repository import known_declaration_ids
 from serving.store.tables import (
     EntityHistory,
@@ -372,28 +378,55 @@ def checked_watchlist(raw: pd.DataFrame, *, source: str) -> tuple[pd.DataFrame, 
         DataValidationError: any entry breaks a watchlist rule (every problem named).
     """
     frame = validate_watchlist(raw, source=source)
-    keys = [
-        watchlist_key(str(kind), value)
-        for kind, value in zip(
-            frame["entity_type"].tolist(), frame["entity_id"].tolist(), strict=True
-        )
-    ]
+    kinds = [str(kind) for kind in frame["entity_type"].tolist()]
+    values = frame["entity_id"].tolist()
+    keys = [watchlist_key(kind, value) for kind, value in zip(kinds, values, strict=True)]
     empty = [row for row, key in enumerate(keys) if key is None]
-    if empty:
-        raise DataValidationError(
-            [
-                Problem(
-                    source,
-                    "entity_id",
-                    "nothing left to match once normalised",
-                    "give the id, the countries (GR>MK) or the HS digits the entry lists",
-                    tuple(row + 1 for row in empty[:5]),
-                    (),
-                )
-            ]
+    # An HS code entry is a prefix of 2 to 10 digits (dots and spaces between them allowed).
+    bad_prefix = [
+        row
+        for row, (kind, value, key) in enumerate(zip(kinds, values, keys, strict=True))
+        if kind == "hs_code"
+        and key is not None
+        and not (HS_PREFIX_DIGITS[0] <= len(key) <= HS_PREFIX_DIGITS[1] and _HS_PREFIX.match(value))
+    ]
+    # An itinerary entry is a run of countries: GR>MK (a comma also separates them).
+    bad_route = [
+        row
+        for row, (kind, key) in enumerate(zip(kinds, keys, strict=True))
+        if kind == "itinerary"
+        and key is not None
+        and not all(code in COUNTRY_CODES for code in key.split(ROUTE_SEPARATOR))
+    ]
+    problems = [
+        Problem(source, "entity_id", message, fix, tuple(row + 1 for row in rows[:5]), ())
+        for rows, message, fix in (
+            (
+                bad_route,
+                "unknown country code in itinerary",
+                "list ISO 3166-1 alpha-2 codes (XK for Kosovo) separated by '>', e.g. GR>MK",
+            ),
+            (
+                empty,
+                "nothing left to match once normalised",
+                "give the id, the countries (GR>MK) or the HS digits the entry lists",
+            ),
+            (
+                bad_prefix,
+                "not an HS code prefix",
+                "write an hs_code entry as 2 to 10 digits, e.g. 9305 or 9305.10",
+            ),
         )
+        if rows
+    ]
+    if problems:
+        raise DataValidationError(problems)
     return frame, [str(key) for key in keys]
 
+
+# Digits an hs_code entry's prefix may have; what it may be written with.
+HS_PREFIX_DIGITS = (2, 10)
+_HS_PREFIX = re.compile(r"^[0-9][0-9. ]*$")
 
 # SQLite has no sequence: ids handed out by this process, per engine (see `reserve_watchlist_ids`).
 _RESERVED: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
