@@ -160,6 +160,72 @@ def exchange_commands(record: CommandRecorder) -> typer.Typer:
             highlight=False,
         )
 
+    @app.command("stats")
+    def stats(
+        since: Annotated[
+            datetime | None,
+            typer.Option(formats=["%Y-%m-%d"], help="Outcomes recorded on or after this day."),
+        ] = None,
+        until: Annotated[
+            datetime | None,
+            typer.Option(formats=["%Y-%m-%d"], help="Outcomes recorded before this day."),
+        ] = None,
+        output: Annotated[
+            str, typer.Option("--format", help="csv or json.", case_sensitive=False)
+        ] = "csv",
+        out: Annotated[
+            Path | None, typer.Option(help="Write to this file instead of the terminal.")
+        ] = None,
+        min_count: Annotated[
+            int, typer.Option(min=1, help="Rarer concealment texts are counted as 'other'.")
+        ] = 3,
+        database_url: DatabaseOption = None,
+    ) -> None:
+        """Seizures and hits per month by HS chapter, route, concealment and office, and each
+        partner's messages and entries: aggregates without personal data."""
+        from dataclasses import asdict
+
+        from serving.exchange.stats import as_csv, exchange_activity, finding_counts
+        from serving.settings import store_url
+        from serving.store.database import Store
+
+        if output.lower() not in ("csv", "json"):
+            raise fail("--format must be csv or json")
+        store = Store.open(store_url(database_url))
+        bounds = [
+            None if day is None else datetime.combine(day.date(), time(), tzinfo=UTC)
+            for day in (since, until)
+        ]
+        try:
+            with store.transaction() as session:
+                findings = finding_counts(
+                    session, since=bounds[0], until=bounds[1], min_count=min_count
+                )
+                activity = exchange_activity(session, now=datetime.now(UTC))
+        finally:
+            store.close()
+        if output.lower() == "json":
+            text = (
+                json.dumps(
+                    {
+                        "findings": [asdict(row) for row in findings],
+                        "partners": [asdict(row) for row in activity],
+                    },
+                    indent=2,
+                )
+                + "\n"
+            )
+        else:
+            text = as_csv(findings) + "\n" + as_csv(activity)
+        if out is None:
+            console.print(text, end="", highlight=False, markup=False, soft_wrap=True)
+        else:
+            out.write_text(text, encoding="utf-8")
+            console.print(
+                f"wrote {len(findings):,} finding cells and {len(activity):,} partner months to {out}",
+                highlight=False,
+            )
+
     @app.command("keygen")
     def keygen(
         out: Annotated[Path, typer.Option(help="File for the private JWK (made, never replaced).")],

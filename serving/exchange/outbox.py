@@ -71,23 +71,64 @@ def is_positive(outcome: InspectionOutcome) -> bool:
     )
 
 
+def finding(outcome: InspectionOutcome) -> tuple[str, str, str]:
+    """(message kind, threat, event type) of a positive outcome: weapons make a seizure
+    report, persons or a revenue irregularity a hit report."""
+    if outcome.weapons_found:
+        return "seizure_report", "weapons", "seizure"
+    if (outcome.migrants_found or 0) > 0:
+        return "hit_report", "migrants", "hit"
+    return "hit_report", "revenue", "hit"
+
+
+def positive_outcomes(
+    session: Session, *, since: datetime | None = None, until: datetime | None = None
+) -> list[InspectionOutcome]:
+    """Positive outcomes recorded in [since, until), in recording order."""
+    query = select(InspectionOutcome).order_by(InspectionOutcome.recorded_at, InspectionOutcome.id)
+    if since is not None:
+        query = query.where(InspectionOutcome.recorded_at >= since)
+    if until is not None:
+        query = query.where(InspectionOutcome.recorded_at < until)
+    return [outcome for outcome in session.scalars(query) if is_positive(outcome)]
+
+
+def declarations_of(
+    session: Session, ids: Sequence[str]
+) -> tuple[dict[str, Mapping[str, Any]], dict[str, str]]:
+    """The newest scored declaration of each id, and the office each was lodged at."""
+    declarations: dict[str, Mapping[str, Any]] = {}
+    offices: dict[str, str] = {}
+    for start in range(0, len(ids), 400):
+        chunk = ids[start : start + 400]
+        for row in session.scalars(
+            select(ScoredDeclaration)
+            .where(ScoredDeclaration.declaration_id.in_(chunk))
+            .order_by(ScoredDeclaration.id)
+        ):
+            declarations[row.declaration_id] = row.declaration  # the newest scoring wins
+        for lodging in session.scalars(
+            select(DeclarationLodging).where(DeclarationLodging.declaration_id.in_(chunk))
+        ):
+            offices[lodging.declaration_id] = lodging.office_id
+    return declarations, offices
+
+
 def _event(
     outcome: InspectionOutcome, declaration: Mapping[str, Any], office: str, country: str
 ) -> tuple[str, dict[str, Any]]:
     """(message kind, event) of a positive outcome."""
-    if outcome.weapons_found:
-        kind, threat, event_type = "seizure_report", "weapons", "seizure"
+    kind, threat, event_type = finding(outcome)
+    if event_type == "seizure":
         packages = declaration.get("packages")
         quantity = (
             {"value": float(packages), "unit": "packages"}
             if packages is not None
             else {"value": float(declaration.get("net_mass_kg") or 0.0), "unit": "kg"}
         )
-    elif (outcome.migrants_found or 0) > 0:
-        kind, threat, event_type = "hit_report", "migrants", "hit"
+    elif threat == "migrants":
         quantity = {"value": float(outcome.migrants_found or 0), "unit": "persons"}
     else:
-        kind, threat, event_type = "hit_report", "revenue", "hit"
         quantity = {"value": float(outcome.additional_duty_eur or 0.0), "unit": "eur"}
     event: dict[str, Any] = {
         "type": event_type,
@@ -228,25 +269,10 @@ def build_reports(
             "(SHIPRISK_EXCHANGE_PARTNERS_FILE) with its agreement"
         )
     now = now or datetime.now(UTC)
-    query = select(InspectionOutcome).order_by(InspectionOutcome.recorded_at, InspectionOutcome.id)
-    if since is not None:
-        query = query.where(InspectionOutcome.recorded_at >= since)
-    positive = [outcome for outcome in session.scalars(query) if is_positive(outcome)]
-    ids = sorted({outcome.declaration_id for outcome in positive})
-    declarations: dict[str, Mapping[str, Any]] = {}
-    offices: dict[str, str] = {}
-    for start in range(0, len(ids), 400):
-        chunk = ids[start : start + 400]
-        for row in session.scalars(
-            select(ScoredDeclaration)
-            .where(ScoredDeclaration.declaration_id.in_(chunk))
-            .order_by(ScoredDeclaration.id)
-        ):
-            declarations[row.declaration_id] = row.declaration  # the newest scoring wins
-        for lodging in session.scalars(
-            select(DeclarationLodging).where(DeclarationLodging.declaration_id.in_(chunk))
-        ):
-            offices[lodging.declaration_id] = lodging.office_id
+    positive = positive_outcomes(session, since=since)
+    declarations, offices = declarations_of(
+        session, sorted({outcome.declaration_id for outcome in positive})
+    )
     outcomes = [outcome for outcome in positive if outcome.declaration_id in declarations]
     built = [(outcome, *_entities(declarations[outcome.declaration_id])) for outcome in outcomes]
     pairs = [

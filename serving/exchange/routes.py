@@ -1,7 +1,7 @@
 """POST /v1/exchange/inbox and GET /v1/exchange/outbox: partners' signed messages in, our
 hit and seizure reports out (admins and risk managers).
 
-Both leave their writes to the request's consultation record (`serving.deps.commit_with_record`):
+Both leave their writes to the request's consultation record (`serving.deps.write_with_record`):
 a received message and its record, or the reports disclosed and the record of the disclosure,
 commit together or not at all.
 """
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from serving.access.settings import InsecureSettings
 from serving.base import ErrorResponse
-from serving.deps import CurrentCaller, OperationalStore, commit_with_record, name_declarations
+from serving.deps import CurrentCaller, OperationalStore, name_declarations, write_with_record
 from serving.exchange.outbox import UnknownPartner, build_reports, record_sent
 from serving.exchange.partners import ExchangeConfig, ExchangeConfigError
 from serving.exchange.schemas import InboxMessage, InboxReceipt, Outbox, OutboxReport
@@ -95,9 +95,7 @@ async def inbox(
     if replayed:  # answered at once; the write checks again, inside its transaction
         replay = replay_refusal(received.message_id, received.partner.organisation)
         raise HTTPException(replay.status, detail=refusal_detail(replay))
-    if not commit_with_record(request.scope, write):
-        with store.transaction() as session:
-            write(session)
+    write_with_record(request.scope, store, write)
     return received.receipt(received.watchlist_rows)
 
 
@@ -133,9 +131,7 @@ async def outbox(
         record_sent(session, reports, recorded_by=caller.key.key_id, recorded_at=now)
 
     name_declarations(request.scope, [report.declaration_id for report in reports])
-    if not commit_with_record(request.scope, write):
-        with store.transaction() as session:
-            write(session)
+    write_with_record(request.scope, store, write)
     return Outbox(
         recipient=to,
         reports=[

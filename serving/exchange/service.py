@@ -2,9 +2,15 @@
 and turned into watchlist entries that expire at its ``retain_until``.
 
 `receive` checks everything that needs no store (signature, signer, schema, references,
-addressee, expiry) and collects every problem of the message before refusing it;
-`store_received` writes the message and its entities in the caller's transaction, refusing a
-replay. Nothing is written for a refused message.
+addressee, expiry, the watchlist's rules for the entries it makes) and collects every problem
+of the message before refusing it; `store_received` writes the message, its entities and their
+watchlist entries in the caller's transaction, refusing a replay. Nothing is written for a
+refused message.
+
+A replay is refused by the message table's unique key (INSERT ... ON CONFLICT DO NOTHING, the
+first statement of the write): two deliveries of one message at the same moment store it
+once, the later one waiting for the earlier's commit (PostgreSQL) or running after it
+(SQLite), and is answered 409. No savepoint: SQLite's driver would commit at its release.
 """
 
 from __future__ import annotations
@@ -13,17 +19,24 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from features.validation import DataValidationError
 from serving.exchange.message import MessageProblem, message_problems, no_dissemination
 from serving.exchange.partners import ExchangeConfig, Partner
 from serving.exchange.schemas import InboxReceipt
 from serving.exchange.signing import SignatureRefused, verify
-from serving.exchange.watchlist import add_to_watchlist, entity_rows, moment
+from serving.exchange.watchlist import (
+    WatchlistAdditions,
+    add_to_watchlist,
+    entity_rows,
+    moment,
+    watchlist_additions,
+)
 from serving.store.database import Store
 from serving.store.tables import ExchangeEntity, ExchangeMessage
 
@@ -65,11 +78,12 @@ class Received:
     recorded_by: str
     recorded_at: datetime
     rows: list[dict[str, Any]] = field(repr=False)
+    watchlist: WatchlistAdditions = field(repr=False)
 
     @property
     def watchlist_rows(self) -> int:
         """How many watchlist entries storing it makes."""
-        return sum(1 for row in self.rows if row["entity_type"] is not None)
+        return len(self.watchlist.rows)
 
     @property
     def message_id(self) -> str:
@@ -144,7 +158,33 @@ def receive(
         added_at=now,
         valid_to=retain_until,
     )
-    return Received(verified.partner, token.strip(), message, recorded_by, now, rows)
+    source = f"{verified.partner.organisation} message {message['message_id']}"
+    try:
+        additions = watchlist_additions(rows, source=source)
+    except DataValidationError as error:
+        raise MessageRefused(
+            "invalid",
+            f"the message's entities break watchlist rules ({len(error.problems)} problems)",
+            _entity_problems(message, rows, error),
+        ) from None
+    return Received(verified.partner, token.strip(), message, recorded_by, now, rows, additions)
+
+
+def _entity_problems(
+    message: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], error: DataValidationError
+) -> list[MessageProblem]:
+    """The watchlist's problems with a message's entries, at the entities' field paths."""
+    chosen = [row for row in rows if row["entity_type"] is not None]
+    index = {entity["local_id"]: i for i, entity in enumerate(message["entities"])}
+    return [
+        MessageProblem(
+            ("entities", index[chosen[row - 1]["local_id"]]) if row else ("entities",),
+            f"as a watchlist entry ({problem.column}): {problem.message}",
+            problem.fix,
+        )
+        for problem in error.problems
+        for row in (problem.rows or (0,))
+    ]
 
 
 def replay_refusal(message_id: str, sender: str) -> MessageRefused:
@@ -171,49 +211,62 @@ def store_received(session: Session, received: Received) -> InboxReceipt:
     """Write the message, its entities and their watchlist entries (never commits).
 
     Raises:
-        MessageRefused: ``replayed``, this sender's message id is already stored.
+        MessageRefused: ``replayed``, this sender's message id is already stored (nothing
+            written).
     """
-    if already_received(session, received):
-        raise replay_refusal(received.message_id, received.partner.organisation)
     message = received.message
     handling = message["handling"]
-    row = ExchangeMessage(
-        direction="in",
-        partner=received.partner.organisation,
-        message_id=received.message_id,
-        kind=message["kind"],
-        schema_version=message["schema_version"],
-        created_at=moment(message["created_at"]),
-        recorded_at=received.recorded_at,
-        recorded_by=received.recorded_by,
-        handling_code=handling["code"],
-        handling_note=handling.get("note"),
-        no_dissemination=no_dissemination(handling),
-        source_reliability=message["evaluation"]["source_reliability"],
-        information_accuracy=message["evaluation"]["information_accuracy"],
-        tlp=message["tlp"],
-        purpose=message["purpose"],
-        personal_data=message["personal_data"],
-        retain_until=moment(message["retain_until"]),
-        entities=len(message["entities"]),
-        watchlist_entries=0,
-        withheld=0,
-        declaration_ids=[],
-        payload=dict(message),
-        token=received.token,
+    values = {
+        "direction": "in",
+        "partner": received.partner.organisation,
+        "message_id": received.message_id,
+        "kind": message["kind"],
+        "schema_version": message["schema_version"],
+        "created_at": moment(message["created_at"]),
+        "recorded_at": received.recorded_at,
+        "recorded_by": received.recorded_by,
+        "handling_code": handling["code"],
+        "handling_note": handling.get("note"),
+        "no_dissemination": no_dissemination(handling),
+        "source_reliability": message["evaluation"]["source_reliability"],
+        "information_accuracy": message["evaluation"]["information_accuracy"],
+        "tlp": message["tlp"],
+        "purpose": message["purpose"],
+        "personal_data": message["personal_data"],
+        "retain_until": moment(message["retain_until"]),
+        "entities": len(message["entities"]),
+        "watchlist_entries": received.watchlist_rows,
+        "withheld": 0,
+        "declaration_ids": [],
+        "payload": dict(message),
+        "token": received.token,
+    }
+    messages = cast(Table, ExchangeMessage.__table__)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(messages)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["direction", "partner", "message_id"])
+        .returning(messages.c.id)
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:  # a concurrent delivery of the same message stored it first
-        raise replay_refusal(received.message_id, received.partner.organisation) from None
+    message_pk = session.scalar(statement)
+    if message_pk is None:  # stored before, or by a delivery committed a moment ago
+        raise replay_refusal(received.message_id, received.partner.organisation)
+    entry_ids = add_to_watchlist(
+        session,
+        received.watchlist,
+        added_by=f"exchange:{received.partner.organisation}",
+        added_at=received.recorded_at,
+    )
     if received.rows:
         session.execute(
-            insert(ExchangeEntity), [{**entity, "message_pk": row.id} for entity in received.rows]
+            insert(ExchangeEntity),
+            [
+                {**entity, "message_pk": message_pk, "watchlist_entry_id": entry_ids.get(row)}
+                for row, entity in enumerate(received.rows)
+            ],
         )
-    row.watchlist_entries = add_to_watchlist(session, received.rows)
-    return received.receipt(row.watchlist_entries)
+    return received.receipt(received.watchlist_rows)
 
 
 def import_message(

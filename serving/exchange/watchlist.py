@@ -4,21 +4,29 @@ The entries carry the watchlist's own field names (DESIGN.md "Watchlist"; entity
 threat, validity, source agency and country, handling code and H3 text, source reliability,
 information accuracy, added by), valid until the message's ``retain_until``.
 
-`add_to_watchlist` is the one seam to the live watchlist in the store (issue 13): until that
-lands, the received entities (`serving.store.tables.ExchangeEntity`) hold these fields and
-are the entries; with it, this function hands them to its service and keeps the ids.
+`watchlist_additions` checks them by the watchlist's own rules (before anything is stored),
+`add_to_watchlist` is the one seam to the live watchlist in the store: it hands them to
+`serving.store.intelligence.add_watchlist_entries` in the message's transaction, so the next
+score of a matching declaration carries a reason naming the partner and handling code (and
+never the H3 text: scoring reasons show the agency and code only).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pandas as pd
 from sqlalchemy.orm import Session
 
 from features.columns import normalised_id
-from features.schema import WATCHLIST_ENTITY_TYPES
+from features.rules import EARLIEST, END
+from features.schema import WATCHLIST_COLUMNS, WATCHLIST_ENTITY_TYPES
+from serving.store import intelligence
+
+LAST_MOMENT = END - timedelta(microseconds=1)  # the last moment a declaration may be lodged
 
 # Roles of a company or person that a declaration names in a watchlist field.
 PARTY_FIELDS = {
@@ -113,12 +121,54 @@ def entity_rows(
     return rows
 
 
-def add_to_watchlist(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Make the watchlist entries of received entity rows; returns how many were made.
+@dataclass(frozen=True)
+class WatchlistAdditions:
+    """The watchlist entries a message makes, checked: canonical entries, their lookup keys,
+    and for each the entity row (of `entity_rows`) it comes from."""
 
-    Until the live watchlist lands (issue 13) the stored rows themselves are the entries, so
-    nothing more is written here; at that merge this calls its service
-    (``add_watchlist_entries``) in the same transaction and keeps the entry ids.
+    entries: pd.DataFrame
+    keys: list[str]
+    rows: list[int]
+
+
+def watchlist_additions(rows: Sequence[Mapping[str, Any]], *, source: str) -> WatchlistAdditions:
+    """The entries of the entity rows that name a watchlist field, checked by the watchlist's
+    rules (`serving.store.intelligence.checked_watchlist`); ``source`` is their provenance text
+    (kept, never shown to officers for H2/H3).
+
+    Raises:
+        DataValidationError: an entry breaks a watchlist rule (rows count from 1 over the
+            entries, in ``rows`` order).
     """
-    del session  # the live watchlist's service writes through the same session
-    return sum(1 for row in rows if row["entity_type"] is not None)
+    chosen = [position for position, row in enumerate(rows) if row["entity_type"] is not None]
+    raw = pd.DataFrame(
+        [
+            {
+                **{name: rows[position].get(name) for name in WATCHLIST_COLUMNS},
+                "source": source,
+                # Declarations lie in the accepted years: a window reaching past them is cut
+                # to them, which changes no hit (the entity row keeps the message's dates).
+                "valid_from": max(rows[position]["valid_from"], EARLIEST),
+                "valid_to": min(rows[position]["valid_to"], LAST_MOMENT),
+            }
+            for position in chosen
+        ],
+        columns=list(WATCHLIST_COLUMNS),
+    )
+    if not chosen:
+        return WatchlistAdditions(raw, [], [])
+    entries, keys = intelligence.checked_watchlist(raw, source=source)
+    return WatchlistAdditions(entries, keys, chosen)
+
+
+def add_to_watchlist(
+    session: Session, additions: WatchlistAdditions, *, added_by: str, added_at: datetime
+) -> dict[int, int]:
+    """Store the entries in the live watchlist (in the caller's transaction); returns the new
+    entry's id per entity row."""
+    if not additions.rows:
+        return {}
+    added = intelligence.add_watchlist_entries(
+        session, additions.entries, additions.keys, added_by=added_by, added_at=added_at
+    )
+    return {row: entry.id for row, entry in zip(additions.rows, added, strict=True)}

@@ -1,7 +1,9 @@
 """Watchlist routes: risk managers write entries, officers read them (H2/H3 only as a hit).
 
 Thin routes: parse, call one function of `serving.intelligence.service`, return a response
-model. A new or edited entry changes the very next score of a declaration it matches: the
+model. POST leaves its write to the request's consultation record (one transaction: the
+entries and the record of who added them land together or not at all), its answer's ids
+chosen before. A new or edited entry changes the very next score of a declaration it matches: the
 scoring batches read the watchlist from the store (serving.scoring.live).
 """
 
@@ -9,14 +11,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from features.schema import WATCHLIST_ENTITY_TYPES
 from features.validation import DataValidationError
 from serving.access.keys import Role
 from serving.base import ErrorResponse
-from serving.deps import CurrentCaller, OperationalStore
+from serving.deps import CurrentCaller, OperationalStore, write_with_record
 from serving.intelligence import service
 from serving.intelligence.schemas import (
     WatchlistCreated,
@@ -64,11 +67,11 @@ def get_watchlist(
     },
 )
 def post_watchlist(
-    payload: WatchlistRequest, store: OperationalStore, caller: CurrentCaller
+    payload: WatchlistRequest, store: OperationalStore, caller: CurrentCaller, request: Request
 ) -> WatchlistCreated | JSONResponse:
     """Add watchlist entries, or edit one (``replaces``), all together or not at all."""
     try:
-        ids = service.add_entries(
+        planned = service.planned_entries(
             store,
             entries_frame(payload.entries),
             added_by=caller.key.name,
@@ -91,17 +94,29 @@ def post_watchlist(
             },
         )
     except service.UnknownEntry as error:  # the store's state, not the request's shape: 404
-        return JSONResponse(
-            status_code=404,
-            content={
-                "detail": [
-                    {
-                        "loc": ["body", "entries", position, "replaces"],
-                        "msg": "no entry in force with this id",
-                        "type": "watchlist_unknown_entry",
-                    }
-                    for position in error.positions
-                ]
-            },
-        )
-    return WatchlistCreated(ids=ids)
+        raise unknown_entry(error) from None
+
+    def write(session: Session) -> None:
+        try:
+            planned.write(session)
+        except service.UnknownEntry as error:  # withdrawn in between: 404, nothing kept
+            raise unknown_entry(error) from None
+
+    # The entries and the request's record commit together; their ids were chosen before.
+    write_with_record(request.scope, store, write)
+    return WatchlistCreated(ids=planned.ids)
+
+
+def unknown_entry(error: service.UnknownEntry) -> HTTPException:
+    """The answer to an edit of an entry that is not in force."""
+    return HTTPException(
+        status_code=404,
+        detail=[
+            {
+                "loc": ["body", "entries", position, "replaces"],
+                "msg": "no entry in force with this id",
+                "type": "watchlist_unknown_entry",
+            }
+            for position in error.positions
+        ],
+    )

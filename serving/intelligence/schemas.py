@@ -9,22 +9,81 @@ through `features.validation.validate_watchlist`, the one validation of watchlis
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from features.rules import pydantic_fields
-from features.schema import WATCHLIST_COLUMNS, WATCHLIST_FIELDS
+from features.rules import json_schema, pydantic_fields
+from features.schema import (
+    HANDLING_CODES,
+    MAX_ID_CHARS,
+    MAX_TEXT_CHARS,
+    WATCHLIST_COLUMNS,
+    WATCHLIST_ENTITY_TYPES,
+    WATCHLIST_FIELDS,
+)
+from features.schema import Field as Rule
+from serving.store.intelligence import HS_PREFIX_DIGITS
 
 RULE = pydantic_fields(WATCHLIST_FIELDS)
 MAX_ENTRIES = 1000  # per request; larger lists go through `shiprisk watchlist import`
+# The entity types whose entity_id is an id (any text that is not blank).
+ID_TYPES = [kind for kind in WATCHLIST_ENTITY_TYPES if kind not in ("itinerary", "hs_code")]
+
+
+def _stated_rules(schema: dict[str, Any]) -> None:
+    """What an entry's fields must be together, stated in its OpenAPI schema (each a subset of
+    what the validation accepts, so a schema-valid entry is stored): an itinerary entry's id
+    is countries joined by '>' (features.rules' itinerary rule), an hs_code entry's a prefix
+    of 2 to 10 digits, and an H3 entry carries its restrictions in handling_note. The one rule
+    JSON Schema cannot state, valid_to not before valid_from, is in the description."""
+    route = json_schema(Rule("entity_id", "itinerary", True, max_chars=MAX_ID_CHARS))
+    route_text = next(part for part in route["anyOf"] if part["type"] == "string")  # type: ignore[index]
+    note = json_schema(Rule("handling_note", "string", True, max_chars=MAX_TEXT_CHARS))
+    low, high = HS_PREFIX_DIGITS
+    open_codes = [code for code in HANDLING_CODES if code != "h3"]
+    schema["allOf"] = [
+        {
+            "anyOf": [
+                {"properties": {"entity_type": {"enum": ID_TYPES}}},
+                {
+                    "properties": {
+                        "entity_type": {"const": "itinerary"},
+                        "entity_id": route_text,
+                    }
+                },
+                {
+                    "properties": {
+                        "entity_type": {"const": "hs_code"},
+                        "entity_id": {"type": "string", "pattern": f"^[0-9]{{{low},{high}}}$"},
+                    }
+                },
+            ]
+        },
+        {
+            "anyOf": [
+                {
+                    "properties": {
+                        "handling_code": {"anyOf": [{"enum": open_codes}, {"type": "null"}]}
+                    }
+                },
+                {
+                    "required": ["handling_code", "handling_note"],
+                    "properties": {"handling_code": {"const": "h3"}, "handling_note": note},
+                },
+            ]
+        },
+    ]
 
 
 class WatchlistEntryIn(BaseModel):
-    """One watchlist entry as a risk manager writes it (DESIGN.md, Watchlist)."""
+    """One watchlist entry as a risk manager writes it (DESIGN.md, Watchlist).
 
-    model_config = ConfigDict(extra="forbid")
+    valid_to, when given, must not be before valid_from.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_stated_rules)
 
     entity_type: Annotated[str, RULE["entity_type"]] = Field(
         description="the declaration field it matches: importer_id, exporter_id, "

@@ -11,17 +11,18 @@ hit of an entity type"): which declarations of a batch an entity type's entries 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import yaml
+from sqlalchemy.orm import Session
 
 from features.columns import DeclarationColumns
 from features.schema import RESTRICTED_HANDLING_CODES, WATCHLIST_ENTITY_TYPES
 from features.source_files import read_table
-from features.validation import DataValidationError, Problem, validate_watchlist
 from features.watchlist import WatchlistHits, watchlist_key
 from serving.intelligence.schemas import WatchlistEntryOut
 from serving.store import intelligence
@@ -37,34 +38,49 @@ class UnknownEntry(LookupError):
         super().__init__(f"entries {positions} replace an unknown or withdrawn entry")
 
 
-def checked_entries(raw: pd.DataFrame, *, source: str) -> tuple[pd.DataFrame, list[str]]:
-    """Canonical entries and their lookup keys.
+@dataclass(frozen=True)
+class PlannedEntries:
+    """Checked entries, the ids they will have, and the write that stores them (to run in
+    the transaction of the request's consultation record, or in one of its own)."""
+
+    ids: list[int]
+    write: Callable[[Session], object]
+
+
+def planned_entries(
+    store: Store,
+    raw: pd.DataFrame,
+    *,
+    added_by: str,
+    replaces: Sequence[int | None] | None = None,
+    source: str = "request",
+) -> PlannedEntries:
+    """Validate entries and choose their ids; nothing is stored until ``write`` runs.
 
     Raises:
-        DataValidationError: any entry breaks a watchlist rule (every problem named).
+        DataValidationError: an entry breaks a rule.
+        UnknownEntry: an edit names an entry that is not in force (also from ``write``, when
+            it was withdrawn in between).
     """
-    frame = validate_watchlist(raw, source=source)
-    keys = [
-        watchlist_key(str(kind), value)
-        for kind, value in zip(
-            frame["entity_type"].tolist(), frame["entity_id"].tolist(), strict=True
+    frame, keys = intelligence.checked_watchlist(raw, source=source)
+    with store.transaction() as session:
+        if replaces is not None and (
+            unknown := intelligence.entries_not_in_force(session, replaces)
+        ):
+            raise UnknownEntry(unknown)
+        ids = intelligence.reserve_watchlist_ids(session, len(frame))
+    at = datetime.now(UTC)
+
+    def write(session: Session) -> None:
+        if replaces is not None and (
+            unknown := intelligence.entries_not_in_force(session, replaces)
+        ):
+            raise UnknownEntry(unknown)
+        intelligence.add_watchlist_entries(
+            session, frame, keys, added_by=added_by, added_at=at, replaces=replaces, ids=ids
         )
-    ]
-    empty = [row for row, key in enumerate(keys) if key is None]
-    if empty:
-        raise DataValidationError(
-            [
-                Problem(
-                    source,
-                    "entity_id",
-                    "nothing left to match once normalised",
-                    "give the id, the countries (GR>MK) or the HS digits the entry lists",
-                    tuple(row + 1 for row in empty[:5]),
-                    (),
-                )
-            ]
-        )
-    return frame, [str(key) for key in keys]
+
+    return PlannedEntries(ids, write)
 
 
 def add_entries(
@@ -75,31 +91,12 @@ def add_entries(
     replaces: Sequence[int | None] | None = None,
     source: str = "request",
 ) -> list[int]:
-    """Validate and store entries, all or nothing; returns their ids in order.
-
-    Raises:
-        DataValidationError: an entry breaks a rule; nothing was stored.
-        UnknownEntry: an edit names an entry that is not in force; nothing was stored.
-    """
-    frame, keys = checked_entries(raw, source=source)
-    at = datetime.now(UTC)
+    """`planned_entries` committed at once (for callers without a consultation record):
+    all or nothing; returns the ids in order."""
+    planned = planned_entries(store, raw, added_by=added_by, replaces=replaces, source=source)
     with store.transaction() as session:
-        if replaces is not None:
-            unknown = [
-                position
-                for position, entry_id in enumerate(replaces)
-                if entry_id is not None
-                and (
-                    (entry := intelligence.watchlist_entry(session, entry_id)) is None
-                    or entry.withdrawn_at is not None
-                )
-            ]
-            if unknown:
-                raise UnknownEntry(unknown)
-        added = intelligence.add_watchlist_entries(
-            session, frame, keys, added_by=added_by, added_at=at, replaces=replaces
-        )
-        return [entry.id for entry in added]
+        planned.write(session)
+    return planned.ids
 
 
 def read_entries_file(path: Path) -> pd.DataFrame:

@@ -15,7 +15,7 @@ from serving.cli import register
 from serving.exchange.partners import Partner, private_key, public_key
 from serving.exchange.signing import sign, verify
 from serving.store.database import Store
-from serving.store.tables import AuditRecordRow, ExchangeMessage
+from serving.store.tables import AuditRecordRow, ExchangeMessage, InspectionOutcome
 from tests.serving.exchange.partners import (
     agency,
     alert,
@@ -105,3 +105,64 @@ def test_keygen_makes_a_key_that_signs_what_its_public_half_verifies(
     partner = Partner(OURS, "BA", public_key(public, where="test"))
     assert json.loads(verify(token, {OURS: partner}).payload) == {"x": 1}
     assert runner.invoke(shiprisk, ["exchange", "keygen", "--out", str(key_file)]).exit_code != 0
+
+
+def test_stats_count_findings_and_partner_messages_without_personal_data(
+    shiprisk: typer.Typer, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    message = tmp_path / "alert.jws"
+    message.write_text(sign(alert(A, OURS), A.signing_key, A.organisation))
+    assert runner.invoke(shiprisk, ["exchange", "import", str(message)]).exit_code == 0
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    for number in range(3):  # three seizures with one concealment method, one rare, one clear
+        record_seizure(store, declaration(f"D{number}"))
+    record_seizure(store, declaration("D-RARE", importer_id="IMP-SECRET"))
+    with store.transaction() as session:  # a concealment written once names someone, maybe
+        rare = session.scalars(
+            select(InspectionOutcome).where(InspectionOutcome.declaration_id == "D-RARE")
+        ).one()
+        rare.concealment = "in Marko Petrovic's spare tyre"
+    record_seizure(store, declaration("D-CLEAR"), weapons=False)
+    store.close()
+
+    answer = runner.invoke(shiprisk, ["exchange", "stats", "--format", "json"])
+    assert answer.exit_code == 0, answer.output
+    stats = json.loads(answer.output)
+    assert stats["findings"] == [
+        {
+            "month": "2026-11",
+            "event": "seizure",
+            "threat": "weapons",
+            "hs_chapter": "93",
+            "route": "TR>BG>RS",
+            "concealment": "hidden compartment behind the rear seats",
+            "office_id": "RS-HORGOS",
+            "findings": 3,
+        },
+        {
+            "month": "2026-11",
+            "event": "seizure",
+            "threat": "weapons",
+            "hs_chapter": "93",
+            "route": "TR>BG>RS",
+            "concealment": "other",
+            "office_id": "RS-HORGOS",
+            "findings": 1,
+        },
+    ]
+    [partner] = stats["partners"]
+    assert (partner["partner"], partner["received"], partner["sent"]) == ("RS-CUSTOMS", 1, 0)
+    assert (partner["entries_active"], partner["entries_expired"]) == (2, 0)
+    for private in ("Marko", "IMP-SECRET", "D-RARE", "BG123AB", "D0"):
+        assert private not in answer.output
+
+    out = tmp_path / "stats.csv"
+    written = runner.invoke(
+        shiprisk, ["exchange", "stats", "--out", str(out), "--since", "2027-01-01"]
+    )
+    assert written.exit_code == 0, written.output
+    assert out.read_text().splitlines()[1:] == [
+        "partner,month,received,sent,entries_active,entries_expired",
+        f"RS-CUSTOMS,{partner['month']},1,0,2,0",
+    ]  # no findings recorded since: only the partners' table

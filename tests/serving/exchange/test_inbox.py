@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from serving.exchange.service import MessageRefused, import_message
 from serving.exchange.signing import sign
 from serving.store.database import Store
-from serving.store.tables import ExchangeEntity, ExchangeMessage
+from serving.store.tables import ExchangeEntity, ExchangeMessage, WatchlistEntry
 from tests.serving.exchange.partners import NOW, agency, alert, knowing, open_store
 
 A = agency("RS-CUSTOMS", "RS")
@@ -31,17 +31,19 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened.close()
 
 
-def stored(store: Store) -> tuple[int, int]:
+def stored(store: Store) -> tuple[int, int, int]:
+    """(messages, received entities, watchlist entries)."""
     with store.transaction() as session:
         messages = session.scalar(select(func.count()).select_from(ExchangeMessage))
         entities = session.scalar(select(func.count()).select_from(ExchangeEntity))
-    return int(messages or 0), int(entities or 0)
+        entries = session.scalar(select(func.count()).select_from(WatchlistEntry))
+    return int(messages or 0), int(entities or 0), int(entries or 0)
 
 
 def refused(store: Store, token: str) -> MessageRefused:
     with pytest.raises(MessageRefused) as caught:
         import_message(store, token, OURS, recorded_by="test", now=NOW)
-    assert stored(store) == (0, 0), "a refused message must leave nothing behind"
+    assert stored(store) == (0, 0, 0), "a refused message must leave nothing behind"
     return caught.value
 
 
@@ -73,6 +75,51 @@ def test_a_signed_alert_is_stored_with_provenance_and_watchlist_entries(store: S
         )
         assert vehicle.threat == "weapons"
         assert vehicle.valid_to == message.retain_until  # expires with the message
+
+
+def test_an_alert_becomes_live_watchlist_entries_that_expire_with_the_message(
+    store: Store,
+) -> None:
+    message = alert(A, US.organisation, handling={"code": "H3", "note": "no court use"})
+    message["handling"]["no_dissemination"] = True
+    import_message(
+        store, sign(message, A.signing_key, A.organisation), OURS, recorded_by="k", now=NOW
+    )
+    with store.transaction() as session:
+        retain_until = session.scalars(select(ExchangeMessage.retain_until)).one()
+        entries = session.scalars(select(WatchlistEntry).order_by(WatchlistEntry.id)).all()
+        links = session.scalars(
+            select(ExchangeEntity.watchlist_entry_id).order_by(ExchangeEntity.id)
+        ).all()
+    assert [(e.entity_type, e.key, e.threat) for e in entries] == [
+        ("vehicle_id", "bg123ab", "weapons"),
+        ("importer_id", "rs100200", "weapons"),
+    ]
+    assert links == [e.id for e in entries]  # each received entity names its entry
+    first = entries[0]
+    assert (first.source_agency, first.source_country, first.handling_code) == (
+        "RS-CUSTOMS",
+        "RS",
+        "h3",
+    )
+    assert first.handling_note == "no court use"  # kept for risk managers only
+    assert (first.source_reliability, first.information_accuracy) == ("b", "2")
+    assert first.valid_to == retain_until and first.withdrawn_at is None
+    assert (first.added_by, first.source) == ("exchange:RS-CUSTOMS", "RS-CUSTOMS message A-0001")
+
+
+def test_a_retention_past_the_accepted_years_keeps_the_entries_to_their_end(
+    store: Store,
+) -> None:
+    """A message may be kept past 2100; no declaration is lodged then, so its entries end
+    with the years a declaration may have (the received entity keeps the message's date)."""
+    token = sign(alert(A, US.organisation, retain_days=40_000), A.signing_key, A.organisation)
+    import_message(store, token, OURS, recorded_by="k", now=NOW)
+    with store.transaction() as session:
+        valid_to = set(session.scalars(select(WatchlistEntry.valid_to)))
+        kept = set(session.scalars(select(ExchangeEntity.valid_to)))
+    assert {moment.year for moment in valid_to} == {2100}
+    assert {moment.year for moment in kept} == {2136}
 
 
 def test_an_unsigned_message_is_refused(store: Store) -> None:
@@ -152,6 +199,21 @@ def test_every_schema_problem_is_named_with_its_path_and_one_bad_entity_stores_n
     assert sum(p.loc == ("handling",) for p in error.problems) == 2  # H3: note and the flag
 
 
+def test_an_entity_the_watchlist_cannot_keep_refuses_the_message_with_its_path(
+    store: Store,
+) -> None:
+    entities = [
+        {"local_id": "v1", "type": "vehicle", "identifier": "BG123AB"},
+        {"local_id": "v2", "type": "vehicle", "identifier": "N/A"},  # "no value" to a watchlist
+    ]
+    error = refused(
+        store, sign(alert(A, US.organisation, entities=entities), A.signing_key, A.organisation)
+    )
+    assert error.reason == "invalid"
+    assert [problem.loc for problem in error.problems] == [("entities", 1)]
+    assert "entity_id" in error.problems[0].msg
+
+
 def test_links_must_name_entities_of_the_message(store: Store) -> None:
     message = alert(A, US.organisation)
     message["links"] = [{"from": "c1", "to": "nobody", "relation": "uses"}]
@@ -176,5 +238,5 @@ def test_ten_thousand_entities_import_in_under_ten_seconds(store: Store) -> None
     receipt = import_message(store, token, OURS, recorded_by="test", now=NOW)
     elapsed = time.perf_counter() - started
     assert (receipt.entities, receipt.watchlist_entries) == (10_000, 10_000)
-    assert stored(store) == (1, 10_000)
+    assert stored(store) == (1, 10_000, 10_000)
     assert elapsed < 10, f"10,000 entities took {elapsed:.1f} s"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,9 +14,10 @@ from sqlalchemy import func, select
 
 from serving.access.keys import Role
 from serving.app import create_app
+from serving.exchange import routes
 from serving.exchange.signing import sign, verify
 from serving.settings import ServiceSettings
-from serving.store.tables import ExchangeMessage
+from serving.store.tables import ExchangeEntity, ExchangeMessage, WatchlistEntry
 from tests.serving.access_keys import KeyedClient, newest_record
 from tests.serving.exchange.partners import (
     agency,
@@ -23,6 +26,7 @@ from tests.serving.exchange.partners import (
     knowing,
     record_seizure,
 )
+from tests.serving.store_backends import store_url  # noqa: F401
 
 A = agency("RS-CUSTOMS", "RS")
 OURS = "BA-ITA"
@@ -30,6 +34,13 @@ OURS = "BA-ITA"
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[KeyedClient]:
+    with exchange_client(tmp_path, f"sqlite:///{tmp_path / 'store.db'}") as test_client:
+        yield test_client
+
+
+@contextmanager
+def exchange_client(tmp_path: Path, database_url: str) -> Iterator[KeyedClient]:
+    """The app receiving from A, on the store at ``database_url``."""
     partners = tmp_path / "partners.yaml"
     partners.write_text(
         yaml.safe_dump(
@@ -42,7 +53,7 @@ def client(tmp_path: Path) -> Iterator[KeyedClient]:
     )
     settings = ServiceSettings(
         model_uri="models:/absent@champion",
-        database_url=f"sqlite:///{tmp_path / 'store.db'}",
+        database_url=database_url,
         data_dir=tmp_path,
         exchange_organisation=OURS,
         exchange_country="BA",
@@ -50,6 +61,60 @@ def client(tmp_path: Path) -> Iterator[KeyedClient]:
     )
     with KeyedClient(create_app(settings)) as test_client:
         yield test_client
+
+
+def counts(client: KeyedClient) -> tuple[int, int, int]:
+    """(messages, received entities, watchlist entries) in the client's store."""
+    store = client.app.state.service.store  # type: ignore[attr-defined]
+    with store.transaction() as session:
+        return tuple(  # type: ignore[return-value]
+            int(session.scalar(select(func.count()).select_from(table)) or 0)
+            for table in (ExchangeMessage, ExchangeEntity, WatchlistEntry)
+        )
+
+
+def test_two_deliveries_of_one_message_at_once_store_it_once(
+    store_url: str,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both requests pass the early replay check (as two at the same moment do); the unique
+    key inside the record's transaction lets one store it, the other is a clear 409."""
+    monkeypatch.setattr(routes, "already_received", lambda session, received: False)
+    token = sign(alert(A, OURS), A.signing_key, A.organisation)
+    answers: list[object] = []
+    start = threading.Barrier(2)
+    with exchange_client(tmp_path, store_url) as client:
+        key = client.keys[Role.RISK_MANAGER]
+
+        def deliver() -> None:
+            start.wait()
+            answers.append(
+                client.post(
+                    "/v1/exchange/inbox",
+                    json={"message": token},
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+            )
+
+        threads = [threading.Thread(target=deliver) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        statuses = sorted(answer.status_code for answer in answers)  # type: ignore[attr-defined]
+        assert statuses == [200, 409], [answer.text for answer in answers]  # type: ignore[attr-defined]
+        refusal = next(a for a in answers if a.status_code == 409)  # type: ignore[attr-defined]
+        assert refusal.json()["detail"][0]["type"] == "replayed"  # type: ignore[attr-defined]
+        assert counts(client) == (1, 2, 2)  # one message, its two entities, two entries
+        # and a later delivery is refused before any write
+        monkeypatch.undo()
+        again = client.post(
+            "/v1/exchange/inbox",
+            json={"message": token},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert again.status_code == 409 and counts(client) == (1, 2, 2)
 
 
 def messages(client: KeyedClient) -> int:

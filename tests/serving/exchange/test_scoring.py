@@ -18,13 +18,13 @@ from tests.serving.exchange.partners import agency, alert
 A = agency("RS-CUSTOMS", "RS")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the live watchlist in scoring (issue 13, branch live): then "
-    "serving.exchange.watchlist.add_to_watchlist hands the entries to its service",
+@pytest.mark.parametrize(
+    "handling",
+    [{"code": "H2"}, {"code": "H3", "note": "SECRET-NOTE court use", "no_dissemination": True}],
+    ids=["H2", "H3"],
 )
 def test_the_next_score_of_a_matching_declaration_names_the_partner(
-    store: TrainedModel, tmp_path: Path
+    store: TrainedModel, tmp_path: Path, handling: dict[str, object]
 ) -> None:
     partners = tmp_path / "partners.yaml"
     partners.write_text(
@@ -42,7 +42,7 @@ def test_the_next_score_of_a_matching_declaration_names_the_partner(
     plate = "WATCHED-VAN-1"
     declaration["vehicle_id"] = plate
     entities = [{"local_id": "v1", "type": "vehicle", "identifier": plate}]
-    message = alert(A, "BA-ITA", entities=entities, handling={"code": "H2"})
+    message = alert(A, "BA-ITA", entities=entities, handling=handling)
     message["created_at"] = "2000-01-01T00:00:00Z"  # valid before any test declaration
     message["retain_until"] = "2099-01-01T00:00:00Z"
     with KeyedClient(create_app(settings)) as client:
@@ -54,7 +54,15 @@ def test_the_next_score_of_a_matching_declaration_names_the_partner(
             "/v1/scores", json={"declarations": json_payload(declaration), "top_k": 10}
         )
         assert scored.status_code == 200, scored.text
+        listed = client.get("/v1/watchlist", params={"entity_type": "vehicle_id", "value": plate})
     reasons = scored.json()["results"][0]["reasons"]
     watchlist = [r for r in reasons if r.get("kind") == "watchlist"]
-    assert watchlist, reasons
-    assert "RS-CUSTOMS" in watchlist[0]["text"] and "H2" in watchlist[0]["text"]
+    assert [(r["source_agency"], r["handling_code"]) for r in watchlist] == [
+        ("RS-CUSTOMS", handling["code"])
+    ]
+    assert "RS-CUSTOMS" in watchlist[0]["text"] and handling["code"] in watchlist[0]["text"]
+    # An officer learns that a restricted hit exists, never the source's text or the plate.
+    assert "SECRET-NOTE" not in scored.text
+    entry = listed.json()["entries"]
+    assert [(e["restricted"], e["handling_code"]) for e in entry] == [(True, handling["code"])]
+    assert "SECRET-NOTE" not in listed.text and "message" not in str(entry[0].get("source"))
