@@ -34,7 +34,6 @@ from features.entities import ENTITY_KINDS, TRANSIT_COUNTRY, entity_keys
 from features.history import (
     NAT_NS,
     EntityCounts,
-    EventLog,
     HistoryTable,
     aggregate_events,
     as_nanoseconds,
@@ -48,6 +47,7 @@ from features.history import (
     outcome_events,
     smoothed_rate,
 )
+from features.partitions import HistoryEvents, point_in_time_events
 from features.reference import ValueReference, fit_reference, value_features
 from features.route import TransitCountries, itinerary_features, transit_countries
 from features.schema import DEFAULT_THREATS, WATCHLIST_ENTITY_TYPES, label_column
@@ -445,11 +445,18 @@ class FeatureBuilder(BaseEstimator):
         return self._assemble(columns, counts, transit, transit_counts, text_fold)
 
     def transform_point_in_time(
-        self, declarations: pd.DataFrame, labels: pd.DataFrame
+        self,
+        declarations: pd.DataFrame,
+        labels: pd.DataFrame,
+        *,
+        events: HistoryEvents | None = None,
     ) -> pd.DataFrame:
         """Training features: each row sees only events strictly before its ``lodged_at``.
 
-        History comes from the given declarations and labels alone (not the fitted state).
+        History comes from the given declarations and labels alone (not the fitted state),
+        or, for one lodging-time range of a larger table, from ``events``
+        (`features.partitions.time_partitions`: the state carried to the range and the
+        range's own events), which gives every row the features it gets in the whole table.
         Labelled rows that trained the text models in this session get the score of the
         fold that left them out, so downstream models never see in-sample text scores; a
         loaded builder knows no fit rows and scores every row with the full text model.
@@ -462,19 +469,15 @@ class FeatureBuilder(BaseEstimator):
         count_names = count_columns(threats)
         lodged_ns = columns.nanoseconds("lodged_at")
         keys = entity_keys(columns)
-        counts = {}
-        for kind in ENTITY_KINDS:
-            events = concat_events(
-                declaration_events(keys[kind.name], lodged_ns, threats),
-                outcome_events(keys[kind.name], labels, threats),
-            )
-            counts[kind.name] = counts_before(keys[kind.name], lodged_ns, events, count_names)
         transit = transit_countries(columns)
-        transit_events: EventLog = outcome_events(
-            transit.countries, labels.iloc[transit.rows].reset_index(drop=True), threats
-        )
+        if events is None:
+            events = point_in_time_events(keys, transit, lodged_ns, labels, threats)
+        counts = {
+            kind.name: counts_before(keys[kind.name], lodged_ns, events[kind.name], count_names)
+            for kind in ENTITY_KINDS
+        }
         transit_counts = counts_before(
-            transit.countries, lodged_ns[transit.rows], transit_events, count_names
+            transit.countries, lodged_ns[transit.rows], events[TRANSIT_COUNTRY], count_names
         )
         fold_of = dict(
             zip(
