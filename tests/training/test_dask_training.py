@@ -4,6 +4,7 @@ test-window metrics within a stated tolerance (the final fit is LightGBM's distr
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,5 +110,5 @@ def test_the_dask_block_of_the_configuration(tmp_path: Path, synthetic_dir: Path
     assert (load_config(path).dask.scheduler, load_config(path).dask.partitions) == ("local:2", 8)
     document["dask"] = {"schedular": "local"}
     path.write_text(yaml.safe_dump(document))
-    with pytest.raises(ConfigError, match="dask.schedular: unknown key.*scheduler"):
+    with pytest.raises(ConfigError, match=r"dask\.schedular: unknown key.*scheduler"):
         load_config(path)
