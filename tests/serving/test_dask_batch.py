@@ -15,7 +15,7 @@ from features.validation import DataValidationError
 from models.bundle import ModelBundle
 from models.cluster import dask_client
 from serving import cli as serving_cli
-from serving.scoring.batch import score_file
+from serving.scoring.batch import BatchSummary, score_file
 from serving.scoring.dask_batch import SUCCESS_FILE, score_on_dask
 from tests.conftest import TrainedModel
 
@@ -26,6 +26,16 @@ def shiprisk_app() -> typer.Typer:
     app = typer.Typer()
     serving_cli.register(app)
     return app
+
+
+def score_partitions(
+    scheduler: str, source: Path, output: Path, bundle_dir: Path, **options: object
+) -> BatchSummary:
+    """score_on_dask with a client of ``scheduler``."""
+    with dask_client(scheduler) as client:
+        return score_on_dask(
+            client, str(source), str(output), bundle_dir, "shiprisk", "local", **options
+        )
 
 
 def one_process_scores(trained: TrainedModel, source: Path, tmp_path: Path) -> pd.DataFrame:
@@ -56,17 +66,9 @@ def test_csv_partitions_on_two_workers_score_as_one_process(
     pd.read_parquet(trained.declarations_path).to_csv(source, index=False)
     expected = one_process_scores(trained, source, tmp_path)
     output = tmp_path / "scores"
-    with dask_client(dask_scheduler) as client:
-        summary = score_on_dask(
-            client,
-            str(source),
-            str(output),
-            trained.bundle_dir,
-            "shiprisk",
-            "local",
-            top_k=3,
-            partition_size=8_000,
-        )
+    summary = score_partitions(
+        dask_scheduler, source, output, trained.bundle_dir, top_k=3, partition_size=8_000
+    )
     parts = sorted(output.glob("part-*.parquet"))
     assert len(parts) > 2  # small partitions: the work really was split
     got = pd.concat([pd.read_parquet(part) for part in parts], ignore_index=True)
@@ -110,16 +112,8 @@ def test_a_bad_row_on_a_worker_is_numbered_from_the_start_of_the_input(
     source = tmp_path / "declarations.csv"
     raw.to_csv(source, index=False)
     output = tmp_path / "scores"
-    with dask_client(dask_scheduler) as client, pytest.raises(DataValidationError) as error:
-        score_on_dask(
-            client,
-            str(source),
-            str(output),
-            trained.bundle_dir,
-            "shiprisk",
-            "local",
-            partition_size=8_000,
-        )
+    with pytest.raises(DataValidationError) as error:
+        score_partitions(dask_scheduler, source, output, trained.bundle_dir, partition_size=8_000)
     assert [problem.rows for problem in error.value.problems] == [(101,)]
     assert not list(output.glob("part-*")) and not (output / SUCCESS_FILE).exists()
 
@@ -135,12 +129,5 @@ def test_a_changed_bundle_is_refused_before_any_worker_scores(
     shutil.copytree(trained.bundle_dir, changed)
     models = next(changed.rglob("*.txt"))
     models.write_text(models.read_text() + "\n")
-    with dask_client(dask_scheduler) as client, pytest.raises(BundleIntegrityError):
-        score_on_dask(
-            client,
-            str(trained.declarations_path),
-            str(tmp_path / "out"),
-            changed,
-            "shiprisk",
-            "local",
-        )
+    with pytest.raises(BundleIntegrityError):
+        score_partitions(dask_scheduler, trained.declarations_path, tmp_path / "out", changed)
