@@ -101,7 +101,7 @@ def before_and_after(
     data_dir: Path, outcomes: Path, split: Mapping[str, list[str]], model: Mapping[str, Any]
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Train once on these tables; measure the unweighted and the weighted calibration."""
-    from features.sources import load_dataset
+    from features.dataset import load_dataset
     from models.calibration import Calibrator
     from training.config import TrainingConfig
     from training.fit import FitSettings

@@ -15,6 +15,7 @@ from models.cores import available_cores
 from models.tracking_uri import DEFAULT_TRACKING_URI, resolved_tracking_uri
 from serving.access.settings import AccessSettings
 from serving.base import MAX_REQUEST_ITEMS
+from serving.exchange.settings import ExchangeSettings
 from serving.inspections.worklist import DEFAULT_EXPLORATION_SHARE, DEFAULT_SEVERITY
 from serving.store.database import DATABASE_FILE
 
@@ -23,8 +24,9 @@ DEFAULT_DATABASE_URL = "sqlite:///data/shiprisk.db"
 MEBIBYTE = 1024 * 1024
 
 
-class ServiceSettings(AccessSettings):
-    """What the service loads, the limits it enforces on requests, and its access settings."""
+class ServiceSettings(AccessSettings, ExchangeSettings):
+    """What the service loads, the limits it enforces on requests, its access settings and
+    those of the exchange with partner agencies."""
 
     model_config = SettingsConfigDict(env_prefix="SHIPRISK_", extra="ignore")
 

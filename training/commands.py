@@ -129,7 +129,7 @@ def evaluate(
     metrics_out: Annotated[Path | None, typer.Option(help="Write the metrics JSON here.")] = None,
 ) -> None:
     """Evaluate a registered model on the test window of a configuration."""
-    from features.sources import load_dataset
+    from features.dataset import load_dataset
     from features.validation import DataValidationError
     from models.manifest import BundleIntegrityError
     from models.registry import load_bundle

@@ -8,8 +8,11 @@ What runs where (`shiprisk train --dask ADDRESS`, or the configuration's ``dask:
   ranges with the history state carried to each (`features.partitions.time_partitions`),
   model selection (sizes and feature groups, early stopping on the valid window),
   calibration, lanes and evaluation;
-* on the workers: the point-in-time features of each range (the builder is sent once to
-  every worker), and the final fit of each threat's chosen size and features for the
+* here too, the live inputs (entity history, watchlist hits) of every declaration as of its
+  lodging (`FeatureBuilder.live_point_in_time`), which calibration's lanes, the drift
+  reference and the test window's evaluation read as in one process;
+* on the workers: the point-in-time features of each range, live inputs included (the
+  builder and the watchlist are sent once to every worker), and the final fit of each threat's chosen size and features for the
   selected number of rounds, data-parallel over the workers' ranges (``lightgbm.dask``).
 
 The features equal the one-process features exactly (tests/features/test_partitions.py).
@@ -51,10 +54,11 @@ def _range_features(
     builder: FeatureBuilder,
     declarations: pd.DataFrame,
     labels: pd.DataFrame,
+    watchlist: pd.DataFrame | None,
     events: HistoryEvents,
     positions: np.ndarray,
 ) -> pd.DataFrame:
-    features = builder.transform_point_in_time(declarations, labels, events=events)
+    features = builder.transform_point_in_time(declarations, labels, watchlist, events=events)
     features.index = pd.Index(positions)
     return features
 
@@ -65,17 +69,22 @@ def features_on_dask(
     declarations: pd.DataFrame,
     labels: pd.DataFrame,
     positions: np.ndarray,
+    watchlist: pd.DataFrame | None = None,
     partitions: int = 0,
 ) -> tuple[pd.DataFrame, RemoteFeatures]:
-    """Point-in-time features of ``declarations`` built by range on the workers.
+    """Point-in-time features of ``declarations`` built by range on the workers: the live
+    inputs (entity history and watchlist hits) each row had at lodging, as one process
+    builds them (`FeatureBuilder.transform_point_in_time`).
 
-    ``positions`` label the rows (positions in the whole dataset); ``partitions`` is the
-    number of lodging-time ranges (0: two per worker). Returns the features gathered here,
-    indexed by ``positions`` in input order, and the ranges as they stay on the workers.
+    ``positions`` label the rows (positions in the whole dataset); ``watchlist`` (canonical,
+    sent once to every worker) gives the hits; ``partitions`` is the number of lodging-time
+    ranges (0: two per worker). Returns the features gathered here, indexed by
+    ``positions`` in input order, and the ranges as they stay on the workers.
     """
     count = partitions or PARTITIONS_PER_WORKER * max(1, len(client.scheduler_info()["workers"]))
     cut = time_partitions(declarations, labels, builder.threats, count)
     remote_builder = client.scatter(builder, broadcast=True)
+    remote_watchlist = None if watchlist is None else client.scatter(watchlist, broadcast=True)
     ranges = [
         (rows, events) for rows, events in zip(cut.rows, cut.events, strict=True) if len(rows)
     ]
@@ -89,6 +98,7 @@ def features_on_dask(
             remote_builder,
             declarations.iloc[rows],
             labels.iloc[rows],
+            remote_watchlist,
             events,
             positions[rows],
             pure=False,

@@ -18,8 +18,10 @@ import numpy as np
 import pandas as pd
 
 from features.builder import FeatureBuilder
+from features.columns import DeclarationColumns
+from features.dataset import Dataset, load_dataset
+from features.live import LiveInputs, live_point_in_time
 from features.schema import label_column
-from features.sources import Dataset, load_dataset
 from models.bundle import ModelBundle
 from models.calibration import Calibrator
 from models.lanes import LanePolicy
@@ -152,16 +154,18 @@ def fit_run(
         display_names=dataset.display_names,
         word_lists=tuple(config.features.word_lists),
     )
-    builder.fit(declarations.iloc[train], labels.iloc[train], dataset.watchlist)
+    builder.fit(declarations.iloc[train], labels.iloc[train])
 
     # Point-in-time features for everything up to the end of the valid window: older
-    # declarations only add history, they are never training rows themselves.
+    # declarations only add history, they are never training rows themselves. Entity
+    # history and watchlist hits are those each declaration had at lodging (features.live),
+    # as the service reads them from its store; the test window is scored the same way.
     lodged_day = declarations["lodged_at"].dt.tz_convert("UTC").dt.date
     history = np.flatnonzero(np.asarray(lodged_day <= windows["valid"].end))
     remote = None
     if client is None:
         X_history = builder.transform_point_in_time(
-            declarations.iloc[history], labels.iloc[history]
+            declarations.iloc[history], labels.iloc[history], dataset.watchlist
         )
         X_history.index = history
     else:
@@ -173,8 +177,10 @@ def fit_run(
             declarations.iloc[history],
             labels.iloc[history],
             history,
+            dataset.watchlist,
             config.dask.partitions,
         )
+    live = builder.live_point_in_time(declarations, labels, dataset.watchlist)
     groups = {g: list(fs) for g, fs in builder.feature_groups_.items()}
     categorical = list(builder.categorical_features_)
 
@@ -251,9 +257,6 @@ def fit_run(
         offices={o: (c.red, c.yellow) for o, c in config.lanes.offices.items()},
     ).fit(overall, declarations["office_id"].iloc[valid].to_numpy())
 
-    # The bundle's history state runs to the end of the valid window, as in serving.
-    later = np.setdiff1d(history, train)
-    builder.update_history(declarations.iloc[later], labels.iloc[later])
     selection = {
         t: {
             "size": m.size,
@@ -288,11 +291,12 @@ def fit_run(
         bundle,
         declarations.iloc[train],
         window=windows["train"].as_dict(),
+        live=live.take(train),
         num_threads=settings.threads(),
     ).to_dict()
 
     metrics, baselines, slices, explained, rankings = evaluate_test(
-        bundle, dataset, test, train, X_history, models, rates, settings
+        bundle, dataset, test, train, X_history, models, rates, settings, live
     )
     importance = {threat: mean_abs(explanation) for threat, explanation in explained.items()}
     bundle.metadata["metrics"] = metrics
@@ -328,23 +332,32 @@ def bundle_metrics(
     positions: np.ndarray,
     rates: Sequence[float],
     *,
+    live: LiveInputs | None = None,
     num_threads: int = 1,
     bootstrap: Bootstrap | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Metrics and slices of a bundle on the declarations at ``positions`` (labelled ones count).
 
-    The bundle scores the declarations exactly as the service will, from its frozen feature
-    state, so evaluation and serving agree to the last digit. Ranking metrics are read on the
-    labelled declarations as they are (DESIGN.md); calibration (Brier score, curve, expected
-    calibration error) is weighted by inverse selection probability where the window's
-    probabilities allow it (``evaluation_basis``), so it measures the risk against the rate
-    over all declarations. ``mean_risk`` is the mean risk over every declaration of the
-    window, to read beside the Horvitz-Thompson ``hit_rates``. With ``bootstrap``, every rate
-    metric gets its interval (``precision_at_interval`` ...).
+    The bundle scores the declarations exactly as the service does, with the entity history
+    and watchlist hits each had at lodging (``live``, row for row with the whole dataset;
+    default: rebuilt point in time from the dataset), so evaluation and serving agree. Ranking
+    metrics are read on the labelled declarations as they are (DESIGN.md); calibration (Brier
+    score, curve, expected calibration error) is weighted by inverse selection probability
+    where the window's probabilities allow it (``evaluation_basis``), so it measures the risk
+    against the rate over all declarations. ``mean_risk`` is the mean risk over every
+    declaration of the window, to read beside the Horvitz-Thompson ``hit_rates``. With
+    ``bootstrap``, every rate metric gets its interval (``precision_at_interval`` ...).
     """
     declarations, labels = dataset.declarations, dataset.labels
     window = declarations.iloc[positions]
-    risk = _risk(bundle, bundle.margins(window, num_threads=num_threads))
+    if live is None:
+        live = live_point_in_time(
+            DeclarationColumns(declarations),
+            labels,
+            list(bundle.builder.threats),
+            dataset.watchlist,
+        )
+    risk = _risk(bundle, bundle.margins(window, live=live.take(positions), num_threads=num_threads))
     duty = labels["additional_duty_eur"].to_numpy(dtype=float)[positions]
     probability = labels["selection_probability"].to_numpy(dtype=float)[positions]
     evaluation_basis = risk_basis(labels, positions)
@@ -395,6 +408,7 @@ def evaluate_test(
     models: dict[str, ThreatModel],
     rates: Sequence[float],
     settings: FitSettings,
+    live: LiveInputs,
 ) -> tuple[
     dict[str, Any],
     dict[str, dict[str, Any]],
@@ -411,14 +425,23 @@ def evaluate_test(
     declarations, labels = dataset.declarations, dataset.labels
     bootstrap = settings.bootstrap()
     metrics, slices = bundle_metrics(
-        bundle, dataset, test, rates, num_threads=settings.threads(), bootstrap=bootstrap
+        bundle,
+        dataset,
+        test,
+        rates,
+        live=live,
+        num_threads=settings.threads(),
+        bootstrap=bootstrap,
     )
     test_declarations = declarations.iloc[test]
-    X_test = bundle.builder.transform(test_declarations)
+    X_test = bundle.builder.transform(test_declarations, live.take(test))
     duty = labels["additional_duty_eur"].to_numpy(dtype=float)[test]
     categorical = set(bundle.builder.categorical_features_)
     baselines: dict[str, dict[str, Any]] = {"logistic_regression": {}, "rules": {}}
-    model_risk = _risk(bundle, bundle.margins(test_declarations, num_threads=settings.threads()))
+    model_risk = _risk(
+        bundle,
+        bundle.margins(test_declarations, live=live.take(test), num_threads=settings.threads()),
+    )
     rankings: dict[str, dict[str, np.ndarray]] = {
         "labels": {},
         "shiprisk": {},

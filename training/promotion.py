@@ -23,8 +23,10 @@ import numpy as np
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from features.columns import DeclarationColumns
+from features.dataset import Dataset, load_dataset
+from features.live import live_point_in_time
 from features.schema import label_column
-from features.sources import Dataset, load_dataset
 from models.bundle import ModelBundle
 from training.intervals import Bootstrap, paired_precision_difference
 
@@ -78,7 +80,14 @@ def compare_bundles(
     window = dataset.declarations.iloc[positions]
     risks = {}
     for side, bundle in (("candidate", candidate), ("champion", champion)):
-        margins = bundle.margins(window)
+        # Each declaration with the entity history and watchlist hits it had at lodging.
+        live = live_point_in_time(
+            DeclarationColumns(dataset.declarations),
+            dataset.labels,
+            list(bundle.threats),
+            dataset.watchlist,
+        ).take(positions)
+        margins = bundle.margins(window, live=live)
         risks[side] = {t: bundle.calibrators[t].predict(m) for t, m in margins.items()}
     out: dict[str, dict[str, Any]] = {}
     for threat in champion.threats:

@@ -93,6 +93,9 @@ def _record(row: Any, links: tuple[str, ...] | None = None) -> AuditRecord:
         model_version=row.model_version,
         status=row.status,
         detail=dict(row.detail),
+        issuer=row.issuer,
+        subject=row.subject,
+        person=row.person,
     )
     return AuditRecord(
         row.sequence, event, row.previous_hash, row.record_hash, row.hash_scheme, links
@@ -179,6 +182,9 @@ def _append_in(session: Session, key: AuditKey, event: AuditEvent) -> AuditRecor
                 "previous_hash": record.previous_hash,
                 "record_hash": record.record_hash,
                 "hash_scheme": KEYED_SCHEME,
+                "issuer": event.issuer,
+                "subject": event.subject,
+                "person": event.person,
             }
         ],
     )
@@ -238,8 +244,13 @@ def query_records(
     key_id: str | None = None,
     declaration_id: str | None = None,
     limit: int = 100,
+    person: str | None = None,
+    subject: str | None = None,
 ) -> list[AuditRecord]:
-    """Records matching every given filter, newest first, at most ``limit``."""
+    """Records matching every given filter, newest first, at most ``limit``.
+
+    ``person``: the display name (or a key's owner); ``subject``: the identity provider's.
+    """
     statement = select(AuditRecordRow)
     if since is not None:
         statement = statement.where(AuditRecordRow.recorded_at >= since)
@@ -247,6 +258,10 @@ def query_records(
         statement = statement.where(AuditRecordRow.recorded_at < until)
     if key_id is not None:
         statement = statement.where(AuditRecordRow.key_id == key_id)
+    if person is not None:
+        statement = statement.where(AuditRecordRow.person == person)
+    if subject is not None:
+        statement = statement.where(AuditRecordRow.subject == subject)
     if declaration_id is not None:
         naming = select(AuditDeclaration.sequence).where(
             AuditDeclaration.declaration_id == declaration_id

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from sqlalchemy.orm import Session
 
 from features.i18n import DEFAULT_LOCALE, language_tag
 from serving.access.remit import UNKNOWN_DECLARATION, hide_unseen_declarations, refuse_office
@@ -20,7 +21,13 @@ from serving.base import (
     reasons_in_language,
     request_locale,
 )
-from serving.deps import CurrentCaller, OperationalStore, Policy, justification
+from serving.deps import (
+    CurrentCaller,
+    OperationalStore,
+    Policy,
+    justification,
+    write_with_record,
+)
 from serving.inspections import service
 from serving.inspections.schemas import (
     DeclarationDetail,
@@ -81,6 +88,7 @@ def get_declaration(
     dependencies=[Depends(justification)],
 )
 def get_worklist(
+    request: Request,
     store: OperationalStore,
     policy: Policy,
     caller: CurrentCaller,
@@ -92,7 +100,10 @@ def get_worklist(
 ) -> Worklist:
     """Declarations to inspect at an office on a day: top expected harm plus random picks."""
     refuse_office(caller, office_id)
-    return service.worklist(store, office_id, day, capacity, policy)
+    drawn = service.worklist(store, office_id, day, capacity, policy)
+    if drawn.write is not None:  # a new draw: recorded with the request's record
+        write_with_record(request.scope, store, drawn.write)
+    return drawn.worklist
 
 
 @router.post(
@@ -110,48 +121,59 @@ def get_worklist(
     },
 )
 def post_outcomes(
-    payload: OutcomeRequest, store: OperationalStore, caller: CurrentCaller
+    payload: OutcomeRequest, store: OperationalStore, caller: CurrentCaller, request: Request
 ) -> OutcomeResponse:
     """Record inspection outcomes: all of them, or none when one is wrong."""
     hide_unseen_declarations(
         caller, store, [outcome.declaration_id for outcome in payload.outcomes], "outcomes"
     )
     try:
-        written = service.record_outcomes(store, outcomes_frame(payload.outcomes))
+        written, write = service.planned_outcomes(store, outcomes_frame(payload.outcomes))
     except service.OutcomesRejected as error:
-        if error.unknown:
-            # Never scored: answered as a declaration outside the remit is (404, same words),
-            # so a key limited to some offices cannot tell the two apart.
-            raise HTTPException(
-                status_code=404,
-                detail=[
-                    {
-                        "loc": ["body", "outcomes", problem.row, "declaration_id"],
-                        "msg": "no scored declaration with this id: score it with POST "
-                        "/v1/scores first",
-                        "type": "declaration_unknown",
-                    }
-                    for problem in error.problems
-                ],
-            ) from None
-        conflict = all(
-            p.column == "inspected_at" and "already" in p.message for p in error.problems
-        )
-        raise HTTPException(
-            status_code=409 if conflict else 422,
+        raise outcomes_refused(error) from None
+
+    def record(session: Session) -> None:
+        try:
+            write(session)
+        except service.OutcomesRejected as error:  # recorded in between: 409, nothing kept
+            raise outcomes_refused(error) from None
+
+    write_with_record(request.scope, store, record)
+    return OutcomeResponse(recorded=written.recorded, already_recorded=written.already_recorded)
+
+
+def outcomes_refused(error: service.OutcomesRejected) -> HTTPException:
+    """The answer to outcomes that were refused: 404 (never scored), 409 or 422."""
+    if error.unknown:
+        # Never scored: answered as a declaration outside the remit is (404, same words),
+        # so a key limited to some offices cannot tell the two apart.
+        return HTTPException(
+            status_code=404,
             detail=[
                 {
-                    "loc": [
-                        "body",
-                        "outcomes",
-                        *([] if problem.row is None else [problem.row]),
-                        *([] if problem.column is None else [problem.column]),
-                    ],
-                    "msg": problem.message,
-                    "type": "outcome_conflict" if conflict else "outcome_invalid",
-                    "fix": problem.fix,
+                    "loc": ["body", "outcomes", problem.row, "declaration_id"],
+                    "msg": "no scored declaration with this id: score it with POST "
+                    "/v1/scores first",
+                    "type": "declaration_unknown",
                 }
                 for problem in error.problems
             ],
-        ) from None
-    return OutcomeResponse(recorded=written.recorded, already_recorded=written.already_recorded)
+        )
+    conflict = all(p.column == "inspected_at" and "already" in p.message for p in error.problems)
+    return HTTPException(
+        status_code=409 if conflict else 422,
+        detail=[
+            {
+                "loc": [
+                    "body",
+                    "outcomes",
+                    *([] if problem.row is None else [problem.row]),
+                    *([] if problem.column is None else [problem.column]),
+                ],
+                "msg": problem.message,
+                "type": "outcome_conflict" if conflict else "outcome_invalid",
+                "fix": problem.fix,
+            }
+            for problem in error.problems
+        ],
+    )

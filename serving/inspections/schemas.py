@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from features.rules import pydantic_fields
 from features.schema import OUTCOME_COLUMNS, OUTCOME_FIELDS
-from serving.base import MAX_REQUEST_ITEMS, ModelRef, ReasonOut
+from serving.base import ModelRef, ReasonOut, request_items
 
 # Each field checked and documented by its canonical rule (features.schema, features.rules).
 RULE = pydantic_fields(OUTCOME_FIELDS)
@@ -75,10 +75,8 @@ class OutcomeRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
 
-    outcomes: list[Outcome] = Field(
-        min_length=1,
-        max_length=MAX_REQUEST_ITEMS,
-        description="each for a declaration scored before (POST /v1/scores)",
+    outcomes: list[Outcome] = request_items(
+        "each for a declaration scored before (POST /v1/scores)"
     )
 
 

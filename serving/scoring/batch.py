@@ -25,7 +25,9 @@ import pyarrow.parquet as pq
 
 from features.validation import DataValidationError, validate_declarations
 from models.bundle import ModelBundle
+from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_reasons
 from serving.scoring.schemas import ScoreResult
+from serving.store.database import Store
 
 DEFAULT_CHUNK_ROWS = 20_000
 CSV_SUFFIXES = (".csv",)
@@ -136,14 +138,27 @@ def score_chunk(
     source: str,
     top_k: int = 5,
     num_threads: int = 1,
+    store: Store | None = None,
 ) -> pd.DataFrame:
     """One raw chunk validated and scored as POST /v1/scores scores it: the result frame.
+
+    Its entity history and watchlist hits are read from ``store`` as the API reads them, at
+    this moment (None: an empty store), and its watchlist hits become reasons.
 
     Raises:
         DataValidationError: the chunk does not validate; rows are numbered within it.
     """
     declarations = validate_declarations(raw, source=source)
-    scored = bundle.score(declarations, top_k=top_k, explain=top_k > 0, num_threads=num_threads)
+    live = None if store is None else read_batch(store, declarations, bundle.builder.threats)
+    scored = bundle.score(
+        declarations,
+        top_k=top_k,
+        explain=top_k > 0,
+        live=None if live is None else live.live,
+        num_threads=num_threads,
+    )
+    if live is not None:
+        scored = with_watchlist_reasons(scored, watchlist_reasons(live, len(scored)))
     return result_frame(
         [ScoreResult.from_scored(s) for s in scored], tuple(bundle.threats), name, version
     )
@@ -165,8 +180,12 @@ def score_file(
     num_threads: int = 1,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_chunk: ProgressCallback | None = None,
+    store: Store | None = None,
 ) -> BatchSummary:
     """Score every declaration of ``input_path`` into ``output_path`` (CSV or Parquet).
+
+    Each chunk reads its entity history and watchlist hits from ``store`` as the API does
+    (None: an empty store); batch scoring records nothing, so it changes no history.
 
     Raises:
         BatchInputError: unusable file names or a missing input.
@@ -194,6 +213,7 @@ def score_file(
                     source=str(input_path),
                     top_k=top_k,
                     num_threads=num_threads,
+                    store=store,
                 )
             except DataValidationError as error:
                 raise shifted(error, str(input_path), rows) from None

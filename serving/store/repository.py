@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -256,6 +256,12 @@ def _reason_record(reason: Any) -> dict[str, Any]:
         "value": None if value is None or not math.isfinite(value) else float(value),
         "contribution": float(reason.contribution),
         "text": reason.text,
+        "kind": getattr(reason, "kind", "model"),
+        **(
+            {"source_agency": reason.source_agency, "handling_code": reason.handling_code}
+            if getattr(reason, "kind", "model") == "watchlist"
+            else {}
+        ),
     }
 
 
@@ -382,8 +388,7 @@ def find_worklist(
     ).first()
 
 
-def record_worklist(
-    session: Session,
+def worklist_run(
     *,
     office_id: str,
     day: date,
@@ -394,9 +399,9 @@ def record_worklist(
     picks: Sequence[Pick],
     created_at: datetime | None = None,
 ) -> WorklistRun:
-    """Store a worklist and each of its picks with reason and selection probability."""
+    """A worklist and its picks with reason and selection probability, not yet stored."""
     at = created_at or datetime.now(UTC)
-    run = WorklistRun(
+    return WorklistRun(
         office_id=office_id,
         day=day,
         capacity=capacity,
@@ -418,9 +423,34 @@ def record_worklist(
             for pick in picks
         ],
     )
-    session.add(run)
-    session.flush()
-    return run
+
+
+def store_worklist_run(session: Session, run: WorklistRun) -> bool:
+    """Store a drawn worklist and its picks; False when the same draw is stored already.
+
+    Two serving processes asked for one office's worklist at the same moment draw the same
+    picks (same candidates, same seed): the later insert waits for the earlier (PostgreSQL)
+    or runs after it (SQLite), then adds nothing instead of failing the request.
+    """
+    runs = cast(Table, WorklistRun.__table__)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    values = {column.key: getattr(run, column.key) for column in runs.columns if column.key != "id"}
+    new = postgresql.insert(runs) if postgres else sqlite.insert(runs)
+    statement = new.values(values).on_conflict_do_nothing(
+        index_elements=["office_id", "day", "capacity", "pool_digest"]
+    )
+    run_id = session.scalar(statement.returning(runs.c.id))
+    if run_id is None:
+        return False
+    picks = cast(Table, WorklistSelection.__table__)
+    rows = [
+        {column.key: getattr(pick, column.key) for column in picks.columns if column.key != "id"}
+        | {"run_id": run_id}
+        for pick in run.selections
+    ]
+    if rows:
+        session.execute(insert(picks), rows)
+    return True
 
 
 def latest_selections(

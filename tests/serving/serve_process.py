@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.processes import stop
+
 READY_SECONDS = 120
 
 
@@ -87,22 +89,12 @@ def serving(
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
-            stack.callback(stop, process)
+            stack.callback(stop, process, 20)
             servers.append(ServeProcess(process, f"http://127.0.0.1:{port}", log))
         deadline = time.monotonic() + READY_SECONDS
         for server in servers:
             _wait_ready(server, deadline)
         yield servers
-
-
-def stop(process: subprocess.Popen[bytes], *, timeout: float = 20) -> None:
-    """Terminate a server process and wait for it; kill it when it does not end in time."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=timeout)
 
 
 def environment(**overrides: str | None) -> dict[str, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from features.sources import load_dataset
+from features.dataset import load_dataset
 from tests.conftest import write_config
 from training.config import load_config
 from training.fit import FitSettings

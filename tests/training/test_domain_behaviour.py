@@ -10,16 +10,17 @@ against the hidden truth, and `shap.TreeExplainer` with the reasons every score 
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from features.columns import DeclarationColumns
+from features.dataset import load_dataset
+from features.live import live_point_in_time
 from features.schema import label_column
-from features.sources import load_dataset
-from features.watchlist import WATCHLIST_STATE_COLUMNS, watchlist_state
+from features.validation import validate_watchlist
 from models.bundle import ModelBundle
 from training.config import load_config
 from training.fit import LOWER_VALUE_FEATURES, FitSettings
@@ -51,17 +52,6 @@ def fitted(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 def targets(fitted) -> pd.DataFrame:
     _, dataset, test = fitted
     return dataset.declarations.iloc[test[:TARGETS]].reset_index(drop=True)
-
-
-def with_builder(bundle: ModelBundle, builder) -> ModelBundle:
-    return ModelBundle(
-        builder,
-        bundle.boosters,
-        bundle.calibrators,
-        bundle.lanes,
-        bundle.features,
-        bundle.metadata,
-    )
 
 
 def risks(bundle: ModelBundle, declarations: pd.DataFrame) -> pd.DataFrame:
@@ -96,36 +86,46 @@ def test_a_lower_declared_value_never_lowers_revenue_risk(fitted, targets, facto
     assert (after["risk_revenue"] > before["risk_revenue"]).any()  # the perturbation is felt
 
 
+def unlabelled(declarations: pd.DataFrame, threats: list[str]) -> pd.DataFrame:
+    """Labels of declarations nobody inspected (yet)."""
+    return pd.DataFrame(
+        {
+            "inspected": False,
+            "known_at": pd.Series(pd.NaT, index=declarations.index, dtype="datetime64[ns, UTC]"),
+            **{label_column(t): np.nan for t in threats},
+        },
+        index=declarations.index,
+    )
+
+
 def test_a_watchlist_hit_never_lowers_any_risk(fitted, targets) -> None:
     run, _, _ = fitted
-    builder = copy.deepcopy(run.bundle.builder)
     threats = list(run.bundle.threats)
-    entries = pd.DataFrame(
-        [
-            {
-                "entity_type": "importer_id",
-                "entity_id": importer,
-                "threat": threat,
-                "valid_from": pd.Timestamp("2000-01-01", tz="UTC"),
-                "valid_to": pd.NaT,
-            }
-            for importer in targets["importer_id"].unique()
-            for threat in threats
-        ]
+    entries = validate_watchlist(
+        pd.DataFrame(
+            [
+                {
+                    "entity_type": "importer_id",
+                    "entity_id": importer,
+                    "threat": threat,
+                    "valid_from": "2000-01-01",
+                }
+                for importer in targets["importer_id"].unique()
+                for threat in threats
+            ]
+        )
     )
-    entries["valid_to"] = pd.Series(pd.NaT, index=entries.index, dtype="datetime64[ns, UTC]")
-    builder.watchlist_ = pd.concat(
-        [builder.watchlist_, watchlist_state(entries, threats)], ignore_index=True
-    ).sort_values(list(WATCHLIST_STATE_COLUMNS), ignore_index=True)
-    builder._forget_lookups()  # the watchlist changed: rebuild the lookups from the state
-    before, after = risks(run.bundle, targets), risks(with_builder(run.bundle, builder), targets)
+    columns, labels = DeclarationColumns(targets), unlabelled(targets, threats)
+    without = live_point_in_time(columns, labels, threats)
+    with_hits = live_point_in_time(columns, labels, threats, entries)
+    before = run.bundle.risk_frame(targets, live=without).filter(like="risk_")
+    after = run.bundle.risk_frame(targets, live=with_hits).filter(like="risk_")
     assert (after.to_numpy() >= before.to_numpy() - EPSILON).all()
     assert (after.to_numpy() > before.to_numpy()).any()
 
 
-def _earlier_of_same_importer(targets: pd.DataFrame, builder) -> pd.DataFrame:
+def _earlier_of_same_importer(targets: pd.DataFrame) -> pd.DataFrame:
     """One earlier declaration per target sharing only the importer (no other entity)."""
-    after_cutoff = pd.Timestamp(builder.declarations_cutoff_ns_, unit="ns", tz="UTC")
     earlier = targets.copy()
     fresh = [f"BEHAVIOUR-{i}" for i in range(len(targets))]
     for column in ("declaration_id", "exporter_id", "declarant_id", "carrier_id", "vehicle_id"):
@@ -134,7 +134,7 @@ def _earlier_of_same_importer(targets: pd.DataFrame, builder) -> pd.DataFrame:
     earlier["origin_country"] = earlier["dispatch_country"] = "ZZ"
     earlier["hs_code"] = "999999"
     earlier["itinerary"] = None
-    earlier["lodged_at"] = after_cutoff + pd.Timedelta(seconds=1)
+    earlier["lodged_at"] = targets["lodged_at"].min() - pd.Timedelta(days=30)
     return earlier.reset_index(drop=True)
 
 
@@ -144,25 +144,21 @@ def test_an_earlier_positive_of_the_importer_never_lowers_that_risk(
 ) -> None:
     run, _, _ = fitted
     threats = list(run.bundle.threats)
-    earlier = _earlier_of_same_importer(targets, run.bundle.builder)
-    known_at = max(
-        pd.Timestamp(run.bundle.builder.outcomes_cutoff_ns_, unit="ns", tz="UTC"),
-        earlier["lodged_at"].max(),
-    ) + pd.Timedelta(hours=1)
+    earlier = _earlier_of_same_importer(targets)
+    both = pd.concat([earlier, targets], ignore_index=True)
+    known_at = earlier["lodged_at"].max() + pd.Timedelta(days=1)  # before every target
+    mine = np.arange(len(earlier), len(both))
 
-    def history_with(positive: float) -> ModelBundle:
-        labels = pd.DataFrame(
-            {
-                "inspected": True,
-                "known_at": known_at,
-                **{label_column(t): (positive if t == threat else 0.0) for t in threats},
-            },
-            index=earlier.index,
-        )
-        builder = copy.deepcopy(run.bundle.builder).update_history(earlier, labels)
-        return with_builder(run.bundle, builder)
+    def risks_with(positive: float) -> pd.DataFrame:
+        labels = unlabelled(both, threats)
+        labels.loc[: len(earlier) - 1, "inspected"] = True
+        labels.loc[: len(earlier) - 1, "known_at"] = known_at
+        for t in threats:
+            labels.loc[: len(earlier) - 1, label_column(t)] = positive if t == threat else 0.0
+        live = live_point_in_time(DeclarationColumns(both), labels, threats).take(mine)
+        return run.bundle.risk_frame(targets, live=live).filter(like="risk_")
 
-    clean, positive = risks(history_with(0.0), targets), risks(history_with(1.0), targets)
+    clean, positive = risks_with(0.0), risks_with(1.0)
     column = f"risk_{threat}"
     assert (positive[column] >= clean[column] - EPSILON).all()
     booster = run.bundle.boosters[threat]

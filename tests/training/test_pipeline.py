@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from features.sources import load_dataset
+from features.columns import DeclarationColumns
+from features.dataset import load_dataset
+from features.live import live_point_in_time
 from features.validation import DataValidationError
 from models.registry import load_bundle
 from training.config import load_config
@@ -97,7 +99,15 @@ def test_precision_at_matches_a_recount_from_the_bundle(first, config_path: Path
     config = load_config(config_path)
     dataset = load_dataset(config.source)
     test = dataset.declarations["lodged_at"].dt.strftime("%Y-%m-%d") >= "2024-03-26"
-    risk = result.bundle.risk_frame(dataset.declarations[test])
+    # Each declaration with the entity history and watchlist hits it had at lodging, as the
+    # evaluation scores it (and as the service would have).
+    live = live_point_in_time(
+        DeclarationColumns(dataset.declarations),
+        dataset.labels,
+        list(result.bundle.builder.threats),
+        dataset.watchlist,
+    ).take(np.flatnonzero(test.to_numpy()))
+    risk = result.bundle.risk_frame(dataset.declarations[test], live=live)
     labels = dataset.labels[test]
     y = labels["label_revenue"].to_numpy()
     mask = ~np.isnan(y)
@@ -265,8 +275,8 @@ def test_compare_bundles_finds_a_worse_ranking_beyond_its_interval(
         threats = result.bundle.threats
         calibrators = result.bundle.calibrators
 
-        def margins(self, declarations):
-            margins = result.bundle.margins(declarations)
+        def margins(self, declarations, *, live=None):
+            margins = result.bundle.margins(declarations, live=live)
             margins["revenue"] = -margins["revenue"]
             return margins
 
