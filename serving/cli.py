@@ -217,6 +217,7 @@ def _score_on_dask(
     from models.registry import load_bundle
     from serving.scoring.batch import BatchInputError
     from serving.scoring.dask_batch import score_on_dask
+    from serving.store.database import upgrade_to_head
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     with tempfile.TemporaryDirectory(prefix="shiprisk-score-") as download:
@@ -233,6 +234,10 @@ def _score_on_dask(
         if name is None:
             name = str(json.loads((bundle_dir / MANIFEST_FILE).read_text()).get("name", "shiprisk"))
         try:
+            # entity history and the watchlist come from the operational store, as in one
+            # process: brought to the newest schema here, read by every worker
+            database_url = settings.resolved_database_url()
+            upgrade_to_head(database_url)
             with dask_client(scheduler) as client:
                 info = client.scheduler_info()
                 console.print(
@@ -249,6 +254,7 @@ def _score_on_dask(
                     version,
                     top_k=top_k,
                     partition_size=partition_size,
+                    database_url=database_url,
                 )
         except (BatchInputError, DataValidationError, ValueError, OSError) as error:
             raise fail(str(error)) from None

@@ -1,4 +1,5 @@
-"""`shiprisk score --dask`: the same scores as one process, on a 2-worker LocalCluster."""
+"""`shiprisk score --dask`: the same scores as one process, on a 2-worker LocalCluster, with
+the live inputs (entity history, watchlist) each worker reads from the operational store."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from features.validation import DataValidationError
 from models.bundle import ModelBundle
 from models.cluster import dask_client
 from serving import cli as serving_cli
-from serving.scoring.batch import BatchSummary, score_file
-from serving.scoring.dask_batch import SUCCESS_FILE, score_on_dask
+from serving.scoring.batch import BatchInputError, BatchSummary, score_file
+from serving.scoring.dask_batch import SUCCESS_FILE, score_on_dask, worker_database_url
+from serving.store.database import Store
 from tests.conftest import TrainedModel
+from tests.serving.store_backends import store_url  # noqa: F401
 
 runner = CliRunner()
 
@@ -38,11 +41,61 @@ def score_partitions(
         )
 
 
-def one_process_scores(trained: TrainedModel, source: Path, tmp_path: Path) -> pd.DataFrame:
-    output = tmp_path / "one.parquet"
+def one_process_scores(
+    trained: TrainedModel, source: Path, tmp_path: Path, database_url: str | None = None
+) -> pd.DataFrame:
+    """`score_file`'s scores, reading live inputs from the store at ``database_url``."""
+    output = tmp_path / f"one-{len(list(tmp_path.glob('one-*')))}.parquet"
     bundle = ModelBundle.load(trained.bundle_dir)
-    score_file(source, output, bundle, "shiprisk", "local", top_k=3, chunk_rows=1000)
+    store = None if database_url is None else Store.open(database_url)
+    try:
+        score_file(
+            source, output, bundle, "shiprisk", "local", top_k=3, chunk_rows=1000, store=store
+        )
+    finally:
+        if store is not None:
+            store.close()
     return pd.read_parquet(output)
+
+
+def stores_open() -> int:
+    """Operational stores open in this (worker) process."""
+    from serving.scoring import dask_batch
+
+    return len(dask_batch._STORES)
+
+
+def fill_store(url: str, raw: pd.DataFrame) -> None:
+    """History for every entity of ``raw`` (its declarations counted once, as a first scoring
+    counts them) and a partner's watchlist entry on the first declaration's importer."""
+    from datetime import UTC, datetime
+
+    from features.columns import DeclarationColumns
+    from features.validation import validate_declarations
+    from serving.intelligence.service import add_entries
+    from serving.store.intelligence import count_declarations, declaration_entities
+
+    declarations = validate_declarations(raw, source="test")
+    store = Store.open(url)
+    try:
+        with store.transaction() as session:
+            count_declarations(
+                session,
+                declarations["declaration_id"].astype(str).tolist(),
+                declaration_entities(DeclarationColumns(declarations)),
+                [datetime(2024, 1, 2, tzinfo=UTC)] * len(declarations),
+            )
+        entry = {
+            "entity_type": "importer_id",
+            "entity_id": str(raw["importer_id"].iloc[0]),
+            "threat": "revenue",
+            "valid_from": "2024-01-01",
+            "handling_code": "H1",
+            "source_agency": "KS-POL",
+        }
+        add_entries(store, pd.DataFrame([entry]), added_by="test")
+    finally:
+        store.close()
 
 
 def assert_same_scores(got: pd.DataFrame, expected: pd.DataFrame) -> None:
@@ -53,7 +106,9 @@ def assert_same_scores(got: pd.DataFrame, expected: pd.DataFrame) -> None:
     assert got["lane"].tolist() == expected["lane"].tolist()
     for mine, theirs in zip(got["reasons"], expected["reasons"], strict=True):
         a, b = json.loads(mine), json.loads(theirs)
-        assert [r["feature"] for r in a] == [r["feature"] for r in b]
+        assert [(r["kind"], r["feature"], r["text"]) for r in a] == [
+            (r["kind"], r["feature"], r["text"]) for r in b
+        ]
         np.testing.assert_allclose(
             [r["contribution"] for r in a], [r["contribution"] for r in b], rtol=0, atol=1e-12
         )
@@ -79,9 +134,73 @@ def test_csv_partitions_on_two_workers_score_as_one_process(
     assert json.loads((output / SUCCESS_FILE).read_text())["rows"] == len(expected)
 
 
+def test_partitions_read_live_inputs_from_the_store_as_one_process(
+    trained: TrainedModel,
+    dask_scheduler: str,
+    tmp_path: Path,
+    store_url: str,  # noqa: F811
+) -> None:
+    """Each worker reads the partition's history and watchlist hits from the store (SQLite
+    file, or PostgreSQL as on a real cluster): scores and watchlist reasons as score_file's."""
+    raw = pd.read_parquet(trained.declarations_path)
+    fill_store(store_url, raw)
+    expected = one_process_scores(trained, trained.declarations_path, tmp_path, store_url)
+    empty = one_process_scores(trained, trained.declarations_path, tmp_path)
+    listed = ["watchlist" in {r["kind"] for r in json.loads(text)} for text in expected["reasons"]]
+    assert listed[0] and sum(listed) < len(listed)  # the entry hit its importer's rows
+    assert not np.allclose(expected["overall"], empty["overall"], rtol=0, atol=1e-12)
+    output = tmp_path / "scores"
+    source = tmp_path / "declarations.csv"
+    raw.to_csv(source, index=False)
+    with dask_client(dask_scheduler) as client:
+        score_on_dask(
+            client,
+            str(source),
+            str(output),
+            trained.bundle_dir,
+            "shiprisk",
+            "local",
+            top_k=3,
+            partition_size=8_000,
+            database_url=store_url,
+        )
+        assert set(client.run(stores_open).values()) == {0}  # closed once the run ended
+    assert len(list(output.glob("part-*.parquet"))) > 2
+    assert_same_scores(pd.read_parquet(output), expected)
+
+
+def test_a_store_the_workers_cannot_see_stops_the_run(
+    trained: TrainedModel, dask_scheduler: str, tmp_path: Path
+) -> None:
+    """A SQLite file missing on a worker is refused, not created empty (scores would then
+    silently ignore history and the watchlist)."""
+    missing = tmp_path / "elsewhere" / "shiprisk.db"
+    with pytest.raises(BatchInputError, match="not on this Dask worker"):
+        score_partitions(
+            dask_scheduler,
+            trained.declarations_path,
+            tmp_path / "scores",
+            trained.bundle_dir,
+            database_url=f"sqlite:///{missing}",
+        )
+    assert not missing.parent.exists()
+
+
+def test_a_relative_sqlite_store_is_made_absolute_for_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert worker_database_url("sqlite:///data/shiprisk.db") == (
+        f"sqlite:///{tmp_path / 'data' / 'shiprisk.db'}"
+    )
+    postgres = "postgresql://shiprisk:secret@db:5432/shiprisk"
+    assert worker_database_url(postgres) == postgres
+
+
 def test_score_command_on_dask_writes_parquet_parts(
     trained: TrainedModel, dask_scheduler: str, tmp_path: Path
 ) -> None:
+    database_url = f"sqlite:///{tmp_path / 'batch.db'}"
     expected = one_process_scores(trained, trained.declarations_path, tmp_path)
     output = tmp_path / "scores"
     result = runner.invoke(
@@ -97,7 +216,7 @@ def test_score_command_on_dask_writes_parquet_parts(
             "--model",
             str(trained.bundle_dir),
         ],
-        env={"SHIPRISK_DASK_SCHEDULER": dask_scheduler},
+        env={"SHIPRISK_DASK_SCHEDULER": dask_scheduler, "SHIPRISK_DATABASE_URL": database_url},
     )
     assert result.exit_code == 0, result.output
     assert f"wrote {len(expected)} scored declarations" in " ".join(result.output.split())
