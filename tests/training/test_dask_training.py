@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from features.dataset import load_dataset
+from features.dataset import Dataset, load_dataset
 from tests.conftest import write_config
-from training.config import load_config
+from training.config import TrainingConfig, load_config
 from training.fit import FitSettings
 from training.pipeline import FittedRun, fit_run
 
@@ -36,9 +37,7 @@ MODEL = {
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory, dask_scheduler: str) -> dict[str, FittedRun]:
-    from distributed import Client
-
+def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainingConfig, Dataset]:
     from training.synthetic import generate
 
     root = tmp_path_factory.mktemp("dask-training")
@@ -46,7 +45,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory, dask_scheduler: str) -> dict[
     config = load_config(
         write_config(root / "config.yaml", root / "data", split=SPLIT, model=MODEL)
     )
-    dataset = load_dataset(config.source)
+    return config, load_dataset(config.source)
+
+
+@pytest.fixture(scope="module")
+def runs(data: tuple[TrainingConfig, Dataset], dask_scheduler: str) -> dict[str, FittedRun]:
+    from distributed import Client
+
+    config, dataset = data
     settings = FitSettings.from_config(config.model)
     started = time.perf_counter()
     one = fit_run(config, dataset, settings)
@@ -54,6 +60,34 @@ def runs(tmp_path_factory: pytest.TempPathFactory, dask_scheduler: str) -> dict[
         spread = fit_run(config, dataset, settings, client=client)
     assert time.perf_counter() - started < 120
     return {"one": one, "dask": spread}
+
+
+def test_features_built_on_the_workers_are_one_process_features(
+    data: tuple[TrainingConfig, Dataset], dask_scheduler: str
+) -> None:
+    """Entity history and watchlist hits as of lodging, built by range on the workers, equal
+    the one-process point-in-time features to the last bit."""
+    from distributed import Client
+
+    from features.builder import FeatureBuilder
+    from training.dask_training import features_on_dask
+
+    _, dataset = data
+    declarations, labels, watchlist = dataset.declarations, dataset.labels, dataset.watchlist
+    assert watchlist is not None and len(watchlist)
+    builder = FeatureBuilder(("revenue",), text_folds=2).fit(
+        declarations.iloc[:3000], labels.iloc[:3000]
+    )
+    whole = builder.transform_point_in_time(declarations, labels, watchlist)
+    assert whole.filter(like="watchlist_").to_numpy().any()  # hits are part of the comparison
+    positions = np.arange(len(declarations))
+    with Client(dask_scheduler) as client:
+        spread, remote = features_on_dask(
+            client, builder, declarations, labels, positions, watchlist, partitions=5
+        )
+    assert len(remote.parts) == 5 and len(set(remote.workers)) == 2  # both workers built some
+    whole.index = positions
+    pd.testing.assert_frame_equal(spread, whole, check_exact=True)
 
 
 @pytest.mark.slow
