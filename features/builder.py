@@ -37,7 +37,7 @@ from features.history import (
     entity_history_features,
     smoothed_rate,
 )
-from features.live import LiveInputs, live_point_in_time, no_live
+from features.live import HistoryEvents, LiveInputs, live_point_in_time, no_live
 from features.reference import ValueReference, fit_reference, value_features
 from features.route import itinerary_features
 from features.schema import DEFAULT_THREATS, WATCHLIST_ENTITY_TYPES, label_column
@@ -349,15 +349,26 @@ class FeatureBuilder(BaseEstimator):
         watchlist: pd.DataFrame | None = None,
         *,
         scored_at: pd.Series | None = None,
+        events: HistoryEvents | None = None,
     ) -> LiveInputs:
         """The live inputs each declaration had at its scoring moment (``scored_at``, aligned
         with the rows; default its ``lodged_at``), rebuilt from these declarations, labels
-        (``known_at``: when each outcome became known) and watchlist (features.live)."""
+        (``known_at``: when each outcome became known) and watchlist (features.live).
+
+        ``events`` is the history of one scoring-time range of a larger table
+        (`features.partitions.time_partitions`: the state carried to the range's start plus
+        its own events); its rows then get exactly what they get in the whole table.
+        """
         check_is_fitted(self)
         _check_aligned(declarations, labels)
         scored_ns = None if scored_at is None else _nanoseconds(scored_at)
         return live_point_in_time(
-            DeclarationColumns(declarations), labels, list(self.threats), watchlist, scored_ns
+            DeclarationColumns(declarations),
+            labels,
+            list(self.threats),
+            watchlist,
+            scored_ns,
+            events=events,
         )
 
     def transform_point_in_time(
@@ -367,15 +378,19 @@ class FeatureBuilder(BaseEstimator):
         watchlist: pd.DataFrame | None = None,
         *,
         scored_at: pd.Series | None = None,
+        events: HistoryEvents | None = None,
     ) -> pd.DataFrame:
         """Training features: each row sees only events recorded strictly before its scoring
         moment (``live_point_in_time``), exactly what serving read from the store then.
+        ``events``: one range of a larger table, as `live_point_in_time` takes it.
 
         Labelled rows that trained the text models in this session get the score of the
         fold that left them out, so downstream models never see in-sample text scores; a
         loaded builder knows no fit rows and scores every row with the full text model.
         """
-        live = self.live_point_in_time(declarations, labels, watchlist, scored_at=scored_at)
+        live = self.live_point_in_time(
+            declarations, labels, watchlist, scored_at=scored_at, events=events
+        )
         columns = DeclarationColumns(declarations)
         fold_of = dict(
             zip(

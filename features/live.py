@@ -25,6 +25,7 @@ from features.columns import NAT_NS, DeclarationColumns, as_nanoseconds
 from features.entities import ENTITY_KINDS, TRANSIT_COUNTRY, entity_keys
 from features.history import (
     EntityCounts,
+    EventLog,
     HistoryTable,
     concat_events,
     count_columns,
@@ -151,12 +152,47 @@ def no_live(columns: DeclarationColumns, threats: Sequence[str]) -> LiveInputs:
     return live_from_state(columns, threats, {}, None, scored)
 
 
+HistoryEvents = dict[str, EventLog]
+"""History events per entity kind name (and ``transit_country``), as `counts_before` reads them."""
+
+
+def point_in_time_events(
+    columns: DeclarationColumns,
+    labels: pd.DataFrame,
+    threats: Sequence[str],
+    scored_ns: np.ndarray | None = None,
+) -> HistoryEvents:
+    """Every history event of these declarations and their outcomes, per history kind.
+
+    ``labels`` is aligned with the declarations by position. A declaration counts at its
+    scoring moment (``scored_ns``, default its ``lodged_at``: when it was recorded), an
+    outcome at its ``known_at``; transit countries count outcomes only.
+    """
+    labels = labels.reset_index(drop=True)
+    lodged_ns = columns.nanoseconds("lodged_at")
+    moment = lodged_ns if scored_ns is None else np.asarray(scored_ns, dtype=np.int64)
+    keys = entity_keys(columns)
+    events = {
+        kind.name: concat_events(
+            declaration_events(keys[kind.name], lodged_ns, threats, moment),
+            outcome_events(keys[kind.name], labels, threats),
+        )
+        for kind in ENTITY_KINDS
+    }
+    transit = transit_countries(columns)
+    events[TRANSIT_COUNTRY] = outcome_events(
+        transit.countries, labels.iloc[transit.rows].reset_index(drop=True), threats
+    )
+    return events
+
+
 def live_point_in_time(
     columns: DeclarationColumns,
     labels: pd.DataFrame,
     threats: Sequence[str],
     watchlist: pd.DataFrame | None = None,
     scored_ns: np.ndarray | None = None,
+    events: HistoryEvents | None = None,
 ) -> LiveInputs:
     """Training's live inputs: each row sees the events recorded strictly before its scoring
     moment.
@@ -168,24 +204,24 @@ def live_point_in_time(
         watchlist: canonical watchlist, with ``added_at``/``withdrawn_at`` when known.
         scored_ns: each declaration's scoring moment (int64 ns), which is also when it was
             recorded; default its ``lodged_at`` (training files: scored when lodged).
+        events: the history these rows read, when it is not theirs alone: one scoring-time
+            range of a larger table (`features.partitions.time_partitions`); default
+            `point_in_time_events` of these rows.
     """
-    labels = labels.reset_index(drop=True)
     lodged_ns = columns.nanoseconds("lodged_at")
     moment = lodged_ns if scored_ns is None else np.asarray(scored_ns, dtype=np.int64)
+    if events is None:
+        events = point_in_time_events(columns, labels, threats, moment)
     names = count_columns(threats)
     keys = entity_keys(columns)
-    counts = {}
-    for kind in ENTITY_KINDS:
-        events = concat_events(
-            declaration_events(keys[kind.name], lodged_ns, threats, moment),
-            outcome_events(keys[kind.name], labels, threats),
-        )
-        counts[kind.name] = counts_before(keys[kind.name], moment, events, names)
+    counts = {
+        kind.name: counts_before(keys[kind.name], moment, events[kind.name], names)
+        for kind in ENTITY_KINDS
+    }
     transit = transit_countries(columns)
-    transit_events = outcome_events(
-        transit.countries, labels.iloc[transit.rows].reset_index(drop=True), threats
+    transit_counts = counts_before(
+        transit.countries, moment[transit.rows], events[TRANSIT_COUNTRY], names
     )
-    transit_counts = counts_before(transit.countries, moment[transit.rows], transit_events, names)
     hits = watchlist_hits(columns, watchlist_entries(watchlist), moment)
     return LiveInputs(counts, transit_counts, transit.rows, hits)
 

@@ -6,6 +6,7 @@ Heavy imports stay inside the command functions so that `shiprisk --help` is fas
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from serving.console import ModelUri, console, err, fail
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from serving.settings import ServiceSettings
     from serving.store.database import Store
 
 
@@ -103,6 +105,18 @@ def score(
     chunk_rows: Annotated[
         int, typer.Option(min=1, help="Declarations read and scored at a time.")
     ] = 20_000,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            help="Score on Dask: a scheduler address (tcp://host:8786), or local[:N] to start "
+            "N local workers (default SHIPRISK_DASK_SCHEDULER). --output is then a directory "
+            "of Parquet parts, and --input may be a glob or an fsspec URL (s3://...).",
+        ),
+    ] = None,
+    partition_size: Annotated[
+        str, typer.Option(help="With --dask: input bytes per partition (e.g. 64MiB).")
+    ] = "64MiB",
 ) -> None:
     """Score a file of declarations in chunks, with the same results as the API."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -115,6 +129,18 @@ def score(
 
     settings = ServiceSettings()
     model_uri = model or settings.model_uri
+    scheduler = dask or settings.dask_scheduler
+    if scheduler:
+        _score_on_dask(
+            scheduler,
+            str(input_path),
+            str(output_path),
+            model_uri,
+            settings,
+            top_k,
+            partition_size,
+        )
+        return
     try:
         file_format(input_path)
         file_format(output_path)
@@ -166,6 +192,72 @@ def score(
             raise fail(str(error)) from None
         finally:
             store.close()
+    lanes = ", ".join(f"{lane} {count:,}" for lane, count in sorted(summary.lanes.items()))
+    console.print(
+        f"wrote {summary.rows:,} scored declarations to {summary.output} ({lanes or 'none'})",
+        highlight=False,
+    )
+
+
+def _score_on_dask(
+    scheduler: str,
+    source: str,
+    output_dir: str,
+    model_uri: str,
+    settings: ServiceSettings,
+    top_k: int,
+    partition_size: str,
+) -> None:
+    """`score --dask`: the bundle verified here, sent to the workers, mapped over partitions."""
+    import tempfile
+
+    from features.validation import DataValidationError
+    from models.cluster import dask_client
+    from models.manifest import MANIFEST_FILE
+    from models.registry import load_bundle
+    from serving.scoring.batch import BatchInputError
+    from serving.scoring.dask_batch import score_on_dask
+    from serving.store.database import upgrade_to_head
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    with tempfile.TemporaryDirectory(prefix="shiprisk-score-") as download:
+        try:
+            if Path(model_uri).is_dir():
+                bundle_dir, name, version = Path(model_uri), None, "local"
+            else:
+                _, name, version = load_bundle(
+                    model_uri, dst_path=download, tracking_uri=settings.resolved_tracking_uri()
+                )
+                bundle_dir = next(Path(download).rglob(MANIFEST_FILE)).parent
+        except Exception as error:
+            raise fail(f"could not load {model_uri}: {type(error).__name__}: {error}") from None
+        if name is None:
+            name = str(json.loads((bundle_dir / MANIFEST_FILE).read_text()).get("name", "shiprisk"))
+        try:
+            # entity history and the watchlist come from the operational store, as in one
+            # process: brought to the newest schema here, read by every worker
+            database_url = settings.resolved_database_url()
+            upgrade_to_head(database_url)
+            with dask_client(scheduler) as client:
+                info = client.scheduler_info()
+                console.print(
+                    f"scoring {source} with {name}/{version} on Dask "
+                    f"({len(info['workers'])} workers at {info['address']})",
+                    highlight=False,
+                )
+                summary = score_on_dask(
+                    client,
+                    source,
+                    output_dir,
+                    bundle_dir,
+                    name,
+                    version,
+                    top_k=top_k,
+                    partition_size=partition_size,
+                    database_url=database_url,
+                )
+        except (BatchInputError, DataValidationError, ValueError, OSError) as error:
+            raise fail(str(error)) from None
     lanes = ", ".join(f"{lane} {count:,}" for lane, count in sorted(summary.lanes.items()))
     console.print(
         f"wrote {summary.rows:,} scored declarations to {summary.output} ({lanes or 'none'})",

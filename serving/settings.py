@@ -6,12 +6,12 @@ Variable names are part of the contract (DESIGN.md, Settings): every field reads
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from models.cores import available_cores
 from models.tracking_uri import DEFAULT_TRACKING_URI, resolved_tracking_uri
 from serving.access.settings import AccessSettings
 from serving.base import MAX_REQUEST_ITEMS
@@ -22,14 +22,6 @@ from serving.store.database import DATABASE_FILE
 DEFAULT_MODEL_URI = "models:/shiprisk@champion"
 DEFAULT_DATABASE_URL = "sqlite:///data/shiprisk.db"
 MEBIBYTE = 1024 * 1024
-
-
-def available_cores() -> int:
-    """Cores this process may run on (the affinity mask, not the machine's total)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 class ServiceSettings(AccessSettings, ExchangeSettings):
@@ -76,6 +68,11 @@ class ServiceSettings(AccessSettings, ExchangeSettings):
     )
     num_threads: int | None = Field(
         default=None, ge=1, description="LightGBM threads per worker; default: every available core"
+    )
+    dask_scheduler: str | None = Field(
+        default=None,
+        description="Dask scheduler for `shiprisk score` (tcp://host:port, local or local:N); "
+        "unset: one process",
     )
 
     def resolved_tracking_uri(self) -> str:

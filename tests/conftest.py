@@ -149,3 +149,14 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
         bundle_dir=bundle_dir,
         declarations_path=declarations_path,
     )
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Iterator[str]:
+    """A 2-worker LocalCluster (processes, one thread each) shared by the Dask tests."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield cluster.scheduler_address

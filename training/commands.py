@@ -74,6 +74,15 @@ def train(
         bool, typer.Option("--register/--no-register", help="Register the model version.")
     ] = True,
     model_name: Annotated[str | None, typer.Option(help="Registered model name.")] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            help="Build features and fit the final models on Dask: a scheduler address "
+            "(tcp://host:8786) or local[:N] to start N local workers (default: the "
+            "configuration's dask.scheduler, then SHIPRISK_DASK_SCHEDULER).",
+        ),
+    ] = None,
 ) -> None:
     """Train per-threat models on a configuration, evaluate on its test window, track in MLflow."""
     from features.validation import DataValidationError
@@ -94,6 +103,7 @@ def train(
             register=register,
             config_path=config,
             metrics_out=metrics_out,
+            dask_scheduler=dask or training_config.dask.scheduler or settings.dask_scheduler,
         )
     except (DataValidationError, SplitError, TrainingError, ValueError) as exc:
         raise _fail(str(exc)) from None

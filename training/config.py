@@ -129,6 +129,23 @@ class FeaturesConfig(BaseModel):
     )
 
 
+class DaskConfig(BaseModel):
+    """Where training runs on Dask; without a scheduler (and no --dask), in this process."""
+
+    model_config = _FORBID
+    scheduler: str | None = Field(
+        default=None,
+        description="tcp://host:port of a Dask scheduler, or local / local:N to start N local "
+        "workers; `shiprisk train --dask` wins over it, and it over SHIPRISK_DASK_SCHEDULER",
+    )
+    partitions: int = Field(
+        default=0,
+        ge=0,
+        description="lodging-time ranges the point-in-time features are built in "
+        "(0: two per worker)",
+    )
+
+
 class TrainingConfig(BaseModel):
     """The training configuration a customs administration fills in (DESIGN.md)."""
 
@@ -139,6 +156,7 @@ class TrainingConfig(BaseModel):
     model: dict[str, Any] = {}
     lanes: LanesConfig = LanesConfig()
     features: FeaturesConfig = FeaturesConfig()
+    dask: DaskConfig = DaskConfig()
 
 
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
@@ -147,6 +165,7 @@ _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "evaluation": EvaluationConfig,
     "lanes": LanesConfig,
     "features": FeaturesConfig,
+    "dask": DaskConfig,
     "extra_features": ExtraFeatures,
 }
 # Sections whose keys are free (threat names, office ids) and whose values are models.

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,9 @@ from training.weighting import (
     basis_weights,
     risk_basis,
 )
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +127,19 @@ def _risk(bundle: ModelBundle, margins: dict[str, np.ndarray]) -> dict[str, np.n
     return {t: bundle.calibrators[t].predict(m) for t, m in margins.items()}
 
 
-def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> FittedRun:
-    """Fit features, per-threat models, calibration and lanes; evaluate on the test window."""
+def fit_run(
+    config: TrainingConfig,
+    dataset: Dataset,
+    settings: FitSettings,
+    *,
+    client: Client | None = None,
+) -> FittedRun:
+    """Fit features, per-threat models, calibration and lanes; evaluate on the test window.
+
+    With a Dask ``client``, the point-in-time features are built by lodging-time range on
+    its workers and each threat's chosen model is fitted there by ``lightgbm.dask``
+    (`training.dask_training` says what runs where).
+    """
     declarations, labels = dataset.declarations, dataset.labels
     windows = windows_from_config(config.split)
     positions = split_positions(declarations, labels, windows)
@@ -148,10 +162,24 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
     # as the service reads them from its store; the test window is scored the same way.
     lodged_day = declarations["lodged_at"].dt.tz_convert("UTC").dt.date
     history = np.flatnonzero(np.asarray(lodged_day <= windows["valid"].end))
-    X_history = builder.transform_point_in_time(
-        declarations.iloc[history], labels.iloc[history], dataset.watchlist
-    )
-    X_history.index = history
+    remote = None
+    if client is None:
+        X_history = builder.transform_point_in_time(
+            declarations.iloc[history], labels.iloc[history], dataset.watchlist
+        )
+        X_history.index = history
+    else:
+        from training.dask_training import features_on_dask
+
+        X_history, remote = features_on_dask(
+            client,
+            builder,
+            declarations.iloc[history],
+            labels.iloc[history],
+            history,
+            dataset.watchlist,
+            config.dask.partitions,
+        )
     live = builder.live_point_in_time(declarations, labels, dataset.watchlist)
     groups = {g: list(fs) for g, fs in builder.feature_groups_.items()}
     categorical = list(builder.categorical_features_)
@@ -184,6 +212,12 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
             rates,
             settings,
         )
+        if client is not None and remote is not None:
+            from training.dask_training import refit_on_dask
+
+            model = refit_on_dask(
+                client, remote, model, train_rows, y_train, weights, categorical, settings
+            )
         models[threat] = model
         valid_margin = np.asarray(
             model.booster.predict(
@@ -471,14 +505,26 @@ def train(
     register: bool = True,
     config_path: Path | None = None,
     metrics_out: Path | None = None,
+    dask_scheduler: str | None = None,
 ) -> TrainingResult:
-    """Run the whole pipeline and track it in MLflow; register the bundle unless told not to."""
+    """Run the whole pipeline and track it in MLflow; register the bundle unless told not to.
+
+    ``dask_scheduler`` (else the configuration's ``dask.scheduler``) runs feature building
+    and the final fits on that Dask cluster (`models.cluster.dask_client`).
+    """
     from models import registry
     from training import tracking
 
     settings = FitSettings.from_config(config.model)
     dataset = load_dataset(config.source)
-    run = fit_run(config, dataset, settings)
+    scheduler = dask_scheduler or config.dask.scheduler
+    if scheduler:
+        from models.cluster import dask_client
+
+        with dask_client(scheduler) as client:
+            run = fit_run(config, dataset, settings, client=client)
+    else:
+        run = fit_run(config, dataset, settings)
     fingerprint = tracking.data_fingerprint(dataset.declarations, dataset.labels)
     run.bundle.metadata["data"] = fingerprint
     run.bundle.metadata["name"] = model_name
@@ -494,7 +540,12 @@ def train(
         with mlflow.start_run(experiment_id=experiment_id) as active:
             run_id = active.info.run_id
             mlflow.log_params(_params(config, settings, run))
-            mlflow.set_tags({"shiprisk.data_sha256": fingerprint["sha256"]})
+            mlflow.set_tags(
+                {
+                    "shiprisk.data_sha256": fingerprint["sha256"],
+                    "shiprisk.dask": scheduler or "none",
+                }
+            )
             mlflow.log_dict(config.model_dump(mode="json"), "config/config.json")
             if config_path is not None:
                 mlflow.log_artifact(str(config_path), "config")

@@ -18,6 +18,8 @@ class TrainingSettings(BaseSettings):
     tracking_uri: str = DEFAULT_TRACKING_URI
     model_name: str = "shiprisk"
     data_dir: Path = Field(default=Path("data"))
+    # Default Dask scheduler of `shiprisk train` (DESIGN.md, Settings); unset: one process.
+    dask_scheduler: str | None = None
 
     def resolved_tracking_uri(self) -> str:
         """MLFLOW_TRACKING_URI when set, else SHIPRISK_TRACKING_URI, else the embedded store."""

@@ -121,12 +121,52 @@ def output_schema(threats: tuple[str, ...]) -> pa.Schema:
     )
 
 
-def _shifted(error: DataValidationError, source: str, offset: int) -> DataValidationError:
+def shifted(error: DataValidationError, source: str, offset: int) -> DataValidationError:
     """The chunk's problems with row numbers counted from the start of the file."""
     return DataValidationError(
         replace(problem, source=source, rows=tuple(row + offset for row in problem.rows))
         for problem in error.problems
     )
+
+
+def score_chunk(
+    raw: pd.DataFrame,
+    bundle: ModelBundle,
+    name: str,
+    version: str,
+    *,
+    source: str,
+    top_k: int = 5,
+    num_threads: int = 1,
+    store: Store | None = None,
+) -> pd.DataFrame:
+    """One raw chunk validated and scored as POST /v1/scores scores it: the result frame.
+
+    Its entity history and watchlist hits are read from ``store`` as the API reads them, at
+    this moment (None: an empty store), and its watchlist hits become reasons.
+
+    Raises:
+        DataValidationError: the chunk does not validate; rows are numbered within it.
+    """
+    declarations = validate_declarations(raw, source=source)
+    live = None if store is None else read_batch(store, declarations, bundle.builder.threats)
+    scored = bundle.score(
+        declarations,
+        top_k=top_k,
+        explain=top_k > 0,
+        live=None if live is None else live.live,
+        num_threads=num_threads,
+    )
+    if live is not None:
+        scored = with_watchlist_reasons(scored, watchlist_reasons(live, len(scored)))
+    return result_frame(
+        [ScoreResult.from_scored(s) for s in scored], tuple(bundle.threats), name, version
+    )
+
+
+def lane_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """Scored declarations per lane in a result frame."""
+    return {str(lane): int(count) for lane, count in frame["lane"].value_counts().items()}
 
 
 def score_file(
@@ -165,24 +205,18 @@ def score_file(
             partial.write_text("")
         for raw, fraction in read_chunks(input_path, chunk_rows):
             try:
-                declarations = validate_declarations(raw, source=str(input_path))
+                frame = score_chunk(
+                    raw,
+                    bundle,
+                    name,
+                    version,
+                    source=str(input_path),
+                    top_k=top_k,
+                    num_threads=num_threads,
+                    store=store,
+                )
             except DataValidationError as error:
-                raise _shifted(error, str(input_path), rows) from None
-            live = (
-                None if store is None else read_batch(store, declarations, bundle.builder.threats)
-            )
-            scored = bundle.score(
-                declarations,
-                top_k=top_k,
-                explain=top_k > 0,
-                live=None if live is None else live.live,
-                num_threads=num_threads,
-            )
-            if live is not None:
-                scored = with_watchlist_reasons(scored, watchlist_reasons(live, len(scored)))
-            frame = result_frame(
-                [ScoreResult.from_scored(s) for s in scored], threats, name, version
-            )
+                raise shifted(error, str(input_path), rows) from None
             if writer is not None:
                 writer.write_table(
                     pa.Table.from_pandas(frame, schema=writer.schema, preserve_index=False)
@@ -190,8 +224,8 @@ def score_file(
             else:
                 frame.to_csv(partial, mode="a", header=rows == 0, index=False)
             rows += len(frame)
-            for lane, count in frame["lane"].value_counts().items():
-                lanes[str(lane)] = lanes.get(str(lane), 0) + int(count)
+            for lane, count in lane_counts(frame).items():
+                lanes[lane] = lanes.get(lane, 0) + count
             if on_chunk is not None:
                 on_chunk(rows, fraction)
         if writer is not None:
