@@ -40,6 +40,7 @@ values and of tree levels, not with profiles times declarations in Python.
 
 from __future__ import annotations
 
+import functools
 import re
 import re._constants as sre_constants
 import re._parser as sre_parse
@@ -410,9 +411,7 @@ class CompiledCriteria:
         if self.hs_prefixes:
             digits = per_distinct(columns.strings("hs_code"), _digits)
             for length in self.hs_lengths:
-                keys = per_distinct(
-                    digits, lambda code, n=length: code[:n] if len(code) >= n else None
-                )
+                keys = per_distinct(digits, functools.partial(_hs_prefix, length=length))
                 pairs.append(_looked_up(every, keys, self.hs_prefixes))
         if self.countries:
             pairs.append(_looked_up(*_route_countries(columns), self.countries))
@@ -462,6 +461,10 @@ def _holds_phrase(tokens: list[str], start: int, phrase: tuple[str, ...], prefix
     if len(window) < len(phrase) or window[:-1] != list(phrase[:-1]):
         return False
     return window[-1].startswith(phrase[-1]) if prefix else window[-1] == phrase[-1]
+
+
+def _hs_prefix(code: str, length: int) -> str | None:
+    return code[:length] if len(code) >= length else None
 
 
 def _digits(code: str) -> str:

@@ -74,8 +74,9 @@ class RiskProfile(BaseModel):
 
     @model_validator(mode="after")
     def _window(self) -> RiskProfile:
-        if self.valid_to is not None and self.valid_to <= self.valid_from:
-            raise ValueError("valid_to must be after valid_from")
+        # equal bounds: an empty window (a profile expired before it started)
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError("valid_to must not be before valid_from")
         return self
 
     def in_force(self, at: datetime) -> bool:
@@ -157,4 +158,6 @@ class ProfileSet:
 
 
 def _ns(moment: datetime) -> int:
-    return int(moment.timestamp() * 1_000_000) * 1000
+    """Nanoseconds since the epoch, held inside int64 (year 2262 and later: never)."""
+    microseconds = int(moment.timestamp() * 1_000_000)
+    return min(microseconds, NEVER_NS // 1000) * 1000

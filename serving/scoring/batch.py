@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from features.validation import DataValidationError, validate_declarations
 from models.bundle import ModelBundle
 from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_reasons
+from serving.scoring.profiles import profile_decisions, with_profiles
 from serving.scoring.schemas import ScoreResult
 from serving.store.database import Store
 
@@ -144,8 +145,9 @@ def score_file(
 ) -> BatchSummary:
     """Score every declaration of ``input_path`` into ``output_path`` (CSV or Parquet).
 
-    Each chunk reads its entity history and watchlist hits from ``store`` as the API does
-    (None: an empty store); batch scoring records nothing, so it changes no history.
+    Each chunk reads its entity history, watchlist hits and risk profiles from ``store`` as
+    the API does (None: an empty store); batch scoring records nothing, so it changes no
+    history.
 
     Raises:
         BatchInputError: unusable file names or a missing input.
@@ -180,6 +182,7 @@ def score_file(
             )
             if live is not None:
                 scored = with_watchlist_reasons(scored, watchlist_reasons(live, len(scored)))
+            scored = with_profiles(scored, profile_decisions(store, declarations, live))
             frame = result_frame(
                 [ScoreResult.from_scored(s) for s in scored], threats, name, version
             )

@@ -306,6 +306,8 @@ def test_a_profile_outside_its_window_never_matches() -> None:
     expired = profile(id="OVER", valid_to="2024-02-01T00:00:00Z")
     found = ProfileSet([current, future, expired]).matches(columns, WatchlistHits.none(), NOW, ids)
     assert found.profiles.tolist() == [0]
+    far = profile(id="FAR", valid_from="2999-01-01T00:00:00Z")  # beyond int64 nanoseconds
+    assert ProfileSet([far]).matches(columns, WatchlistHits.none(), NOW, ids).profiles.size == 0
     later = ProfileSet([future]).matches(
         columns, WatchlistHits.none(), datetime(2024, 7, 1, tzinfo=UTC), ids
     )
