@@ -365,10 +365,12 @@ class CompiledCriteria:
     countries: dict[str, np.ndarray]
     watchlist: dict[str, np.ndarray]
     ranges: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # nodes, low, high
-    phrases: dict[str, list[tuple[tuple[str, ...], bool, int]]]  # by first word
+    # by first word: each distinct phrase (words, last one a prefix) once, with its leaves
+    phrases: dict[str, dict[tuple[tuple[str, ...], bool], list[int]]]
     prefixes: dict[str, list[int]]  # one-word prefixes ("pist*")
-    patterns: list[tuple[re.Pattern[str], int]]
-    levels: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]  # kind, nodes, children, starts
+    prefix_lengths: list[int]  # their lengths, ascending
+    patterns: dict[str, tuple[re.Pattern[str], list[int]]]  # each distinct pattern once
+    levels: list[tuple[str, np.ndarray, np.ndarray]]  # kind, nodes, children (nodes x arity)
     _texts: dict[str, np.ndarray] = field(default_factory=dict)
 
     def evaluate(self, columns: DeclarationColumns, hits: WatchlistHits) -> np.ndarray:
@@ -381,23 +383,29 @@ class CompiledCriteria:
         numbers = {name: _numbers(columns, name) for name in self.ranges}
         for start in range(0, rows, BLOCK_ROWS):
             stop = min(rows, start + BLOCK_ROWS)
-            values = np.zeros((stop - start, self.nodes), dtype=bool)
+            # one row per leaf or combinator, one column per declaration: every gather
+            # below copies whole contiguous rows
+            values = np.zeros((self.nodes, stop - start), dtype=bool)
             for row_ids, node_ids in pairs:
+                if rows <= BLOCK_ROWS:  # one block: every pair is in it
+                    values[node_ids, row_ids] = True
+                    continue
                 chosen = (row_ids >= start) & (row_ids < stop)
-                values[row_ids[chosen] - start, node_ids[chosen]] = True
+                values[node_ids[chosen], row_ids[chosen] - start] = True
             for name, (nodes, low, high) in self.ranges.items():
-                x = numbers[name][start:stop, None]
+                x = numbers[name][None, start:stop]
                 with np.errstate(invalid="ignore"):
-                    values[:, nodes] = (x >= low) & (x <= high)
-            for kind, nodes, children, starts in self.levels:
-                gathered = values[:, children]
-                if kind == "all":
-                    values[:, nodes] = np.logical_and.reduceat(gathered, starts, axis=1)
-                elif kind == "any":
-                    values[:, nodes] = np.logical_or.reduceat(gathered, starts, axis=1)
-                else:
-                    values[:, nodes] = ~gathered
-            answer[start:stop] = values[:, self.roots]
+                    values[nodes] = (x >= low[:, None]) & (x <= high[:, None])
+            for kind, nodes, children in self.levels:
+                # combinators of one kind and arity at one height: one gather per child slot
+                combined = values[children[:, 0]]
+                for slot in range(1, children.shape[1]):
+                    if kind == "all":
+                        combined &= values[children[:, slot]]
+                    else:
+                        combined |= values[children[:, slot]]
+                values[nodes] = ~combined if kind == "not" else combined
+            answer[start:stop] = values[self.roots].T
         return answer
 
     def _leaf_pairs(
@@ -440,14 +448,17 @@ class CompiledCriteria:
         tokens = re.findall(TOKEN_PATTERN, normal)
         met: set[int] = set()
         for position, token in enumerate(tokens):
-            for phrase, prefix, node in self.phrases.get(token, ()):
+            for (phrase, prefix), nodes in self.phrases.get(token, {}).items():
                 if _holds_phrase(tokens, position, phrase, prefix):
-                    met.add(node)
-            if self.prefixes:
-                for length in range(2, len(token) + 1):
-                    met.update(self.prefixes.get(token[:length], ()))
+                    met.update(nodes)
+            for length in self.prefix_lengths:
+                if length > len(token):
+                    break
+                met.update(self.prefixes.get(token[:length], ()))
         head = normal[:PATTERN_TEXT_CHARS]
-        met.update(node for pattern, node in self.patterns if pattern.search(head))
+        for pattern, nodes in self.patterns.values():
+            if pattern.search(head):
+                met.update(nodes)
         found = np.array(sorted(met), dtype=np.int64)
         if len(self._texts) >= 100_000:  # a bound on memory: start again
             self._texts.clear()
@@ -473,10 +484,14 @@ def _digits(code: str) -> str:
 
 def _numbers(columns: DeclarationColumns, name: str) -> np.ndarray:
     if name == "value_per_kg":
-        mass = columns.numbers("net_mass_kg")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(mass > 0, columns.numbers("customs_value_eur") / mass, np.nan)
+        return columns.derived("criteria_value_per_kg", lambda: _value_per_kg(columns))
     return columns.numbers(name)
+
+
+def _value_per_kg(columns: DeclarationColumns) -> np.ndarray:
+    mass = columns.numbers("net_mass_kg")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mass > 0, columns.numbers("customs_value_eur") / mass, np.nan)
 
 
 def _route_countries(columns: DeclarationColumns) -> tuple[np.ndarray, np.ndarray]:
@@ -510,9 +525,9 @@ class _Compiler:
         self.countries = _Lookup()
         self.watchlist = _Lookup()
         self.ranges: dict[str, list[tuple[int, float, float]]] = {}
-        self.phrases: dict[str, list[tuple[tuple[str, ...], bool, int]]] = {}
+        self.phrases: dict[str, dict[tuple[tuple[str, ...], bool], list[int]]] = {}
         self.prefixes: dict[str, list[int]] = {}
-        self.patterns: list[tuple[re.Pattern[str], int]] = []
+        self.patterns: dict[str, tuple[re.Pattern[str], list[int]]] = {}
         # height -> kind -> [(node, children)]
         self.combinators: dict[int, dict[str, list[tuple[int, list[int]]]]] = {}
 
@@ -553,7 +568,13 @@ class _Compiler:
             high = np.inf if criterion.max is None else criterion.max
             self.ranges.setdefault(criterion.field, []).append((node, low, high))
         elif isinstance(criterion, Pattern):
-            self.patterns.append((re.compile(criterion.pattern, re.IGNORECASE), node))
+            compiled = self.patterns.get(criterion.pattern)
+            if compiled is None:
+                compiled = self.patterns[criterion.pattern] = (
+                    re.compile(criterion.pattern, re.IGNORECASE),
+                    [],
+                )
+            compiled[1].append(node)
         elif isinstance(criterion, WatchlistHit):
             key = criterion.entity_type
             if criterion.threat is not None:
@@ -572,7 +593,7 @@ class _Compiler:
         if prefix and len(tokens) == 1:
             self.prefixes.setdefault(tokens[0], []).append(node)
         else:
-            self.phrases.setdefault(tokens[0], []).append((tokens, prefix, node))
+            self.phrases.setdefault(tokens[0], {}).setdefault((tokens, prefix), []).append(node)
         return node
 
     def _combine(
@@ -583,15 +604,18 @@ class _Compiler:
         self.combinators.setdefault(height, {}).setdefault(kind, []).append((node, columns))
         return node, height
 
-    def levels(self) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    def levels(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
+        """Combinators grouped by height (children first), kind and arity."""
         out = []
         for height in sorted(self.combinators):
             for kind, entries in self.combinators[height].items():
-                nodes = np.array([node for node, _ in entries], dtype=np.int64)
-                children = np.array([c for _, cs in entries for c in cs], dtype=np.int64)
-                sizes = np.array([len(cs) for _, cs in entries], dtype=np.int64)
-                starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-                out.append((kind, nodes, children, starts))
+                by_arity: dict[int, list[tuple[int, list[int]]]] = {}
+                for node, children in entries:
+                    by_arity.setdefault(len(children), []).append((node, children))
+                for group in by_arity.values():
+                    nodes = np.array([node for node, _ in group], dtype=np.int64)
+                    children = np.array([c for _, c in group], dtype=np.int64)
+                    out.append((kind, nodes, children))
         return out
 
 
@@ -619,6 +643,7 @@ def compile_criteria(trees: Sequence[Any]) -> CompiledCriteria:
         ranges=ranges,
         phrases=compiler.phrases,
         prefixes=compiler.prefixes,
+        prefix_lengths=sorted({len(prefix) for prefix in compiler.prefixes}),
         patterns=compiler.patterns,
         levels=compiler.levels(),
     )

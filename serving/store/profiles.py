@@ -41,9 +41,12 @@ class ProfileConflict(Exception):
         self.unknown = unknown
 
 
+_LATEST = select(func.max(RiskProfileRevision.id))
+
+
 def latest_revision_id(session: Session) -> int:
     """The greatest revision id (0 with no profile): changes whenever any profile does."""
-    return int(session.scalar(select(func.max(RiskProfileRevision.id))) or 0)
+    return int(session.scalar(_LATEST) or 0)
 
 
 def newest_revisions(session: Session) -> list[RiskProfileRevision]:
@@ -146,11 +149,13 @@ def profiles_in_force(store: Store, at: datetime | None = None) -> ProfileSet:
     """The profiles a scoring batch matches: not expired before ``at`` (default now), read
     again only when a revision was added since the last call (by any process)."""
     moment = at or datetime.now(UTC)
-    with store.sessions() as session:
+    with store.engine.connect() as connection:  # a bare connection: no ORM session per batch
+        version = int(connection.execute(_LATEST).scalar() or 0)
+    cached = _CACHE.get(id(store))
+    if cached is not None and cached.version == version and cached.sessions is store.sessions:
+        return cached.profiles
+    with store.sessions() as session:  # changed: the revisions and their id, read together
         version = latest_revision_id(session)
-        cached = _CACHE.get(id(store))
-        if cached is not None and cached.version == version and cached.sessions is store.sessions:
-            return cached.profiles
         revisions = newest_revisions(session)
     profiles = ProfileSet(live_profiles(revisions, moment))
     with _CACHE_LOCK:
