@@ -8,6 +8,7 @@ reads the profiles in force from the store (serving.scoring.profiles).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Request
@@ -44,7 +45,15 @@ def _refused(error: ProfileConflict) -> HTTPException:
     return HTTPException(status_code=404 if error.unknown else 409, detail=str(error))
 
 
-def _store(request: Request, store: OperationalStore, planned: service.PlannedRevision) -> None:
+def _stored(
+    request: Request, store: OperationalStore, plan: Callable[[], service.PlannedRevision]
+) -> ProfileOut:
+    """Plan a change, leave its write to the request's record, answer what it stores."""
+    try:
+        planned = plan()
+    except ProfileConflict as error:
+        raise _refused(error) from None
+
     def write(session: Session) -> None:
         try:
             planned.write(session)
@@ -52,6 +61,7 @@ def _store(request: Request, store: OperationalStore, planned: service.PlannedRe
             raise _refused(error) from None
 
     write_with_record(request.scope, store, write)
+    return planned.answer
 
 
 @router.get("/profiles", response_model=ProfilePage, responses=_STORE_DOWN)
@@ -82,12 +92,11 @@ def post_profile(
     profile: ProfileBody, store: OperationalStore, caller: CurrentCaller, request: Request
 ) -> ProfileOut:
     """Create a risk profile (revision 1); it applies from the next score on."""
-    try:
-        planned = service.plan_revision(store, profile, change="created", by=caller.key.name)
-    except ProfileConflict as error:
-        raise _refused(error) from None
-    _store(request, store, planned)
-    return planned.answer
+    return _stored(
+        request,
+        store,
+        lambda: service.plan_revision(store, profile, change="created", by=caller.key.name),
+    )
 
 
 @router.put("/profiles/{profile_id}", response_model=ProfileOut, responses=_WRITE_ERRORS)
@@ -113,14 +122,13 @@ def put_profile(
                 }
             ],
         )
-    try:
-        planned = service.plan_revision(
+    return _stored(
+        request,
+        store,
+        lambda: service.plan_revision(
             store, profile, change="revised", by=caller.key.name, expected=revision
-        )
-    except ProfileConflict as error:
-        raise _refused(error) from None
-    _store(request, store, planned)
-    return planned.answer
+        ),
+    )
 
 
 @router.post("/profiles/{profile_id}/expire", response_model=ProfileOut, responses=_WRITE_ERRORS)
@@ -131,9 +139,6 @@ def expire_profile(
     request: Request,
 ) -> ProfileOut:
     """End a risk profile now: a new revision whose validity closes at this moment."""
-    try:
-        planned = service.plan_expiry(store, profile_id, by=caller.key.name)
-    except ProfileConflict as error:
-        raise _refused(error) from None
-    _store(request, store, planned)
-    return planned.answer
+    return _stored(
+        request, store, lambda: service.plan_expiry(store, profile_id, by=caller.key.name)
+    )

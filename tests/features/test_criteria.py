@@ -3,12 +3,15 @@ hand-built frames, normalised keywords, the regex safe subset, validity windows 
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from features.columns import DeclarationColumns
@@ -331,3 +334,14 @@ def test_a_share_is_drawn_the_same_way_every_time() -> None:
     assert first.selected.tolist() == again.selected.tolist()
     assert 0.2 < first.selected.mean() < 0.4
     assert first.selected.tolist() == [selection_draw("P-1", i) < 0.3 for i in ids]
+
+
+def test_the_documented_profile_and_examples_are_valid() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "profiles.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    documents = yaml.safe_load(blocks[0])["profiles"]
+    assert [profile(**{k: v for k, v in d.items()}).id for d in documents] == ["SALW-PARTS-POST"]
+    examples = [yaml.safe_load(chunk) for chunk in re.split(r"\n(?=#)", blocks[1]) if chunk.strip()]
+    assert len(examples) == 3
+    for example in examples:
+        CRITERION.validate_python(example)
