@@ -606,15 +606,15 @@ class _Compiler:
 
     def levels(self) -> list[tuple[str, np.ndarray, np.ndarray]]:
         """Combinators grouped by height (children first), kind and arity."""
-        out = []
+        out: list[tuple[str, np.ndarray, np.ndarray]] = []
         for height in sorted(self.combinators):
             for kind, entries in self.combinators[height].items():
                 by_arity: dict[int, list[tuple[int, list[int]]]] = {}
-                for node, children in entries:
-                    by_arity.setdefault(len(children), []).append((node, children))
+                for node, slots in entries:
+                    by_arity.setdefault(len(slots), []).append((node, slots))
                 for group in by_arity.values():
                     nodes = np.array([node for node, _ in group], dtype=np.int64)
-                    children = np.array([c for _, c in group], dtype=np.int64)
+                    children = np.array([slots for _, slots in group], dtype=np.int64)
                     out.append((kind, nodes, children))
         return out
 
