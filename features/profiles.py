@@ -158,6 +158,6 @@ class ProfileSet:
 
 
 def _ns(moment: datetime) -> int:
-    """Nanoseconds since the epoch, held inside int64 (year 2262 and later: never)."""
+    """Nanoseconds since the epoch, held inside int64 (after 2262: never; before 1677: always)."""
     microseconds = int(moment.timestamp() * 1_000_000)
-    return min(microseconds, NEVER_NS // 1000) * 1000
+    return max(min(microseconds, NEVER_NS // 1000), -(NEVER_NS // 1000)) * 1000

@@ -311,6 +311,8 @@ def test_a_profile_outside_its_window_never_matches() -> None:
     assert found.profiles.tolist() == [0]
     far = profile(id="FAR", valid_from="2999-01-01T00:00:00Z")  # beyond int64 nanoseconds
     assert ProfileSet([far]).matches(columns, WatchlistHits.none(), NOW, ids).profiles.size == 0
+    old = profile(id="OLD", valid_from="0001-01-01T00:00:00Z")
+    assert ProfileSet([old]).matches(columns, WatchlistHits.none(), NOW, ids).profiles.size == 1
     later = ProfileSet([future]).matches(
         columns, WatchlistHits.none(), datetime(2024, 7, 1, tzinfo=UTC), ids
     )
