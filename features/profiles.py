@@ -70,7 +70,10 @@ class RiskProfile(BaseModel):
     def _utc(cls, moment: datetime | None) -> datetime | None:
         if moment is None:
             return None
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        try:
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        except OverflowError:  # year 1 with a positive offset: before the first UTC day
+            raise ValueError("the date is outside the supported range") from None
 
     @model_validator(mode="after")
     def _window(self) -> RiskProfile:

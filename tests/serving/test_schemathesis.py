@@ -38,7 +38,14 @@ UNSIGNABLE = {("POST", "/v1/exchange/inbox")}
 # Rules the watchlist's schema does not state yet (an entity id must read as its type: HS
 # digits, countries of a route): schema-valid entries can still be refused with 422. Every
 # other check runs; stating them is open in issue 13.
-SCHEMA_LOOSER = {("POST", "/v1/watchlist")}
+# The same for risk profiles: rules across fields or beyond JSON Schema (a regex in the safe
+# subset, a keyword with a word of two letters, min <= max, nesting depth, valid_to not before
+# valid_from, an id taken) answer 422 or 409 to schema-valid bodies, each with its field path.
+SCHEMA_LOOSER = {
+    ("POST", "/v1/watchlist"),
+    ("POST", "/v1/profiles"),
+    ("PUT", "/v1/profiles/{profile_id}"),
+}
 STATEFUL_SCENARIOS = 20  # positive data; each scenario a few linked calls
 REFUSED_EXAMPLES = 4  # bad credentials: each request is sent four ways
 
@@ -163,7 +170,11 @@ def test_authenticated_operations_answer_as_documented(keyed: KeyedClient) -> No
 def test_following_links_scores_then_records_outcomes(keyed: KeyedClient) -> None:
     """Stateful: a scoring's declaration_id is looked up and gets outcomes (the schema's
     links); with every check on, some outcomes on scored declarations must be stored."""
-    schema = schemathesis.openapi.from_asgi("/openapi.json", keyed.app)
+    # Without the profile routes: a created profile stays created, so hypothesis replaying a
+    # scenario would meet 409 where it first met 201 (their links are not what this tests).
+    schema = schemathesis.openapi.from_asgi("/openapi.json", keyed.app).exclude(
+        path_regex="^/v1/profiles"
+    )
     schema.config.generation.modes = [GenerationMode.POSITIVE]
     statuses: dict[tuple[str, str], Counter[int]] = {}
 
@@ -174,6 +185,12 @@ def test_following_links_scores_then_records_outcomes(keyed: KeyedClient) -> Non
         def after_call(self, response: Any, case: Any) -> None:
             label = (case.method.upper(), case.operation.path)
             statuses.setdefault(label, Counter())[response.status_code] += 1
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            # every check, but schema-valid data may be refused where the schema is looser
+            label = (case.method.upper(), case.operation.path)
+            excluded = [positive_data_acceptance] if label in SCHEMA_LOOSER else None
+            case.validate_response(response, excluded_checks=excluded)
 
     stateful = settings(seeded(STATEFUL_SCENARIOS), stateful_step_count=6)
     Machine.run(settings=stateful)
