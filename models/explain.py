@@ -41,9 +41,12 @@ class Reason:
     contribution: float  # SHAP contribution to the threat's raw margin (log-odds)
     text: str
     fields: list[str] = field(default_factory=list)  # canonical fields the feature comes from
-    kind: str = "model"  # model (a SHAP contribution), watchlist (a live watchlist hit)
+    kind: str = "model"  # model (SHAP), watchlist (a live watchlist hit), profile (a rule)
     source_agency: str | None = None  # watchlist: the providing agency
     handling_code: str | None = None  # watchlist: SIENA handling code (H0-H3)
+    profile_id: str | None = None  # profile: the risk profile that matched
+    title: str | None = None  # profile: its title
+    rationale: str | None = None  # profile: why it exists, as its owner wrote it
 
 
 @dataclass

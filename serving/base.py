@@ -166,17 +166,22 @@ class ModelRef(BaseModel):
 
 class ReasonOut(BaseModel):
     """Why a declaration scored as it did: a feature that raised one threat's risk, with its
-    SHAP contribution (log-odds; ``kind`` model), or a live watchlist hit (``kind``
-    watchlist, with the source agency and handling code, never the provider's text)."""
+    SHAP contribution (log-odds; ``kind`` model), a live watchlist hit (``kind``
+    watchlist, with the source agency and handling code, never the provider's text), or a
+    risk profile that matched (``kind`` profile: its id, title and rationale; ``value`` 1
+    when its action selected the declaration, 0 when a share was not drawn)."""
 
     threat: str
     feature: str
     value: float | None
     contribution: float
     text: str
-    kind: Literal["model", "watchlist"] = "model"
+    kind: Literal["model", "watchlist", "profile"] = "model"
     source_agency: str | None = None
     handling_code: str | None = None
+    profile_id: str | None = None
+    title: str | None = None
+    rationale: str | None = None
 
 
 def reasons_in_language(
@@ -192,7 +197,9 @@ def reasons_in_language(
     if locale == DEFAULT_LOCALE:
         return list(reasons)
     return [
-        reason.model_copy(
+        reason
+        if reason.kind == "profile"  # a risk manager's words, kept as written
+        else reason.model_copy(
             update={
                 "text": reason_text(
                     reason.feature,

@@ -312,6 +312,7 @@ def register(app: typer.Typer) -> None:
     from serving.inspections.cli import export
     from serving.intelligence.cli import register as register_watchlist
     from serving.model.cli import monitor
+    from serving.profiles.cli import profiles_commands
 
     app.command("serve")(serve)
     app.command("score")(score)
@@ -320,3 +321,4 @@ def register(app: typer.Typer) -> None:
     register_watchlist(app)
     app.command("monitor")(monitor)
     app.add_typer(exchange_commands(record_command), name="exchange")
+    app.add_typer(profiles_commands(record_command), name="profiles")

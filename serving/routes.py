@@ -20,6 +20,7 @@ from serving.exchange import routes as exchange
 from serving.inspections import routes as inspections
 from serving.intelligence import routes as intelligence
 from serving.model import routes as model
+from serving.profiles import routes as profiles
 from serving.scoring import routes as scoring
 
 ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -33,6 +34,7 @@ KEYED_ROUTERS: tuple[APIRouter, ...] = (
     scoring.router,
     inspections.router,
     intelligence.router,
+    profiles.router,
     model.router,
     audit.router,
     exchange.router,

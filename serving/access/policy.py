@@ -59,6 +59,12 @@ ROUTE_POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/v1/admin/reload"): RoutePolicy(ADMIN),
     ("GET", "/v1/watchlist"): RoutePolicy(OFFICER | RISK_MANAGER),
     ("POST", "/v1/watchlist"): RoutePolicy(RISK_MANAGER),
+    # Risk profiles: risk managers write them, officers read what selects declarations.
+    ("GET", "/v1/profiles"): RoutePolicy(OFFICER | RISK_MANAGER),
+    ("GET", "/v1/profiles/{profile_id}"): RoutePolicy(OFFICER | RISK_MANAGER),
+    ("POST", "/v1/profiles"): RoutePolicy(RISK_MANAGER),
+    ("PUT", "/v1/profiles/{profile_id}"): RoutePolicy(RISK_MANAGER),
+    ("POST", "/v1/profiles/{profile_id}/expire"): RoutePolicy(RISK_MANAGER),
     # Partner messages in, reports out: each a collection or a disclosure, recorded.
     ("POST", "/v1/exchange/inbox"): RoutePolicy(ADMIN | RISK_MANAGER),
     ("GET", "/v1/exchange/outbox"): RoutePolicy(ADMIN | RISK_MANAGER),

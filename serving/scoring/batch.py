@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from features.validation import DataValidationError, validate_declarations
 from models.bundle import ModelBundle
 from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_reasons
+from serving.scoring.profiles import profile_decisions, with_profiles
 from serving.scoring.schemas import ScoreResult
 from serving.store.database import Store
 
@@ -142,8 +143,9 @@ def score_chunk(
 ) -> pd.DataFrame:
     """One raw chunk validated and scored as POST /v1/scores scores it: the result frame.
 
-    Its entity history and watchlist hits are read from ``store`` as the API reads them, at
-    this moment (None: an empty store), and its watchlist hits become reasons.
+    Its entity history, watchlist hits and risk profiles are read from ``store`` as the API
+    reads them, at this moment (None: an empty store); watchlist and profile hits become
+    reasons, and a matching profile's lane comes first.
 
     Raises:
         DataValidationError: the chunk does not validate; rows are numbered within it.
@@ -159,6 +161,7 @@ def score_chunk(
     )
     if live is not None:
         scored = with_watchlist_reasons(scored, watchlist_reasons(live, len(scored)))
+    scored = with_profiles(scored, profile_decisions(store, declarations, live))
     return result_frame(
         [ScoreResult.from_scored(s) for s in scored], tuple(bundle.threats), name, version
     )
@@ -184,8 +187,9 @@ def score_file(
 ) -> BatchSummary:
     """Score every declaration of ``input_path`` into ``output_path`` (CSV or Parquet).
 
-    Each chunk reads its entity history and watchlist hits from ``store`` as the API does
-    (None: an empty store); batch scoring records nothing, so it changes no history.
+    Each chunk reads its entity history, watchlist hits and risk profiles from ``store`` as
+    the API does (None: an empty store); batch scoring records nothing, so it changes no
+    history.
 
     Raises:
         BatchInputError: unusable file names or a missing input.

@@ -24,6 +24,7 @@ from features.validation import validate_declarations
 from models.bundle import ScoredDeclaration
 from serving.base import LoadedModel
 from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_reasons
+from serving.scoring.profiles import profile_decisions, with_profiles
 from serving.store.database import Store
 
 # Batches smaller than this are scored on one LightGBM thread: waking OpenMP threads for a
@@ -230,16 +231,19 @@ class ScoringQueue:
                 if live is not None
                 else [[] for _ in scored]
             )
+            decisions = profile_decisions(self.store, declarations, live)
             scored_at = None if live is None else live.scored_at
             start = 0
             for job in jobs:
-                rows = scored[start : start + len(job.declarations)]
-                hits = listed[start : start + len(job.declarations)]
-                start += len(job.declarations)
-                # watchlist hits always show, before the model's top reasons
-                job.result = CanonicalScores(
-                    with_watchlist_reasons(rows, hits, job.top_k), job.declarations, scored_at
-                )
+                stop = start + len(job.declarations)
+                rows = scored[start:stop]
+                hits = listed[start:stop]
+                # profile and watchlist hits always show, before the model's top reasons
+                rows = with_watchlist_reasons(rows, hits, job.top_k)
+                if decisions is not None:
+                    rows = with_profiles(rows, decisions.part(start, stop))
+                start = stop
+                job.result = CanonicalScores(rows, job.declarations, scored_at)
         except BaseException as error:  # handed to each request's thread, raised there
             for job in jobs:
                 if job.result is None:

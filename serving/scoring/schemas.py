@@ -217,6 +217,9 @@ class ScoreResult(BaseModel):
                     kind=reason.kind,
                     source_agency=reason.source_agency,
                     handling_code=reason.handling_code,
+                    profile_id=reason.profile_id,
+                    title=reason.title,
+                    rationale=reason.rationale,
                 )
                 for reason in scored.reasons
             ],

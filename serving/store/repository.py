@@ -262,6 +262,15 @@ def _reason_record(reason: Any) -> dict[str, Any]:
             if getattr(reason, "kind", "model") == "watchlist"
             else {}
         ),
+        **(
+            {
+                "profile_id": reason.profile_id,
+                "title": reason.title,
+                "rationale": reason.rationale,
+            }
+            if getattr(reason, "kind", "model") == "profile"
+            else {}
+        ),
     }
 
 

@@ -423,3 +423,37 @@ class EntityThreatHistory(Base):
     threat: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     labelled: Mapped[int] = mapped_column(Integer)
     hits: Mapped[int] = mapped_column(Integer)
+
+
+class RiskProfileRow(Base):
+    """A risk profile (features.profiles.RiskProfile): its id and its latest revision number.
+
+    The content lives in its revisions; this row only names the newest, so two writers that
+    both revise revision n cannot both succeed (the second finds the number moved).
+    """
+
+    __tablename__ = "risk_profiles"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class RiskProfileRevision(Base):
+    """One revision of a risk profile: who changed it, when, and its full content.
+
+    Append-only: a change is a new row, never an UPDATE or DELETE of one. The greatest ``id``
+    tells every serving process whether the profiles changed since it last read them.
+    """
+
+    __tablename__ = "risk_profile_revisions"
+    __table_args__ = (UniqueConstraint("profile_id", "revision", name="uq_risk_profile_revision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    profile_id: Mapped[str] = mapped_column(String(64), ForeignKey("risk_profiles.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    change: Mapped[str] = mapped_column(String(10))  # created, revised, expired
+    content: Mapped[dict[str, Any]]
+    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime]

@@ -55,7 +55,24 @@ def declaration(store: TrainedModel) -> dict[str, Any]:
     return json_payload(frame)[0]
 
 
-CREATED = {("POST", "/v1/watchlist"): 201}  # routes that answer an allowed caller 201
+CREATED = {  # routes that answer an allowed caller 201
+    ("POST", "/v1/watchlist"): 201,
+    ("POST", "/v1/profiles"): 201,
+}
+PROFILE_ID = "ACCESS-1"  # made before each profile route's case, by a risk manager
+
+
+def profile_document(profile_id: str) -> dict[str, Any]:
+    return {
+        "id": profile_id,
+        "title": "access test",
+        "threat": "weapons",
+        "criteria": {"op": "hs_prefix", "prefixes": ["9305"]},
+        "action": {"lane": "red"},
+        "rationale": "access test",
+        "owner": "risk unit",
+        "valid_from": "2024-01-01T00:00:00Z",
+    }
 
 
 def request_for(route: tuple[str, str], declaration: dict[str, Any]) -> dict[str, Any]:
@@ -102,11 +119,16 @@ def request_for(route: tuple[str, str], declaration: dict[str, Any]) -> dict[str
             }
         },
         ("GET", "/v1/exchange/outbox"): {"params": {"to": "RS-CUSTOMS"}},
+        ("GET", "/v1/profiles"): {},
+        ("GET", "/v1/profiles/{profile_id}"): {},
+        ("POST", "/v1/profiles"): {"json": profile_document("ACCESS-NEW")},
+        ("PUT", "/v1/profiles/{profile_id}"): {"json": profile_document(PROFILE_ID)},
+        ("POST", "/v1/profiles/{profile_id}/expire"): {},
     }[route]
 
 
 def path_of(template: str) -> str:
-    return template.replace("{declaration_id}", IN_REMIT)
+    return template.replace("{declaration_id}", IN_REMIT).replace("{profile_id}", PROFILE_ID)
 
 
 def test_every_route_of_the_app_has_a_policy(client: KeyedClient) -> None:
@@ -156,6 +178,13 @@ def test_role_route_matrix(
     method, template = route
     policy = policy_for(method, template)
     assert policy is not None
+    if "{profile_id}" in template:  # a profile to read, revise and expire
+        made = client.post(
+            "/v1/profiles",
+            json=profile_document(PROFILE_ID),
+            headers={"X-API-Key": client.keys[Role.RISK_MANAGER]},
+        )
+        assert made.status_code == 201, made.text
     outcome: dict[str, int] = {}
     for caller in CALLERS:
         headers = {"X-Justification": JUSTIFICATION, **credentials[caller]}

@@ -84,6 +84,9 @@ def test_scores_have_the_design_shape_and_the_model_header(
                 "kind",
                 "source_agency",
                 "handling_code",
+                "profile_id",
+                "title",
+                "rationale",
             }
             assert reason["kind"] == "model"  # nothing is listed in this store
             assert reason["threat"] in threats

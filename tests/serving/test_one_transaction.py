@@ -158,6 +158,37 @@ def _callback(world: World) -> Any:
         app.state.web.oidc = None
 
 
+def _profile_document(world: World, profile_id: str) -> dict[str, Any]:
+    return {
+        "id": profile_id,
+        "title": f"profile {world.next()}",  # a new content each time: a new revision
+        "threat": "weapons",
+        "criteria": {"op": "hs_prefix", "prefixes": ["9305"]},
+        "action": {"lane": "red"},
+        "rationale": "one-transaction test",
+        "owner": "risk unit",
+        "valid_from": "2024-01-01T00:00:00Z",
+    }
+
+
+def _as_manager(world: World) -> dict[str, str]:
+    return {"Authorization": f"Bearer {world.client.keys[Role.RISK_MANAGER]}"}
+
+
+def _new_profile(world: World) -> Any:
+    body = _profile_document(world, f"P-{world.next()}")
+    return world.client.post("/v1/profiles", json=body, headers=_as_manager(world))
+
+
+def _revise_profile(world: World) -> Any:
+    body = _profile_document(world, "KEPT")
+    return world.client.put("/v1/profiles/KEPT", json=body, headers=_as_manager(world))
+
+
+def _expire_profile(world: World) -> Any:  # made by the fixture: expired once, when it works
+    return world.client.post("/v1/profiles/EXPIRING/expire", headers=_as_manager(world))
+
+
 PARTNER = agency("RS-CUSTOMS", "RS")
 
 
@@ -179,6 +210,9 @@ CASES: dict[tuple[str, str], tuple[Callable[[World], Any], bool]] = {
     ("GET", "/web/oidc/callback"): (_callback, True),
     ("POST", "/v1/watchlist"): (_watchlist, True),
     ("POST", "/v1/exchange/inbox"): (_inbox, True),
+    ("POST", "/v1/profiles"): (_new_profile, True),
+    ("PUT", "/v1/profiles/{profile_id}"): (_revise_profile, True),
+    ("POST", "/v1/profiles/{profile_id}/expire"): (_expire_profile, True),
 }
 # Writing routes that still commit their data before their record (each an open defect).
 NOT_YET_ONE_TRANSACTION: dict[tuple[str, str], str] = {}
@@ -225,7 +259,15 @@ def world(trained: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> It
             assert scored.status_code == 200, scored.text
             officer = client.key_records[Role.OFFICER]
             cookie, session = page_session(client, officer, JUSTIFICATION)
-            yield World(client, declaration, cookie, session)
+            world = World(client, declaration, cookie, session)
+            for profile_id in ("KEPT", "EXPIRING"):  # to revise and to expire
+                made = client.post(
+                    "/v1/profiles",
+                    json=_profile_document(world, profile_id),
+                    headers=_as_manager(world),
+                )
+                assert made.status_code == 201, made.text
+            yield world
 
 
 def snapshot(client: KeyedClient) -> dict[str, list[str]]:

@@ -36,6 +36,7 @@ VALID = {
     "entity_type": "importer_id",
     "value": "IMP-1",
     "offset": "0",
+    "revision": "1",
 }
 
 
@@ -82,7 +83,7 @@ def test_every_repeated_single_valued_parameter_is_refused_and_recorded(
     ]
     assert cases
     for method, template, name, names in cases:
-        path = template.replace("{declaration_id}", "D1")
+        path = template.replace("{declaration_id}", "D1").replace("{profile_id}", "P-1")
         query = [(other, VALID[other]) for other in sorted(names) if other != name]
         query += [(name, VALID[name]), (name, VALID[name] + "0")]
         answer = client.request(method, path, params=query)

@@ -38,6 +38,10 @@ EXAMPLES = 100
 # signature without the key (and a schema-valid payload inside it), so every generated message
 # is refused (400; the refusals are tested in tests/serving/exchange). Every other check runs.
 UNSIGNABLE = {("POST", "/v1/exchange/inbox")}
+# Risk profiles: rules across fields or beyond JSON Schema (a regex in the safe subset, a
+# keyword with a word of two letters, min <= max, nesting depth, valid_to not before
+# valid_from, an id taken) answer 422 or 409 to schema-valid bodies, each with its field path.
+SCHEMA_LOOSER = {("POST", "/v1/profiles"), ("PUT", "/v1/profiles/{profile_id}")}
 STATEFUL_SCENARIOS = 20  # positive data; each scenario a few linked calls
 REFUSED_EXAMPLES = 4  # bad credentials: each request is sent four ways
 
@@ -136,13 +140,13 @@ def test_the_schema_covers_every_keyed_route(keyed: KeyedClient) -> None:
 
 
 def answers_as_documented(
-    operation: Any, headers: dict[str, str], examples: int, *, signed: bool = False
+    operation: Any, headers: dict[str, str], examples: int, *, refusable: bool = False
 ) -> Counter[int]:
     """Generated requests, every check on: no server error, responses as the schema says,
-    schema-valid data accepted (unless the body must carry a signature, ``signed``). Returns
-    how many requests got each status."""
+    schema-valid data accepted (unless the body must carry a signature or meet rules beyond
+    the schema, ``refusable``). Returns how many requests got each status."""
     statuses: Counter[int] = Counter()
-    excluded = [positive_data_acceptance] if signed else []
+    excluded = [positive_data_acceptance] if refusable else []
 
     @given(case=operation.as_strategy())
     @seeded(examples)
@@ -167,7 +171,7 @@ def test_authenticated_operations_answer_as_documented(keyed: KeyedClient) -> No
             operation,
             auth_for(keyed, *label),
             EXAMPLES,
-            signed=label in UNSIGNABLE,
+            refusable=label in UNSIGNABLE or label in SCHEMA_LOOSER,
         )
         rates[label] = (accepted(statuses), sum(statuses.values()), dict(statuses))
     print("accepted / sent (statuses):", rates)  # the numbers docs/security.md records
@@ -183,7 +187,11 @@ def test_authenticated_operations_answer_as_documented(keyed: KeyedClient) -> No
 def test_following_links_scores_then_records_outcomes(keyed: KeyedClient) -> None:
     """Stateful: a scoring's declaration_id is looked up and gets outcomes (the schema's
     links); with every check on, some outcomes on scored declarations must be stored."""
-    schema = schemathesis.openapi.from_asgi("/openapi.json", keyed.app)
+    # Without the profile routes: a created profile stays created, so hypothesis replaying a
+    # scenario would meet 409 where it first met 201 (their links are not what this tests).
+    schema = schemathesis.openapi.from_asgi("/openapi.json", keyed.app).exclude(
+        path_regex="^/v1/profiles"
+    )
     schema.config.generation.modes = [GenerationMode.POSITIVE]
     statuses: dict[tuple[str, str], Counter[int]] = {}
 
@@ -194,6 +202,12 @@ def test_following_links_scores_then_records_outcomes(keyed: KeyedClient) -> Non
         def after_call(self, response: Any, case: Any) -> None:
             label = (case.method.upper(), case.operation.path)
             statuses.setdefault(label, Counter())[response.status_code] += 1
+
+        def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
+            # every check, but schema-valid data may be refused where the schema is looser
+            label = (case.method.upper(), case.operation.path)
+            excluded = [positive_data_acceptance] if label in SCHEMA_LOOSER else None
+            case.validate_response(response, excluded_checks=excluded)
 
     stateful = settings(seeded(STATEFUL_SCENARIOS), stateful_step_count=6)
     Machine.run(settings=stateful)

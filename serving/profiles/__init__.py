@@ -1,0 +1,1 @@
+"""Risk profiles: routes, schemas, service functions and the `shiprisk profiles` commands."""

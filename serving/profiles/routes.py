@@ -1,0 +1,144 @@
+"""Risk profile routes: risk managers write profiles, officers read them.
+
+Thin routes: parse, plan one change with `serving.profiles.service`, leave its write to the
+request's consultation record (one transaction), return the response. A new, revised or
+expired profile changes the very next score of a declaration it matches: every scoring batch
+reads the profiles in force from the store (serving.scoring.profiles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Request
+from sqlalchemy.orm import Session
+
+from features.profiles import PROFILE_ID_PATTERN, RiskProfile
+from serving.base import ErrorResponse
+from serving.deps import CurrentCaller, OperationalStore, write_with_record
+from serving.profiles import service
+from serving.profiles.schemas import (
+    EXAMPLE,
+    ProfileDetail,
+    ProfileOut,
+    ProfilePage,
+)
+from serving.store.profiles import ProfileConflict
+
+_STORE_DOWN: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorResponse, "description": "operational store unavailable"}
+}
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "no profile with this id"},
+    409: {"model": ErrorResponse, "description": "the id is taken, or a newer revision exists"},
+    422: {"model": ErrorResponse, "description": "field path and what was expected"},
+    **_STORE_DOWN,
+}
+ProfileId = Annotated[str, Path(pattern=PROFILE_ID_PATTERN)]
+ProfileBody = Annotated[RiskProfile, Body(examples=[EXAMPLE])]
+
+router = APIRouter(prefix="/v1", tags=["profiles"])
+
+
+def _refused(error: ProfileConflict) -> HTTPException:
+    return HTTPException(status_code=404 if error.unknown else 409, detail=str(error))
+
+
+def _stored(
+    request: Request, store: OperationalStore, plan: Callable[[], service.PlannedRevision]
+) -> ProfileOut:
+    """Plan a change, leave its write to the request's record, answer what it stores."""
+    try:
+        planned = plan()
+    except ProfileConflict as error:
+        raise _refused(error) from None
+
+    def write(session: Session) -> None:
+        try:
+            planned.write(session)
+        except ProfileConflict as error:  # changed in between: refused, nothing kept
+            raise _refused(error) from None
+
+    write_with_record(request.scope, store, write)
+    return planned.answer
+
+
+@router.get("/profiles", response_model=ProfilePage, responses=_STORE_DOWN)
+def get_profiles(
+    store: OperationalStore,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> ProfilePage:
+    """Every risk profile's newest revision, by id, with whether it is in force now."""
+    return ProfilePage(profiles=service.list_profiles(store, limit=limit, offset=offset))
+
+
+@router.get(
+    "/profiles/{profile_id}",
+    response_model=ProfileDetail,
+    responses={404: {"model": ErrorResponse, "description": "no profile with this id"}},
+)
+def get_profile(profile_id: ProfileId, store: OperationalStore) -> ProfileDetail:
+    """One risk profile with every revision (who changed it, when, full content)."""
+    found = service.profile_detail(store, profile_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"{profile_id}: no such profile")
+    return found
+
+
+@router.post("/profiles", status_code=201, response_model=ProfileOut, responses=_WRITE_ERRORS)
+def post_profile(
+    profile: ProfileBody, store: OperationalStore, caller: CurrentCaller, request: Request
+) -> ProfileOut:
+    """Create a risk profile (revision 1); it applies from the next score on."""
+    return _stored(
+        request,
+        store,
+        lambda: service.plan_revision(store, profile, change="created", by=caller.key.name),
+    )
+
+
+@router.put("/profiles/{profile_id}", response_model=ProfileOut, responses=_WRITE_ERRORS)
+def put_profile(
+    profile_id: ProfileId,
+    profile: ProfileBody,
+    store: OperationalStore,
+    caller: CurrentCaller,
+    request: Request,
+    revision: Annotated[
+        int | None, Query(ge=1, description="the revision this one follows (default newest)")
+    ] = None,
+) -> ProfileOut:
+    """Revise a risk profile: a new revision with the full content; earlier ones are kept."""
+    if profile.id != profile_id:
+        raise HTTPException(
+            status_code=422,
+            detail=[
+                {
+                    "loc": ["body", "id"],
+                    "msg": f"the body's id {profile.id!r} is not the path's {profile_id!r}",
+                    "type": "profile_id_mismatch",
+                }
+            ],
+        )
+    return _stored(
+        request,
+        store,
+        lambda: service.plan_revision(
+            store, profile, change="revised", by=caller.key.name, expected=revision
+        ),
+    )
+
+
+@router.post("/profiles/{profile_id}/expire", response_model=ProfileOut, responses=_WRITE_ERRORS)
+def expire_profile(
+    profile_id: ProfileId,
+    store: OperationalStore,
+    caller: CurrentCaller,
+    request: Request,
+) -> ProfileOut:
+    """End a risk profile now: a new revision whose validity closes at this moment."""
+    return _stored(
+        request, store, lambda: service.plan_expiry(store, profile_id, by=caller.key.name)
+    )
