@@ -21,8 +21,7 @@ from features.curated_words import (
     read_document,
 )
 from features.glossary import Glossary, read_glossary
-from features.normalise import normalised_text
-from tests.features.builder_frames import declarations_frame, labels_frame
+from tests.features.builder_frames import builder_fitted_on_descriptions, description_features
 
 THREATS = ("weapons", "migrants", "revenue")
 TEXT_FEATURES = [
@@ -77,36 +76,10 @@ def english_builder() -> FeatureBuilder:
     the glossary."""
     texts = ["spare parts for pistol", "cotton trousers", "frozen fish", "tiles", "steel screws"]
     codes = ["848790", "620342", "030389", "690721", "731815"]
-    rows, outcomes = [], []
-    for i in range(100):
-        rows.append(
-            {
-                "declaration_id": f"D{i}",
-                "lodged_at": f"2024-01-{1 + i % 28:02d}T08:00Z",
-                "goods_description": texts[i % 5],
-                "hs_code": codes[i % 5],
-            }
-        )
-        outcomes.append({"known_at": "2024-03-01T00:00Z", "weapons": int(i % 5 == 0)})
-    return FeatureBuilder(THREATS, text_folds=3, chapter_word_min_rows=3).fit(
-        declarations_frame(rows), labels_frame(outcomes)
-    )
+    return builder_fitted_on_descriptions(texts, codes, 100, THREATS)
 
 
-def _features(builder: FeatureBuilder, descriptions: list[str]) -> pd.DataFrame:
-    return builder.transform(
-        declarations_frame(
-            [
-                {
-                    "declaration_id": f"Q{i}",
-                    "lodged_at": "2024-04-01T00:00Z",
-                    "goods_description": description,
-                    "hs_code": "848790",
-                }
-                for i, description in enumerate(descriptions)
-            ]
-        )
-    )
+_features = description_features
 
 
 @settings(max_examples=40, deadline=None)
@@ -155,17 +128,6 @@ def test_entries_match_whole_words_longest_first(text, expected) -> None:
 def test_a_term_is_never_rewritten_again() -> None:
     glossary = Glossary({"delovi": "parts", "parts": "pieces"})
     assert glossary.canonical("delovi parts") == "parts pieces"
-
-
-@pytest.mark.parametrize("name", SHIPPED_GLOSSARIES)
-def test_each_shipped_glossary_names_its_source_and_is_stored_normalised(name) -> None:
-    text = files("features.wordlists").joinpath(name).read_text(encoding="utf-8")
-    document = yaml.safe_load(text)
-    assert "compiled by the shiprisk developers" in document["source"].casefold()
-    assert "reviewed by the region's officers" in document["source"]
-    terms = read_glossary(name, document["glossary"])
-    assert len(terms) > 100
-    assert all(normalised_text(entry.replace("*", "")) == entry.replace("*", "") for entry in terms)
 
 
 def test_shipped_glossaries_agree_and_never_hide_a_curated_word() -> None:
