@@ -69,6 +69,7 @@ class Run:
     local_share: float
     distinct_texts: int
     seconds: float
+    glossary_entries: int = 0
 
 
 def auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -150,9 +151,11 @@ def measure(prepared: Prepared, **builder_params: Any) -> Run:
     declarations, labels = prepared.dataset.declarations, prepared.dataset.labels
     train, test = prepared.train, prepared.test
     builder = FeatureBuilder(prepared.threats, word_lists=prepared.word_lists, **builder_params)
-    builder.fit(declarations.iloc[train], labels.iloc[train], prepared.dataset.watchlist)
+    builder.fit(declarations.iloc[train], labels.iloc[train])
     X_test = builder.transform(declarations.iloc[test])
-    X_train = builder.transform_point_in_time(declarations.iloc[train], labels.iloc[train])
+    X_train = builder.transform_point_in_time(
+        declarations.iloc[train], labels.iloc[train], prepared.dataset.watchlist
+    )
 
     results: dict[tuple[str, str, str], float] = {}
     positives: dict[tuple[str, str], int] = {}
@@ -183,6 +186,7 @@ def measure(prepared: Prepared, **builder_params: Any) -> Run:
         local_share=prepared.local_share,
         distinct_texts=int(declarations["goods_description"].nunique()),
         seconds=prepared.seconds + time.perf_counter() - started,
+        glossary_entries=len(builder.curated_words_.glossary.terms),
     )
 
 
@@ -224,7 +228,9 @@ def report(english: Run, mixed: Run, machine: str, note: str = "") -> str:
         "labelled). `FeatureBuilder` fitted on the train window as training fits it; the test "
         "window scored by the fitted builder (full text model), the train window point in "
         "time (out-of-fold text scores). Chapter fit is ranked low-first and read where "
-        f"defined. Time: {english.seconds:.0f} s English only, {mixed.seconds:.0f} s mixed.\n",
+        f"defined. Every text feature reads the descriptions through the goods glossary "
+        f"({mixed.glossary_entries:,} entries: features/wordlists/glossary_*.yaml). "
+        f"Time: {english.seconds:.0f} s English only, {mixed.seconds:.0f} s mixed.\n",
     ]
     if note:
         lines.append(note + "\n")

@@ -248,8 +248,10 @@ class FeatureBuilder(BaseEstimator):
                 "fold": folds.astype(np.int64),
             }
         )
-        texts = normalised_descriptions(
-            DeclarationColumns(declarations).strings("goods_description")[rows]
+        texts = self.curated_words_.canonical(
+            normalised_descriptions(
+                DeclarationColumns(declarations).strings("goods_description")[rows]
+            )
         )
         text_codes, unique_texts = pd.factorize(texts)
         matrix = description_matrix(list(unique_texts))
@@ -285,7 +287,10 @@ class FeatureBuilder(BaseEstimator):
     def _fit_chapter_words(self, declarations: pd.DataFrame) -> None:
         columns = DeclarationColumns(declarations)
         texts = pd.Series(
-            normalised_descriptions(columns.strings("goods_description")), dtype="str"
+            self.curated_words_.canonical(
+                normalised_descriptions(columns.strings("goods_description"))
+            ),
+            dtype="str",
         )
         chapters = pd.Series(prefixes(columns.strings("hs_code"), 2), dtype="str")
         pairs = (
@@ -485,7 +490,8 @@ class FeatureBuilder(BaseEstimator):
         """Per-threat text scores (fold or full model per row) and description/HS mismatch."""
         texts = normalised_descriptions(columns.strings("goods_description"))
         codes, unique_texts = factorised(texts.tolist())
-        unique_list = [str(text) for text in unique_texts]
+        # the glossary per distinct text, as the fit read it (features.glossary)
+        unique_list = self.curated_words_.glossary.canonical_texts(map(str, unique_texts))
         descriptions, words = hashed_descriptions(unique_list)
         features: dict[str, np.ndarray] = {}
         folds = np.unique(text_fold).tolist()

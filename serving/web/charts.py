@@ -3,7 +3,8 @@
 Pure functions from numbers to an SVG string, drawn on the server so the pages need no
 JavaScript and no plotting library at request time. Every chart carries a ``<title>`` and an
 ``aria-label``; every bar and point is labelled with its number, so a reader never depends on
-colour alone.
+colour alone. Every word a chart draws comes from the pages' catalogue and every number is
+written as the page's locale writes it (``words``: English when not given).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
+
+from features.i18n import DEFAULT_LOCALE, Language
+from serving.web.i18n import fixed_decimals, page_language
 
 MAX_LABEL_CHARS = 64
 RAISES_COLOUR = "#b3261e"  # a contribution that raises the risk
@@ -43,8 +47,16 @@ class Waterfall:
         return self.bars[-1].end if self.bars else self.base_value
 
 
+def _words(words: Language | None) -> Language:
+    return words if words is not None else page_language(DEFAULT_LOCALE)
+
+
 def waterfall(
-    base_value: float, contributions: Sequence[tuple[str, float]], *, max_bars: int = 8
+    base_value: float,
+    contributions: Sequence[tuple[str, float]],
+    *,
+    max_bars: int = 8,
+    words: Language | None = None,
 ) -> Waterfall:
     """The waterfall of one explanation: largest contributions first, the rest in one bar.
 
@@ -53,6 +65,7 @@ def waterfall(
         contributions: (label, contribution) per feature, in margin units.
         max_bars: bars for single features; the others are summed into one
             "N other features" bar, so the last bar always ends at the full margin.
+        words: the language of that bar's label.
     """
     ranked = sorted(
         (item for item in contributions if item[1] != 0.0), key=lambda item: -abs(item[1])
@@ -61,8 +74,10 @@ def waterfall(
     steps = list(shown)
     if rest:
         others = math.fsum(value for _, value in rest)
-        noun = "feature" if len(rest) == 1 else "features"
-        steps.append((f"{len(rest)} other {noun}", others))
+        label = _words(words).ngettext(
+            "%(count)s other feature", "%(count)s other features", len(rest)
+        ) % {"count": len(rest)}
+        steps.append((label, others))
     bars = []
     position = float(base_value)
     for label, value in steps:
@@ -75,16 +90,19 @@ def _short(label: str) -> str:
     return label if len(label) <= MAX_LABEL_CHARS else label[: MAX_LABEL_CHARS - 1] + "…"
 
 
-def _signed(value: float) -> str:
-    return f"{value:+.2f}"
+def _signed(words: Language, value: float) -> str:
+    return ("-" if math.copysign(1.0, value) < 0 else "+") + fixed_decimals(words, abs(value), 2)
 
 
-def waterfall_svg(chart: Waterfall, *, title: str, width: int = 900) -> str:
+def waterfall_svg(
+    chart: Waterfall, *, title: str, width: int = 900, words: Language | None = None
+) -> str:
     """The waterfall as horizontal bars: red rightwards raises the risk, green leftwards lowers it.
 
     Each bar is labelled with its feature text and signed contribution; the base value and the
     final margin are drawn as labelled rules.
     """
+    words = _words(words)
     label_width, value_width, row_height, top, bottom = 440, 60, 26, 30, 34
     plot_left, plot_right = label_width, width - value_width
     points = [chart.base_value, *(bar.end for bar in chart.bars)]
@@ -98,17 +116,24 @@ def waterfall_svg(chart: Waterfall, *, title: str, width: int = 900) -> str:
         return plot_left + (value - low) / (high - low) * (plot_right - plot_left)
 
     height = top + row_height * len(chart.bars) + bottom
-    summary = (
-        f"{title}: base value {chart.base_value:.2f}, margin {chart.margin:.2f} "
-        f"after {len(chart.bars)} steps"
-    )
+    reading = words.gettext("log-odds; right raises the risk")
+    summary = words.ngettext(
+        "%(title)s: base value %(base)s, margin %(margin)s after %(count)s step",
+        "%(title)s: base value %(base)s, margin %(margin)s after %(count)s steps",
+        len(chart.bars),
+    ) % {
+        "title": title,
+        "base": fixed_decimals(words, chart.base_value, 2),
+        "margin": fixed_decimals(words, chart.margin, 2),
+        "count": len(chart.bars),
+    }
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart waterfall" role="img" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'aria-label="{escape(summary)}">',
         f"<title>{escape(summary)}</title>",
         f'<text x="{plot_left}" y="18" class="axis-label">{escape(title)} '
-        "(log-odds; right raises the risk)</text>",
+        f"({escape(reading)})</text>",
     ]
     for row, bar in enumerate(chart.bars):
         y = top + row * row_height
@@ -117,19 +142,20 @@ def waterfall_svg(chart: Waterfall, *, title: str, width: int = 900) -> str:
         colour = RAISES_COLOUR if raises else LOWERS_COLOUR
         parts.append(
             f'<g class="bar {"raises" if raises else "lowers"}">'
-            f"<title>{escape(bar.label)}: {_signed(bar.contribution)}</title>"
+            f"<title>{escape(bar.label)}: {_signed(words, bar.contribution)}</title>"
             f'<text x="{plot_left - 8}" y="{y + 17}" text-anchor="end">'
             f"{escape(_short(bar.label))}</text>"
             f'<rect x="{left:.1f}" y="{y + 4}" width="{max(right - left, 1.0):.1f}" '
             f'height="{row_height - 8}" fill="{colour}"/>'
-            f'<text x="{plot_right + 6}" y="{y + 17}">{_signed(bar.contribution)}</text>'
+            f'<text x="{plot_right + 6}" y="{y + 17}">{_signed(words, bar.contribution)}</text>'
             "</g>"
         )
     end = top + row_height * len(chart.bars)
     for value, name, anchor in (
-        (chart.base_value, f"base {chart.base_value:.2f}", "end"),
-        (chart.margin, f"margin {chart.margin:.2f}", "start"),
+        (chart.base_value, words.gettext("base %(value)s"), "end"),
+        (chart.margin, words.gettext("margin %(value)s"), "start"),
     ):
+        name = name % {"value": fixed_decimals(words, value, 2)}
         parts.append(
             f'<line x1="{x(value):.1f}" y1="{top - 4}" x2="{x(value):.1f}" y2="{end + 4}" '
             'class="rule" stroke="#333" stroke-dasharray="3 3"/>'
@@ -152,7 +178,12 @@ def _marker(kind: str, cx: float, cy: float, colour: str) -> str:
 
 
 def rates_chart_svg(
-    series: Mapping[str, Mapping[str, float]], *, title: str, width: int = 420, height: int = 240
+    series: Mapping[str, Mapping[str, float]],
+    *,
+    title: str,
+    width: int = 420,
+    height: int = 240,
+    words: Language | None = None,
 ) -> str:
     """Lines of measures (precision, recall, revenue share) against the inspection rate.
 
@@ -160,11 +191,14 @@ def rates_chart_svg(
         series: measure name -> {inspection rate as text ("0.05"): value in [0, 1]}; NaN
             values are left out.
         title: what the chart shows (the threat).
+        words: the language of the axis and the numbers.
     """
+    words = _words(words)
     left, right, top, bottom = 44, 16, 28, 58
     rates = sorted({float(rate) for values in series.values() for rate in values})
     if not rates:
-        return f'<p class="empty">{escape(title)}: no measures at inspection rates.</p>'
+        empty = words.gettext("%(title)s: no measures at inspection rates.")
+        return f'<p class="empty">{escape(empty % {"title": title})}</p>'
     span = (rates[0], rates[-1]) if rates[-1] > rates[0] else (rates[0] - 0.01, rates[0] + 0.01)
 
     def x(rate: float) -> float:
@@ -175,7 +209,10 @@ def rates_chart_svg(
 
     label = f"{title}: " + "; ".join(
         f"{name} "
-        + ", ".join(f"{float(r):.0%} {v:.2f}" for r, v in sorted(values.items(), key=_rate_order))
+        + ", ".join(
+            f"{words.number('percent', float(r))} {fixed_decimals(words, v, 2)}"
+            for r, v in sorted(values.items(), key=_rate_order)
+        )
         for name, values in series.items()
     )
     parts = [
@@ -189,16 +226,18 @@ def rates_chart_svg(
         parts.append(
             f'<line x1="{left}" y1="{y(tick):.1f}" x2="{width - right}" y2="{y(tick):.1f}" '
             'stroke="#ccc"/>'
-            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">{tick:.1f}</text>'
+            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">'
+            f"{fixed_decimals(words, tick, 1)}</text>"
         )
     for rate in rates:
         parts.append(
             f'<text x="{x(rate):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
-            f"{rate:.0%}</text>"
+            f"{words.number('percent', rate)}</text>"
         )
+    axis = words.gettext("inspection rate")
     parts.append(
         f'<text x="{(left + width - right) / 2:.1f}" y="{height - bottom + 32}" '
-        'text-anchor="middle" class="axis-label">inspection rate</text>'
+        f'text-anchor="middle" class="axis-label">{escape(axis)}</text>'
     )
     for index, (name, values) in enumerate(series.items()):
         colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
@@ -225,14 +264,22 @@ def _rate_order(item: tuple[str, float]) -> float:
     return float(item[0])
 
 
-def calibration_svg(curve: Sequence[Mapping[str, float]], *, title: str, size: int = 240) -> str:
+def calibration_svg(
+    curve: Sequence[Mapping[str, float]],
+    *,
+    title: str,
+    size: int = 240,
+    words: Language | None = None,
+) -> str:
     """Observed rate against mean predicted risk per bin, with the diagonal of perfect calibration.
 
     Both axes run from 0 to the largest value seen (risks are usually small), labelled.
     """
+    words = _words(words)
     left, right, top, bottom = 44, 12, 28, 40
     if not curve:
-        return f'<p class="empty">{escape(title)}: no calibration curve recorded.</p>'
+        empty = words.gettext("%(title)s: no calibration curve recorded.")
+        return f'<p class="empty">{escape(empty % {"title": title})}</p>'
     predicted = [float(point["predicted"]) for point in curve]
     observed = [float(point["observed"]) for point in curve]
     scale = max(*predicted, *observed, 1e-6) * 1.05
@@ -244,9 +291,13 @@ def calibration_svg(curve: Sequence[Mapping[str, float]], *, title: str, size: i
     def y(value: float) -> float:
         return top + (1.0 - value / scale) * (size - top - bottom)
 
+    point = words.gettext("predicted %(predicted)s observed %(observed)s")
     label = f"{title}: " + ", ".join(
-        f"predicted {p:.3f} observed {o:.3f}" for p, o in zip(predicted, observed, strict=True)
+        point % {"predicted": fixed_decimals(words, p, 3), "observed": fixed_decimals(words, o, 3)}
+        for p, o in zip(predicted, observed, strict=True)
     )
+    top_value = fixed_decimals(words, scale, 2)
+    axes = words.gettext("x: predicted risk, y: observed rate")
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart calibration" role="img" '
         f'viewBox="0 0 {size} {size}" width="{size}" height="{size}" '
@@ -256,10 +307,10 @@ def calibration_svg(curve: Sequence[Mapping[str, float]], *, title: str, size: i
         f'<line x1="{x(0):.1f}" y1="{y(0):.1f}" x2="{x(scale):.1f}" y2="{y(scale):.1f}" '
         'stroke="#999" stroke-dasharray="4 3"/>',
         f'<text x="{left - 6}" y="{y(0) + 4:.1f}" text-anchor="end">0</text>',
-        f'<text x="{left - 6}" y="{y(scale) + 4:.1f}" text-anchor="end">{scale:.2f}</text>',
-        f'<text x="{x(scale):.1f}" y="{size - bottom + 16}" text-anchor="end">{scale:.2f}</text>',
+        f'<text x="{left - 6}" y="{y(scale) + 4:.1f}" text-anchor="end">{top_value}</text>',
+        f'<text x="{x(scale):.1f}" y="{size - bottom + 16}" text-anchor="end">{top_value}</text>',
         f'<text x="{(left + size - right) / 2:.1f}" y="{size - 8}" text-anchor="middle" '
-        'class="axis-label">x: predicted risk, y: observed rate</text>',
+        f'class="axis-label">{escape(axes)}</text>',
     ]
     path = " ".join(f"{x(p):.1f},{y(o):.1f}" for p, o in zip(predicted, observed, strict=True))
     parts.append(f'<polyline points="{path}" fill="none" stroke="{SERIES_COLOURS[0]}"/>')

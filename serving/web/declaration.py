@@ -98,14 +98,17 @@ def _waterfalls(
     current = request.app.state.service.model_holder.current
     if current is None:
         return {}, None
-    gettext = page_language(locale).gettext
+    words = page_language(locale)
+    gettext = words.gettext
     try:
         charts_by_threat = threat_waterfalls(current.bundle, detail["declaration"], locale=locale)
     except Exception as error:  # the page still shows fields, risks and reasons
         log.warning("waterfall not drawn: %s", type(error).__name__)
         return {}, None
     svgs = {
-        threat: charts.waterfall_svg(chart, title=gettext("%(threat)s risk") % {"threat": threat})
+        threat: charts.waterfall_svg(
+            chart, title=gettext("%(threat)s risk") % {"threat": threat}, words=words
+        )
         for threat, chart in charts_by_threat.items()
     }
     return svgs, current.label

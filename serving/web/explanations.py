@@ -22,6 +22,7 @@ from features.validation import validate_declarations
 from models.bundle import ModelBundle
 from models.declarations import DeclarationRows
 from serving.web.charts import Waterfall, waterfall
+from serving.web.i18n import page_language
 
 WATERFALL_BARS = 8
 
@@ -62,7 +63,12 @@ def threat_waterfalls(
             value = None if math.isnan(raw_value) else raw_value
             label = _label(bundle, str(feature), value, row, locale)
             labelled.append((label, float(contribution)))
-        charts[threat] = waterfall(float(explanation.base_value[0]), labelled, max_bars=max_bars)
+        charts[threat] = waterfall(
+            float(explanation.base_value[0]),
+            labelled,
+            max_bars=max_bars,
+            words=page_language(locale),
+        )
     return charts
 
 

@@ -86,17 +86,17 @@ def _lang(context: Context) -> Language:
 def percent(context: Context, value: Any, digits: int = 1) -> str:
     """A share as a percentage in the page's locale ("12.3%", "12,3%"); a dash when unknown."""
     figure = _figure(value)
-    return DASH if figure is None else _fixed(_lang(context), figure * 100, digits) + "%"
+    return DASH if figure is None else fixed_decimals(_lang(context), figure * 100, digits) + "%"
 
 
 @pass_context
 def number(context: Context, value: Any, digits: int = 3) -> str:
     """A number with fixed decimals in the page's locale; a dash when unknown."""
     figure = _figure(value)
-    return DASH if figure is None else _fixed(_lang(context), figure, digits)
+    return DASH if figure is None else fixed_decimals(_lang(context), figure, digits)
 
 
-def _fixed(lang: Language, value: float, digits: int) -> str:
+def fixed_decimals(lang: Language, value: float, digits: int) -> str:
     """``value`` with exactly ``digits`` decimals, as the locale writes them (English with
     Python's formatting, as the pages always wrote it)."""
     if lang.locale == DEFAULT_LOCALE:

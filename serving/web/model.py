@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from features.i18n import mark
+from features.i18n import language, mark
 from serving.web import charts
 from serving.web.page import (
     ServiceCall,
@@ -35,7 +35,8 @@ async def model_page(request: Request, web: Web) -> Response:
     if answer.status_code != 200:
         return refused(web, request, session, answer)
     info = answer.json()
-    gettext = page_words(request, session).gettext
+    words = page_words(request, session)
+    gettext = words.gettext
     threats_metrics: dict[str, Any] = dict(info.get("metrics", {}).get("threats", {}))
     rate_charts, calibration_charts = {}, {}
     for threat, measures in threats_metrics.items():
@@ -48,10 +49,12 @@ async def model_page(request: Request, web: Web) -> Response:
             )
             if measures.get(key)
         }
-        rate_charts[threat] = charts.rates_chart_svg(series, title=f"{threat}")
+        name = language(words.locale).pgettext("threat", threat)
+        rate_charts[threat] = charts.rates_chart_svg(series, title=name, words=words)
         calibration_charts[threat] = charts.calibration_svg(
             measures.get("calibration") or [],
-            title=gettext("%(threat)s calibration") % {"threat": threat},
+            title=gettext("%(threat)s calibration") % {"threat": name},
+            words=words,
         )
     current = request.app.state.service.model_holder.current
     metadata = dict(current.bundle.metadata) if current is not None else {}

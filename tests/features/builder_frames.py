@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.builder import FeatureBuilder
 from features.columns import DeclarationColumns
 from features.entities import TRANSIT_COUNTRY, entity_keys
 from features.live import LiveInputs, live_from_state
@@ -238,4 +239,42 @@ def live_inputs(
         store_history_state(declarations, labels, builder_threats),
         watchlist_entries(watchlist),
         columns.nanoseconds("lodged_at"),
+    )
+
+
+def builder_fitted_on_descriptions(
+    texts: Sequence[str], codes: Sequence[str], rows: int, threats: Sequence[str]
+) -> FeatureBuilder:
+    """A builder fitted on ``rows`` declarations cycling through (text, HS code) pairs; the
+    first pair's declarations found weapons, the others nothing."""
+    declarations, outcomes = [], []
+    for i in range(rows):
+        declarations.append(
+            {
+                "declaration_id": f"D{i}",
+                "lodged_at": f"2024-01-{1 + i % 28:02d}T08:00Z",
+                "goods_description": texts[i % len(texts)],
+                "hs_code": codes[i % len(texts)],
+            }
+        )
+        outcomes.append({"known_at": "2024-03-01T00:00Z", "weapons": int(i % len(texts) == 0)})
+    return FeatureBuilder(threats, text_folds=3, chapter_word_min_rows=3).fit(
+        declarations_frame(declarations), labels_frame(outcomes)
+    )
+
+
+def description_features(builder: FeatureBuilder, descriptions: Sequence[str]) -> pd.DataFrame:
+    """Serving features of one declaration per description, alike in every other field."""
+    return builder.transform(
+        declarations_frame(
+            [
+                {
+                    "declaration_id": f"Q{i}",
+                    "lodged_at": "2024-04-01T00:00Z",
+                    "goods_description": description,
+                    "hs_code": "848790",
+                }
+                for i, description in enumerate(descriptions)
+            ]
+        )
     )

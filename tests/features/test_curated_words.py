@@ -13,8 +13,10 @@ from features.builder import STATE_FILE, FeatureBuilder
 from features.curated_words import (
     CATEGORIES,
     SHIPPED_FILES,
+    SHIPPED_GLOSSARIES,
     CuratedWords,
     load_curated_words,
+    read_document,
     read_word_list,
 )
 from features.normalise import normalised_text
@@ -30,14 +32,23 @@ categories:
 """
 
 
-@pytest.mark.parametrize("name", SHIPPED_FILES)
-def test_each_shipped_list_names_its_source_and_covers_every_category(name) -> None:
+@pytest.mark.parametrize("name", [*SHIPPED_FILES, *SHIPPED_GLOSSARIES])
+def test_each_shipped_file_names_its_source_and_covers_every_category_or_a_glossary(
+    name,
+) -> None:
     text = files("features.wordlists").joinpath(name).read_text(encoding="utf-8")
     document = yaml.safe_load(text)
     assert "compiled by the shiprisk developers" in document["source"].casefold()
     assert "reviewed by the region's officers" in document["source"]
+    categories, glossary = read_document(name, text)
+    if name in SHIPPED_GLOSSARIES:
+        # a glossary stored normalised, as descriptions are (stems keep their "*")
+        assert len(glossary) > 100 and not categories
+        assert all(
+            normalised_text(entry.replace("*", "")) == entry.replace("*", "") for entry in glossary
+        )
+        return
     assert set(document["categories"]) == set(CATEGORIES)
-    categories = read_word_list(name, text)
     assert all(categories[category] for category in CATEGORIES), name
 
 
@@ -47,7 +58,8 @@ def test_entries_are_stored_normalised_whatever_their_spelling() -> None:
     assert all(normalised_text(entry) == entry and entry.isascii() for entry in entries)
     assert "pistolj*" in curated.categories["gas_alarm_pistols"]  # written "pištolj*"
     assert "municija" in curated.categories["ammunition"]  # written "муниција" (mk)
-    assert curated.sources == tuple(f"shipped:{name}" for name in SHIPPED_FILES)
+    shipped = (*SHIPPED_FILES, *SHIPPED_GLOSSARIES)
+    assert curated.sources == tuple(f"shipped:{name}" for name in shipped)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from features.builder import FeatureBuilder
 from features.normalise import MACEDONIAN_CYRILLIC, SERBIAN_CYRILLIC, normalised_text
-from tests.features.builder_frames import declarations_frame, labels_frame
+from tests.features.builder_frames import builder_fitted_on_descriptions, description_features
 
 THREATS = ("weapons", "migrants", "revenue")
 # Gaj's Latin alphabet letter by letter: (Latin with diacritics, Serbian Cyrillic, ASCII fold)
@@ -93,37 +93,10 @@ def serbian_builder() -> FeatureBuilder:
     """A builder fitted on Serbian Latin descriptions: "delovi za pistolj" found weapons."""
     texts = ["delovi za pistolj", "pamucne pantalone", "kocioni diskovi", "keramicke plocice"]
     codes = ["848790", "620342", "870830", "690721"]
-    rows, outcomes = [], []
-    for i in range(80):
-        rows.append(
-            {
-                "declaration_id": f"D{i}",
-                "lodged_at": f"2024-01-{1 + i % 28:02d}T08:00Z",
-                "goods_description": texts[i % 4],
-                "hs_code": codes[i % 4],
-            }
-        )
-        outcomes.append({"known_at": "2024-03-01T00:00Z", "weapons": int(i % 4 == 0)})
-    return FeatureBuilder(THREATS, text_folds=3, chapter_word_min_rows=3).fit(
-        declarations_frame(rows), labels_frame(outcomes)
-    )
+    return builder_fitted_on_descriptions(texts, codes, 80, THREATS)
 
 
-def _features(builder: FeatureBuilder, descriptions: list[str]) -> pd.DataFrame:
-    """Serving features of one declaration per description, alike in every other field."""
-    return builder.transform(
-        declarations_frame(
-            [
-                {
-                    "declaration_id": f"Q{i}",
-                    "lodged_at": "2024-04-01T00:00Z",
-                    "goods_description": description,
-                    "hs_code": "848790",
-                }
-                for i, description in enumerate(descriptions)
-            ]
-        )
-    )
+_features = description_features
 
 
 def test_the_issues_description_in_either_script_gets_the_same_text_features(

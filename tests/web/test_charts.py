@@ -125,3 +125,41 @@ def test_calibration_points_sit_on_the_diagonal_when_calibrated() -> None:
     assert (
         calibration_svg([], title="t") == '<p class="empty">t: no calibration curve recorded.</p>'
     )
+
+
+def _chart_words(svg: str) -> set[str]:
+    """The words of a chart's text, titles and aria labels (three letters or more)."""
+    root = ElementTree.fromstring(svg)
+    texts = [element.text or "" for element in root.iter()] + [root.get("aria-label", "")]
+    return {word.casefold() for text in texts for word in re.findall(r"[^\W\d_]{3,}", text)}
+
+
+@pytest.mark.parametrize("locale", ["sr_Latn", "sq"])
+def test_every_word_a_chart_draws_itself_is_translated(locale: str) -> None:
+    """Titles and series names come from the page (here "Tt", "Ss"); every other word a chart
+    writes must change with the language, and numbers take the locale's decimal sign."""
+    from serving.web.i18n import page_language
+
+    words = page_language(locale)
+    curve = [{"predicted": 0.012, "observed": 0.01}, {"predicted": 0.05, "observed": 0.07}]
+    series = {"Ss": {"0.01": 0.5, "0.05": 0.25}}
+
+    def drawn(language=None) -> list[str]:
+        contributions = [(f"f{i}", (-1) ** i / (i + 1)) for i in range(10)]
+        steps = waterfall(-1.5, contributions, max_bars=3, words=language)
+        other = waterfall(-1.5, [(f"f{i}", 1.0) for i in range(3)], max_bars=1, words=language)
+        return [
+            waterfall_svg(steps, title="Tt", words=language),
+            rates_chart_svg(series, title="Tt", words=language),
+            calibration_svg(curve, title="Tt", words=language),
+            f'<svg><text>{other.bars[-1].label}</text><text aria-label="">'
+            f"{rates_chart_svg({}, title='Tt', words=language)}"
+            f"{calibration_svg([], title='Tt', words=language)}</text></svg>",
+        ]
+
+    for english, translated in zip(drawn(), drawn(words), strict=True):
+        own = _chart_words(english) - {"tt", "ss"}
+        assert own, english  # the chart writes words of its own
+        left = own & _chart_words(translated)
+        assert not left - {"log"}, f"{locale}: {sorted(left)} in {translated}"  # log-šanse
+    assert "0,50" in drawn(words)[1] and "0.50" in drawn()[1]  # decimal comma

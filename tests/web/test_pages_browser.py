@@ -365,3 +365,59 @@ def test_expired_ended_and_tampered_sessions_are_refused(
     assert leaving.goto(f"{base}/web/worklist").url == f"{base}/web/sign-in"
     routes = [r.event.route for r in person_records(web_server, "Ana Officer")]
     assert routes[-1] == "POST /web/sign-out"
+
+
+# What a page shows besides its chrome: text nodes (SVG text and titles too) and aria labels,
+# without the language selector (it names every language in its own language) and code.
+VISIBLE_TEXT = """() => {
+  const body = document.body.cloneNode(true);
+  body.querySelectorAll("select, code, script, style").forEach((e) => e.remove());
+  const labels = [...document.querySelectorAll("[aria-label]")].map((e) => e.getAttribute("aria-label"));
+  return [body.textContent, ...labels].join(" ");
+}"""
+
+
+# Words a translation writes as English does: Serbian "model", "log-šanse"; Albanian
+# "log-shanset", the name in "rezultati Brier", months as Babel abbreviates them ("jan", "mar").
+SAME_WORD = {"sr_Latn": {"model", "log"}, "sq": {"log", "brier", "jan", "mar"}}
+
+
+def prose_words(text: str) -> set[str]:
+    """The words of running text: identifiers (feature names with "_", codes with digits) and
+    abbreviations (ROC-AUC, PSI, SHAP, MLflow) and URIs left out, as no language translates
+    them."""
+    words = set()
+    for token in text.split():
+        if any(c.isdigit() or c in "_:/@" for c in token):  # identifiers, URIs
+            continue
+        for word in re.findall(r"[^\W\d_]{3,}", token):
+            if word[1:] == word[1:].lower():
+                words.add(word.casefold())
+    return words
+
+
+def test_the_model_page_and_its_charts_leave_no_english_in_serbian_or_albanian(
+    web_server: WebServer, new_page: Any, artifacts: Path
+) -> None:
+    """Every word the model page and its charts write in English is written otherwise in each
+    shipped language; what stays is data (the model's name, the person's name)."""
+    page = new_page()
+    sign_in(page, web_server, "rui")
+    assert page.url == f"{web_server.base_url}/web/model"
+    english = prose_words(page.evaluate(VISIBLE_TEXT))
+    assert {"champion", "calibration", "inspection", "predicted"} <= english  # the test sees
+    data = prose_words(page.locator("h1").inner_text().removeprefix("Model ")) | {"rui", "manager"}
+    selector, button = "Language", "Change language"
+    for locale, heading in (("sr_Latn", "Kalibracija"), ("sq", "Kalibrimi")):
+        page.get_by_label(selector).select_option(locale)
+        page.get_by_role("button", name=button).click()
+        assert page.get_by_role("heading", name=heading).count() == 1, (
+            page.url,
+            page.content()[:3000],
+        )
+        shown = page.evaluate(VISIBLE_TEXT)
+        left = (english & prose_words(shown)) - data - SAME_WORD[locale]
+        assert not left, f"{locale}: English left on the model page: {sorted(left)}"
+        page.screenshot(path=str(artifacts / f"model_{locale}.png"), full_page=True)
+        selector = "Jezik" if locale == "sr_Latn" else "Gjuha"
+        button = "Promeni jezik" if locale == "sr_Latn" else "Ndrysho gjuhën"
