@@ -13,8 +13,9 @@ also checked for equality (max absolute difference). The one-time cost (tables a
 or compiling the kernel) is measured in child processes with an empty and a filled numba
 cache. Results are printed and appended to bench/RESULTS.md with the machine and its load.
 
-Run with ``python -m bench shap`` or ``python -m bench.bench_shap``; ``SHAP_BENCH_ROWS`` and
-``SHAP_BENCH_ROUNDS`` shrink it on a busy machine.
+Run with ``python -m bench shap`` or ``python -m bench.bench_shap``; ``SHAP_BENCH_ROWS``,
+``SHAP_BENCH_ROUNDS`` and ``SHAP_BENCH_DEPTHS`` (e.g. ``4,7``: the shapes of those max depths)
+shrink it on a busy machine.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ from bench.machine import describe_machine
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = int(os.environ.get("SHAP_BENCH_ROWS", "10000"))
-ROUNDS = int(os.environ.get("SHAP_BENCH_ROUNDS", "3"))
+ROWS = int(os.environ.get("SHAP_BENCH_ROWS", "1000"))
+ROUNDS = int(os.environ.get("SHAP_BENCH_ROUNDS", "5"))
 SINGLE_CALLS = 200
 THREADS = 2
 TREES = 100
@@ -53,6 +54,15 @@ SHAPES: dict[str, tuple[int, int, int]] = {
     "depth 8, 127 leaves": (8, 127, 10),
     "deep: depth <= 24, 63 leaves": (24, 63, 2),
 }
+
+
+def chosen_shapes() -> dict[str, tuple[int, int, int]]:
+    """The shapes whose max depth ``SHAP_BENCH_DEPTHS`` lists (all when it is not set)."""
+    depths = os.environ.get("SHAP_BENCH_DEPTHS", "")
+    if not depths:
+        return SHAPES
+    wanted = {int(d) for d in depths.split(",")}
+    return {name: shape for name, shape in SHAPES.items() if shape[0] in wanted}
 
 
 def data(rows: int, seed: int) -> tuple[Any, dict[str, Any]]:
@@ -114,7 +124,14 @@ def measure(name: str, shape: tuple[int, int, int]) -> dict[str, Any]:
     kernels = [tree_shap(b) for b in models.values()]
     depth = max(k.max_depth for k in kernels if k is not None)
     leaves = sum(len(k.leaf_depth) for k in kernels if k is not None)
-    table_mib = sum(k.e_table.nbytes + k.vz_table.nbytes for k in kernels if k is not None) / 2**20
+    table_mib = (
+        sum(
+            k.e_table.nbytes + k.vz_table.nbytes + k.full_table.nbytes
+            for k in kernels
+            if k is not None
+        )
+        / 2**20
+    )
 
     def reference(rows: Any, threads: int) -> list[Any]:
         return [b.predict(rows, pred_contrib=True, num_threads=threads) for b in models.values()]
@@ -153,6 +170,7 @@ def measure(name: str, shape: tuple[int, int, int]) -> dict[str, Any]:
         "single_own_ms": (float(np.median(own_ms)), float(np.percentile(own_ms, 99))),
         "single_ratio": float(np.median(ref_ms / own_ms)),
         "max_abs_diff": worst,
+        "load": os.getloadavg()[0],
     }
 
 
@@ -208,8 +226,8 @@ def report(results: list[dict[str, Any]], once: dict[str, tuple[float, float]], 
         "",
         "| trees | leaves (3 threats) | max unique path features | tables MiB | batch pred_contrib s | "
         "batch kernel s | batch ratio (range) | CPU ratio | 1 row pred_contrib ms (p50/p99) | "
-        "1 row kernel ms (p50/p99) | 1 row ratio | max abs diff |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---|---|---:|---:|",
+        "1 row kernel ms (p50/p99) | 1 row ratio | max abs diff | load |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---|---|---:|---:|---:|",
     ]
     for r in results:
         low, high = r["batch_ratio_range"]
@@ -219,7 +237,7 @@ def report(results: list[dict[str, Any]], once: dict[str, tuple[float, float]], 
             f"{r['batch_ratio']:.1f}x ({low:.1f}-{high:.1f}) | {r['cpu_ratio']:.1f}x | "
             f"{r['single_ref_ms'][0]:.2f} / {r['single_ref_ms'][1]:.2f} | "
             f"{r['single_own_ms'][0]:.2f} / {r['single_own_ms'][1]:.2f} | "
-            f"{r['single_ratio']:.1f}x | {r['max_abs_diff']:.1e} |"
+            f"{r['single_ratio']:.1f}x | {r['max_abs_diff']:.1e} | {r['load']:.1f} |"
         )
     lines += [
         "",
@@ -237,7 +255,7 @@ def main() -> None:
     once = one_time_cost()
     print(once, flush=True)
     results = []
-    for name, shape in SHAPES.items():
+    for name, shape in chosen_shapes().items():
         results.append(measure(name, shape))
         print(results[-1], flush=True)
     text = report(results, once, start)

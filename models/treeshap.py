@@ -19,17 +19,26 @@ where ``Z(U) = prod_{k in U} z_k``. ``E`` and ``v * Z`` depend only on the leaf 
 of ``P``, so they are tabulated once per booster for every subset (the FastTreeSHAP-v2 idea,
 ``2^d`` entries per leaf). Per row, one pass over a tree's internal nodes (parents before
 children, as LightGBM numbers them) gives each leaf's ``U`` as a bit mask, then each leaf
-costs ``d`` table reads: ``O(leaves x depth)`` per tree and row. Leaves deeper than
-``TABLE_DEPTH`` unique features are computed directly from the same formula with the
-elementary symmetric polynomials of ``z`` (``O(d^2)``), so deep trees stay exact with bounded
-memory.
+costs ``d`` table reads: ``O(leaves x depth)`` per tree and row. For leaves with at most
+``FULL_DEPTH`` unique features the ``d`` amounts themselves are tabulated per mask (``d 2^d``
+values: a read and an add per feature, no arithmetic). Leaves deeper than ``TABLE_DEPTH``
+unique features are computed directly from the same formula with the elementary symmetric
+polynomials of ``z`` (``O(d^2)``), so deep trees stay exact with bounded memory.
+
+The cost per row is then a few memory reads per node and per leaf feature, so the kernel
+takes rows ``ROW_BLOCK`` at a time, tree by tree, with the rows innermost: each node's
+feature, threshold and children (each leaf's table) are read once for the block, and the row
+loops compile to vector code (about 5x faster than one row at a time on the same tables).
 
 Splits are decided exactly as LightGBM's ``NumericalDecision``/``CategoricalDecision`` do it
 (missing types None/Zero/NaN, default-left, categorical bitsets, NaN and negatives right), on
-the text model's 17-digit thresholds. The kernel is numba-compiled with ``cache=True`` and
-``nogil``: rows are split into chunks run on at most ``num_threads`` threads. Boosters it does
-not cover (linear trees, several trees per iteration, random-forest averaging) are reported by
-``TreeShap.from_booster`` returning ``None``; callers then use ``pred_contrib``.
+the text model's 17-digit thresholds. The kernel is numba-compiled and ``nogil``: rows are
+split into chunks run on at most ``num_threads`` threads. Its machine code is cached next to
+this file, or in the user's cache directory when the package is read-only (``CACHE`` is
+False, and each process compiles, only when no cache directory is writable). Boosters it
+does not cover (linear trees, several trees per iteration, random-forest averaging, paths of
+more than ``MAX_DEPTH`` unique features) are reported by ``TreeShap.from_booster`` returning
+``None``; callers then use ``pred_contrib``.
 """
 
 from __future__ import annotations
@@ -45,15 +54,38 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["TABLE_DEPTH", "TreeShap"]
+__all__ = ["FULL_DEPTH", "TABLE_DEPTH", "TreeShap"]
 
 TABLE_DEPTH = 10  # leaves with more unique path features are computed without tables
+FULL_DEPTH = 6  # leaves with at most this many have whole contributions tabled (d * 2^d values)
+MAX_DEPTH = 62  # outside masks are int64: a booster with longer paths is left to pred_contrib
 ZERO_THRESHOLD = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (a float literal)
-MIN_ROWS_PER_THREAD = 64
-ROW_BLOCK = 256  # rows explained tree by tree together (cache reuse of the tables)  # below this a second thread costs more than it saves
+MIN_ROWS_PER_THREAD = 64  # below this a second thread costs more than it saves
+ROW_BLOCK = 256  # rows explained together, tree by tree (one node or leaf read for them all)
 
 _CATEGORICAL = 1
 _DEFAULT_LEFT = 2
+
+
+def _probe() -> None:
+    """Nothing: compiled only to ask numba whether this file's machine code can be cached."""
+
+
+def _cache_usable() -> bool:
+    """Whether numba finds a writable cache directory for this file.
+
+    Next to the source (a fresh clone), else under the user's cache directory or
+    ``NUMBA_CACHE_DIR`` (a read-only install). With none, numba would refuse to decorate at
+    import; the kernel then compiles in each process instead.
+    """
+    try:
+        numba.njit(cache=True)(_probe)
+    except RuntimeError:
+        return False
+    return True
+
+
+CACHE = _cache_usable()
 
 
 @dataclass(frozen=True)
@@ -176,7 +208,7 @@ def _parse(model: str) -> _Trees | None:
 # -- precomputation (once per booster) ----------------------------------------------------
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def _paths(tree_nodes, tree_leaves, feature, left, right, node_count, leaf_count, max_depth):  # type: ignore[no-untyped-def]
     """Each leaf's unique path features with their zero fractions, and each node's bit.
 
@@ -231,7 +263,7 @@ def _paths(tree_nodes, tree_leaves, feature, left, right, node_count, leaf_count
     return leaf_depth, leaf_features, leaf_zero, node_bit
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def _shapley_weights(d):  # type: ignore[no-untyped-def]
     """w(s) = s! (d - s - 1)! / d! for s = 0 .. d - 1."""
     w = np.zeros(max(d, 1), dtype=np.float64)
@@ -240,7 +272,7 @@ def _shapley_weights(d):  # type: ignore[no-untyped-def]
     return w
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def _tables(leaf_depth, leaf_zero, leaf_value, table_start, table_depth):  # type: ignore[no-untyped-def]
     """E(B) and v * Z(B) for every subset B (a bit mask) of each shallow leaf's path features."""
     total = table_start[-1]
@@ -278,10 +310,46 @@ def _tables(leaf_depth, leaf_zero, leaf_value, table_start, table_depth):  # typ
     return e_table, vz_table
 
 
+@numba.njit(cache=CACHE, nogil=True)
+def _full_tables(leaf_depth, leaf_zero, table_start, e_table, vz_table, full_depth):  # type: ignore[no-untyped-def]
+    """Each shallow leaf's whole contribution for every outside mask: ``d`` values per mask.
+
+    Entry ``full_start[leaf] + outside * d + k`` is what the leaf adds to its k-th path
+    feature, the two cases of the module doc already chosen and multiplied out.
+    """
+    n_leaves = len(leaf_depth)
+    full_start = np.full(n_leaves, -1, dtype=np.int64)
+    total = 0
+    for leaf in range(n_leaves):
+        d = leaf_depth[leaf]
+        if 0 < d <= full_depth and table_start[leaf] >= 0:
+            full_start[leaf] = total
+            total += (1 << d) * d
+    table = np.zeros(total, dtype=np.float64)
+    for leaf in range(n_leaves):
+        at = full_start[leaf]
+        if at < 0:
+            continue
+        d = leaf_depth[leaf]
+        base = table_start[leaf]
+        full = (1 << d) - 1
+        for outside in range(1 << d):
+            inside = full ^ outside
+            vz = vz_table[base + outside]
+            against = -vz * e_table[base + inside]
+            for k in range(d):
+                if (outside >> k) & 1:
+                    table[at + outside * d + k] = against
+                else:
+                    own = vz * (1.0 - leaf_zero[leaf, k]) * e_table[base + (inside ^ (1 << k))]
+                    table[at + outside * d + k] = own
+    return full_start, table
+
+
 # -- per row ------------------------------------------------------------------------------
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=CACHE, nogil=True, inline="always")
 def _goes_left(value, decision, threshold, cat_start, cat_len, cat_bits):  # type: ignore[no-untyped-def]
     """LightGBM's NumericalDecision / CategoricalDecision on a double feature value."""
     if decision & _CATEGORICAL:
@@ -304,9 +372,9 @@ def _goes_left(value, decision, threshold, cat_start, cat_len, cat_bits):  # typ
     return value <= threshold
 
 
-@numba.njit(cache=True, nogil=True)
-def _direct(phi, d, features, zero, value, outside, scratch, inner):  # type: ignore[no-untyped-def]
-    """One deep leaf's contributions without tables (same formula, O(d^2))."""
+@numba.njit(cache=CACHE, nogil=True)
+def _direct(phi, row, d, features, zero, value, outside, scratch, inner):  # type: ignore[no-untyped-def]
+    """One deep leaf's contributions to ``phi[:, row]`` without tables (same formula, O(d^2))."""
     w = _shapley_weights(d)
     vz = value
     size = 0
@@ -329,7 +397,7 @@ def _direct(phi, d, features, zero, value, outside, scratch, inner):  # type: ig
             e_all += w[s] * scratch[size - s]
     for k in range(d):
         if (outside >> k) & 1:
-            phi[features[k]] -= vz * e_all
+            phi[features[k], row] -= vz * e_all
         else:
             z = zero[k]  # divide the polynomial by (1 + z t): the set A without k
             inner[0] = 1.0
@@ -338,10 +406,10 @@ def _direct(phi, d, features, zero, value, outside, scratch, inner):  # type: ig
             e = 0.0
             for s in range(size):
                 e += w[s] * inner[size - 1 - s]
-            phi[features[k]] += vz * (1.0 - z) * e
+            phi[features[k], row] += vz * (1.0 - z) * e
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=CACHE, nogil=True)
 def _rows(  # type: ignore[no-untyped-def]
     X,
     out,
@@ -352,11 +420,12 @@ def _rows(  # type: ignore[no-untyped-def]
     feature,
     threshold,
     decision,
+    special,
     cat_start,
     cat_len,
     cat_bits,
-    left,
-    right,
+    slot_left,
+    slot_right,
     node_bit,
     leaf_depth,
     leaf_features,
@@ -365,72 +434,123 @@ def _rows(  # type: ignore[no-untyped-def]
     table_start,
     e_table,
     vz_table,
+    full_start,
+    full_table,
     max_nodes,
     max_depth,
 ):
-    """SHAP contributions of rows ``start:stop`` of X, added into ``out`` (features only)."""
-    node_mask = np.zeros(max(max_nodes, 1), dtype=np.int64)
-    leaf_mask = np.zeros(max_nodes + 1, dtype=np.int64)
+    """SHAP contributions of rows ``start:stop`` of X, added into ``out`` (features only).
+
+    Rows go in blocks of ``ROW_BLOCK``, trees one by one inside a block, and every step loops
+    over the block's rows innermost: a node's feature, threshold and children, or a leaf's
+    table, are read once for all the rows, and the row loops compile to vector code. Values
+    are laid out feature-major for the block (``value[f, row]``), with each value's missing
+    class (1 NaN, 2 zero, NaN counting as zero too) so that a numerical split is
+    ``default_left if flags & special else value <= threshold`` without branches.
+    """
+    n_features = X.shape[1]
+    block_rows = max(1, min(ROW_BLOCK, stop - start))
+    masks = np.empty((2 * max_nodes + 1, block_rows), dtype=np.int64)  # nodes, then leaves
+    raw = np.empty((n_features, block_rows), dtype=np.float64)
+    value = np.empty((n_features, block_rows), dtype=np.float64)
+    flags = np.empty((n_features, block_rows), dtype=np.int64)
+    phi = np.empty((n_features, block_rows), dtype=np.float64)
     scratch = np.zeros(max_depth + 1, dtype=np.float64)
     inner = np.zeros(max_depth + 1, dtype=np.float64)
-    # Rows in blocks, trees inside: one tree's nodes and tables stay in cache for a block.
-    for block in range(start, stop, ROW_BLOCK):
+    for block in range(start, stop, block_rows):
+        rows = min(block_rows, stop - block)
+        for r in range(rows):
+            for f in range(n_features):
+                v = X[block + r, f]
+                raw[f, r] = v
+                flag = 0
+                if math.isnan(v):
+                    v = 0.0  # as NumericalDecision does unless the split sends NaN its own way
+                    flag = 1
+                if -ZERO_THRESHOLD <= v <= ZERO_THRESHOLD:
+                    v = 0.0  # the predictor never sees values this small: they are zeros
+                    flag |= 2
+                value[f, r] = v
+                flags[f, r] = flag
+        phi[:, :rows] = 0.0
         for t in range(len(tree_nodes) - 1):
             n0, n1 = tree_nodes[t], tree_nodes[t + 1]
             if n1 == n0:
                 continue
             l0, l1 = tree_leaves[t], tree_leaves[t + 1]
-            for row in range(block, min(block + ROW_BLOCK, stop)):
-                x = X[row]
-                phi = out[row]
-                node_mask[0] = 0
-                for node in range(n0, n1):
-                    mask = node_mask[node - n0]
-                    bit = np.int64(1) << node_bit[node]
-                    if _goes_left(
-                        x[feature[node]],
-                        decision[node],
-                        threshold[node],
-                        cat_start[node],
-                        cat_len[node],
-                        cat_bits,
-                    ):
-                        left_mask, right_mask = mask, mask | bit
-                    else:
-                        left_mask, right_mask = mask | bit, mask
-                    child = left[node]
-                    if child >= 0:
-                        node_mask[child] = left_mask
-                    else:
-                        leaf_mask[~child] = left_mask
-                    child = right[node]
-                    if child >= 0:
-                        node_mask[child] = right_mask
-                    else:
-                        leaf_mask[~child] = right_mask
-                for leaf in range(l0, l1):
-                    outside = leaf_mask[leaf - l0]
-                    d = leaf_depth[leaf]
-                    base = table_start[leaf]
-                    if base < 0:
+            masks[0, :rows] = 0
+            for node in range(n0, n1):
+                here = node - n0
+                f = feature[node]
+                bit = np.int64(1) << node_bit[node]
+                to_left, to_right = slot_left[node], slot_right[node]
+                # go is 1 (left) or 0: the bit joins the mask of the side the row does not take
+                if decision[node] & _CATEGORICAL:
+                    for r in range(rows):
+                        go = np.int64(
+                            _goes_left(
+                                raw[f, r],
+                                _CATEGORICAL,
+                                0.0,
+                                cat_start[node],
+                                cat_len[node],
+                                cat_bits,
+                            )
+                        )
+                        mask = masks[here, r]
+                        masks[to_left, r] = mask | (bit & (go - 1))
+                        masks[to_right, r] = mask | (bit & -go)
+                else:
+                    cases = special[node]
+                    default = np.int64((decision[node] & _DEFAULT_LEFT) != 0)
+                    limit = threshold[node]
+                    for r in range(rows):
+                        go = default if flags[f, r] & cases else np.int64(value[f, r] <= limit)
+                        mask = masks[here, r]
+                        masks[to_left, r] = mask | (bit & (go - 1))
+                        masks[to_right, r] = mask | (bit & -go)
+            leaf_slot = n1 - n0 - l0
+            for leaf in range(l0, l1):
+                slot = leaf_slot + leaf
+                d = leaf_depth[leaf]
+                at = full_start[leaf]
+                if at >= 0:
+                    for k in range(d):
+                        f = leaf_features[leaf, k]
+                        for r in range(rows):
+                            phi[f, r] += full_table[at + masks[slot, r] * d + k]
+                    continue
+                base = table_start[leaf]
+                if base < 0:
+                    for r in range(rows):
                         _direct(
                             phi,
+                            r,
                             d,
                             leaf_features[leaf],
                             leaf_zero[leaf],
                             leaf_value[leaf],
-                            outside,
+                            masks[slot, r],
                             scratch,
                             inner,
                         )
-                        continue
-                    full = (np.int64(1) << d) - 1
-                    inside = full ^ outside
-                    vz = vz_table[base + outside]
-                    against = -vz * e_table[base + inside]
-                    for k in range(d):  # branch-free: both amounts, then a select
-                        own = vz * (1.0 - leaf_zero[leaf, k]) * e_table[base + (inside ^ (1 << k))]
-                        phi[leaf_features[leaf, k]] += against if (outside >> k) & 1 else own
+                    continue
+                full = (np.int64(1) << d) - 1
+                for k in range(d):
+                    f = leaf_features[leaf, k]
+                    one = np.int64(1) << k
+                    keep = 1.0 - leaf_zero[leaf, k]
+                    for r in range(rows):
+                        outside = masks[slot, r]
+                        inside = full ^ outside
+                        vz = vz_table[base + outside]
+                        if outside & one:
+                            phi[f, r] -= vz * e_table[base + inside]
+                        else:
+                            phi[f, r] += vz * keep * e_table[base + (inside ^ one)]
+        for r in range(rows):
+            for f in range(n_features):
+                out[block + r, f] += phi[f, r]
 
 
 _POOL_LOCK = threading.Lock()
@@ -451,12 +571,17 @@ class TreeShap:
 
     trees: _Trees
     node_bit: NDArray[np.int32]
+    special: NDArray[np.int32]  # per numerical node: the missing classes sent the default way
+    slot_left: NDArray[np.int32]  # per node: its children's mask slots (leaves after nodes)
+    slot_right: NDArray[np.int32]
     leaf_depth: NDArray[np.int32]
     leaf_features: NDArray[np.int32]
     leaf_zero: NDArray[np.float64]
     table_start: NDArray[np.int64]  # per leaf, -1 when it is computed directly
     e_table: NDArray[np.float64]
     vz_table: NDArray[np.float64]
+    full_start: NDArray[np.int64]  # per leaf, -1 when it does not use the whole-contribution table
+    full_table: NDArray[np.float64]
     max_nodes: int
     max_depth: int
 
@@ -470,16 +595,27 @@ class TreeShap:
 
     @classmethod
     def from_booster(
-        cls, booster: lgb.Booster, *, table_depth: int = TABLE_DEPTH
+        cls,
+        booster: lgb.Booster,
+        *,
+        table_depth: int = TABLE_DEPTH,
+        full_depth: int = FULL_DEPTH,
     ) -> TreeShap | None:
         """Precompute a booster's tables; None when the booster is not covered (see module doc).
 
         The trees are those ``booster.predict`` uses by default (the best iteration if set).
+        Leaves with at most ``full_depth`` unique path features (and at most ``table_depth``)
+        use whole-contribution tables, others up to ``table_depth`` the E and v * Z tables,
+        deeper ones the direct formula.
         """
-        return cls.from_model_string(booster.model_to_string(), table_depth=table_depth)
+        return cls.from_model_string(
+            booster.model_to_string(), table_depth=table_depth, full_depth=full_depth
+        )
 
     @classmethod
-    def from_model_string(cls, model: str, *, table_depth: int = TABLE_DEPTH) -> TreeShap | None:
+    def from_model_string(
+        cls, model: str, *, table_depth: int = TABLE_DEPTH, full_depth: int = FULL_DEPTH
+    ) -> TreeShap | None:
         """As ``from_booster``, from a LightGBM text model."""
         trees = _parse(model)
         if trees is None:
@@ -498,6 +634,8 @@ class TreeShap:
             max_depth,
         )
         max_depth = max(1, int(leaf_depth.max()) if len(leaf_depth) else 1)
+        if max_depth > MAX_DEPTH:
+            return None
         leaf_features = np.ascontiguousarray(leaf_features[:, :max_depth])
         leaf_zero = np.ascontiguousarray(leaf_zero[:, :max_depth])
         tabled = leaf_depth <= table_depth
@@ -508,15 +646,29 @@ class TreeShap:
             leaf_depth, leaf_zero, trees.leaf_value, table_start, min(table_depth, max_depth)
         )
         starts = np.where(tabled, table_start[:-1], -1).astype(np.int64)
+        full_start, full_table = _full_tables(
+            leaf_depth, leaf_zero, starts, e_table, vz_table, min(full_depth, table_depth)
+        )
+        tree_size = np.repeat(sizes, sizes)  # per node: its tree's internal node count
+        missing = (trees.decision >> 2) & 3
         return cls(
             trees=trees,
             node_bit=node_bit,
+            special=np.select([missing == 2, missing == 1], [1, 2], 0).astype(np.int32),
+            slot_left=np.where(trees.left >= 0, trees.left, tree_size + ~trees.left).astype(
+                np.int32
+            ),
+            slot_right=np.where(trees.right >= 0, trees.right, tree_size + ~trees.right).astype(
+                np.int32
+            ),
             leaf_depth=leaf_depth,
             leaf_features=leaf_features,
             leaf_zero=leaf_zero,
             table_start=np.append(starts, table_start[-1]),
             e_table=e_table,
             vz_table=vz_table,
+            full_start=full_start,
+            full_table=full_table,
             max_nodes=max_nodes,
             max_depth=max_depth,
         )
@@ -533,11 +685,12 @@ class TreeShap:
             t.feature,
             t.threshold,
             t.decision,
+            self.special,
             t.cat_start,
             t.cat_len,
             t.cat_bits,
-            t.left,
-            t.right,
+            self.slot_left,
+            self.slot_right,
             self.node_bit,
             self.leaf_depth,
             self.leaf_features,
@@ -546,6 +699,8 @@ class TreeShap:
             self.table_start,
             self.e_table,
             self.vz_table,
+            self.full_start,
+            self.full_table,
             self.max_nodes,
             self.max_depth,
         )

@@ -8,6 +8,11 @@ decisions (negative and huge categories, tiny numbers, infinities).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -87,7 +92,37 @@ def test_equals_pred_contrib_on_random_boosters(depth: int) -> None:
     kernel = TreeShap.from_booster(booster)
     assert kernel is not None
     assert kernel.max_depth >= min(depth, 3)  # the trees are as deep as asked
+    got = kernel.contributions(matrix)
+    np.testing.assert_allclose(got, reference(booster, matrix), atol=ATOL)
+    raw = booster.predict(matrix, raw_score=True, num_threads=1)
+    np.testing.assert_allclose(got.sum(axis=1), raw, rtol=0, atol=ATOL)  # sums to the margin
+
+
+@pytest.mark.parametrize("full_depth", [0, 3, 6])
+def test_every_kind_of_leaf_table_is_exact(full_depth: int) -> None:
+    """Whole-contribution tables up to ``full_depth`` path features, E and v * Z tables above."""
+    booster = random_booster(8, seed=14)
+    X, _ = random_data(700, seed=15)
+    matrix = np.vstack([X, edge_rows(X)])
+    kernel = TreeShap.from_booster(booster, full_depth=full_depth)
+    assert kernel is not None
+    whole = kernel.full_start >= 0
+    np.testing.assert_array_equal(whole, kernel.leaf_depth <= full_depth)
+    assert np.count_nonzero(~whole) > 0  # some leaves take the E and v * Z tables
     np.testing.assert_allclose(kernel.contributions(matrix), reference(booster, matrix), atol=ATOL)
+
+
+def test_a_row_gets_the_same_bits_alone_as_in_any_block() -> None:
+    """Rows are explained in blocks; a row's result does not depend on its neighbours."""
+    booster = random_booster(6, seed=16)
+    X, _ = random_data(600, seed=17)
+    matrix = np.vstack([X, edge_rows(X)])
+    kernel = TreeShap.from_booster(booster)
+    assert kernel is not None
+    batch = kernel.contributions(matrix)
+    for row in (0, 1, 255, 256, 257, 599, 600, 630):
+        np.testing.assert_array_equal(kernel.contributions(matrix[row : row + 1])[0], batch[row])
+    np.testing.assert_array_equal(kernel.contributions(matrix[250:270]), batch[250:270])
 
 
 @pytest.mark.parametrize(
@@ -222,3 +257,44 @@ def test_the_trained_models_threats_equal_pred_contrib(trained) -> None:
         np.testing.assert_allclose(contributions, expected[:, :-1], atol=ATOL)
         np.testing.assert_allclose(base, expected[:, -1], atol=ATOL)
     assert categorical > 0  # categorical splits were exercised
+
+
+CACHE_PROBE = """
+import sys
+import numba.core.caching as caching
+kept = sys.argv[1].split(",") if sys.argv[1] else []
+caching.CacheImpl._locator_classes = [
+    c for c in caching.CacheImpl._locator_classes if c.__name__ in kept
+]
+import models.treeshap as treeshap
+print(treeshap.CACHE, type(treeshap._rows._cache).__name__, getattr(treeshap._rows._cache, "_cache_path", "-"))
+"""
+
+
+@pytest.mark.parametrize(
+    ("locators", "cached", "where"),
+    [
+        ("InTreeCacheLocator,UserWideCacheLocator", "True", "models/__pycache__"),
+        ("UserWideCacheLocator", "True", "xdg-cache"),  # the package directory is read-only
+        ("", "False", ""),  # nothing writable: compiled per process, still importable
+    ],
+    ids=["fresh-clone", "read-only-package", "nothing-writable"],
+)
+def test_the_kernel_caches_where_it_can_and_imports_where_it_cannot(
+    tmp_path: Path, locators: str, cached: str, where: str
+) -> None:
+    """numba refuses ``cache=True`` at import when no cache directory is writable."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg-cache")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    result = subprocess.run(
+        [sys.executable, "-c", CACHE_PROBE, locators],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    flag, cache, path = result.stdout.split()
+    assert flag == cached
+    assert (cache == "FunctionCache") == (cached == "True")
+    assert where in path
