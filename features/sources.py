@@ -321,8 +321,11 @@ def _missing_column_problem(column: str, role: str, available: Sequence[str], fi
     )
 
 
-def mapping_problems(raw: pd.DataFrame, source: SourceConfig, file: str) -> list[str]:
-    """Every source column the configuration names that the table does not have."""
+def mapping_problems(
+    raw: pd.DataFrame, source: SourceConfig, file: str, *, labels: bool = True
+) -> list[str]:
+    """Every source column the configuration names that the table does not have (label
+    columns left out with ``labels=False``: a file to score has no results yet)."""
     available = [str(c) for c in raw.columns]
     present = set(available)
     problems = []
@@ -339,7 +342,7 @@ def mapping_problems(raw: pd.DataFrame, source: SourceConfig, file: str) -> list
                         column, f"source.extra_features.{kind}", available, file
                     )
                 )
-    for threat, label in source.labels.items():
+    for threat, label in source.labels.items() if labels else ():
         if label.column not in present:
             problems.append(
                 _missing_column_problem(label.column, f"source.labels.{threat}", available, file)
@@ -621,6 +624,50 @@ def _optional_table(
     )
 
 
+def _mapped_declarations(
+    raw: pd.DataFrame, source: SourceConfig, file: str, *, labels: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame | None, list[Problem]]:
+    """The mapped table, its canonical declarations (None when invalid) and the problems.
+
+    Raises:
+        ConfigError: the mapping names columns the table does not have.
+    """
+    config_problems = mapping_problems(raw, source, file, labels=labels)
+    if config_problems:
+        raise ConfigError(config_problems, source=file)
+    mapped = map_declarations(raw, source)
+    mapped, problems = _numeric_extras(mapped, source.extra_features.numeric, file)
+    extras = tuple(
+        dict.fromkeys(
+            extra_feature_name(c)
+            for c in source.extra_features.categorical + source.extra_features.numeric
+        )
+    )
+    declarations = _validated(
+        problems,
+        validate_declarations,
+        mapped,
+        source=file,
+        extra_columns=extras,
+        date_format=source.date_format,
+    )
+    return mapped, declarations, problems
+
+
+def source_declarations(raw: pd.DataFrame, source: SourceConfig, file: str) -> pd.DataFrame:
+    """A table in the source's own columns as canonical declarations with their ``x_`` extra
+    features: the mapping training applies, for files to score (no label columns needed).
+
+    Raises:
+        ConfigError: the mapping names columns the table does not have.
+        DataValidationError: every problem of the mapped table.
+    """
+    _, declarations, problems = _mapped_declarations(raw, source, file, labels=False)
+    if problems or declarations is None:
+        raise DataValidationError(problems)
+    return declarations
+
+
 def load_dataset(source: SourceConfig) -> Dataset:
     """Read, map and validate every table a source names, then derive the labels.
 
@@ -631,23 +678,9 @@ def load_dataset(source: SourceConfig) -> Dataset:
     threats = resolve_threats(source)
     raw = read_table(source.declarations)
     file = _source_name(source.declarations)
-    config_problems = mapping_problems(raw, source, file)
-    if config_problems:
-        raise ConfigError(config_problems, source=file)
-
-    mapped = map_declarations(raw, source)
-    mapped, problems = _numeric_extras(mapped, source.extra_features.numeric, file)
+    mapped, declarations, problems = _mapped_declarations(raw, source, file)
     extra_categorical = tuple(extra_feature_name(c) for c in source.extra_features.categorical)
     extra_numeric = tuple(extra_feature_name(c) for c in source.extra_features.numeric)
-    extras = tuple(dict.fromkeys(extra_categorical + extra_numeric))
-    declarations = _validated(
-        problems,
-        validate_declarations,
-        mapped,
-        source=file,
-        extra_columns=extras,
-        date_format=source.date_format,
-    )
     declared_outcomes = _validated(
         problems, _validate_declared_outcomes, mapped, file, source.date_format
     )

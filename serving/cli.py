@@ -84,7 +84,11 @@ def serve(
 def score(
     input_path: Annotated[
         Path,
-        typer.Option("--input", "-i", help="Declarations, CSV or Parquet (canonical columns)."),
+        typer.Option(
+            "--input",
+            "-i",
+            help="Declarations, CSV or Parquet: canonical columns, or the export's own with --config.",
+        ),
     ],
     output_path: Annotated[
         Path, typer.Option("--output", "-o", help="Scores, CSV or Parquet (by extension).")
@@ -99,10 +103,20 @@ def score(
     chunk_rows: Annotated[
         int, typer.Option(min=1, help="Declarations read and scored at a time.")
     ] = 20_000,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Training configuration whose source mapping reads the input: a file in the "
+            "export's own columns, mapped as for training (its file paths are not read).",
+        ),
+    ] = None,
 ) -> None:
     """Score a file of declarations in chunks, with the same results as the API."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from features.config_file import load_source_config
+    from features.sources import ConfigError
     from features.validation import DataValidationError
     from serving.model.holder import ModelLoadError, local_loader, registry_loader
     from serving.scoring.batch import BatchInputError, file_format, score_file
@@ -117,6 +131,10 @@ def score(
         raise fail(str(error)) from None
     if not input_path.is_file():
         raise fail(f"{input_path}: no such file")
+    try:
+        source = None if config is None else load_source_config(config)
+    except ConfigError as error:
+        raise fail(str(error)) from None
     # Our own progress bar is enough; MLflow's download bar would interleave with it.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     is_directory = Path(model_uri).is_dir()
@@ -153,8 +171,9 @@ def score(
                 num_threads=settings.lightgbm_threads(),
                 chunk_rows=chunk_rows,
                 on_chunk=advance,
+                source=source,
             )
-        except (BatchInputError, DataValidationError) as error:
+        except (BatchInputError, ConfigError, DataValidationError) as error:
             raise fail(str(error)) from None
     lanes = ", ".join(f"{lane} {count:,}" for lane, count in sorted(summary.lanes.items()))
     console.print(

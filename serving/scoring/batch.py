@@ -1,8 +1,9 @@
 """Batch scoring of declaration files of any size, with the same results as the API.
 
 A CSV or Parquet file is read in chunks (pandas ``read_csv(chunksize=)``,
-``ParquetFile.iter_batches``), each chunk validated by `features.validation` and scored by the
-bundle exactly as POST /v1/scores does (`ScoreResult.from_scored`), and written out at once,
+``ParquetFile.iter_batches``), each chunk validated by `features.validation` (after the
+training configuration's column mapping, for a file in an export's own columns) and scored by
+the bundle exactly as POST /v1/scores does (`ScoreResult.from_scored`), and written out at once,
 so memory stays flat whatever the file size. Output goes to a temporary file beside the
 target and is renamed into place only when every chunk succeeded.
 
@@ -23,7 +24,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.validation import DataValidationError, validate_declarations
+from features.extras import conform_extras, validated_for_model
+from features.sources import SourceConfig, source_declarations
+from features.validation import DataValidationError
 from models.bundle import ModelBundle
 from serving.scoring.schemas import ScoreResult
 
@@ -127,6 +130,18 @@ def _shifted(error: DataValidationError, source: str, offset: int) -> DataValida
     )
 
 
+def _declarations(
+    raw: pd.DataFrame, bundle: ModelBundle, name: str, source: SourceConfig | None
+) -> pd.DataFrame:
+    """A chunk as the model reads it: mapped when a source mapping is given, validated, and
+    with every extra feature the model reads (a column it lacks is a problem)."""
+    if source is None:
+        return validated_for_model(raw, bundle.extra_features, source=name, required=True)
+    categorical, numeric = bundle.extra_features
+    mapped = source_declarations(raw, source, name)
+    return conform_extras(mapped, categorical, numeric, source=name, required=True)
+
+
 def score_file(
     input_path: Path,
     output_path: Path,
@@ -138,11 +153,19 @@ def score_file(
     num_threads: int = 1,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_chunk: ProgressCallback | None = None,
+    source: SourceConfig | None = None,
 ) -> BatchSummary:
     """Score every declaration of ``input_path`` into ``output_path`` (CSV or Parquet).
 
+    Args:
+        source: the `source` section of a training configuration: the input is in the
+            export's own columns and is mapped as training maps it (columns, values,
+            defaults, extra features, date format). Without it the input has canonical
+            columns, plus the ``x_`` extra features the model was trained with.
+
     Raises:
         BatchInputError: unusable file names or a missing input.
+        ConfigError: the mapping names columns the input does not have.
         DataValidationError: a chunk does not validate; rows are numbered from the file start.
     """
     output_kind = file_format(output_path)
@@ -159,7 +182,7 @@ def score_file(
             partial.write_text("")
         for raw, fraction in read_chunks(input_path, chunk_rows):
             try:
-                declarations = validate_declarations(raw, source=str(input_path))
+                declarations = _declarations(raw, bundle, str(input_path), source)
             except DataValidationError as error:
                 raise _shifted(error, str(input_path), rows) from None
             scored = bundle.score(

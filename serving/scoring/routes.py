@@ -97,12 +97,15 @@ async def score(payload: ScoreRequest, request: Request, caller: CurrentCaller) 
     # errors) and the store's commit run in threads.
     # The validated field values as pydantic keeps them (dict(model) costs 20 times more).
     records = [{**d.__dict__, **(d.model_extra or {})} for d in payload.declarations]
-    declarations = canonical_records(records)
+    # A model trained with extra x_ features reads them typed by kind: the frame path does that.
+    extra_features = model.bundle.extra_features
+    declarations = None if any(extra_features) else canonical_records(records)
     if declarations is None:  # unusual values or invalid declarations: the frame path decides
         declarations = await run_in_threadpool(
             validated_declarations,
             lambda: declarations_frame(payload.declarations),
             source=REQUEST_SOURCE,
+            extra_features=extra_features,
         )
     scored = await state.scoring.score_async(model, declarations, top_k)
     # Kept (committed) before the answer: worklists and outcomes build on what was served.
