@@ -117,7 +117,11 @@ def post_outcomes(
         caller, store, [outcome.declaration_id for outcome in payload.outcomes], "outcomes"
     )
     try:
-        written = service.record_outcomes(store, outcomes_frame(payload.outcomes))
+        written = service.record_outcomes(
+            store,
+            outcomes_frame(payload.outcomes),
+            draws=[outcome.draw_id for outcome in payload.outcomes],
+        )
     except service.OutcomesRejected as error:
         if error.unknown:
             # Never scored: answered as a declaration outside the remit is (404, same words),

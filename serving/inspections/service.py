@@ -79,6 +79,8 @@ def declaration_detail(store: Store, declaration_id: str) -> DeclarationDetail |
 
 def _worklist_view(run: WorklistRun, scores: Mapping[str, ScoredDeclaration]) -> Worklist:
     return Worklist(
+        draw_id=run.id,
+        version=run.version,
         office_id=run.office_id,
         date=run.day,
         capacity=run.capacity,
@@ -114,7 +116,8 @@ def worklist(
 
     Asking again returns the recorded picks; when declarations were scored since, a new
     worklist is drawn over all of them (the seed is the office and day, so the draw is
-    reproducible) and recorded beside the earlier one.
+    reproducible) and recorded as the next version beside the earlier ones, which keep their
+    picks and probabilities for the outcomes that follow them.
     """
     for _attempt in range(3):
         with store.transaction() as session:
@@ -188,13 +191,23 @@ def _outcome_problems(error: DataValidationError) -> list[OutcomeProblem]:
 
 
 def record_outcomes(
-    store: Store, raw: pd.DataFrame, *, source: str = "request"
+    store: Store,
+    raw: pd.DataFrame,
+    *,
+    source: str = "request",
+    draws: Sequence[int | None] | None = None,
 ) -> repository.OutcomeWrite:
     """Validate outcomes against the store and record them, all or nothing.
 
+    Args:
+        draws: per outcome, the worklist draw the officer acted on (None: the draw in force
+            when it was inspected, if a worklist picked it).
+
     Raises:
-        OutcomesRejected: malformed values, unknown declaration ids, or a repeat of a stored
-            outcome with different values; the problems name rows and fields, never values.
+        OutcomesRejected: malformed values, unknown declaration ids, a draw that did not pick
+            the declaration (or another reason or probability than its pick), or a repeat of
+            a stored outcome with different values; the problems name rows and fields, never
+            values.
     """
     with store.transaction() as session:
         ids = raw["declaration_id"].dropna().astype(str).tolist()
@@ -206,7 +219,21 @@ def record_outcomes(
             unknown = all(p.message.startswith(UNKNOWN_DECLARATION) for p in problems)
             raise OutcomesRejected(problems, unknown=unknown) from None
         try:
-            return repository.record_outcomes(session, outcomes)
+            return repository.record_outcomes(session, outcomes, draws=draws)
+        except repository.OutcomeDrawError as error:
+            raise OutcomesRejected(
+                [
+                    OutcomeProblem(
+                        row,
+                        column,
+                        message,
+                        "name the draw whose worklist listed the declaration (draw_id of GET "
+                        "/v1/worklist), and leave selection_reason and selection_probability "
+                        "empty or as that pick gives them",
+                    )
+                    for row, column, message in error.mismatches
+                ]
+            ) from None
         except repository.OutcomeConflictError as error:
             raise OutcomesRejected(
                 [

@@ -394,11 +394,21 @@ def record_worklist(
     picks: Sequence[Pick],
     created_at: datetime | None = None,
 ) -> WorklistRun:
-    """Store a worklist and each of its picks with reason and selection probability."""
+    """Store a worklist draw and each of its picks with reason and selection probability.
+
+    The draw is the next version of the office's day; two draws recorded at once cannot get
+    the same version (a unique index): the later commit fails and its caller draws again.
+    """
     at = created_at or datetime.now(UTC)
+    latest = session.scalar(
+        select(func.max(WorklistRun.version)).where(
+            WorklistRun.office_id == office_id, WorklistRun.day == day
+        )
+    )
     run = WorklistRun(
         office_id=office_id,
         day=day,
+        version=(latest or 0) + 1,
         capacity=capacity,
         exploration_share=exploration_share,
         pool_size=pool_size,
@@ -423,11 +433,11 @@ def record_worklist(
     return run
 
 
-def latest_selections(
+def worklist_picks(
     session: Session, declaration_ids: Collection[str]
-) -> dict[str, WorklistSelection]:
-    """The most recent worklist pick of each declaration (its reason and probability)."""
-    found: dict[str, WorklistSelection] = {}
+) -> dict[str, list[WorklistSelection]]:
+    """Every worklist pick of each declaration, in the order the draws were made."""
+    found: dict[str, list[WorklistSelection]] = {}
     ids = list(declaration_ids)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -437,8 +447,49 @@ def latest_selections(
             .order_by(WorklistSelection.id)
         )
         for row in rows:
-            found[row.declaration_id] = row  # later rows overwrite earlier ones
+            found.setdefault(row.declaration_id, []).append(row)
     return found
+
+
+def pick_acted_on(
+    picks: Sequence[WorklistSelection], inspected_at: datetime, draw_id: int | None = None
+) -> WorklistSelection | None:
+    """The pick an inspection followed: the named draw's, else the draw in force when it was
+    inspected (the newest drawn by then; the first one when every draw came later).
+
+    A redraw made after the inspection never replaces the draw in force, so the selection
+    probability of an outcome does not move when new declarations are scored later.
+    """
+    if draw_id is not None:
+        return next((pick for pick in picks if pick.run_id == draw_id), None)
+    drawn_by_then = [pick for pick in picks if pick.created_at <= inspected_at]
+    if drawn_by_then:
+        return drawn_by_then[-1]
+    return picks[0] if picks else None
+
+
+def _acted_on(
+    picks: Sequence[WorklistSelection],
+    inspected_at: datetime,
+    draw_id: int | None,
+    reason: str | None,
+) -> WorklistSelection | None:
+    """`pick_acted_on`, unless the outcome names another reason and no draw (an officer's or
+    intelligence selection, or a profile's own share: it keeps its own probability)."""
+    pick = pick_acted_on(picks, inspected_at, draw_id)
+    if pick is not None and draw_id is None and reason not in (None, pick.reason):
+        return None
+    return pick
+
+
+def _with_pick(values: dict[str, Any], pick: WorklistSelection | None) -> None:
+    """Fill an outcome's empty selection reason and probability from the pick it followed."""
+    if pick is None:
+        return
+    if values["selection_reason"] is None:
+        values["selection_reason"] = pick.reason
+    if values["selection_probability"] is None:
+        values["selection_probability"] = pick.selection_probability
 
 
 # -- outcomes ----------------------------------------------------------------------------------
@@ -453,6 +504,15 @@ class OutcomeConflictError(ValueError):
             f"{len(conflicts)} outcome(s) differ from the outcome already recorded for the same "
             "declaration and inspection time"
         )
+
+
+class OutcomeDrawError(ValueError):
+    """An outcome names a draw that did not pick its declaration, or a selection reason or
+    probability other than that draw's pick."""
+
+    def __init__(self, mismatches: Sequence[tuple[int, str, str]]) -> None:
+        self.mismatches = list(mismatches)  # (0-based row of the request, field, message)
+        super().__init__("; ".join(message for _, _, message in self.mismatches))
 
 
 @dataclass(frozen=True)
@@ -476,6 +536,22 @@ def _outcome_values(record: Mapping[Any, Any]) -> dict[str, Any]:
     return values
 
 
+def _draw_mismatch(
+    values: Mapping[str, Any], pick: WorklistSelection | None
+) -> tuple[str, str] | None:
+    """What differs between an outcome naming a draw and that draw's pick: (field, message)."""
+    if pick is None:
+        return "draw_id", "this worklist draw did not pick the declaration"
+    if values["selection_reason"] not in (None, pick.reason):
+        return "selection_reason", "differs from the reason of the named draw's pick"
+    probability = values["selection_probability"]
+    if probability is not None and not math.isclose(
+        float(probability), pick.selection_probability, rel_tol=1e-9, abs_tol=1e-12
+    ):
+        return "selection_probability", "differs from the probability of the named draw's pick"
+    return None
+
+
 def _same(stored: InspectionOutcome, values: Mapping[str, Any]) -> bool:
     for name, value in values.items():
         old = getattr(stored, name)
@@ -488,17 +564,28 @@ def _same(stored: InspectionOutcome, values: Mapping[str, Any]) -> bool:
 
 
 def record_outcomes(
-    session: Session, outcomes: pd.DataFrame, *, recorded_at: datetime | None = None
+    session: Session,
+    outcomes: pd.DataFrame,
+    *,
+    draws: Sequence[int | None] | None = None,
+    recorded_at: datetime | None = None,
 ) -> OutcomeWrite:
     """Store validated outcomes, idempotent on (declaration_id, inspected_at).
 
     A repeat of an outcome already stored with the same values is skipped; a repeat with
     different values raises `OutcomeConflictError` before anything is added, so a request
-    lands whole or not at all. A selection reason or probability left empty is filled from
-    the worklist that picked the declaration.
+    lands whole or not at all. Each outcome keeps the worklist draw it followed (the one it
+    names, else the draw in force when it was inspected: `pick_acted_on`), and a selection
+    reason or probability left empty is filled from that draw's pick, so a later redraw never
+    changes it.
 
     Args:
         outcomes: canonical outcomes (``features.validation.validate_outcomes``).
+        draws: per outcome, the ``draw_id`` of the worklist the officer acted on, or None.
+
+    Raises:
+        OutcomeDrawError: a named draw did not pick the declaration, or its pick differs.
+        OutcomeConflictError: a repeat of a stored outcome with other values.
     """
     at = recorded_at or datetime.now(UTC)
     records = outcomes.to_dict(orient="records")
@@ -518,21 +605,27 @@ def record_outcomes(
             )
         ):
             existing[(row.declaration_id, row.inspected_at)] = row
-    selections = latest_selections(session, ids)
+    picks = worklist_picks(session, ids)
+    named = list(draws) if draws is not None else [None] * len(records)
 
     conflicts: list[tuple[int, str]] = []
+    mismatches: list[tuple[int, str, str]] = []
     new: dict[tuple[str, datetime], InspectionOutcome] = {}
     repeated = 0
     for position, (record, key) in enumerate(zip(records, keys, strict=True)):
         values = _outcome_values(record)
-        picked = selections.get(key[0])
-        if picked is not None and values["selection_reason"] is None:
-            values["selection_reason"] = picked.reason
-            if values["selection_probability"] is None:
-                values["selection_probability"] = picked.selection_probability
+        draw_id = named[position]
+        pick = _acted_on(picks.get(key[0], []), key[1], draw_id, values["selection_reason"])
+        if draw_id is not None and (mismatch := _draw_mismatch(values, pick)):
+            mismatches.append((position, *mismatch))
+            continue
+        _with_pick(values, pick)
+        values["draw_id"] = None if pick is None else pick.run_id
         before = existing.get(key) or new.get(key)
         if before is not None:
-            if _same(before, values):
+            # The draw counts only when the outcome names it; else the stored one stands.
+            compared = values if draw_id is not None else {**values, "draw_id": before.draw_id}
+            if _same(before, compared):
                 repeated += 1
             else:
                 conflicts.append((position, key[0]))
@@ -540,11 +633,24 @@ def record_outcomes(
         new[key] = InspectionOutcome(
             declaration_id=key[0], inspected_at=key[1], recorded_at=at, **values
         )
+    if mismatches:
+        raise OutcomeDrawError(mismatches)
     if conflicts:
         raise OutcomeConflictError(conflicts)
     session.add_all(new.values())
     session.flush()
     return OutcomeWrite(recorded=len(new), already_recorded=repeated)
+
+
+def outcome_pick(
+    outcome: InspectionOutcome, picks: Sequence[WorklistSelection]
+) -> WorklistSelection | None:
+    """The worklist pick a stored outcome followed (its draw's; for an outcome recorded before
+    draws were named, the draw in force when it was inspected among those made by the time
+    it was recorded: a later draw is never one it followed), or None."""
+    if outcome.draw_id is None:
+        picks = [pick for pick in picks if pick.created_at <= outcome.recorded_at]
+    return _acted_on(picks, outcome.inspected_at, outcome.draw_id, outcome.selection_reason)
 
 
 # -- export for retraining ---------------------------------------------------------------------
@@ -553,9 +659,10 @@ def record_outcomes(
 def export_tables(session: Session) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Declarations (newest scoring of each, canonical columns) and outcomes with probabilities.
 
-    An outcome without its own selection probability takes the probability of the worklist
-    pick that sent the declaration to inspection; outcomes of declarations no worklist picked
-    keep theirs (officer or intelligence selections have none).
+    Each outcome carries the selection probability of the draw it followed (kept when it
+    was recorded; for an outcome recorded before draws were named, the draw in force when it
+    was inspected), never that of a later redraw; outcomes no worklist picked keep theirs
+    (officer or intelligence selections have none).
     """
     newest = select(func.max(ScoredDeclaration.id)).group_by(ScoredDeclaration.declaration_id)
     rows = session.scalars(
@@ -570,16 +677,11 @@ def export_tables(session: Session) -> tuple[pd.DataFrame, pd.DataFrame]:
     stored = session.scalars(
         select(InspectionOutcome).order_by(InspectionOutcome.inspected_at, InspectionOutcome.id)
     ).all()
-    selections = latest_selections(session, sorted({o.declaration_id for o in stored}))
+    picks = worklist_picks(session, sorted({o.declaration_id for o in stored}))
     outcome_rows = []
     for outcome in stored:
         row = {name: getattr(outcome, name) for name in OUTCOME_COLUMNS}
-        picked = selections.get(outcome.declaration_id)
-        if picked is not None:
-            if row["selection_reason"] is None:
-                row["selection_reason"] = picked.reason
-            if row["selection_probability"] is None:
-                row["selection_probability"] = picked.selection_probability
+        _with_pick(row, outcome_pick(outcome, picks.get(outcome.declaration_id, [])))
         outcome_rows.append(row)
     outcomes = pd.DataFrame.from_records(outcome_rows, columns=list(OUTCOME_COLUMNS))
     return declarations, outcomes

@@ -113,6 +113,9 @@ def test_worklist_fills_capacity_and_repeats_until_new_declarations_arrive(
     changed = client.get("/v1/worklist", params=query).json()
     assert changed["candidates"] == 40
     assert changed["created_at"] != first["created_at"]
+    # Each draw is a version of its own; the first keeps its picks.
+    assert (first["version"], changed["version"]) == (1, 2)
+    assert changed["draw_id"] != first["draw_id"]
 
 
 def test_outcomes_take_the_worklist_probability_and_are_idempotent(
@@ -122,8 +125,13 @@ def test_outcomes_take_the_worklist_probability_and_are_idempotent(
     score(client, day, top_k=0)
     picks = client.get("/v1/worklist", params={"office_id": OFFICE, "date": DAY, "capacity": 20})
     drawn = next(p for p in picks.json()["picks"] if p["reason"] == "random")
+    draw_id = picks.json()["draw_id"]
     payload = {
-        "outcomes": [outcome(drawn["declaration_id"], result="irregular", weapons_found=True)]
+        "outcomes": [
+            outcome(
+                drawn["declaration_id"], result="irregular", weapons_found=True, draw_id=draw_id
+            )
+        ]
     }
 
     first = client.post("/v1/outcomes", json=payload)
@@ -135,6 +143,7 @@ def test_outcomes_take_the_worklist_probability_and_are_idempotent(
     assert len(stored) == 1
     assert stored[0]["selection_reason"] == "random"
     assert stored[0]["selection_probability"] == pytest.approx(drawn["selection_probability"])
+    assert stored[0]["draw_id"] == draw_id
     assert (stored[0]["result"], stored[0]["weapons_found"]) == ("irregular", True)
 
 
