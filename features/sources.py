@@ -446,7 +446,7 @@ def label_from_column(values: pd.Series, positive: Sequence[Any]) -> pd.Series:
 # ---------------------------------------------------------------------------------------------
 
 
-def _outcome_threat_flags(outcomes: pd.DataFrame) -> dict[str, pd.Series]:
+def outcome_threat_flags(outcomes: pd.DataFrame) -> dict[str, pd.Series]:
     """Per outcome row, whether it is positive for each outcome-derived threat."""
     return {
         "weapons": outcomes["weapons_found"].astype(bool),
@@ -460,7 +460,7 @@ def _summarise_outcomes(outcomes: pd.DataFrame, threats: Sequence[str]) -> pd.Da
     duty summed, selection reason and probability of the first inspection."""
     ordered = outcomes.sort_values("inspected_at", kind="stable", na_position="last")
     ids = ordered["declaration_id"]
-    flags = _outcome_threat_flags(ordered)
+    flags = outcome_threat_flags(ordered)
     first = ordered.drop_duplicates("declaration_id", keep="first").set_index("declaration_id")
     grouped = ordered.groupby(ids, sort=False)
     summary = pd.DataFrame(

@@ -31,6 +31,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         await to_thread.run_sync(state.scoring.stop)
+        if state.performance is not None:
+            state.performance.stop()
         if state.store is not None:
             state.store.close()
             state.store = None

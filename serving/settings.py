@@ -75,6 +75,30 @@ class ServiceSettings(AccessSettings):
     num_threads: int | None = Field(
         default=None, ge=1, description="LightGBM threads per worker; default: every available core"
     )
+    monitor_weeks: int = Field(
+        default=8, ge=1, le=520, description="weeks of outcomes the performance monitor reads"
+    )
+    monitor_min_random_picks: int = Field(
+        default=30,
+        ge=1,
+        description="random picks in the window before the monitor judges whether model picks "
+        "beat them",
+    )
+    monitor_min_model_picks: int = Field(
+        default=30, ge=1, description="model picks per side before a hit-rate drop is judged"
+    )
+    monitor_hit_rate_drop: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="alert when the last week's model-pick hit rate falls by more than this share "
+        "of the earlier weeks'",
+    )
+    monitor_refresh_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="the performance figures are recomputed at most this often after outcomes",
+    )
 
     def resolved_tracking_uri(self) -> str:
         """MLFLOW_TRACKING_URI when set, else SHIPRISK_TRACKING_URI, else the embedded store."""

@@ -20,7 +20,7 @@ from serving.base import (
     reasons_in_language,
     request_locale,
 )
-from serving.deps import CurrentCaller, OperationalStore, Policy, justification
+from serving.deps import CurrentCaller, OperationalStore, Policy, State, justification
 from serving.inspections import service
 from serving.inspections.schemas import (
     DeclarationDetail,
@@ -104,13 +104,17 @@ def get_worklist(
             "description": "a declaration never scored, or outside the key's remit",
         },
         400: {"model": ErrorResponse, "description": "the body is not JSON"},
-        409: {"model": ErrorResponse, "description": "differs from a recorded outcome"},
+        409: {
+            "model": ErrorResponse,
+            "description": "differs from a recorded outcome, or from the pick of the worklist "
+            "draw it names",
+        },
         422: {"model": ErrorResponse, "description": "field path and what was expected"},
         **_STORE_DOWN,
     },
 )
 def post_outcomes(
-    payload: OutcomeRequest, store: OperationalStore, caller: CurrentCaller
+    payload: OutcomeRequest, store: OperationalStore, caller: CurrentCaller, state: State
 ) -> OutcomeResponse:
     """Record inspection outcomes: all of them, or none when one is wrong."""
     hide_unseen_declarations(
@@ -138,7 +142,7 @@ def post_outcomes(
                     for problem in error.problems
                 ],
             ) from None
-        conflict = all(
+        conflict = error.draw or all(
             p.column == "inspected_at" and "already" in p.message for p in error.problems
         )
         raise HTTPException(
@@ -158,4 +162,6 @@ def post_outcomes(
                 for problem in error.problems
             ],
         ) from None
+    if written.recorded and state.performance is not None:
+        state.performance.outcomes_recorded(store)  # hit rates recomputed soon, in a thread
     return OutcomeResponse(recorded=written.recorded, already_recorded=written.already_recorded)

@@ -171,11 +171,17 @@ class OutcomesRejected(ValueError):
     """Outcomes that did not validate or conflict with stored ones; nothing was stored."""
 
     def __init__(
-        self, problems: Sequence[OutcomeProblem], *, conflict: bool = False, unknown: bool = False
+        self,
+        problems: Sequence[OutcomeProblem],
+        *,
+        conflict: bool = False,
+        unknown: bool = False,
+        draw: bool = False,
     ) -> None:
         self.problems = list(problems)
         self.conflict = conflict  # True: repeats of stored outcomes with other values
         self.unknown = unknown  # True: only outcomes for declarations never scored
+        self.draw = draw  # True: outcomes that do not match the worklist draw they name
         super().__init__("; ".join(p.message for p in self.problems))
 
 
@@ -232,7 +238,8 @@ def record_outcomes(
                         "empty or as that pick gives them",
                     )
                     for row, column, message in error.mismatches
-                ]
+                ],
+                draw=True,
             ) from None
         except repository.OutcomeConflictError as error:
             raise OutcomesRejected(

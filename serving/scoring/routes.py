@@ -19,6 +19,7 @@ from serving.base import (
     current_model,
     reasons_in_language,
     request_locale,
+    risk_basis,
 )
 from serving.deps import CurrentCaller, commit_with_record, name_declarations, open_store
 from serving.scoring.queue import validated_declarations
@@ -119,6 +120,7 @@ async def score(payload: ScoreRequest, request: Request, caller: CurrentCaller) 
     state.metrics.count_lanes([s.lane for s in scored], model.label)
     body = ScoreResponse(
         model=ModelRef(name=model.name, version=model.version),
+        risk_basis=risk_basis(model.bundle.metadata),
         results=[ScoreResult.from_scored(s) for s in scored],
     )
     headers = {MODEL_VERSION_HEADER: model.label}

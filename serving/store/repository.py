@@ -11,7 +11,7 @@ import hashlib
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import numpy as np
@@ -28,6 +28,7 @@ from serving.store.tables import (
     DeclarationLodging,
     DriftReport,
     InspectionOutcome,
+    PerformanceReport,
     ScoredDeclaration,
     WorklistRun,
     WorklistSelection,
@@ -685,6 +686,106 @@ def export_tables(session: Session) -> tuple[pd.DataFrame, pd.DataFrame]:
         outcome_rows.append(row)
     outcomes = pd.DataFrame.from_records(outcome_rows, columns=list(OUTCOME_COLUMNS))
     return declarations, outcomes
+
+
+# -- performance monitoring --------------------------------------------------------------------
+
+_FLAGS = ("weapons_found", "migrants_found", "revenue_irregularity")
+
+
+def performance_outcomes(
+    session: Session, *, weeks: int
+) -> tuple[pd.DataFrame, dict[tuple[str, date], int]]:
+    """The inspected declarations of the last ``weeks`` lodging weeks that have outcomes, and
+    the declarations scored per (office, lodging day) of those weeks.
+
+    One row per inspected declaration (its first inspection's selection; found when any
+    inspection found it), with the office and UTC day it was lodged and the selection reason
+    and probability of the draw it followed (`outcome_pick`).
+    """
+    joined = select(
+        InspectionOutcome, DeclarationLodging.office_id, DeclarationLodging.lodged_at
+    ).join(
+        DeclarationLodging, DeclarationLodging.declaration_id == InspectionOutcome.declaration_id
+    )
+    newest = session.scalar(
+        select(func.max(DeclarationLodging.lodged_at)).join(
+            InspectionOutcome,
+            InspectionOutcome.declaration_id == DeclarationLodging.declaration_id,
+        )
+    )
+    columns = [
+        "declaration_id",
+        "office_id",
+        "day",
+        "selection_reason",
+        "selection_probability",
+        *_FLAGS,
+    ]
+    if newest is None:
+        return pd.DataFrame(columns=columns), {}
+    last_day = newest.astimezone(UTC).date()
+    start = last_day - timedelta(days=last_day.weekday() + 7 * (weeks - 1))
+    since = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
+    stored = session.execute(
+        joined.where(DeclarationLodging.lodged_at >= since).order_by(
+            InspectionOutcome.inspected_at, InspectionOutcome.id
+        )
+    ).all()
+    picks = worklist_picks(session, sorted({row[0].declaration_id for row in stored}))
+    first: dict[str, dict[str, Any]] = {}
+    for outcome, office_id, lodged_at in stored:
+        row = first.get(outcome.declaration_id)
+        if row is None:
+            row = {
+                "declaration_id": outcome.declaration_id,
+                "office_id": office_id,
+                "day": lodged_at.astimezone(UTC).date(),
+                "selection_reason": outcome.selection_reason,
+                "selection_probability": outcome.selection_probability,
+                "weapons_found": False,
+                "migrants_found": 0.0,
+                "revenue_irregularity": False,
+            }
+            _with_pick(row, outcome_pick(outcome, picks.get(outcome.declaration_id, [])))
+            first[outcome.declaration_id] = row
+        row["weapons_found"] |= bool(outcome.weapons_found)
+        row["migrants_found"] = max(row["migrants_found"], outcome.migrants_found or 0.0)
+        row["revenue_irregularity"] |= bool(outcome.revenue_irregularity)
+    frame = pd.DataFrame.from_records(list(first.values()), columns=columns)
+    frame["selection_probability"] = frame["selection_probability"].astype("float64")
+    counts = session.execute(
+        select(
+            ScoredDeclaration.office_id,
+            ScoredDeclaration.lodged_day,
+            func.count(func.distinct(ScoredDeclaration.declaration_id)),
+        )
+        .where(ScoredDeclaration.lodged_day >= start)
+        .group_by(ScoredDeclaration.office_id, ScoredDeclaration.lodged_day)
+    ).all()
+    return frame, {(office, day): int(n) for office, day, n in counts}
+
+
+def record_performance_report(
+    session: Session, summary: Mapping[str, Any], *, created_at: datetime | None = None
+) -> PerformanceReport:
+    """Keep one computation of the performance figures."""
+    report = PerformanceReport(created_at=created_at or datetime.now(UTC), summary=dict(summary))
+    session.add(report)
+    session.flush()
+    return report
+
+
+def latest_performance_report(session: Session) -> PerformanceReport | None:
+    """The newest performance figures, or None before the first computation."""
+    return session.scalars(
+        select(PerformanceReport).order_by(PerformanceReport.id.desc()).limit(1)
+    ).first()
+
+
+def latest_performance_report_id(session: Session) -> int | None:
+    """The id of the newest performance report: a cheap check whether figures changed."""
+    return session.scalar(select(func.max(PerformanceReport.id)))
 
 
 # -- drift reports -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -145,19 +146,24 @@ def test_the_api_reads_a_left_out_extra_feature_as_missing(
         )
 
 
+def score_command(research: ResearchModel, source: Path, out: Path, *extra: str) -> Any:
+    """`shiprisk score` of ``source`` into ``out`` with the research model."""
+    command = ["score", "-i", str(source), "-o", str(out), "--model", str(research.bundle_dir)]
+    return runner.invoke(shiprisk_app(), [*command, *extra])
+
+
 def test_batch_scoring_reads_an_export_through_the_training_mapping(
     research: ResearchModel, tmp_path: Path
 ) -> None:
     export = tmp_path / "to-score.csv"
     research.export.to_csv(export, index=False)
     out = tmp_path / "scores.parquet"
-    command = ["score", "-i", str(export), "-o", str(out), "--model", str(research.bundle_dir)]
-    result = runner.invoke(shiprisk_app(), [*command, "--config", str(research.config)])
+    result = score_command(research, export, out, "--config", str(research.config))
     assert result.exit_code == 0, result.output
     assert_same_risks(pd.read_parquet(out), research)
 
     # The same file without the mapping: its columns are not canonical, and the answer says so.
-    refused = runner.invoke(shiprisk_app(), command)
+    refused = score_command(research, export, out)
     assert refused.exit_code == 2
     assert "declaration_id" in refused.output
 
@@ -168,14 +174,13 @@ def test_batch_scoring_of_canonical_columns_keeps_the_extra_features(
     canonical = tmp_path / "canonical.csv"
     research.canonical.to_csv(canonical, index=False)
     out = tmp_path / "scores.csv"
-    command = ["score", "-i", str(canonical), "-o", str(out), "--model", str(research.bundle_dir)]
-    result = runner.invoke(shiprisk_app(), command)
+    result = score_command(research, canonical, out)
     assert result.exit_code == 0, result.output
     assert_same_risks(pd.read_csv(out, dtype={"declaration_id": str}), research)
 
     # A file without a column the model reads is refused, naming the column.
     research.canonical.drop(columns="x_tax_type").to_csv(canonical, index=False)
-    refused = runner.invoke(shiprisk_app(), command)
+    refused = score_command(research, canonical, out)
     assert refused.exit_code == 2
     assert "x_tax_type" in refused.output and "extra feature column is missing" in refused.output
 

@@ -144,6 +144,15 @@ def test_outcomes_take_the_worklist_probability_and_are_idempotent(
     assert stored[0]["selection_reason"] == "random"
     assert stored[0]["selection_probability"] == pytest.approx(drawn["selection_probability"])
     assert stored[0]["draw_id"] == draw_id
+
+    # A draw that did not pick the declaration: the request conflicts with what was drawn.
+    picked = {p["declaration_id"] for p in picks.json()["picks"]}
+    other = next(d for d in day["declaration_id"] if d not in picked)
+    refused = client.post("/v1/outcomes", json={"outcomes": [outcome(other, draw_id=draw_id)]})
+    assert refused.status_code == 409
+    assert [(e["loc"], e["type"]) for e in refused.json()["detail"]] == [
+        (["body", "outcomes", 0, "draw_id"], "outcome_conflict")
+    ]
     assert (stored[0]["result"], stored[0]["weapons_found"]) == ("irregular", True)
 
 
