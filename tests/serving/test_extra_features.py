@@ -73,6 +73,8 @@ def research(tmp_path_factory: pytest.TempPathFactory) -> ResearchModel:
     dataset = load_dataset(training.source)
     run = fit_run(training, dataset, FitSettings.from_config(training.model))
     assert run.bundle.extra_features[0]  # the mapping's extra columns are model features
+    # As training writes it when selection probabilities allowed the correction (issue 14).
+    run.bundle.metadata["risk_basis"] = "all_declarations"
     run.bundle.save(root / "bundle")
     bundle = ModelBundle.load(root / "bundle")
     export = pd.read_csv(root / "export" / "part-2.csv", dtype=str).tail(SCORED)
@@ -207,3 +209,21 @@ def test_requests_with_text_extra_features_batch_together(research: ResearchMode
     assert together.columns.strings("x_import_type").tolist() == (frame["x_import_type"].tolist())
     scores = research.bundle.risk_frame(together)
     assert_same_risks(scores, research)
+
+
+def test_the_risk_basis_of_the_bundle_is_shown_with_the_model_and_every_score(
+    client: TestClient, research: ResearchModel
+) -> None:
+    assert client.get("/v1/model").json()["risk_basis"] == "all_declarations"
+    response = client.post(
+        "/v1/scores", json={"declarations": json_payload(research.canonical.head(1))}
+    )
+    assert response.json()["risk_basis"] == "all_declarations"
+
+
+def test_a_bundle_without_a_risk_basis_reads_inspected_only() -> None:
+    from serving.base import risk_basis
+
+    assert risk_basis({}) == "inspected_only"  # trained before the correction existed
+    assert risk_basis({"risk_basis": "all_declarations"}) == "all_declarations"
+    assert risk_basis({"risk_basis": "something else"}) == "inspected_only"
