@@ -32,7 +32,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await to_thread.run_sync(state.scoring.stop)
         if state.performance is not None:
-            state.performance.stop()
+            await to_thread.run_sync(state.performance.stop)
         if state.store is not None:
             state.store.close()
             state.store = None

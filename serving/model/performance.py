@@ -281,9 +281,10 @@ class PerformanceMonitor:
         if timer is not None:
             timer.join(timeout)
 
-    def stop(self) -> None:
-        """Cancel a pending computation."""
+    def stop(self, timeout: float = 10.0) -> None:
+        """Cancel a pending computation and wait for a running one (before the store closes)."""
         with self._lock:
             timer, self._timer = self._timer, None
         if timer is not None:
             timer.cancel()
+        self.flush(timeout)
