@@ -6,9 +6,10 @@ STAMP := $(VENV)/.install.stamp
 DATA_DIR ?= data
 DEMO_DAYS ?= 120
 DEMO_ROWS ?= 400
+MLFLOW_PORT ?= 5000
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint format bench clean
+.PHONY: help install demo test lint format bench clean mlflow-server
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,6 +32,11 @@ test: install ## Run every test (installs chromium and starts PostgreSQL for the
 	  export SHIPRISK_TEST_POSTGRES_URL=$$url; \
 	fi; \
 	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -q
+
+mlflow-server: install ## Start a shared MLflow server (PostgreSQL store, served artifacts) on 127.0.0.1:MLFLOW_PORT (5000)
+	@url=$$(SHIPRISK_MLFLOW_PORT=$(MLFLOW_PORT) MLFLOW=$(BIN)/mlflow bash scripts/mlflow_server.sh) && \
+	  echo "MLflow tracking and registry at $$url: export SHIPRISK_TRACKING_URI=$$url" && \
+	  echo "stop it with: bash scripts/mlflow_server.sh stop (same SHIPRISK_MLFLOW_PORT)"
 
 lint: install ## ruff check, ruff format --check and mypy
 	$(BIN)/ruff check .

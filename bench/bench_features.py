@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import cpu_model
+from bench.processes import measure_in_child
 
 RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +50,7 @@ THREATS = ("weapons", "migrants", "revenue")
 
 def prepare(directory: Path) -> int:
     """Generate, load and validate the synthetic tables; write them as Parquet frames."""
-    from features.sources import load_dataset
+    from features.dataset import load_dataset
     from training.config import load_config
     from training.synthetic import TABLES, generate, training_config
 
@@ -155,17 +156,12 @@ def run_child(implementation: str, import_root: Path, data: Path) -> dict[str, A
     """One measurement in a fresh process whose ``features`` package is ``import_root``'s."""
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(import_root), str(ROOT)])}
     environment.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    child = subprocess.run(
+    return measure_in_child(
         [sys.executable, str(Path(__file__).resolve()), "--measure", str(data), implementation],
         cwd=data,
         env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
+        what=f"feature benchmark ({implementation})",
     )
-    if child.returncode != 0:
-        raise SystemExit(f"feature benchmark ({implementation}) failed:\n{child.stderr}")
-    return dict(json.loads(child.stdout.strip().splitlines()[-1]))
 
 
 def identical(data: Path, name: str) -> bool:
@@ -200,7 +196,7 @@ def section(results: dict[str, dict[str, Any]], rows: int, parity: str) -> str:
         "measurement in the table). Each implementation runs in its own process.",
         "",
         f"Data: `training.synthetic.generate(days={DAYS}, rows_per_day={ROWS_PER_DAY}, "
-        f"seed={SEED})` read through `features.sources` ({rows:,} validated declarations); "
+        f"seed={SEED})` read through `features.dataset.load_dataset` ({rows:,} validated declarations); "
         f"builder fitted on the first {FIT_ROWS:,}; serving rows are the next ones.",
         f"Baseline: `features/` at commit {BASELINE_COMMIT} (before the indexed lookups).",
         "",

@@ -85,7 +85,7 @@ def _train(
     today: date,
 ) -> Any:
     """Fit a bundle on everything known before ``today`` (no MLflow: the loop only scores)."""
-    from features.sources import load_dataset
+    from features.dataset import load_dataset
     from training.config import load_config
     from training.fit import FitSettings
     from training.pipeline import fit_run

@@ -48,6 +48,7 @@ import httpx
 import pandas as pd
 
 from bench.machine import describe_machine
+from bench.processes import stop
 from serving.access.keys import KEY_PREFIX
 
 RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
@@ -280,12 +281,7 @@ def running(command: Sequence[str], env: dict[str, str], health_url: str) -> Ite
                 time.sleep(0.5)
             yield
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, timeout=20)
 
 
 def why(response: httpx.Response) -> str:

@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.machine import cpu_model, memory_gib
+from bench.processes import measure_in_child
 
 RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
 DAYS, ROWS_PER_DAY, SEED = 2000, 500, 0
@@ -128,16 +128,11 @@ def section(numbers: dict[str, Any], host: dict[str, str]) -> str:
 def main() -> None:
     """Measure in a child process and append the results to bench/RESULTS.md."""
     root = Path(__file__).resolve().parent.parent
-    child = subprocess.run(
+    numbers = measure_in_child(
         [sys.executable, "-m", "bench.bench_synth", "--measure"],
         cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
+        what="synthetic benchmark",
     )
-    if child.returncode != 0:
-        raise SystemExit(f"synthetic benchmark failed:\n{child.stderr}")
-    numbers = json.loads(child.stdout.strip().splitlines()[-1])
     text = section(numbers, machine())
     previous = RESULTS_FILE.read_text() if RESULTS_FILE.exists() else "# Benchmark results\n"
     RESULTS_FILE.write_text(previous.rstrip("\n") + "\n\n" + text)

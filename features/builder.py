@@ -1,17 +1,17 @@
 """The feature matrix of declarations, written once for training and serving.
 
-:class:`FeatureBuilder` learns its state on the fit rows (reference values, vocabularies,
-text models, the watchlist, entity history as of a cutoff) and produces the same features
-in two modes: ``transform_point_in_time`` for training, where each row sees only what was
-known strictly before it was lodged, and ``transform`` for serving, reading the frozen
-history state. The state is saved as Parquet and JSON only, and holds no declaration id.
+:class:`FeatureBuilder` learns what training can learn (reference values, vocabularies, text
+models, global hit rates) and turns declarations plus their live inputs (entity history and
+watchlist hits as of the scoring moment, `features.live.LiveInputs`) into features. Serving
+reads the live inputs from the operational store for each batch; training computes the same
+inputs point in time (``transform_point_in_time``), so both give identical features. The
+saved state holds no declaration id, no history and no watchlist: Parquet and JSON only.
 
 Serving scores one declaration per request, so a transform never scans the state: the first
-transform after ``fit``, ``load`` or ``update_history`` builds lookups from it (history and
-watchlist keyed by entity, the value reference with its back-off, text models, chapter
-words), and features are computed on numpy arrays read once from the input frame. Every
-feature depends on its own row only: a declaration alone gets exactly the features it gets
-inside a batch (tests/features/test_transform_speed_parity.py).
+transform after ``fit`` or ``load`` builds lookups from it (the value reference with its
+back-off, text models, chapter words), and features are computed on numpy arrays read once
+from the input frame. Every feature depends on its own row only: a declaration alone gets
+exactly the features it gets inside a batch (tests/features/test_transform_speed_parity.py).
 """
 
 from __future__ import annotations
@@ -28,28 +28,18 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.calendar import calendar_features
 from features.codes import CODE_FIELDS, code_values, encode, fit_vocabularies
-from features.columns import NONE, DeclarationColumns, factorised, prefixes
+from features.columns import DeclarationColumns, factorised, prefixes
 from features.curated_words import CuratedWords, load_curated_words
-from features.entities import ENTITY_KINDS, TRANSIT_COUNTRY, entity_keys
+from features.entities import ENTITY_KINDS
 from features.history import (
-    NAT_NS,
     EntityCounts,
-    EventLog,
-    HistoryTable,
-    aggregate_events,
-    as_nanoseconds,
-    concat_events,
-    count_columns,
-    counts_before,
-    declaration_events,
     entity_feature_names,
     entity_history_features,
-    merge_states,
-    outcome_events,
     smoothed_rate,
 )
+from features.live import LiveInputs, live_point_in_time, no_live
 from features.reference import ValueReference, fit_reference, value_features
-from features.route import TransitCountries, itinerary_features, transit_countries
+from features.route import itinerary_features
 from features.schema import DEFAULT_THREATS, WATCHLIST_ENTITY_TYPES, label_column
 from features.text import (
     FULL_MODEL,
@@ -64,19 +54,19 @@ from features.text import (
     normalised_descriptions,
     text_scores,
 )
-from features.watchlist import (
-    WatchlistIndex,
-    watchlist_feature_names,
-    watchlist_features,
-    watchlist_state,
-)
+from features.watchlist import watchlist_feature_name, watchlist_feature_names, watchlist_features
 
 # 2: descriptions normalised across scripts and diacritics, curated word lists in the state
-FORMAT_VERSION = 2
+# 3: entity history and watchlist live in the operational store, not in the state
+FORMAT_VERSION = 3
+FORMAT_CHANGES = {
+    1: "format 2 reads descriptions in any script, with or without diacritics, and keeps the "
+    "curated word lists with the model",
+    2: "format 3 reads entity history and the watchlist from the operational store at scoring "
+    "time instead of freezing them in the bundle",
+}
 STATE_FILE = "feature_builder.json"
-HISTORY_FILE = "history.parquet"
 REFERENCE_FILE = "reference.parquet"
-WATCHLIST_FILE = "watchlist.parquet"
 TEXT_COEFFICIENTS_FILE = "text_coefficients.parquet"
 CHAPTER_WORDS_FILE = "chapter_words.parquet"
 
@@ -161,9 +151,8 @@ class FeatureBuilder(BaseEstimator):
             with the shipped ones at fit time; the words read are saved with the state.
     """
 
-    # derived from the fitted state on first use (see _lookups, _history); never saved
+    # derived from the fitted state on first use (see _lookups); never saved
     _fitted_lookups: FittedLookups | None
-    _history_tables: dict[str, HistoryTable] | None
 
     def __init__(
         self,
@@ -211,13 +200,12 @@ class FeatureBuilder(BaseEstimator):
         }
 
     # ------------------------------------------------------------------ fitting
-    def fit(
-        self,
-        declarations: pd.DataFrame,
-        labels: pd.DataFrame,
-        watchlist: pd.DataFrame | None = None,
-    ) -> FeatureBuilder:
-        """Learn reference statistics, vocabularies, text models, watchlist and history state."""
+    def fit(self, declarations: pd.DataFrame, labels: pd.DataFrame) -> FeatureBuilder:
+        """Learn reference statistics, vocabularies, text models and global hit rates.
+
+        Entity history and the watchlist are not learned: they are live inputs
+        (`features.live`), read at transform time.
+        """
         declarations, labels = _positional(declarations, labels)
         threats = list(self.threats)
         self.global_hit_rates_ = {}
@@ -230,84 +218,12 @@ class FeatureBuilder(BaseEstimator):
             [*CODE_FIELDS, *self.extra_categorical],
             self.vocabulary_size,
         )
-        self.watchlist_ = watchlist_state(
-            watchlist if watchlist is not None else pd.DataFrame(), threats
-        )
         self.curated_words_ = load_curated_words(self.word_lists)
         self._fit_text(declarations, labels)
         self._fit_chapter_words(declarations)
-        self.history_ = pd.DataFrame()
-        self.declarations_cutoff_ns_ = NAT_NS
-        self.outcomes_cutoff_ns_ = NAT_NS
-        self._fold_into_history(declarations, labels)
         self._describe_features()
         self._forget_lookups()
         return self
-
-    def update_history(self, declarations: pd.DataFrame, labels: pd.DataFrame) -> FeatureBuilder:
-        """Fold newer declarations and outcomes into the serving history, without refitting.
-
-        Declarations lodged after the state's declaration cutoff count as new declarations;
-        outcomes known after its outcome cutoff count as new outcomes (including outcomes of
-        declarations folded in earlier). Anything at or before a cutoff is taken as already
-        counted, so passing the same rows twice changes nothing.
-        """
-        check_is_fitted(self)
-        declarations, labels = _positional(declarations, labels)
-        self._fold_into_history(declarations, labels)
-        self._history_tables = None
-        return self
-
-    def _fold_into_history(self, declarations: pd.DataFrame, labels: pd.DataFrame) -> None:
-        threats = list(self.threats)
-        columns = count_columns(threats)
-        declaration_columns = DeclarationColumns(declarations)
-        lodged_ns = declaration_columns.nanoseconds("lodged_at")
-        known_ns = as_nanoseconds(labels["known_at"])
-        new_declaration = lodged_ns > self.declarations_cutoff_ns_
-        new_outcome = (known_ns != NAT_NS) & (known_ns > self.outcomes_cutoff_ns_)
-        new_labels = labels.assign(
-            inspected=labels["inspected"].fillna(False).astype(bool) & new_outcome
-        )
-
-        keys = entity_keys(declaration_columns)
-        tables = []
-        for kind in ENTITY_KINDS:
-            events = concat_events(
-                declaration_events(
-                    np.where(new_declaration, keys[kind.name], NONE), lodged_ns, threats
-                ),
-                outcome_events(keys[kind.name], new_labels, threats),
-            )
-            tables.append(aggregate_events(events, columns).assign(entity=kind.name))
-        transit = transit_countries(declaration_columns)
-        transit_events = outcome_events(
-            transit.countries,
-            new_labels.iloc[transit.rows].reset_index(drop=True),
-            threats,
-        )
-        tables.append(aggregate_events(transit_events, columns).assign(entity=TRANSIT_COUNTRY))
-        update = pd.concat(tables, ignore_index=True)
-        update = update[["entity", "key", *columns, "first_seen"]]
-        if self.history_.empty:
-            merged = update
-        else:
-            merged = pd.concat(
-                [
-                    merge_states(
-                        self.history_[self.history_["entity"] == entity].drop(columns="entity"),
-                        update[update["entity"] == entity].drop(columns="entity"),
-                        columns,
-                    ).assign(entity=entity)
-                    for entity in [*[kind.name for kind in ENTITY_KINDS], TRANSIT_COUNTRY]
-                ],
-                ignore_index=True,
-            )[["entity", "key", *columns, "first_seen"]]
-        self.history_ = merged.sort_values(["entity", "key"], ignore_index=True)
-        if new_declaration.any():
-            self.declarations_cutoff_ns_ = int(lodged_ns[new_declaration].max())
-        if new_outcome.any():
-            self.outcomes_cutoff_ns_ = int(known_ns[new_outcome].max())
 
     def _fit_text(self, declarations: pd.DataFrame, labels: pd.DataFrame) -> None:
         """Per-threat text models on the labelled fit rows: one per fold plus the full model.
@@ -390,7 +306,6 @@ class FeatureBuilder(BaseEstimator):
     def _forget_lookups(self) -> None:
         """Drop the lookup structures derived from the fitted state (after fit or load)."""
         self._fitted_lookups = None
-        self._history_tables = None
 
     def _lookups(self) -> FittedLookups:
         """Reference, watchlist, text and chapter structures, built on first use."""
@@ -400,82 +315,68 @@ class FeatureBuilder(BaseEstimator):
             self._fitted_lookups = lookups
         return lookups
 
-    def _history(self) -> dict[str, HistoryTable]:
-        """The serving history per entity kind indexed by key, built on first use after fit,
-        load or update_history."""
-        tables = getattr(self, "_history_tables", None)
-        if tables is None:
-            columns = count_columns(self.threats)
-            entity = self.history_["entity"].to_numpy(dtype=object) if len(self.history_) else None
-            tables = {
-                name: HistoryTable(
-                    self.history_[entity == name]
-                    if entity is not None
-                    else _empty_history(columns),
-                    columns,
-                )
-                for name in [*[kind.name for kind in ENTITY_KINDS], TRANSIT_COUNTRY]
-            }
-            self._history_tables = tables
-        return tables
-
     # ------------------------------------------------------------------ transforms
-    def transform(self, declarations: pd.DataFrame) -> pd.DataFrame:
-        """Serving features: entity history read from the fitted state, frozen at its cutoff.
+    def transform(self, declarations: pd.DataFrame, live: LiveInputs | None = None) -> pd.DataFrame:
+        """Serving features from the declarations and their live inputs (entity history and
+        watchlist hits at the scoring moment; None: an empty store, nothing known).
 
         Each row's features depend on that row alone, so one declaration scored by itself
         gets exactly the features it gets inside a batch.
         """
         check_is_fitted(self)
-        return self._frame(self.transform_columns(DeclarationColumns(declarations)), declarations)
+        return self._frame(
+            self.transform_columns(DeclarationColumns(declarations), live), declarations
+        )
 
-    def transform_columns(self, columns: DeclarationColumns) -> np.ndarray:
+    def transform_columns(
+        self, columns: DeclarationColumns, live: LiveInputs | None = None
+    ) -> np.ndarray:
         """`transform` as a float64 block (rows x ``feature_names_``), from declaration columns.
 
         The API reads its typed records straight into `DeclarationColumns.from_arrays` and
         scores this block: the same features as `transform`, without a frame on either side.
         """
         check_is_fitted(self)
-        history = self._history()
-        keys = entity_keys(columns)
-        counts = {kind.name: history[kind.name].lookup(keys[kind.name]) for kind in ENTITY_KINDS}
-        transit = transit_countries(columns)
-        transit_counts = history[TRANSIT_COUNTRY].lookup(transit.countries)
+        if live is None:
+            live = no_live(columns, list(self.threats))
         text_fold = np.full(len(columns), FULL_MODEL)
-        return self._assemble(columns, counts, transit, transit_counts, text_fold)
+        return self._assemble(columns, live, text_fold)
+
+    def live_point_in_time(
+        self,
+        declarations: pd.DataFrame,
+        labels: pd.DataFrame,
+        watchlist: pd.DataFrame | None = None,
+        *,
+        scored_at: pd.Series | None = None,
+    ) -> LiveInputs:
+        """The live inputs each declaration had at its scoring moment (``scored_at``, aligned
+        with the rows; default its ``lodged_at``), rebuilt from these declarations, labels
+        (``known_at``: when each outcome became known) and watchlist (features.live)."""
+        check_is_fitted(self)
+        _check_aligned(declarations, labels)
+        scored_ns = None if scored_at is None else _nanoseconds(scored_at)
+        return live_point_in_time(
+            DeclarationColumns(declarations), labels, list(self.threats), watchlist, scored_ns
+        )
 
     def transform_point_in_time(
-        self, declarations: pd.DataFrame, labels: pd.DataFrame
+        self,
+        declarations: pd.DataFrame,
+        labels: pd.DataFrame,
+        watchlist: pd.DataFrame | None = None,
+        *,
+        scored_at: pd.Series | None = None,
     ) -> pd.DataFrame:
-        """Training features: each row sees only events strictly before its ``lodged_at``.
+        """Training features: each row sees only events recorded strictly before its scoring
+        moment (``live_point_in_time``), exactly what serving read from the store then.
 
-        History comes from the given declarations and labels alone (not the fitted state).
         Labelled rows that trained the text models in this session get the score of the
         fold that left them out, so downstream models never see in-sample text scores; a
         loaded builder knows no fit rows and scores every row with the full text model.
         """
-        check_is_fitted(self)
-        _check_aligned(declarations, labels)
-        labels = labels.reset_index(drop=True)
+        live = self.live_point_in_time(declarations, labels, watchlist, scored_at=scored_at)
         columns = DeclarationColumns(declarations)
-        threats = list(self.threats)
-        count_names = count_columns(threats)
-        lodged_ns = columns.nanoseconds("lodged_at")
-        keys = entity_keys(columns)
-        counts = {}
-        for kind in ENTITY_KINDS:
-            events = concat_events(
-                declaration_events(keys[kind.name], lodged_ns, threats),
-                outcome_events(keys[kind.name], labels, threats),
-            )
-            counts[kind.name] = counts_before(keys[kind.name], lodged_ns, events, count_names)
-        transit = transit_countries(columns)
-        transit_events: EventLog = outcome_events(
-            transit.countries, labels.iloc[transit.rows].reset_index(drop=True), threats
-        )
-        transit_counts = counts_before(
-            transit.countries, lodged_ns[transit.rows], transit_events, count_names
-        )
         fold_of = dict(
             zip(
                 self.text_folds_["declaration_id"].tolist(),
@@ -491,9 +392,7 @@ class FeatureBuilder(BaseEstimator):
             dtype=np.int64,
             count=len(columns),
         )
-        return self._frame(
-            self._assemble(columns, counts, transit, transit_counts, text_fold), declarations
-        )
+        return self._frame(self._assemble(columns, live, text_fold), declarations)
 
     def _frame(self, block: np.ndarray, declarations: pd.DataFrame) -> pd.DataFrame:
         """The feature block as a frame on the declarations' index."""
@@ -502,36 +401,35 @@ class FeatureBuilder(BaseEstimator):
         )
 
     def _assemble(
-        self,
-        columns: DeclarationColumns,
-        counts: dict[str, EntityCounts],
-        transit: TransitCountries,
-        transit_counts: EntityCounts,
-        text_fold: np.ndarray,
+        self, columns: DeclarationColumns, live: LiveInputs, text_fold: np.ndarray
     ) -> np.ndarray:
-        """Every feature group from the history counts, as one float64 block (rows x
-        ``feature_names_``)."""
+        """Every feature group from the declarations and their live inputs, as one float64
+        block (rows x ``feature_names_``)."""
         threats = list(self.threats)
         lookups = self._lookups()
         lodged_ns = columns.nanoseconds("lodged_at")
+        counts = live.counts
         features = entity_history_features(
             counts, lodged_ns, threats, self.global_hit_rates_, self.prior_strength
         )
         features.update(value_features(columns, lookups.reference))
         features.update(itinerary_features(columns))
-        features.update(self._transit_features(len(columns), transit, transit_counts))
+        features.update(self._transit_features(len(columns), live.transit_rows, live.transit))
         features.update(calendar_features(columns))
         features.update(self._postal_features(columns, counts["importer"]))
         features.update(self._text_features(columns, text_fold, lookups))
-        features.update(watchlist_features(columns, lookups.watchlist, threats))
+        features.update(watchlist_features(len(columns), live.watchlist, threats))
         features.update(self._code_features(columns))
         for name in self.extra_numeric:
             features[name] = columns.numbers(name)
         block = np.stack([features[name] for name in self.feature_names_], dtype=np.float64)
+        # A ratio over a subnormal mass (5e-324 kg passes every rule) overflows to infinity:
+        # no feature is infinite, it is unknown.
+        block[np.isinf(block)] = np.nan
         return block.T
 
     def _transit_features(
-        self, rows: int, transit: TransitCountries, transit_counts: EntityCounts
+        self, rows: int, transit_rows: np.ndarray, transit_counts: EntityCounts
     ) -> dict[str, np.ndarray]:
         """Highest smoothed hit rate among the transit countries of each itinerary."""
         features = {}
@@ -543,7 +441,7 @@ class FeatureBuilder(BaseEstimator):
                 self.prior_strength,
             )
             highest = np.full(rows, np.nan)
-            np.fmax.at(highest, transit.rows, rates)
+            np.fmax.at(highest, transit_rows, rates)
             features[f"transit_hit_rate_max_{threat}"] = highest
         return features
 
@@ -636,9 +534,11 @@ class FeatureBuilder(BaseEstimator):
         for threat in threats:
             fields[f"transit_hit_rate_max_{threat}"] = ["itinerary"]
             fields[f"text_score_{threat}"] = ["goods_description"]
-        for name in groups["watchlist"]:
-            entity = name.split("_")[1]
-            fields[name] = [f"{entity}_id"] if entity != "hits" else list(WATCHLIST_ENTITY_TYPES)
+        for entity_type in WATCHLIST_ENTITY_TYPES:
+            for threat in threats:
+                fields[watchlist_feature_name(entity_type, threat)] = [entity_type]
+        for threat in threats:
+            fields[f"watchlist_hits_{threat}"] = list(WATCHLIST_ENTITY_TYPES)
         for name in [*CODE_FIELDS, *self.extra_categorical, *self.extra_numeric]:
             fields.setdefault(name, [name])
         for name, source in FIXED_FEATURE_FIELDS.items():
@@ -659,9 +559,7 @@ class FeatureBuilder(BaseEstimator):
         directory.mkdir(parents=True, exist_ok=True)
         full_model = self.text_coefficients_["fold"] == FULL_MODEL
         tables = {
-            HISTORY_FILE: self.history_,
             REFERENCE_FILE: self.reference_,
-            WATCHLIST_FILE: self.watchlist_,
             TEXT_COEFFICIENTS_FILE: self.text_coefficients_[full_model].reset_index(drop=True),
             CHAPTER_WORDS_FILE: self.chapter_words_,
         }
@@ -674,8 +572,6 @@ class FeatureBuilder(BaseEstimator):
             "format_version": FORMAT_VERSION,
             "params": self._saved_params(),
             "global_hit_rates": self.global_hit_rates_,
-            "declarations_cutoff_ns": self.declarations_cutoff_ns_,
-            "outcomes_cutoff_ns": self.outcomes_cutoff_ns_,
             "vocabularies": self.vocabularies_,
             "text_intercepts": {
                 threat: {str(FULL_MODEL): intercepts[FULL_MODEL]}
@@ -699,11 +595,10 @@ class FeatureBuilder(BaseEstimator):
             raise ValueError(
                 f"feature state in {directory} has format {state['format_version']}, "
                 f"this shiprisk reads format {FORMAT_VERSION}: retrain the model"
-                + (
-                    " (format 2 reads descriptions in any script, with or without "
-                    "diacritics, and keeps the curated word lists with the model)"
-                    if state["format_version"] == 1
-                    else ""
+                + "".join(
+                    f" ({change})"
+                    for version, change in FORMAT_CHANGES.items()
+                    if version >= state["format_version"]
                 )
             )
         params: dict[str, Any] = {
@@ -712,8 +607,6 @@ class FeatureBuilder(BaseEstimator):
         }
         builder = cls(**params)
         builder.global_hit_rates_ = {k: float(v) for k, v in state["global_hit_rates"].items()}
-        builder.declarations_cutoff_ns_ = int(state["declarations_cutoff_ns"])
-        builder.outcomes_cutoff_ns_ = int(state["outcomes_cutoff_ns"])
         builder.vocabularies_ = {
             field: {str(value): int(code) for value, code in vocabulary.items()}
             for field, vocabulary in state["vocabularies"].items()
@@ -724,9 +617,7 @@ class FeatureBuilder(BaseEstimator):
         }
         builder.chapter_rows_ = {k: float(v) for k, v in state["chapter_rows"].items()}
         builder.curated_words_ = CuratedWords.from_state(state["curated_words"])
-        builder.history_ = pd.read_parquet(directory / HISTORY_FILE)
         builder.reference_ = pd.read_parquet(directory / REFERENCE_FILE)
-        builder.watchlist_ = pd.read_parquet(directory / WATCHLIST_FILE)
         builder.text_coefficients_ = pd.read_parquet(directory / TEXT_COEFFICIENTS_FILE)
         builder.text_folds_ = pd.DataFrame(
             {"declaration_id": pd.Series([], dtype="str"), "fold": pd.Series([], dtype=np.int64)}
@@ -739,20 +630,18 @@ class FeatureBuilder(BaseEstimator):
 
 class FittedLookups:
     """Structures derived from a builder's fitted state for fast reads: the value reference
-    with its back-off, the watchlist per entity type, the text models per (threat, fold),
+    with its back-off, the text models per (threat, fold),
     the chapter association and the output columns. Built once per fitted state; never
     saved (they are a function of what is)."""
 
     def __init__(
         self,
         reference: ValueReference,
-        watchlist: WatchlistIndex,
         text_models: dict[tuple[str, int], TextModel],
         chapter_association: ChapterAssociation,
         feature_index: pd.Index,
     ) -> None:
         self.reference = reference
-        self.watchlist = watchlist
         self.text_models = text_models
         self.chapter_association = chapter_association
         self.feature_index = feature_index
@@ -773,7 +662,6 @@ class FittedLookups:
         }
         return cls(
             reference=ValueReference(builder.reference_),
-            watchlist=WatchlistIndex(builder.watchlist_),
             text_models=text_models,
             chapter_association=ChapterAssociation(
                 builder.chapter_words_, builder.chapter_rows_, builder.chapter_smoothing
@@ -791,15 +679,11 @@ def _check_aligned(declarations: pd.DataFrame, labels: pd.DataFrame) -> None:
         )
 
 
-def _empty_history(columns: Sequence[str]) -> pd.DataFrame:
-    """A history state table with no entity."""
-    return pd.DataFrame(
-        {
-            "key": pd.Series([], dtype="str"),
-            **{column: pd.Series([], dtype=np.float64) for column in columns},
-            "first_seen": pd.Series([], dtype="datetime64[ns, UTC]"),
-        }
-    )
+def _nanoseconds(moments: pd.Series) -> np.ndarray:
+    """Datetimes (any parseable form, UTC) as int64 ns."""
+    from features.live import scored_nanoseconds
+
+    return scored_nanoseconds(moments.reset_index(drop=True))
 
 
 def _positional(

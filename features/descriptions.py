@@ -12,53 +12,47 @@ never needs a grammatical case or gender it does not have.
 from __future__ import annotations
 
 import functools
-import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from features.entities import ENTITY_KINDS
-from features.i18n import DEFAULT_LOCALE, Language, language, mark_in
-
-_ENTITY_WORDS: dict[str, str] = {
-    "importer": mark_in("party", "importer"),
-    "declarant": mark_in("party", "declarant"),
-    "exporter": mark_in("party", "exporter"),
-    "carrier": mark_in("party", "carrier"),
-    "vehicle": mark_in("party", "vehicle"),
-    "route": mark_in("party", "this route and office"),
-    "hs4_origin": mark_in("party", "this commodity from this origin"),
-}
-_ENTITY_PATTERN = "|".join(kind.name for kind in ENTITY_KINDS)
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_CODE_WORDS: dict[str, str] = {
-    "office_id": mark_in("field", "customs office"),
-    "flow": mark_in("field", "flow"),
-    "procedure_code": mark_in("field", "procedure"),
-    "transport_mode": mark_in("field", "transport mode"),
-    "vehicle_type": mark_in("field", "vehicle type"),
-    "origin_country": mark_in("field", "origin country"),
-    "dispatch_country": mark_in("field", "dispatch country"),
-    "destination_country": mark_in("field", "destination country"),
-    "hs_chapter": mark_in("field", "HS chapter"),
-}
-# Threats come from data: these are the usual ones, translated; another reads as named.
-_THREAT_WORDS = (
-    mark_in("threat", "weapons"),
-    mark_in("threat", "migrants"),
-    mark_in("threat", "revenue"),
-)
-_VEHICLE_WORDS = (
-    mark_in("vehicle type", "truck"),
-    mark_in("vehicle type", "van"),
-    mark_in("vehicle type", "car"),
-    mark_in("vehicle type", "bus"),
-    mark_in("vehicle type", "container"),
-    mark_in("vehicle type", "parcel"),
-    mark_in("vehicle type", "other"),
-    mark_in("vehicle type", "vehicle"),
+from features.i18n import DEFAULT_LOCALE, Language, language, mark, mark_plural
+from features.sentences import (
+    CODE_WORDS,
+    Sentence,
+    Sentences,
+    always,
+    below_one,
+    changed,
+    chapter,
+    count,
+    declared_amount,
+    field_text,
+    fields,
+    general,
+    hs,
+    in_line,
+    is_set,
+    is_unset,
+    is_zero,
+    missing,
+    negative,
+    number,
+    party,
+    party_and_threat,
+    per_and_hs,
+    percent,
+    poor_fit,
+    positive,
+    signed_tenth,
+    spreads,
+    tenth,
+    threat_only,
+    vehicle_type,
+    weekday_of,
 )
 
 
@@ -72,15 +66,15 @@ def reason_text(
     if rule is not None:
         sentence, match = rule
         return sentence(match, value, declaration, lang)
-    name = _field_text(declaration, feature, lang) if feature.startswith("x_") else None
+    name = field_text(declaration, feature, lang) if feature.startswith("x_") else None
     return lang.gettext("%(name)s is %(value)s") % {
         "name": name or feature.replace("_", " "),
-        "value": _number(value, lang),
+        "value": number(value, lang),
     }
 
 
 @functools.lru_cache(maxsize=4096)
-def _rule_for(feature: str) -> tuple[_Sentence, re.Match[str]] | None:
+def _rule_for(feature: str) -> tuple[Sentence, re.Match[str]] | None:
     """The first rule whose pattern matches the whole feature name, and its match.
 
     Looked up once per feature name: a score's reasons ask again for the same few names.
@@ -92,360 +86,335 @@ def _rule_for(feature: str) -> tuple[_Sentence, re.Match[str]] | None:
     return None
 
 
-# ---------------------------------------------------------------------------- helpers
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
+_NOT_GIVEN = mark("%(who)s is not given on the declaration")
+_NO_DESCRIPTION = mark("goods description is missing")
+_NOT_CHECKED = mark("watchlist could not be checked")
 
-
-def _field_text(
-    declaration: Mapping[str, Any], field: str, lang: Language, fallback: str | None = None
-) -> str:
-    value = declaration.get(field)
-    if _missing(value):
-        return lang.gettext("unknown") if fallback is None else fallback
-    return str(value)
-
-
-def _number(value: float, lang: Language) -> str:
-    if _missing(value):
-        return lang.gettext("unknown")
-    if float(value) == int(value):
-        return lang.number("count", value)
-    return lang.number("general", value)
-
-
-def _percent(rate: float, lang: Language) -> str:
-    return lang.number("percent" if rate >= 0.01 else "percent_tenth", rate)
-
-
-def _change(log_ratio: float) -> float | None:
-    """The relative change for a log ratio to the usual; None when within 5% of it."""
-    change = math.exp(log_ratio) - 1.0
-    return None if abs(change) < 0.05 else change
-
-
-def _who(match: re.Match[str], lang: Language) -> str:
-    return lang.pgettext("party", _ENTITY_WORDS[match["entity"]])
-
-
-def _threat(match: re.Match[str], lang: Language) -> str:
-    return lang.pgettext("threat", match["threat"])
-
-
-def _hs_heading(declaration: Mapping[str, Any], lang: Language) -> str:
-    return _field_text(declaration, "hs_code", lang)[:4]
-
-
-def _per(match: re.Match[str], lang: Language) -> str:
-    if match["quantity"] == "unit":
-        return lang.pgettext("quantity", "per kg")
-    return lang.pgettext("quantity", "per package")
-
-
-# ---------------------------------------------------------------------------- families
-def _declarations(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    who = _who(match, lang)
-    if _missing(value):
-        return lang.gettext("%(who)s is not given on the declaration") % {"who": who}
-    if value == 0:
-        return lang.gettext("%(who)s has not been seen before (first declaration)") % {"who": who}
-    return lang.ngettext(
-        "%(who)s was seen in %(count)s earlier declaration",
-        "%(who)s was seen in %(count)s earlier declarations",
-        int(value),
-    ) % {"who": who, "count": lang.number("count", value)}
-
-
-def _inspections(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    who = _who(match, lang)
-    if _missing(value):
-        return lang.gettext("%(who)s is not given on the declaration") % {"who": who}
-    if value == 0:
-        return lang.gettext("%(who)s was never inspected before") % {"who": who}
-    return lang.ngettext(
-        "%(who)s had %(count)s inspection before",
-        "%(who)s had %(count)s inspections before",
-        int(value),
-    ) % {"who": who, "count": lang.number("count", value)}
-
-
-def _hits(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    who, threat = _who(match, lang), _threat(match, lang)
-    if _missing(value):
-        return lang.gettext("%(who)s is not given on the declaration") % {"who": who}
-    if value == 0:
-        return lang.gettext("no earlier inspection of %(who)s found %(threat)s") % {
-            "who": who,
-            "threat": threat,
-        }
-    return lang.ngettext(
-        "%(who)s had %(count)s earlier inspection that found %(threat)s",
-        "%(who)s had %(count)s earlier inspections that found %(threat)s",
-        int(value),
-    ) % {"who": who, "count": lang.number("count", value), "threat": threat}
-
-
-def _hit_rate(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    who, threat = _who(match, lang), _threat(match, lang)
-    if _missing(value):
-        return lang.gettext("%(who)s is not given on the declaration") % {"who": who}
-    return lang.gettext(
-        "earlier inspections of %(who)s found %(threat)s at an estimated rate of %(rate)s"
-    ) % {"who": who, "threat": threat, "rate": _percent(value, lang)}
-
-
-def _first_seen(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    who = _who(match, lang)
-    if _missing(value):
-        return lang.gettext("%(who)s has never been seen before") % {"who": who}
-    if value < 1:
-        return lang.gettext("%(who)s was first seen less than a day before") % {"who": who}
-    return lang.ngettext(
-        "%(who)s was first seen %(count)s day before",
-        "%(who)s was first seen %(count)s days before",
-        int(value),
-    ) % {"who": who, "count": lang.number("count", value)}
-
-
-def _not_comparable(match: re.Match[str], lang: Language) -> str:
-    return lang.gettext(
-        "declared value %(per)s cannot be compared (value, mass or packages missing)"
-    ) % {"per": _per(match, lang)}
-
-
-def _value_vs_median(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return _not_comparable(match, lang)
-    values = {"per": _per(match, lang), "hs": _hs_heading(declaration, lang)}
-    change = _change(value)
-    if change is None:
-        return (
-            lang.gettext("declared value %(per)s is in line with the usual for HS %(hs)s") % values
-        )
-    values["change"] = lang.number("percent", abs(change))
-    if change < 0:
-        return (
-            lang.gettext("declared value %(per)s is %(change)s below the usual for HS %(hs)s")
-            % values
-        )
-    return (
-        lang.gettext("declared value %(per)s is %(change)s above the usual for HS %(hs)s") % values
-    )
-
-
-def _value_z(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return _not_comparable(match, lang)
-    values = {
-        "per": _per(match, lang),
-        "spreads": lang.number("tenth", abs(value)),
-        "hs": _hs_heading(declaration, lang),
-    }
-    if value < 0:
-        return (
-            lang.gettext(
+_DECLARATIONS = Sentences(
+    _NOT_GIVEN,
+    (
+        (is_zero, mark("%(who)s has not been seen before (first declaration)")),
+        (
+            always,
+            mark_plural(
+                "%(who)s was seen in %(count)s earlier declaration",
+                "%(who)s was seen in %(count)s earlier declarations",
+            ),
+        ),
+    ),
+    party,
+    ("count", count),
+)
+_INSPECTIONS = Sentences(
+    _NOT_GIVEN,
+    (
+        (is_zero, mark("%(who)s was never inspected before")),
+        (
+            always,
+            mark_plural(
+                "%(who)s had %(count)s inspection before",
+                "%(who)s had %(count)s inspections before",
+            ),
+        ),
+    ),
+    party,
+    ("count", count),
+)
+_HITS = Sentences(
+    _NOT_GIVEN,
+    (
+        (is_zero, mark("no earlier inspection of %(who)s found %(threat)s")),
+        (
+            always,
+            mark_plural(
+                "%(who)s had %(count)s earlier inspection that found %(threat)s",
+                "%(who)s had %(count)s earlier inspections that found %(threat)s",
+            ),
+        ),
+    ),
+    party_and_threat,
+    ("count", count),
+)
+_HIT_RATE = Sentences(
+    _NOT_GIVEN,
+    (
+        (
+            always,
+            mark(
+                "earlier inspections of %(who)s found %(threat)s at an estimated rate of %(rate)s"
+            ),
+        ),
+    ),
+    party_and_threat,
+    ("rate", percent),
+)
+_FIRST_SEEN = Sentences(
+    mark("%(who)s has never been seen before"),
+    (
+        (below_one, mark("%(who)s was first seen less than a day before")),
+        (
+            always,
+            mark_plural(
+                "%(who)s was first seen %(count)s day before",
+                "%(who)s was first seen %(count)s days before",
+            ),
+        ),
+    ),
+    party,
+    ("count", count),
+)
+_VALUE_VS_MEDIAN = Sentences(
+    mark("declared value %(per)s cannot be compared (value, mass or packages missing)"),
+    (
+        (in_line, mark("declared value %(per)s is in line with the usual for HS %(hs)s")),
+        (negative, mark("declared value %(per)s is %(change)s below the usual for HS %(hs)s")),
+        (always, mark("declared value %(per)s is %(change)s above the usual for HS %(hs)s")),
+    ),
+    per_and_hs,
+    ("change", changed),
+)
+_VALUE_Z = Sentences(
+    mark("declared value %(per)s cannot be compared (value, mass or packages missing)"),
+    (
+        (
+            negative,
+            mark(
                 "declared value %(per)s is %(spreads)s typical spreads below the usual for HS %(hs)s"
-            )
-            % values
-        )
-    return (
-        lang.gettext(
-            "declared value %(per)s is %(spreads)s typical spreads above the usual for HS %(hs)s"
-        )
-        % values
-    )
+            ),
+        ),
+        (
+            always,
+            mark(
+                "declared value %(per)s is %(spreads)s typical spreads above the usual for HS %(hs)s"
+            ),
+        ),
+    ),
+    per_and_hs,
+    ("spreads", spreads),
+)
+_REFERENCE_LEVEL = Sentences(
+    mark("no reference value is known for this HS code"),
+    (
+        (
+            is_zero,
+            mark("value is compared with all declarations (too few with a similar HS code)"),
+        ),
+        (
+            always,
+            mark("value is compared with declarations sharing the first %(digits)s HS digits"),
+        ),
+    ),
+    shown=("digits", count),
+)
+_MASS_RATIO = Sentences(
+    mark("gross or net mass is missing"),
+    ((always, mark("gross mass is %(ratio)s times the net mass")),),
+    shown=("ratio", tenth),
+)
+_VEHICLE_MASS = Sentences(
+    mark("gross mass cannot be compared with the vehicle type"),
+    (
+        (in_line, mark("declared gross mass is in line with the usual for a %(vehicle)s")),
+        (negative, mark("declared gross mass is %(change)s below the usual for a %(vehicle)s")),
+        (always, mark("declared gross mass is %(change)s above the usual for a %(vehicle)s")),
+    ),
+    vehicle_type,
+    ("change", changed),
+)
+_PACKAGES = Sentences(
+    mark("number of packages is missing"),
+    ((always, mark_plural("declared %(count)s package", "declared %(count)s packages")),),
+    shown=("count", count),
+)
+_DUTY_RATE = Sentences(
+    mark("duty rate is missing"),
+    ((always, mark("duty rate is %(rate)s%%")),),
+    shown=("rate", general),
+)
+_ITINERARY_START = Sentences(
+    mark("itinerary or dispatch country is missing"),
+    (
+        (
+            is_set,
+            mark("route %(route)s does not start in the declared dispatch country %(dispatch)s"),
+        ),
+        (always, mark("route %(route)s starts in the declared dispatch country %(dispatch)s")),
+    ),
+    fields(route="itinerary", dispatch="dispatch_country"),
+)
+_ITINERARY_END = Sentences(
+    mark("itinerary or destination country is missing"),
+    (
+        (is_set, mark("route %(route)s does not end in the declared destination %(destination)s")),
+        (always, mark("route %(route)s ends in the declared destination %(destination)s")),
+    ),
+    fields(route="itinerary", destination="destination_country"),
+)
+_TRANSIT_COUNT = Sentences(
+    mark("no itinerary is declared"),
+    (
+        (
+            always,
+            mark_plural(
+                "route %(route)s passes through %(count)s transit country",
+                "route %(route)s passes through %(count)s transit countries",
+            ),
+        ),
+    ),
+    fields(route="itinerary"),
+    ("count", count),
+)
+_ORIGIN_DISPATCH = Sentences(
+    mark("origin or dispatch country is missing"),
+    (
+        (
+            is_set,
+            mark("goods of origin %(origin)s were dispatched from another country (%(dispatch)s)"),
+        ),
+        (always, mark("goods were dispatched from their origin country %(origin)s")),
+    ),
+    fields(origin="origin_country", dispatch="dispatch_country"),
+)
+_TRANSIT_RATE = Sentences(
+    mark("route has no transit country"),
+    (
+        (
+            always,
+            mark(
+                "route transits a country where earlier inspections found %(threat)s "
+                "at an estimated rate of %(rate)s"
+            ),
+        ),
+    ),
+    threat_only,
+    ("rate", percent),
+)
+_WEEKDAY = Sentences(
+    mark("lodging day is unknown"),
+    ((always, mark("lodged on a %(weekday)s")),),
+    shown=("weekday", weekday_of),
+)
+_POSTAL = Sentences(
+    mark("transport mode and vehicle type are unknown"),
+    (
+        (is_set, mark("sent by post or as a parcel")),
+        (always, mark("not a postal or parcel consignment")),
+    ),
+)
+_POSTAL_NEW = Sentences(
+    mark("importer is not given on the declaration"),
+    (
+        (is_set, mark("postal or parcel consignment to an importer seen rarely or never before")),
+        (always, mark("not a postal consignment to a new or rarely seen importer")),
+    ),
+)
+_TEXT_SCORE = Sentences(
+    mark("goods description could not be scored"),
+    (
+        (
+            positive,
+            mark(
+                "goods description wording resembles that of earlier inspections that found "
+                "%(threat)s (text score %(score)s)"
+            ),
+        ),
+        (
+            always,
+            mark(
+                "goods description wording does not resemble that of earlier inspections that "
+                "found %(threat)s (text score %(score)s)"
+            ),
+        ),
+    ),
+    threat_only,
+    ("score", signed_tenth),
+)
+_WEAPON_WORDS = Sentences(
+    _NO_DESCRIPTION,
+    (
+        (is_unset, mark("goods description uses no words often used to disguise weapon parts")),
+        (
+            always,
+            mark_plural(
+                "goods description uses %(count)s word often used to disguise weapon parts",
+                "goods description uses %(count)s words often used to disguise weapon parts",
+            ),
+        ),
+    ),
+    shown=("count", count),
+)
+_WEAPON_WORDS_OUTSIDE = Sentences(
+    _NO_DESCRIPTION,
+    (
+        (is_unset, mark("goods description and HS code raise no weapon-parts mismatch")),
+        (
+            always,
+            mark(
+                "goods description uses words typical of weapon parts, but HS %(hs)s is outside "
+                "chapter 93 (arms and ammunition)"
+            ),
+        ),
+    ),
+    hs,
+)
+_CHAPTER_FIT = Sentences(
+    mark("goods description has no words known for HS chapter %(chapter)s"),
+    (
+        (
+            poor_fit,
+            mark("goods description reads unlike the usual goods of HS chapter %(chapter)s"),
+        ),
+        (always, mark("goods description fits the usual goods of HS chapter %(chapter)s")),
+    ),
+    chapter,
+)
+_WATCHLIST_HITS = Sentences(
+    _NOT_CHECKED,
+    (
+        (is_unset, mark("no party or vehicle is on a partner watchlist for %(threat)s")),
+        (
+            always,
+            mark_plural(
+                "%(count)s watchlist entry for %(threat)s matches this declaration's parties "
+                "or vehicle",
+                "%(count)s watchlist entries for %(threat)s match this declaration's parties "
+                "or vehicle",
+            ),
+        ),
+    ),
+    threat_only,
+    ("count", count),
+)
+_WATCHLIST_ENTITY = Sentences(
+    _NOT_CHECKED,
+    (
+        (is_set, mark("%(who)s is on a partner watchlist for %(threat)s")),
+        (always, mark("%(who)s is not on a partner watchlist for %(threat)s")),
+    ),
+    party_and_threat,
+)
 
 
-def _reference_level(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("no reference value is known for this HS code")
-    if value == 0:
-        return lang.gettext(
-            "value is compared with all declarations (too few with a similar HS code)"
-        )
-    return lang.gettext(
-        "value is compared with declarations sharing the first %(digits)s HS digits"
-    ) % {"digits": lang.number("count", value)}
-
-
-def _mass_ratio(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("gross or net mass is missing")
-    return lang.gettext("gross mass is %(ratio)s times the net mass") % {
-        "ratio": lang.number("tenth", value)
-    }
-
-
-def _vehicle_mass(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("gross mass cannot be compared with the vehicle type")
-    vehicle = _field_text(declaration, "vehicle_type", lang, "vehicle")
-    values = {"vehicle": lang.pgettext("vehicle type", vehicle)}
-    change = _change(value)
-    if change is None:
-        return (
-            lang.gettext("declared gross mass is in line with the usual for a %(vehicle)s") % values
-        )
-    values["change"] = lang.number("percent", abs(change))
-    if change < 0:
-        return (
-            lang.gettext("declared gross mass is %(change)s below the usual for a %(vehicle)s")
-            % values
-        )
-    return (
-        lang.gettext("declared gross mass is %(change)s above the usual for a %(vehicle)s") % values
-    )
-
-
-def _customs_value(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    amount = declaration.get("customs_value_eur")
-    if _missing(amount):
-        return lang.gettext("customs value is missing")
-    return lang.gettext("declared customs value is EUR %(amount)s") % {
-        "amount": lang.number("grouped", float(str(amount)))
-    }
-
-
-def _net_mass(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    mass = declaration.get("net_mass_kg")
-    if _missing(mass):
-        return lang.gettext("net mass is missing")
-    return lang.gettext("declared net mass is %(mass)s kg") % {
-        "mass": lang.number("grouped_tenth", float(str(mass)))
-    }
-
-
-def _packages(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("number of packages is missing")
-    return lang.ngettext(
-        "declared %(count)s package", "declared %(count)s packages", int(value)
-    ) % {"count": lang.number("count", value)}
-
-
-def _duty_rate(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("duty rate is missing")
-    return lang.gettext("duty rate is %(rate)s%%") % {"rate": lang.number("general", value)}
-
-
-def _itinerary_start(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("itinerary or dispatch country is missing")
-    values = {
-        "route": _field_text(declaration, "itinerary", lang),
-        "dispatch": _field_text(declaration, "dispatch_country", lang),
-    }
-    if value:
-        return (
-            lang.gettext(
-                "route %(route)s does not start in the declared dispatch country %(dispatch)s"
-            )
-            % values
-        )
-    return (
-        lang.gettext("route %(route)s starts in the declared dispatch country %(dispatch)s")
-        % values
-    )
-
-
-def _itinerary_end(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("itinerary or destination country is missing")
-    values = {
-        "route": _field_text(declaration, "itinerary", lang),
-        "destination": _field_text(declaration, "destination_country", lang),
-    }
-    if value:
-        return (
-            lang.gettext("route %(route)s does not end in the declared destination %(destination)s")
-            % values
-        )
-    return lang.gettext("route %(route)s ends in the declared destination %(destination)s") % values
-
-
-def _transit_count(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("no itinerary is declared")
-    return lang.ngettext(
-        "route %(route)s passes through %(count)s transit country",
-        "route %(route)s passes through %(count)s transit countries",
-        int(value),
-    ) % {"route": _field_text(declaration, "itinerary", lang), "count": lang.number("count", value)}
-
-
-def _origin_dispatch(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("origin or dispatch country is missing")
-    values = {
-        "origin": _field_text(declaration, "origin_country", lang),
-        "dispatch": _field_text(declaration, "dispatch_country", lang),
-    }
-    if value:
-        return (
-            lang.gettext(
-                "goods of origin %(origin)s were dispatched from another country (%(dispatch)s)"
-            )
-            % values
-        )
-    return lang.gettext("goods were dispatched from their origin country %(origin)s") % values
-
-
-def _transit_rate(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("route has no transit country")
-    return lang.gettext(
-        "route transits a country where earlier inspections found %(threat)s "
-        "at an estimated rate of %(rate)s"
-    ) % {"threat": _threat(match, lang), "rate": _percent(value, lang)}
+# ------------------------------------------------------------- sentences of their own
+_CUSTOMS_VALUE = declared_amount(
+    "customs_value_eur",
+    mark("customs value is missing"),
+    mark("declared customs value is EUR %(amount)s"),
+    "amount",
+    "grouped",
+)
+_NET_MASS = declared_amount(
+    "net_mass_kg",
+    mark("net mass is missing"),
+    mark("declared net mass is %(mass)s kg"),
+    "mass",
+    "grouped_tenth",
+)
 
 
 def _lodged_time(declaration: Mapping[str, Any]) -> pd.Timestamp | None:
     lodged = declaration.get("lodged_at")
-    if _missing(lodged):
+    if missing(lodged):
         return None
     stamp = pd.Timestamp(str(lodged))
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
@@ -471,176 +440,54 @@ def _night(
     return lang.gettext("lodged at %(time)s, within usual hours") % {"time": f"{stamp:%H:%M}"}
 
 
-def _weekday(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("lodging day is unknown")
-    return lang.gettext("lodged on a %(weekday)s") % {"weekday": _weekday_name(int(value), lang)}
-
-
-def _weekday_name(day: int, lang: Language) -> str:
-    """Monday is 0, as pandas counts; the name as the locale writes it (CLDR, stand-alone)."""
-    if lang.locale == DEFAULT_LOCALE:
-        return _WEEKDAYS[day]
-    return lang.weekday(day)
-
-
-def _postal(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("transport mode and vehicle type are unknown")
-    if value:
-        return lang.gettext("sent by post or as a parcel")
-    return lang.gettext("not a postal or parcel consignment")
-
-
-def _postal_new(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("importer is not given on the declaration")
-    if value:
-        return lang.gettext(
-            "postal or parcel consignment to an importer seen rarely or never before"
-        )
-    return lang.gettext("not a postal consignment to a new or rarely seen importer")
-
-
-def _text_score(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("goods description could not be scored")
-    values = {"threat": _threat(match, lang), "score": lang.number("signed_tenth", value)}
-    if value > 0:
-        return (
-            lang.gettext(
-                "goods description wording resembles that of earlier inspections that found "
-                "%(threat)s (text score %(score)s)"
-            )
-            % values
-        )
-    return (
-        lang.gettext(
-            "goods description wording does not resemble that of earlier inspections that found "
-            "%(threat)s (text score %(score)s)"
-        )
-        % values
-    )
-
-
-def _weapon_words(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("goods description is missing")
-    if not value:
-        return lang.gettext("goods description uses no words often used to disguise weapon parts")
-    return lang.ngettext(
-        "goods description uses %(count)s word often used to disguise weapon parts",
-        "goods description uses %(count)s words often used to disguise weapon parts",
-        int(value),
-    ) % {"count": lang.number("count", value)}
-
-
-def _weapon_words_outside(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("goods description is missing")
-    if not value:
-        return lang.gettext("goods description and HS code raise no weapon-parts mismatch")
-    return lang.gettext(
-        "goods description uses words typical of weapon parts, but HS %(hs)s is outside "
-        "chapter 93 (arms and ammunition)"
-    ) % {"hs": _hs_heading(declaration, lang)}
-
-
-def _chapter_fit(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    values = {"chapter": _field_text(declaration, "hs_code", lang)[:2]}
-    if _missing(value):
-        return (
-            lang.gettext("goods description has no words known for HS chapter %(chapter)s") % values
-        )
-    if value < 0.2:
-        return (
-            lang.gettext("goods description reads unlike the usual goods of HS chapter %(chapter)s")
-            % values
-        )
-    return lang.gettext("goods description fits the usual goods of HS chapter %(chapter)s") % values
-
-
-def _watchlist(
-    match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
-) -> str:
-    if _missing(value):
-        return lang.gettext("watchlist could not be checked")
-    entity, threat = match["entity"], _threat(match, lang)
-    if entity == "hits":
-        if not value:
-            return lang.gettext("no party or vehicle is on a partner watchlist for %(threat)s") % {
-                "threat": threat
-            }
-        return lang.ngettext(
-            "%(count)s watchlist entry for %(threat)s matches this declaration's parties or vehicle",
-            "%(count)s watchlist entries for %(threat)s match this declaration's parties or vehicle",
-            int(value),
-        ) % {"count": lang.number("count", value), "threat": threat}
-    values = {"who": _who(match, lang), "threat": threat}
-    if value:
-        return lang.gettext("%(who)s is on a partner watchlist for %(threat)s") % values
-    return lang.gettext("%(who)s is not on a partner watchlist for %(threat)s") % values
-
-
 def _code(
     match: re.Match[str], value: float, declaration: Mapping[str, Any], lang: Language
 ) -> str:
     field = match["field"]
     if field == "hs_chapter":
-        code = _field_text(declaration, "hs_code", lang)[:2]
+        code = field_text(declaration, "hs_code", lang)[:2]
     else:
-        code = _field_text(declaration, field, lang)
-    values = {"what": lang.pgettext("field", _CODE_WORDS[field]), "code": code}
-    if _missing(value):
+        code = field_text(declaration, field, lang)
+    values = {"what": lang.pgettext("field", CODE_WORDS[field]), "code": code}
+    if missing(value):
         return lang.gettext("%(what)s %(code)s was not seen in training") % values
     return lang.gettext("%(what)s is %(code)s") % values
 
 
-_Sentence = Callable[[re.Match[str], float, Mapping[str, Any], Language], str]
-
-_RULES: tuple[tuple[str, _Sentence], ...] = (
-    (rf"(?P<entity>{_ENTITY_PATTERN})_declarations", _declarations),
-    (rf"(?P<entity>{_ENTITY_PATTERN})_inspections", _inspections),
-    (rf"(?P<entity>{_ENTITY_PATTERN})_hits_(?P<threat>.+)", _hits),
-    (rf"(?P<entity>{_ENTITY_PATTERN})_hit_rate_(?P<threat>.+)", _hit_rate),
-    (rf"(?P<entity>{_ENTITY_PATTERN})_days_since_first_seen", _first_seen),
-    (r"(?P<quantity>unit|package)_value_vs_hs_median", _value_vs_median),
-    (r"(?P<quantity>unit|package)_value_robust_z", _value_z),
-    (r"unit_value_reference_level", _reference_level),
-    (r"gross_net_mass_ratio", _mass_ratio),
-    (r"gross_mass_vs_vehicle_type_median", _vehicle_mass),
-    (r"customs_value_log", _customs_value),
-    (r"net_mass_log", _net_mass),
-    (r"packages", _packages),
-    (r"duty_rate", _duty_rate),
-    (r"itinerary_starts_elsewhere", _itinerary_start),
-    (r"itinerary_ends_elsewhere", _itinerary_end),
-    (r"transit_countries", _transit_count),
-    (r"origin_differs_from_dispatch", _origin_dispatch),
-    (r"transit_hit_rate_max_(?P<threat>.+)", _transit_rate),
+_ENTITY_PATTERN = "|".join(kind.name for kind in ENTITY_KINDS)
+_RULES: tuple[tuple[str, Sentence], ...] = (
+    (rf"(?P<entity>{_ENTITY_PATTERN})_declarations", _DECLARATIONS),
+    (rf"(?P<entity>{_ENTITY_PATTERN})_inspections", _INSPECTIONS),
+    (rf"(?P<entity>{_ENTITY_PATTERN})_hits_(?P<threat>.+)", _HITS),
+    (rf"(?P<entity>{_ENTITY_PATTERN})_hit_rate_(?P<threat>.+)", _HIT_RATE),
+    (rf"(?P<entity>{_ENTITY_PATTERN})_days_since_first_seen", _FIRST_SEEN),
+    (r"(?P<quantity>unit|package)_value_vs_hs_median", _VALUE_VS_MEDIAN),
+    (r"(?P<quantity>unit|package)_value_robust_z", _VALUE_Z),
+    (r"unit_value_reference_level", _REFERENCE_LEVEL),
+    (r"gross_net_mass_ratio", _MASS_RATIO),
+    (r"gross_mass_vs_vehicle_type_median", _VEHICLE_MASS),
+    (r"customs_value_log", _CUSTOMS_VALUE),
+    (r"net_mass_log", _NET_MASS),
+    (r"packages", _PACKAGES),
+    (r"duty_rate", _DUTY_RATE),
+    (r"itinerary_starts_elsewhere", _ITINERARY_START),
+    (r"itinerary_ends_elsewhere", _ITINERARY_END),
+    (r"transit_countries", _TRANSIT_COUNT),
+    (r"origin_differs_from_dispatch", _ORIGIN_DISPATCH),
+    (r"transit_hit_rate_max_(?P<threat>.+)", _TRANSIT_RATE),
     (r"lodged_hour", _hour),
     (r"lodged_at_night", _night),
-    (r"lodged_weekday", _weekday),
-    (r"postal_or_parcel", _postal),
-    (r"postal_to_new_importer", _postal_new),
-    (r"text_score_(?P<threat>.+)", _text_score),
-    (r"description_weapon_words", _weapon_words),
-    (r"description_weapon_words_outside_ch93", _weapon_words_outside),
-    (r"description_chapter_fit", _chapter_fit),
-    (r"watchlist_(?P<entity>vehicle|importer|exporter|carrier|hits)_(?P<threat>.+)", _watchlist),
-    (rf"(?P<field>{'|'.join(_CODE_WORDS)})", _code),
+    (r"lodged_weekday", _WEEKDAY),
+    (r"postal_or_parcel", _POSTAL),
+    (r"postal_to_new_importer", _POSTAL_NEW),
+    (r"text_score_(?P<threat>.+)", _TEXT_SCORE),
+    (r"description_weapon_words", _WEAPON_WORDS),
+    (r"description_weapon_words_outside_ch93", _WEAPON_WORDS_OUTSIDE),
+    (r"description_chapter_fit", _CHAPTER_FIT),
+    (r"watchlist_hits_(?P<threat>.+)", _WATCHLIST_HITS),
+    (
+        r"watchlist_(?P<entity>vehicle|importer|exporter|carrier|declarant|itinerary|hs_code)_(?P<threat>.+)",
+        _WATCHLIST_ENTITY,
+    ),
+    (rf"(?P<field>{'|'.join(CODE_WORDS)})", _code),
 )

@@ -4,7 +4,7 @@ A model trained with ``source.extra_features`` reads its ``x_`` columns by kind:
 ones as text codes, numeric ones as float64. Declarations to score arrive in other shapes (JSON
 numbers for a code, text for a number, a field left out), so the API, batch files and the
 pyfunc all hand their canonical frame to `conform_extras` with the model's kinds before
-scoring: the same text and numbers training saw (`features.validation.source_text`, as the
+scoring: the same text and numbers training saw (`features.source_text.source_text`, as the
 source mapping reads a column), never a silent mismatch.
 """
 
@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from features.schema import EXTRA_PREFIX
+from features.source_text import source_text
 from features.validation import (
     MAX_ROWS_SHOWN,
     DataValidationError,
     Problem,
-    source_text,
     validate_declarations,
 )
 

@@ -1,15 +1,18 @@
-"""Point-in-time entity history: what was known about an entity when a declaration was lodged.
+"""Point-in-time entity history: what was known about an entity at a declaration's scoring moment.
 
-Two kinds of events feed an entity's history: its earlier declarations (at ``lodged_at``) and
-the outcomes of their inspections (at ``known_at``, when the result became known). A
-declaration sees only events strictly before its own ``lodged_at``: declarations lodged at
-the same instant do not see each other, and an outcome known at the very instant of lodging
-is not yet known.
+Two kinds of events feed an entity's history: its declarations (at the moment each was first
+recorded: in the store its first scoring, in a training file its ``lodged_at``) and the
+outcomes of their inspections (at ``known_at``: when the store recorded the outcome, or the
+file's ``inspected_at``). A declaration scored at ``t`` sees only events strictly before
+``t``: declarations recorded at the same instant do not see each other, and an outcome known
+at the very instant of scoring is not yet known. An entity's ``first_seen`` is the earliest
+``lodged_at`` among its visible declarations.
 
 Training computes this for every row at once with one sort per entity kind and cumulative
-sums (no per-row loop). Serving reads the same counts from a per-entity table aggregated as
-of a cutoff. Both pass the counts through :func:`entity_history_features`, so a declaration
-lodged after the cutoff gets identical features either way.
+sums (no per-row loop). Serving reads the same counts from the store's per-entity table,
+which holds exactly the events committed before the scoring moment
+(:class:`HistoryTable`). Both pass the counts through :func:`entity_history_features`, so a
+declaration gets identical features either way (features.live).
 """
 
 from __future__ import annotations
@@ -39,24 +42,34 @@ def count_columns(threats: Sequence[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class EventLog:
-    """Events of one entity kind: key, time (ns), count increments and whether a declaration."""
+    """Events of one entity kind: key, time (ns), count increments, whether a declaration,
+    and (declarations) the ``lodged_at`` that ``first_seen`` reads."""
 
     keys: np.ndarray  # object array of str keys (no missing keys)
     times: np.ndarray  # int64 ns
     values: np.ndarray  # float64, one column per count_columns()
     is_declaration: np.ndarray  # bool
+    lodged: np.ndarray  # int64 ns: lodged_at of declaration events (NAT_NS for outcomes)
 
 
-def declaration_events(keys: np.ndarray, lodged_ns: np.ndarray, threats: Sequence[str]) -> EventLog:
-    """One event per declaration with a key, at its ``lodged_at``: one more declaration seen."""
+def declaration_events(
+    keys: np.ndarray,
+    lodged_ns: np.ndarray,
+    threats: Sequence[str],
+    recorded_ns: np.ndarray | None = None,
+) -> EventLog:
+    """One event per declaration with a key, at the moment it was recorded (``recorded_ns``,
+    default its ``lodged_at``): one more declaration seen."""
     has_key = ~missing(keys)
     values = np.zeros((int(has_key.sum()), len(count_columns(threats))))
     values[:, 0] = 1.0
+    times = lodged_ns if recorded_ns is None else recorded_ns
     return EventLog(
         keys=keys[has_key],
-        times=lodged_ns[has_key],
+        times=times[has_key],
         values=values,
         is_declaration=np.ones(len(values), dtype=bool),
+        lodged=lodged_ns[has_key],
     )
 
 
@@ -86,6 +99,7 @@ def outcome_events(keys: np.ndarray, labels: pd.DataFrame, threats: Sequence[str
         times=known_ns[rows],
         values=values,
         is_declaration=np.zeros(len(values), dtype=bool),
+        lodged=np.full(len(values), NAT_NS, dtype=np.int64),
     )
 
 
@@ -96,6 +110,7 @@ def concat_events(*logs: EventLog) -> EventLog:
         times=np.concatenate([log.times for log in logs]),
         values=np.concatenate([log.values for log in logs]),
         is_declaration=np.concatenate([log.is_declaration for log in logs]),
+        lodged=np.concatenate([log.lodged for log in logs]),
     )
 
 
@@ -125,8 +140,8 @@ def counts_before(
 
     Queries and events are sorted together by (key, time, query-before-event), so a
     cumulative sum read at a query's position counts exactly the earlier events of its key.
-    Also returns ``first_seen_ns``: the time of the key's first declaration event before the
-    query (``NAT_NS`` when there is none). Queries without a key (``None``) get NaN counts.
+    Also returns ``first_seen_ns``: the earliest ``lodged_at`` of the key's declaration events
+    before the query (``NAT_NS`` when there is none). Queries without a key (``None``) get NaN counts.
     """
     n_query = len(query_keys)
     codes, _ = pd.factorize(np.concatenate([query_keys, events.keys]), use_na_sentinel=True)
@@ -154,18 +169,18 @@ def counts_before(
 
     group_id = np.cumsum(new_group) - 1
     is_declaration = np.concatenate([np.zeros(n_query, dtype=bool), events.is_declaration])[order]
-    first_declaration = (
-        pd.Series(all_times[order][is_declaration]).groupby(group_id[is_declaration]).min()
-    )
-    first_by_group = np.full(group_id[-1] + 1 if len(order) else 0, NAT_NS, dtype=np.int64)
-    first_by_group[first_declaration.index.to_numpy()] = first_declaration.to_numpy()
-
+    lodged = np.concatenate([np.full(n_query, NAT_NS, dtype=np.int64), events.lodged])[order]
+    # the earliest lodged_at up to each position of its group (events sorted by record time)
+    first_running = np.where(is_declaration, lodged, np.iinfo(np.int64).max)
+    first_running = pd.Series(first_running).groupby(group_id).cummin().to_numpy()
     inverse = np.empty(len(order), dtype=np.int64)
     inverse[order] = positions
     query_position = inverse[:n_query]
     sums = sums_sorted[query_position]
-    first_seen = first_by_group[group_id[query_position]]
-    first_seen = np.where(sums[:, 0] > 0, first_seen, NAT_NS)
+    first_seen = first_running[query_position]
+    first_seen = np.where(
+        (sums[:, 0] > 0) & (first_seen != np.iinfo(np.int64).max), first_seen, NAT_NS
+    )
 
     missing = query_codes < 0
     sums[missing] = np.nan
@@ -173,46 +188,39 @@ def counts_before(
     return EntityCounts(tuple(columns), sums, first_seen)
 
 
-def aggregate_events(events: EventLog, columns: Sequence[str]) -> pd.DataFrame:
-    """Per key: sums of all events and the first declaration time (the serving state).
-
-    Returns columns ``key``, the count columns and ``first_seen`` (UTC datetime, NaT when the
-    key has outcomes but no declarations), sorted by key.
-    """
-    frame = pd.DataFrame(events.values, columns=list(columns))
-    frame["key"] = pd.Series(events.keys, dtype="str")
-    frame["declaration_ns"] = np.where(events.is_declaration, events.times, np.iinfo(np.int64).max)
-    grouped = frame.groupby("key", sort=True)
-    state = grouped[list(columns)].sum()
-    first_ns = grouped["declaration_ns"].min().to_numpy()
-    state["first_seen"] = _datetimes(np.where(first_ns == np.iinfo(np.int64).max, NAT_NS, first_ns))
-    return state.reset_index()
-
-
-def merge_states(state: pd.DataFrame, update: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Add the counts of ``update`` into ``state`` (same layout); first seen is the earlier."""
-    both = pd.concat([state, update], ignore_index=True)
-    first_ns = as_nanoseconds(both["first_seen"])
-    both["first_ns"] = np.where(first_ns == NAT_NS, np.iinfo(np.int64).max, first_ns)
-    grouped = both.groupby("key", sort=True)
-    merged = grouped[list(columns)].sum()
-    first = grouped["first_ns"].min().to_numpy()
-    merged["first_seen"] = _datetimes(np.where(first == np.iinfo(np.int64).max, NAT_NS, first))
-    return merged.reset_index()
-
-
 class HistoryTable:
-    """One entity kind's serving state indexed by key: a lookup is a dictionary read.
+    """One entity kind's history rows indexed by key: a lookup is a dictionary read.
 
-    Built once from a state table (``key``, count columns, ``first_seen``) and then read by
-    every serving request, so a single declaration never touches the whole table.
+    Built from a state table (``key``, count columns, ``first_seen``): the rows the store
+    returned for one scoring batch's keys.
     """
 
-    def __init__(self, state: pd.DataFrame, columns: Sequence[str]) -> None:
+    def __init__(
+        self,
+        keys: Sequence[str],
+        values: np.ndarray,
+        first_seen_ns: np.ndarray,
+        columns: Sequence[str],
+    ) -> None:
         self.columns = tuple(columns)
-        self.positions = {key: position for position, key in enumerate(state["key"].tolist())}
-        self.values = state[list(columns)].to_numpy(dtype=np.float64)
-        self.first_seen_ns = as_nanoseconds(state["first_seen"])
+        self.positions = {key: position for position, key in enumerate(keys)}
+        self.values = values.reshape(len(keys), len(self.columns))
+        self.first_seen_ns = first_seen_ns
+
+    @classmethod
+    def of(cls, state: pd.DataFrame, columns: Sequence[str]) -> HistoryTable:
+        """The table of a state frame (``key``, the count columns, ``first_seen``)."""
+        return cls(
+            state["key"].tolist(),
+            state[list(columns)].to_numpy(dtype=np.float64),
+            as_nanoseconds(state["first_seen"]),
+            columns,
+        )
+
+    @classmethod
+    def empty(cls, columns: Sequence[str]) -> HistoryTable:
+        """A table that knows no entity."""
+        return cls([], np.zeros((0, len(columns))), np.zeros(0, dtype=np.int64), columns)
 
     def lookup(self, query_keys: np.ndarray) -> EntityCounts:
         """Counts of each query's key; unseen keys count zero, no key (``None``) is NaN."""
@@ -286,8 +294,3 @@ def entity_feature_names(prefix: str, threats: Sequence[str]) -> list[str]:
         *[f"{prefix}_hit_rate_{threat}" for threat in threats],
         f"{prefix}_days_since_first_seen",
     ]
-
-
-def _datetimes(nanoseconds: np.ndarray) -> pd.DatetimeIndex:
-    """int64 ns (``NAT_NS`` = missing) as UTC datetimes in nanoseconds."""
-    return pd.DatetimeIndex(nanoseconds.astype("datetime64[ns]")).tz_localize("UTC")

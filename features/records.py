@@ -174,7 +174,7 @@ def _canonical(spec: Field, value: Any) -> Any:
 
 
 def _text(value: Any) -> str | None:
-    """Source text as `features.validation.source_text` reads it (stripped, tokens missing)."""
+    """Source text as `features.source_text.source_text` reads it (stripped, tokens missing)."""
     if value is None:
         return None
     if not isinstance(value, str):

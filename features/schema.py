@@ -34,7 +34,11 @@ Numbers must be finite: infinity is refused, NaN counts as no value.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
+
+# Canonical datetime dtype: pandas 3 parses strings to microseconds; every table uses the same
+# unit so that point-in-time joins (merge_asof) between tables never meet mismatched dtypes.
+DATETIME_DTYPE: Final = "datetime64[us, UTC]"
 
 FieldKind = Literal[
     "string", "datetime", "category", "country", "hs_code", "itinerary", "number", "count", "bool"
@@ -83,7 +87,24 @@ VEHICLE_TYPES: tuple[str, ...] = ("truck", "van", "car", "bus", "container", "pa
 INSPECTION_TYPES: tuple[str, ...] = ("documentary", "physical", "scan")
 SELECTION_REASONS: tuple[str, ...] = ("model", "rule", "random", "officer", "intelligence")
 RESULTS: tuple[str, ...] = ("clear", "irregular")
-WATCHLIST_ENTITY_TYPES: tuple[str, ...] = ("vehicle_id", "importer_id", "exporter_id", "carrier_id")
+# Each entity type is the canonical field a watchlist entry is matched against: ids by their
+# normalised value, an itinerary entry ("GR>MK") by a run of countries in the declaration's
+# itinerary, an HS code entry (2 to 10 digits) by prefix (features.watchlist).
+WATCHLIST_ENTITY_TYPES: tuple[str, ...] = (
+    "vehicle_id",
+    "importer_id",
+    "exporter_id",
+    "carrier_id",
+    "declarant_id",
+    "itinerary",
+    "hs_code",
+)
+# Europol SIENA handling codes; H2/H3 entries are shown to officers only as "a hit exists".
+# Category values are canonical in lower case (input in any case; shown upper-cased).
+HANDLING_CODES: tuple[str, ...] = ("h0", "h1", "h2", "h3")
+RESTRICTED_HANDLING_CODES: tuple[str, ...] = ("h2", "h3")
+SOURCE_RELIABILITY: tuple[str, ...] = ("a", "b", "c", "x")
+INFORMATION_ACCURACY: tuple[str, ...] = ("1", "2", "3", "4")
 
 # ISO 3166-1 alpha-2, plus XK (Kosovo: user-assigned, universal in the region) and ZZ (unknown).
 COUNTRY_CODES: frozenset[str] = frozenset(
@@ -185,13 +206,19 @@ WATCHLIST_FIELDS: tuple[Field, ...] = (
     Field("valid_from", "datetime", True),
     Field("valid_to", "datetime", False, description="open-ended when missing"),
     Field("source", "string", False, max_chars=_TEXT),
+    Field("source_agency", "string", False, description="providing agency", max_chars=_ID),
+    Field("source_country", "country", False, description="providing agency's country"),
+    Field("handling_code", "category", False, HANDLING_CODES, default="h0"),
+    Field("handling_note", "string", False, description="H3 restrictions", max_chars=_TEXT),
+    Field("source_reliability", "category", False, SOURCE_RELIABILITY, default="x"),
+    Field("information_accuracy", "category", False, INFORMATION_ACCURACY, default="4"),
 )
 
 DECLARATION_COLUMNS: tuple[str, ...] = tuple(f.name for f in DECLARATION_FIELDS)
 OUTCOME_COLUMNS: tuple[str, ...] = tuple(f.name for f in OUTCOME_FIELDS)
 WATCHLIST_COLUMNS: tuple[str, ...] = tuple(f.name for f in WATCHLIST_FIELDS)
 
-# Labels frame produced by features.sources.derive_labels, aligned row for row with declarations.
+# Labels frame produced by features.dataset.derive_labels, aligned row for row with declarations.
 LABEL_PREFIX = "label_"
 # Extra source columns kept as model features are renamed to EXTRA_PREFIX + a slug of their name.
 EXTRA_PREFIX = "x_"

@@ -6,53 +6,28 @@ collects *every* problem it finds before raising one `DataValidationError` whose
 names the source, the column, the first offending rows and values, and how to fix them.
 Code downstream trusts the frames returned here and does not check them again.
 
-The work is vectorised: string clean-up runs on the distinct values of a column (codes,
-countries and routes repeat a lot), so a million declarations validate in a few seconds.
-Columns travel between the checks as NumPy and Arrow arrays and become one pandas frame at
-the end: the service validates one declaration per request, and building a pandas Series per
-intermediate step used to cost more than all the checks together.
+The column checks live below this module: `features.source_text` reads the text of a raw
+column, `features.coercion` makes one column canonical by its field's kind. This module
+finds the columns, turns what the checks refuse into `Problem`s and adds the checks across
+rows (duplicate ids, unknown declarations, validity windows).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Final, TypeAlias
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from features.rules import (
-    DATE_DOES_NOT_PARSE,
-    DATE_OUTSIDE_WINDOW,
-    EARLIEST,
-    END,
-    MISSING_TOKENS,
-    NOT_A_NUMBER,
-    NOT_WHOLE,
-    NOT_YES_NO,
-    Check,
-    above_maximum,
-    canonical_text,
-    is_listlike,
-    negative,
-    required_empty,
-    too_long_check,
-    value_check,
-    yes_no,
-)
+from features.coercion import COERCERS, Values, absent_column, all_missing, column_array
+from features.rules import Check, required_empty
 from features.schema import DECLARATION_FIELDS, OUTCOME_FIELDS, WATCHLIST_FIELDS, Field
-
-# Canonical datetime dtype: pandas 3 parses strings to microseconds; every table uses the same
-# unit so that point-in-time joins (merge_asof) between tables never meet mismatched dtypes.
-DATETIME_DTYPE: Final = "datetime64[us, UTC]"
+from features.source_text import distinct_codes, mask_text, show_value, source_text_arrow, str_array
 
 MAX_ROWS_SHOWN = 5
-_MAX_VALUE_CHARS = 40
-
-_MISSING_TOKENS_ARROW = pa.array(MISSING_TOKENS, type=pa.large_string())
 
 
 @dataclass(frozen=True)
@@ -91,179 +66,6 @@ class DataValidationError(ValueError):
         lines = [f"{count} {noun} in the input data; nothing was loaded:"]
         lines += [f"  {number}. {p.describe()}" for number, p in enumerate(self.problems, 1)]
         return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------
-# Text form of raw values
-# ---------------------------------------------------------------------------------------------
-
-
-def _show(value: Any) -> str:
-    """A value as the user would recognise it in their file, quoted and shortened."""
-    if (
-        value is None
-        or value is pd.NA
-        or value is pd.NaT
-        or (isinstance(value, float) and np.isnan(value))
-    ):
-        text = "(empty)"
-    else:
-        text = repr(value) if isinstance(value, str) else str(value)
-    if len(text) > _MAX_VALUE_CHARS:
-        text = text[: _MAX_VALUE_CHARS - 3] + "..."
-    return text
-
-
-def _text_of_object(value: Any) -> Any:
-    """Text of one Python object; integral floats lose their '.0' (ids and codes from Excel)."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return np.nan
-    if isinstance(value, float | np.floating):
-        if not np.isfinite(value):
-            return np.nan
-        number = float(value)
-        if number.is_integer() and abs(number) < 1e15:
-            return str(int(number))
-        return repr(float(value))
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
-
-
-def _float_text(values: np.ndarray) -> np.ndarray:
-    """Text of floats: integral values without '.0', NaN stays missing."""
-    out = np.full(values.shape, np.nan, dtype=object)
-    finite = np.isfinite(values)
-    integral = finite & (np.abs(values) < 1e15) & (np.floor(values) == values)
-    out[integral] = values[integral].astype(np.int64).astype(str)
-    other = finite & ~integral
-    out[other] = [repr(float(v)) for v in values[other]]
-    return out
-
-
-def source_text(values: pd.Series) -> pd.Series:
-    """The text a person would read in a raw column, with missing values as NaN.
-
-    Strings are stripped; integers and integral floats lose any '.0' (so codes and ids read
-    from numeric columns compare equal to the same code read as text); tokens such as
-    "null" or "n/a" count as missing. Used for every text-like field and for recodings.
-    """
-    return pd.Series(_str_array(_source_text_arrow(values)), index=values.index, copy=False)
-
-
-_STR_DTYPE: Final = pd.StringDtype(na_value=np.nan)
-# Up to this many rows, distinct values are found with a Python dict instead of Arrow kernels.
-_SMALL_COLUMN: Final = 64  # pandas' default "str" dtype
-_NULL_TEXT: Final = pa.scalar(None, type=pa.large_string())
-
-
-def _str_array(text: pa.Array) -> pd.api.extensions.ExtensionArray:
-    """A pandas "str" array over Arrow text (nulls become NaN), without copying the strings."""
-    return _STR_DTYPE.__from_arrow__(text)  # type: ignore[attr-defined]  # present at run time, absent from pandas-stubs
-
-
-def _as_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-
-
-def _missing(text: pa.Array) -> np.ndarray:
-    """Boolean mask of the null entries of an Arrow array."""
-    if text.null_count == 0:
-        return np.zeros(len(text), dtype=bool)
-    return np.asarray(text.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _source_text_arrow(values: pd.Series) -> pa.Array:
-    """`source_text` as an Arrow large_string array (null = missing)."""
-    dtype = values.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        words = values.astype(object).map({True: "true", False: "false"}).astype("str")
-        return _as_array(pa.array(words.array, type=pa.large_string()))
-    if pd.api.types.is_integer_dtype(dtype) and not isinstance(
-        dtype, pd.api.extensions.ExtensionDtype
-    ):
-        return pa.array(values.to_numpy().astype(str), type=pa.large_string())
-    if pd.api.types.is_numeric_dtype(dtype):
-        floats = values.to_numpy(dtype=float, na_value=np.nan)
-        return pa.array(_float_text(floats), type=pa.large_string(), from_pandas=True)
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        text = values.astype(object).map(lambda v: np.nan if pd.isna(v) else v.isoformat())
-        return pa.array(text.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
-    if isinstance(dtype, pd.StringDtype):
-        strings = _as_array(pa.array(values.array, type=pa.large_string()))
-    else:
-        codes, uniques = _factorize(values)
-        strings = _take_text([_text_of_object(u) for u in uniques], codes)
-    # Arrow kernels directly: pandas' string methods cost more than the work on small frames.
-    trimmed = pc.utf8_trim_whitespace(strings)
-    missing = pc.is_in(pc.utf8_lower(trimmed), value_set=_MISSING_TOKENS_ARROW)
-    return pc.if_else(missing, _NULL_TEXT, trimmed)
-
-
-def _factorize(values: pd.Series) -> tuple[np.ndarray, list[Any]]:
-    """Codes and distinct values; unhashable values (lists) are factorized by their text."""
-    try:
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    except TypeError:
-        as_text = values.map(lambda v: ">".join(map(str, v)) if is_listlike(v) else v)
-        codes, uniques = pd.factorize(as_text, use_na_sentinel=True)
-    return codes, list(uniques)
-
-
-def _take_text(distinct: Sequence[Any], codes: np.ndarray) -> pa.Array:
-    """Arrow text from distinct texts (NaN/None = missing) and factorize codes (-1 = missing).
-
-    Built with Arrow's take, which is far faster than converting a million Python strings.
-    """
-    texts = [None if (d is None or (isinstance(d, float) and np.isnan(d))) else d for d in distinct]
-    if len(codes) <= _SMALL_COLUMN:
-        return pa.array([texts[c] if c >= 0 else None for c in codes], type=pa.large_string())
-    table = pa.array([*texts, None], type=pa.large_string())
-    positions = np.where(codes < 0, len(distinct), codes)
-    return table.take(pa.array(positions))
-
-
-def _distinct(text: pa.Array) -> tuple[np.ndarray, list[str]]:
-    """Codes (-1 = missing) and the distinct non-missing values of an Arrow text array."""
-    if len(text) <= _SMALL_COLUMN:  # a request's few rows: a dict costs less than Arrow calls
-        first_seen: dict[str, int] = {}
-        small_codes = [
-            -1 if value is None else first_seen.setdefault(value, len(first_seen))
-            for value in text.to_pylist()
-        ]
-        return np.array(small_codes, dtype=np.intp), list(first_seen)
-    encoded = pc.dictionary_encode(text)
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
-    return codes, encoded.dictionary.to_pylist()
-
-
-def _map_distinct(text: pa.Array, rule: Callable[[str], str | None]) -> tuple[pa.Array, np.ndarray]:
-    """Apply a per-value rule to the distinct non-missing values of a text column.
-
-    `rule` returns the canonical text ("" for no value), or None when the value is invalid.
-    Returns the mapped column (null for missing or invalid) and a boolean mask of invalid rows.
-    """
-    codes, uniques = _distinct(text)
-    mapped = [rule(u) for u in uniques]
-    invalid_unique = np.array([m is None for m in mapped] + [False], dtype=bool)
-    return _take_text([m or None for m in mapped], codes), invalid_unique[codes]
-
-
-def _mask_text(text: pa.Array, mask: np.ndarray, replacement: str | None = None) -> pa.Array:
-    """``text`` with the rows of ``mask`` replaced (by a null when ``replacement`` is None)."""
-    if not mask.any():
-        return text
-    return pc.if_else(pa.array(mask), pa.scalar(replacement, type=pa.large_string()), text)
-
-
-# ---------------------------------------------------------------------------------------------
-# Table validation
-# ---------------------------------------------------------------------------------------------
-
-
-# A canonical column between the checks: Arrow text (null = missing) for text kinds, NumPy
-# float64 or bool for numbers and flags, a pandas DatetimeArray for datetimes.
-_Values: TypeAlias = pa.Array | np.ndarray | pd.api.extensions.ExtensionArray
 
 
 class _TableCheck:
@@ -308,7 +110,7 @@ class _TableCheck:
                 message=f"{what} in {count} {rows_word}",
                 fix=fix,
                 rows=tuple(int(p) + 1 for p in first),
-                values=tuple(_show(shown.iloc[p]) for p in first),
+                values=tuple(show_value(shown.iloc[p]) for p in first),
             )
         )
 
@@ -335,7 +137,8 @@ class _TableCheck:
 
     # -- one canonical field -------------------------------------------------------------
 
-    def field(self, spec: Field, date_format: str | None) -> _Values:
+    def field(self, spec: Field, date_format: str | None) -> Values:
+        """The canonical column of one field; what it refuses is recorded, not raised."""
         raw = self.column(spec.name)
         if raw is None:
             if spec.required:
@@ -345,191 +148,22 @@ class _TableCheck:
                     f"add a '{spec.name}' column, or map a source column to it in the "
                     "configuration (source.columns) or give a constant in source.defaults",
                 )
-            return self._absent(spec)
-        if not spec.required and _all_missing(raw):
+            return absent_column(spec, self.n_rows)
+        if not spec.required and all_missing(raw):
             # An optional field left out of every record (a JSON payload without it): the same
             # column as when the field is absent, without parsing a column of nothing.
-            return self._absent(spec)
-        coerce = _COERCERS[spec.kind]
-        values, missing = coerce(self, spec, raw, date_format)
+            return absent_column(spec, self.n_rows)
+        coerced = COERCERS[spec.kind](spec, raw, date_format)
+        for bad, rule in coerced.broken:
+            self.flag_check(spec.name, bad, raw, rule)
+        values, missing = coerced.values, coerced.missing
         if spec.default is not None:
             if not isinstance(values, pa.Array):
                 raise TypeError(f"a default is only defined for text fields, not {spec.name!r}")
-            values = _mask_text(values, missing, spec.default)
+            values = mask_text(values, missing, spec.default)
         elif spec.required:
             self.flag_check(spec.name, missing, raw, required_empty(spec))
         return values
-
-    def _absent(self, spec: Field) -> _Values:
-        n = self.n_rows
-        if spec.kind == "datetime":
-            return _no_datetimes(n)
-        if spec.kind in ("number", "count"):
-            return np.full(n, np.nan, dtype=np.float64)
-        if spec.kind == "bool":
-            return np.zeros(n, dtype=bool)
-        if spec.default is None:
-            return pa.nulls(n, type=pa.large_string())
-        return _take_text([spec.default], np.zeros(n, dtype=np.intp))
-
-
-def _all_missing(raw: pd.Series) -> bool:
-    """True for an object column holding only None/NaN (how absent JSON fields arrive)."""
-    return raw.dtype == object and bool(pd.isna(raw.to_numpy()).all())
-
-
-def _no_datetimes(n: int) -> pd.api.extensions.ExtensionArray:
-    return pd.array(np.full(n, np.datetime64("NaT", "us")), dtype=DATETIME_DTYPE)
-
-
-def _column_array(values: _Values) -> Any:
-    """A canonical column as the array the output frame holds."""
-    return _str_array(values) if isinstance(values, pa.Array) else values
-
-
-# Each coercer returns (canonical values, mask of rows with no value) and flags bad values.
-_Coercer = Callable[[_TableCheck, Field, pd.Series, "str | None"], tuple[_Values, np.ndarray]]
-
-
-def _coerce_text(
-    check: _TableCheck, spec: Field, raw: pd.Series, date_format: str | None
-) -> tuple[_Values, np.ndarray]:
-    """Text kinds: stripped source text, capped, then made canonical by the field's rule."""
-    if spec.kind == "itinerary" and raw.dtype == object:
-        text = _source_text_arrow(raw.map(lambda v: ">".join(map(str, v)) if is_listlike(v) else v))
-    else:
-        text = _source_text_arrow(raw)
-    if spec.max_chars is not None and len(text) > 0:
-        lengths = pc.fill_null(pc.utf8_length(text), 0).to_numpy(zero_copy_only=False)
-        check.flag_check(spec.name, lengths > spec.max_chars, raw, too_long_check(spec))
-    if spec.kind == "string":
-        return text, _missing(text)
-    values, bad = _map_distinct(text, lambda value: canonical_text(spec, value))
-    if spec.kind == "hs_code" and pd.api.types.is_float_dtype(raw.dtype):
-        # 9305.1 in a float column may have been 9305.10 or 9305.01: never guess.
-        floats = raw.to_numpy(dtype=float, na_value=np.nan)
-        fractional = np.isfinite(floats) & (np.floor(floats) != floats)
-        values = _mask_text(values, fractional)
-        bad = bad | fractional
-    check.flag_check(spec.name, bad, raw, value_check(spec))
-    return values, _missing(values) & ~bad
-
-
-def _parse_datetimes(
-    raw: pd.Series, date_format: str | None
-) -> tuple[pd.api.extensions.ExtensionArray, np.ndarray]:
-    """UTC datetimes (naive = UTC, a date alone = midnight UTC) and the mask of unparseable rows."""
-    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        utc = raw.dt.tz_localize("UTC") if raw.dt.tz is None else raw.dt.tz_convert("UTC")
-        return utc.astype(DATETIME_DTYPE).array, np.zeros(len(raw), dtype=bool)
-    text = _str_array(_source_text_arrow(raw))
-    present = ~np.asarray(pd.isna(text), dtype=bool)
-    parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-    values = pd.array(parsed, dtype=DATETIME_DTYPE)
-    failed = present & np.asarray(pd.isna(values), dtype=bool)
-    if date_format is not None and failed.any():
-        retried = pd.to_datetime(text[failed], utc=True, errors="coerce", format=date_format)
-        values = values.copy()
-        values[failed] = pd.array(retried, dtype=DATETIME_DTYPE)
-        failed = present & np.asarray(pd.isna(values), dtype=bool)
-    return values, failed
-
-
-_EARLIEST = pd.Timestamp(EARLIEST).as_unit("us")
-_END = pd.Timestamp(END).as_unit("us")
-
-
-def _coerce_datetime(
-    check: _TableCheck, spec: Field, raw: pd.Series, date_format: str | None
-) -> tuple[_Values, np.ndarray]:
-    values, bad = _parse_datetimes(raw, date_format)
-    if date_format is None:
-        hint = ", or set source.date_format (e.g. '%d.%m.%Y') in the configuration"
-    else:
-        hint = f", or in the configured source.date_format '{date_format}'"
-    check.flag_check(spec.name, bad, raw, replace(DATE_DOES_NOT_PARSE, file_hint=hint))
-    missing = np.asarray(pd.isna(values), dtype=bool)
-    if not missing.all():
-        stamps = pd.DatetimeIndex(values)
-        inside = np.asarray((stamps >= _EARLIEST) & (stamps < _END), dtype=np.bool_)
-        outside = ~missing & ~inside
-        check.flag_check(spec.name, outside, raw, DATE_OUTSIDE_WINDOW)
-    return values, missing & ~bad
-
-
-def _parse_numbers(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Float values and the mask of rows whose value is not a number."""
-    if pd.api.types.is_bool_dtype(raw.dtype):
-        return raw.to_numpy(dtype=float, na_value=np.nan), np.zeros(len(raw), dtype=bool)
-    if pd.api.types.is_numeric_dtype(raw.dtype):
-        values = raw.to_numpy(dtype=float, na_value=np.nan, copy=True)
-        bad = np.isinf(values)
-        values[bad] = np.nan
-        return values, bad
-    text = _source_text_arrow(raw)
-    values = _text_to_floats(text)
-    bad = np.isinf(values)
-    values[bad] = np.nan
-    return values, bad | (~_missing(text) & np.isnan(values))
-
-
-def _text_to_floats(text: pa.Array) -> np.ndarray:
-    """Floats from a text column, NaN where missing or not a number.
-
-    Arrow's cast is tried first (about 20 times faster than to_numeric on a million rows);
-    it refuses the whole column when one value is not a number, then to_numeric finds which.
-    """
-    try:
-        cast = pc.cast(text, pa.float64())
-        return np.asarray(cast.to_numpy(zero_copy_only=False), dtype=float).copy()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError):
-        parsed = pd.to_numeric(pd.Series(_str_array(text), copy=False), errors="coerce")
-        return parsed.to_numpy(dtype=float, na_value=np.nan, copy=True)
-
-
-def _coerce_number(
-    check: _TableCheck, spec: Field, raw: pd.Series, date_format: str | None
-) -> tuple[_Values, np.ndarray]:
-    """Numbers and counts: finite, 0 or more, at most the field's cap; counts whole."""
-    values, bad = _parse_numbers(raw)
-    check.flag_check(spec.name, bad, raw, NOT_A_NUMBER)
-    with np.errstate(invalid="ignore"):
-        check.flag_check(spec.name, values < 0, raw, negative(spec))
-        if spec.maximum is not None:
-            check.flag_check(spec.name, values > spec.maximum, raw, above_maximum(spec))
-        if spec.kind == "count":
-            fractional = np.isfinite(values) & (np.floor(values) != values)
-            check.flag_check(spec.name, fractional, raw, NOT_WHOLE)
-    missing = np.isnan(values) & ~bad
-    return values, missing
-
-
-def _coerce_bool(
-    check: _TableCheck, spec: Field, raw: pd.Series, date_format: str | None
-) -> tuple[_Values, np.ndarray]:
-    """Flags: True/False, yes/no, 1/0; a missing flag means nothing of that kind was recorded."""
-    if pd.api.types.is_bool_dtype(raw.dtype) and raw.dtype == bool:
-        return raw.to_numpy(dtype=bool, copy=True), np.zeros(len(raw), dtype=bool)
-    text = _source_text_arrow(raw)
-    mapped, bad = _map_distinct(text, yes_no)
-    check.flag_check(spec.name, bad, raw, NOT_YES_NO)
-    flags = pc.fill_null(pc.equal(mapped, "1"), False)
-    return np.asarray(flags.to_numpy(zero_copy_only=False), dtype=bool), np.zeros(
-        len(raw), dtype=bool
-    )
-
-
-_COERCERS: dict[str, _Coercer] = {
-    "string": _coerce_text,
-    "category": _coerce_text,
-    "country": _coerce_text,
-    "hs_code": _coerce_text,
-    "itinerary": _coerce_text,
-    "datetime": _coerce_datetime,
-    "number": _coerce_number,
-    "count": _coerce_number,
-    "bool": _coerce_bool,
-}
 
 
 def _validate_table(
@@ -543,7 +177,7 @@ def _validate_table(
     if not isinstance(raw, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame for {source}, got {type(raw).__name__}")
     check = _TableCheck(raw, source)
-    columns: dict[str, Any] = {f.name: _column_array(check.field(f, date_format)) for f in fields}
+    columns: dict[str, Any] = {f.name: column_array(check.field(f, date_format)) for f in fields}
     for name in extra_columns:
         extra = check.column(name)
         if extra is None:
@@ -556,7 +190,7 @@ def _validate_table(
         elif pd.api.types.is_numeric_dtype(extra.dtype):
             columns[name] = extra.to_numpy(dtype=float, na_value=np.nan, copy=True)
         else:
-            columns[name] = _str_array(_source_text_arrow(extra))
+            columns[name] = str_array(source_text_arrow(extra))
     # Every column is an array made here: no copy, no index alignment.
     frame = pd.DataFrame(columns, index=pd.RangeIndex(check.n_rows), copy=False)
     return frame, check
@@ -566,7 +200,7 @@ def _duplicated(text: pa.Array) -> np.ndarray:
     """Rows whose non-missing value occurs more than once (pandas' duplicated(keep=False))."""
     if len(text) < 2:
         return np.zeros(len(text), dtype=bool)
-    codes, uniques = _distinct(text)
+    codes, uniques = distinct_codes(text)
     # One extra slot, always 0, that missing values (code -1) index.
     counts = np.bincount(codes[codes >= 0], minlength=len(uniques) + 1)
     return counts[codes] > 1

@@ -1,137 +1,235 @@
-"""Partner-agency watchlist hits: entities of a declaration flagged for a threat at lodging.
+"""Partner-agency watchlist hits: entries that match a declaration at its scoring moment.
 
-An entry counts only inside its validity window, ``valid_from <= lodged_at <= valid_to``,
-with a missing ``valid_to`` meaning the entry is still open.
+The watchlist is live: it lives in the operational store and is read at scoring time, and
+training rebuilds the same hits point in time. One function decides a hit for both
+(:func:`watchlist_hits`), given candidate entries and each declaration's scoring moment.
+
+An entry hits a declaration when all of these hold:
+
+* its key matches (:func:`watchlist_key` / :func:`declaration_watchlist_keys`): an id entry
+  the normalised id of that field; an ``itinerary`` entry ("GR>MK") a run of consecutive
+  countries of the declaration's itinerary; an ``hs_code`` entry (2-10 digits) a prefix of
+  the declaration's HS code;
+* it is valid at lodging: ``valid_from <= lodged_at <= valid_to`` (no ``valid_to``: open);
+* it was known at the scoring moment ``t``: ``added_at < t`` and not withdrawn before,
+  ``withdrawn_at`` missing or ``>= t`` (missing ``added_at``, as in a watchlist file, means
+  known all along).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from features.columns import NAT_NS, DeclarationColumns, as_nanoseconds
-from features.entities import normalise_ids
+from features.columns import NAT_NS, DeclarationColumns, as_nanoseconds, normalised_id
 from features.schema import WATCHLIST_ENTITY_TYPES
 
-WATCHLIST_STATE_COLUMNS: tuple[str, ...] = (
+# Longest itinerary run an entry may name (also bounds the keys looked up per declaration).
+MAX_ROUTE_COUNTRIES = 8
+ROUTE_SEPARATOR = ">"
+
+# Columns of the candidate entries `watchlist_hits` reads (the store's rows, or a file's).
+WATCHLIST_ENTRY_COLUMNS: tuple[str, ...] = (
     "entity_type",
-    "entity_id",
+    "key",
     "threat",
     "valid_from",
     "valid_to",
+    "added_at",
+    "withdrawn_at",
 )
 
 
-def watchlist_state(watchlist: pd.DataFrame, threats: Sequence[str]) -> pd.DataFrame:
-    """The entries that can ever hit: known entity type and threat, ids normalised."""
-    if watchlist is None or len(watchlist) == 0:
-        return _empty_state()
-    state = pd.DataFrame(
-        {
-            "entity_type": watchlist["entity_type"].astype("str"),
-            "entity_id": normalise_ids(watchlist["entity_id"]),
-            "threat": watchlist["threat"].astype("str").str.strip().str.casefold(),
-            "valid_from": pd.DatetimeIndex(watchlist["valid_from"]).as_unit("ns"),
-            "valid_to": pd.DatetimeIndex(watchlist["valid_to"]).as_unit("ns"),
-        }
+def watchlist_key(entity_type: str, value: str | None) -> str | None:
+    """The lookup key of an entry's value: ids normalised, itineraries as upper-case codes
+    joined by ``>``, HS codes as their digits; None when nothing is left."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = str(value)
+    if entity_type == "itinerary":
+        countries = [part.strip().upper() for part in text.replace(",", ">").split(">")]
+        countries = [country for country in countries if country]
+        return ROUTE_SEPARATOR.join(countries) or None
+    if entity_type == "hs_code":
+        digits = "".join(character for character in text if character.isdigit())
+        return digits or None
+    return normalised_id(text)
+
+
+def watchlist_keys(entity_types: pd.Series, values: pd.Series) -> pd.Series:
+    """:func:`watchlist_key` of every entry (entity type and value aligned)."""
+    return pd.Series(
+        [
+            watchlist_key(str(entity_type), value)
+            for entity_type, value in zip(entity_types.tolist(), values.tolist(), strict=True)
+        ],
+        index=values.index,
+        dtype="object",
     )
-    keep = (
-        state["entity_type"].isin(WATCHLIST_ENTITY_TYPES)
-        & state["threat"].isin([threat.casefold() for threat in threats])
-        & state["entity_id"].notna()
-    )
-    state = state[keep]
-    return state.sort_values(list(WATCHLIST_STATE_COLUMNS), ignore_index=True)
+
+
+def declaration_watchlist_keys(
+    columns: DeclarationColumns,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per entity type, the (row, key) pairs of the batch that an entry may match.
+
+    An id field gives one key per row; an itinerary every run of up to
+    ``MAX_ROUTE_COUNTRIES`` consecutive countries; an HS code each of its prefixes of two
+    digits or more. The store looks up exactly these keys, in one query per batch.
+    """
+    keys: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for entity_type in WATCHLIST_ENTITY_TYPES:
+        rows: list[int] = []
+        found: list[str] = []
+        if entity_type == "itinerary":
+            for row, itinerary in enumerate(columns.strings("itinerary").tolist()):
+                if itinerary is None:
+                    continue
+                countries = str(itinerary).split(ROUTE_SEPARATOR)
+                for start in range(len(countries)):
+                    for end in range(
+                        start + 1, min(len(countries), start + MAX_ROUTE_COUNTRIES) + 1
+                    ):
+                        rows.append(row)
+                        found.append(ROUTE_SEPARATOR.join(countries[start:end]))
+        elif entity_type == "hs_code":
+            for row, code in enumerate(columns.strings("hs_code").tolist()):
+                if code is None:
+                    continue
+                for length in range(2, len(code) + 1):
+                    rows.append(row)
+                    found.append(code[:length])
+        else:
+            for row, identifier in enumerate(columns.ids(entity_type).tolist()):
+                if identifier is not None:
+                    rows.append(row)
+                    found.append(identifier)
+        keys[entity_type] = (np.array(rows, dtype=np.int64), np.array(found, dtype=object))
+    return keys
+
+
+def watchlist_feature_name(entity_type: str, threat: str) -> str:
+    """The feature counting one entity type's hits for one threat."""
+    return f"watchlist_{entity_type.removesuffix('_id')}_{threat}"
 
 
 def watchlist_feature_names(threats: Sequence[str]) -> list[str]:
     """Output columns of :func:`watchlist_features`, in order."""
     per_entity = [
-        f"watchlist_{entity_type.removesuffix('_id')}_{threat}"
+        watchlist_feature_name(entity_type, threat)
         for entity_type in WATCHLIST_ENTITY_TYPES
         for threat in threats
     ]
     return [*per_entity, *[f"watchlist_hits_{threat}" for threat in threats]]
 
 
-class WatchlistIndex:
-    """The watchlist state arranged for lookups: per entity type, each listed id's entries
-    (threat, valid from, valid to in nanoseconds) as one contiguous slice.
+@dataclass(frozen=True)
+class WatchlistHits:
+    """Which entry hit which declaration: ``rows`` into the batch, ``entries`` into the
+    candidate entries' table, with the entry's entity type and threat."""
 
-    Built once; a declaration then costs one dictionary read per entity type instead of a
-    pass over the whole watchlist.
-    """
+    rows: np.ndarray  # int64
+    entries: np.ndarray  # int64, positions in the entries table given to watchlist_hits
+    entity_types: np.ndarray  # object
+    threats: np.ndarray  # object
 
-    def __init__(self, state: pd.DataFrame) -> None:
-        self.entries: dict[
-            str, tuple[dict[str, tuple[int, int]], np.ndarray, np.ndarray, np.ndarray]
-        ] = {}
-        for entity_type in WATCHLIST_ENTITY_TYPES:
-            entries = state[state["entity_type"] == entity_type]
-            ids = entries["entity_id"].to_numpy(dtype=object)
-            order = np.argsort(ids, kind="stable")
-            ids = ids[order]
-            slices: dict[str, tuple[int, int]] = {}
-            for position, entity_id in enumerate(ids.tolist()):
-                start, _ = slices.get(entity_id, (position, position))
-                slices[entity_id] = (start, position + 1)
-            self.entries[entity_type] = (
-                slices,
-                entries["threat"].to_numpy(dtype=object)[order],
-                as_nanoseconds(entries["valid_from"])[order],
-                as_nanoseconds(entries["valid_to"])[order],
-            )
+    @classmethod
+    def none(cls) -> WatchlistHits:
+        empty = np.array([], dtype=np.int64)
+        return cls(empty, empty, np.array([], dtype=object), np.array([], dtype=object))
 
-    def matches(self, entity_type: str, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(row, entry) pairs where a declaration's id is listed: rows into ``ids``, entries
-        into this entity type's arrays."""
-        slices = self.entries[entity_type][0]
-        rows: list[int] = []
-        entries: list[int] = []
-        # ids are None when missing, and None is never a listed id
-        for row, found in enumerate(map(slices.get, ids.tolist())):
-            if found is not None:
-                rows.extend([row] * (found[1] - found[0]))
-                entries.extend(range(*found))
-        return np.array(rows, dtype=np.int64), np.array(entries, dtype=np.int64)
+    def take(self, positions: np.ndarray) -> WatchlistHits:
+        """The hits of the rows at ``positions``, renumbered in that order."""
+        new_row = {int(old): new for new, old in enumerate(positions.tolist())}
+        keep = np.array([row in new_row for row in self.rows.tolist()], dtype=bool)
+        rows = np.array([new_row[row] for row in self.rows[keep].tolist()], dtype=np.int64)
+        return WatchlistHits(rows, self.entries[keep], self.entity_types[keep], self.threats[keep])
+
+
+def watchlist_hits(
+    columns: DeclarationColumns, entries: pd.DataFrame, scored_ns: np.ndarray
+) -> WatchlistHits:
+    """The hits of ``entries`` (``WATCHLIST_ENTRY_COLUMNS``) on the declarations, each row
+    scored at ``scored_ns`` (int64 ns), by the rule of this module's docstring."""
+    if len(entries) == 0 or len(columns) == 0:
+        return WatchlistHits.none()
+    lodged_ns = columns.nanoseconds("lodged_at")
+    entry_types = entries["entity_type"].astype("str").to_numpy(dtype=object)
+    entry_keys = entries["key"].to_numpy(dtype=object)
+    valid_from = as_nanoseconds(entries["valid_from"])
+    valid_to = as_nanoseconds(entries["valid_to"])
+    added = as_nanoseconds(entries["added_at"]) if "added_at" in entries else None
+    withdrawn = as_nanoseconds(entries["withdrawn_at"]) if "withdrawn_at" in entries else None
+    by_key: dict[tuple[str, str], list[int]] = {}
+    for position, key in enumerate(zip(entry_types.tolist(), entry_keys.tolist(), strict=True)):
+        by_key.setdefault(key, []).append(position)
+    rows: list[int] = []
+    found: list[int] = []
+    for entity_type, (key_rows, keys) in declaration_watchlist_keys(columns).items():
+        for row, key in zip(key_rows.tolist(), keys.tolist(), strict=True):
+            for position in by_key.get((entity_type, key), ()):
+                rows.append(row)
+                found.append(position)
+    if not rows:
+        return WatchlistHits.none()
+    row_array = np.array(rows, dtype=np.int64)
+    entry_array = np.array(found, dtype=np.int64)
+    at, moment = lodged_ns[row_array], scored_ns[row_array]
+    to = valid_to[entry_array]
+    keep = (valid_from[entry_array] <= at) & ((to == NAT_NS) | (at <= to))
+    if added is not None:
+        known = added[entry_array]
+        keep &= (known == NAT_NS) | (known < moment)
+    if withdrawn is not None:
+        gone = withdrawn[entry_array]
+        keep &= (gone == NAT_NS) | (gone >= moment)
+    row_array, entry_array = row_array[keep], entry_array[keep]
+    return WatchlistHits(
+        row_array,
+        entry_array,
+        entry_types[entry_array],
+        entries["threat"].astype("str").str.casefold().to_numpy(dtype=object)[entry_array],
+    )
 
 
 def watchlist_features(
-    columns: DeclarationColumns, index: WatchlistIndex, threats: Sequence[str]
+    rows: int, hits: WatchlistHits, threats: Sequence[str]
 ) -> dict[str, np.ndarray]:
-    """Valid entries per (entity type, threat) at ``lodged_at``, and their total per threat."""
-    n = len(columns)
-    features = {name: np.zeros(n) for name in watchlist_feature_names(threats)}
-    lodged_ns = columns.nanoseconds("lodged_at")
+    """Hits per (entity type, threat) and their total per threat, for ``rows`` declarations."""
+    features = {name: np.zeros(rows) for name in watchlist_feature_names(threats)}
+    if len(hits.rows) == 0:  # the usual case: nobody listed, every count stays 0
+        return features
     for entity_type in WATCHLIST_ENTITY_TYPES:
-        _, entry_threats, valid_from, valid_to = index.entries[entity_type]
-        if len(entry_threats) == 0:
-            continue
-        rows, entries = index.matches(entity_type, columns.ids(entity_type))
-        if len(rows) == 0:  # the usual case: nobody listed, every count stays 0
-            continue
-        at = lodged_ns[rows]
-        inside = (valid_from[entries] <= at) & (
-            (valid_to[entries] == NAT_NS) | (at <= valid_to[entries])
-        )
-        rows, entries = rows[inside], entries[inside]
         for threat in threats:
-            hit_rows = rows[entry_threats[entries] == threat.casefold()]
-            counts = np.bincount(hit_rows, minlength=n).astype(np.float64)
-            features[f"watchlist_{entity_type.removesuffix('_id')}_{threat}"] = counts
+            chosen = (hits.entity_types == entity_type) & (hits.threats == threat.casefold())
+            if not chosen.any():
+                continue
+            counts = np.bincount(hits.rows[chosen], minlength=rows).astype(np.float64)
+            features[watchlist_feature_name(entity_type, threat)] = counts
             features[f"watchlist_hits_{threat}"] = features[f"watchlist_hits_{threat}"] + counts
     return features
 
 
-def _empty_state() -> pd.DataFrame:
+def watchlist_entries(watchlist: pd.DataFrame | None) -> pd.DataFrame:
+    """A canonical watchlist (features.validation) as the entries `watchlist_hits` reads:
+    keys computed, ``added_at`` / ``withdrawn_at`` kept when the table has them (a store
+    export does; a partner's file does not, and its entries count as known all along)."""
+    if watchlist is None or len(watchlist) == 0:
+        return pd.DataFrame(
+            {name: pd.Series([], dtype="object") for name in WATCHLIST_ENTRY_COLUMNS}
+        )
+    nat = pd.Series(pd.NaT, index=watchlist.index, dtype="datetime64[ns, UTC]")
     return pd.DataFrame(
         {
-            "entity_type": pd.Series([], dtype="str"),
-            "entity_id": pd.Series([], dtype="str"),
-            "threat": pd.Series([], dtype="str"),
-            "valid_from": pd.Series([], dtype="datetime64[ns, UTC]"),
-            "valid_to": pd.Series([], dtype="datetime64[ns, UTC]"),
+            "entity_type": watchlist["entity_type"].astype("str"),
+            "key": watchlist_keys(watchlist["entity_type"].astype("str"), watchlist["entity_id"]),
+            "threat": watchlist["threat"].astype("str").str.strip().str.casefold(),
+            "valid_from": watchlist["valid_from"],
+            "valid_to": watchlist["valid_to"],
+            "added_at": watchlist.get("added_at", nat),
+            "withdrawn_at": watchlist.get("withdrawn_at", nat),
         }
-    )
+    ).reset_index(drop=True)

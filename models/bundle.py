@@ -34,6 +34,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from features.columns import DeclarationColumns
+from features.live import LiveInputs
 from models.calibration import Calibrator
 from models.declarations import DeclarationBatch, RecordsLike
 from models.explain import (
@@ -83,13 +84,18 @@ class FeatureBuilderLike(Protocol):
     is what training's evaluation reads through ``bundle.builder``.
     """
 
+    threats: Sequence[str]
     feature_names_: list[str]
     categorical_features_: list[str]
     feature_fields_: dict[str, list[str]]
 
-    def transform(self, declarations: pd.DataFrame) -> pd.DataFrame: ...
+    def transform(
+        self, declarations: pd.DataFrame, live: LiveInputs | None = None
+    ) -> pd.DataFrame: ...
 
-    def transform_columns(self, columns: DeclarationColumns) -> NDArray[np.float64]: ...
+    def transform_columns(
+        self, columns: DeclarationColumns, live: LiveInputs | None = None
+    ) -> NDArray[np.float64]: ...
 
     def save(self, directory: Path) -> list[Path]: ...
 
@@ -216,12 +222,18 @@ class ModelBundle:
 
     # -- scoring ---------------------------------------------------------------------------
 
-    def matrix(self, declarations: Declarations) -> NDArray[np.float64]:
-        """The model's feature matrix (rows x ``features``) for canonical declarations."""
-        return self._matrix(DeclarationBatch.of(declarations))
+    def matrix(
+        self, declarations: Declarations, live: LiveInputs | None = None
+    ) -> NDArray[np.float64]:
+        """The model's feature matrix (rows x ``features``) for canonical declarations.
 
-    def _matrix(self, batch: DeclarationBatch) -> NDArray[np.float64]:
-        values = self.builder.transform_columns(batch.columns)
+        ``live``: their entity history and watchlist hits at the scoring moment
+        (`features.live`); None scores against an empty store (nothing known, nothing listed).
+        """
+        return self._matrix(DeclarationBatch.of(declarations), live)
+
+    def _matrix(self, batch: DeclarationBatch, live: LiveInputs | None) -> NDArray[np.float64]:
+        values = self.builder.transform_columns(batch.columns, live)
         return values if self._positions is None else values[:, self._positions]
 
     def _threat_matrix(self, threat: str, matrix: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -267,10 +279,14 @@ class ModelBundle:
         }
 
     def margins(
-        self, declarations: Declarations, *, num_threads: int = 1
+        self,
+        declarations: Declarations,
+        *,
+        live: LiveInputs | None = None,
+        num_threads: int = 1,
     ) -> dict[str, NDArray[np.float64]]:
         """Raw LightGBM margins (log-odds) per threat, one value per declaration."""
-        return self._margins(self.matrix(declarations), num_threads)
+        return self._margins(self.matrix(declarations, live), num_threads)
 
     def _risks(
         self, matrix: NDArray[np.float64], office_ids: Any, num_threads: int
@@ -284,21 +300,33 @@ class ModelBundle:
         overall = -np.expm1(log_clear)
         return risk, overall, self.lanes.assign(overall, office_ids)
 
-    def risk_frame(self, declarations: Declarations, *, num_threads: int = 1) -> pd.DataFrame:
+    def risk_frame(
+        self,
+        declarations: Declarations,
+        *,
+        live: LiveInputs | None = None,
+        num_threads: int = 1,
+    ) -> pd.DataFrame:
         """Scores without reasons as a frame: ``declaration_id``, ``risk_<threat>``..., ``overall``, ``lane``."""
         batch = DeclarationBatch.of(declarations)
-        risk, overall, lanes = self._risks(self._matrix(batch), batch.office_ids(), num_threads)
+        risk, overall, lanes = self._risks(
+            self._matrix(batch, live), batch.office_ids(), num_threads
+        )
         columns: dict[str, Any] = {"declaration_id": np.array(batch.ids(), dtype=object)}
         columns.update({f"risk_{threat}": risk[threat] for threat in self.threats})
         columns.update(overall=overall, lane=lanes)
         return pd.DataFrame(columns, index=batch.index)
 
     def explain(
-        self, declarations: Declarations, *, num_threads: int = 1
+        self,
+        declarations: Declarations,
+        *,
+        live: LiveInputs | None = None,
+        num_threads: int = 1,
     ) -> dict[str, ThreatExplanation]:
         """Exact SHAP contributions of every threat's booster, in margin units."""
         batch = DeclarationBatch.of(declarations)
-        contributions = self._contributions(self._matrix(batch), num_threads)
+        contributions = self._contributions(self._matrix(batch, live), num_threads)
         return {
             threat: ThreatExplanation(
                 base_value=base,
@@ -313,11 +341,16 @@ class ModelBundle:
         *,
         top_k: int = 5,
         explain: bool = True,
+        live: LiveInputs | None = None,
         num_threads: int = 1,
     ) -> list[ScoredDeclaration]:
-        """Score canonical declarations, with the ``top_k`` reasons each when ``explain``."""
+        """Score canonical declarations, with the ``top_k`` reasons each when ``explain``.
+
+        ``live``: the declarations' entity history and watchlist hits at the scoring moment
+        (`features.live`, read from the operational store); None: an empty store.
+        """
         batch = DeclarationBatch.of(declarations)
-        matrix = self._matrix(batch)
+        matrix = self._matrix(batch, live)
         risk, overall, lanes = self._risks(matrix, batch.office_ids(), num_threads)
         if explain and top_k > 0:
             contributions = self._contributions(matrix, num_threads)

@@ -44,15 +44,19 @@ def _as_margin(margin: ArrayLike) -> NDArray[np.float64]:
     return values
 
 
-def _platt_targets(labels: NDArray[np.float64]) -> tuple[float, float]:
-    """Platt's smoothed targets (N+ + 1) / (N+ + 2) and 1 / (N- + 2).
+def _platt_targets(
+    labels: NDArray[np.float64], weights: NDArray[np.float64]
+) -> tuple[float, float]:
+    """Platt's smoothed targets (N+ + 1) / (N+ + 2) and 1 / (N- + 2), with weighted counts.
 
     With a handful of seizures, hard 0/1 targets let the sigmoid run to infinity; the
     smoothed targets are the posterior under a uniform prior and keep the fit finite even
-    with no positive at all.
+    with no positive at all. The counts are the weights' sums (a row of weight 2 is the row
+    twice): with inverse selection probabilities of mean 1 the prior stays one pseudo-row,
+    where row counts would let every heavily weighted negative add a share of a positive.
     """
-    n_positive = float(np.sum(labels == 1.0))
-    n_negative = float(np.sum(labels == 0.0))
+    n_positive = float(np.sum(weights[labels == 1.0]))
+    n_negative = float(np.sum(weights[labels == 0.0]))
     return (n_positive + 1.0) / (n_positive + 2.0), 1.0 / (n_negative + 2.0)
 
 
@@ -67,7 +71,7 @@ def _fit_platt(
     Soft targets are fitted exactly by cross-entropy on each row twice: once as a positive
     with weight ``w * t`` and once as a negative with weight ``w * (1 - t)``.
     """
-    target_positive, target_negative = _platt_targets(labels)
+    target_positive, target_negative = _platt_targets(labels, weights)
     targets = np.where(labels == 1.0, target_positive, target_negative)
     features = np.concatenate([margin, margin]).reshape(-1, 1)
     classes = np.concatenate([np.ones_like(margin), np.zeros_like(margin)])

@@ -41,6 +41,9 @@ class Reason:
     contribution: float  # SHAP contribution to the threat's raw margin (log-odds)
     text: str
     fields: list[str] = field(default_factory=list)  # canonical fields the feature comes from
+    kind: str = "model"  # model (a SHAP contribution), watchlist (a live watchlist hit)
+    source_agency: str | None = None  # watchlist: the providing agency
+    handling_code: str | None = None  # watchlist: SIENA handling code (H0-H3)
 
 
 @dataclass

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from features.live import LiveInputs
 from models.bundle import ModelBundle
 from models.lanes import LANES
 
@@ -200,18 +201,27 @@ def drift_reference(
     declarations: pd.DataFrame,
     *,
     window: Mapping[str, str],
+    live: LiveInputs | None = None,
     num_threads: int = 1,
 ) -> DriftReference:
     """Bin the features and scores the bundle gives the training window's ``declarations``.
 
     More than `REFERENCE_SAMPLE_ROWS` declarations are sampled (the same rows for the same
-    data). The bundle scores them from its final feature state, as the service would.
+    data). ``live`` (row for row with ``declarations``) holds their entity history and
+    watchlist hits at scoring time, as the service would have read them.
     """
     if len(declarations) > REFERENCE_SAMPLE_ROWS:
-        declarations = declarations.sample(REFERENCE_SAMPLE_ROWS, random_state=0)
-    matrix = bundle.matrix(declarations)
+        # the rows declarations.sample(REFERENCE_SAMPLE_ROWS, random_state=0) takes
+        rows = (
+            pd.Series(np.arange(len(declarations)))
+            .sample(REFERENCE_SAMPLE_ROWS, random_state=0)
+            .to_numpy()
+        )
+        declarations = declarations.iloc[rows]
+        live = None if live is None else live.take(rows)
+    matrix = bundle.matrix(declarations, live)
     categorical = set(bundle.builder.categorical_features_)
-    scores = bundle.risk_frame(declarations, num_threads=num_threads)
+    scores = bundle.risk_frame(declarations, live=live, num_threads=num_threads)
     return DriftReference(
         window=dict(window),
         rows=len(declarations),
@@ -272,6 +282,7 @@ def drift_summary(
     *,
     model: Mapping[str, str],
     recent_window: Mapping[str, str],
+    live: LiveInputs | None = None,
 ) -> DriftSummary:
     """Compare recent scoring with the training window, as the bundle's reference keeps it.
 
@@ -279,12 +290,13 @@ def drift_summary(
         recent: canonical declarations scored recently.
         recent_scores: the scores served for ``recent`` (``risk_<threat>``, ``overall``,
             ``lane``), as stored when they were served.
+        live: the entity history and watchlist hits of ``recent`` (features.live).
 
     Raises:
         MissingDriftReference: the bundle carries no reference (retrain it).
     """
     reference = bundle_reference(bundle)
-    recent_matrix = bundle.matrix(recent)
+    recent_matrix = bundle.matrix(recent, live)
     feature_psi = {
         feature: reference.features[feature].psi(recent_matrix[:, i])
         for i, feature in enumerate(bundle.features)

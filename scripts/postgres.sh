@@ -3,7 +3,8 @@
 #
 # Installs Debian's postgresql when it is missing, creates a cluster in $SHIPRISK_PG_DIR
 # (default /tmp/shiprisk-postgres) listening on 127.0.0.1:$SHIPRISK_PG_PORT (default 5432)
-# with a `shiprisk` user and database, and prints
+# with a `shiprisk` user and database ($SHIPRISK_PG_DATABASE, default shiprisk, created when
+# missing, so another database on the same server is one variable away), and prints
 #   postgresql://shiprisk:shiprisk@127.0.0.1:5432/shiprisk
 # Used by .ci/run:  export SHIPRISK_TEST_POSTGRES_URL=$(scripts/postgres.sh)
 # Everything but the URL goes to stderr. Safe to run again: a running server is reused.
@@ -13,7 +14,7 @@ DATA_DIR="${SHIPRISK_PG_DIR:-/tmp/shiprisk-postgres}"
 PORT="${SHIPRISK_PG_PORT:-5432}"
 USER_NAME=shiprisk
 PASSWORD=shiprisk
-DATABASE=shiprisk
+DATABASE="${SHIPRISK_PG_DATABASE:-shiprisk}"
 
 log() { echo "postgres.sh: $*" >&2; }
 

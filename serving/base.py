@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from features.descriptions import reason_text
 from features.i18n import DEFAULT_LOCALE, negotiate
@@ -44,12 +44,21 @@ MAX_JUSTIFICATION_CHARS = 500
 # Items in any one list of a request (declarations to score, outcomes, ...): one cap for all.
 MAX_REQUEST_ITEMS = 1000
 
+
+def request_items(description: str) -> Any:
+    """The pydantic field of a request's list: at least one item, at most MAX_REQUEST_ITEMS."""
+    return Field(min_length=1, max_length=MAX_REQUEST_ITEMS, description=description)
+
+
 # Request-scope slots (``scope["state"]``) shared by the middlewares and the routes.
 CALLER = "shiprisk.caller"  # the authenticated `Caller`, set by the access middleware
 REQUEST_WRITES = "shiprisk.request_writes"  # writes left to the record's commit
 NAMED_IDS = "shiprisk.declaration_ids"  # ids a route says it consulted
 QUERY_VALUES = "shiprisk.query_values"  # the single-valued query parameters a route read
 UNREADABLE_URL = "shiprisk.unreadable_url"  # set when the path or query is not UTF-8 text
+# The signed-in person of a page, set only by the pages' in-process API calls
+# (`serving.web.page.ServiceCall`): no client can put it in a request's scope.
+SIGNED_IN = "shiprisk.signed_in"
 
 
 # -- the model being served --------------------------------------------------------------------
@@ -118,11 +127,23 @@ def current_model(state: ServiceState) -> LoadedModel:
 
 
 @dataclass(frozen=True)
+class Person:
+    """The person behind a request: a person signed in with an identity provider (its issuer
+    and subject), or the owner a key is bound to (no issuer, no subject)."""
+
+    name: str
+    issuer: str | None = None
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
 class Caller:
-    """The authenticated key behind a request, and the reason it gave."""
+    """The authenticated key (or a signed-in person's session, presented as a key with the
+    session's role and remit) behind a request, the reason it gave, and the person."""
 
     key: StoredKey
     justification: str | None
+    person: Person | None = None
 
     def covers_office(self, office_id: str | None) -> bool:
         """Whether the office is inside the key's remit (an unknown office is not)."""
@@ -158,13 +179,18 @@ class ModelRef(BaseModel):
 
 
 class ReasonOut(BaseModel):
-    """A feature that raised one threat's risk, with its SHAP contribution (log-odds)."""
+    """Why a declaration scored as it did: a feature that raised one threat's risk, with its
+    SHAP contribution (log-odds; ``kind`` model), or a live watchlist hit (``kind``
+    watchlist, with the source agency and handling code, never the provider's text)."""
 
     threat: str
     feature: str
     value: float | None
     contribution: float
     text: str
+    kind: Literal["model", "watchlist"] = "model"
+    source_agency: str | None = None
+    handling_code: str | None = None
 
 
 def reasons_in_language(

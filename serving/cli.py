@@ -1,5 +1,5 @@
 """Commands owned by serving/: `serve` (the HTTP service) and `score` (batch files), and the
-registration of the rooms' commands (`keys`, `audit`, `export`, `monitor`).
+registration of the rooms' commands (`keys`, `audit`, `export`, `monitor`, `exchange`).
 
 Heavy imports stay inside the command functions so that `shiprisk --help` is fast.
 """
@@ -7,12 +7,18 @@ Heavy imports stay inside the command functions so that `shiprisk --help` is fas
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from serving.console import console, err, fail
+from serving.console import ModelUri, console, err, fail
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from serving.store.database import Store
 
 
 def worker_threads(workers: int, threads: int | None, cores: int) -> int:
@@ -41,9 +47,7 @@ def serve(
         int | None,
         typer.Option(help="LightGBM threads per worker (default: cores / workers)."),
     ] = None,
-    model: Annotated[
-        str | None, typer.Option(help="Model URI to serve (default SHIPRISK_MODEL_URI).")
-    ] = None,
+    model: ModelUri = None,
     access_log: Annotated[
         bool,
         typer.Option(
@@ -121,6 +125,7 @@ def score(
     from serving.model.holder import ModelLoadError, local_loader, registry_loader
     from serving.scoring.batch import BatchInputError, file_format, score_file
     from serving.settings import ServiceSettings
+    from serving.store.database import Store
 
     settings = ServiceSettings()
     model_uri = model or settings.model_uri
@@ -160,6 +165,8 @@ def score(
         def advance(rows: int, fraction: float) -> None:
             progress.update(task, completed=fraction, description=f"{rows:,} declarations")
 
+        # entity history and the watchlist come from the operational store, as for the API
+        store = Store.open(settings.resolved_database_url())
         try:
             summary = score_file(
                 input_path,
@@ -172,9 +179,12 @@ def score(
                 chunk_rows=chunk_rows,
                 on_chunk=advance,
                 source=source,
+                store=store,
             )
         except (BatchInputError, ConfigError, DataValidationError) as error:
             raise fail(str(error)) from None
+        finally:
+            store.close()
     lanes = ", ".join(f"{lane} {count:,}" for lane, count in sorted(summary.lanes.items()))
     console.print(
         f"wrote {summary.rows:,} scored declarations to {summary.output} ({lanes or 'none'})",
@@ -182,14 +192,58 @@ def score(
     )
 
 
+def record_command(
+    store: Store,
+    route: str,
+    *,
+    declaration_ids: Sequence[str],
+    detail: dict[str, Any],
+    writes: Sequence[Callable[[Session], object]],
+) -> None:
+    """A room command's consultation record, with the command's writes in the same commit
+    (`serving.exchange.cli.CommandRecorder`): a failed write is raised as itself."""
+    from datetime import UTC, datetime
+
+    from serving.access.settings import InsecureSettings
+    from serving.audit.chain import AuditEvent, AuditKey
+    from serving.audit.records import AuditLog, AuditWriteError, RequestWriteError
+    from serving.exchange.cli import actor
+    from serving.settings import ServiceSettings
+
+    settings = ServiceSettings()
+    try:
+        log = AuditLog(AuditKey(settings.audit_key_secret(settings.data_dir)))
+    except InsecureSettings as error:
+        raise fail(str(error)) from None
+    event = AuditEvent(
+        recorded_at=datetime.now(UTC),
+        key_id="cli",
+        key_name=actor(),
+        role="admin",
+        route=route,
+        declaration_ids=tuple(declaration_ids),
+        detail=detail,
+    )
+    try:
+        log.append(store, event, writes)
+    except RequestWriteError as failed:
+        raise failed.error from None
+    except AuditWriteError as error:
+        raise fail(str(error)) from None
+
+
 def register(app: typer.Typer) -> None:
     """Add the serving commands to the top-level `shiprisk` app, each from the room owning it."""
     from serving.audit.cli import register as register_keys_and_audit
+    from serving.exchange.cli import exchange_commands
     from serving.inspections.cli import export
+    from serving.intelligence.cli import register as register_watchlist
     from serving.model.cli import monitor
 
     app.command("serve")(serve)
     app.command("score")(score)
     register_keys_and_audit(app)
     app.command("export")(export)
+    register_watchlist(app)
     app.command("monitor")(monitor)
+    app.add_typer(exchange_commands(record_command), name="exchange")

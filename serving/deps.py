@@ -8,8 +8,10 @@ is a tenth of the event loop's time per scored declaration.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Annotated
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.orm import Session
@@ -28,6 +30,8 @@ from serving.base import (
 )
 from serving.inspections.service import OperationsPolicy
 from serving.store.database import Store
+
+log = logging.getLogger(__name__)
 
 
 async def service_state(request: Request) -> ServiceState:
@@ -112,6 +116,13 @@ def commit_with_record(scope: Scope, write: Callable[[Session], object]) -> bool
     return True
 
 
+def write_with_record(scope: Scope, store: Store, write: Callable[[Session], object]) -> None:
+    """`commit_with_record`, or (a request not being recorded) commit the write at once."""
+    if not commit_with_record(scope, write):
+        with store.transaction() as session:
+            write(session)
+
+
 def name_declarations(scope: Scope, ids: Iterable[str]) -> None:
     """The declaration ids a successful request consulted, for its record.
 
@@ -119,3 +130,45 @@ def name_declarations(scope: Scope, ids: Iterable[str]) -> None:
     response bodies, which means parsing both again.
     """
     scope.setdefault("state", {})[NAMED_IDS] = list(ids)
+
+
+def commit_event(
+    state: ServiceState,
+    *,
+    route: str,
+    status: int,
+    who: Caller | None,
+    writes: Sequence[Callable[[Session], object]] = (),
+    detail: Mapping[str, Any] | None = None,
+) -> bool:
+    """Commit ``writes`` and their consultation record in one transaction, or neither: for
+    what the pages do outside the API (sign-in, sign-out, a session's changes, failed
+    sign-ins). False when nothing could be committed (the page answers 503).
+
+    ``who``: the caller (its key or session, and person); None records ``-`` (nobody known).
+    """
+    from serving.audit import records
+    from serving.audit.chain import AuditEvent
+
+    person = None if who is None else who.person
+    event = AuditEvent(
+        recorded_at=datetime.now(UTC),
+        key_id="-" if who is None else who.key.key_id,
+        key_name="-" if who is None else who.key.name,
+        role="-" if who is None else who.key.role.value,
+        route=route,
+        justification=None if who is None else who.justification,
+        status=status,
+        detail=dict(detail or {}),
+        issuer=None if person is None else person.issuer,
+        subject=None if person is None else person.subject,
+        person=None if person is None else person.name,
+    )
+    if state.store is None:
+        return False
+    try:
+        state.audit_log.append(state.store, event, writes)
+    except (records.AuditWriteError, records.RequestWriteError) as error:
+        log.error("%s not recorded, nothing kept: %s", route, type(error).__name__)
+        return False
+    return True

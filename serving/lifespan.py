@@ -25,12 +25,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     with suppress(ModelLoadError):
         await to_thread.run_sync(state.model_holder.load)
     await to_thread.run_sync(open_operational_store, state)
+    state.scoring.store = state.store  # batches read entity history and the watchlist live
     state.scoring.start()
     settle_heap()  # the startup's objects stay out of the collections made while serving
     try:
         yield
     finally:
         await to_thread.run_sync(state.scoring.stop)
+        state.scoring.store = None
         if state.performance is not None:
             await to_thread.run_sync(state.performance.stop)
         if state.store is not None:

@@ -1,6 +1,6 @@
 """Every router of the service, mounted in one place: probes open, every /v1 route keyed.
 
-Each room keeps its own routes (scoring, inspections, model, audit); this module only
+Each room keeps its own routes (scoring, inspections, model, audit, exchange); this module only
 includes them, behind the role check of `serving.access.roles`, and refuses to start with a
 route that has no entry in the role x route table.
 """
@@ -16,7 +16,9 @@ from serving.access.policy import API_PREFIX, is_api, unlisted_routes
 from serving.access.roles import current_caller
 from serving.audit import routes as audit
 from serving.base import ErrorResponse
+from serving.exchange import routes as exchange
 from serving.inspections import routes as inspections
+from serving.intelligence import routes as intelligence
 from serving.model import routes as model
 from serving.scoring import routes as scoring
 
@@ -30,8 +32,10 @@ ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {
 KEYED_ROUTERS: tuple[APIRouter, ...] = (
     scoring.router,
     inspections.router,
+    intelligence.router,
     model.router,
     audit.router,
+    exchange.router,
     model.admin_router,
 )
 

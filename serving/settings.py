@@ -15,7 +15,9 @@ from pydantic_settings import SettingsConfigDict
 from models.tracking_uri import DEFAULT_TRACKING_URI, resolved_tracking_uri
 from serving.access.settings import AccessSettings
 from serving.base import MAX_REQUEST_ITEMS
+from serving.exchange.settings import ExchangeSettings
 from serving.inspections.worklist import DEFAULT_EXPLORATION_SHARE, DEFAULT_SEVERITY
+from serving.model.settings import MonitorSettings
 from serving.store.database import DATABASE_FILE
 
 DEFAULT_MODEL_URI = "models:/shiprisk@champion"
@@ -31,8 +33,9 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class ServiceSettings(AccessSettings):
-    """What the service loads, the limits it enforces on requests, and its access settings."""
+class ServiceSettings(AccessSettings, ExchangeSettings, MonitorSettings):
+    """What the service loads, the limits it enforces on requests, its access settings,
+    those of the exchange with partner agencies and of the performance monitor."""
 
     model_config = SettingsConfigDict(env_prefix="SHIPRISK_", extra="ignore")
 
@@ -74,30 +77,6 @@ class ServiceSettings(AccessSettings):
     )
     num_threads: int | None = Field(
         default=None, ge=1, description="LightGBM threads per worker; default: every available core"
-    )
-    monitor_weeks: int = Field(
-        default=8, ge=1, le=520, description="weeks of outcomes the performance monitor reads"
-    )
-    monitor_min_random_picks: int = Field(
-        default=30,
-        ge=1,
-        description="random picks in the window before the monitor judges whether model picks "
-        "beat them",
-    )
-    monitor_min_model_picks: int = Field(
-        default=30, ge=1, description="model picks per side before a hit-rate drop is judged"
-    )
-    monitor_hit_rate_drop: float = Field(
-        default=0.5,
-        gt=0,
-        lt=1,
-        description="alert when the last week's model-pick hit rate falls by more than this share "
-        "of the earlier weeks'",
-    )
-    monitor_refresh_seconds: float = Field(
-        default=60.0,
-        ge=0,
-        description="the performance figures are recomputed at most this often after outcomes",
     )
 
     def resolved_tracking_uri(self) -> str:

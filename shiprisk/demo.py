@@ -36,17 +36,34 @@ def demo_split(start: dt.date, days: int) -> dict[str, list[str]]:
     }
 
 
-def write_demo_config(data_dir: Path, days: int) -> Path:
-    """The training configuration of the demo data, written beside it."""
+def earlier_split(split: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The windows ending one test window earlier (training starts on the same first day):
+    what was known before the newest data came."""
+    test_start, test_end = (dt.date.fromisoformat(day) for day in split["test"])
+    shift = test_end - test_start + dt.timedelta(days=1)
+    earlier = {
+        name: [str(dt.date.fromisoformat(day) - shift) for day in days]
+        for name, days in split.items()
+    }
+    earlier["train"][0] = split["train"][0]
+    return earlier
+
+
+def write_demo_config(data_dir: Path, days: int, *, earlier: bool = False) -> Path:
+    """The training configuration of the demo data, written beside it.
+
+    With ``earlier``, every window ends one test window sooner: the model the demo retrains.
+    """
     from training.synthetic import TABLES, training_config
 
     synthetic = data_dir / "synthetic"
+    split = demo_split(DEMO_START, days)
     config = training_config(
         {table: (synthetic / f"{table}.parquet").resolve() for table in TABLES},
-        demo_split(DEMO_START, days),
+        earlier_split(split) if earlier else split,
         evaluation={"inspection_rates": [0.01, 0.02, 0.05, 0.1]},
     )
-    path = data_dir / "demo.yaml"
+    path = data_dir / ("demo_earlier.yaml" if earlier else "demo.yaml")
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
@@ -97,6 +114,20 @@ def demo_keys(data_dir: Path) -> dict[str, str]:
     return keys
 
 
+def _promote(name: str, version: str) -> None:
+    """Promote on evidence; a refusal is shown and the champion stays (never forced here)."""
+    from training.promotion import PromotionError, describe_comparison, promote
+
+    try:
+        promotion = promote(name, version)
+    except PromotionError as why:
+        console.print(f"version {version} not promoted: {why}", highlight=False)
+        return
+    for threat, compared in promotion.comparison.items():
+        console.print(f"  {describe_comparison(threat, compared)}", highlight=False)
+    console.print(f"{name} version {promotion.version} is champion")
+
+
 def demo(
     data_dir: Annotated[Path, typer.Option(help="Where the synthetic data goes.")] = Path("data"),
     days: Annotated[int, typer.Option(min=60, help="Days of synthetic declarations.")] = 120,
@@ -109,7 +140,6 @@ def demo(
 ) -> None:
     """Generate synthetic data, train, register, promote a champion and serve it."""
     from training import tracking
-    from training.promotion import PromotionError, promote
     from training.settings import TrainingSettings
     from training.synthetic import generate
 
@@ -124,11 +154,23 @@ def demo(
     )
     console.print(f"{days * rows_per_day:,} declarations in {data_dir / 'synthetic'}")
 
-    console.rule("2. training, tracked in MLflow and registered")
+    console.rule("2. a first model on the older data, tracked in MLflow and registered")
     from training.commands import _metrics_table
     from training.config import load_config
     from training.pipeline import train
 
+    tracking.configure(settings.resolved_tracking_uri())
+    earlier_path = write_demo_config(data_dir, days, earlier=True)
+    first = train(
+        load_config(earlier_path),
+        tracking_uri=settings.resolved_tracking_uri(),
+        model_name=settings.model_name,
+        config_path=earlier_path,
+    )
+    assert first.version is not None
+    _promote(settings.model_name, first.version)
+
+    console.rule("3. a retrain on the newer data, promoted on evidence (no --force)")
     config_path = write_demo_config(data_dir, days)
     result = train(
         load_config(config_path),
@@ -138,18 +180,8 @@ def demo(
         metrics_out=data_dir / "metrics.json",
     )
     console.print(_metrics_table(result.metrics, result.bundle.metadata.get("baselines")))
-
-    console.rule("3. promotion to champion")
     assert result.version is not None
-    tracking.configure(settings.resolved_tracking_uri())
-    try:
-        promotion = promote(settings.model_name, result.version)
-    except PromotionError as refused:
-        console.print(f"not promoted: {refused}")
-        promotion = promote(
-            settings.model_name, result.version, force=True, reason="demo: new synthetic data"
-        )
-    console.print(f"{settings.model_name} version {promotion.version} is champion")
+    _promote(settings.model_name, result.version)
 
     console.rule("4. API keys, one per role (shown once; only their hashes are kept)")
     keys = demo_keys(data_dir)

@@ -22,7 +22,10 @@ TRANSLATED = tuple(locale for locale in LOCALES if locale != "en")
 
 # domain -> (catalogue directory, [(extraction method, files)])
 SOURCES = {
-    "reasons": (REASONS_CATALOGUES, [("python", [ROOT / "features" / "descriptions.py"])]),
+    "reasons": (
+        REASONS_CATALOGUES,
+        [("python", [ROOT / "features" / "descriptions.py", ROOT / "features" / "sentences.py"])],
+    ),
     "pages": (
         PAGES_CATALOGUES,
         [

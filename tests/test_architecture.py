@@ -65,7 +65,7 @@ def test_only_models_registry_and_training_talk_to_mlflow() -> None:
 
 # -- rooms inside serving/ ---------------------------------------------------------------------
 
-ROOMS = ("access", "audit", "inspections", "model", "scoring", "web")
+ROOMS = ("access", "audit", "exchange", "inspections", "intelligence", "model", "scoring", "web")
 # What every room may use: the floor below the rooms, and the access layer.
 SHARED = ("base", "deps", "settings", "store", "access", "console", "metrics")
 

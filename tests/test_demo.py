@@ -12,7 +12,16 @@ import pytest
 from typer.testing import CliRunner
 
 from shiprisk.cli import app
-from shiprisk.demo import demo_split, example_request
+from shiprisk.demo import demo_split, earlier_split, example_request
+
+
+def test_the_earlier_split_ends_one_test_window_sooner() -> None:
+    split = demo_split(dt.date(2024, 1, 1), 120)
+    assert earlier_split(split) == {
+        "train": ["2024-01-01", "2024-03-06"],
+        "valid": ["2024-03-07", "2024-03-24"],
+        "test": ["2024-03-25", "2024-04-11"],
+    }
 
 
 def test_demo_split_covers_every_day_once_in_order() -> None:
@@ -37,11 +46,15 @@ def test_demo_trains_promotes_and_prints_a_working_request(
          "--no-serve"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    # A first model on the older windows, then a retrain on the newer data promoted on its
+    # own test window without --force.
     assert "shiprisk version 1 is champion" in result.output
+    assert "shiprisk version 2 is champion" in result.output
+    assert "not promoted" not in result.output
     for role in ("officer", "risk_manager", "admin"):
         assert re.search(rf"^{role} +srk_[0-9a-f]{{12}}_\S{{43}}$", result.output, re.M), role
     metrics = json.loads((tmp_path / "data" / "metrics.json").read_text())
-    assert metrics["model"]["version"] == "1"
+    assert metrics["model"]["version"] == "2"
     curl = example_request(tmp_path / "data" / "synthetic" / "declarations.parquet", 8000)
     body = json.loads(shlex.split(curl)[-1])
     assert len(body["declarations"]) == 1

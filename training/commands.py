@@ -119,12 +119,13 @@ def evaluate(
     metrics_out: Annotated[Path | None, typer.Option(help="Write the metrics JSON here.")] = None,
 ) -> None:
     """Evaluate a registered model on the test window of a configuration."""
-    from features.sources import load_dataset
+    from features.dataset import load_dataset
     from features.validation import DataValidationError
     from models.manifest import BundleIntegrityError
     from models.registry import load_bundle
     from training import tracking
     from training.config import load_config
+    from training.fit import FitSettings
     from training.pipeline import _json_safe, bundle_metrics
     from training.settings import TrainingSettings
     from training.splits import SplitError, split_positions, windows_from_config
@@ -139,7 +140,11 @@ def evaluate(
         )
         bundle, name, version = load_bundle(model)
         metrics, _ = bundle_metrics(
-            bundle, dataset, positions["test"], training_config.evaluation.inspection_rates
+            bundle,
+            dataset,
+            positions["test"],
+            training_config.evaluation.inspection_rates,
+            bootstrap=FitSettings.from_config(training_config.model).bootstrap(),
         )
     except (DataValidationError, SplitError, BundleIntegrityError, ValueError) as exc:
         raise _fail(str(exc)) from None
@@ -153,7 +158,7 @@ def evaluate(
 def promote(
     version: Annotated[str | None, typer.Option(help="Model version to make champion.")] = None,
     force: Annotated[
-        bool, typer.Option(help="Promote even if it is not at least as good (recorded).")
+        bool, typer.Option(help="Promote even if it is worse than the champion (recorded).")
     ] = False,
     reason: Annotated[str | None, typer.Option(help="Why; recorded on the version.")] = None,
     rollback: Annotated[
@@ -161,7 +166,7 @@ def promote(
     ] = False,
     model_name: Annotated[str | None, typer.Option(help="Registered model name.")] = None,
 ) -> None:
-    """Make a registered version champion if it is at least as good on the same test window."""
+    """Make a registered version champion unless it is worse on its own test window."""
     from training import tracking
     from training.promotion import PromotionError
     from training.promotion import promote as run_promotion
@@ -183,10 +188,10 @@ def promote(
             result = run_promotion(name, version, force=force, reason=reason)
     except PromotionError as exc:
         raise _fail(str(exc)) from None
+    from training.promotion import describe_comparison
+
     for threat, scores in result.comparison.items():
-        console.print(
-            f"  {threat}: candidate {scores['candidate']:.4f} vs champion {scores['champion']:.4f}"
-        )
+        console.print(f"  {describe_comparison(threat, scores)}", highlight=False)
     replaced = f" (was version {result.previous})" if result.previous else ""
     console.print(f"{name} champion is now version [bold]{result.version}[/]{replaced}")
 

@@ -2,7 +2,7 @@
 modelled and laned.
 
 The `source` section is the data contract's column mapping and lives with the contract in
-`features.sources` (`SourceConfig`, read by `features.sources.load_dataset`); the other
+`features.sources` (`SourceConfig`, read by `features.dataset.load_dataset`); the other
 sections belong to training. `load_config` reads the file, resolves the source paths against
 its folder and reports every problem at once as one `features.sources.ConfigError`, with a
 "did you mean" for mistyped keys.

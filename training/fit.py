@@ -17,6 +17,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from training.intervals import Bootstrap
 from training.metrics import selection_score, threat_metrics
 
 # Model sizes tried on validation, smallest first: a size must beat the smaller ones to stay.
@@ -27,6 +28,19 @@ MODEL_SIZES: dict[str, dict[str, Any]] = {
 }
 # Groups that are always kept: without them a model has nothing to stand on.
 CORE_GROUPS = frozenset({"value", "codes"})
+# Directions the field is sure of, set as LightGBM monotone constraints so the model cannot
+# learn the opposite from a few noisy cases (issue 14): a lower declared value never lowers
+# the revenue risk, a watchlist hit never lowers any risk, and an earlier positive outcome of
+# the same importer never lowers that threat's risk.
+VALUE_THREATS = frozenset({"revenue"})
+LOWER_VALUE_FEATURES = (
+    "unit_value_vs_hs_median",
+    "unit_value_robust_z",
+    "package_value_vs_hs_median",
+    "package_value_robust_z",
+    "customs_value_log",
+)
+WATCHLIST_PREFIX = "watchlist_"
 MIN_TRAIN_POSITIVES = 5
 MIN_VALID_POSITIVES = 3
 MAX_PROPENSITY_WEIGHT = 50.0
@@ -43,6 +57,13 @@ class FitSettings:
     sizes: Sequence[str] = ("small", "medium", "large")
     select_groups: bool = True
     propensity_weights: bool = False
+    # Calibrate (and evaluate calibration) weighted by inverse selection probability where
+    # the data knows it (training.weighting); False reproduces the unweighted calibration.
+    selection_correction: bool = True
+    # Bootstrap resamples of the intervals at inspection rates (0: no intervals).
+    bootstrap_resamples: int = 300
+    # Monotone constraints where the field is sure of the direction (monotone_directions).
+    monotone: bool = True
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any]) -> FitSettings:
@@ -57,6 +78,12 @@ class FitSettings:
         if bad_sizes:
             raise ValueError(f"model.sizes: unknown size(s) {bad_sizes}; use {list(MODEL_SIZES)}")
         return settings
+
+    def bootstrap(self) -> Bootstrap | None:
+        """How intervals are drawn in this run (seeded by the run's seed), or None."""
+        if self.bootstrap_resamples <= 0:
+            return None
+        return Bootstrap(resamples=self.bootstrap_resamples, seed=self.seed)
 
     def threads(self) -> int:
         cores = os.cpu_count() or 1
@@ -94,6 +121,25 @@ class ThreatModel:
     skipped_selection: str | None = None
 
 
+def monotone_directions(threat: str, features: Sequence[str]) -> dict[str, int]:
+    """Features whose effect on ``threat``'s risk has a known sign: +1 raises, -1 lowers.
+
+    Every watchlist count is +1 for every threat; the importer's earlier hits of this threat
+    (count and smoothed rate) are +1; for revenue, every measure of the declared value
+    (per kg, per package, in total) is -1: the lower the value, the higher the risk.
+    """
+    directions = {}
+    for feature in features:
+        if feature.startswith(WATCHLIST_PREFIX) or feature in (
+            f"importer_hits_{threat}",
+            f"importer_hit_rate_{threat}",
+        ):
+            directions[feature] = 1
+        elif threat in VALUE_THREATS and feature in LOWER_VALUE_FEATURES:
+            directions[feature] = -1
+    return directions
+
+
 def sample_weights(
     y: np.ndarray, selection_probability: np.ndarray | None, use_propensity: bool
 ) -> np.ndarray:
@@ -116,8 +162,16 @@ def sample_weights(
     return weights
 
 
-def lightgbm_params(size: str, settings: FitSettings) -> dict[str, Any]:
-    """Full LightGBM parameters for a model size: deterministic for a seed and thread count."""
+def lightgbm_params(
+    size: str, settings: FitSettings, monotone: Sequence[int] | None = None
+) -> dict[str, Any]:
+    """Full LightGBM parameters for a model size: deterministic for a seed and thread count.
+
+    ``monotone`` is one direction per feature of the dataset (0 = free), as LightGBM reads it.
+    """
+    constraints = (
+        {} if not monotone or not any(monotone) else {"monotone_constraints": list(monotone)}
+    )
     return {
         "objective": "binary",
         "metric": ["average_precision", "binary_logloss"],
@@ -134,6 +188,7 @@ def lightgbm_params(size: str, settings: FitSettings) -> dict[str, Any]:
         "min_sum_hessian_in_leaf": 1e-3,
         "max_bin": 255,
         **MODEL_SIZES[size],
+        **constraints,
     }
 
 
@@ -168,9 +223,14 @@ def fit_booster(
     size: str,
     settings: FitSettings,
     num_boost_round: int | None = None,
+    directions: Mapping[str, int] | None = None,
 ) -> lgb.Booster:
-    """Fit one booster; with a validation set it stops early on average precision."""
-    params = lightgbm_params(size, settings)
+    """Fit one booster; with a validation set it stops early on average precision.
+
+    ``directions`` (feature -> +1/-1) become LightGBM monotone constraints.
+    """
+    monotone = [int((directions or {}).get(f, 0)) for f in features]
+    params = lightgbm_params(size, settings, monotone)
     train_set = _dataset(X_train, features, categorical, y_train, w_train)
     callbacks: list[Callable[..., Any]] = []
     valid_sets = []
@@ -230,11 +290,21 @@ def select_threat_model(
     """
     all_features = [f for group in feature_groups.values() for f in group]
     trials: list[Trial] = []
+    directions = monotone_directions(threat, all_features) if settings.monotone else {}
 
     def evaluate(size: str, dropped: tuple[str, ...]) -> tuple[float, lgb.Booster]:
         features = [f for g, fs in feature_groups.items() if g not in dropped for f in fs]
         booster = fit_booster(
-            X_train, y_train, w_train, X_valid, y_valid, features, categorical, size, settings
+            X_train,
+            y_train,
+            w_train,
+            X_valid,
+            y_valid,
+            features,
+            categorical,
+            size,
+            settings,
+            directions=directions,
         )
         score = _valid_score(booster, X_valid, y_valid, features, rates, settings)
         trials.append(Trial(size, dropped, int(booster.best_iteration or 0), score))
@@ -252,6 +322,7 @@ def select_threat_model(
             "medium",
             settings,
             num_boost_round=200,
+            directions=directions,
         )
         return ThreatModel(
             threat,

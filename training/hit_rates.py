@@ -47,7 +47,7 @@ def _share(hits: np.ndarray) -> float | None:
 
 
 def hit_rates(labels: pd.DataFrame, threats: Sequence[str]) -> dict[str, HitRates]:
-    """Hit rates per threat from a labels frame (docs/internals.md, `features.sources`).
+    """Hit rates per threat from a labels frame (docs/internals.md, `features.dataset`).
 
     ``labels`` covers every declaration of the window, inspected or not: its length is the
     population. Inspections whose selection probability is unknown (officer, intelligence)

@@ -66,37 +66,61 @@ def revenue_at(duty: np.ndarray, scores: np.ndarray, rate: float) -> float:
     return float(duty[top].sum() / total)
 
 
-def brier_score(y: np.ndarray, probabilities: np.ndarray) -> float:
-    """Mean squared error of calibrated probabilities against 0/1 outcomes."""
+def _weights(weights: np.ndarray | None, n: int) -> np.ndarray:
+    return np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+
+
+def brier_score(
+    y: np.ndarray, probabilities: np.ndarray, weights: np.ndarray | None = None
+) -> float:
+    """(Weighted) mean squared error of calibrated probabilities against 0/1 outcomes."""
     y = np.asarray(y, dtype=float)
     p = np.asarray(probabilities, dtype=float)
-    return float(np.mean((p - y) ** 2)) if len(y) else float("nan")
+    if not len(y):
+        return float("nan")
+    return float(np.average((p - y) ** 2, weights=_weights(weights, len(y))))
 
 
 def calibration_curve(
-    y: np.ndarray, probabilities: np.ndarray, bins: int = 10
+    y: np.ndarray, probabilities: np.ndarray, bins: int = 10, weights: np.ndarray | None = None
 ) -> list[dict[str, float]]:
     """Mean predicted vs observed rate in equal-count bins of the predicted probability.
 
     Equal-count bins keep every point meaningful when almost all probabilities are tiny.
+    With ``weights`` (inverse selection probabilities) both means are weighted, so the
+    observed rate is an estimate over every declaration the inspected ones stand for;
+    ``count`` stays the number of rows, ``weight`` is the bin's share of the total weight.
     """
     y = np.asarray(y, dtype=float)
     p = np.asarray(probabilities, dtype=float)
     if len(y) == 0:
         return []
+    w = _weights(weights, len(y))
+    total = w.sum()
     order = np.argsort(p, kind="stable")
     curve = []
     for chunk in np.array_split(order, min(bins, len(y))):
-        if len(chunk) == 0:
+        if len(chunk) == 0 or w[chunk].sum() <= 0:
             continue
         curve.append(
             {
-                "predicted": float(p[chunk].mean()),
-                "observed": float(y[chunk].mean()),
+                "predicted": float(np.average(p[chunk], weights=w[chunk])),
+                "observed": float(np.average(y[chunk], weights=w[chunk])),
                 "count": float(len(chunk)),
+                "weight": float(w[chunk].sum() / total),
             }
         )
     return curve
+
+
+def expected_calibration_error(
+    y: np.ndarray, probabilities: np.ndarray, bins: int = 10, weights: np.ndarray | None = None
+) -> float:
+    """Sum over equal-count bins of |mean predicted - observed rate|, each bin by its weight."""
+    curve = calibration_curve(y, probabilities, bins, weights)
+    if not curve:
+        return float("nan")
+    return float(sum(b["weight"] * abs(b["predicted"] - b["observed"]) for b in curve))
 
 
 def _safe_auc(fn: Any, y: np.ndarray, scores: np.ndarray) -> float:
@@ -112,6 +136,7 @@ def threat_metrics(
     *,
     probabilities: np.ndarray | None = None,
     duty: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
     curve_bins: int = 10,
 ) -> dict[str, Any]:
     """All ranking metrics of one threat on labelled declarations.
@@ -123,6 +148,8 @@ def threat_metrics(
         probabilities: calibrated probabilities for Brier score and the calibration curve.
         duty: additional duty per declaration; revenue_at is present when any duty is known
             (NaN where no duty was assessed at all, as there is no share to hold).
+        weights: weights of the calibration measures (inverse selection probabilities, see
+            `training.weighting`); ranking metrics are never weighted.
     """
     y = np.asarray(y, dtype=float)
     scores = np.asarray(scores, dtype=float)
@@ -137,8 +164,9 @@ def threat_metrics(
     if duty is not None and np.isfinite(np.asarray(duty, dtype=float)).any():
         result["revenue_at"] = {rate_key(r): revenue_at(duty, scores, r) for r in rates}
     if probabilities is not None:
-        result["brier"] = brier_score(y, probabilities)
-        result["calibration"] = calibration_curve(y, probabilities, curve_bins)
+        result["brier"] = brier_score(y, probabilities, weights)
+        result["calibration"] = calibration_curve(y, probabilities, curve_bins, weights)
+        result["ece"] = expected_calibration_error(y, probabilities, curve_bins, weights)
     return result
 
 

@@ -18,8 +18,10 @@ import numpy as np
 import pandas as pd
 
 from features.builder import FeatureBuilder
+from features.columns import DeclarationColumns
+from features.dataset import Dataset, load_dataset
+from features.live import LiveInputs, live_point_in_time
 from features.schema import label_column
-from features.sources import Dataset, load_dataset
 from models.bundle import ModelBundle
 from models.calibration import Calibrator
 from models.lanes import LanePolicy
@@ -27,6 +29,7 @@ from models.monitoring import drift_reference
 from training import report
 from training.baselines import RuleProfileBaseline, finite, logistic_baseline
 from training.config import TrainingConfig
+from training.explanations import global_explanations, mean_abs, write_explanations
 from training.fit import (
     MIN_TRAIN_POSITIVES,
     FitSettings,
@@ -35,8 +38,16 @@ from training.fit import (
     select_threat_model,
 )
 from training.hit_rates import hit_rates
+from training.intervals import Bootstrap, with_intervals
 from training.metrics import sliced_metrics, threat_metrics
 from training.splits import Window, split_positions, windows_from_config
+from training.weighting import (
+    INSPECTED_ONLY,
+    RISK_BASIS_KEY,
+    RiskBasis,
+    basis_weights,
+    risk_basis,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +57,15 @@ IMPORTANCE_SAMPLE_ROWS = 2000
 
 class TrainingError(ValueError):
     """The run cannot produce a model (for example: no threat has enough positive examples)."""
+
+
+@dataclass(frozen=True)
+class CalibrationRows:
+    """What a threat's calibrator was fitted on: the valid window's labelled declarations."""
+
+    margin: np.ndarray
+    labels: np.ndarray
+    selection_probability: np.ndarray
 
 
 @dataclass
@@ -60,6 +80,11 @@ class FittedRun:
     importance: dict[str, dict[str, float]]
     windows: dict[str, Window]
     skipped_threats: dict[str, str] = field(default_factory=dict)
+    calibration_rows: dict[str, CalibrationRows] = field(default_factory=dict)
+    # Per threat, a `shap.Explanation` of the test window sample (training.explanations).
+    explanations: dict[str, Any] = field(default_factory=dict)
+    # Scores of every test declaration per ranking and threat, labels (evaluate_test).
+    test_rankings: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 def trainable_threats(
@@ -115,20 +140,31 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
         display_names=dataset.display_names,
         word_lists=tuple(config.features.word_lists),
     )
-    builder.fit(declarations.iloc[train], labels.iloc[train], dataset.watchlist)
+    builder.fit(declarations.iloc[train], labels.iloc[train])
 
     # Point-in-time features for everything up to the end of the valid window: older
-    # declarations only add history, they are never training rows themselves.
+    # declarations only add history, they are never training rows themselves. Entity
+    # history and watchlist hits are those each declaration had at lodging (features.live),
+    # as the service reads them from its store; the test window is scored the same way.
     lodged_day = declarations["lodged_at"].dt.tz_convert("UTC").dt.date
     history = np.flatnonzero(np.asarray(lodged_day <= windows["valid"].end))
-    X_history = builder.transform_point_in_time(declarations.iloc[history], labels.iloc[history])
+    X_history = builder.transform_point_in_time(
+        declarations.iloc[history], labels.iloc[history], dataset.watchlist
+    )
     X_history.index = history
+    live = builder.live_point_in_time(declarations, labels, dataset.watchlist)
     groups = {g: list(fs) for g, fs in builder.feature_groups_.items()}
     categorical = list(builder.categorical_features_)
 
     models: dict[str, ThreatModel] = {}
     calibrators: dict[str, Calibrator] = {}
+    calibration_rows: dict[str, CalibrationRows] = {}
     selection_probability = labels["selection_probability"].to_numpy(dtype=float)
+    # Calibration is fitted on the valid window's inspections: weighted by inverse selection
+    # probability when they are known, so the risk is a rate over all declarations.
+    basis: RiskBasis = (
+        risk_basis(labels, valid) if settings.selection_correction else INSPECTED_ONLY
+    )
     for threat in threats:
         train_rows, y_train = _labelled(labels, threat, train)
         valid_rows, y_valid = _labelled(labels, threat, valid)
@@ -149,13 +185,22 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
             settings,
         )
         models[threat] = model
-        valid_margin = model.booster.predict(
-            X_history.loc[valid_rows, model.features],
-            raw_score=True,
-            num_iteration=model.booster.best_iteration or None,
-            num_threads=settings.threads(),
+        valid_margin = np.asarray(
+            model.booster.predict(
+                X_history.loc[valid_rows, model.features],
+                raw_score=True,
+                num_iteration=model.booster.best_iteration or None,
+                num_threads=settings.threads(),
+            )
         )
-        calibrators[threat] = Calibrator().fit(valid_margin, y_valid)
+        calibration_rows[threat] = CalibrationRows(
+            valid_margin, y_valid, selection_probability[valid_rows]
+        )
+        calibrators[threat] = Calibrator().fit(
+            valid_margin,
+            y_valid,
+            sample_weight=basis_weights(selection_probability[valid_rows], basis),
+        )
 
     # Lanes are fitted on every declaration of the valid window, inspected or not: capacity
     # is a share of all declarations.
@@ -178,9 +223,6 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
         offices={o: (c.red, c.yellow) for o, c in config.lanes.offices.items()},
     ).fit(overall, declarations["office_id"].iloc[valid].to_numpy())
 
-    # The bundle's history state runs to the end of the valid window, as in serving.
-    later = np.setdiff1d(history, train)
-    builder.update_history(declarations.iloc[later], labels.iloc[later])
     selection = {
         t: {
             "size": m.size,
@@ -205,6 +247,8 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
             "selection": selection,
             "skipped_threats": skipped,
             "seed": settings.seed,
+            # What the risk is a rate of (training.weighting): serving shows it beside scores.
+            RISK_BASIS_KEY: basis,
         },
     )
     # What drift monitoring compares recent scoring with: the training window as the final
@@ -213,17 +257,31 @@ def fit_run(config: TrainingConfig, dataset: Dataset, settings: FitSettings) -> 
         bundle,
         declarations.iloc[train],
         window=windows["train"].as_dict(),
+        live=live.take(train),
         num_threads=settings.threads(),
     ).to_dict()
 
-    metrics, baselines, slices, importance = evaluate_test(
-        bundle, dataset, test, train, X_history, models, rates, settings
+    metrics, baselines, slices, explained, rankings = evaluate_test(
+        bundle, dataset, test, train, X_history, models, rates, settings, live
     )
+    importance = {threat: mean_abs(explanation) for threat, explanation in explained.items()}
     bundle.metadata["metrics"] = metrics
     bundle.metadata["baselines"] = baselines
     bundle.metadata["importance"] = importance
     bundle.metadata["slices"] = slices  # per office, origin and HS chapter, for the model page
-    return FittedRun(bundle, metrics, baselines, slices, selection, importance, windows, skipped)
+    return FittedRun(
+        bundle,
+        metrics,
+        baselines,
+        slices,
+        selection,
+        importance,
+        windows,
+        skipped,
+        calibration_rows,
+        explained,
+        rankings,
+    )
 
 
 def _slice_dimensions(declarations: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -240,17 +298,35 @@ def bundle_metrics(
     positions: np.ndarray,
     rates: Sequence[float],
     *,
+    live: LiveInputs | None = None,
     num_threads: int = 1,
+    bootstrap: Bootstrap | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Metrics and slices of a bundle on the declarations at ``positions`` (labelled ones count).
 
-    The bundle scores the declarations exactly as the service will, from its frozen feature
-    state, so evaluation and serving agree to the last digit.
+    The bundle scores the declarations exactly as the service does, with the entity history
+    and watchlist hits each had at lodging (``live``, row for row with the whole dataset;
+    default: rebuilt point in time from the dataset), so evaluation and serving agree. Ranking
+    metrics are read on the labelled declarations as they are (DESIGN.md); calibration (Brier
+    score, curve, expected calibration error) is weighted by inverse selection probability
+    where the window's probabilities allow it (``evaluation_basis``), so it measures the risk
+    against the rate over all declarations. ``mean_risk`` is the mean risk over every
+    declaration of the window, to read beside the Horvitz-Thompson ``hit_rates``. With
+    ``bootstrap``, every rate metric gets its interval (``precision_at_interval`` ...).
     """
     declarations, labels = dataset.declarations, dataset.labels
     window = declarations.iloc[positions]
-    risk = _risk(bundle, bundle.margins(window, num_threads=num_threads))
+    if live is None:
+        live = live_point_in_time(
+            DeclarationColumns(declarations),
+            labels,
+            list(bundle.builder.threats),
+            dataset.watchlist,
+        )
+    risk = _risk(bundle, bundle.margins(window, live=live.take(positions), num_threads=num_threads))
     duty = labels["additional_duty_eur"].to_numpy(dtype=float)[positions]
+    probability = labels["selection_probability"].to_numpy(dtype=float)[positions]
+    evaluation_basis = risk_basis(labels, positions)
     dimensions = _slice_dimensions(window)
     threats_out: dict[str, Any] = {}
     slices: dict[str, Any] = {}
@@ -260,7 +336,12 @@ def bundle_metrics(
         y_all = labels[label_column(threat)].to_numpy(dtype=float)[positions]
         mask = ~np.isnan(y_all)
         y, score = y_all[mask], risk[threat][mask]
-        threats_out[threat] = threat_metrics(y, score, rates, probabilities=score, duty=duty[mask])
+        weights = basis_weights(probability[mask], evaluation_basis)
+        measured = threat_metrics(
+            y, score, rates, probabilities=score, duty=duty[mask], weights=weights
+        )
+        measured["mean_risk"] = float(np.mean(risk[threat])) if len(risk[threat]) else None
+        threats_out[threat] = with_intervals(measured, y, score, rates, bootstrap, duty=duty[mask])
         slices[threat] = {
             name: sliced_metrics(y, score, values[mask], rates, duty=duty[mask])
             for name, values in dimensions.items()
@@ -268,6 +349,9 @@ def bundle_metrics(
     metrics = {
         "n_test": int(labels["inspected"].to_numpy(dtype=bool)[positions].sum()),
         "n_test_declarations": len(positions),
+        # What the bundle's risk is a rate of, and how this window's calibration was read.
+        RISK_BASIS_KEY: bundle.metadata.get(RISK_BASIS_KEY, INSPECTED_ONLY),
+        "evaluation_basis": evaluation_basis,
         "threats": threats_out,
         # How often past selection found something, and the unbiased rate its random picks
         # allow: the ground a model's precision should be read against.
@@ -276,6 +360,8 @@ def bundle_metrics(
             for threat, rates_ in hit_rates(labels.iloc[positions], list(threats_out)).items()
         },
     }
+    if bootstrap is not None:
+        metrics["intervals"] = bootstrap.as_dict()
     return metrics, slices
 
 
@@ -288,20 +374,52 @@ def evaluate_test(
     models: dict[str, ThreatModel],
     rates: Sequence[float],
     settings: FitSettings,
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any], dict[str, dict[str, float]]]:
-    """Metrics of the bundle and of both baselines, slices and global importance on test."""
+    live: LiveInputs,
+) -> tuple[
+    dict[str, Any],
+    dict[str, dict[str, Any]],
+    dict[str, Any],
+    dict[str, Any],
+    dict[str, dict[str, np.ndarray]],
+]:
+    """Metrics of the bundle and of both baselines, slices, SHAP explanations and rankings.
+
+    The rankings (`FittedRun.test_rankings`) hold, per ranking and threat, the scores of every
+    test declaration, and under ``labels`` their labels (NaN where not inspected): what a
+    paired comparison of the model with a baseline needs.
+    """
     declarations, labels = dataset.declarations, dataset.labels
-    metrics, slices = bundle_metrics(bundle, dataset, test, rates, num_threads=settings.threads())
+    bootstrap = settings.bootstrap()
+    metrics, slices = bundle_metrics(
+        bundle,
+        dataset,
+        test,
+        rates,
+        live=live,
+        num_threads=settings.threads(),
+        bootstrap=bootstrap,
+    )
     test_declarations = declarations.iloc[test]
-    X_test = bundle.builder.transform(test_declarations)
+    X_test = bundle.builder.transform(test_declarations, live.take(test))
     duty = labels["additional_duty_eur"].to_numpy(dtype=float)[test]
     categorical = set(bundle.builder.categorical_features_)
     baselines: dict[str, dict[str, Any]] = {"logistic_regression": {}, "rules": {}}
-    importance: dict[str, dict[str, float]] = {}
+    model_risk = _risk(
+        bundle,
+        bundle.margins(test_declarations, live=live.take(test), num_threads=settings.threads()),
+    )
+    rankings: dict[str, dict[str, np.ndarray]] = {
+        "labels": {},
+        "shiprisk": {},
+        "logistic_regression": {},
+        "rules": {},
+    }
     for threat, model in models.items():
         y_all = labels[label_column(threat)].to_numpy(dtype=float)[test]
         mask = ~np.isnan(y_all)
         y = y_all[mask]
+        rankings["labels"][threat] = y_all
+        rankings["shiprisk"][threat] = model_risk[threat]
         train_rows, y_train = _labelled(labels, threat, train)
         logistic = logistic_baseline(
             [f for f in model.features if f not in categorical],
@@ -310,31 +428,28 @@ def evaluate_test(
         )
         logistic.fit(finite(X_history.loc[train_rows, model.features]), y_train)
         logistic_score = logistic.predict_proba(finite(X_test[model.features]))[:, 1]
-        baselines["logistic_regression"][threat] = threat_metrics(
-            y, logistic_score[mask], rates, duty=duty[mask]
-        )
         rules = RuleProfileBaseline().fit(declarations.iloc[train_rows], y_train)
-        baselines["rules"][threat] = threat_metrics(
-            y, rules.score(test_declarations)[mask], rates, duty=duty[mask]
-        )
-        importance[threat] = mean_abs_shap(model, X_test, settings.threads())
-    return metrics, baselines, slices, importance
-
-
-def mean_abs_shap(model: ThreatModel, X: pd.DataFrame, num_threads: int) -> dict[str, float]:
-    """Global importance: mean absolute exact SHAP value per feature, largest first."""
-    sample = X[model.features].iloc[:IMPORTANCE_SAMPLE_ROWS]
-    contributions = np.asarray(
-        model.booster.predict(
-            sample,
-            pred_contrib=True,
-            num_iteration=model.booster.best_iteration or None,
-            num_threads=num_threads,
-        )
+        for name, every in (
+            ("logistic_regression", logistic_score),
+            ("rules", rules.score(test_declarations)),
+        ):
+            rankings[name][threat] = every
+            score = every[mask]
+            baselines[name][threat] = with_intervals(
+                threat_metrics(y, score, rates, duty=duty[mask]),
+                y,
+                score,
+                rates,
+                bootstrap,
+                duty=duty[mask],
+            )
+    explained = global_explanations(
+        {t: m.booster for t, m in models.items()},
+        {t: m.features for t, m in models.items()},
+        X_test,
+        sample_rows=IMPORTANCE_SAMPLE_ROWS,
     )
-    mean_abs = np.abs(contributions[:, :-1]).mean(axis=0)
-    ranked = sorted(zip(model.features, mean_abs, strict=True), key=lambda kv: -kv[1])
-    return {feature: float(value) for feature, value in ranked}
+    return metrics, baselines, slices, explained, rankings
 
 
 @dataclass
@@ -398,6 +513,10 @@ def train(
             mlflow.log_artifact(
                 str(report.plot_shap_summary(run.importance, plots / "shap_summary.png")), "plots"
             )
+            # shap.Explanation objects (npz + JSON, loadable with
+            # training.explanations.load_explanation) and their beeswarm/dependence plots.
+            write_explanations(run.explanations, work / "shap")
+            mlflow.log_artifacts(str(work / "shap"), "shap")
             card = report.model_card(
                 name=model_name,
                 windows={n: w.as_dict() for n, w in run.windows.items()},

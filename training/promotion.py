@@ -1,23 +1,34 @@
 """Promotion and rollback of registered versions: the `champion` alias moves only with evidence.
 
-A version becomes champion only when it is at least as good as the current champion on the
-same test window, threat by threat (mean precision at the inspection rates). `--force`
-overrides that, and every move is recorded on the model version as tags: who was replaced,
-when, whether it was forced, and why.
+The evidence is a comparison on the candidate's own test window: the candidate's run records
+its configuration and the fingerprint of its data, so the same declarations are read again,
+both bundles (the candidate and the champion, loaded from the registry) score them, and a
+paired bootstrap of the difference in mean precision at the configured inspection rates says,
+threat by threat, whether the candidate is worse beyond chance. A retrain on newer data is
+compared on the newer window, where it should be; a version worse on any threat beyond its
+interval is refused. `--force` overrides that, and every move is recorded on the model
+version as tags: who was replaced, when, whether it was forced, why, and the comparison.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import mlflow
+import numpy as np
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from training.metrics import selection_score
+from features.columns import DeclarationColumns
+from features.dataset import Dataset, load_dataset
+from features.live import live_point_in_time
+from features.schema import label_column
+from models.bundle import ModelBundle
+from training.intervals import Bootstrap, paired_precision_difference
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -25,6 +36,12 @@ TAG_PREVIOUS = "shiprisk.previous_champion"
 TAG_PROMOTED_AT = "shiprisk.promoted_at"
 TAG_FORCED = "shiprisk.promotion_forced"
 TAG_REASON = "shiprisk.promotion_reason"
+TAG_EVIDENCE = "shiprisk.promotion_evidence"
+DATA_TAG = "shiprisk.data_sha256"
+CONFIG_ARTIFACT = "config/config.json"
+# The paired bootstrap of promotion: more resamples than the metrics' intervals, as one
+# decision rests on it.
+PROMOTION_BOOTSTRAP = Bootstrap(resamples=1000, seed=0)
 
 
 class PromotionError(ValueError):
@@ -33,68 +50,152 @@ class PromotionError(ValueError):
 
 @dataclass
 class Promotion:
-    """The outcome of a promotion: which version is champion now and what it replaced."""
+    """The outcome of a promotion: which version is champion now and what it replaced.
+
+    ``comparison`` per threat of the champion: ``candidate`` and ``champion`` mean precision
+    at the inspection rates on the candidate's test window, their ``difference`` and its
+    bootstrap ``interval`` ([lo, hi]); empty for a first champion or a forced move.
+    """
 
     name: str
     version: str
     previous: str | None
     forced: bool
-    comparison: dict[str, dict[str, float]]
+    comparison: dict[str, dict[str, Any]]
 
 
-def run_metrics(client: MlflowClient, name: str, version: str) -> dict[str, Any]:
-    """The test-window metrics file that the run of a model version logged."""
-    model_version = client.get_model_version(name, version)
-    if not model_version.run_id:
-        raise PromotionError(f"model {name} version {version} has no training run to compare")
-    uri = f"runs:/{model_version.run_id}/metrics/metrics.json"
-    text = mlflow.artifacts.load_text(uri)
-    metrics: dict[str, Any] = json.loads(text)
-    return metrics
+def compare_bundles(
+    candidate: ModelBundle,
+    champion: ModelBundle,
+    dataset: Dataset,
+    positions: np.ndarray,
+    rates: Sequence[float],
+    bootstrap: Bootstrap = PROMOTION_BOOTSTRAP,
+) -> dict[str, dict[str, Any]]:
+    """Both bundles on the same declarations: per champion threat, the paired comparison.
 
-
-def _test_window(client: MlflowClient, name: str, version: str) -> tuple[str, str]:
-    run_id = client.get_model_version(name, version).run_id
-    if not run_id:
-        raise PromotionError(f"model {name} version {version} has no training run to compare")
-    run = client.get_run(run_id)
-    return run.data.params.get("test_window", "?"), run.data.tags.get("shiprisk.data_sha256", "?")
-
-
-def compare(candidate: dict[str, Any], champion: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Per threat of the champion: the selection score of both (None where a threat is missing)."""
-    out: dict[str, dict[str, float]] = {}
-    for threat, champion_metrics in champion["threats"].items():
-        candidate_metrics = candidate["threats"].get(threat)
-        out[threat] = {
-            "champion": selection_score(_nan_safe(champion_metrics)),
-            "candidate": (
-                selection_score(_nan_safe(candidate_metrics))
-                if candidate_metrics is not None
-                else float("-inf")
-            ),
-        }
+    Each bundle ranks the labelled declarations of the window by its calibrated risk, as the
+    service would; a threat the candidate does not model compares as missing.
+    """
+    window = dataset.declarations.iloc[positions]
+    risks = {}
+    for side, bundle in (("candidate", candidate), ("champion", champion)):
+        # Each declaration with the entity history and watchlist hits it had at lodging.
+        live = live_point_in_time(
+            DeclarationColumns(dataset.declarations),
+            dataset.labels,
+            list(bundle.threats),
+            dataset.watchlist,
+        ).take(positions)
+        margins = bundle.margins(window, live=live)
+        risks[side] = {t: bundle.calibrators[t].predict(m) for t, m in margins.items()}
+    out: dict[str, dict[str, Any]] = {}
+    for threat in champion.threats:
+        if threat not in risks["candidate"]:
+            out[threat] = {"missing": True, "interval": [None, None]}
+            continue
+        y_all = dataset.labels[label_column(threat)].to_numpy(dtype=float)[positions]
+        mask = ~np.isnan(y_all)
+        out[threat] = paired_precision_difference(
+            y_all[mask],
+            risks["candidate"][threat][mask],
+            risks["champion"][threat][mask],
+            rates,
+            bootstrap,
+        )
     return out
 
 
-def _nan_safe(metrics: dict[str, Any]) -> dict[str, Any]:
-    """Metrics read back from JSON hold null where a value was undefined."""
-    return {
-        "precision_at": {
-            k: (float("nan") if v is None else v) for k, v in metrics["precision_at"].items()
-        },
-        "pr_auc": float("nan") if metrics.get("pr_auc") is None else metrics["pr_auc"],
-    }
+def worse_threats(comparison: dict[str, dict[str, Any]]) -> list[str]:
+    """Threats where the candidate is missing or worse beyond the interval (its top below 0)."""
+    worse = []
+    for threat, result in comparison.items():
+        hi = result["interval"][1]
+        if result.get("missing") or (hi is not None and hi < 0):
+            worse.append(threat)
+    return worse
+
+
+def _run_of(client: MlflowClient, name: str, version: str) -> str:
+    run_id = client.get_model_version(name, version).run_id
+    if not run_id:
+        raise PromotionError(f"model {name} version {version} has no training run to compare")
+    return str(run_id)
+
+
+def candidate_test_window(
+    client: MlflowClient, name: str, version: str
+) -> tuple[Dataset, np.ndarray, list[float]]:
+    """The candidate's test declarations, read again from the configuration its run logged.
+
+    Refused when the configuration is not logged or the data no longer matches the
+    fingerprint the run recorded: the comparison must use the declarations it was tested on.
+    """
+    from training import tracking
+    from training.config import TrainingConfig
+    from training.splits import split_positions, windows_from_config
+
+    run_id = _run_of(client, name, version)
+    try:
+        document = json.loads(mlflow.artifacts.load_text(f"runs:/{run_id}/{CONFIG_ARTIFACT}"))
+    except (MlflowException, OSError) as exc:
+        raise PromotionError(
+            f"version {version}: its run logged no {CONFIG_ARTIFACT}, so its test window cannot "
+            "be read again. Retrain it, or promote with --force and a --reason."
+        ) from exc
+    config = TrainingConfig.model_validate(document)
+    try:
+        dataset = load_dataset(config.source)
+    except (OSError, ValueError) as exc:
+        raise PromotionError(
+            f"version {version}: the data of its run cannot be read again ({exc}). Restore it, "
+            "or promote with --force and a --reason."
+        ) from exc
+    recorded = client.get_run(run_id).data.tags.get(DATA_TAG)
+    found = tracking.data_fingerprint(dataset.declarations, dataset.labels)["sha256"]
+    if recorded != found:
+        raise PromotionError(
+            f"version {version} was tested on data {str(recorded)[:12]}, but its source now "
+            f"reads as {found[:12]}: the test window cannot be compared. Restore the data, "
+            "retrain, or promote with --force and a --reason."
+        )
+    positions = split_positions(
+        dataset.declarations, dataset.labels, windows_from_config(config.split)
+    )
+    return dataset, positions["test"], list(config.evaluation.inspection_rates)
+
+
+def evidence(name: str, version: str, champion: str) -> dict[str, dict[str, Any]]:
+    """The paired comparison of ``version`` with ``champion`` on the candidate's test window."""
+    from models.registry import load_bundle
+
+    client = MlflowClient()
+    dataset, positions, rates = candidate_test_window(client, name, version)
+    candidate_bundle, _, _ = load_bundle(f"models:/{name}/{version}")
+    champion_bundle, _, _ = load_bundle(f"models:/{name}/{champion}")
+    return compare_bundles(candidate_bundle, champion_bundle, dataset, positions, rates)
+
+
+def describe_comparison(threat: str, result: dict[str, Any]) -> str:
+    """One line of the comparison of a threat, for the terminal and refusal messages."""
+    if result.get("missing"):
+        return f"{threat}: not modelled by the candidate"
+    lo, hi = result["interval"]
+    return (
+        f"{threat}: {result['candidate']:.4f} vs {result['champion']:.4f} "
+        f"(difference {result['difference']:+.4f}, 95% interval {lo:+.4f} to {hi:+.4f})"
+    )
 
 
 def promote(
     name: str, version: str, *, force: bool = False, reason: str | None = None
 ) -> Promotion:
-    """Set the champion alias to ``version`` if it is at least as good as the current one.
+    """Set the champion alias to ``version`` unless it is worse than the current champion.
 
     Raises:
-        PromotionError: the version does not exist, was tested on another window or data
-            than the champion, or is worse on a threat; the message shows the comparison.
+        PromotionError: the version does not exist, its test window cannot be read again, or
+            it is worse on a threat beyond the bootstrap interval; the message shows the
+            comparison.
     """
     client = MlflowClient()
     try:
@@ -102,39 +203,28 @@ def promote(
     except MlflowException as exc:
         raise PromotionError(f"model {name} has no version {version}") from exc
     previous = current_champion(client, name)
-    comparison: dict[str, dict[str, float]] = {}
+    comparison: dict[str, dict[str, Any]] = {}
     if previous is not None and previous != version and not force:
-        window_candidate = _test_window(client, name, version)
-        window_champion = _test_window(client, name, previous)
-        if window_candidate != window_champion:
-            raise PromotionError(
-                f"version {version} was tested on window {window_candidate[0]} (data "
-                f"{window_candidate[1][:12]}), champion version {previous} on "
-                f"{window_champion[0]} (data {window_champion[1][:12]}): they cannot be compared. "
-                "Retrain both on the same configuration, or promote with --force and a --reason."
-            )
-        comparison = compare(
-            run_metrics(client, name, version), run_metrics(client, name, previous)
-        )
-        worse = [t for t, c in comparison.items() if c["candidate"] < c["champion"]]
+        comparison = evidence(name, version, previous)
+        worse = worse_threats(comparison)
         if worse:
-            detail = "; ".join(
-                f"{t}: {comparison[t]['candidate']:.4f} < {comparison[t]['champion']:.4f}"
-                for t in worse
-            )
+            detail = "; ".join(describe_comparison(t, comparison[t]) for t in worse)
             raise PromotionError(
-                f"version {version} is worse than champion version {previous} on the same test "
-                f"window (mean precision at inspection rates) for {detail}. "
-                "Promote with --force and a --reason to override."
+                f"version {version} is worse than champion version {previous} on the "
+                f"candidate's test window (mean precision at inspection rates, paired bootstrap) "
+                f"for {detail}. Promote with --force and a --reason to override."
             )
     client.set_registered_model_alias(name, CHAMPION, version)
     tags = {
         TAG_PROMOTED_AT: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         TAG_FORCED: str(bool(force)).lower(),
-        TAG_REASON: reason or ("first champion" if previous is None else "at least as good"),
+        TAG_REASON: reason
+        or ("first champion" if previous is None else "not worse on its test window"),
     }
     if previous is not None and previous != version:
         tags[TAG_PREVIOUS] = previous
+    if comparison:
+        tags[TAG_EVIDENCE] = json.dumps(comparison, sort_keys=True)
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     return Promotion(name, version, previous, force, comparison)

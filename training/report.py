@@ -12,6 +12,8 @@ matplotlib.use("Agg")  # files only, never a window; set before pyplot is import
 import matplotlib.pyplot as plt
 import numpy as np
 
+from training.weighting import describe as describe_basis
+
 
 def plot_rates(metrics: Mapping[str, Any], baselines: Mapping[str, Any], path: Path) -> Path:
     """Precision and recall at each inspection rate per threat, model against baselines."""
@@ -24,7 +26,20 @@ def plot_rates(metrics: Mapping[str, Any], baselines: Mapping[str, Any], path: P
             series.update({name: b[threat] for name, b in baselines.items() if threat in b})
             for name, values in series.items():
                 rates = [float(r) for r in values[key]]
-                ax.plot(rates, list(values[key].values()), marker="o", label=name)
+                (line,) = ax.plot(rates, list(values[key].values()), marker="o", label=name)
+                bounds = values.get(f"{key}_interval")
+                if bounds:  # the bootstrap 95% interval as a band, where there is one
+                    lo = np.array([_or_nan(bounds[r][0]) for r in values[key]])
+                    hi = np.array([_or_nan(bounds[r][1]) for r in values[key]])
+                    known = np.isfinite(lo) & np.isfinite(hi)
+                    if known.any():
+                        ax.fill_between(
+                            np.array(rates)[known],
+                            lo[known],
+                            hi[known],
+                            color=line.get_color(),
+                            alpha=0.15,
+                        )
             ax.set_xscale("log")
             ax.set_xlabel("inspection rate")
             ax.set_title(f"{threat}: {key.replace('_at', ' at rate')}")
@@ -78,6 +93,18 @@ def plot_shap_summary(
     return path
 
 
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _with_interval(metrics: Mapping[str, Any], key: str, rate: str) -> str:
+    value = _fmt(metrics[key].get(rate))
+    bounds = metrics.get(f"{key}_interval", {}).get(rate)
+    if not bounds or bounds[0] is None:
+        return value
+    return f"{value} [{_fmt(bounds[0])}, {_fmt(bounds[1])}]"
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return "n/a" if value != value else f"{value:.3f}"
@@ -113,7 +140,18 @@ def model_card(
     ]
     for window, span in windows.items():
         lines.append(f"- {window} window: {span['start']} to {span['end']}")
-    lines += ["", "## Performance on the test window (labelled declarations only)", ""]
+    basis = metrics.get("risk_basis", "inspected_only")
+    lines += [
+        "",
+        "## What the risk means",
+        f"Risk basis: `{basis}`: {describe_basis(basis)}.",
+        "",
+        "## Performance on the test window (labelled declarations only)",
+        "",
+        "Precision at each inspection rate with its bootstrap 95% interval (declarations "
+        "resampled) in brackets.",
+        "",
+    ]
     header = "| threat | model | ROC-AUC | PR-AUC | " + " | ".join(
         f"precision@{r:g}" for r in rates
     )
@@ -123,10 +161,16 @@ def model_card(
             (base, b[threat]) for base, b in baselines.items() if threat in b
         ]
         for label, m in rows:
-            precision = " | ".join(_fmt(m["precision_at"].get(f"{r:g}")) for r in rates)
+            precision = " | ".join(_with_interval(m, "precision_at", f"{r:g}") for r in rates)
             lines.append(
                 f"| {threat} | {label} | {_fmt(m['roc_auc'])} | {_fmt(m['pr_auc'])} | {precision} |"
             )
+    lines += ["", "### Recall and revenue share at each rate (95% interval)", ""]
+    for threat, values in metrics["threats"].items():
+        for key in ("recall_at", "revenue_at"):
+            if key in values:
+                cells = ", ".join(f"{r:g}: {_with_interval(values, key, f'{r:g}')}" for r in rates)
+                lines.append(f"- {threat} {key.replace('_at', '')}: {cells}")
     lines += ["", "### Slices (precision at the largest inspection rate)", ""]
     top_rate = f"{max(rates):g}"
     for threat, by_dimension in slices.items():
@@ -150,11 +194,13 @@ def model_card(
     lines += [
         "",
         "## Limitations",
-        "- Labels exist only where someone inspected: metrics are measured on inspected",
+        "- Labels exist only where someone inspected: ranking metrics are measured on inspected",
         "  declarations, which past selection tilted toward what rules already looked for.",
         "  Keep a random share of inspections to measure the true rate.",
-        "- Rare threats have few positives in the test window: their precision figures have",
-        "  wide uncertainty.",
+        "- A risk counts what an inspection finds; inspections miss some cases, so the risk",
+        "  of carrying a threat is higher than the risk of a finding.",
+        "- Rare threats have few positives in the test window: read their precision with the",
+        "  interval beside it.",
         "- New routes and concealments (drift) lower performance until the model is retrained;",
         "  monitor the score distribution and outcomes.",
         "",

@@ -72,7 +72,18 @@ def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, floa
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             flat.update(flatten_metrics(value, f"{name}."))
+        elif _is_interval(value):
+            # A bootstrap interval [lo, hi]: two metrics, name.lo and name.hi.
+            flat.update(flatten_metrics({"lo": value[0], "hi": value[1]}, f"{name}."))
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
             # NaN (an undefined AUC on one class) is left out: MLflow cannot chart it.
             flat[name] = float(value)
     return flat
+
+
+def _is_interval(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(v is None or isinstance(v, (int, float)) for v in value)
+    )

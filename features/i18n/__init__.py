@@ -186,6 +186,11 @@ def mark_in(context: str, message: str) -> str:
     return message
 
 
+def mark_plural(singular: str, plural: str) -> tuple[str, str]:
+    """`mark` for a message with a plural form (extracted like ``ngettext``)."""
+    return singular, plural
+
+
 # Keywords the extractors look for (Babel's defaults plus our markers).
 EXTRACT_KEYWORDS: dict[str, Any] = {
     "_": None,
@@ -194,4 +199,5 @@ EXTRACT_KEYWORDS: dict[str, Any] = {
     "pgettext": ((1, "c"), 2),
     "mark": None,
     "mark_in": ((1, "c"), 2),
+    "mark_plural": (1, 2),
 }

@@ -20,6 +20,7 @@ checked by the same code.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from anyio import to_thread
@@ -36,7 +37,7 @@ from serving.access.policy import (
     is_api,
     is_open,
 )
-from serving.base import CALLER, Caller, error_response
+from serving.base import CALLER, SIGNED_IN, Caller, Person, error_response
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +101,19 @@ class AccessControl:
             await error_response(404, "Not Found")(scope, receive, send)
             return
 
+        justification = request_header(scope, b"x-justification")
+        signed_in = scope.get("state", {}).get(SIGNED_IN)
+        if isinstance(signed_in, Caller):  # a page's own call, as its signed-in person
+            scope["state"][CALLER] = Caller(signed_in.key, justification, signed_in.person)
+            await self.app(scope, receive, send)
+            return
         key = await self._authenticate(scope, state)
         if isinstance(key, JSONResponse):
             log.info("%s %s %d", scope["method"], "-", key.status_code)
             await key(scope, receive, send)
             return
-        justification = request_header(scope, b"x-justification")
-        scope.setdefault("state", {})[CALLER] = Caller(key, justification)
+        person = None if key.owner is None else Person(key.owner)
+        scope.setdefault("state", {})[CALLER] = Caller(key, justification, person)
         await self.app(scope, receive, send)
 
     async def _authenticate(self, scope: Scope, state: Any) -> StoredKey | JSONResponse:
@@ -129,6 +136,12 @@ class AccessControl:
             log.error("key lookup failed: %s", type(error).__name__)
             return error_response(503, "key store unavailable")
         pepper = state.settings.pepper()
-        if stored is None or stored.revoked or not matches(presented, stored, pepper):
+        now = datetime.now(UTC)
+        if stored is None or not stored.usable(now) or not matches(presented, stored, pepper):
             return error_response(401, UNAUTHENTICATED, challenge)
+        if key_store.use_is_due(stored, now):
+            try:
+                await to_thread.run_sync(key_store.note_use, store, stored.key_id, now)
+            except Exception as error:  # bookkeeping only: the request goes on
+                log.warning("last use of key not kept: %s", type(error).__name__)
         return stored

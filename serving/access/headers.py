@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from serving.access.http_only import HttpMiddleware
 from serving.access.policy import DOCS_PATHS, is_page
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -32,16 +33,10 @@ DOCS_CSP = (
 )
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """Adds the security headers to every response, errors and probes included."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         policy = API_CSP
         if path in DOCS_PATHS and path != "/openapi.json":

@@ -5,10 +5,10 @@ Functions that take a session never commit, like `serving.store.repository`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, select
+from sqlalchemy import Row, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from serving.access.keys import Role, StoredKey
@@ -27,7 +27,15 @@ def _stored_key(row: ApiKey | Row[Any]) -> StoredKey:
         secret_hash=row.secret_hash,
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        owner=row.owner,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
     )
+
+
+# A key's last use is kept to this precision: at most one UPDATE per key and interval, not a
+# write per request (`note_use`).
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def add_key(session: Session, key: StoredKey) -> None:
@@ -42,6 +50,8 @@ def add_key(session: Session, key: StoredKey) -> None:
             secret_hash=key.secret_hash,
             created_at=key.created_at,
             revoked_at=key.revoked_at,
+            owner=key.owner,
+            expires_at=key.expires_at,
         )
     )
 
@@ -84,3 +94,30 @@ def revoke_key(session: Session, key_id: str, at: datetime) -> StoredKey:
     if row.revoked_at is None:
         row.revoked_at = at
     return _stored_key(row)
+
+
+def revoke_keys_of(session: Session, owner: str, at: datetime) -> list[StoredKey]:
+    """Revoke every unrevoked key whose owner is ``owner``; the keys revoked now."""
+    rows = session.scalars(
+        select(ApiKey).where(ApiKey.owner == owner, ApiKey.revoked_at.is_(None))
+    ).all()
+    for row in rows:
+        row.revoked_at = at
+    return [_stored_key(row) for row in rows]
+
+
+def use_is_due(key: StoredKey, now: datetime) -> bool:
+    """Whether a use of ``key`` at ``now`` should be written down (once per precision)."""
+    return key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION
+
+
+def note_use(store: Store, key_id: str, now: datetime) -> None:
+    """Keep ``now`` as the key's last use: one UPDATE, called only when `use_is_due`.
+
+    The look-up of every request reads ``last_used_at`` anyway, so deciding costs nothing;
+    the write happens at most once a minute per key (per process: two processes may both
+    write in the same minute, harmlessly).
+    """
+    table = cast(Table, ApiKey.__table__)
+    with store.engine.begin() as connection:
+        connection.execute(update(table).where(table.c.key_id == key_id).values(last_used_at=now))

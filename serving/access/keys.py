@@ -60,11 +60,18 @@ class StoredKey:
     secret_hash: str  # hex HMAC-SHA256(pepper, salt + secret)
     created_at: datetime
     revoked_at: datetime | None = None
+    owner: str | None = None  # the person answerable for the key (a system's, a script's)
+    expires_at: datetime | None = None  # None: until revoked
+    last_used_at: datetime | None = None  # to the minute (serving.access.key_store)
 
     @property
     def revoked(self) -> bool:
         """Whether the key was revoked (revocation is final)."""
         return self.revoked_at is not None
+
+    def usable(self, now: datetime) -> bool:
+        """Whether the key may be used at ``now``: not revoked and not expired."""
+        return not self.revoked and (self.expires_at is None or now < self.expires_at)
 
     def covers_office(self, office_id: str) -> bool:
         """Whether ``office_id`` is inside this key's remit."""
@@ -112,15 +119,23 @@ def new_key(
     pepper: bytes,
     created_at: datetime,
     offices: Collection[str] | None = None,
+    owner: str | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[str, StoredKey]:
     """Make a key: the full key text (to show once) and the record to store.
 
     Raises:
-        ValueError: an empty or overlong name, or an unknown role.
+        ValueError: an empty or overlong name or owner, an expiry not after the creation, or
+            an unknown role.
     """
     name = name.strip()
     if not name or len(name) > MAX_NAME_CHARS:
         raise ValueError(f"a key needs a name of 1 to {MAX_NAME_CHARS} characters")
+    owner = None if owner is None else owner.strip()
+    if owner is not None and (not owner or len(owner) > MAX_NAME_CHARS):
+        raise ValueError(f"a key's owner needs a name of 1 to {MAX_NAME_CHARS} characters")
+    if expires_at is not None and expires_at <= created_at:
+        raise ValueError("a key must expire after it is made")
     try:
         role = Role(role)
     except ValueError:
@@ -138,6 +153,8 @@ def new_key(
         salt=salt,
         secret_hash=secret_hash(secret, salt, pepper),
         created_at=created_at,
+        owner=owner,
+        expires_at=expires_at,
     )
     return f"{KEY_PREFIX}{key_id}_{secret}", record
 

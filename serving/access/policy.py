@@ -57,6 +57,11 @@ ROUTE_POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("GET", "/v1/model"): RoutePolicy(RISK_MANAGER | ADMIN),
     ("GET", "/v1/audit"): RoutePolicy(RISK_MANAGER),
     ("POST", "/v1/admin/reload"): RoutePolicy(ADMIN),
+    ("GET", "/v1/watchlist"): RoutePolicy(OFFICER | RISK_MANAGER),
+    ("POST", "/v1/watchlist"): RoutePolicy(RISK_MANAGER),
+    # Partner messages in, reports out: each a collection or a disclosure, recorded.
+    ("POST", "/v1/exchange/inbox"): RoutePolicy(ADMIN | RISK_MANAGER),
+    ("GET", "/v1/exchange/outbox"): RoutePolicy(ADMIN | RISK_MANAGER),
 }
 
 # Every keyed route lives under the API prefix. Outside it, a path that is not one of the open
@@ -73,6 +78,25 @@ PAGES_PREFIX = "/web"
 METRICS_PATH = "/metrics"
 DOCS_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 METRICS_ROLES = RISK_MANAGER | ADMIN  # who may read /metrics when it is restricted
+
+
+# Routes answering GET that write to the store (every other method is taken to write): their
+# data and their consultation record are committed in one transaction, and
+# tests/serving/test_one_transaction.py makes the record fail on each of them and on every
+# route of another method. A new GET that writes belongs here.
+WRITING_READS = frozenset(
+    {
+        ("GET", "/v1/worklist"),  # a new draw records its picks
+        ("GET", f"{PAGES_PREFIX}/worklist"),  # through GET /v1/worklist
+        ("GET", f"{PAGES_PREFIX}/oidc/callback"),  # starts a session
+    }
+)
+
+
+def writes(method: str, template: str) -> bool:
+    """Whether a route may write to the operational store."""
+    verb = "GET" if method.upper() == "HEAD" else method.upper()
+    return verb not in ("GET", "OPTIONS") or (verb, template) in WRITING_READS
 
 
 def is_page(path: str) -> bool:

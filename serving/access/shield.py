@@ -7,27 +7,22 @@ import secrets
 from collections.abc import MutableMapping
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from serving.access.http_only import HttpMiddleware
 from serving.base import error_response
 
 log = logging.getLogger(__name__)
 
 
-class ErrorShield:
+class ErrorShield(HttpMiddleware):
     """Turns an unhandled exception into a bare 500: no traceback, no message, one log line.
 
     Exception texts can quote submitted values or SQL; the log line names the exception type
     and an incident id that the client also gets, so the two can be matched.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def watch(message: MutableMapping[str, Any]) -> None:

@@ -96,6 +96,10 @@ class AuditEvent:
         status: the HTTP status sent (commands: 0 for success).
         detail: small structured facts: query filters, office, purge bounds. Never
             declaration contents.
+        issuer, subject, person: who as a person (migration 0005): the identity provider
+            and its subject for a signed-in person, and the display name (or a key's owner).
+            Hashed when set; left out of the hashed body when None, so records made before
+            these fields existed hash as they did (`PERSON_FIELDS`).
     """
 
     recorded_at: datetime
@@ -108,6 +112,13 @@ class AuditEvent:
     model_version: str | None = None
     status: int = 0
     detail: Mapping[str, Any] = field(default_factory=dict)
+    issuer: str | None = None
+    subject: str | None = None
+    person: str | None = None
+
+
+# Fields added after records were first written: in the hashed body only when set.
+PERSON_FIELDS = ("issuer", "subject", "person")
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,9 @@ def _body(sequence: int, event: AuditEvent) -> dict[str, Any]:
     body["declaration_ids"] = list(event.declaration_ids)
     body["detail"] = dict(event.detail)
     body["sequence"] = sequence
+    for name in PERSON_FIELDS:
+        if body[name] is None:
+            del body[name]
     return body
 
 

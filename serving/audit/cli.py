@@ -8,17 +8,19 @@ the consultation log, with ``cli`` and the operating-system user as who.
 from __future__ import annotations
 
 import getpass
-from datetime import UTC, date, datetime, time
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from serving.console import console, err, fail
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from serving.audit.chain import AuditEvent, ChainVerdict
     from serving.audit.checkpoints import Checkpoint
     from serving.audit.records import AuditLog
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+sessions_app = typer.Typer(help="End the pages' sign-in sessions.", no_args_is_help=True)
 audit_app = typer.Typer(
     help="Verify, checkpoint and purge the consultation log.", no_args_is_help=True
 )
@@ -63,16 +66,28 @@ def _open() -> tuple[ServiceSettings, Store, AuditLog]:
     return settings, store, log
 
 
-def _record(log: AuditLog, store: Store, event: AuditEvent) -> None:
-    from serving.audit.records import AuditWriteError
+def _record(
+    log: AuditLog,
+    store: Store,
+    event: AuditEvent,
+    writes: Sequence[Callable[[Session], object]] = (),
+) -> None:
+    """Commit ``writes`` and their record in one transaction, or neither."""
+    from serving.audit.records import AuditWriteError, RequestWriteError
 
     try:
-        log.append(store, event)
+        log.append(store, event, writes)
+    except RequestWriteError as error:
+        if isinstance(error.error, KeyError):
+            raise error.error from None
+        raise fail(f"nothing changed: {type(error.error).__name__}") from None
     except AuditWriteError as error:
         raise fail(str(error)) from None
 
 
-def _command_event(route: str, *, detail: dict[str, object]) -> AuditEvent:
+def _command_event(
+    route: str, *, detail: dict[str, object], person: str | None = None
+) -> AuditEvent:
     from serving.audit.chain import AuditEvent
 
     return AuditEvent(
@@ -82,7 +97,23 @@ def _command_event(route: str, *, detail: dict[str, object]) -> AuditEvent:
         role="admin",
         route=route,
         detail=detail,
+        person=person,
     )
+
+
+def _expiry(text: str | None, now: datetime) -> datetime | None:
+    """``--expires``: a day (YYYY-MM-DD, the key works until that day begins, UTC), or a
+    number of days from now (``90d``)."""
+    if text is None:
+        return None
+    value = text.strip()
+    try:
+        if value.endswith("d") and value[:-1].isdigit():
+            return now + timedelta(days=int(value[:-1]))
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise fail("--expires takes a day (YYYY-MM-DD) or a number of days (90d)") from None
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 @keys_app.command("create")
@@ -93,18 +124,34 @@ def create_key(
         list[str] | None,
         typer.Option(help="Offices the key may see (repeat or space-separate); default all."),
     ] = None,
+    owner: Annotated[
+        str | None,
+        typer.Option(help="The person answerable for the key (revoke with --owner)."),
+    ] = None,
+    expires: Annotated[
+        str | None,
+        typer.Option(help="When the key stops working: a day (YYYY-MM-DD) or days (90d)."),
+    ] = None,
 ) -> None:
     """Make a key and print it once: only its hash is stored."""
     from serving.access.key_store import add_key
     from serving.access.keys import new_key
 
     settings, store, log = _open()
+    now = datetime.now(UTC)
     remit = [office for value in offices or [] for office in value.replace(",", " ").split()]
     try:
         text, key = new_key(
-            name, role, pepper=settings.pepper(), created_at=datetime.now(UTC), offices=remit
+            name,
+            role,
+            pepper=settings.pepper(),
+            created_at=now,
+            offices=remit,
+            owner=owner,
+            expires_at=_expiry(expires, now),
         )
     except ValueError as error:
+        store.close()
         raise fail(str(error)) from None
     try:
         _record(
@@ -117,17 +164,20 @@ def create_key(
                     "role": key.role.value,
                     "name": key.name,
                     "offices": list(key.offices or []),
+                    "owner": key.owner,
+                    "expires_at": None if key.expires_at is None else key.expires_at.isoformat(),
                 },
+                person=key.owner,
             ),
+            [lambda session: add_key(session, key)],
         )
-        with store.transaction() as session:
-            add_key(session, key)
     finally:
         store.close()
     remit_text = ", ".join(key.offices) if key.offices else "all offices"
+    until = "" if key.expires_at is None else f", until {key.expires_at:%Y-%m-%d %H:%M} UTC"
     console.print(
-        f"key {key.key_id} ({key.role.value}, {escape(key.name)}, {escape(remit_text)}); "
-        "shown once, keep it secret:",
+        f"key {key.key_id} ({key.role.value}, {escape(key.name)}, {escape(remit_text)}"
+        f"{escape(until)}); shown once, keep it secret:",
         highlight=False,
     )
     console.print(text, highlight=False, soft_wrap=True)
@@ -144,38 +194,119 @@ def list_keys() -> None:
             keys = all_keys(session)
     finally:
         store.close()
-    table = Table("key id", "name", "role", "offices", "created", "revoked")
+
+    # One line per key (a table of nine columns does not fit a terminal): greppable.
+    def minute(moment: datetime | None) -> str:
+        return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
+
     for key in keys:
-        table.add_row(
-            key.key_id,
-            escape(key.name),
-            key.role.value,
-            escape(", ".join(key.offices)) if key.offices else "all",
-            key.created_at.strftime("%Y-%m-%d %H:%M"),
-            key.revoked_at.strftime("%Y-%m-%d %H:%M") if key.revoked_at else "",
+        offices = ", ".join(key.offices) if key.offices else "all"
+        console.print(
+            f"{key.key_id}  {key.role.value}  {escape(key.name)}  owner: "
+            f"{escape(key.owner or '-')}  offices: {escape(offices)}  created: "
+            f"{minute(key.created_at)}  expires: {minute(key.expires_at)}  last used: "
+            f"{minute(key.last_used_at)}  revoked: {minute(key.revoked_at)}",
+            highlight=False,
+            soft_wrap=True,
         )
-    console.print(table)
+    if not keys:
+        console.print("no keys", highlight=False)
 
 
 @keys_app.command("revoke")
-def revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by `keys list`.")]) -> None:
-    """Revoke a key: it is refused from the next request on."""
+def revoke(
+    key_id: Annotated[str | None, typer.Argument(help="The key id shown by `keys list`.")] = None,
+    owner: Annotated[
+        str | None,
+        typer.Option(help="Revoke every key of this owner and end their sessions (a leaver)."),
+    ] = None,
+) -> None:
+    """Revoke a key (or every key and session of an owner): refused from the next request on."""
+    if (key_id is None) == (owner is None):
+        raise fail("give a key id or --owner NAME")
+    if owner is not None:
+        _end_person(owner=owner)
+        return
+    assert key_id is not None
     from serving.access.key_store import revoke_key
+    from serving.access.sessions import revoke_sessions
 
     _, store, log = _open()
+    revoked = []
+    now = datetime.now(UTC)
+
+    def write(session: Session) -> None:
+        revoked.append(revoke_key(session, key_id, now))
+        revoke_sessions(session, now, key_ids=[key_id])
+
     try:
-        _record(log, store, _command_event("keys revoke", detail={"key_id": key_id[:64]}))
-        with store.transaction() as session:
-            key = revoke_key(session, key_id, datetime.now(UTC))
+        _record(log, store, _command_event("keys revoke", detail={"key_id": key_id[:64]}), [write])
     except KeyError:
         raise fail(f"no key with id {key_id}: see `shiprisk keys list`") from None
     finally:
         store.close()
+    key = revoked[0]
     assert key.revoked_at is not None
     console.print(
         f"key {key.key_id} ({escape(key.name)}) revoked at {key.revoked_at.isoformat()}",
         highlight=False,
     )
+
+
+def _end_person(*, owner: str | None = None, subject: str | None = None) -> None:
+    """Revoke every key of ``owner`` and end every session of that person (by display name, a
+    key's owner, or the identity provider's subject), with one record, in one transaction."""
+    from serving.access.key_store import revoke_keys_of
+    from serving.access.sessions import revoke_sessions
+
+    _, store, log = _open()
+    now = datetime.now(UTC)
+    ended: dict[str, list[str]] = {"keys": [], "sessions": []}
+
+    def write(session: Session) -> None:
+        keys = [] if owner is None else revoke_keys_of(session, owner, now)
+        ended["keys"] = [key.key_id for key in keys]
+        ended["sessions"] = [
+            s.session_id
+            for s in revoke_sessions(
+                session, now, name=owner, subject=subject, key_ids=ended["keys"]
+            )
+        ]
+
+    route = "keys revoke" if subject is None else "sessions revoke"
+    try:
+        _record(
+            log,
+            store,
+            _command_event(
+                route,
+                detail={"owner": owner, "subject": subject, "ends": "every key and session"},
+                person=owner,
+            ),
+            [write],
+        )
+    finally:
+        store.close()
+    console.print(
+        f"revoked {len(ended['keys'])} keys and ended {len(ended['sessions'])} sessions of "
+        f"{escape(owner or subject or '')}",
+        highlight=False,
+    )
+
+
+@sessions_app.command("revoke")
+def revoke_sessions_of(
+    person: Annotated[
+        str | None, typer.Option(help="The person's display name (or a key's owner).")
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="The identity provider's subject of the person.")
+    ] = None,
+) -> None:
+    """End every session (and, with --person, revoke every key) of a person who leaves."""
+    if person is None and subject is None:
+        raise fail("give --person NAME or --subject SUBJECT")
+    _end_person(owner=person, subject=subject)
 
 
 CheckpointFiles = Annotated[
@@ -419,6 +550,7 @@ def purge(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `keys` and `audit` to the top-level `shiprisk` app."""
+    """Add `keys`, `sessions` and `audit` to the top-level `shiprisk` app."""
     app.add_typer(keys_app, name="keys")
+    app.add_typer(sessions_app, name="sessions")
     app.add_typer(audit_app, name="audit")

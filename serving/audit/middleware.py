@@ -47,7 +47,18 @@ log = logging.getLogger(__name__)
 MAX_AUDITED_IDS = 10_000
 _ID_KEYS = ("declaration_id",)
 # Query parameters kept in a record's detail: filters, never submitted declaration content.
-_DETAIL_PARAMETERS = ("office_id", "date", "capacity", "since", "until", "key_id", "limit")
+_DETAIL_PARAMETERS = (
+    "office_id",
+    "date",
+    "capacity",
+    "since",
+    "until",
+    "key_id",
+    "limit",
+    "person",
+    "subject",
+    "to",  # the partner an exchange outbox disclosed to
+)
 
 
 class ConsultationRecords:
@@ -176,6 +187,7 @@ class _Exchange:
             model_version = current.label
         caller = self.scope["state"][CALLER]
         justification = caller.justification
+        person = caller.person
         return AuditEvent(
             recorded_at=datetime.now(UTC),
             key_id=self.key.key_id,
@@ -187,6 +199,9 @@ class _Exchange:
             model_version=model_version,
             status=self.status,
             detail=_query_detail(self.scope) if url_read else {},
+            issuer=None if person is None else person.issuer,
+            subject=None if person is None else person.subject,
+            person=None if person is None else person.name,
         )
 
     async def _release(

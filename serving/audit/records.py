@@ -1,12 +1,14 @@
 """Consultation-log records in the operational store.
 
 The log is appended through `AuditLog`, which holds the audit key (read once, when the
-service or a command starts), serialises appends in this process (through the store's
-group-commit writer, so concurrent requests share one commit) and retries when another
-process took the same sequence number first (the sequence is the table's key, so the chain
-can never fork). A record costs one HMAC and no query beyond its inserts (the head is read
-once per group commit). `read_chain` reads each record with the declaration links its index
-rows give, so that verification checks those rows too.
+service or a command starts) and serialises appends in this process (through the store's
+group-commit writer, so concurrent requests share one commit). On PostgreSQL, processes
+(several hosts' `shiprisk serve`) queue for the chain's head behind one advisory lock held
+until their commit; anywhere else, an append retries when another process took the same
+sequence number first (the sequence is the table's key, so the chain can never fork). A
+record costs one HMAC and no query beyond its inserts (the head is read once per group
+commit). `read_chain` reads each record with the declaration links its index rows give, so
+that verification checks those rows too.
 
 The first keyed record of a store is preceded by its legacy boundary (`serving.audit.boundary`),
 declared in the checkpoint file the log is given and as a record; after that, an append
@@ -24,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -62,6 +64,8 @@ from serving.store.tables import AuditDeclaration, AuditRecordRow, StoreIdentity
 APPEND_ATTEMPTS = 3
 READ_BATCH = 1000
 logger = logging.getLogger(__name__)
+# PostgreSQL advisory lock key of the chain's head (any fixed 64-bit number; "shrk" "head").
+CHAIN_LOCK_KEY = 0x7368726B_68656164
 
 
 class AuditWriteError(RuntimeError):
@@ -89,6 +93,9 @@ def _record(row: Any, links: tuple[str, ...] | None = None) -> AuditRecord:
         model_version=row.model_version,
         status=row.status,
         detail=dict(row.detail),
+        issuer=row.issuer,
+        subject=row.subject,
+        person=row.person,
     )
     return AuditRecord(
         row.sequence, event, row.previous_hash, row.record_hash, row.hash_scheme, links
@@ -126,6 +133,7 @@ def _head(session: Session) -> Any:
     cached = session.info.get(_HEAD)
     if cached is not None and cached[0] is session.get_transaction():
         return cached[1:]
+    _lock_chain(session)
     return session.execute(
         select(AuditRecordRow.sequence, AuditRecordRow.record_hash, AuditRecordRow.hash_scheme)
         .order_by(AuditRecordRow.sequence.desc())
@@ -174,6 +182,9 @@ def _append_in(session: Session, key: AuditKey, event: AuditEvent) -> AuditRecor
                 "previous_hash": record.previous_hash,
                 "record_hash": record.record_hash,
                 "hash_scheme": KEYED_SCHEME,
+                "issuer": event.issuer,
+                "subject": event.subject,
+                "person": event.person,
             }
         ],
     )
@@ -186,6 +197,17 @@ def _append_in(session: Session, key: AuditKey, event: AuditEvent) -> AuditRecor
             [{"sequence": record.sequence, "declaration_id": i} for i in named],
         )
     return record
+
+
+def _lock_chain(session: Session) -> None:
+    """On PostgreSQL, wait for other processes' appends to commit, and keep them waiting for ours.
+
+    A transaction-level advisory lock: released at commit or rollback. Read committed, the
+    head read after it sees the last committed record, so processes never race for a sequence
+    (retrying could lose that race again and again under steady load from several hosts).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
 
 
 def read_chain(session: Session) -> Iterator[AuditRecord]:
@@ -222,8 +244,13 @@ def query_records(
     key_id: str | None = None,
     declaration_id: str | None = None,
     limit: int = 100,
+    person: str | None = None,
+    subject: str | None = None,
 ) -> list[AuditRecord]:
-    """Records matching every given filter, newest first, at most ``limit``."""
+    """Records matching every given filter, newest first, at most ``limit``.
+
+    ``person``: the display name (or a key's owner); ``subject``: the identity provider's.
+    """
     statement = select(AuditRecordRow)
     if since is not None:
         statement = statement.where(AuditRecordRow.recorded_at >= since)
@@ -231,6 +258,10 @@ def query_records(
         statement = statement.where(AuditRecordRow.recorded_at < until)
     if key_id is not None:
         statement = statement.where(AuditRecordRow.key_id == key_id)
+    if person is not None:
+        statement = statement.where(AuditRecordRow.person == person)
+    if subject is not None:
+        statement = statement.where(AuditRecordRow.subject == subject)
     if declaration_id is not None:
         naming = select(AuditDeclaration.sequence).where(
             AuditDeclaration.declaration_id == declaration_id

@@ -1,4 +1,5 @@
-"""GET /v1/audit: risk managers query the consultation log by time, key and declaration."""
+"""GET /v1/audit: risk managers query the consultation log by time, key, person and
+declaration."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ class AuditRecordOut(BaseModel):
     detail: dict[str, Any]
     previous_hash: str
     record_hash: str
+    issuer: str | None = None
+    subject: str | None = None
+    person: str | None = None
 
     @classmethod
     def from_record(cls, record: AuditRecord) -> AuditRecordOut:
@@ -53,6 +57,9 @@ class AuditRecordOut(BaseModel):
             detail=dict(event.detail),
             previous_hash=record.previous_hash,
             record_hash=record.record_hash,
+            issuer=event.issuer,
+            subject=event.subject,
+            person=event.person,
         )
 
 
@@ -78,6 +85,16 @@ def get_audit(
     key_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     declaration_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    person: Annotated[
+        str | None,
+        Query(
+            min_length=1, max_length=200, description="the person's display name, or a key's owner"
+        ),
+    ] = None,
+    subject: Annotated[
+        str | None,
+        Query(min_length=1, max_length=255, description="the identity provider's subject"),
+    ] = None,
 ) -> AuditPage:
     """Consultation-log records matching every filter given, newest first."""
     refuse_consultation_log(caller)
@@ -90,5 +107,7 @@ def get_audit(
             key_id=key_id,
             declaration_id=declaration_id,
             limit=limit,
+            person=person,
+            subject=subject,
         )
     return AuditPage(records=[AuditRecordOut.from_record(record) for record in found])

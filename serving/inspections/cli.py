@@ -10,20 +10,20 @@ from typing import Annotated
 
 import typer
 
-from serving.console import console
+from serving.console import DatabaseUrl, console
 
 
 def export(
-    out: Annotated[Path, typer.Option("--out", help="Directory for the two Parquet tables.")],
-    database_url: Annotated[
-        str | None,
-        typer.Option(help="Operational store (default SHIPRISK_DATABASE_URL)."),
-    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Directory for the Parquet tables.")],
+    database_url: DatabaseUrl = None,
 ) -> None:
-    """Write the store's declarations and outcomes (with selection probabilities) for training.
+    """Write the store's declarations, outcomes (with selection probabilities), watchlist
+    and timeline for training.
 
-    Point a training configuration's source.declarations and source.outcomes at the two
-    files and set model.propensity_weights: true to correct for selection.
+    Point a training configuration's source.declarations, source.outcomes and
+    source.watchlist at the files and set model.propensity_weights: true to correct for
+    selection; timeline.parquet says when each declaration was scored and its outcome
+    recorded, for rebuilding live features exactly as they were served.
     """
     from serving.inspections.service import export_training_tables
     from serving.settings import store_url
@@ -37,6 +37,8 @@ def export(
     console.print(
         f"wrote {written.declarations:,} declarations to {written.declarations_path} and "
         f"{written.outcomes:,} outcomes ({written.with_probability:,} with a selection "
-        f"probability, {written.random:,} random picks) to {written.outcomes_path}",
+        f"probability, {written.random:,} random picks) to {written.outcomes_path}, "
+        f"{written.watchlist:,} watchlist entries to {written.watchlist_path} and when each "
+        f"declaration was scored and its outcome recorded to {written.timeline_path}",
         highlight=False,
     )

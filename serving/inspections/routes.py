@@ -11,6 +11,8 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from features.i18n import DEFAULT_LOCALE, language_tag
 from serving.access.remit import UNKNOWN_DECLARATION, hide_unseen_declarations, refuse_office
@@ -20,7 +22,14 @@ from serving.base import (
     reasons_in_language,
     request_locale,
 )
-from serving.deps import CurrentCaller, OperationalStore, Policy, State, justification
+from serving.deps import (
+    CurrentCaller,
+    OperationalStore,
+    Policy,
+    State,
+    justification,
+    write_with_record,
+)
 from serving.inspections import service
 from serving.inspections.schemas import (
     DeclarationDetail,
@@ -29,6 +38,7 @@ from serving.inspections.schemas import (
     Worklist,
     outcomes_frame,
 )
+from serving.store.repository import WorklistDrawTaken
 
 MAX_CAPACITY = 10_000
 
@@ -77,10 +87,18 @@ def get_declaration(
 @router.get(
     "/worklist",
     response_model=Worklist,
-    responses={**_NO_JUSTIFICATION, **_STORE_DOWN},
+    responses={
+        409: {
+            "model": ErrorResponse,
+            "description": "another worklist of the office and day was drawn at the same moment",
+        },
+        **_NO_JUSTIFICATION,
+        **_STORE_DOWN,
+    },
     dependencies=[Depends(justification)],
 )
 def get_worklist(
+    request: Request,
     store: OperationalStore,
     policy: Policy,
     caller: CurrentCaller,
@@ -92,7 +110,22 @@ def get_worklist(
 ) -> Worklist:
     """Declarations to inspect at an office on a day: top expected harm plus random picks."""
     refuse_office(caller, office_id)
-    return service.worklist(store, office_id, day, capacity, policy)
+    drawn = service.worklist(store, office_id, day, capacity, policy)
+    write = drawn.write
+    if write is not None:  # a new draw: recorded with the request's record
+
+        def record(session: Session) -> None:
+            try:
+                write(session)
+            except WorklistDrawTaken:
+                raise HTTPException(
+                    status_code=409,
+                    detail="another worklist of this office and day was drawn at the same "
+                    "moment: ask again",
+                ) from None
+
+        write_with_record(request.scope, store, record)
+    return drawn.worklist
 
 
 @router.post(
@@ -114,54 +147,76 @@ def get_worklist(
     },
 )
 def post_outcomes(
-    payload: OutcomeRequest, store: OperationalStore, caller: CurrentCaller, state: State
+    payload: OutcomeRequest,
+    store: OperationalStore,
+    caller: CurrentCaller,
+    request: Request,
+    state: State,
 ) -> OutcomeResponse:
     """Record inspection outcomes: all of them, or none when one is wrong."""
     hide_unseen_declarations(
         caller, store, [outcome.declaration_id for outcome in payload.outcomes], "outcomes"
     )
     try:
-        written = service.record_outcomes(
+        written, write = service.planned_outcomes(
             store,
             outcomes_frame(payload.outcomes),
-            draws=[outcome.draw_id for outcome in payload.outcomes],
+            draws=[outcome.draw_version for outcome in payload.outcomes],
         )
     except service.OutcomesRejected as error:
-        if error.unknown:
-            # Never scored: answered as a declaration outside the remit is (404, same words),
-            # so a key limited to some offices cannot tell the two apart.
-            raise HTTPException(
-                status_code=404,
-                detail=[
-                    {
-                        "loc": ["body", "outcomes", problem.row, "declaration_id"],
-                        "msg": "no scored declaration with this id: score it with POST "
-                        "/v1/scores first",
-                        "type": "declaration_unknown",
-                    }
-                    for problem in error.problems
-                ],
-            ) from None
-        conflict = error.draw or all(
-            p.column == "inspected_at" and "already" in p.message for p in error.problems
-        )
-        raise HTTPException(
-            status_code=409 if conflict else 422,
+        raise outcomes_refused(error) from None
+
+    monitor = state.performance
+
+    def record(session: Session) -> None:
+        try:
+            write(session)
+        except service.OutcomesRejected as error:  # recorded in between: 409, nothing kept
+            raise outcomes_refused(error) from None
+        if written.recorded and monitor is not None:
+            # hit rates recomputed soon, in a thread, once the outcomes are committed
+            event.listen(
+                session, "after_commit", lambda _: monitor.outcomes_recorded(store), once=True
+            )
+
+    write_with_record(request.scope, store, record)
+    return OutcomeResponse(recorded=written.recorded, already_recorded=written.already_recorded)
+
+
+def outcomes_refused(error: service.OutcomesRejected) -> HTTPException:
+    """The answer to outcomes that were refused: 404 (never scored), 409 or 422."""
+    if error.unknown:
+        # Never scored: answered as a declaration outside the remit is (404, same words),
+        # so a key limited to some offices cannot tell the two apart.
+        return HTTPException(
+            status_code=404,
             detail=[
                 {
-                    "loc": [
-                        "body",
-                        "outcomes",
-                        *([] if problem.row is None else [problem.row]),
-                        *([] if problem.column is None else [problem.column]),
-                    ],
-                    "msg": problem.message,
-                    "type": "outcome_conflict" if conflict else "outcome_invalid",
-                    "fix": problem.fix,
+                    "loc": ["body", "outcomes", problem.row, "declaration_id"],
+                    "msg": "no scored declaration with this id: score it with POST "
+                    "/v1/scores first",
+                    "type": "declaration_unknown",
                 }
                 for problem in error.problems
             ],
-        ) from None
-    if written.recorded and state.performance is not None:
-        state.performance.outcomes_recorded(store)  # hit rates recomputed soon, in a thread
-    return OutcomeResponse(recorded=written.recorded, already_recorded=written.already_recorded)
+        )
+    conflict = error.draw or all(
+        p.column == "inspected_at" and "already" in p.message for p in error.problems
+    )
+    return HTTPException(
+        status_code=409 if conflict else 422,
+        detail=[
+            {
+                "loc": [
+                    "body",
+                    "outcomes",
+                    *([] if problem.row is None else [problem.row]),
+                    *([] if problem.column is None else [problem.column]),
+                ],
+                "msg": problem.message,
+                "type": "outcome_conflict" if conflict else "outcome_invalid",
+                "fix": problem.fix,
+            }
+            for problem in error.problems
+        ],
+    )

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from features.rules import pydantic_fields
 from features.schema import OUTCOME_COLUMNS, OUTCOME_FIELDS
-from serving.base import MAX_REQUEST_ITEMS, ModelRef, ReasonOut
+from serving.base import ModelRef, ReasonOut, request_items
 
 # Each field checked and documented by its canonical rule (features.schema, features.rules).
 RULE = pydantic_fields(OUTCOME_FIELDS)
@@ -46,11 +46,12 @@ class Outcome(BaseModel):
     additional_duty_eur: Annotated[float | None, RULE["additional_duty_eur"]] = None
     concealment: Annotated[str | None, RULE["concealment"]] = None
     notes: Annotated[str | None, RULE["notes"]] = None
-    draw_id: int | None = Field(
+    draw_version: int | None = Field(
         None,
         ge=1,
         le=2**31 - 1,
-        description="the worklist draw the officer acted on (GET /v1/worklist's draw_id): its "
+        description="the worklist draw the officer acted on, by its version (GET "
+        "/v1/worklist's version; the declaration's office and day name the worklist): its "
         "pick gives the selection reason and probability; when absent, the draw in force at "
         "inspected_at",
     )
@@ -83,10 +84,8 @@ class OutcomeRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
 
-    outcomes: list[Outcome] = Field(
-        min_length=1,
-        max_length=MAX_REQUEST_ITEMS,
-        description="each for a declaration scored before (POST /v1/scores)",
+    outcomes: list[Outcome] = request_items(
+        "each for a declaration scored before (POST /v1/scores)"
     )
 
 
@@ -120,8 +119,10 @@ class OutcomeOut(BaseModel):
     concealment: str | None
     notes: str | None
     recorded_at: datetime
-    draw_id: int | None = Field(
-        None, description="the worklist draw this inspection followed (none outside worklists)"
+    draw_version: int | None = Field(
+        None,
+        description="the version of the worklist draw this inspection followed (none outside "
+        "worklists)",
     )
 
 
@@ -166,12 +167,10 @@ class WorklistPick(BaseModel):
 class Worklist(BaseModel):
     """Declarations to inspect at an office on a day, within its capacity: one draw."""
 
-    draw_id: int = Field(
-        description="this draw: name it in the outcomes of its picks (POST /v1/outcomes)"
-    )
     version: int = Field(
-        description="the nth draw of the office's day; scoring new declarations draws again, "
-        "and earlier draws keep their picks and probabilities"
+        description="this draw, the nth of the office's day: name it as draw_version in the "
+        "outcomes of its picks (POST /v1/outcomes); scoring new declarations draws again, and "
+        "earlier draws keep their picks and probabilities"
     )
     office_id: str
     date: date

@@ -1,22 +1,30 @@
 """The inspection loop behind the officer routes: declarations as scored, worklists, outcomes,
 and the export of all of it for retraining.
 
-Each function does one request's work in one transaction of the operational store and returns
-only after it committed, so a route that answers 2xx has made its write durable.
+Reads run in a transaction of their own; a write (a new worklist draw, outcomes) is handed back
+to the route, which leaves it to the transaction of the request's consultation record
+(`serving.deps.write_with_record`): data and record are committed together or not at all, and
+the response is sent only after that commit, so a route that answers 2xx has made its write
+durable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from features.schema import EXTRA_PREFIX
-from features.validation import DataValidationError, validate_declarations, validate_outcomes
+from features.schema import EXTRA_PREFIX, WATCHLIST_COLUMNS
+from features.validation import (
+    DataValidationError,
+    validate_declarations,
+    validate_outcomes,
+    validate_watchlist,
+)
 from serving.base import ModelRef, ReasonOut
 from serving.inspections.schemas import (
     DeclarationDetail,
@@ -32,9 +40,9 @@ from serving.inspections.worklist import (
     select_worklist,
     selection_seed,
 )
-from serving.store import repository
+from serving.store import intelligence, repository
 from serving.store.database import Store
-from serving.store.tables import ScoredDeclaration, WorklistRun
+from serving.store.tables import InspectionOutcome, ScoredDeclaration, WorklistRun
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ def declaration_detail(store: Store, declaration_id: str) -> DeclarationDetail |
             return None
         latest = history[-1]
         outcomes = repository.outcomes_of(session, declaration_id)
+        versions = repository.draw_versions(session, [o.draw_id for o in outcomes])
         lodged = repository.lodged_offices(session, [declaration_id])
         return DeclarationDetail(
             declaration_id=declaration_id,
@@ -71,15 +80,20 @@ def declaration_detail(store: Store, declaration_id: str) -> DeclarationDetail |
             declaration=latest.declaration,
             latest=_stored_score(latest),
             times_scored=len(history),
-            outcomes=[
-                OutcomeOut.model_validate(outcome, from_attributes=True) for outcome in outcomes
-            ],
+            outcomes=[_outcome_out(outcome, versions) for outcome in outcomes],
         )
+
+
+def _outcome_out(outcome: InspectionOutcome, versions: Mapping[int, int]) -> OutcomeOut:
+    """A stored outcome as answered, with the version of the draw it followed."""
+    answer = OutcomeOut.model_validate(outcome, from_attributes=True)
+    if outcome.draw_id is not None:
+        answer.draw_version = versions.get(outcome.draw_id)
+    return answer
 
 
 def _worklist_view(run: WorklistRun, scores: Mapping[str, ScoredDeclaration]) -> Worklist:
     return Worklist(
-        draw_id=run.id,
         version=run.version,
         office_id=run.office_id,
         date=run.day,
@@ -103,6 +117,19 @@ def _worklist_view(run: WorklistRun, scores: Mapping[str, ScoredDeclaration]) ->
     )
 
 
+@dataclass(frozen=True)
+class DrawnWorklist:
+    """A worklist to answer with, and the write that records it (None: recorded before).
+
+    The route leaves the write to its consultation record's transaction
+    (`serving.deps.write_with_record`): the picks and the record of who drew them are
+    committed together, or neither.
+    """
+
+    worklist: Worklist
+    write: Callable[[Session], object] | None
+
+
 def worklist(
     store: Store,
     office_id: str,
@@ -111,46 +138,53 @@ def worklist(
     policy: OperationsPolicy,
     *,
     now: datetime | None = None,
-) -> Worklist:
-    """The office's worklist for the day: built and recorded once per set of candidates.
+) -> DrawnWorklist:
+    """The office's worklist for the day: drawn and recorded once per set of candidates.
 
     Asking again returns the recorded picks; when declarations were scored since, a new
     worklist is drawn over all of them (the seed is the office and day, so the draw is
     reproducible) and recorded as the next version beside the earlier ones, which keep their
     picks and probabilities for the outcomes that follow them.
     """
-    for _attempt in range(3):
-        with store.transaction() as session:
-            candidates = repository.day_candidates(session, office_id, day)
-            scores = {row.declaration_id: row for row in candidates}
-            digest = repository.pool_digest(scores)
-            run = repository.find_worklist(session, office_id, day, capacity, digest)
-            if run is not None:
-                return _worklist_view(run, scores)
-        picks = select_worklist(
-            [Candidate(row.declaration_id, row.risk) for row in candidates],
-            capacity,
-            severity=policy.severity,
+    with store.sessions() as session:
+        # The version a new draw answers with, read first: a draw stored after this read is
+        # found below or drew the same version; one stored between the two reads would
+        # otherwise be drawn again under the next version (PostgreSQL reads each statement
+        # as of its start), and its identical insert could not be answered.
+        version = repository.next_worklist_version(session, office_id, day)
+        candidates = repository.day_candidates(session, office_id, day)
+        scores = {row.declaration_id: row for row in candidates}
+        digest = repository.pool_digest(scores)
+        recorded = repository.find_worklist(session, office_id, day, capacity, digest)
+        if recorded is not None:
+            return DrawnWorklist(_worklist_view(recorded, scores), None)
+    picks = select_worklist(
+        [Candidate(row.declaration_id, row.risk) for row in candidates],
+        capacity,
+        severity=policy.severity,
+        exploration_share=policy.exploration_share,
+        seed=selection_seed(office_id, day),
+    )
+    at = now or datetime.now(UTC)
+
+    def run() -> WorklistRun:  # a new object per write: a group commit may try it again
+        return repository.worklist_run(
+            office_id=office_id,
+            day=day,
+            capacity=capacity,
             exploration_share=policy.exploration_share,
-            seed=selection_seed(office_id, day),
+            pool_size=len(candidates),
+            digest=digest,
+            picks=picks,
+            version=version,
+            created_at=at,
         )
-        try:
-            with store.transaction() as session:
-                run = repository.record_worklist(
-                    session,
-                    office_id=office_id,
-                    day=day,
-                    capacity=capacity,
-                    exploration_share=policy.exploration_share,
-                    pool_size=len(candidates),
-                    digest=digest,
-                    picks=picks,
-                    created_at=now,
-                )
-                return _worklist_view(run, scores)
-        except IntegrityError:
-            continue  # a concurrent request recorded the same worklist first: read it
-    raise RuntimeError("worklist could not be recorded after 3 attempts")
+
+    def write(session: Session) -> None:
+        repository.store_worklist_run(session, run())
+
+    drawn = run()
+    return DrawnWorklist(_worklist_view(drawn, scores), write)
 
 
 @dataclass(frozen=True)
@@ -196,26 +230,30 @@ def _outcome_problems(error: DataValidationError) -> list[OutcomeProblem]:
     return found
 
 
-def record_outcomes(
+def planned_outcomes(
     store: Store,
     raw: pd.DataFrame,
     *,
     source: str = "request",
     draws: Sequence[int | None] | None = None,
-) -> repository.OutcomeWrite:
-    """Validate outcomes against the store and record them, all or nothing.
+) -> tuple[repository.OutcomeWrite, Callable[[Session], object]]:
+    """Validate outcomes against the store; what recording them does, and the write that
+    records them all or none (for the route to leave to its record's transaction).
+
+    The counts come from the same write, tried in a transaction rolled back; the write itself
+    checks again when it runs, so an outcome recorded in between is still a conflict.
 
     Args:
-        draws: per outcome, the worklist draw the officer acted on (None: the draw in force
-            when it was inspected, if a worklist picked it).
+        draws: per outcome, the version of the worklist draw the officer acted on (None: the
+            draw in force when it was inspected, if a worklist picked it).
 
     Raises:
         OutcomesRejected: malformed values, unknown declaration ids, a draw that did not pick
             the declaration (or another reason or probability than its pick), or a repeat of
-            a stored outcome with different values; the problems name rows and fields, never
-            values.
+            a stored outcome with different values (also from the write); the problems name
+            rows and fields, never values.
     """
-    with store.transaction() as session:
+    with store.sessions() as session:
         ids = raw["declaration_id"].dropna().astype(str).tolist()
         known = repository.known_declaration_ids(session, ids)
         try:
@@ -224,38 +262,64 @@ def record_outcomes(
             problems = _outcome_problems(error)
             unknown = all(p.message.startswith(UNKNOWN_DECLARATION) for p in problems)
             raise OutcomesRejected(problems, unknown=unknown) from None
+
+        def write(db: Session) -> repository.OutcomeWrite:
+            try:
+                # which declarations had an outcome before: only a first outcome changes history
+                already = intelligence.declarations_with_outcomes(db, outcomes["declaration_id"])
+                written = repository.record_outcomes(db, outcomes, draws=draws)
+                intelligence.count_outcomes(db, outcomes, already)
+                return written
+            except repository.OutcomeDrawError as error:
+                raise OutcomesRejected(
+                    [
+                        OutcomeProblem(
+                            row,
+                            column,
+                            message,
+                            "name the draw whose worklist listed the declaration (version of "
+                            "GET /v1/worklist), and leave selection_reason and "
+                            "selection_probability empty or as that pick gives them",
+                        )
+                        for row, column, message in error.mismatches
+                    ],
+                    draw=True,
+                ) from None
+            except repository.OutcomeConflictError as error:
+                raise OutcomesRejected(
+                    [
+                        OutcomeProblem(
+                            row,
+                            "inspected_at",
+                            "an outcome for this declaration and inspection time is already "
+                            "recorded with different values",
+                            "send the recorded values again (repeats are accepted), or record "
+                            "the new inspection with its own inspected_at",
+                        )
+                        for row, _declaration in error.conflicts
+                    ],
+                    conflict=True,
+                ) from None
+
         try:
-            return repository.record_outcomes(session, outcomes, draws=draws)
-        except repository.OutcomeDrawError as error:
-            raise OutcomesRejected(
-                [
-                    OutcomeProblem(
-                        row,
-                        column,
-                        message,
-                        "name the draw whose worklist listed the declaration (draw_id of GET "
-                        "/v1/worklist), and leave selection_reason and selection_probability "
-                        "empty or as that pick gives them",
-                    )
-                    for row, column, message in error.mismatches
-                ],
-                draw=True,
-            ) from None
-        except repository.OutcomeConflictError as error:
-            raise OutcomesRejected(
-                [
-                    OutcomeProblem(
-                        row,
-                        "inspected_at",
-                        "an outcome for this declaration and inspection time is already "
-                        "recorded with different values",
-                        "send the recorded values again (repeats are accepted), or record the "
-                        "new inspection with its own inspected_at",
-                    )
-                    for row, _declaration in error.conflicts
-                ],
-                conflict=True,
-            ) from None
+            counts = write(session)
+        finally:
+            session.rollback()
+    return counts, write
+
+
+def record_outcomes(
+    store: Store,
+    raw: pd.DataFrame,
+    *,
+    source: str = "request",
+    draws: Sequence[int | None] | None = None,
+) -> repository.OutcomeWrite:
+    """`planned_outcomes` committed at once, for callers without a consultation record."""
+    written, write = planned_outcomes(store, raw, source=source, draws=draws)
+    with store.transaction() as session:
+        write(session)
+    return written
 
 
 # -- export for retraining ---------------------------------------------------------------------
@@ -271,16 +335,26 @@ class ExportSummary:
     outcomes: int
     with_probability: int
     random: int
+    watchlist_path: Path | None = None
+    timeline_path: Path | None = None
+    watchlist: int = 0
 
 
 def export_training_tables(store: Store, directory: Path | str) -> ExportSummary:
-    """Write ``declarations.parquet`` and ``outcomes.parquet`` (canonical) from the store.
+    """Write ``declarations.parquet``, ``outcomes.parquet`` and ``watchlist.parquet``
+    (canonical) and ``timeline.parquet`` from the store.
 
     Outcomes carry the selection probability of the worklist pick that sent each declaration
-    to inspection, so training can weigh them by inverse propensity.
+    to inspection, so training can weigh them by inverse propensity. The watchlist holds every
+    entry ever stored, with ``added_at`` and ``withdrawn_at``; the timeline, per declaration,
+    when the store first scored it (``scored_at``) and recorded its first outcome
+    (``outcome_recorded_at``): what training needs to rebuild each declaration's live
+    features as it was scored (features.live.live_point_in_time, docs/internals.md).
     """
     with store.transaction() as session:
         raw_declarations, raw_outcomes = repository.export_tables(session)
+        raw_watchlist = intelligence.export_watchlist(session)
+        timeline = intelligence.export_timeline(session)
     extras = [c for c in raw_declarations.columns if c.startswith(EXTRA_PREFIX)]
     declarations = validate_declarations(raw_declarations, source="store", extra_columns=extras)
     outcomes = validate_outcomes(
@@ -292,7 +366,19 @@ def export_training_tables(store: Store, directory: Path | str) -> ExportSummary
     outcomes_path = out / "outcomes.parquet"
     declarations.to_parquet(declarations_path, index=False)
     outcomes.to_parquet(outcomes_path, index=False)
+    watchlist = validate_watchlist(raw_watchlist[list(WATCHLIST_COLUMNS)], source="store")
+    for name in ("id", "added_by", "added_at", "withdrawn_at", "replaces"):
+        watchlist[name] = raw_watchlist[name].to_numpy()
+    for name in ("added_at", "withdrawn_at"):
+        watchlist[name] = pd.to_datetime(watchlist[name], utc=True)
+    watchlist_path = out / "watchlist.parquet"
+    timeline_path = out / "timeline.parquet"
+    watchlist.to_parquet(watchlist_path, index=False)
+    timeline.to_parquet(timeline_path, index=False)
     return ExportSummary(
+        watchlist_path=watchlist_path,
+        timeline_path=timeline_path,
+        watchlist=len(watchlist),
         declarations_path=declarations_path,
         outcomes_path=outcomes_path,
         declarations=len(declarations),

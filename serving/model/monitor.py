@@ -8,18 +8,20 @@ features and scores and lane shares, writes the report and keeps its figures in 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from features.columns import DeclarationColumns
 from features.schema import EXTRA_PREFIX
 from features.validation import validate_declarations
 from models.bundle import ModelBundle
 from models.monitoring import DriftSummary, bundle_reference, drift_summary, write_drift_report
 from serving.store import repository
 from serving.store.database import Store
+from serving.store.intelligence import read_live
 
 
 class NoRecentScores(LookupError):
@@ -66,12 +68,22 @@ def drift_check(
             "lane": [row.lane for row in rows],
         }
     )
+    # entity history and watchlist hits as the store holds them now (at most a few days later
+    # than when the declarations were scored: close enough for a distribution check)
+    with store.transaction() as session:
+        live = read_live(
+            session,
+            DeclarationColumns(recent_declarations),
+            list(bundle.builder.threats),
+            datetime.now(UTC),
+        ).live
     summary = drift_summary(
         bundle,
         recent_declarations,
         recent_scores,
         model=model,
         recent_window={"start": start.isoformat(), "end": end.isoformat()},
+        live=live,
     )
     files = write_drift_report(summary, directory)
     with store.transaction() as session:

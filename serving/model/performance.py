@@ -31,10 +31,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.sources import OUTCOME_THREATS, outcome_threat_flags
+from features.dataset import outcome_threat_flags
+from features.sources import OUTCOME_THREATS
 from models.estimates import horvitz_thompson_rate, wilson_interval
 from serving.metrics import ServiceMetrics
-from serving.settings import ServiceSettings
+from serving.model.settings import MonitorSettings
 from serving.store import repository
 from serving.store.database import Store
 
@@ -53,7 +54,7 @@ class PerformanceSettings:
     hit_rate_drop: float = 0.5  # alert when the last week's model hit rate falls by this share
 
 
-def performance_settings(settings: ServiceSettings) -> PerformanceSettings:
+def performance_settings(settings: MonitorSettings) -> PerformanceSettings:
     """The monitor's window and thresholds from the service settings (``SHIPRISK_MONITOR_*``)."""
     return PerformanceSettings(
         weeks=settings.monitor_weeks,

@@ -24,11 +24,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from features.dataset import source_declarations
 from features.extras import conform_extras, validated_for_model
-from features.sources import SourceConfig, source_declarations
+from features.sources import SourceConfig
 from features.validation import DataValidationError
 from models.bundle import ModelBundle
+from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_reasons
 from serving.scoring.schemas import ScoreResult
+from serving.store.database import Store
 
 DEFAULT_CHUNK_ROWS = 20_000
 CSV_SUFFIXES = (".csv",)
@@ -154,14 +157,19 @@ def score_file(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_chunk: ProgressCallback | None = None,
     source: SourceConfig | None = None,
+    store: Store | None = None,
 ) -> BatchSummary:
     """Score every declaration of ``input_path`` into ``output_path`` (CSV or Parquet).
+
+    Each chunk reads its entity history and watchlist hits from ``store`` as the API does
+    (None: an empty store); batch scoring records nothing, so it changes no history.
 
     Args:
         source: the `source` section of a training configuration: the input is in the
             export's own columns and is mapped as training maps it (columns, values,
             defaults, extra features, date format). Without it the input has canonical
             columns, plus the ``x_`` extra features the model was trained with.
+        store: the operational store the live inputs are read from.
 
     Raises:
         BatchInputError: unusable file names or a missing input.
@@ -185,9 +193,18 @@ def score_file(
                 declarations = _declarations(raw, bundle, str(input_path), source)
             except DataValidationError as error:
                 raise _shifted(error, str(input_path), rows) from None
-            scored = bundle.score(
-                declarations, top_k=top_k, explain=top_k > 0, num_threads=num_threads
+            live = (
+                None if store is None else read_batch(store, declarations, bundle.builder.threats)
             )
+            scored = bundle.score(
+                declarations,
+                top_k=top_k,
+                explain=top_k > 0,
+                live=None if live is None else live.live,
+                num_threads=num_threads,
+            )
+            if live is not None:
+                scored = with_watchlist_reasons(scored, watchlist_reasons(live, len(scored)))
             frame = result_frame(
                 [ScoreResult.from_scored(s) for s in scored], threats, name, version
             )

@@ -13,7 +13,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -21,6 +22,8 @@ from features.extras import validated_for_model
 from features.records import CanonicalRecords
 from models.bundle import ScoredDeclaration
 from serving.base import LoadedModel
+from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_reasons
+from serving.store.database import Store
 
 # Batches smaller than this are scored on one LightGBM thread: waking OpenMP threads for a
 # few rows costs more than it saves (with 2 threads, 4-row batches took 25% more CPU and the
@@ -37,11 +40,18 @@ class CanonicalScores(list[ScoredDeclaration]):
     (`serving.inspections.service.store_scores`) keeps the declarations exactly as they were scored.
     """
 
-    def __init__(self, scores: list[ScoredDeclaration], declarations: CanonicalRecords) -> None:
+    def __init__(
+        self,
+        scores: list[ScoredDeclaration],
+        declarations: CanonicalRecords,
+        scored_at: datetime | None = None,
+    ) -> None:
         if len(scores) != len(declarations):
             raise ValueError(f"{len(declarations)} declarations but {len(scores)} scores")
         super().__init__(scores)
         self.declarations = declarations
+        # when the batch read its live inputs from the store: the scores' "as of"
+        self.scored_at = scored_at or datetime.now(UTC)
 
 
 def validated_declarations(
@@ -106,6 +116,9 @@ class ScoringQueue:
         self.num_threads = num_threads
         self.max_rows = max_rows
         self.max_wait_seconds = max_wait_seconds
+        # the operational store the batches read their live inputs from (set by the
+        # lifespan once the store is open; None: an empty store, nothing known or listed)
+        self.store: Store | None = None
         self._jobs: queue.SimpleQueue[_ScoringJob | None] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
 
@@ -200,24 +213,33 @@ class ScoringQueue:
         top_k = max(job.top_k for job in jobs)
         try:
             declarations = CanonicalRecords.concat([job.declarations for job in jobs])
-            scored = jobs[0].model.bundle.score(
+            bundle = jobs[0].model.bundle
+            live = (
+                None
+                if self.store is None
+                else read_batch(self.store, declarations, list(bundle.builder.threats))
+            )
+            scored = bundle.score(
                 declarations,
                 top_k=top_k,
                 explain=top_k > 0,
+                live=None if live is None else live.live,
                 num_threads=self.num_threads if len(declarations) >= PARALLEL_ROWS else 1,
             )
+            listed = (
+                watchlist_reasons(live, len(declarations))
+                if live is not None
+                else [[] for _ in scored]
+            )
+            scored_at = None if live is None else live.scored_at
             start = 0
             for job in jobs:
                 rows = scored[start : start + len(job.declarations)]
+                hits = listed[start : start + len(job.declarations)]
                 start += len(job.declarations)
+                # watchlist hits always show, before the model's top reasons
                 job.result = CanonicalScores(
-                    [
-                        row
-                        if len(row.reasons) <= job.top_k
-                        else replace(row, reasons=row.reasons[: job.top_k])
-                        for row in rows
-                    ],
-                    job.declarations,
+                    with_watchlist_reasons(rows, hits, job.top_k), job.declarations, scored_at
                 )
         except BaseException as error:  # handed to each request's thread, raised there
             for job in jobs:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from features.rules import pydantic_fields
 from features.schema import DECLARATION_COLUMNS, DECLARATION_FIELDS, EXTRA_PREFIX, MAX_ID_CHARS
 from models.bundle import ScoredDeclaration
-from serving.base import MAX_REQUEST_ITEMS, ModelRef, ReasonOut, RiskBasis
+from serving.base import ModelRef, ReasonOut, RiskBasis, request_items
 
 # Each field checked and documented by its canonical rule (features.schema, features.rules).
 RULE = pydantic_fields(DECLARATION_FIELDS)
@@ -178,10 +178,8 @@ class ScoreRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
 
-    declarations: list[Declaration] = Field(
-        min_length=1,
-        max_length=MAX_REQUEST_ITEMS,
-        description="each with its own declaration_id (a repeated id in one request is refused)",
+    declarations: list[Declaration] = request_items(
+        "each with its own declaration_id (a repeated id in one request is refused)"
     )
     top_k: int | None = Field(None, ge=0, description="reasons per declaration (default 5)")
 
@@ -216,6 +214,9 @@ class ScoreResult(BaseModel):
                     else float(reason.value),
                     contribution=float(reason.contribution),
                     text=reason.text,
+                    kind=reason.kind,
+                    source_agency=reason.source_agency,
+                    handling_code=reason.handling_code,
                 )
                 for reason in scored.reasons
             ],

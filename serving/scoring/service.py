@@ -1,5 +1,8 @@
 """Keeping what was scored: the canonical declarations with their scores and reasons.
 
+Keeping a score also adds a declaration the store sees for the first time to its entities'
+history (serving.store.intelligence), in the same transaction.
+
 The score route leaves `scores_write` to the commit of its consultation record
 (`serving.deps.commit_with_record`); `store_scores` commits it on its own, through the
 store's group-commit writer (one transaction shared with concurrent requests).
@@ -16,10 +19,11 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
+from models.declarations import DeclarationBatch
 from serving.access.remit import rescoring_refused
 from serving.base import Caller
 from serving.scoring.queue import CanonicalScores
-from serving.store import repository
+from serving.store import intelligence, repository
 from serving.store.database import Store
 from serving.store.group_commit import group_commit
 
@@ -44,10 +48,20 @@ def scores_write(
         LodgingConflictError: the same, without ``caller``.
     """
     rows = repository.score_rows(
-        scored.declarations.rows, scored, model_name=model_name, model_version=model_version
+        scored.declarations.rows,
+        scored,
+        model_name=model_name,
+        model_version=model_version,
+        scored_at=scored.scored_at,
     )
+    columns = DeclarationBatch.of(scored.declarations).columns
+    entities = intelligence.declaration_entities(columns)
+    ids = [row["declaration_id"] for row in rows]
+    lodged = [row["lodged_at"] for row in rows]
 
     def write(session: Session) -> int:
+        # history first: a declaration counts once, when the store first records it
+        intelligence.count_declarations(session, ids, entities, lodged)
         try:
             return repository.insert_score_rows(session, rows)
         except repository.LodgingConflictError as error:

@@ -16,9 +16,9 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS
 from models.bundle import ScoredDeclaration as BundleScore
@@ -257,6 +257,12 @@ def _reason_record(reason: Any) -> dict[str, Any]:
         "value": None if value is None or not math.isfinite(value) else float(value),
         "contribution": float(reason.contribution),
         "text": reason.text,
+        "kind": getattr(reason, "kind", "model"),
+        **(
+            {"source_agency": reason.source_agency, "handling_code": reason.handling_code}
+            if getattr(reason, "kind", "model") == "watchlist"
+            else {}
+        ),
     }
 
 
@@ -383,8 +389,7 @@ def find_worklist(
     ).first()
 
 
-def record_worklist(
-    session: Session,
+def worklist_run(
     *,
     office_id: str,
     day: date,
@@ -393,23 +398,19 @@ def record_worklist(
     pool_size: int,
     digest: str,
     picks: Sequence[Pick],
+    version: int = 1,
     created_at: datetime | None = None,
 ) -> WorklistRun:
-    """Store a worklist draw and each of its picks with reason and selection probability.
+    """A worklist draw and its picks with reason and selection probability, not yet stored.
 
-    The draw is the next version of the office's day; two draws recorded at once cannot get
-    the same version (a unique index): the later commit fails and its caller draws again.
+    ``version``: the draw's number among the office's draws of the day
+    (`next_worklist_version` when it was drawn).
     """
     at = created_at or datetime.now(UTC)
-    latest = session.scalar(
-        select(func.max(WorklistRun.version)).where(
-            WorklistRun.office_id == office_id, WorklistRun.day == day
-        )
-    )
-    run = WorklistRun(
+    return WorklistRun(
         office_id=office_id,
         day=day,
-        version=(latest or 0) + 1,
+        version=version,
         capacity=capacity,
         exploration_share=exploration_share,
         pool_size=pool_size,
@@ -429,9 +430,65 @@ def record_worklist(
             for pick in picks
         ],
     )
-    session.add(run)
-    session.flush()
-    return run
+
+
+def next_worklist_version(session: Session, office_id: str, day: date) -> int:
+    """The version a new draw of the office's day takes: one more than the newest stored."""
+    latest = session.scalar(
+        select(func.max(WorklistRun.version)).where(
+            WorklistRun.office_id == office_id, WorklistRun.day == day
+        )
+    )
+    return (latest or 0) + 1
+
+
+class WorklistDrawTaken(RuntimeError):
+    """Another worklist of the office's day was stored under this draw's version meanwhile
+    (two requests drew different worklists at the same moment): ask again."""
+
+
+def store_worklist_run(session: Session, run: WorklistRun) -> bool:
+    """Store a drawn worklist and its picks; False when the same draw is stored already.
+
+    Two serving processes asked for one office's worklist at the same moment draw the same
+    picks under the same version (same candidates, same seed, same stored draws before
+    them): the later insert waits for the earlier (PostgreSQL) or runs after it (SQLite),
+    then adds nothing instead of failing the request. The draw's version was answered
+    before this write, so it is never renumbered here.
+
+    Raises:
+        WorklistDrawTaken: a different draw of the office's day took this version first, or
+            this draw is stored under another version.
+    """
+    runs = cast(Table, WorklistRun.__table__)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    values = {column.key: getattr(run, column.key) for column in runs.columns if column.key != "id"}
+    new = postgresql.insert(runs) if postgres else sqlite.insert(runs)
+    # no conflict target: a clash on the draw (uq_worklist_run) or on its version does nothing
+    statement = new.values(values).on_conflict_do_nothing()
+    run_id = session.scalar(statement.returning(runs.c.id))
+    if run_id is None:
+        stored = session.execute(
+            select(WorklistRun.capacity, WorklistRun.pool_digest).where(
+                WorklistRun.office_id == run.office_id,
+                WorklistRun.day == run.day,
+                WorklistRun.version == run.version,
+            )
+        ).first()
+        if stored is None or tuple(stored) != (run.capacity, run.pool_digest):
+            raise WorklistDrawTaken(
+                f"worklist {run.office_id} {run.day}: version {run.version} was drawn anew"
+            )
+        return False
+    picks = cast(Table, WorklistSelection.__table__)
+    rows = [
+        {column.key: getattr(pick, column.key) for column in picks.columns if column.key != "id"}
+        | {"run_id": run_id}
+        for pick in run.selections
+    ]
+    if rows:
+        session.execute(insert(picks), rows)
+    return True
 
 
 def worklist_picks(
@@ -444,6 +501,7 @@ def worklist_picks(
         chunk = ids[start : start + 500]
         rows = session.scalars(
             select(WorklistSelection)
+            .options(joinedload(WorklistSelection.run))  # its draw's version, in the same query
             .where(WorklistSelection.declaration_id.in_(chunk))
             .order_by(WorklistSelection.id)
         )
@@ -467,6 +525,26 @@ def pick_acted_on(
     if drawn_by_then:
         return drawn_by_then[-1]
     return picks[0] if picks else None
+
+
+def draw_versions(session: Session, draw_ids: Iterable[int | None]) -> dict[int, int]:
+    """The version of each stored draw id (an outcome's ``draw_id``)."""
+    ids = sorted({draw_id for draw_id in draw_ids if draw_id is not None})
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(WorklistRun.id, WorklistRun.version).where(WorklistRun.id.in_(ids))
+    )
+    return {draw_id: version for draw_id, version in rows}
+
+
+def _named_draw(picks: Sequence[WorklistSelection], version: int | None) -> int | None:
+    """The id of the draw an outcome names by its version, among the draws that picked its
+    declaration (the declaration's office and day fix which worklist); 0, an id no draw
+    has, when none of them has that version."""
+    if version is None:
+        return None
+    return next((pick.run_id for pick in picks if pick.run.version == version), 0)
 
 
 def _acted_on(
@@ -542,7 +620,7 @@ def _draw_mismatch(
 ) -> tuple[str, str] | None:
     """What differs between an outcome naming a draw and that draw's pick: (field, message)."""
     if pick is None:
-        return "draw_id", "this worklist draw did not pick the declaration"
+        return "draw_version", "this worklist draw did not pick the declaration"
     if values["selection_reason"] not in (None, pick.reason):
         return "selection_reason", "differs from the reason of the named draw's pick"
     probability = values["selection_probability"]
@@ -582,7 +660,8 @@ def record_outcomes(
 
     Args:
         outcomes: canonical outcomes (``features.validation.validate_outcomes``).
-        draws: per outcome, the ``draw_id`` of the worklist the officer acted on, or None.
+        draws: per outcome, the version of the worklist draw the officer acted on (GET
+            /v1/worklist's ``version``), or None. The outcome keeps that draw's id.
 
     Raises:
         OutcomeDrawError: a named draw did not pick the declaration, or its pick differs.
@@ -615,8 +694,9 @@ def record_outcomes(
     repeated = 0
     for position, (record, key) in enumerate(zip(records, keys, strict=True)):
         values = _outcome_values(record)
-        draw_id = named[position]
-        pick = _acted_on(picks.get(key[0], []), key[1], draw_id, values["selection_reason"])
+        declaration_picks = picks.get(key[0], [])
+        draw_id = _named_draw(declaration_picks, named[position])
+        pick = _acted_on(declaration_picks, key[1], draw_id, values["selection_reason"])
         if draw_id is not None and (mismatch := _draw_mismatch(values, pick)):
             mismatches.append((position, *mismatch))
             continue

@@ -1,5 +1,6 @@
 """Tables of the operational store: scored declarations and their fixed lodging facts,
-worklist draws, outcomes, drift and performance reports, API keys and the consultation log.
+worklist draws, outcomes, drift and performance reports, messages exchanged with partner agencies,
+API keys and the consultation log.
 
 SQLAlchemy 2 typed declarative models. The schema itself is created and changed only by the
 Alembic migrations in ``serving/store/migrations`` (``upgrade_to_head``); these classes are
@@ -110,8 +111,9 @@ class WorklistRun(Base):
     """One draw of a worklist for an office and day, from the declarations scored at that time.
 
     Each draw is kept as its own version (1, 2, ... per office and day): a redraw over new
-    declarations never changes the picks, or the probabilities, of an earlier one. Its id is
-    the ``draw_id`` an outcome names.
+    declarations never changes the picks, or the probabilities, of an earlier one. An outcome
+    names the draw by its version (the version is answered before the draw is stored), and
+    keeps its id as ``draw_id``.
     """
 
     __tablename__ = "worklist_runs"
@@ -215,6 +217,81 @@ class PerformanceReport(Base):
     summary: Mapped[dict[str, Any]]
 
 
+class ExchangeMessage(Base):
+    """A signed message exchanged with a partner agency (serving.exchange): received (``in``,
+    the sender) or sent (``out``, the recipient), with the token as signed and what it changed.
+
+    One row per partner and message id and direction: a message received twice is a replay.
+    """
+
+    __tablename__ = "exchange_messages"
+    __table_args__ = (
+        UniqueConstraint("direction", "partner", "message_id", name="uq_exchange_message"),
+        Index("ix_exchange_messages_recorded_at", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    direction: Mapped[str] = mapped_column(String(3))  # in, out
+    partner: Mapped[str] = mapped_column(String(ID_LENGTH))  # sender (in) or recipient (out)
+    message_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    kind: Mapped[str] = mapped_column(String(20))  # alert, hit_report, seizure_report
+    schema_version: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime]  # as the sender wrote it
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))  # API key id, or cli:<user>
+    handling_code: Mapped[str] = mapped_column(String(2))  # H0-H3
+    handling_note: Mapped[str | None] = mapped_column(Text)
+    no_dissemination: Mapped[bool]  # H2, or H3 forbidding it
+    source_reliability: Mapped[str] = mapped_column(String(1))
+    information_accuracy: Mapped[int] = mapped_column(Integer)
+    tlp: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(30))
+    personal_data: Mapped[bool]
+    retain_until: Mapped[datetime]
+    entities: Mapped[int] = mapped_column(Integer)
+    watchlist_entries: Mapped[int] = mapped_column(Integer)  # entries it created (in)
+    withheld: Mapped[int] = mapped_column(Integer)  # entities left out by handling codes (out)
+    declaration_ids: Mapped[list[Any]]  # the declarations a sent report discloses
+    payload: Mapped[dict[str, Any]]
+    token: Mapped[str] = mapped_column(Text)  # the compact JWS, as signed
+
+
+class ExchangeEntity(Base):
+    """One entity of a received message, with its provenance; when it names something the
+    watchlist matches, it carries the watchlist entry's fields (DESIGN.md "Watchlist").
+
+    ``key`` (the normalised identifier) is what a report we send is checked against, so that
+    an entity received under H2 never leaves for another partner without permission.
+    """
+
+    __tablename__ = "exchange_entities"
+    __table_args__ = (
+        Index("ix_exchange_entities_key", "kind", "key"),
+        Index("ix_exchange_entities_message", "message_pk"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_pk: Mapped[int] = mapped_column(ForeignKey("exchange_messages.id", ondelete="CASCADE"))
+    local_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))  # person, company, vehicle, shipment, route
+    key: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    restricted: Mapped[bool]  # came in under H2 or H3 forbidding dissemination
+    entity_type: Mapped[str | None] = mapped_column(String(20))  # watchlist field, or none
+    entity_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    threat: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime]  # the message's retain-until
+    source_agency: Mapped[str] = mapped_column(String(ID_LENGTH))
+    source_country: Mapped[str] = mapped_column(String(2))
+    handling_code: Mapped[str] = mapped_column(String(2))  # h0-h3, as the watchlist keeps it
+    handling_note: Mapped[str | None] = mapped_column(Text)
+    source_reliability: Mapped[str] = mapped_column(String(1))  # a, b, c, x
+    information_accuracy: Mapped[str] = mapped_column(String(1))  # 1-4
+    added_by: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime]
+    watchlist_entry_id: Mapped[int | None] = mapped_column(Integer)
+
+
 class ApiKey(Base):
     """An API key: its public id, owner name, role and remit, and the hash of its secret."""
 
@@ -228,6 +305,35 @@ class ApiKey(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    owner: Mapped[str | None] = mapped_column(String(200))  # the person answerable for it
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]  # updated at most once a minute (key_store)
+
+
+class WebSession(Base):
+    """A signed-in person's session on the pages: the cookie holds its id and a secret whose
+    hash is kept here, never an API key (`serving.web.session`)."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (
+        Index("ix_web_sessions_person", "name"),
+        Index("ix_web_sessions_subject", "issuer", "subject"),
+    )
+
+    session_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    issuer: Mapped[str | None] = mapped_column(String(500))  # None: signed in with a key
+    subject: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    offices: Mapped[list[Any] | None]
+    key_id: Mapped[str | None] = mapped_column(String(12))  # development sign-in with a key
+    csrf: Mapped[str] = mapped_column(String(64))
+    justification: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
 
 
 class AuditRecordRow(Base):
@@ -237,6 +343,7 @@ class AuditRecordRow(Base):
     __table_args__ = (
         Index("ix_audit_records_recorded_at", "recorded_at"),
         Index("ix_audit_records_key", "key_id", "sequence"),
+        Index("ix_audit_records_person", "person", "sequence"),
     )
 
     # The sequence number is the key: two writers cannot both append record n.
@@ -256,6 +363,11 @@ class AuditRecordRow(Base):
     # How record_hash was made: "sha256" (before migration 0003, and the default, so a writer
     # that does not know the keyed scheme is caught as a downgrade) or "hmac-sha256".
     hash_scheme: Mapped[str] = mapped_column(String(20), server_default="sha256")
+    # Who, as a person (migration 0005): an identity provider's issuer and subject, and the
+    # display name (or a key's owner). None on records made before, and by keys without owner.
+    issuer: Mapped[str | None] = mapped_column(String(500))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    person: Mapped[str | None] = mapped_column(String(200))
 
 
 class StoreIdentity(Base):
@@ -282,3 +394,61 @@ class AuditDeclaration(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     sequence: Mapped[int] = mapped_column(ForeignKey("audit_records.sequence", ondelete="CASCADE"))
     declaration_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+
+
+class WatchlistEntry(Base):
+    """One partner-agency watchlist entry (DESIGN.md "Watchlist"), read at scoring time.
+
+    Append-only: an edit withdraws the entry (``withdrawn_at``) and adds its replacement
+    (``replaces``), so what the watchlist said at any moment can be rebuilt for training.
+    """
+
+    __tablename__ = "watchlist_entries"
+    __table_args__ = (Index("ix_watchlist_entries_lookup", "key", "entity_type"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity_type: Mapped[str] = mapped_column(String(20))
+    entity_id: Mapped[str] = mapped_column(String(ID_LENGTH))  # as the provider wrote it
+    key: Mapped[str] = mapped_column(String(ID_LENGTH))  # features.watchlist.watchlist_key
+    threat: Mapped[str] = mapped_column(String(ID_LENGTH))
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime | None]
+    source: Mapped[str | None] = mapped_column(Text)  # the provider's text
+    source_agency: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    source_country: Mapped[str | None] = mapped_column(String(2))
+    handling_code: Mapped[str] = mapped_column(String(2))  # h0-h3 (SIENA)
+    handling_note: Mapped[str | None] = mapped_column(Text)  # H3: the restrictions
+    source_reliability: Mapped[str] = mapped_column(String(1))  # a, b, c, x
+    information_accuracy: Mapped[str] = mapped_column(String(1))  # 1-4
+    added_by: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+    replaces: Mapped[int | None] = mapped_column(Integer)
+
+
+class EntityHistory(Base):
+    """What the store has seen of one entity (features.live.HISTORY_KINDS): declarations first
+    recorded, inspections, first and last lodged. Updated in the transaction of the scores
+    and outcomes that change it."""
+
+    __tablename__ = "entity_history"
+
+    # key first: a batch's lookup is one `key IN (...)` read from the primary key
+    key: Mapped[str] = mapped_column(String(ID_LENGTH * 3), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20), primary_key=True)
+    declarations: Mapped[int] = mapped_column(Integer)
+    inspections: Mapped[int] = mapped_column(Integer)
+    first_seen: Mapped[datetime | None]
+    last_seen: Mapped[datetime | None]
+
+
+class EntityThreatHistory(Base):
+    """One entity's labelled outcomes and hits for one threat."""
+
+    __tablename__ = "entity_threat_history"
+
+    key: Mapped[str] = mapped_column(String(ID_LENGTH * 3), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(20), primary_key=True)
+    threat: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    labelled: Mapped[int] = mapped_column(Integer)
+    hits: Mapped[int] = mapped_column(Integer)

@@ -1,4 +1,5 @@
-"""The audit page (risk managers): search the consultation log by time, key and declaration."""
+"""The audit page (risk managers): search the consultation log by time, key, person and
+declaration."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from serving.web.page import (
 router = page_router()
 
 
-AUDIT_FILTERS = ("since", "until", "key_id", "declaration_id")
+AUDIT_FILTERS = ("since", "until", "key_id", "person", "declaration_id")
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -29,13 +30,20 @@ async def audit_page(
     since: str | None = None,
     until: str | None = None,
     key_id: str | None = None,
+    person: str | None = None,
     declaration_id: str | None = None,
 ) -> Response:
-    """Risk managers: search the consultation log by time, key and declaration."""
+    """Risk managers: search the consultation log by time, key, person and declaration."""
     session = signed_in(request, web)
     if session is None:
         return to_sign_in(web)
-    form = {"since": since, "until": until, "key_id": key_id, "declaration_id": declaration_id}
+    form = {
+        "since": since,
+        "until": until,
+        "key_id": key_id,
+        "person": person,
+        "declaration_id": declaration_id,
+    }
     params = {name: value.strip() for name, value in form.items() if value and value.strip()}
     answer = await ServiceCall(request, session).get("/v1/audit", {**params, "limit": 200})
     if answer.status_code == 422:

@@ -9,8 +9,10 @@ page (401) or a 403/404 page that shows no data. The pages need no JavaScript.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -18,20 +20,29 @@ import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from features.i18n import Language, language_tag
 from serving.access.policy import PAGES_PREFIX
+from serving.access.sessions import live_session
+from serving.base import SIGNED_IN, Caller
+from serving.deps import commit_event
 from serving.web.i18n import LANGUAGE_COOKIE, page_language, pick_locale, template_context
 from serving.web.session import COOKIE_NAME, COOKIE_PATH, SessionCodec, WebSession
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class KeyIdentity:
-    """Who an API key belongs to, as the key store says: shown in the page header."""
+    """Who an API key belongs to, as the key store says (development sign-in with a key)."""
 
     key_id: str
     name: str
     role: str
+    offices: tuple[str, ...] | None = None
+    owner: str | None = None
 
 
 KeyChecker = Callable[[Request, str], KeyIdentity | None]
@@ -48,6 +59,7 @@ class WebState:
     challenger_version: ChallengerLookup
     secure_cookie: bool = True
     mlflow_ui_url: str | None = None
+    oidc: Any = None  # serving.web.oidc.OidcSignIn when an identity provider is configured
 
 
 def web_state(request: Request) -> WebState:
@@ -62,8 +74,20 @@ Web = Annotated[WebState, Depends(web_state)]
 # -- the API, called in process as the signed-in user ------------------------------------------
 
 
+def _as_person(app: ASGIApp, caller: Caller) -> ASGIApp:
+    """``app`` with ``caller`` put in each request's scope, where the access middleware takes
+    it instead of a key: only code in this process can call this, no client can set it."""
+
+    async def call(scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("state", {})[SIGNED_IN] = caller
+        await app(scope, receive, send)
+
+    return call
+
+
 class ServiceCall:
-    """Calls the service's own routes in process, through all its middleware, as one user."""
+    """Calls the service's own routes in process, through all its middleware, as the person
+    signed in: the same role, remit and justification checks, and the same records."""
 
     def __init__(self, request: Request, session: WebSession) -> None:
         self.app = request.app
@@ -72,10 +96,7 @@ class ServiceCall:
 
     def _headers(self) -> dict[str, str]:
         # The API answers in the user's language (reason texts).
-        headers = {
-            "Authorization": f"Bearer {self.session.api_key}",
-            "Accept-Language": self.language,
-        }
+        headers = {"Accept-Language": self.language}
         if self.session.justification:
             headers["X-Justification"] = self.session.justification
         return headers
@@ -92,7 +113,8 @@ class ServiceCall:
 
     def _client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app), base_url="http://shiprisk.pages"
+            transport=httpx.ASGITransport(app=_as_person(self.app, self.session.caller())),
+            base_url="http://shiprisk.pages",
         )
 
 
@@ -141,10 +163,10 @@ def to_sign_in(web: WebState, *, clear: bool = False) -> RedirectResponse:
     return response
 
 
-def set_session_cookie(response: Response, web: WebState, session: WebSession) -> None:
+def set_session_cookie(response: Response, web: WebState, session_id: str, secret: str) -> None:
     response.set_cookie(
         COOKIE_NAME,
-        web.codec.dumps(session),
+        web.codec.reference(session_id, secret),
         max_age=web.codec.max_age_seconds,
         path=COOKIE_PATH,
         secure=web.secure_cookie,
@@ -163,24 +185,21 @@ def refused(
     web: WebState, request: Request, session: WebSession, answer: httpx.Response
 ) -> Response:
     """The page for an API call that did not succeed: never any of the data asked for."""
-    if answer.status_code == 401:  # key revoked since sign-in
+    if answer.status_code == 401:  # signed out elsewhere since the page began
         return to_sign_in(web, clear=True)
     if answer.status_code == 400 and "X-Justification" in _detail_text(answer):
         return RedirectResponse(justification_url(request), status_code=303)
+    if answer.status_code == 503:
+        return unavailable(web, request, session)
     gettext = page_words(request, session).gettext
     titles = {
         403: gettext("Not allowed"),
         404: gettext("Not found"),
-        503: gettext("Service unavailable"),
     }
     messages = {
         403: gettext("Your role (%(role)s) may not open this page.")
         % {"role": session.role.replace("_", " ")},
         404: gettext("There is no scored declaration with this id within your remit."),
-        503: gettext(
-            "The service cannot answer now (no model loaded, or the store or the "
-            "consultation log is unavailable). Try again later."
-        ),
     }
     status = answer.status_code if answer.status_code in titles else 502
     return render_page(
@@ -237,8 +256,64 @@ def bad_form(web: WebState, request: Request, session: WebSession | None) -> Res
 
 
 def signed_in(request: Request, web: WebState) -> WebSession | None:
-    """The session in the request's cookie, or None when there is none (or it is not valid)."""
-    return web.codec.loads(request.cookies.get(COOKIE_NAME))
+    """The live session the request's cookie names, or None when there is none, the cookie
+    was changed, or the session expired, was ended or revoked (one read of the store)."""
+    reference = web.codec.loads(request.cookies.get(COOKIE_NAME))
+    store = request.app.state.service.store
+    if reference is None or store is None:
+        return None
+    try:
+        return live_session(store, *reference, datetime.now(UTC))
+    except Exception as error:  # the store failed: nobody is signed in
+        log.error("session look-up failed: %s", type(error).__name__)
+        return None
+
+
+def record_page_event(
+    request: Request,
+    *,
+    status: int,
+    session: WebSession | None = None,
+    caller: Caller | None = None,
+    writes: Sequence[Callable[[Session], object]] = (),
+    detail: Mapping[str, Any] | None = None,
+) -> bool:
+    """Record what a page did (sign-in, sign-out, a session change) with the writes it made, in
+    one transaction (`serving.deps.commit_event`): False when nothing was committed.
+
+    Who: the session's person, or ``caller`` (a failed sign-in: who tried, when known).
+    """
+    who = caller
+    if who is None and session is not None:
+        who = session.caller(session.justification)
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    return commit_event(
+        request.app.state.service,
+        route=f"{request.method} {route}",
+        status=status,
+        who=who,
+        writes=writes,
+        detail=detail,
+    )
+
+
+def unavailable(web: WebState, request: Request, session: WebSession | None) -> Response:
+    """503: the page's change and its record could not be committed, so neither was."""
+    gettext = page_words(request, session).gettext
+    return render_page(
+        web,
+        request,
+        "problem.html",
+        {
+            "title": gettext("Service unavailable"),
+            "message": gettext(
+                "The service cannot answer now (no model loaded, or the store or the "
+                "consultation log is unavailable). Try again later."
+            ),
+        },
+        session=session,
+        status_code=503,
+    )
 
 
 def page_router() -> APIRouter:

@@ -9,6 +9,7 @@ audit) and the static files.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -18,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from serving.access import key_store
 from serving.access.keys import MalformedKey, matches, parse_key
 from serving.access.policy import PAGES_PREFIX
-from serving.web import audit, declaration, i18n, model, page, sign_in, worklist
+from serving.web import audit, declaration, i18n, model, oidc, page, sign_in, worklist
 from serving.web.page import ChallengerLookup, KeyChecker, KeyIdentity
 from serving.web.session import SessionCodec, session_secret
 from serving.web.settings import WebSettings
@@ -41,9 +42,20 @@ def key_identity(request: Request, api_key: str) -> KeyIdentity | None:
         return None
     with state.store.sessions() as session:
         stored = key_store.find_key(session, presented.key_id)
-    if stored is None or stored.revoked or not matches(presented, stored, state.settings.pepper()):
+    pepper = state.settings.pepper()
+    if (
+        stored is None
+        or not stored.usable(datetime.now(UTC))
+        or not matches(presented, stored, pepper)
+    ):
         return None
-    return KeyIdentity(key_id=stored.key_id, name=stored.name, role=stored.role.value)
+    return KeyIdentity(
+        key_id=stored.key_id,
+        name=stored.name,
+        role=stored.role.value,
+        offices=stored.offices,
+        owner=stored.owner,
+    )
 
 
 def challenger_version(request: Request) -> str | None:
@@ -73,6 +85,7 @@ def include_pages(
     challenger_version: ChallengerLookup,
     secure_cookie: bool = True,
     mlflow_ui_url: str | None = None,
+    single_sign_on: oidc.OidcSignIn | None = None,
 ) -> None:
     """Mount the pages and their static files on the service's app."""
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
@@ -86,22 +99,30 @@ def include_pages(
         challenger_version=challenger_version,
         secure_cookie=secure_cookie,
         mlflow_ui_url=mlflow_ui_url,
+        oidc=single_sign_on,
     )
-    for room in (sign_in, worklist, declaration, model, audit):
+    for room in (sign_in, oidc, worklist, declaration, model, audit):
         app.include_router(room.router)
     app.include_router(sign_in.entrance)
     app.mount(STATIC_PATH, StaticFiles(directory=str(_HERE / "static")), name="web-static")
 
 
 def include_web(app: FastAPI, settings: WebSettings | None = None) -> None:
-    """Mount the pages; the cookie is signed with a secret derived from the key pepper."""
+    """Mount the pages; the cookie is signed with a secret derived from the key pepper.
+
+    With ``SHIPRISK_OIDC_ISSUER`` set, people sign in with that identity provider; without it
+    (development), with a key.
+    """
     settings = settings or WebSettings()
-    pepper = app.state.service.settings.pepper()
+    secret = session_secret(app.state.service.settings.pepper())
     include_pages(
         app,
-        codec=SessionCodec(session_secret(pepper)),
+        codec=SessionCodec(secret),
         check_key=key_identity,
         challenger_version=challenger_version,
         secure_cookie=settings.web_secure_cookie,
         mlflow_ui_url=settings.mlflow_ui_url,
+        single_sign_on=None
+        if settings.oidc_issuer is None
+        else oidc.OidcSignIn(settings, SessionCodec(secret, max_age_seconds=600, salt="oidc")),
     )

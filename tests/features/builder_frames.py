@@ -8,7 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.columns import DeclarationColumns
+from features.entities import TRANSIT_COUNTRY, entity_keys
+from features.live import LiveInputs, live_from_state
+from features.route import transit_countries
 from features.schema import DECLARATION_FIELDS, DEFAULT_THREATS, label_column
+from features.watchlist import watchlist_entries
 
 DECLARATION_DEFAULTS: dict[str, Any] = {
     "office_id": "MK-TAB",
@@ -178,3 +183,59 @@ def generated_frames(n: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame,
         }
     )
     return declarations, labels, watchlist
+
+
+def store_history_state(
+    declarations: pd.DataFrame,
+    labels: pd.DataFrame,
+    threats: Sequence[str] = ("weapons", "migrants", "revenue"),
+) -> pd.DataFrame:
+    """What the store's history tables hold after these declarations and outcomes, counted
+    independently of features.history (a plain groupby per entity key)."""
+    columns = DeclarationColumns(declarations)
+    keys = entity_keys(columns)
+    transit = transit_countries(columns)
+    rows = []
+    for name in [*keys, TRANSIT_COUNTRY]:
+        if name == TRANSIT_COUNTRY:
+            frame = pd.DataFrame({"key": transit.countries})
+            frame = frame.join(labels.iloc[transit.rows].reset_index(drop=True))
+            frame["lodged_at"] = pd.NaT
+            frame["declaration"] = 0.0
+        else:
+            frame = pd.DataFrame({"key": keys[name]}).join(labels.reset_index(drop=True))
+            frame["lodged_at"] = declarations["lodged_at"].to_numpy()
+            frame["declaration"] = 1.0
+        frame = frame[frame["key"].notna()]
+        inspected = frame["inspected"].fillna(False).astype(bool)
+        counts = pd.DataFrame({"key": frame["key"], "declarations": frame["declaration"]})
+        counts["inspections"] = inspected.astype(float)
+        for threat in threats:
+            label = frame[f"label_{threat}"].where(inspected)
+            counts[f"labelled_{threat}"] = label.notna().astype(float)
+            counts[f"hits_{threat}"] = (label >= 0.5).astype(float)
+        counts["first_seen"] = frame["lodged_at"]
+        grouped = counts.groupby("key")
+        state = grouped.sum(numeric_only=True)
+        state["first_seen"] = grouped["first_seen"].min()
+        rows.append(state.reset_index().assign(entity=name))
+    return pd.concat(rows, ignore_index=True)
+
+
+def live_inputs(
+    builder_threats: Sequence[str],
+    query: pd.DataFrame,
+    declarations: pd.DataFrame,
+    labels: pd.DataFrame,
+    watchlist: pd.DataFrame | None = None,
+) -> LiveInputs:
+    """The live inputs of ``query`` scored at lodging against a store that holds
+    ``declarations``, their ``labels`` and ``watchlist``."""
+    columns = DeclarationColumns(query)
+    return live_from_state(
+        columns,
+        builder_threats,
+        store_history_state(declarations, labels, builder_threats),
+        watchlist_entries(watchlist),
+        columns.nanoseconds("lodged_at"),
+    )

@@ -13,7 +13,12 @@ from features.builder import FORMAT_VERSION, FeatureBuilder
 from features.reference import MAD_TO_SIGMA
 from features.schema import DECLARATION_COLUMNS
 from features.text import FULL_MODEL
-from tests.features.builder_frames import declarations_frame, generated_frames, labels_frame
+from tests.features.builder_frames import (
+    declarations_frame,
+    generated_frames,
+    labels_frame,
+    live_inputs,
+)
 
 THREATS = ("weapons", "migrants", "revenue")
 
@@ -31,7 +36,7 @@ def generated() -> tuple[FeatureBuilder, pd.DataFrame, pd.DataFrame, pd.DataFram
         extra_numeric=("x_tax_paid",),
         display_names={"x_process_type": "Process Type", "x_tax_paid": "Tax Paid"},
         text_folds=3,
-    ).fit(declarations, labels, watchlist)
+    ).fit(declarations, labels)
     return builder, declarations, labels, watchlist
 
 
@@ -228,8 +233,15 @@ def test_watchlist_counts_only_inside_the_validity_window() -> None:
             },
         ]
     )
-    builder = FeatureBuilder(THREATS).fit(declarations, labels_frame([None] * 5), watchlist)
-    features = builder.transform(declarations)
+    labels = labels_frame([None] * 5)
+    builder = FeatureBuilder(THREATS).fit(declarations, labels)
+    features = builder.transform_point_in_time(declarations, labels, watchlist)
+    served = builder.transform(
+        declarations,
+        live_inputs(THREATS, declarations, declarations.iloc[:0], labels.iloc[:0], watchlist),
+    )
+    watchlist_columns = [name for name in features.columns if name.startswith("watchlist_")]
+    pd.testing.assert_frame_equal(served[watchlist_columns], features[watchlist_columns])
     assert features["watchlist_vehicle_migrants"].tolist() == [0.0, 1.0, 1.0, 0.0, 0.0]
     assert features["watchlist_importer_weapons"].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]
     assert features["watchlist_hits_weapons"].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]
@@ -338,10 +350,8 @@ def test_saved_state_holds_no_declaration_id(generated, tmp_path) -> None:
     assert sorted(path.name for path in paths) == [
         "chapter_words.parquet",
         "feature_builder.json",
-        "history.parquet",
         "reference.parquet",
         "text_coefficients.parquet",
-        "watchlist.parquet",
     ]
     ids = set(declarations["declaration_id"])
     for path in paths:
@@ -377,3 +387,17 @@ def test_loading_a_newer_format_names_the_fix(generated, tmp_path) -> None:
     state.write_text(saved.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 1'))
     with pytest.raises(ValueError, match=r"has format 1, .*retrain the model .*any script"):
         FeatureBuilder.load(tmp_path)
+    # a bundle that froze entity history and the watchlist says the store now serves them
+    state.write_text(saved.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 2'))
+    with pytest.raises(ValueError, match=r"has format 2, .*retrain the model .*operational store"):
+        FeatureBuilder.load(tmp_path)
+
+
+def test_a_ratio_over_a_subnormal_mass_is_unknown_not_infinite(generated) -> None:
+    """Found by fuzzing: 5e-324 kg is a valid mass, and gross / net overflowed to infinity
+    (then the reason text failed with OverflowError)."""
+    builder, declarations, _, _ = generated
+    row = declarations.head(1).assign(net_mass_kg=5e-324, gross_mass_kg=10.0)
+    features = builder.transform(row)
+    assert not np.isinf(features.to_numpy()).any()
+    assert np.isnan(features["gross_net_mass_ratio"].iloc[0])

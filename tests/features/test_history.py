@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from features.builder import FeatureBuilder
+from features.columns import DeclarationColumns
 from features.entities import normalise_ids
 from features.history import (
     NAT_NS,
@@ -15,7 +16,14 @@ from features.history import (
     counts_before,
     smoothed_rate,
 )
-from tests.features.builder_frames import declarations_frame, labels_frame, utc
+from features.live import empty_history_state, live_from_state
+from features.watchlist import watchlist_entries
+from tests.features.builder_frames import (
+    declarations_frame,
+    labels_frame,
+    store_history_state,
+    utc,
+)
 
 THREATS = ("weapons", "migrants", "revenue")
 
@@ -26,6 +34,7 @@ def test_counts_before_counts_only_strictly_earlier_events_of_the_same_key() -> 
         times=np.array([10, 20, 30, 5], dtype=np.int64),
         values=np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 0.0], [1.0, 1.0]]),
         is_declaration=np.array([True, True, False, True]),
+        lodged=np.array([10, 20, NAT_NS, 5], dtype=np.int64),
     )
     queries = np.array(["a", "a", "a", "b", "c", None], dtype=object)
     times = np.array([10, 21, 31, 6, 100, 100], dtype=np.int64)
@@ -160,58 +169,65 @@ def test_composite_keys_route_and_commodity_origin() -> None:
     assert features["hs4_origin_declarations"].tolist() == [0.0, 1.0, 2.0, 3.0, 0.0]
 
 
-def test_update_history_folds_new_declarations_and_outcomes_exactly(three_visits) -> None:
+def test_live_history_from_store_rows_is_hand_computable(three_visits) -> None:
+    """The rows the store keeps per entity become the same features as in training."""
     declarations, labels = three_visits
     builder = FeatureBuilder(THREATS, prior_strength=4.0).fit(declarations, labels)
     query = declarations_frame(
         [{"declaration_id": "Q1", "lodged_at": "2024-02-01T08:00Z", "importer_id": "ACME"}]
     )
-    before = builder.transform(query)
-    history = ["importer_declarations", "importer_inspections", "importer_hits_weapons"]
-    assert before[history].iloc[0].tolist() == [
-        3.0,
-        1.0,
-        0.0,
-    ]
-
-    # D3 is found to carry weapons (known Jan 10); D4 is a new declaration of the importer
-    newer = pd.concat(
-        [
-            declarations.iloc[[2]],
-            declarations_frame(
-                [{"declaration_id": "D4", "lodged_at": "2024-01-12T08:00Z", "importer_id": "acme "}]
-            ),
-        ],
-        ignore_index=True,
-    )
-    newer_labels = labels_frame([{"known_at": "2024-01-10T08:00Z", "weapons": 1}, None])
-    builder.update_history(newer, newer_labels)
-    after = builder.transform(query)
-    assert after.loc[0, "importer_declarations"] == 4.0  # D3 was already counted
+    state = empty_history_state(THREATS)
+    state.loc[0] = {
+        "entity": "importer",
+        "key": "acme",
+        "declarations": 4.0,
+        "inspections": 2.0,
+        "labelled_weapons": 2.0,
+        "labelled_migrants": 2.0,
+        "labelled_revenue": 2.0,
+        "hits_weapons": 1.0,
+        "hits_migrants": 0.0,
+        "hits_revenue": 1.0,
+        "first_seen": utc("2024-01-01T08:00Z"),
+    }
+    columns = DeclarationColumns(query)
+    live = live_from_state(columns, THREATS, state, None, columns.nanoseconds("lodged_at"))
+    after = builder.transform(query, live)
+    assert after.loc[0, "importer_declarations"] == 4.0
     assert after.loc[0, "importer_inspections"] == 2.0
     assert after.loc[0, "importer_hits_weapons"] == 1.0
     assert after.loc[0, "importer_hit_rate_weapons"] == (1.0 + 4.0 * 0.0) / (2.0 + 4.0)
-    assert after.loc[0, "importer_days_since_first_seen"] == 31.0  # first seen Jan 1, still
+    assert after.loc[0, "importer_days_since_first_seen"] == 31.0
+    # without live inputs the store is empty: the importer is new
+    assert builder.transform(query).loc[0, "importer_declarations"] == 0.0
 
-    builder.update_history(newer, newer_labels)  # the same rows again change nothing
-    pd.testing.assert_frame_equal(builder.transform(query), after, check_exact=True)
 
-
-def test_serving_features_equal_point_in_time_features_after_the_cutoff() -> None:
+def test_serving_features_equal_point_in_time_features_after_the_store_state() -> None:
     from tests.features.builder_frames import generated_frames
 
     declarations, labels, watchlist = generated_frames(600, seed=3)
-    builder = FeatureBuilder(THREATS, text_folds=3).fit(declarations, labels, watchlist)
+    builder = FeatureBuilder(THREATS, text_folds=3).fit(declarations, labels)
     cutoff = max(declarations["lodged_at"].max(), labels["known_at"].max())
     newcomer = declarations.iloc[[17, 250]].copy()
     newcomer["declaration_id"] = ["NEW1", "NEW2"]
     newcomer["lodged_at"] = [cutoff + pd.Timedelta(hours=5), cutoff + pd.Timedelta(days=2)]
-    served = builder.transform(newcomer.reset_index(drop=True))
+    newcomer = newcomer.reset_index(drop=True)
+    columns = DeclarationColumns(newcomer)
+    live = live_from_state(
+        columns,
+        THREATS,
+        store_history_state(declarations, labels),
+        watchlist_entries(watchlist),
+        columns.nanoseconds("lodged_at"),
+    )
+    served = builder.transform(newcomer, live)
 
     everything = pd.concat([declarations, newcomer], ignore_index=True)
     all_labels = pd.concat([labels, labels_frame([None, None])], ignore_index=True)
     offline = (
-        builder.transform_point_in_time(everything, all_labels).iloc[-2:].reset_index(drop=True)
+        builder.transform_point_in_time(everything, all_labels, watchlist)
+        .iloc[-2:]
+        .reset_index(drop=True)
     )
     assert served["importer_declarations"].iloc[0] > 0  # a real history, not an empty one
     pd.testing.assert_frame_equal(served, offline, check_exact=True)

@@ -15,8 +15,8 @@ THREATS = ("weapons", "migrants", "revenue")
 
 @pytest.fixture(scope="module")
 def fitted() -> tuple[FeatureBuilder, pd.DataFrame, pd.DataFrame]:
-    declarations, labels, watchlist = generated_frames(800, seed=11)
-    builder = FeatureBuilder(THREATS, text_folds=3).fit(declarations, labels, watchlist)
+    declarations, labels, _ = generated_frames(800, seed=11)
+    builder = FeatureBuilder(THREATS, text_folds=3).fit(declarations, labels)
     return builder, declarations, labels
 
 

@@ -13,20 +13,17 @@ import pandas as pd
 import pytest
 import yaml
 
-from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS
+from features.dataset import Dataset, derive_labels, load_dataset
+from features.schema import DATETIME_DTYPE, DECLARATION_COLUMNS, OUTCOME_COLUMNS
+from features.source_files import SourceNotFoundError, read_table
 from features.sources import (
     ConfigError,
-    Dataset,
     SourceConfig,
-    SourceNotFoundError,
-    derive_labels,
     extra_feature_name,
     label_from_column,
-    load_dataset,
-    read_table,
     resolve_threats,
 )
-from features.validation import DATETIME_DTYPE, DataValidationError, validate_declarations
+from features.validation import DataValidationError, validate_declarations
 
 REPO = Path(__file__).resolve().parents[2]
 RESEARCH_FIXTURE = REPO / "tests" / "fixtures" / "research" / "declarations.csv"

@@ -44,6 +44,7 @@ from tests.features.builder_frames import (
     declarations_frame,
     generated_frames,
     labels_frame,
+    live_inputs,
 )
 
 THREATS = ("weapons", "migrants", "revenue")
@@ -62,7 +63,7 @@ TRICKY_TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def fitted() -> tuple[FeatureBuilder, pd.DataFrame, pd.DataFrame]:
+def fitted() -> tuple[FeatureBuilder, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     declarations, labels, watchlist = generated_frames(700, seed=21)
     # listed ids written the way a declarant types them, so the watchlist does hit
     watchlist = pd.concat(
@@ -81,8 +82,8 @@ def fitted() -> tuple[FeatureBuilder, pd.DataFrame, pd.DataFrame]:
         ],
         ignore_index=True,
     )
-    builder = FeatureBuilder(THREATS, text_folds=3).fit(declarations, labels, watchlist)
-    return builder, declarations, labels
+    builder = FeatureBuilder(THREATS, text_folds=3).fit(declarations, labels)
+    return builder, declarations, labels, watchlist
 
 
 def newcomers(declarations: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
@@ -129,12 +130,17 @@ def newcomers(declarations: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
 
 
 def test_each_row_alone_equals_the_batch(fitted) -> None:
-    builder, declarations, _ = fitted
+    builder, declarations, labels, watchlist = fitted
     cutoff = declarations["lodged_at"].max() + pd.Timedelta(days=60)
     batch_rows = pd.concat([declarations.iloc[:40], newcomers(declarations, cutoff)])
     batch_rows.index = pd.Index([f"r{i}" for i in range(len(batch_rows))])
-    batch = builder.transform(batch_rows)
-    alone = pd.concat([builder.transform(batch_rows.iloc[[i]]) for i in range(len(batch_rows))])
+
+    def served(rows: pd.DataFrame) -> pd.DataFrame:
+        live = live_inputs(THREATS, rows, declarations, labels, watchlist)
+        return builder.transform(rows, live)
+
+    batch = served(batch_rows)
+    alone = pd.concat([served(batch_rows.iloc[[i]]) for i in range(len(batch_rows))])
     pd.testing.assert_frame_equal(alone, batch, check_exact=True)
     # the batch is not trivially uniform: features differ across rows
     assert batch.nunique().gt(1).sum() > len(batch.columns) / 2
@@ -142,16 +148,18 @@ def test_each_row_alone_equals_the_batch(fitted) -> None:
 
 
 def test_serving_equals_point_in_time_after_the_cutoff(fitted) -> None:
-    builder, declarations, labels = fitted
+    builder, declarations, labels, watchlist = fitted
     cutoff = max(declarations["lodged_at"].max(), labels["known_at"].max())
     later = newcomers(declarations, cutoff).iloc[::3]
-    served = builder.transform(later)
+    served = builder.transform(later, live_inputs(THREATS, later, declarations, labels, watchlist))
     # each newcomer alone after the fit rows: in point-in-time, newcomers would see each other
     with_labels = pd.concat([labels, labels_frame([None])], ignore_index=True)
     offline = pd.concat(
         [
             builder.transform_point_in_time(
-                pd.concat([declarations, later.iloc[[i]]], ignore_index=True), with_labels
+                pd.concat([declarations, later.iloc[[i]]], ignore_index=True),
+                with_labels,
+                watchlist,
             ).iloc[[-1]]
             for i in range(len(later))
         ]
@@ -161,23 +169,25 @@ def test_serving_equals_point_in_time_after_the_cutoff(fitted) -> None:
 
 
 def test_a_loaded_builder_serves_the_same_features(fitted, tmp_path) -> None:
-    builder, declarations, _ = fitted
+    builder, declarations, labels, watchlist = fitted
     later = newcomers(declarations, declarations["lodged_at"].max())
+    live = live_inputs(THREATS, later, declarations, labels, watchlist)
     builder.save(tmp_path)
     loaded = FeatureBuilder.load(tmp_path)
     pd.testing.assert_frame_equal(
-        loaded.transform(later), builder.transform(later), check_exact=True
+        loaded.transform(later, live), builder.transform(later, live), check_exact=True
     )
 
 
-def test_update_history_refreshes_the_serving_lookups(fitted) -> None:
-    _, declarations, labels = fitted
-    query = declarations.iloc[[0]].assign(lodged_at=pd.Timestamp("2030-01-01", tz="UTC"))
-    refitted = FeatureBuilder(THREATS, text_folds=3).fit(declarations, labels)
-    before = refitted.transform(query).loc[:, "importer_declarations"].iloc[0]
-    again = declarations.iloc[[0]].assign(lodged_at=pd.Timestamp("2029-01-01", tz="UTC"))
-    refitted.update_history(again, labels_frame([None]))
-    assert refitted.transform(query)["importer_declarations"].iloc[0] == before + 1
+def test_live_inputs_of_a_subset_equal_the_subset_of_live_inputs(fitted) -> None:
+    """Training evaluates a window by taking its rows out of the whole table's live inputs."""
+    builder, declarations, labels, watchlist = fitted
+    everything = builder.live_point_in_time(declarations, labels, watchlist)
+    positions = np.array([650, 3, 400, 3])
+    taken = builder.transform(declarations.iloc[positions], everything.take(positions))
+    whole = builder.transform(declarations, everything).iloc[positions]
+    pd.testing.assert_frame_equal(taken, whole, check_exact=True)
+    assert taken["importer_declarations"].gt(0).any()
 
 
 @pytest.mark.parametrize("texts", [TRICKY_TEXTS, ["cotton trousers"], TRICKY_TEXTS[::-1] * 3])

@@ -9,12 +9,16 @@ import pandas as pd
 import pytest
 
 from features.rules import normalize_hs_code, normalize_transport_mode, parse_itinerary
-from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS, WATCHLIST_COLUMNS
-from features.validation import (
+from features.schema import (
     DATETIME_DTYPE,
+    DECLARATION_COLUMNS,
+    OUTCOME_COLUMNS,
+    WATCHLIST_COLUMNS,
+)
+from features.source_text import source_text
+from features.validation import (
     DataValidationError,
     Problem,
-    source_text,
     validate_declarations,
     validate_outcomes,
     validate_watchlist,

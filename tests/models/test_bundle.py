@@ -49,7 +49,7 @@ class StandInFeatureBuilder:
         self.categorical_features_ = ["transport_mode_code"]
         self.feature_fields_ = FEATURE_FIELDS
 
-    def transform_columns(self, columns: DeclarationColumns) -> np.ndarray:
+    def transform_columns(self, columns: DeclarationColumns, live: object = None) -> np.ndarray:
         codes = {mode: float(i) for i, mode in enumerate(self.vocabulary)}
         modes = columns.strings("transport_mode").tolist()
         chapters = columns.strings("hs_code").tolist()
@@ -63,7 +63,7 @@ class StandInFeatureBuilder:
             ]
         ).reshape(len(columns), len(self.feature_names_))
 
-    def transform(self, declarations: pd.DataFrame) -> pd.DataFrame:
+    def transform(self, declarations: pd.DataFrame, live: object = None) -> pd.DataFrame:
         """The training matrix these tests fit boosters on (the bundle never calls it)."""
         return pd.DataFrame(
             self.transform_columns(DeclarationColumns(declarations)),

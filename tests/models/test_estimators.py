@@ -66,7 +66,7 @@ CASES = {
     ),
     "feature_builder": Case(
         make=lambda: FeatureBuilder(("weapons", "migrants", "revenue"), text_folds=3),
-        fit=lambda estimator: estimator.fit(DECLARATIONS, FEATURE_LABELS, WATCHLIST),
+        fit=lambda estimator: estimator.fit(DECLARATIONS, FEATURE_LABELS),
         output=lambda fitted: fitted.transform(DECLARATIONS),
         uses={
             "transform": lambda estimator: estimator.transform(DECLARATIONS),
@@ -76,8 +76,8 @@ CASES = {
             "transform_point_in_time": lambda estimator: estimator.transform_point_in_time(
                 DECLARATIONS, FEATURE_LABELS
             ),
-            "update_history": lambda estimator: estimator.update_history(
-                DECLARATIONS, FEATURE_LABELS
+            "live_point_in_time": lambda estimator: estimator.live_point_in_time(
+                DECLARATIONS, FEATURE_LABELS, WATCHLIST
             ),
             "save": lambda estimator: estimator.save(Path("/nonexistent/shiprisk-features")),
         },

@@ -24,8 +24,8 @@ from tests.features.builder_frames import generated_frames
 @pytest.fixture(scope="module")
 def real_bundle(tmp_path_factory: pytest.TempPathFactory):
     declarations, labels, watchlist = generated_frames(300, seed=5)
-    builder = FeatureBuilder().fit(declarations, labels, watchlist)
-    matrix = builder.transform_point_in_time(declarations, labels)
+    builder = FeatureBuilder().fit(declarations, labels)
+    matrix = builder.transform_point_in_time(declarations, labels, watchlist)
     features = list(builder.feature_names_)
     boosters, calibrators = {}, {}
     rng = np.random.default_rng(5)

@@ -110,3 +110,26 @@ def newest_record(client: TestClient) -> AuditRecordRow:
         ).one()
         session.expunge(row)
         return row
+
+
+def page_session(
+    client: TestClient, key: StoredKey, justification: str | None = None
+) -> tuple[str, Any]:
+    """A pages' session signed in with ``key``, stored in the app's store as the sign-in form
+    stores one; returns the Cookie header that names it, and the session."""
+    from serving.access import sessions
+    from serving.web.session import COOKIE_NAME
+
+    app: Any = client.app
+    session, secret = sessions.new_session(
+        name=key.owner or key.name,
+        role=key.role,
+        now=datetime.now(UTC),
+        offices=key.offices,
+        key_id=key.key_id,
+    )
+    if justification is not None:
+        session = sessions.justified(session, justification)
+    with app.state.service.store.transaction() as db:
+        sessions.add_session(db, session, secret)
+    return f"{COOKIE_NAME}={app.state.web.codec.reference(session.session_id, secret)}", session

@@ -2,33 +2,45 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 
 from serving.access.key_store import revoke_key
 from serving.access.keys import Role
 from serving.access.policy import ROUTE_POLICIES, policy_for
 from serving.app import create_app
+from serving.exchange.signing import sign
 from serving.settings import ServiceSettings
 from tests.serving.access_keys import JUSTIFICATION, KeyedClient, make_key
 from tests.serving.conftest import TrainedModel, json_payload
+from tests.serving.exchange.partners import agency, alert
 
 OFFICE = "RS-HORGOS"
 OTHER_OFFICE = "AL-KAKAVIJE"
 DAY = "2024-02-20"
 IN_REMIT = "IN-REMIT-1"
+PARTNER = agency("RS-CUSTOMS", "RS")
 
 
 @pytest.fixture
 def client(store: TrainedModel, tmp_path: Any) -> Iterator[KeyedClient]:
+    partners = tmp_path / "partners.yaml"
+    partners.write_text(
+        yaml.safe_dump({"partners": {"RS-CUSTOMS": {"country": "RS", "key": PARTNER.public_jwk()}}})
+    )
     settings = ServiceSettings(
         model_uri=store.model_uri,
         num_threads=1,
         database_url=f"sqlite:///{tmp_path / 'shiprisk.db'}",
+        data_dir=tmp_path,
+        exchange_organisation="BA-ITA",
+        exchange_partners_file=partners,
     )
     with KeyedClient(create_app(settings)) as test_client:
         yield test_client
@@ -41,6 +53,9 @@ def declaration(store: TrainedModel) -> dict[str, Any]:
     frame["office_id"] = OFFICE
     frame["lodged_at"] = f"{DAY}T08:00:00Z"
     return json_payload(frame)[0]
+
+
+CREATED = {("POST", "/v1/watchlist"): 201}  # routes that answer an allowed caller 201
 
 
 def request_for(route: tuple[str, str], declaration: dict[str, Any]) -> dict[str, Any]:
@@ -64,6 +79,29 @@ def request_for(route: tuple[str, str], declaration: dict[str, Any]) -> dict[str
         ("GET", "/v1/model"): {},
         ("GET", "/v1/audit"): {"params": {"limit": 5}},
         ("POST", "/v1/admin/reload"): {},
+        ("GET", "/v1/watchlist"): {},
+        ("POST", "/v1/watchlist"): {
+            "json": {
+                "entries": [
+                    {
+                        "entity_type": "importer_id",
+                        "entity_id": "IMP-9",
+                        "threat": "revenue",
+                        "valid_from": "2024-01-01",
+                    }
+                ]
+            }
+        },
+        ("POST", "/v1/exchange/inbox"): {  # a new message each time: a repeat is a replay
+            "json": {
+                "message": sign(
+                    alert(PARTNER, "BA-ITA", message_id=str(uuid.uuid4()), retain_days=36500),
+                    PARTNER.signing_key,
+                    PARTNER.organisation,
+                )
+            }
+        },
+        ("GET", "/v1/exchange/outbox"): {"params": {"to": "RS-CUSTOMS"}},
     }[route]
 
 
@@ -132,7 +170,7 @@ def test_role_route_matrix(
         "malformed key": 401,
         "wrong secret": 401,
         "revoked key": 401,
-        **{role.value: 200 if role in policy.roles else 403 for role in Role},
+        **{role.value: CREATED.get(route, 200) if role in policy.roles else 403 for role in Role},
     }
     assert outcome == expected
 

@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 from features.validation import validate_declarations
 from models import registry
 from serving.app import create_app
+from serving.scoring.live import read_batch
 from serving.settings import ServiceSettings
 from tests.serving.access_keys import KeyedClient as TestClient  # one key per role
 from tests.serving.conftest import MODEL_NAME, TrainedModel, json_payload
@@ -74,7 +75,17 @@ def test_scores_have_the_design_shape_and_the_model_header(
     for row in body["results"]:
         assert len(row["reasons"]) <= 2
         for reason in row["reasons"]:
-            assert set(reason) == {"threat", "feature", "value", "contribution", "text"}
+            assert set(reason) == {
+                "threat",
+                "feature",
+                "value",
+                "contribution",
+                "text",
+                "kind",
+                "source_agency",
+                "handling_code",
+            }
+            assert reason["kind"] == "model"  # nothing is listed in this store
             assert reason["threat"] in threats
             assert reason["contribution"] > 0
 
@@ -97,19 +108,26 @@ def test_online_scores_match_the_bundle_and_the_evaluation_path(
 ) -> None:
     """API risk = bundle.score = calibrated margins (what training's evaluation computes)."""
     sample = declarations.head(25)
-    body = client.post("/v1/scores", json={"declarations": json_payload(sample), "top_k": 5}).json()
+    payload = {"declarations": json_payload(sample), "top_k": 5}
+    # Scored once first, so the store's history no longer changes when they are scored again
+    # (a declaration counts once); the bundle then scores them with the same live inputs.
+    client.post("/v1/scores", json=payload)
+    body = client.post("/v1/scores", json=payload).json()
     bundle, _, _ = registry.load_bundle(store.model_uri)
     canonical = validate_declarations(sample)
-    margins = bundle.margins(canonical)
-    explanations = bundle.explain(canonical)
+    state = client.app.state.service  # type: ignore[attr-defined]
+    live = read_batch(state.store, canonical, list(bundle.builder.threats)).live
+    margins = bundle.margins(canonical, live=live)
+    explanations = bundle.explain(canonical, live=live)
     for row, result in enumerate(body["results"]):
         for threat, risk in result["risk"].items():
             evaluated = bundle.calibrators[threat].predict(margins[threat][row : row + 1])[0]
             assert risk == pytest.approx(evaluated, abs=1e-9)
-        for reason in result["reasons"]:
+        model_reasons = [r for r in result["reasons"] if r["kind"] == "model"]
+        for reason in model_reasons:
             shap = explanations[reason["threat"]].contributions.iloc[row][reason["feature"]]
             assert reason["contribution"] == pytest.approx(shap, abs=1e-12)
-        contributions = [r["contribution"] for r in result["reasons"]]
+        contributions = [r["contribution"] for r in model_reasons]
         assert contributions == sorted(contributions, reverse=True)
         # the reasons are the largest positive contributions over all threats
         every = pd.concat([explanations[t].contributions.iloc[row] for t in bundle.threats])

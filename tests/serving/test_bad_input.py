@@ -279,7 +279,7 @@ def test_a_route_that_fails_unexpectedly_answers_500_and_is_recorded(
         raise RuntimeError("the store lost its mind")
 
     # Why an override: no route fails on its own; this stands for any unforeseen failure.
-    monkeypatch.setattr("serving.inspections.service.record_outcomes", broken)
+    monkeypatch.setattr("serving.inspections.service.planned_outcomes", broken)
     response = client.post("/v1/outcomes", json={"outcomes": [outcome()]})
     assert response.status_code == 500
     assert response.json()["detail"].startswith("internal error, incident ")

@@ -59,10 +59,13 @@ def test_serve_refuses_oversubscription_before_starting() -> None:
 
 
 @pytest.fixture
-def api_results(store: TrainedModel) -> dict[str, dict]:
-    """The API's results for every test declaration, by declaration id."""
+def api_results(store: TrainedModel, tmp_path: Path) -> dict[str, dict]:
+    """The API's results for every test declaration, by declaration id: one batch read from
+    an empty store, as the batch command reads its own empty store (`batch_store`)."""
     declarations = pd.read_parquet(store.declarations_path)
-    settings = ServiceSettings(model_uri=store.model_uri, num_threads=1)
+    settings = ServiceSettings(
+        model_uri=store.model_uri, num_threads=1, database_url=f"sqlite:///{tmp_path / 'api.db'}"
+    )
     with TestClient(create_app(settings)) as client:
         response = client.post(
             "/v1/scores", json={"declarations": json_payload(declarations), "top_k": 3}
@@ -109,6 +112,7 @@ def test_batch_scoring_of_parquet_in_chunks_equals_the_api(
             "--chunk-rows",
             "50",
         ],
+        env={"SHIPRISK_DATABASE_URL": f"sqlite:///{tmp_path / 'batch.db'}"},
     )
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())  # rich wraps long lines
@@ -129,7 +133,10 @@ def test_batch_scoring_of_csv_equals_the_api(
     result = runner.invoke(
         shiprisk_app(),
         ["score", "-i", str(source), "-o", str(output), "--top-k", "3", "--chunk-rows", "40"],
-        env={"SHIPRISK_MODEL_URI": store.model_uri},
+        env={
+            "SHIPRISK_MODEL_URI": store.model_uri,
+            "SHIPRISK_DATABASE_URL": f"sqlite:///{tmp_path / 'batch.db'}",
+        },
     )
     assert result.exit_code == 0, result.output
     scores = pd.read_csv(output, dtype={"declaration_id": str, "model_version": str})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +22,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from features.sources import load_dataset
+from features.dataset import load_dataset
 from models.bundle import ModelBundle
 from serving.app import create_app
 from serving.model.holder import local_loader
@@ -95,14 +96,21 @@ def assert_same_risks(scores: pd.DataFrame, research: ResearchModel) -> None:
         )
 
 
-@pytest.fixture
-def client(research: ResearchModel, tmp_path: Path) -> Iterator[TestClient]:
+@contextmanager
+def serving(research: ResearchModel, database: Path) -> Iterator[TestClient]:
+    """The service with the research bundle, on an empty store of its own."""
     settings = ServiceSettings(
         model_uri=str(research.bundle_dir),
         num_threads=1,
-        database_url=f"sqlite:///{tmp_path / 'store.db'}",
+        database_url=f"sqlite:///{database}",
     )
     with TestClient(create_app(settings, loader=local_loader)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def client(research: ResearchModel, tmp_path: Path) -> Iterator[TestClient]:
+    with serving(research, tmp_path / "store.db") as test_client:
         yield test_client
 
 
@@ -121,7 +129,7 @@ def api_scores(client: TestClient, declarations: list[dict[str, object]]) -> pd.
 
 
 def test_the_api_scores_with_the_extra_features_as_text_or_json_numbers(
-    client: TestClient, research: ResearchModel
+    client: TestClient, research: ResearchModel, tmp_path: Path
 ) -> None:
     payload = json_payload(research.canonical)
     assert all("x_import_type" in record for record in payload)
@@ -131,7 +139,9 @@ def test_the_api_scores_with_the_extra_features_as_text_or_json_numbers(
         {k: int(v) if k == "x_import_type" else v for k, v in record.items()}
         for record in json_payload(research.canonical)
     ]
-    assert_same_risks(api_scores(client, as_numbers), research)
+    # On an empty store again: a re-scoring reads the first scoring's declarations as history.
+    with serving(research, tmp_path / "numbers.db") as fresh:
+        assert_same_risks(api_scores(fresh, as_numbers), research)
 
 
 def test_the_api_reads_a_left_out_extra_feature_as_missing(

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 import typer
@@ -14,7 +15,9 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from features.sources import SourceConfig, load_dataset
+from features.dataset import load_dataset
+from features.live import LiveInputs
+from features.sources import SourceConfig
 from features.validation import validate_declarations
 from models import registry
 from models.bundle import DRIFT_REFERENCE_FILE, ModelBundle, verify_bundle
@@ -65,9 +68,11 @@ def test_export_gives_training_the_selection_probabilities(
     tmp_path: Path,
 ) -> None:
     store, _ = scored_store(store_url, trained)
-    listed = operations.worklist(
-        store, OFFICE, date(2024, 2, 20), 20, operations.OperationsPolicy()
-    )
+    draw = operations.worklist(store, OFFICE, date(2024, 2, 20), 20, operations.OperationsPolicy())
+    assert draw.write is not None  # a new draw: its picks are recorded with the write
+    with store.transaction() as session:
+        draw.write(session)
+    listed = draw.worklist
     drawn = next(p for p in listed.picks if p.reason == "random")
     top = listed.picks[0]
     operations.record_outcomes(
@@ -128,9 +133,13 @@ def test_monitor_writes_the_report_logs_it_and_keeps_the_figures(
     tmp_path: Path,
 ) -> None:
     opened, _ = scored_store(store_url, store)
-    drawn = operations.worklist(
+    draw = operations.worklist(
         opened, OFFICE, date(2024, 2, 20), 10, operations.OperationsPolicy(exploration_share=0.2)
     )
+    assert draw.write is not None
+    with opened.transaction() as session:
+        draw.write(session)
+    drawn = draw.worklist
     operations.record_outcomes(
         opened,
         pd.DataFrame(
@@ -178,17 +187,21 @@ def test_monitor_writes_the_report_logs_it_and_keeps_the_figures(
     assert kept["score_psi"]["overall"] == pytest.approx(runs[0].data.metrics["psi.overall"])
 
 
-def training_window(trained: TrainedModel) -> pd.DataFrame:
-    """The declarations of the session model's training window, read from its training data."""
+def training_window(trained: TrainedModel, bundle: ModelBundle) -> tuple[pd.DataFrame, LiveInputs]:
+    """The declarations of the session model's training window, read from its training data,
+    with the entity history and watchlist hits each had at lodging."""
     data = trained.bundle_dir.parent / "data"
     source = SourceConfig(
         declarations=str(data / "declarations.parquet"),
         outcomes=str(data / "outcomes.parquet"),
         watchlist=str(data / "watchlist.parquet"),
     )
-    declarations = load_dataset(source).declarations
+    dataset = load_dataset(source)
+    declarations = dataset.declarations
+    live = bundle.builder.live_point_in_time(declarations, dataset.labels, dataset.watchlist)
     day = declarations["lodged_at"].dt.tz_convert("UTC").dt.date.astype(str)
-    return declarations[(day >= "2024-01-01") & (day <= "2024-01-31")].reset_index(drop=True)
+    rows = np.flatnonzero(((day >= "2024-01-01") & (day <= "2024-01-31")).to_numpy())
+    return declarations.iloc[rows].reset_index(drop=True), live.take(rows)
 
 
 def test_monitor_figures_from_the_bundle_equal_psi_against_the_training_data(
@@ -212,8 +225,9 @@ def test_monitor_figures_from_the_bundle_equal_psi_against_the_training_data(
     bundle = ModelBundle.load(store.bundle_dir)
     assert (store.bundle_dir / DRIFT_REFERENCE_FILE).is_file()
     assert DRIFT_REFERENCE_FILE in verify_bundle(store.bundle_dir).files
-    reference = training_window(store)
-    reference_matrix, recent_matrix = bundle.matrix(reference), bundle.matrix(recent)
+    reference, reference_live = training_window(store, bundle)
+    reference_matrix = bundle.matrix(reference, reference_live)
+    recent_matrix = bundle.matrix(recent)  # scored outside the score route: no history counted
     categorical = set(bundle.builder.categorical_features_)
     expected_features = {
         feature: population_stability_index(
@@ -221,7 +235,7 @@ def test_monitor_figures_from_the_bundle_equal_psi_against_the_training_data(
         )
         for i, feature in enumerate(bundle.features)
     }
-    reference_scores = bundle.risk_frame(reference)
+    reference_scores = bundle.risk_frame(reference, live=reference_live)
     recent_scores = bundle.risk_frame(recent)
     expected_scores = {
         name: population_stability_index(

@@ -26,10 +26,16 @@ VALID = {
     "since": "2024-01-01T00:00:00Z",
     "until": "2030-01-01T00:00:00Z",
     "key_id": "0123456789ab",
+    "person": "Ana Officer",
+    "subject": "ana",
     "declaration_id": "D1",
     "limit": "5",
     "recorded": "1",
     "next": "/web/",
+    "to": "RS-CUSTOMS",
+    "entity_type": "importer_id",
+    "value": "IMP-1",
+    "offset": "0",
 }
 
 

@@ -25,8 +25,13 @@ from serving.access.query import single_valued_names
 from serving.app import create_app
 from serving.settings import ServiceSettings
 from serving.store.tables import AuditDeclaration, AuditRecordRow, Base
-from serving.web.session import COOKIE_NAME, WebSession
-from tests.serving.access_keys import JUSTIFICATION, KeyedClient, make_key, newest_record
+from tests.serving.access_keys import (
+    JUSTIFICATION,
+    KeyedClient,
+    make_key,
+    newest_record,
+    page_session,
+)
 from tests.serving.conftest import TrainedModel, json_payload
 
 OFFICE_A = "RS-HORGOS"
@@ -254,13 +259,13 @@ def test_a_key_limited_to_office_a_is_refused_on_office_b(
     headers = {"X-API-Key": text, "X-Justification": JUSTIFICATION}
     request = attempt.request(lodged)
     if attempt.page:
-        session = WebSession.start(text, key_id=key.key_id, name=key.name, role=key.role.value)
-        session = session.justified(JUSTIFICATION)
-        web = client.app.state.web  # type: ignore[attr-defined]
-        headers = {"Cookie": f"{COOKIE_NAME}={web.codec.dumps(session)}"}
+        cookie, session = page_session(client, key, JUSTIFICATION)
+        headers = {"Cookie": cookie}
         if "data" in request:
             request["data"] = {**request["data"], "csrf": session.csrf}
     before = snapshot(client)
+    # a page's own API call names its session (and, through it, the key it signed in with)
+    caller = session.caller().key.key_id if attempt.page else key.key_id
 
     answer = client.request(method, attempt.path or template, headers=headers, **request)
 
@@ -268,7 +273,7 @@ def test_a_key_limited_to_office_a_is_refused_on_office_b(
     assert B_NOTES not in answer.text
     assert snapshot(client) == before
     record = newest_record(client)  # the API call (a page's own, for pages) is recorded
-    assert (record.key_id, record.status) == (key.key_id, attempt.status)
+    assert (record.key_id, record.status) == (caller, attempt.status)
 
 
 def test_the_bypass_leaves_b_at_b_for_everyone(client: KeyedClient, lodged: dict[str, Any]) -> None:

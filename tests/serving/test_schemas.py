@@ -117,9 +117,12 @@ def test_openapi_documents_every_route_and_the_closed_vocabularies() -> None:
         "/v1/admin/reload",
         "/v1/audit",
         "/v1/declarations/{declaration_id}",
+        "/v1/exchange/inbox",
+        "/v1/exchange/outbox",
         "/v1/model",
         "/v1/outcomes",
         "/v1/scores",
+        "/v1/watchlist",
         "/v1/worklist",
     ]
     properties = document["components"]["schemas"]["Declaration"]["properties"]

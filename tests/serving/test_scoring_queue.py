@@ -36,6 +36,7 @@ class RecordingBundle:
         top_k: int,
         explain: bool,
         num_threads: int,
+        live: object = None,
     ) -> list[ScoredDeclaration]:
         if not self.calls:
             self.started.set()

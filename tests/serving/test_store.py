@@ -40,7 +40,7 @@ def test_migrations_build_exactly_the_declared_tables(store_url: str) -> None:  
     store = Store.open(store_url)
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
-        assert MigrationContext.configure(connection).get_current_revision() == "0007"
+        assert MigrationContext.configure(connection).get_current_revision() == "0008"
     assert set(inspect(store.engine).get_table_names()) == {
         "alembic_version",
         "scored_declarations",
@@ -52,8 +52,14 @@ def test_migrations_build_exactly_the_declared_tables(store_url: str) -> None:  
         "performance_reports",
         "api_keys",
         "audit_records",
+        "web_sessions",
         "audit_declarations",
         "store_identity",
+        "watchlist_entries",
+        "entity_history",
+        "entity_threat_history",
+        "exchange_messages",
+        "exchange_entities",
     }
     store.close()
 
@@ -94,6 +100,7 @@ def test_rescoring_keeps_history_and_latest_is_the_newest(
             "value": -2.5,
             "contribution": 0.8,
             "text": "declared value per kg is 92% below the usual for HS 8708",
+            "kind": "model",
         }
     ]
     # the canonical declaration, JSON-ready: UTC time as ISO text, missing values as null
@@ -198,18 +205,34 @@ def test_a_conflicting_repeat_stores_nothing_of_the_request(
         assert [o.result for o in repo.outcomes_of(session, "D1")] == ["clear"]
 
 
-def _worklist(store: Store, picks: list[Pick]) -> None:
+def _worklist(store: Store, picks: list[Pick]) -> bool:
     with store.transaction() as session:
-        repo.record_worklist(
+        return repo.store_worklist_run(
             session,
-            office_id="RS-HORGOS",
-            day=DAY,
-            capacity=len(picks),
-            exploration_share=0.05,
-            pool_size=10,
-            digest=repo.pool_digest(p.declaration_id for p in picks),
-            picks=picks,
+            repo.worklist_run(
+                office_id="RS-HORGOS",
+                day=DAY,
+                capacity=len(picks),
+                exploration_share=0.05,
+                pool_size=10,
+                digest=repo.pool_digest(p.declaration_id for p in picks),
+                picks=picks,
+            ),
         )
+
+
+def test_the_same_draw_stored_twice_is_stored_once(operational_store: Store) -> None:  # noqa: F811
+    """Two processes drawing one worklist at the same moment: the later store adds nothing."""
+    picks = [Pick("D1", 1, "model", 1.0, 0.5), Pick("D2", 2, "random", 0.125, 0.5)]
+    assert _worklist(operational_store, picks) is True
+    assert _worklist(operational_store, picks) is False
+    with operational_store.transaction() as session:
+        stored = repo.find_worklist(session, "RS-HORGOS", DAY, 2, repo.pool_digest(["D1", "D2"]))
+        assert stored is not None
+        assert [(p.declaration_id, p.reason) for p in stored.selections] == [
+            ("D1", "model"),
+            ("D2", "random"),
+        ]
 
 
 def test_outcomes_take_reason_and_probability_from_the_worklist_pick(

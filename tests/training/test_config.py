@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from features.sources import ConfigError, load_dataset, resolve_threats
+from features.dataset import load_dataset
+from features.sources import ConfigError, resolve_threats
 from features.validation import validate_declarations
 from tests.features.test_sources import (
     RESEARCH_FIXTURE,

@@ -92,8 +92,8 @@ def test_calibration_curve_uses_equal_count_bins() -> None:
     p = np.array([0.1, 0.3, 0.6, 0.8])
     curve = metrics.calibration_curve(y, p, bins=2)
     assert curve == [
-        {"predicted": pytest.approx(0.2), "observed": 0.0, "count": 2.0},
-        {"predicted": pytest.approx(0.7), "observed": 1.0, "count": 2.0},
+        {"predicted": pytest.approx(0.2), "observed": 0.0, "count": 2.0, "weight": 0.5},
+        {"predicted": pytest.approx(0.7), "observed": 1.0, "count": 2.0, "weight": 0.5},
     ]
 
 
@@ -108,3 +108,19 @@ def test_sliced_metrics_skip_small_slices() -> None:
 
 def test_rate_key_matches_json_shape() -> None:
     assert [metrics.rate_key(r) for r in (0.01, 0.05, 0.10)] == ["0.01", "0.05", "0.1"]
+
+
+def test_weighted_calibration_reads_the_population_the_weights_stand_for() -> None:
+    """One inspected positive picked with probability 0.5 and negatives picked with 0.01:
+    weighted, the observed rate is 2 / (2 + 300), not the 1 / 4 of the inspected rows."""
+    y = np.array([1.0, 0.0, 0.0, 0.0])
+    p = np.full(4, 0.01)
+    weights = np.array([2.0, 100.0, 100.0, 100.0])
+    (only_bin,) = metrics.calibration_curve(y, p, bins=1, weights=weights)
+    assert only_bin["observed"] == pytest.approx(2 / 302)
+    assert only_bin["weight"] == 1.0 and only_bin["count"] == 4.0
+    assert metrics.expected_calibration_error(y, p, bins=1) == pytest.approx(0.24)
+    assert metrics.expected_calibration_error(y, p, bins=1, weights=weights) == pytest.approx(
+        abs(0.01 - 2 / 302)
+    )
+    assert metrics.brier_score(y, p, weights) < metrics.brier_score(y, p)

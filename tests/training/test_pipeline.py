@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from features.sources import load_dataset
+from features.columns import DeclarationColumns
+from features.dataset import load_dataset
+from features.live import live_point_in_time
 from features.validation import DataValidationError
 from models.registry import load_bundle
 from training.config import load_config
@@ -74,6 +76,21 @@ def test_metrics_file_has_the_design_shape(first) -> None:
         assert rates["random_selected"] > 0
     # Revenue is common enough to be learned from 60 days: clearly better than chance.
     assert written["threats"]["revenue"]["roc_auc"] > 0.7
+    # Issue 14: what the risk is a rate of, and a bootstrap interval beside every rate metric.
+    assert written["risk_basis"] == "all_declarations"
+    assert written["intervals"] == {
+        "method": "bootstrap",
+        "resamples": 300,
+        "level": 0.95,
+        "seed": 42,
+    }
+    for values in [*written["threats"].values(), *written["baselines"]["rules"].values()]:
+        for key in ("precision_at", "recall_at", "revenue_at"):
+            assert list(values[f"{key}_interval"]) == RATES
+            for rate in RATES:
+                lo, hi = values[f"{key}_interval"][rate]
+                if values[key][rate] is not None and lo is not None:
+                    assert lo - 1e-12 <= values[key][rate] <= hi + 1e-12, (key, rate)
 
 
 def test_precision_at_matches_a_recount_from_the_bundle(first, config_path: Path) -> None:
@@ -82,7 +99,15 @@ def test_precision_at_matches_a_recount_from_the_bundle(first, config_path: Path
     config = load_config(config_path)
     dataset = load_dataset(config.source)
     test = dataset.declarations["lodged_at"].dt.strftime("%Y-%m-%d") >= "2024-03-26"
-    risk = result.bundle.risk_frame(dataset.declarations[test])
+    # Each declaration with the entity history and watchlist hits it had at lodging, as the
+    # evaluation scores it (and as the service would have).
+    live = live_point_in_time(
+        DeclarationColumns(dataset.declarations),
+        dataset.labels,
+        list(result.bundle.builder.threats),
+        dataset.watchlist,
+    ).take(np.flatnonzero(test.to_numpy()))
+    risk = result.bundle.risk_frame(dataset.declarations[test], live=live)
     labels = dataset.labels[test]
     y = labels["label_revenue"].to_numpy()
     mask = ~np.isnan(y)
@@ -106,7 +131,19 @@ def test_run_records_config_fingerprint_artifacts_and_alias(first, store: str) -
     assert {"plots", "config", "metrics", "model_card.md", "data_fingerprint.json"} <= artifacts
     plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
     assert plots == {"plots/rates.png", "plots/calibration.png", "plots/shap_summary.png"}
+    lo = run.data.metrics["test.revenue.precision_at_interval.0.05.lo"]
+    hi = run.data.metrics["test.revenue.precision_at_interval.0.05.hi"]
+    assert lo <= result.metrics["threats"]["revenue"]["precision_at"]["0.05"] <= hi
+    shap_files = {a.path for a in client.list_artifacts(result.run_id, "shap/explanations")}
+    assert {f"shap/explanations/{t}.{ext}" for t in ("revenue",) for ext in ("npz", "json")} <= (
+        shap_files
+    )
+    assert any(
+        a.path.endswith("revenue_beeswarm.png")
+        for a in client.list_artifacts(result.run_id, "shap/plots")
+    )
     card = mlflow.artifacts.load_text(f"runs:/{result.run_id}/model_card.md")
+    assert "Risk basis: `all_declarations`" in card
     assert "## Intended use" in card and "## Human oversight" in card
     assert "2024-03-26 to 2024-04-09" in card
     assert str(client.get_model_version_by_alias("shiprisk", "challenger").version) == "1"
@@ -124,6 +161,11 @@ def test_registered_bundle_scores_like_the_evaluation(first, config_path: Path, 
     pd.testing.assert_frame_equal(
         bundle.risk_frame(sample), result.bundle.risk_frame(sample), rtol=0, atol=1e-12
     )
+    # The key serving shows beside every risk (issue 14), in the metadata and the manifest.
+    assert bundle.metadata["risk_basis"] == "all_declarations"
+    assert (
+        bundle.manifest is not None and bundle.manifest.metadata["risk_basis"] == "all_declarations"
+    )
 
 
 def test_same_config_and_seed_give_the_same_metrics_and_promotion_gates(
@@ -135,12 +177,14 @@ def test_same_config_and_seed_give_the_same_metrics_and_promotion_gates(
     assert second.metrics["threats"] == result.metrics["threats"]
 
     assert promote("shiprisk", "1").previous is None
-    promotion = promote("shiprisk", "2")  # identical metrics: at least as good
+    promotion = promote("shiprisk", "2")  # the same model: no difference at all
     assert promotion.previous == "1"
     assert set(promotion.comparison) == {"weapons", "migrants", "revenue"}
+    for compared in promotion.comparison.values():
+        assert compared["difference"] == 0.0 and compared["interval"] == [0.0, 0.0]
 
-    shifted = write_config(
-        tmp_path / "shifted.yaml",
+    older = write_config(
+        tmp_path / "older.yaml",
         synthetic_dir,
         split={
             "train": ["2024-01-01", "2024-02-20"],
@@ -148,30 +192,98 @@ def test_same_config_and_seed_give_the_same_metrics_and_promotion_gates(
             "test": ["2024-03-16", "2024-04-09"],
         },
     )
-    third = train(load_config(shifted), tracking_uri=store)
-    with pytest.raises(PromotionError, match="cannot be compared"):
-        promote("shiprisk", third.version)
-    forced = promote("shiprisk", third.version, force=True, reason="new test window agreed")
-    assert forced.forced and forced.previous == "2"
+    third = train(load_config(older), tracking_uri=store)
+    forced = promote("shiprisk", third.version, force=True, reason="older windows, for the test")
+    assert forced.forced and forced.previous == "2" and forced.comparison == {}
     client = MlflowClient(tracking_uri=store)
     tags = client.get_model_version("shiprisk", third.version).tags
     assert tags["shiprisk.promotion_forced"] == "true"
-    assert tags["shiprisk.promotion_reason"] == "new test window agreed"
+    assert tags["shiprisk.promotion_reason"] == "older windows, for the test"
 
     back = rollback("shiprisk")
     assert back.version == "2"
     assert str(client.get_model_version_by_alias("shiprisk", "champion").version) == "2"
 
+    # A retrain on newer data (version 2's windows are newer than version 3's) is compared
+    # on its own test window and promoted without --force; the old gate refused it as
+    # "tested on another window".
+    promote("shiprisk", third.version, force=True, reason="champion on older windows")
+    newer = promote("shiprisk", "2")
+    assert not newer.forced and newer.previous == third.version
+    assert set(newer.comparison) == {"weapons", "migrants", "revenue"}
+    for compared in newer.comparison.values():
+        assert compared["interval"][1] >= 0.0
+    tags = client.get_model_version("shiprisk", "2").tags
+    assert json.loads(tags["shiprisk.promotion_evidence"]).keys() == newer.comparison.keys()
 
-def test_a_worse_version_is_not_promoted() -> None:
-    from training.promotion import compare
 
-    champion = {"threats": {"revenue": {"precision_at": {"0.05": 0.5}, "pr_auc": 0.4}}}
-    worse = {"threats": {"revenue": {"precision_at": {"0.05": 0.4}, "pr_auc": 0.6}}}
-    comparison = compare(worse, champion)
-    assert comparison["revenue"]["candidate"] < comparison["revenue"]["champion"]
-    missing = compare({"threats": {}}, champion)
-    assert missing["revenue"]["candidate"] == float("-inf")
+def _register_like(bundle, run_id: str, store: str, directory: Path) -> str:
+    """Register ``bundle`` in a run that logged the same configuration and data as ``run_id``."""
+    from models import registry
+
+    client = MlflowClient(tracking_uri=store)
+    source = client.get_run(run_id)
+    config = json.loads(mlflow.artifacts.load_text(f"runs:/{run_id}/config/config.json"))
+    bundle.save(directory)
+    with mlflow.start_run(experiment_id=source.info.experiment_id):
+        mlflow.set_tags({"shiprisk.data_sha256": source.data.tags["shiprisk.data_sha256"]})
+        mlflow.log_dict(config, "config/config.json")
+        return registry.log_bundle(directory, registered_model_name="shiprisk")
+
+
+def test_a_worse_version_is_refused_by_promote(first, store: str, tmp_path: Path) -> None:
+    """A bundle whose boosters rank the wrong threats is refused, and the champion stays."""
+    from models.bundle import ModelBundle
+
+    result, _ = first
+    mlflow.set_tracking_uri(store)
+    mlflow.set_registry_uri(store)
+    client = MlflowClient(tracking_uri=store)
+    promote("shiprisk", "1", force=True, reason="a known champion for this test")
+    good = result.bundle
+    threats = list(good.threats)
+    rotated = {t: good.boosters[threats[(i + 1) % len(threats)]] for i, t in enumerate(threats)}
+    worse = ModelBundle(
+        good.builder, rotated, good.calibrators, good.lanes, good.features, good.metadata
+    )
+    version = _register_like(worse, result.run_id, store, tmp_path / "worse")
+    with pytest.raises(PromotionError, match="is worse than champion version 1") as refused:
+        promote("shiprisk", version)
+    assert "revenue" in str(refused.value)
+    assert str(client.get_model_version_by_alias("shiprisk", "champion").version) == "1"
+    assert "shiprisk.promotion_forced" not in client.get_model_version("shiprisk", version).tags
+
+
+def test_compare_bundles_finds_a_worse_ranking_beyond_its_interval(
+    first, config_path: Path
+) -> None:
+    from training.promotion import compare_bundles, worse_threats
+    from training.splits import split_positions, windows_from_config
+
+    result, _ = first
+    config = load_config(config_path)
+    dataset = load_dataset(config.source)
+    windows = windows_from_config(config.split)
+    test = split_positions(dataset.declarations, dataset.labels, windows)["test"]
+    same = compare_bundles(result.bundle, result.bundle, dataset, test, [0.05, 0.1])
+    assert worse_threats(same) == []
+    assert all(c["difference"] == 0.0 for c in same.values())
+
+    class Reversed:
+        """The same bundle ranking revenue backwards."""
+
+        threats = result.bundle.threats
+        calibrators = result.bundle.calibrators
+
+        def margins(self, declarations, *, live=None):
+            margins = result.bundle.margins(declarations, live=live)
+            margins["revenue"] = -margins["revenue"]
+            return margins
+
+    reversed_ = compare_bundles(Reversed(), result.bundle, dataset, test, [0.05, 0.1])
+    assert worse_threats(reversed_) == ["revenue"]
+    lo, hi = reversed_["revenue"]["interval"]
+    assert lo <= reversed_["revenue"]["difference"] <= hi < 0
 
 
 def test_bad_mapping_stops_before_anything_is_tracked(

@@ -1,14 +1,19 @@
-"""One real shiprisk server for the browser tests, and headless Chromium to drive it.
+"""One real shiprisk server for the browser tests, a real OpenID Connect provider, and
+headless Chromium to drive them.
 
 The server is the `shiprisk serve` command in its own process, pointed by environment
-variables at a temporary MLflow store holding the small model of the service tests and at a
+variables at a temporary MLflow store holding the small model of the service tests, at a
 temporary SQLite store holding one key per role and the test window's declarations, scored
-through the API. Chromium is Debian's (installed by scripts/chromium.sh), driven by Playwright;
-Playwright's own browser downloads are never used.
+through the API, and at an OpenID Connect provider on 127.0.0.1 (`oidc-provider-mock`, a
+Flask app on Authlib's server, in its own process) whose people sign in to the pages.
+Chromium is Debian's (installed by scripts/chromium.sh), driven by Playwright; Playwright's
+own browser downloads are never used.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -24,6 +29,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from bench.processes import stop
 from serving.access.keys import Role
 from serving.store.database import Store
 from tests.serving.access_keys import make_key
@@ -43,11 +49,20 @@ CHROMIUM_ARGS = [
 ]
 PEPPER = "web-tests-pepper-0123456789abcdef0123456789"
 LAPTOP = {"width": 1366, "height": 768}
+PROVIDER_VENV = ROOT / ".venv-oidc-provider"  # only when the test's Python lacks the provider
+# The people of the identity provider: subject -> claims (`groups` and `offices` as the
+# service's default claim settings read them).
+PEOPLE: dict[str, dict[str, Any]] = {
+    "ana": {"name": "Ana Officer", "groups": ["staff", "officer"], "locale": "en"},
+    "rui": {"name": "Rui Manager", "groups": ["risk_manager"]},
+    "eve": {"name": "Eve Visitor", "groups": ["visitors"]},
+}
 
 
 @dataclass(frozen=True)
 class WebServer:
-    """The running server, its keys, and the office and day with the most scored declarations."""
+    """The running server, its keys, the identity provider, and the office and day with the
+    most scored declarations."""
 
     base_url: str
     database_url: str
@@ -56,6 +71,63 @@ class WebServer:
     office_id: str
     day: str
     threats: tuple[str, ...]
+    issuer: str
+
+
+def provider_python() -> str:
+    """A Python that has `oidc_provider_mock`: this one (the `dev` extra installs it), else a
+    virtualenv of its own made here the first time, with the project's pinned versions."""
+    if importlib.util.find_spec("oidc_provider_mock") is not None:
+        return sys.executable
+    python = PROVIDER_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PROVIDER_VENV)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "-c",
+                str(ROOT / "constraints.txt"),
+                "oidc-provider-mock",
+            ],
+            check=True,
+        )
+    return str(python)
+
+
+@pytest.fixture(scope="module")
+def identity_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An OpenID Connect provider on 127.0.0.1 (nonce required); yields its issuer."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("identity-provider") / "provider.log"
+    people = [json.dumps({"sub": sub, **claims}) for sub, claims in PEOPLE.items()]
+    with log.open("wb") as output:
+        provider = subprocess.Popen(
+            [provider_python(), "-m", "oidc_provider_mock", "--port", str(port)]
+            + ["--host", "127.0.0.1", "--require-nonce=true"]
+            + [part for person in people for part in ("--user-claims", person)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    issuer = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                if httpx.get(f"{issuer}/.well-known/openid-configuration").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if provider.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the identity provider did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield issuer
+    finally:
+        provider.terminate()
+        provider.wait(timeout=30)
 
 
 def free_port() -> int:
@@ -82,9 +154,11 @@ def _wait_ready(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
 @pytest.fixture(scope="module")
 def web_server(
     trained: TrainedModel,
+    identity_provider: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WebServer]:
-    """Start `shiprisk serve` on a free port with keys made and declarations scored."""
+    """Start `shiprisk serve` on a free port with keys made, declarations scored, and people
+    signing in with the identity provider."""
     root = tmp_path_factory.mktemp("web-server")
     database_url = f"sqlite:///{root / 'shiprisk.db'}"
     store = Store.open(database_url)  # migrated here, so keys can be stored before start
@@ -103,6 +177,9 @@ def web_server(
         "SHIPRISK_DATABASE_URL": database_url,
         "SHIPRISK_DATA_DIR": str(root / "data"),
         "SHIPRISK_KEY_PEPPER": PEPPER,
+        "SHIPRISK_OIDC_ISSUER": identity_provider,
+        "SHIPRISK_OIDC_CLIENT_ID": "shiprisk-web-tests",
+        "SHIPRISK_OIDC_CLIENT_SECRET": "web-tests-client-secret",
     }
     log = root / "server.log"
     with log.open("wb") as output:
@@ -127,6 +204,9 @@ def web_server(
         days = declarations.assign(day=declarations["lodged_at"].astype(str).str[:10])
         busiest = days.groupby(["office_id", "day"]).size().sort_values(kind="stable").index[-1]
         office_id, day = str(busiest[0]), str(busiest[1])
+        # Ana's remit: the busiest office (set at the provider, as an administrator would)
+        claims = {**PEOPLE["ana"], "offices": [office_id]}
+        httpx.put(f"{identity_provider}/users/ana", json=claims).raise_for_status()
         yield WebServer(
             base_url=base,
             database_url=database_url,
@@ -135,14 +215,10 @@ def web_server(
             office_id=office_id,
             day=day,
             threats=tuple(scored.json()["results"][0]["risk"]),
+            issuer=identity_provider,
         )
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=30)
+        stop(server, timeout=30)
 
 
 @pytest.fixture(scope="module")

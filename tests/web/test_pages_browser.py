@@ -1,6 +1,7 @@
 """End to end in a real browser: officers and risk managers use the pages of the real server.
 
-Each test signs in through the sign-in form of `shiprisk serve` in headless Chromium and checks
+Each test signs in with single sign-on (the identity provider the fixture started on
+127.0.0.1: authorization code flow with PKCE, state and nonce) in headless Chromium and checks
 what the store and the consultation log hold afterwards. Screenshots land in test-artifacts/web.
 """
 
@@ -12,32 +13,50 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from serving.access.keys import Role
 from serving.audit import records
 from serving.store import repository
 from serving.store.database import Store
-from tests.web.conftest import WebServer
+from serving.store.tables import WebSession
+from serving.web.session import SessionCodec, session_secret
+from tests.web.conftest import PEOPLE, PEPPER, WebServer
 
 pytestmark = pytest.mark.slow
 JUSTIFICATION = "daily targeting, order 2024/117"
+SINGLE_SIGN_ON = "Sign in with your organisation's account"
+LANDED = re.compile(r".*/web/(worklist|model)$")
 
 
-def sign_in(page: Any, server: WebServer, role: Role, path: str = "/web/") -> None:
-    """Open a page signed out, land on the sign-in form and sign in with the keyboard only."""
+def sign_in(page: Any, server: WebServer, person: str, path: str = "/web/") -> None:
+    """Open a page signed out, go to the identity provider and sign in there as ``person``;
+    back at the service, wait for their role's page."""
     page.goto(f"{server.base_url}{path}")
     assert page.url == f"{server.base_url}/web/sign-in"
-    assert page.locator("#api_key").evaluate("e => e === document.activeElement")
-    page.keyboard.type(server.keys[role])
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    page.get_by_role("link", name=SINGLE_SIGN_ON).click()
+    assert page.url.startswith(f"{server.issuer}/oauth2/authorize?")
+    asked = page.url
+    assert "code_challenge_method=S256" in asked and "nonce=" in asked and "state=" in asked
+    page.get_by_role("button", name=person, exact=True).click()
+    page.wait_for_url(LANDED)
+
+
+def person_records(server: WebServer, name: str) -> list[Any]:
+    """The consultation-log records naming the person ``name``, oldest first."""
+    store = Store.open(server.database_url)
+    try:
+        with store.transaction() as session:
+            return list(reversed(records.query_records(session, person=name, limit=500)))
+    finally:
+        store.close()
 
 
 def test_officer_opens_a_worklist_and_a_declaration_and_records_an_outcome(
     web_server: WebServer, new_page: Any, artifacts: Path
 ) -> None:
     page = new_page()
-    sign_in(page, web_server, Role.OFFICER)
+    sign_in(page, web_server, "ana")
     assert page.url == f"{web_server.base_url}/web/worklist"
 
     page.get_by_label("Office").fill(web_server.office_id)
@@ -96,24 +115,30 @@ def test_officer_opens_a_worklist_and_a_declaration_and_records_an_outcome(
     ] == [("irregular", True, 812.5, "undervalued spare parts")]
     officer = web_server.key_ids[Role.OFFICER]
     trail = [
-        (r.event.route, r.event.status, r.event.key_id, r.event.justification)
+        (r.event.route, r.event.status, r.event.person, r.event.justification)
         for r in reversed(logged)
     ]
     declaration = "GET /v1/declarations/{declaration_id}"
+    ana = "Ana Officer"
     assert trail == [
-        ("POST /v1/scores", 200, officer, None),  # the test's set-up
-        ("GET /v1/worklist", 200, officer, JUSTIFICATION),
-        (declaration, 200, officer, JUSTIFICATION),
-        ("POST /v1/outcomes", 200, officer, JUSTIFICATION),
-        (declaration, 200, officer, JUSTIFICATION),  # the page again, with the outcome
+        ("POST /v1/scores", 200, None, None),  # the test's set-up, with a key
+        ("GET /v1/worklist", 200, ana, JUSTIFICATION),
+        (declaration, 200, ana, JUSTIFICATION),
+        ("POST /v1/outcomes", 200, ana, JUSTIFICATION),
+        (declaration, 200, ana, JUSTIFICATION),  # the page again, with the outcome
     ]
+    assert logged[-1].event.key_id == officer  # the set-up's key
+    # Every record of hers names the identity provider and her subject.
+    hers = person_records(web_server, ana)
+    assert {(r.event.issuer, r.event.subject) for r in hers} == {(web_server.issuer, "ana")}
+    assert hers[0].event.route == "GET /web/oidc/callback"  # the sign-in, recorded first
 
 
 def test_risk_manager_opens_the_model_page_and_searches_the_audit_log(
     web_server: WebServer, new_page: Any, artifacts: Path
 ) -> None:
     page = new_page()
-    sign_in(page, web_server, Role.RISK_MANAGER)
+    sign_in(page, web_server, "rui")
     assert page.url == f"{web_server.base_url}/web/model"
     versions = page.locator("table.versions").inner_text()
     assert re.search(r"Champion \(served\)\s+version \d+", versions)
@@ -122,10 +147,30 @@ def test_risk_manager_opens_the_model_page_and_searches_the_audit_log(
     page.screenshot(path=str(artifacts / "model.png"), full_page=True)
 
     page.get_by_role("link", name="Audit log").click()
-    page.get_by_label("Key id").fill(web_server.key_ids[Role.RISK_MANAGER])
+    page.get_by_label("Person").fill("Rui Manager")
     page.get_by_role("button", name="Search").click()
     routes = page.locator("table.audit tbody tr td:nth-child(5)").all_inner_texts()
-    assert routes[:2] == ["GET /v1/audit", "GET /v1/model"]  # newest first: its own consultations
+    assert routes[:3] == ["GET /v1/audit", "GET /v1/model", "GET /web/oidc/callback"]
+
+    # An officer's consultations, by her name: what she looked at and why.
+    officer = new_page()
+    sign_in(officer, web_server, "ana")
+    officer.goto(
+        f"{web_server.base_url}/web/worklist?office_id={web_server.office_id}"
+        f"&date={web_server.day}&capacity=3"
+    )
+    officer.get_by_label("Justification").fill("case 2024/555")
+    officer.get_by_role("button", name="Continue").click()
+    assert officer.locator("table.worklist tbody tr").count() == 3
+
+    page.get_by_label("Person").fill("Ana Officer")
+    page.get_by_role("button", name="Search").click()
+    rows = page.locator("table.audit tbody tr")
+    assert rows.first.locator("td:nth-child(5)").inner_text() == "GET /v1/worklist"
+    assert rows.first.locator("td:nth-child(8)").inner_text() == "case 2024/555"
+    who = set(page.locator("table.audit tbody td.who").all_inner_texts())
+    assert who and all(" ".join(t.split()).startswith("Ana Officer ana · session:") for t in who)
+    page.screenshot(path=str(artifacts / "audit_by_person.png"), full_page=True)
 
 
 def test_signed_out_users_and_wrong_roles_get_the_sign_in_page_or_403(
@@ -140,22 +185,16 @@ def test_signed_out_users_and_wrong_roles_get_the_sign_in_page_or_403(
         forged = client.get("/web/model", cookies={"shiprisk_session": "eyJrZXkiOiJ4In0.forged"})
         assert (forged.status_code, forged.headers["location"]) == (303, "/web/sign-in")
 
-    page = new_page()
-    wrong = page.goto(f"{base}/web/sign-in")
-    page.get_by_label("API key").fill("srk_000000000000_" + "x" * 43)
-    page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_role("alert").inner_text() == "This key is not valid, or it was revoked."
-    assert wrong is not None
-
     officer = new_page()
-    sign_in(officer, web_server, Role.OFFICER)
-    cookie = officer.context.cookies()[0]
+    sign_in(officer, web_server, "ana")
+    (cookie,) = officer.context.cookies()  # the sign-in flow's own cookie is gone
     assert (cookie["name"], cookie["httpOnly"], cookie["secure"], cookie["sameSite"]) == (
         "shiprisk_session",
         True,
         True,
         "Strict",
     )
+    assert web_server.keys[Role.OFFICER] not in cookie["value"]
     for path in ("/web/model", "/web/audit"):
         answer = officer.goto(f"{base}{path}")
         assert answer.status == 403
@@ -165,7 +204,7 @@ def test_signed_out_users_and_wrong_roles_get_the_sign_in_page_or_403(
         assert officer.locator("table").count() == 0
 
     manager = new_page()
-    sign_in(manager, web_server, Role.RISK_MANAGER)
+    sign_in(manager, web_server, "rui")
     manager.goto(f"{base}/web/justification?next=/web/worklist")
     manager.get_by_label("Justification").fill(JUSTIFICATION)
     manager.get_by_role("button", name="Continue").click()
@@ -182,7 +221,7 @@ def test_an_officer_switches_the_pages_to_serbian_and_albanian(
     """The language selector keeps the choice in the session: headings, labels, reasons and
     numbers follow it; the API calls of the pages ask for the same language."""
     page = new_page()
-    sign_in(page, web_server, Role.OFFICER)
+    sign_in(page, web_server, "ana")
     page.get_by_label("Language").select_option("sr_Latn")
     page.get_by_role("button", name="Change language").click()
     assert page.url == f"{web_server.base_url}/web/worklist"
@@ -243,13 +282,14 @@ def test_the_sign_in_page_follows_the_browser_language_or_the_choice_before_sign
             headers={"Accept-Language": "sq", "Cookie": "shiprisk_language=sr_Latn"},
         )
         assert "<h1>Prijava</h1>" in chosen.text  # the choice wins over the browser
-        refused = client.post(
+        refused = client.post(  # with single sign-on set up, keys sign no one in
             "/web/sign-in",
-            data={"api_key": "srk_000000000000_" + "x" * 43},
+            data={"api_key": web_server.keys[Role.OFFICER]},
             headers={"Accept-Language": "sr-Latn"},
         )
         assert refused.status_code == 401
-        assert "Ovaj ključ nije važeći ili je opozvan." in refused.text
+        assert "Prijavite se nalogom svoje organizacije" in refused.text
+        assert "shiprisk_session" not in refused.headers.get("set-cookie", "")
         picked = client.post(
             "/web/language",
             data={"locale": "sq", "next": "/web/sign-in"},
@@ -257,3 +297,69 @@ def test_the_sign_in_page_follows_the_browser_language_or_the_choice_before_sign
         )
         assert picked.status_code == 303 and picked.headers["location"] == "/web/sign-in"
         assert "shiprisk_language=sq" in picked.headers["set-cookie"]
+
+
+def test_a_person_without_a_mapped_role_is_refused_and_recorded(
+    web_server: WebServer, new_page: Any
+) -> None:
+    page = new_page()
+    page.goto(f"{web_server.base_url}/web/sign-in")
+    page.get_by_role("link", name=SINGLE_SIGN_ON).click()
+    with page.expect_navigation() as landed:
+        page.get_by_role("button", name="eve", exact=True).click()
+    assert landed.value.status == 401
+    assert page.get_by_role("alert").inner_text() == (
+        "Your account has no role in shiprisk: ask your administrator."
+    )
+    assert page.context.cookies() == [] or all(
+        c["name"] != "shiprisk_session" for c in page.context.cookies()
+    )
+    assert page.goto(f"{web_server.base_url}/web/worklist").url.endswith("/web/sign-in")
+    (refusal,) = person_records(web_server, PEOPLE["eve"]["name"])
+    assert (refusal.event.route, refusal.event.status, refusal.event.subject) == (
+        "GET /web/oidc/callback",
+        401,
+        "eve",
+    )
+
+
+def test_expired_ended_and_tampered_sessions_are_refused(
+    web_server: WebServer, new_page: Any
+) -> None:
+    base = web_server.base_url
+    expiring, tampered, leaving = new_page(), new_page(), new_page()
+    for page in (expiring, tampered, leaving):
+        sign_in(page, web_server, "ana")
+
+    # expired: the store says so (as ten hours later would)
+    (cookie,) = expiring.context.cookies()
+    reference = SessionCodec(session_secret(PEPPER.encode())).loads(cookie["value"])
+    assert reference is not None
+    store = Store.open(web_server.database_url)
+    try:
+        with store.transaction() as session:
+            session.execute(
+                update(WebSession)
+                .where(WebSession.session_id == reference[0])
+                .values(expires_at=WebSession.created_at)
+            )
+    finally:
+        store.close()
+    assert expiring.goto(f"{base}/web/worklist").url == f"{base}/web/sign-in"
+
+    # tampered: one character of the cookie changed
+    (original,) = tampered.context.cookies()
+    value = original["value"]
+    changed = value[:-1] + ("A" if value[-1] != "A" else "B")
+    tampered.context.clear_cookies()
+    tampered.context.add_cookies([{**original, "value": changed}])
+    assert tampered.goto(f"{base}/web/worklist").url == f"{base}/web/sign-in"
+
+    # ended: signing out ends the session in the store, so the old cookie is worth nothing
+    (kept,) = leaving.context.cookies()
+    leaving.get_by_role("button", name="Sign out").click()
+    assert leaving.url == f"{base}/web/sign-in"
+    leaving.context.add_cookies([kept])
+    assert leaving.goto(f"{base}/web/worklist").url == f"{base}/web/sign-in"
+    routes = [r.event.route for r in person_records(web_server, "Ana Officer")]
+    assert routes[-1] == "POST /web/sign-out"

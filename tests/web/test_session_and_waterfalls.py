@@ -3,41 +3,43 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from models.bundle import ModelBundle
+from serving.access.sessions import new_session
 from serving.web.explanations import declaration_frame, threat_waterfalls
-from serving.web.session import SessionCodec, WebSession, session_secret
+from serving.web.session import SessionCodec, session_secret
 from tests.serving.conftest import TrainedModel, json_payload
 
-SESSION = WebSession("srk_abc_secret", "abc", "Ana Officer", "officer", "token-1")
+NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+SESSION, SECRET = new_session(name="Ana Officer", role="officer", now=NOW)
 
 
-def test_a_signed_session_reads_back_and_a_changed_one_does_not() -> None:
+def test_a_signed_reference_reads_back_and_a_changed_one_does_not() -> None:
     codec = SessionCodec(session_secret(b"pepper"))
-    value = codec.dumps(SESSION.justified("order 2024/117"))
-    assert codec.loads(value) == WebSession(
-        "srk_abc_secret", "abc", "Ana Officer", "officer", "token-1", "order 2024/117"
-    )
+    value = codec.reference(SESSION.session_id, SECRET)
+    assert codec.loads(value) == (SESSION.session_id, SECRET)
+    assert SECRET not in SESSION.csrf and "officer" not in value  # no role, no key inside
     tampered = value[:-2] + ("AA" if value[-2:] != "AA" else "BB")
     assert codec.loads(tampered) is None
     assert SessionCodec(session_secret(b"other pepper")).loads(value) is None
     assert codec.loads("") is None and codec.loads(None) is None
 
 
-def test_an_expired_session_is_refused() -> None:
+def test_an_old_cookie_is_refused() -> None:
     codec = SessionCodec(session_secret(b"pepper"), max_age_seconds=1)
-    value = codec.dumps(SESSION)
+    value = codec.reference(SESSION.session_id, SECRET)
     time.sleep(2.1)  # itsdangerous counts whole seconds
     assert codec.loads(value) is None
 
 
 def test_the_form_token_must_match() -> None:
-    assert SESSION.form_token_matches("token-1")
-    assert not SESSION.form_token_matches("token-2")
+    assert SESSION.form_token_matches(SESSION.csrf)
+    assert not SESSION.form_token_matches(SESSION.csrf + "x")
     assert not SESSION.form_token_matches(None)
 
 

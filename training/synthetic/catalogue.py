@@ -1,9 +1,13 @@
 """What the synthetic Western Balkans world is made of: offices, routes, commodities, texts.
 
-Static tables only (no randomness, no I/O). The names follow DOMAIN.md: real road crossing
-points on the Balkan routes, the ports of Durrës and Bar, airports and postal centres of the
-six administrations; commodities across chapters with their own value per kg and duty, the
-weapon chapters (93) and the codes that hide weapon parts (7318, 8487, 8708, 3916, 8485).
+Static tables only (no randomness). The segments, commodities and dispatch countries, which
+other modules index when imported, are written here; the longer lists (offices, routes, codes,
+texts, plates) are in `catalogue.yaml` beside this file, read once on first use (`tables()`,
+never at import time) and reachable under their old names (`catalogue.OFFICES`). The names
+follow DOMAIN.md: real road crossing points on the Balkan routes, the ports of Durrës and
+Bar, airports and postal centres of the six administrations; commodities across chapters
+with their own value per kg and duty, the weapon chapters (93) and the codes that hide
+weapon parts (7318, 8487, 8708, 3916, 8485).
 Nothing outside `training.synthetic` depends on these tables: the product never assumes
 this region.
 """
@@ -11,19 +15,16 @@ this region.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+CATALOGUE_FILE = "catalogue.yaml"
 
 # The six administrations the synthetic offices belong to.
 REGION: tuple[str, ...] = ("AL", "BA", "ME", "MK", "RS", "XK")
-
-# Origins whose goods enter the region duty-free under free-trade agreements (EU, CEFTA,
-# EFTA, Turkey, United Kingdom); every other origin pays the commodity's MFN duty.
-PREFERENTIAL_ORIGINS: frozenset[str] = frozenset(
-    (
-        *("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU"),
-        *("IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK"),
-        *("AL", "BA", "ME", "MK", "RS", "XK", "MD", "CH", "NO", "IS", "LI", "TR", "GB"),
-    )
-)
 
 # Hour-of-day profile of lodging per segment family (24 weights each).
 _ROAD_HOURS = (3, 2, 2, 2, 2, 3, 5, 7, 8, 8, 8, 8, 7, 7, 7, 7, 7, 7, 6, 6, 5, 5, 4, 4)
@@ -76,164 +77,31 @@ class Office:
     weight: float = 1.0
 
 
-OFFICES: tuple[Office, ...] = (
-    # North Macedonia
-    Office("MK-BOGORODICA", "MK", "road", "GR", 3.0),
-    Office("MK-TABANOVCE", "MK", "road", "RS", 2.5),
-    Office("MK-BLACE", "MK", "road", "XK", 1.0),
-    Office("MK-KAFASAN", "MK", "road", "AL", 0.8),
-    Office("MK-DELCEVO", "MK", "road", "BG", 0.6),
-    Office("MK-SKOPJE-TERMINAL", "MK", "inland", None, 2.0),
-    Office("MK-SKOPJE-AIRPORT", "MK", "airport"),
-    Office("MK-SKOPJE-POSTAL", "MK", "postal"),
-    # Serbia
-    Office("RS-PRESEVO", "RS", "road", "MK", 2.5),
-    Office("RS-HORGOS", "RS", "road", "HU", 3.0),
-    Office("RS-BATROVCI", "RS", "road", "HR", 2.5),
-    Office("RS-GRADINA", "RS", "road", "BG", 2.0),
-    Office("RS-SREMSKA-RACA", "RS", "road", "BA", 1.0),
-    Office("RS-GOSTUN", "RS", "road", "ME", 0.5),
-    Office("RS-BEOGRAD-TERMINAL", "RS", "inland", None, 3.0),
-    Office("RS-SUBOTICA-RAIL", "RS", "rail", "HU", 1.0),
-    Office("RS-SID-RAIL", "RS", "rail", "HR", 1.0),
-    Office("RS-BEOGRAD-AIRPORT", "RS", "airport", None, 2.0),
-    Office("RS-BEOGRAD-POSTAL", "RS", "postal", None, 2.0),
-    # Albania
-    Office("AL-KAKAVIJA", "AL", "road", "GR", 2.0),
-    Office("AL-KAPSHTICE", "AL", "road", "GR", 1.0),
-    Office("AL-HANI-I-HOTIT", "AL", "road", "ME", 1.0),
-    Office("AL-QAFE-THANE", "AL", "road", "MK", 0.8),
-    Office("AL-MORINE", "AL", "road", "XK", 1.0),
-    Office("AL-TIRANA-TERMINAL", "AL", "inland", None, 1.5),
-    Office("AL-DURRES-PORT", "AL", "port", None, 3.0),
-    Office("AL-TIRANA-AIRPORT", "AL", "airport"),
-    Office("AL-TIRANA-POSTAL", "AL", "postal"),
-    # Montenegro
-    Office("ME-BOZAJ", "ME", "road", "AL", 0.8),
-    Office("ME-DOBRAKOVO", "ME", "road", "RS", 0.5),
-    Office("ME-VRACENOVICI", "ME", "road", "BA", 0.7),
-    Office("ME-DEBELI-BRIJEG", "ME", "road", "HR", 0.8),
-    Office("ME-BAR-PORT", "ME", "port", None, 1.5),
-    Office("ME-PODGORICA-AIRPORT", "ME", "airport", None, 0.5),
-    Office("ME-PODGORICA-POSTAL", "ME", "postal", None, 0.5),
-    # Bosnia and Herzegovina
-    Office("BA-IZACIC", "BA", "road", "HR", 1.0),
-    Office("BA-BIJACA", "BA", "road", "HR", 1.5),
-    Office("BA-GRADISKA", "BA", "road", "HR", 1.5),
-    Office("BA-RACA", "BA", "road", "RS", 1.0),
-    Office("BA-KLOBUK", "BA", "road", "ME", 0.5),
-    Office("BA-SARAJEVO-TERMINAL", "BA", "inland", None, 2.0),
-    Office("BA-SARAJEVO-AIRPORT", "BA", "airport"),
-    Office("BA-SARAJEVO-POSTAL", "BA", "postal"),
-    # Kosovo
-    Office("XK-HANI-I-ELEZIT", "XK", "road", "MK", 1.5),
-    Office("XK-VERMICA", "XK", "road", "AL", 1.0),
-    Office("XK-MERDARE", "XK", "road", "RS", 0.7),
-    Office("XK-PRISHTINA-AIRPORT", "XK", "airport"),
-    Office("XK-PRISHTINA-POSTAL", "XK", "postal"),
-)
-
-# Road routes (country sequence) with their relative freight volume.
-ROUTES: tuple[tuple[str, float], ...] = (
-    # imports into the region
-    ("DE>AT>HU>RS", 6.0),
-    ("IT>SI>HR>RS", 3.0),
-    ("TR>BG>RS", 4.0),
-    ("HU>RS", 3.0),
-    ("HR>RS", 3.0),
-    ("BG>RS", 2.0),
-    ("BA>RS", 1.5),
-    ("ME>RS", 0.5),
-    ("GR>MK", 4.0),
-    ("BG>MK", 2.0),
-    ("RS>MK", 3.0),
-    ("TR>BG>MK", 2.0),
-    ("DE>AT>HU>RS>MK", 2.0),
-    ("AL>MK", 0.8),
-    ("XK>MK", 0.8),
-    ("GR>AL", 3.0),
-    ("MK>AL", 1.0),
-    ("ME>AL", 0.8),
-    ("XK>AL", 0.8),
-    ("HR>BA", 5.0),
-    ("SI>HR>BA", 2.0),
-    ("DE>AT>SI>HR>BA", 3.0),
-    ("RS>BA", 3.0),
-    ("ME>BA", 0.8),
-    ("RS>ME", 1.5),
-    ("HR>ME", 1.0),
-    ("AL>ME", 0.8),
-    ("BA>ME", 0.8),
-    ("MK>XK", 2.0),
-    ("AL>XK", 2.0),
-    ("RS>XK", 0.8),
-    # transit through the region
-    ("GR>MK>RS>HU", 5.0),
-    ("GR>MK>RS>HR", 2.0),
-    ("GR>MK>RS>BA", 1.0),
-    ("TR>BG>RS>HU", 4.0),
-    ("TR>BG>RS>HR", 2.0),
-    ("GR>AL>ME", 1.0),
-    ("GR>AL>ME>BA", 0.8),
-    ("GR>AL>ME>BA>HR", 0.5),
-    ("BG>MK>AL", 0.8),
-    ("HU>RS>MK>GR", 3.0),
-    ("HR>RS>BG>TR", 1.5),
-    # exports from the region
-    ("RS>HU>AT>DE", 4.0),
-    ("RS>HR>SI>IT", 2.0),
-    ("BA>HR>SI>AT", 3.0),
-    ("BA>HR", 3.0),
-    ("MK>GR", 2.0),
-    ("MK>RS>HU", 2.0),
-    ("AL>GR", 2.0),
-    ("AL>MK>RS", 1.0),
-    ("XK>MK>GR", 1.0),
-    ("ME>HR", 1.0),
-    ("RS>MK>GR", 2.0),
-    ("MK>BG>TR", 1.0),
-    ("RS>BG>TR", 1.5),
-)
-
-# The Balkan migrant corridors (DOMAIN.md): Greece -> North Macedonia -> Serbia -> north/west,
-# and Greece -> Albania -> Montenegro -> Bosnia and Herzegovina.
-MIGRANT_CORRIDOR_LEGS: tuple[str, ...] = (
-    "GR>MK",
-    "MK>RS",
-    "RS>HU",
-    "RS>HR",
-    "GR>AL",
-    "AL>ME",
-    "ME>BA",
-)
-# The route smugglers move to in the last part of the period (drift): Turkey -> Bulgaria -> Serbia,
-# entering at Gradina, which had no migrant cases before.
-MIGRANT_DRIFT_LEGS: tuple[str, ...] = ("BG>RS",)
+# The route smugglers move to in the last part of the period (drift) enters at Gradina, which
+# had no migrant cases before.
 MIGRANT_DRIFT_OFFICE = "RS-GRADINA"
 
-# Dispatch countries by segment for non-road offices (country, weight).
-PORT_DISPATCH: tuple[tuple[str, float], ...] = (
-    ("IT", 0.30), ("TR", 0.20), ("CN", 0.15), ("GR", 0.10), ("ES", 0.05), ("NL", 0.05),
-    ("EG", 0.05), ("DE", 0.05), ("IN", 0.05),
-)  # fmt: skip
-AIR_DISPATCH: tuple[tuple[str, float], ...] = (
-    ("DE", 0.20), ("TR", 0.20), ("IT", 0.10), ("AT", 0.10), ("CN", 0.10), ("AE", 0.10),
-    ("GB", 0.05), ("CH", 0.05), ("US", 0.05), ("NL", 0.05),
-)  # fmt: skip
-EXPRESS_DISPATCH: tuple[tuple[str, float], ...] = (
-    ("DE", 0.20), ("US", 0.15), ("CN", 0.20), ("TR", 0.15), ("GB", 0.10), ("NL", 0.05),
-    ("IT", 0.05), ("AT", 0.05), ("CZ", 0.05),
-)  # fmt: skip
-POSTAL_DISPATCH: tuple[tuple[str, float], ...] = (
-    ("CN", 0.35), ("US", 0.10), ("DE", 0.15), ("TR", 0.10), ("GB", 0.05), ("IT", 0.05),
-    ("AT", 0.05), ("CZ", 0.05), ("SK", 0.05), ("FR", 0.05),
-)  # fmt: skip
-RAIL_DISPATCH: tuple[tuple[str, float], ...] = (("HU", 0.4), ("HR", 0.3), ("AT", 0.2), ("DE", 0.1))
-EXPORT_DESTINATIONS: tuple[tuple[str, float], ...] = (
-    ("DE", 0.3), ("IT", 0.25), ("AT", 0.1), ("GR", 0.1), ("TR", 0.1), ("US", 0.05), ("CH", 0.1),
-)  # fmt: skip
-# Where weapon parts bought online are shipped from (DOMAIN.md: post and express).
-WEAPON_PARTS_DISPATCH: tuple[str, ...] = ("US", "TR", "DE", "AT", "CZ", "SK", "CN")
+
+def _shares(text: str) -> tuple[tuple[str, float], ...]:
+    """``"IT 0.30, TR 0.20"`` -> ``(("IT", 0.3), ("TR", 0.2))``: a table of shares on one line."""
+    return tuple((code, float(share)) for code, share in (pair.split() for pair in text.split(",")))
+
+
+# Dispatch countries by segment for non-road offices (country, weight); written here, as
+# `training.synthetic.traffic` indexes them when imported.
+PORT_DISPATCH = _shares(
+    "IT 0.30, TR 0.20, CN 0.15, GR 0.10, ES 0.05, NL 0.05, EG 0.05, DE 0.05, IN 0.05"
+)
+AIR_DISPATCH = _shares(
+    "DE 0.20, TR 0.20, IT 0.10, AT 0.10, CN 0.10, AE 0.10, GB 0.05, CH 0.05, US 0.05, NL 0.05"
+)
+EXPRESS_DISPATCH = _shares(
+    "DE 0.20, US 0.15, CN 0.20, TR 0.15, GB 0.10, NL 0.05, IT 0.05, AT 0.05, CZ 0.05"
+)
+POSTAL_DISPATCH = _shares(
+    "CN 0.35, US 0.10, DE 0.15, TR 0.10, GB 0.05, IT 0.05, AT 0.05, CZ 0.05, SK 0.05, FR 0.05"
+)
+RAIL_DISPATCH = _shares("HU 0.4, HR 0.3, AT 0.2, DE 0.1")
 
 
 @dataclass(frozen=True)
@@ -317,90 +185,77 @@ COMMODITIES: tuple[Commodity, ...] = (
     Commodity("71171900", ("imitation jewellery", "bijouterie"), 60.0, 0.8, 15, 0.05, 0.3, 1.0, 0.2, ("CN", "TR", "IT"), 0.05),
 )  # fmt: skip
 
-# Codes that hide weapon parts (DOMAIN.md), and the one parts move to in the drift period.
-WEAPON_DISGUISE_CODES: tuple[tuple[str, float], ...] = (
-    ("73182400", 3.0),
-    ("73181595", 1.0),
-    ("84879090", 3.0),
-    ("87089997", 2.0),
-    ("39169050", 1.0),
-    ("84851000", 0.3),
-    ("93052000", 0.5),
-)
+# The code weapon parts move to in the drift period, and the alarm/gas pistols' code.
 WEAPON_DRIFT_CODE = "84669195"
 GAS_PISTOL_CODE = "93040000"
-# Descriptions used to hide weapon parts; legitimate parcels use them too. Every English text
-# here and in COMMODITIES has local variants in descriptions.yaml (step `languages`).
-WEAPON_MISDESCRIPTIONS: tuple[str, ...] = (
-    "steel pins",
-    "machine parts",
-    "spare parts",
-    "samples",
-    "metal parts",
-    "gift",
-    "tools",
-)
-# Cheap, bulky loads behind which people are hidden.
-MIGRANT_COVER_CODES: tuple[str, ...] = ("44071190", "48191000", "39231090", "08051020", "69072100")
-
-WEAPON_CONCEALMENT: tuple[str, ...] = (
-    "disassembled pistol parts in parcel",
-    "hidden compartment under rear seat",
-    "inside door panels",
-    "mixed with machine parts",
-    "converted gas pistols in consignment",
-    "ammunition in spare tyre",
-)
-MIGRANT_CONCEALMENT: tuple[str, ...] = (
-    "false floor in trailer",
-    "behind pallets in load",
-    "engine compartment",
-    "refrigerated trailer",
-    "in cargo space of van",
-)
-REVENUE_CONCEALMENT: dict[str, str] = {
-    "undervaluation": "undervalued invoice",
-    "misclassification": "goods misclassified to a lower-duty code",
-    "false_origin": "false certificate of origin",
-}
-
-# Partner agencies that share watchlist entries.
-WATCHLIST_SOURCES: tuple[str, ...] = (
-    "SELEC",
-    "Frontex",
-    "Europol",
-    "national police",
-    "partner customs",
-)
-
-# Procedure codes (ASYCUDA customs procedure codes) by flow.
-IMPORT_PROCEDURES: tuple[tuple[str, float], ...] = (
-    ("4000", 0.85),
-    ("4071", 0.05),
-    ("5100", 0.05),
-    ("7100", 0.05),
-)
-EXPORT_PROCEDURES: tuple[tuple[str, float], ...] = (("1000", 0.9), ("2100", 0.1))
 TRANSIT_PROCEDURE = "8000"
 
-# Vehicle plate templates per registration country: 'A' a letter, '9' a digit, others literal.
-PLATE_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "AL": ("AA999AA",),
-    "BA": ("A99-A-999",),
-    "ME": ("PG-AA999", "BR-AA999", "NK-AA999"),
-    "MK": ("SK-9999-AA", "BT-9999-AA", "KU-9999-AA", "TE-9999-AA"),
-    "RS": ("BG-999-AA", "NS-999-AA", "NI-999-AA", "KG-999-AA"),
-    "XK": ("01-999-AA", "02-999-AA", "03-999-AA"),
-    "GR": ("AAA-9999",),
-    "TR": ("34-AAA-999", "06-AAA-99", "35-AA-999"),
-    "BG": ("CA9999AA", "PB9999AA"),
-    "HU": ("AAA-999",),
-    "HR": ("ZG-9999-AA", "ST-999-AA"),
-    "SI": ("LJ-AA-999",),
-    "AT": ("W-99999A", "G-9999A"),
-    "DE": ("M-AA-9999", "B-AA-999", "S-AA-9999"),
-    "IT": ("AA999AA",),
-    "CH": ("ZH-999999",),
-    "PL": ("WA-99999",),
-    "CZ": ("9A9-9999",),
-}
+
+@dataclass(frozen=True)
+class Tables:
+    """`catalogue.yaml` read: weights are relative, (key, weight) pairs keep the file's order."""
+
+    offices: tuple[Office, ...]
+    routes: tuple[tuple[str, float], ...]
+    migrant_corridor_legs: tuple[str, ...]
+    migrant_drift_legs: tuple[str, ...]
+    export_destinations: tuple[tuple[str, float], ...]
+    weapon_parts_dispatch: tuple[str, ...]
+    weapon_disguise_codes: tuple[tuple[str, float], ...]
+    weapon_misdescriptions: tuple[str, ...]
+    migrant_cover_codes: tuple[str, ...]
+    weapon_concealment: tuple[str, ...]
+    migrant_concealment: tuple[str, ...]
+    revenue_concealment: dict[str, str]
+    watchlist_sources: tuple[str, ...]
+    import_procedures: tuple[tuple[str, float], ...]
+    export_procedures: tuple[tuple[str, float], ...]
+    plate_templates: dict[str, tuple[str, ...]]
+    preferential_origins: frozenset[str]
+
+
+@cache
+def tables() -> Tables:
+    """The shipped `catalogue.yaml`, read once on first use."""
+    text = resources.files("training.synthetic").joinpath(CATALOGUE_FILE).read_text("utf-8")
+    return _tables(yaml.safe_load(text))
+
+
+def _tables(data: dict[str, Any]) -> Tables:
+    def weighted(name: str) -> tuple[tuple[str, float], ...]:
+        rows = data[name].items() if isinstance(data[name], dict) else data[name]
+        return tuple((str(key), float(weight)) for key, weight in rows)
+
+    def texts(name: str) -> tuple[str, ...]:
+        return tuple(str(text) for text in data[name])
+
+    return Tables(
+        offices=tuple(
+            Office(office_id, country, kind, neighbour, float(weight))
+            for office_id, country, kind, neighbour, weight in data["offices"]
+        ),
+        routes=weighted("routes"),
+        migrant_corridor_legs=texts("migrant_corridor_legs"),
+        migrant_drift_legs=texts("migrant_drift_legs"),
+        export_destinations=weighted("export_destinations"),
+        weapon_parts_dispatch=texts("weapon_parts_dispatch"),
+        weapon_disguise_codes=weighted("weapon_disguise_codes"),
+        weapon_misdescriptions=texts("weapon_misdescriptions"),
+        migrant_cover_codes=texts("migrant_cover_codes"),
+        weapon_concealment=texts("weapon_concealment"),
+        migrant_concealment=texts("migrant_concealment"),
+        revenue_concealment={str(k): str(v) for k, v in data["revenue_concealment"].items()},
+        watchlist_sources=texts("watchlist_sources"),
+        import_procedures=weighted("import_procedures"),
+        export_procedures=weighted("export_procedures"),
+        plate_templates={str(k): tuple(v) for k, v in data["plate_templates"].items()},
+        preferential_origins=frozenset(texts("preferential_origins")),
+    )
+
+
+def __getattr__(name: str) -> Any:
+    """The tables of `catalogue.yaml` under their upper-case names (`catalogue.OFFICES`)."""
+    field = name.lower()
+    if name.isupper() and field in Tables.__dataclass_fields__:
+        return getattr(tables(), field)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

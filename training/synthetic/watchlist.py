@@ -78,6 +78,13 @@ def build_watchlist(
                     "valid_from": int(first_day),
                     "valid_to": None if is_open else int(first_day + length),
                     "source": agency,
+                    # fixed, not drawn: the seed's other tables stay byte for byte
+                    "source_agency": agency,
+                    "source_country": None,
+                    "handling_code": "h0",
+                    "handling_note": None,
+                    "source_reliability": "b",
+                    "information_accuracy": "2",
                 }
             )
     frame = pd.DataFrame(rows, columns=list(WATCHLIST_COLUMNS))
@@ -89,6 +96,8 @@ def build_watchlist(
     frame["valid_to"] = origin + pd.to_timedelta(frame["valid_to"].astype("float64"), unit="D")
     for column in ("valid_from", "valid_to"):
         frame[column] = frame[column].astype("datetime64[us, UTC]")
+    for column in ("source_agency", "source_country", "handling_note"):
+        frame[column] = frame[column].astype("str")
 
     hit = np.zeros(traffic.n, dtype=bool)
     for entity_type, role in _ENTITY_ROLES.items():

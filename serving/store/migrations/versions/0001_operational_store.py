@@ -1,9 +1,4 @@
-"""Operational store: scored declarations, worklists, inspection outcomes, drift reports.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-28
-"""
+"""Operational store: scored declarations, worklists, inspection outcomes, drift reports."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Access and accountability: API keys and the hash-chained consultation log.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-29
-"""
+"""Access and accountability: API keys and the hash-chained consultation log."""
 
 from __future__ import annotations
 

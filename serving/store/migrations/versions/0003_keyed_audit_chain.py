@@ -10,10 +10,6 @@ every checkpoint, so that two stores sharing a checkpoint file do not take each 
 for breaks.
 
 Downgrading drops the marker and the id: keyed records then no longer verify with the old code.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-02
 """
 
 from __future__ import annotations

@@ -3,10 +3,6 @@
 Filled from the first scoring of every declaration already in the store. A declaration whose
 later scorings named another office or lodging time (possible before this revision) keeps
 its first facts; every remit check reads the office from here.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-02
 """
 
 from __future__ import annotations

@@ -5,8 +5,6 @@ the order they were made); an outcome keeps the id of the draw the officer acted
 redraw never changes the selection probability an outcome is weighed with; the performance
 monitor keeps its figures in a table of their own.
 
-Revision ID: 0007
-Revises: 0004 (in this branch; 0006 once the revisions 0005 and 0006 are merged before it)
 Create Date: 2026-12-10
 """
 
@@ -15,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0004"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,219 @@
+"""Live inputs: what the operational store knew about a batch of declarations when it was scored.
+
+The bundle keeps only what training learned. Entity history (per importer, declarant,
+exporter, carrier, vehicle, route, HS heading with origin, transit country: declarations,
+inspections, labelled outcomes and hits per threat, first seen) and watchlist hits change
+every day; the feature builder reads them as a :class:`LiveInputs` for each batch.
+
+Two producers, one meaning ("as of the scoring moment", docs/internals.md):
+
+* serving: :func:`live_from_state` from the rows the store returned for the batch's keys
+  (``history_keys`` / ``features.watchlist.declaration_watchlist_keys`` name them);
+* training: :func:`live_point_in_time` from declarations, labels and the watchlist, each row
+  seeing only events recorded strictly before its own scoring moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.columns import NAT_NS, DeclarationColumns, as_nanoseconds
+from features.entities import ENTITY_KINDS, TRANSIT_COUNTRY, entity_keys
+from features.history import (
+    EntityCounts,
+    HistoryTable,
+    concat_events,
+    count_columns,
+    counts_before,
+    declaration_events,
+    outcome_events,
+)
+from features.route import transit_countries
+from features.watchlist import WatchlistHits, watchlist_entries, watchlist_hits
+
+# Every history "entity kind" the store keeps: the ENTITY_KINDS plus transit countries.
+HISTORY_KINDS: tuple[str, ...] = (*[kind.name for kind in ENTITY_KINDS], TRANSIT_COUNTRY)
+
+
+@dataclass(frozen=True)
+class LiveInputs:
+    """Per declaration of a batch: entity history counts and watchlist hits at scoring time.
+
+    ``counts`` holds one `EntityCounts` per entity kind, row for row with the batch;
+    ``transit`` one row per (declaration, transit country) of
+    ``features.route.transit_countries``, with ``transit_rows`` naming the declaration.
+    """
+
+    counts: dict[str, EntityCounts]
+    transit: EntityCounts
+    transit_rows: np.ndarray
+    watchlist: WatchlistHits
+
+    def take(self, positions: np.ndarray) -> LiveInputs:
+        """The inputs of the declarations at ``positions``, in that order."""
+        positions = np.asarray(positions, dtype=np.int64)
+        counts = {
+            name: EntityCounts(c.columns, c.values[positions], c.first_seen_ns[positions])
+            for name, c in self.counts.items()
+        }
+        order: list[int] = []
+        transit_rows: list[int] = []
+        by_row: dict[int, list[int]] = {}
+        for position, row in enumerate(self.transit_rows.tolist()):
+            by_row.setdefault(row, []).append(position)
+        for new, old in enumerate(positions.tolist()):
+            found = by_row.get(old, [])
+            order.extend(found)
+            transit_rows.extend([new] * len(found))
+        picked = np.array(order, dtype=np.int64)
+        transit = EntityCounts(
+            self.transit.columns, self.transit.values[picked], self.transit.first_seen_ns[picked]
+        )
+        return LiveInputs(
+            counts, transit, np.array(transit_rows, dtype=np.int64), self.watchlist.take(positions)
+        )
+
+
+def history_keys(columns: DeclarationColumns) -> dict[str, list[str]]:
+    """The distinct history keys of a batch per entity kind: what the store looks up."""
+    keys = entity_keys(columns)
+    found = {
+        name: sorted({str(key) for key in keys[name].tolist() if key is not None}) for name in keys
+    }
+    transit = transit_countries(columns)
+    found[TRANSIT_COUNTRY] = sorted({str(country) for country in transit.countries.tolist()})
+    return found
+
+
+def empty_history_state(threats: Sequence[str]) -> pd.DataFrame:
+    """A history state with no entity: columns ``entity``, ``key``, counts, ``first_seen``."""
+    return pd.DataFrame(
+        {
+            "entity": pd.Series([], dtype="str"),
+            "key": pd.Series([], dtype="str"),
+            **{column: pd.Series([], dtype=np.float64) for column in count_columns(threats)},
+            "first_seen": pd.Series([], dtype="datetime64[ns, UTC]"),
+        }
+    )
+
+
+def history_tables(history: pd.DataFrame | None, threats: Sequence[str]) -> dict[str, HistoryTable]:
+    """Per history kind, the rows of a state frame (``entity``, ``key``, the count columns of
+    ``threats``, ``first_seen``; missing counts are zero) as a lookup table."""
+    names = count_columns(threats)
+    if history is None or len(history) == 0:
+        return {name: HistoryTable.empty(names) for name in HISTORY_KINDS}
+    state = history.reindex(columns=["entity", "key", *names, "first_seen"])
+    state[names] = state[names].astype(np.float64).fillna(0.0)
+    kinds = state["entity"].to_numpy(dtype=object)
+    return {name: HistoryTable.of(state[kinds == name], names) for name in HISTORY_KINDS}
+
+
+def live_from_state(
+    columns: DeclarationColumns,
+    threats: Sequence[str],
+    history: pd.DataFrame | Mapping[str, HistoryTable] | None,
+    watchlist: pd.DataFrame | None,
+    scored_ns: np.ndarray,
+) -> LiveInputs:
+    """Live inputs from store rows: ``history`` (a state frame for `history_tables`, or the
+    tables themselves) and candidate watchlist entries
+    (``features.watchlist.WATCHLIST_ENTRY_COLUMNS``). No rows means an empty store: every
+    entity is new and nothing is listed."""
+    names = count_columns(threats)
+    tables = (
+        history_tables(history, threats)
+        if history is None or isinstance(history, pd.DataFrame)
+        else history
+    )
+    empty = HistoryTable.empty(names)
+    keys = entity_keys(columns)
+    counts = {
+        kind.name: tables.get(kind.name, empty).lookup(keys[kind.name]) for kind in ENTITY_KINDS
+    }
+    transit = transit_countries(columns)
+    transit_counts = tables.get(TRANSIT_COUNTRY, empty).lookup(transit.countries)
+    hits = (
+        WatchlistHits.none()
+        if watchlist is None or len(watchlist) == 0
+        else watchlist_hits(columns, watchlist, scored_ns)
+    )
+    return LiveInputs(counts, transit_counts, transit.rows, hits)
+
+
+def no_live(columns: DeclarationColumns, threats: Sequence[str]) -> LiveInputs:
+    """The inputs of an empty store (nothing known, nothing listed)."""
+    scored = np.full(len(columns), NAT_NS, dtype=np.int64)
+    return live_from_state(columns, threats, {}, None, scored)
+
+
+def live_point_in_time(
+    columns: DeclarationColumns,
+    labels: pd.DataFrame,
+    threats: Sequence[str],
+    watchlist: pd.DataFrame | None = None,
+    scored_ns: np.ndarray | None = None,
+) -> LiveInputs:
+    """Training's live inputs: each row sees the events recorded strictly before its scoring
+    moment.
+
+    Args:
+        columns: the declarations, every one of them an event of its entities' history.
+        labels: aligned row for row (features.sources); ``known_at`` is when each outcome
+            became known (a store export gives the moment the store recorded it).
+        watchlist: canonical watchlist, with ``added_at``/``withdrawn_at`` when known.
+        scored_ns: each declaration's scoring moment (int64 ns), which is also when it was
+            recorded; default its ``lodged_at`` (training files: scored when lodged).
+    """
+    labels = labels.reset_index(drop=True)
+    lodged_ns = columns.nanoseconds("lodged_at")
+    moment = lodged_ns if scored_ns is None else np.asarray(scored_ns, dtype=np.int64)
+    names = count_columns(threats)
+    keys = entity_keys(columns)
+    counts = {}
+    for kind in ENTITY_KINDS:
+        events = concat_events(
+            declaration_events(keys[kind.name], lodged_ns, threats, moment),
+            outcome_events(keys[kind.name], labels, threats),
+        )
+        counts[kind.name] = counts_before(keys[kind.name], moment, events, names)
+    transit = transit_countries(columns)
+    transit_events = outcome_events(
+        transit.countries, labels.iloc[transit.rows].reset_index(drop=True), threats
+    )
+    transit_counts = counts_before(transit.countries, moment[transit.rows], transit_events, names)
+    hits = watchlist_hits(columns, watchlist_entries(watchlist), moment)
+    return LiveInputs(counts, transit_counts, transit.rows, hits)
+
+
+def scored_nanoseconds(scored_at: pd.Series | Sequence[object]) -> np.ndarray:
+    """Scoring moments as int64 ns (missing ones stay ``NAT_NS``)."""
+    series = scored_at if isinstance(scored_at, pd.Series) else pd.Series(list(scored_at))
+    return as_nanoseconds(pd.Series(pd.to_datetime(series, utc=True)))
+
+
+def as_served(
+    declarations: pd.DataFrame, labels: pd.DataFrame, timeline: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Labels and scoring moments of a store export (`shiprisk export`'s ``timeline``), for
+    `live_point_in_time`: each outcome known when the store recorded the declaration's first
+    outcome, each declaration scored when the store first scored it.
+
+    Declarations missing from the timeline keep ``known_at`` and are scored at lodging.
+    """
+    by_id = timeline.set_index(timeline["declaration_id"].astype("str"))
+    ids = declarations["declaration_id"].astype("str").to_numpy()
+    recorded = pd.to_datetime(by_id["outcome_recorded_at"], utc=True).reindex(ids)
+    scored = pd.to_datetime(by_id["scored_at"], utc=True).reindex(ids)
+    known = labels["known_at"].astype("datetime64[ns, UTC]").reset_index(drop=True)
+    recorded_series = recorded.astype("datetime64[ns, UTC]").reset_index(drop=True)
+    served = labels.copy()
+    served["known_at"] = recorded_series.fillna(known).to_numpy()
+    scored_at = pd.Series(
+        scored.to_numpy(), index=declarations.index, dtype="datetime64[ns, UTC]"
+    ).fillna(declarations["lodged_at"].astype("datetime64[ns, UTC]"))
+    return served, scored_at

@@ -1,0 +1,1 @@
+"""Live intelligence: the watchlist (and, later, risk profiles), read at scoring time."""
