@@ -19,7 +19,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from features.dataset import load_dataset
@@ -30,13 +29,12 @@ from serving.settings import ServiceSettings
 from tests.serving.access_keys import KeyedClient as TestClient  # one key per role
 from tests.serving.conftest import json_payload
 from tests.serving.test_cli import shiprisk_app
-from tests.training.test_research_format import research_export
+from tests.training.test_research_format import research_config, research_export
 from training.config import load_config
 from training.fit import FitSettings
 from training.pipeline import fit_run
 from training.synthetic import generate
 
-ROOT = Path(__file__).resolve().parents[2]
 SPLIT = {
     "train": ["2024-01-01", "2024-02-29"],
     "valid": ["2024-03-01", "2024-03-25"],
@@ -64,12 +62,7 @@ def research(tmp_path_factory: pytest.TempPathFactory) -> ResearchModel:
     root = tmp_path_factory.mktemp("research")
     generate(root / "synthetic", start="2024-01-01", days=100, seed=5, rows_per_day=100)
     research_export(root / "synthetic", root / "export")
-    config = yaml.safe_load((ROOT / "configs" / "research.yaml").read_text())
-    config["source"]["declarations"] = str(root / "export" / "*.csv")
-    config["split"] = SPLIT
-    config["model"] = TINY_MODEL
-    path = root / "research.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path = research_config(root / "export", root / "research.yaml", split=SPLIT, model=TINY_MODEL)
     training = load_config(path)
     dataset = load_dataset(training.source)
     run = fit_run(training, dataset, FitSettings.from_config(training.model))
@@ -164,20 +157,34 @@ def score_command(research: ResearchModel, source: Path, out: Path, *extra: str)
     return runner.invoke(shiprisk_app(), [*command, *extra])
 
 
+def scored_file(research: ResearchModel, source: Path, out: Path, *extra: str) -> pd.DataFrame:
+    """`score_command` that succeeded, and the file it wrote (CSV or Parquet)."""
+    result = score_command(research, source, out, *extra)
+    assert result.exit_code == 0, result.output
+    if out.suffix == ".parquet":
+        return pd.read_parquet(out)
+    return pd.read_csv(out, dtype={"declaration_id": str})
+
+
+def refused_file(research: ResearchModel, source: Path, out: Path, *extra: str) -> str:
+    """What `score_command` answered when it refused the file (exit code 2)."""
+    result = score_command(research, source, out, *extra)
+    assert result.exit_code == 2, result.output
+    return str(result.output)
+
+
 def test_batch_scoring_reads_an_export_through_the_training_mapping(
     research: ResearchModel, tmp_path: Path
 ) -> None:
     export = tmp_path / "to-score.csv"
     research.export.to_csv(export, index=False)
     out = tmp_path / "scores.parquet"
-    result = score_command(research, export, out, "--config", str(research.config))
-    assert result.exit_code == 0, result.output
-    assert_same_risks(pd.read_parquet(out), research)
+    assert_same_risks(
+        scored_file(research, export, out, "--config", str(research.config)), research
+    )
 
     # The same file without the mapping: its columns are not canonical, and the answer says so.
-    refused = score_command(research, export, out)
-    assert refused.exit_code == 2
-    assert "declaration_id" in refused.output
+    assert "declaration_id" in refused_file(research, export, out)
 
 
 def test_batch_scoring_of_canonical_columns_keeps_the_extra_features(
@@ -186,15 +193,12 @@ def test_batch_scoring_of_canonical_columns_keeps_the_extra_features(
     canonical = tmp_path / "canonical.csv"
     research.canonical.to_csv(canonical, index=False)
     out = tmp_path / "scores.csv"
-    result = score_command(research, canonical, out)
-    assert result.exit_code == 0, result.output
-    assert_same_risks(pd.read_csv(out, dtype={"declaration_id": str}), research)
+    assert_same_risks(scored_file(research, canonical, out), research)
 
     # A file without a column the model reads is refused, naming the column.
     research.canonical.drop(columns="x_tax_type").to_csv(canonical, index=False)
-    refused = score_command(research, canonical, out)
-    assert refused.exit_code == 2
-    assert "x_tax_type" in refused.output and "extra feature column is missing" in refused.output
+    refused = refused_file(research, canonical, out)
+    assert "x_tax_type" in refused and "extra feature column is missing" in refused
 
 
 def test_the_pyfunc_scores_with_the_extra_features(research: ResearchModel) -> None:
