@@ -152,9 +152,11 @@ def test_the_api_reads_a_left_out_extra_feature_as_missing(
 
 
 def score_command(research: ResearchModel, source: Path, out: Path, *extra: str) -> Any:
-    """`shiprisk score` of ``source`` into ``out`` with the research model."""
+    """`shiprisk score` of ``source`` into ``out`` with the research model, reading live
+    inputs from an empty store beside ``out`` (as the API's scores in these tests do)."""
     command = ["score", "-i", str(source), "-o", str(out), "--model", str(research.bundle_dir)]
-    return runner.invoke(shiprisk_app(), [*command, *extra])
+    store = {"SHIPRISK_DATABASE_URL": f"sqlite:///{out.parent / 'batch.db'}"}
+    return runner.invoke(shiprisk_app(), [*command, *extra], env=store)
 
 
 def scored_file(research: ResearchModel, source: Path, out: Path, *extra: str) -> pd.DataFrame:
