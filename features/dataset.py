@@ -58,7 +58,7 @@ class Dataset:
     display_names: dict[str, str] = field(default_factory=dict)
 
 
-def _outcome_threat_flags(outcomes: pd.DataFrame) -> dict[str, pd.Series]:
+def outcome_threat_flags(outcomes: pd.DataFrame) -> dict[str, pd.Series]:
     """Per outcome row, whether it is positive for each outcome-derived threat."""
     return {
         "weapons": outcomes["weapons_found"].astype(bool),
@@ -72,7 +72,7 @@ def _summarise_outcomes(outcomes: pd.DataFrame, threats: Sequence[str]) -> pd.Da
     duty summed, selection reason and probability of the first inspection."""
     ordered = outcomes.sort_values("inspected_at", kind="stable", na_position="last")
     ids = ordered["declaration_id"]
-    flags = _outcome_threat_flags(ordered)
+    flags = outcome_threat_flags(ordered)
     first = ordered.drop_duplicates("declaration_id", keep="first").set_index("declaration_id")
     grouped = ordered.groupby(ids, sort=False)
     summary = pd.DataFrame(
@@ -247,6 +247,50 @@ def _numeric_extras(
     return frame, problems
 
 
+def _mapped_declarations(
+    raw: pd.DataFrame, source: SourceConfig, file: str, *, labels: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame | None, list[Problem]]:
+    """The mapped table, its canonical declarations (None when invalid) and the problems.
+
+    Raises:
+        ConfigError: the mapping names columns the table does not have.
+    """
+    config_problems = mapping_problems(raw, source, file, labels=labels)
+    if config_problems:
+        raise ConfigError(config_problems, source=file)
+    mapped = map_declarations(raw, source)
+    mapped, problems = _numeric_extras(mapped, source.extra_features.numeric, file)
+    extras = tuple(
+        dict.fromkeys(
+            extra_feature_name(c)
+            for c in source.extra_features.categorical + source.extra_features.numeric
+        )
+    )
+    declarations = _validated(
+        problems,
+        validate_declarations,
+        mapped,
+        source=file,
+        extra_columns=extras,
+        date_format=source.date_format,
+    )
+    return mapped, declarations, problems
+
+
+def source_declarations(raw: pd.DataFrame, source: SourceConfig, file: str) -> pd.DataFrame:
+    """A table in the source's own columns as canonical declarations with their ``x_`` extra
+    features: the mapping training applies, for files to score (no label columns needed).
+
+    Raises:
+        ConfigError: the mapping names columns the table does not have.
+        DataValidationError: every problem of the mapped table.
+    """
+    _, declarations, problems = _mapped_declarations(raw, source, file, labels=False)
+    if problems or declarations is None:
+        raise DataValidationError(problems)
+    return declarations
+
+
 def load_dataset(source: SourceConfig) -> Dataset:
     """Read, map and validate every table a source names, then derive the labels.
 
@@ -257,23 +301,9 @@ def load_dataset(source: SourceConfig) -> Dataset:
     threats = resolve_threats(source)
     raw = read_table(source.declarations)
     file = source_name(source.declarations)
-    config_problems = mapping_problems(raw, source, file)
-    if config_problems:
-        raise ConfigError(config_problems, source=file)
-
-    mapped = map_declarations(raw, source)
-    mapped, problems = _numeric_extras(mapped, source.extra_features.numeric, file)
+    mapped, declarations, problems = _mapped_declarations(raw, source, file)
     extra_categorical = tuple(extra_feature_name(c) for c in source.extra_features.categorical)
     extra_numeric = tuple(extra_feature_name(c) for c in source.extra_features.numeric)
-    extras = tuple(dict.fromkeys(extra_categorical + extra_numeric))
-    declarations = _validated(
-        problems,
-        validate_declarations,
-        mapped,
-        source=file,
-        extra_columns=extras,
-        date_format=source.date_format,
-    )
     declared_outcomes = _validated(
         problems, _validate_declared_outcomes, mapped, file, source.date_format
     )

@@ -54,7 +54,7 @@ class CanonicalRecords:
 
     columns: DeclarationColumns
     rows: list[dict[str, Any]]
-    extras: tuple[str, ...] = ()  # extra ``x_`` feature columns, read as numbers
+    extras: tuple[str, ...] = ()  # extra ``x_`` feature columns: numbers or text codes
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -83,7 +83,10 @@ class CanonicalRecords:
             raise ValueError("declarations with different extra feature columns")
         strings, numbers, nanoseconds = {}, {}, {}
         for name in extras:
-            numbers[name] = np.concatenate([part.columns.numbers(name) for part in parts])
+            if all(_numeric_extra(part.columns, name) for part in parts):
+                numbers[name] = np.concatenate([part.columns.numbers(name) for part in parts])
+            else:  # a categorical extra feature (text codes)
+                strings[name] = np.concatenate([part.columns.strings(name) for part in parts])
         arrays = [part.columns for part in parts]
         for spec in DECLARATION_FIELDS:
             if spec.kind in _TEXT_KINDS:
@@ -97,6 +100,12 @@ class CanonicalRecords:
             len(rows), strings=strings, numbers=numbers, nanoseconds=nanoseconds
         )
         return cls(columns, rows, extras)
+
+
+def _numeric_extra(columns: DeclarationColumns, name: str) -> bool:
+    """Whether an extra column of records made from a frame holds numbers (else text)."""
+    frame = columns.frame
+    return frame is None or bool(pd.api.types.is_numeric_dtype(frame[name].dtype))
 
 
 def canonical_records(records: Sequence[Mapping[str, Any]]) -> CanonicalRecords | None:

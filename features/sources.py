@@ -225,8 +225,11 @@ def _missing_column_problem(column: str, role: str, available: Sequence[str], fi
     )
 
 
-def mapping_problems(raw: pd.DataFrame, source: SourceConfig, file: str) -> list[str]:
-    """Every source column the configuration names that the table does not have."""
+def mapping_problems(
+    raw: pd.DataFrame, source: SourceConfig, file: str, *, labels: bool = True
+) -> list[str]:
+    """Every source column the configuration names that the table does not have (label
+    columns left out with ``labels=False``: a file to score has no results yet)."""
     available = [str(c) for c in raw.columns]
     present = set(available)
     problems = []
@@ -243,7 +246,7 @@ def mapping_problems(raw: pd.DataFrame, source: SourceConfig, file: str) -> list
                         column, f"source.extra_features.{kind}", available, file
                     )
                 )
-    for threat, label in source.labels.items():
+    for threat, label in source.labels.items() if labels else ():
         if label.column not in present:
             problems.append(
                 _missing_column_problem(label.column, f"source.labels.{threat}", available, file)

@@ -210,6 +210,16 @@ class ModelBundle:
         # Exact SHAP tables built and the kernel run once here, not on the first request.
         prepare(self.boosters.values())
 
+    @property
+    def extra_features(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The ``x_`` columns the builder reads: (categorical, numeric); empty without
+        ``source.extra_features``. Scoring paths conform their input to these
+        (`features.extras.conform_extras`)."""
+        return (
+            tuple(getattr(self.builder, "extra_categorical", ())),
+            tuple(getattr(self.builder, "extra_numeric", ())),
+        )
+
     # -- scoring ---------------------------------------------------------------------------
 
     def matrix(

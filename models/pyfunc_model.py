@@ -32,9 +32,11 @@ class ShipriskPyfuncModel(PythonModel):
         optional field arrive without its column, and raw values (dates as text, WCO digits)
         become canonical before the features are computed.
         """
-        from features.validation import validate_declarations
+        from features.extras import validated_for_model
 
-        return self.bundle.risk_frame(validate_declarations(model_input))
+        # The model's extra ``x_`` features are read by kind; one left out is a missing value.
+        declarations = validated_for_model(model_input, self.bundle.extra_features)
+        return self.bundle.risk_frame(declarations)
 
 
 set_model(ShipriskPyfuncModel())

@@ -30,6 +30,7 @@ from serving.lifespan import lifespan
 from serving.limits import RequestLimits
 from serving.metrics import RequestMetrics, ServiceMetrics
 from serving.model.holder import BundleLoader, ModelHolder, registry_loader
+from serving.model.performance import PerformanceMonitor, performance_settings
 from serving.routes import include_routes
 from serving.scoring.queue import ScoringQueue
 from serving.settings import ServiceSettings
@@ -84,6 +85,9 @@ def create_app(
         scoring,
         policy,
         AuditLog(audit_key, settings.checkpoint_path(settings.data_dir)),
+        performance=PerformanceMonitor(
+            performance_settings(settings), refresh_seconds=settings.monitor_refresh_seconds
+        ),
     )
     add_error_handlers(app)
     include_routes(app)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from serving.inspections.service import OperationsPolicy
     from serving.metrics import ServiceMetrics
     from serving.model.holder import ModelHolder
+    from serving.model.performance import PerformanceMonitor
     from serving.scoring.queue import ScoringQueue
     from serving.settings import ServiceSettings
     from serving.store.database import Store
@@ -79,6 +80,18 @@ class LoadedModel:
         return f"{self.name}/{self.version}"
 
 
+RiskBasis = Literal["all_declarations", "inspected_only"]
+RISK_BASES: tuple[RiskBasis, ...] = ("all_declarations", "inspected_only")
+
+
+def risk_basis(metadata: Mapping[str, Any]) -> RiskBasis:
+    """What a bundle's risks are a rate of (its ``risk_basis`` metadata): ``all_declarations``
+    when training corrected for selection bias, else ``inspected_only`` (also for bundles
+    trained before the key existed, whose calibration never corrected)."""
+    value = metadata.get("risk_basis")
+    return next((basis for basis in RISK_BASES if basis == value), "inspected_only")
+
+
 # -- the app state -----------------------------------------------------------------------------
 
 
@@ -95,6 +108,7 @@ class ServiceState:
     store: Store | None = None  # the operational store, opened by the lifespan
     store_error: str | None = "not opened yet"
     audit_error: str | None = None  # why the last consultation record failed, until one works
+    performance: PerformanceMonitor | None = None  # hit-rate figures refreshed after outcomes
 
 
 def current_model(state: ServiceState) -> LoadedModel:

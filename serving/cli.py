@@ -19,6 +19,7 @@ from serving.console import ModelUri, console, err, fail
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from features.sources import SourceConfig
     from serving.settings import ServiceSettings
     from serving.store.database import Store
 
@@ -90,7 +91,11 @@ def serve(
 def score(
     input_path: Annotated[
         Path,
-        typer.Option("--input", "-i", help="Declarations, CSV or Parquet (canonical columns)."),
+        typer.Option(
+            "--input",
+            "-i",
+            help="Declarations, CSV or Parquet: canonical columns, or the export's own with --config.",
+        ),
     ],
     output_path: Annotated[
         Path, typer.Option("--output", "-o", help="Scores, CSV or Parquet (by extension).")
@@ -117,10 +122,20 @@ def score(
     partition_size: Annotated[
         str, typer.Option(help="With --dask: input bytes per partition (e.g. 64MiB).")
     ] = "64MiB",
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Training configuration whose source mapping reads the input: a file in the "
+            "export's own columns, mapped as for training (its file paths are not read).",
+        ),
+    ] = None,
 ) -> None:
     """Score a file of declarations in chunks, with the same results as the API."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from features.config_file import load_source_config
+    from features.sources import ConfigError
     from features.validation import DataValidationError
     from serving.model.holder import ModelLoadError, local_loader, registry_loader
     from serving.scoring.batch import BatchInputError, file_format, score_file
@@ -129,6 +144,10 @@ def score(
 
     settings = ServiceSettings()
     model_uri = model or settings.model_uri
+    try:
+        source = None if config is None else load_source_config(config)
+    except ConfigError as error:
+        raise fail(str(error)) from None
     scheduler = dask or settings.dask_scheduler
     if scheduler:
         _score_on_dask(
@@ -139,6 +158,7 @@ def score(
             settings,
             top_k,
             partition_size,
+            source,
         )
         return
     try:
@@ -186,9 +206,10 @@ def score(
                 num_threads=settings.lightgbm_threads(),
                 chunk_rows=chunk_rows,
                 on_chunk=advance,
+                source=source,
                 store=store,
             )
-        except (BatchInputError, DataValidationError) as error:
+        except (BatchInputError, ConfigError, DataValidationError) as error:
             raise fail(str(error)) from None
         finally:
             store.close()
@@ -207,10 +228,13 @@ def _score_on_dask(
     settings: ServiceSettings,
     top_k: int,
     partition_size: str,
+    mapping: SourceConfig | None,
 ) -> None:
-    """`score --dask`: the bundle verified here, sent to the workers, mapped over partitions."""
+    """`score --dask`: the bundle verified here, sent to the workers, mapped over partitions
+    (in the export's own columns when ``mapping``, a configuration's `source`, is given)."""
     import tempfile
 
+    from features.sources import ConfigError
     from features.validation import DataValidationError
     from models.cluster import dask_client
     from models.manifest import MANIFEST_FILE
@@ -255,8 +279,9 @@ def _score_on_dask(
                     top_k=top_k,
                     partition_size=partition_size,
                     database_url=database_url,
+                    mapping=mapping,
                 )
-        except (BatchInputError, DataValidationError, ValueError, OSError) as error:
+        except (BatchInputError, ConfigError, DataValidationError, ValueError, OSError) as error:
             raise fail(str(error)) from None
     lanes = ", ".join(f"{lane} {count:,}" for lane, count in sorted(summary.lanes.items()))
     console.print(

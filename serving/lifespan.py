@@ -33,6 +33,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await to_thread.run_sync(state.scoring.stop)
         state.scoring.store = None
+        if state.performance is not None:
+            await to_thread.run_sync(state.performance.stop)
         if state.store is not None:
             state.store.close()
             state.store = None

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter as Tally
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -73,6 +74,79 @@ class ServiceMetrics:
             "1 while a verified model is being served, else 0.",
             registry=self.registry,
         )
+
+        # Performance in production (serving.model.performance), from the newest stored report.
+        self.hit_rate = Gauge(
+            "shiprisk_hit_rate",
+            "Share of inspections with outcomes that found the threat, by selection (model, "
+            "random) and period (window: the monitored weeks; last_week).",
+            ("threat", "selection", "period"),
+            registry=self.registry,
+        )
+        self.random_hit_rate_bound = Gauge(
+            "shiprisk_random_hit_rate_bound",
+            "Bounds of the 95% Wilson interval of the random picks' hit rate.",
+            ("threat", "bound", "period"),
+            registry=self.registry,
+        )
+        self.estimated_rate = Gauge(
+            "shiprisk_estimated_rate",
+            "Horvitz-Thompson estimate of the threat's rate over all declarations, each "
+            "inspection weighed by the selection probability of the draw it followed.",
+            ("threat", "period"),
+            registry=self.registry,
+        )
+        self.monitored_inspections = Gauge(
+            "shiprisk_monitored_inspections",
+            "Inspections with outcomes in the monitoring window, by selection and period.",
+            ("selection", "period"),
+            registry=self.registry,
+        )
+        self.performance_state = Gauge(
+            "shiprisk_performance_state",
+            "1 for each threat's current state: ok, alert (model picks do not beat random "
+            "picks, or the hit rate fell), insufficient_data.",
+            ("threat", "state"),
+            registry=self.registry,
+        )
+        self.performance_computed = Gauge(
+            "shiprisk_performance_computed_timestamp_seconds",
+            "When the performance figures shown were computed (Unix time).",
+            registry=self.registry,
+        )
+        self.performance_report: int | None = None  # the stored report the gauges show
+
+    def show_performance(self, report_id: int, summary: Mapping[str, Any]) -> None:
+        """Set the performance gauges from one stored report (its figures replace the last)."""
+        for gauge in (
+            self.hit_rate,
+            self.random_hit_rate_bound,
+            self.estimated_rate,
+            self.monitored_inspections,
+            self.performance_state,
+        ):
+            gauge.clear()
+        for threat, figures in summary.get("threats", {}).items():
+            self.performance_state.labels(threat, figures["state"]).set(1)
+            periods = {"window": figures["window"]}
+            if figures["weeks"]:
+                periods["last_week"] = figures["weeks"][-1]
+            for period, values in periods.items():
+                for selection in ("model", "random"):
+                    picks = values[selection]
+                    self.monitored_inspections.labels(selection, period).set(picks["n"])
+                    if picks["rate"] is not None:
+                        self.hit_rate.labels(threat, selection, period).set(picks["rate"])
+                for bound, value in zip(
+                    ("lower", "upper"), values["random"]["interval"] or (), strict=False
+                ):
+                    self.random_hit_rate_bound.labels(threat, bound, period).set(value)
+                if values["estimated_rate"] is not None:
+                    self.estimated_rate.labels(threat, period).set(values["estimated_rate"])
+        computed = summary.get("computed_at")
+        if computed:
+            self.performance_computed.set(datetime.fromisoformat(computed).timestamp())
+        self.performance_report = report_id
 
     def observe_request(
         self, route: str, method: str, status: int, model_version: str | None, seconds: float

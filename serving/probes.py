@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from serving.base import MODEL_VERSION_HEADER
 from serving.deps import State
 from serving.metrics import CONTENT_TYPE_LATEST
+from serving.model.performance import show_newest
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["probes"])
 
@@ -48,5 +54,10 @@ def readyz(state: State) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response)
 def metrics(state: State) -> Response:
-    """Prometheus metrics of this instance."""
+    """Prometheus metrics of this instance, with the newest performance figures of the store."""
+    if state.store is not None:
+        try:
+            show_newest(state.store, state.metrics)
+        except SQLAlchemyError as error:  # the figures stay as they were; the scrape answers
+            log.warning("performance figures not read: %s", type(error).__name__)
     return Response(state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

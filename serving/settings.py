@@ -17,6 +17,7 @@ from serving.access.settings import AccessSettings
 from serving.base import MAX_REQUEST_ITEMS
 from serving.exchange.settings import ExchangeSettings
 from serving.inspections.worklist import DEFAULT_EXPLORATION_SHARE, DEFAULT_SEVERITY
+from serving.model.settings import MonitorSettings
 from serving.store.database import DATABASE_FILE
 
 DEFAULT_MODEL_URI = "models:/shiprisk@champion"
@@ -24,9 +25,9 @@ DEFAULT_DATABASE_URL = "sqlite:///data/shiprisk.db"
 MEBIBYTE = 1024 * 1024
 
 
-class ServiceSettings(AccessSettings, ExchangeSettings):
-    """What the service loads, the limits it enforces on requests, its access settings and
-    those of the exchange with partner agencies."""
+class ServiceSettings(AccessSettings, ExchangeSettings, MonitorSettings):
+    """What the service loads, the limits it enforces on requests, its access settings,
+    those of the exchange with partner agencies and of the performance monitor."""
 
     model_config = SettingsConfigDict(env_prefix="SHIPRISK_", extra="ignore")
 

@@ -10,16 +10,15 @@ its folder and reports every problem at once as one `features.sources.ConfigErro
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, Self
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from features.config_file import read_config_document, resolve_path, with_resolved_paths
 from features.sources import ConfigError, ExtraFeatures, LabelColumn, SourceConfig, did_you_mean
 from models.lanes import validated_capacity
 
@@ -196,43 +195,19 @@ def _describe_config_error(error: Mapping[str, Any]) -> str:
     return f"{location}: {message}"
 
 
-def _resolve(path: str | None, folder: Path) -> str | None:
-    if path is None:
-        return None
-    candidate = Path(path).expanduser()
-    return os.path.normpath(candidate if candidate.is_absolute() else folder / candidate)
-
-
 def load_config(path: str | Path) -> TrainingConfig:
     """Read a YAML training configuration; data paths are relative to the file's folder."""
     path = Path(path)
-    name = str(path)
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(
-            [f"cannot read the file: {error.strerror or error}"], source=name
-        ) from error
-    except yaml.YAMLError as error:
-        raise ConfigError([f"not valid YAML: {error}"], source=name) from error
-    if not isinstance(document, dict):
-        raise ConfigError(
-            ["the file must hold a mapping with 'source' and 'split' sections"], source=name
-        )
+    document = read_config_document(path)
     try:
         config = TrainingConfig.model_validate(document)
     except ValidationError as error:
         problems = [_describe_config_error(e) for e in error.errors()]
-        raise ConfigError(problems, source=name) from error
+        raise ConfigError(problems, source=str(path)) from error
     folder = path.resolve().parent
-    source = config.source.model_copy(
-        update={
-            "declarations": _resolve(config.source.declarations, folder),
-            "outcomes": _resolve(config.source.outcomes, folder),
-            "watchlist": _resolve(config.source.watchlist, folder),
-        }
-    )
     features = config.features.model_copy(
-        update={"word_lists": [_resolve(file, folder) for file in config.features.word_lists]}
+        update={"word_lists": [resolve_path(file, folder) for file in config.features.word_lists]}
     )
-    return config.model_copy(update={"source": source, "features": features})
+    return config.model_copy(
+        update={"source": with_resolved_paths(config.source, folder), "features": features}
+    )

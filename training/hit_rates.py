@@ -9,7 +9,6 @@ window: each inspected hit counts ``1 / probability`` declarations.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -18,47 +17,9 @@ import numpy as np
 import pandas as pd
 
 from features.schema import label_column
+from models.estimates import RateEstimate, horvitz_thompson_rate
 
-
-@dataclass(frozen=True)
-class RateEstimate:
-    """A Horvitz-Thompson estimate of a rate, with its standard error."""
-
-    rate: float
-    standard_error: float
-
-
-def horvitz_thompson_rate(
-    hits: np.ndarray, probabilities: np.ndarray, population: int
-) -> RateEstimate:
-    """Estimated share of positives among ``population`` declarations from a probability sample.
-
-    Args:
-        hits: 0/1 outcome of each inspected declaration.
-        probabilities: inclusion probability of each (0 < p <= 1).
-        population: number of declarations the sample was drawn from.
-
-    The standard error is the Poisson-sampling variance ``sum((1 - p) / p^2 * y^2)`` with
-    ``y^2`` replaced by its expectation ``r (1 - r)``, ``r`` the weighted hit rate of the
-    uncertain picks: with rare threats a few random hits would otherwise give intervals far
-    too narrow (or none at all). Certain picks (p = 1) add no sampling variance.
-    """
-    y = np.asarray(hits, dtype=float)
-    p = np.asarray(probabilities, dtype=float)
-    if y.shape != p.shape:
-        raise ValueError(f"{y.shape[0]} hits but {p.shape[0]} probabilities")
-    if population <= 0:
-        raise ValueError(f"population must be positive, got {population}")
-    if np.any(~np.isfinite(p) | (p <= 0) | (p > 1)):
-        raise ValueError("every selection probability must lie in (0, 1]")
-    total = float(np.sum(y / p))
-    uncertain = p < 1
-    variance = 0.0
-    if uncertain.any():
-        weights = 1.0 / p[uncertain]
-        rate = float(np.sum(y[uncertain] * weights) / np.sum(weights))
-        variance = float(np.sum((1.0 - p[uncertain]) * weights**2) * rate * (1.0 - rate))
-    return RateEstimate(total / population, math.sqrt(variance) / population)
+__all__ = ["HitRates", "RateEstimate", "hit_rates", "horvitz_thompson_rate"]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from features.i18n import DEFAULT_LOCALE, language_tag
@@ -25,6 +26,7 @@ from serving.deps import (
     CurrentCaller,
     OperationalStore,
     Policy,
+    State,
     justification,
     write_with_record,
 )
@@ -36,6 +38,7 @@ from serving.inspections.schemas import (
     Worklist,
     outcomes_frame,
 )
+from serving.store.repository import WorklistDrawTaken
 
 MAX_CAPACITY = 10_000
 
@@ -84,7 +87,14 @@ def get_declaration(
 @router.get(
     "/worklist",
     response_model=Worklist,
-    responses={**_NO_JUSTIFICATION, **_STORE_DOWN},
+    responses={
+        409: {
+            "model": ErrorResponse,
+            "description": "another worklist of the office and day was drawn at the same moment",
+        },
+        **_NO_JUSTIFICATION,
+        **_STORE_DOWN,
+    },
     dependencies=[Depends(justification)],
 )
 def get_worklist(
@@ -101,8 +111,20 @@ def get_worklist(
     """Declarations to inspect at an office on a day: top expected harm plus random picks."""
     refuse_office(caller, office_id)
     drawn = service.worklist(store, office_id, day, capacity, policy)
-    if drawn.write is not None:  # a new draw: recorded with the request's record
-        write_with_record(request.scope, store, drawn.write)
+    write = drawn.write
+    if write is not None:  # a new draw: recorded with the request's record
+
+        def record(session: Session) -> None:
+            try:
+                write(session)
+            except WorklistDrawTaken:
+                raise HTTPException(
+                    status_code=409,
+                    detail="another worklist of this office and day was drawn at the same "
+                    "moment: ask again",
+                ) from None
+
+        write_with_record(request.scope, store, record)
     return drawn.worklist
 
 
@@ -115,28 +137,47 @@ def get_worklist(
             "description": "a declaration never scored, or outside the key's remit",
         },
         400: {"model": ErrorResponse, "description": "the body is not JSON"},
-        409: {"model": ErrorResponse, "description": "differs from a recorded outcome"},
+        409: {
+            "model": ErrorResponse,
+            "description": "differs from a recorded outcome, or from the pick of the worklist "
+            "draw it names",
+        },
         422: {"model": ErrorResponse, "description": "field path and what was expected"},
         **_STORE_DOWN,
     },
 )
 def post_outcomes(
-    payload: OutcomeRequest, store: OperationalStore, caller: CurrentCaller, request: Request
+    payload: OutcomeRequest,
+    store: OperationalStore,
+    caller: CurrentCaller,
+    request: Request,
+    state: State,
 ) -> OutcomeResponse:
     """Record inspection outcomes: all of them, or none when one is wrong."""
     hide_unseen_declarations(
         caller, store, [outcome.declaration_id for outcome in payload.outcomes], "outcomes"
     )
     try:
-        written, write = service.planned_outcomes(store, outcomes_frame(payload.outcomes))
+        written, write = service.planned_outcomes(
+            store,
+            outcomes_frame(payload.outcomes),
+            draws=[outcome.draw_version for outcome in payload.outcomes],
+        )
     except service.OutcomesRejected as error:
         raise outcomes_refused(error) from None
+
+    monitor = state.performance
 
     def record(session: Session) -> None:
         try:
             write(session)
         except service.OutcomesRejected as error:  # recorded in between: 409, nothing kept
             raise outcomes_refused(error) from None
+        if written.recorded and monitor is not None:
+            # hit rates recomputed soon, in a thread, once the outcomes are committed
+            event.listen(
+                session, "after_commit", lambda _: monitor.outcomes_recorded(store), once=True
+            )
 
     write_with_record(request.scope, store, record)
     return OutcomeResponse(recorded=written.recorded, already_recorded=written.already_recorded)
@@ -159,7 +200,9 @@ def outcomes_refused(error: service.OutcomesRejected) -> HTTPException:
                 for problem in error.problems
             ],
         )
-    conflict = all(p.column == "inspected_at" and "already" in p.message for p in error.problems)
+    conflict = error.draw or all(
+        p.column == "inspected_at" and "already" in p.message for p in error.problems
+    )
     return HTTPException(
         status_code=409 if conflict else 422,
         detail=[

@@ -46,6 +46,15 @@ class Outcome(BaseModel):
     additional_duty_eur: Annotated[float | None, RULE["additional_duty_eur"]] = None
     concealment: Annotated[str | None, RULE["concealment"]] = None
     notes: Annotated[str | None, RULE["notes"]] = None
+    draw_version: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="the worklist draw the officer acted on, by its version (GET "
+        "/v1/worklist's version; the declaration's office and day name the worklist): its "
+        "pick gives the selection reason and probability; when absent, the draw in force at "
+        "inspected_at",
+    )
 
 
 # A realistic request, shown in the OpenAPI document (its declaration is the example of
@@ -88,7 +97,8 @@ class OutcomeResponse(BaseModel):
 
 
 def outcomes_frame(outcomes: list[Outcome]) -> pd.DataFrame:
-    """The raw frame `validate_outcomes` reads, canonical columns in order."""
+    """The raw frame `validate_outcomes` reads, canonical columns in order (the draw each
+    outcome names is passed beside it)."""
     records = [outcome.model_dump(mode="json") for outcome in outcomes]
     return pd.DataFrame.from_records(records, columns=list(OUTCOME_COLUMNS))
 
@@ -109,6 +119,11 @@ class OutcomeOut(BaseModel):
     concealment: str | None
     notes: str | None
     recorded_at: datetime
+    draw_version: int | None = Field(
+        None,
+        description="the version of the worklist draw this inspection followed (none outside "
+        "worklists)",
+    )
 
 
 class StoredScore(BaseModel):
@@ -150,8 +165,13 @@ class WorklistPick(BaseModel):
 
 
 class Worklist(BaseModel):
-    """Declarations to inspect at an office on a day, within its capacity."""
+    """Declarations to inspect at an office on a day, within its capacity: one draw."""
 
+    version: int = Field(
+        description="this draw, the nth of the office's day: name it as draw_version in the "
+        "outcomes of its picks (POST /v1/outcomes); scoring new declarations draws again, and "
+        "earlier draws keep their picks and probabilities"
+    )
     office_id: str
     date: date
     capacity: int

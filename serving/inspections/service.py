@@ -42,7 +42,7 @@ from serving.inspections.worklist import (
 )
 from serving.store import intelligence, repository
 from serving.store.database import Store
-from serving.store.tables import ScoredDeclaration, WorklistRun
+from serving.store.tables import InspectionOutcome, ScoredDeclaration, WorklistRun
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,7 @@ def declaration_detail(store: Store, declaration_id: str) -> DeclarationDetail |
             return None
         latest = history[-1]
         outcomes = repository.outcomes_of(session, declaration_id)
+        versions = repository.draw_versions(session, [o.draw_id for o in outcomes])
         lodged = repository.lodged_offices(session, [declaration_id])
         return DeclarationDetail(
             declaration_id=declaration_id,
@@ -79,14 +80,21 @@ def declaration_detail(store: Store, declaration_id: str) -> DeclarationDetail |
             declaration=latest.declaration,
             latest=_stored_score(latest),
             times_scored=len(history),
-            outcomes=[
-                OutcomeOut.model_validate(outcome, from_attributes=True) for outcome in outcomes
-            ],
+            outcomes=[_outcome_out(outcome, versions) for outcome in outcomes],
         )
+
+
+def _outcome_out(outcome: InspectionOutcome, versions: Mapping[int, int]) -> OutcomeOut:
+    """A stored outcome as answered, with the version of the draw it followed."""
+    answer = OutcomeOut.model_validate(outcome, from_attributes=True)
+    if outcome.draw_id is not None:
+        answer.draw_version = versions.get(outcome.draw_id)
+    return answer
 
 
 def _worklist_view(run: WorklistRun, scores: Mapping[str, ScoredDeclaration]) -> Worklist:
     return Worklist(
+        version=run.version,
         office_id=run.office_id,
         date=run.day,
         capacity=run.capacity,
@@ -135,9 +143,15 @@ def worklist(
 
     Asking again returns the recorded picks; when declarations were scored since, a new
     worklist is drawn over all of them (the seed is the office and day, so the draw is
-    reproducible) and recorded beside the earlier one.
+    reproducible) and recorded as the next version beside the earlier ones, which keep their
+    picks and probabilities for the outcomes that follow them.
     """
     with store.sessions() as session:
+        # The version a new draw answers with, read first: a draw stored after this read is
+        # found below or drew the same version; one stored between the two reads would
+        # otherwise be drawn again under the next version (PostgreSQL reads each statement
+        # as of its start), and its identical insert could not be answered.
+        version = repository.next_worklist_version(session, office_id, day)
         candidates = repository.day_candidates(session, office_id, day)
         scores = {row.declaration_id: row for row in candidates}
         digest = repository.pool_digest(scores)
@@ -162,6 +176,7 @@ def worklist(
             pool_size=len(candidates),
             digest=digest,
             picks=picks,
+            version=version,
             created_at=at,
         )
 
@@ -190,11 +205,17 @@ class OutcomesRejected(ValueError):
     """Outcomes that did not validate or conflict with stored ones; nothing was stored."""
 
     def __init__(
-        self, problems: Sequence[OutcomeProblem], *, conflict: bool = False, unknown: bool = False
+        self,
+        problems: Sequence[OutcomeProblem],
+        *,
+        conflict: bool = False,
+        unknown: bool = False,
+        draw: bool = False,
     ) -> None:
         self.problems = list(problems)
         self.conflict = conflict  # True: repeats of stored outcomes with other values
         self.unknown = unknown  # True: only outcomes for declarations never scored
+        self.draw = draw  # True: outcomes that do not match the worklist draw they name
         super().__init__("; ".join(p.message for p in self.problems))
 
 
@@ -210,7 +231,11 @@ def _outcome_problems(error: DataValidationError) -> list[OutcomeProblem]:
 
 
 def planned_outcomes(
-    store: Store, raw: pd.DataFrame, *, source: str = "request"
+    store: Store,
+    raw: pd.DataFrame,
+    *,
+    source: str = "request",
+    draws: Sequence[int | None] | None = None,
 ) -> tuple[repository.OutcomeWrite, Callable[[Session], object]]:
     """Validate outcomes against the store; what recording them does, and the write that
     records them all or none (for the route to leave to its record's transaction).
@@ -218,10 +243,15 @@ def planned_outcomes(
     The counts come from the same write, tried in a transaction rolled back; the write itself
     checks again when it runs, so an outcome recorded in between is still a conflict.
 
+    Args:
+        draws: per outcome, the version of the worklist draw the officer acted on (None: the
+            draw in force when it was inspected, if a worklist picked it).
+
     Raises:
-        OutcomesRejected: malformed values, unknown declaration ids, or a repeat of a stored
-            outcome with different values (also from the write); the problems name rows and
-            fields, never values.
+        OutcomesRejected: malformed values, unknown declaration ids, a draw that did not pick
+            the declaration (or another reason or probability than its pick), or a repeat of
+            a stored outcome with different values (also from the write); the problems name
+            rows and fields, never values.
     """
     with store.sessions() as session:
         ids = raw["declaration_id"].dropna().astype(str).tolist()
@@ -237,9 +267,24 @@ def planned_outcomes(
             try:
                 # which declarations had an outcome before: only a first outcome changes history
                 already = intelligence.declarations_with_outcomes(db, outcomes["declaration_id"])
-                written = repository.record_outcomes(db, outcomes)
+                written = repository.record_outcomes(db, outcomes, draws=draws)
                 intelligence.count_outcomes(db, outcomes, already)
                 return written
+            except repository.OutcomeDrawError as error:
+                raise OutcomesRejected(
+                    [
+                        OutcomeProblem(
+                            row,
+                            column,
+                            message,
+                            "name the draw whose worklist listed the declaration (version of "
+                            "GET /v1/worklist), and leave selection_reason and "
+                            "selection_probability empty or as that pick gives them",
+                        )
+                        for row, column, message in error.mismatches
+                    ],
+                    draw=True,
+                ) from None
             except repository.OutcomeConflictError as error:
                 raise OutcomesRejected(
                     [
@@ -264,10 +309,14 @@ def planned_outcomes(
 
 
 def record_outcomes(
-    store: Store, raw: pd.DataFrame, *, source: str = "request"
+    store: Store,
+    raw: pd.DataFrame,
+    *,
+    source: str = "request",
+    draws: Sequence[int | None] | None = None,
 ) -> repository.OutcomeWrite:
     """`planned_outcomes` committed at once, for callers without a consultation record."""
-    written, write = planned_outcomes(store, raw, source=source)
+    written, write = planned_outcomes(store, raw, source=source, draws=draws)
     with store.transaction() as session:
         write(session)
     return written

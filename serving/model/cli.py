@@ -5,9 +5,10 @@ Heavy imports stay inside the command function so that `shiprisk --help` is fast
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -28,8 +29,15 @@ def monitor(
     database_url: Annotated[
         str | None, typer.Option(help="Operational store (default SHIPRISK_DATABASE_URL).")
     ] = None,
+    weeks: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Weeks of outcomes for the hit rates (default SHIPRISK_MONITOR_WEEKS)."
+        ),
+    ] = None,
 ) -> None:
-    """Compare recent scoring with the training window: PSI per feature and score, lane shares.
+    """Hit rates of stored outcomes (model picks against random picks, per threat and week),
+    then recent scoring against the training window: PSI per feature and score, lane shares.
 
     The training window's figures come from the model itself (kept at training), so no
     training data is read.
@@ -38,10 +46,19 @@ def monitor(
     from models.registry import log_monitoring_report
     from serving.model.holder import registry_loader
     from serving.model.monitor import NoRecentScores, drift_check
+    from serving.model.performance import performance_check, performance_settings
     from serving.settings import ServiceSettings, store_url
     from serving.store.database import Store
 
     settings = ServiceSettings()
+    if weeks is not None:
+        settings = settings.model_copy(update={"monitor_weeks": weeks})
+    store = Store.open(store_url(database_url))
+    try:
+        performance = performance_check(store, performance_settings(settings))
+    finally:
+        store.close()
+    show_performance(performance)
     model_uri = model or settings.model_uri
     try:
         bundle, name, version = registry_loader(settings.resolved_tracking_uri())(model_uri)
@@ -70,3 +87,33 @@ def monitor(
     console.print(f"drift report in {directory} (MLflow run {run_id})", highlight=False)
     for alert in summary.alerts or ["no major shift"]:
         console.print(f"  {alert}", highlight=False)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def show_performance(summary: Mapping[str, Any]) -> None:
+    """Print the performance figures: per threat, the window's hit rates and its state."""
+    window = summary["window"]
+    if not summary["inspections"]:
+        console.print("performance: no outcomes recorded yet", highlight=False)
+        return
+    console.print(
+        f"performance over {window['weeks']} week(s), {window['start']} to {window['end']} "
+        f"({summary['inspections']} inspected declarations):",
+        highlight=False,
+    )
+    for threat, figures in summary["threats"].items():
+        values = figures["window"]
+        model, random_picks = values["model"], values["random"]
+        interval = random_picks["interval"]
+        shown = "" if interval is None else f" [{interval[0]:.1%}, {interval[1]:.1%}]"
+        console.print(
+            f"  {threat}: model picks {_percent(model['rate'])} of {model['n']}, random picks "
+            f"{_percent(random_picks['rate'])} of {random_picks['n']}{shown}, estimated rate "
+            f"{_percent(values['estimated_rate'])}: {figures['state']}",
+            highlight=False,
+        )
+    for alert in summary["alerts"]:
+        console.print(f"  alert: {alert}", highlight=False)

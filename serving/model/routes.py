@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response
 
-from serving.base import MODEL_VERSION_HEADER, ErrorResponse, ModelRef
+from serving.base import MODEL_VERSION_HEADER, ErrorResponse, ModelRef, risk_basis
 from serving.deps import ServedModel, State
 from serving.model.heap import settle_heap
 from serving.model.holder import ModelLoadError
 from serving.model.monitor import latest_drift
+from serving.model.performance import latest_performance
 from serving.model.schemas import ModelInfo, ReloadResponse
 
 router = APIRouter(prefix="/v1", tags=["model"])
@@ -29,10 +30,12 @@ def model_info(response: Response, model: ServedModel, state: State) -> ModelInf
         model_uri=model.uri,
         loaded_at=model.loaded_at,
         threats=list(model.bundle.threats),
+        risk_basis=risk_basis(metadata),
         training_window=dict(metadata.get("training_window") or {}),
         metrics=dict(metadata.get("metrics") or {}),
         importance=dict(metadata.get("importance") or {}),
         drift=None if state.store is None else latest_drift(state.store),
+        performance=None if state.store is None else latest_performance(state.store),
     )
 
 

@@ -1,8 +1,9 @@
 """Batch scoring of declaration files of any size, with the same results as the API.
 
 A CSV or Parquet file is read in chunks (pandas ``read_csv(chunksize=)``,
-``ParquetFile.iter_batches``), each chunk validated by `features.validation` and scored by the
-bundle exactly as POST /v1/scores does (`ScoreResult.from_scored`), and written out at once,
+``ParquetFile.iter_batches``), each chunk validated by `features.validation` (after the
+training configuration's column mapping, for a file in an export's own columns) and scored by
+the bundle exactly as POST /v1/scores does (`ScoreResult.from_scored`), and written out at once,
 so memory stays flat whatever the file size. Output goes to a temporary file beside the
 target and is renamed into place only when every chunk succeeded.
 
@@ -23,7 +24,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.validation import DataValidationError, validate_declarations
+from features.dataset import source_declarations
+from features.extras import conform_extras, validated_for_model
+from features.sources import SourceConfig
+from features.validation import DataValidationError
 from models.bundle import ModelBundle
 from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_reasons
 from serving.scoring.profiles import profile_decisions, with_profiles
@@ -130,6 +134,18 @@ def shifted(error: DataValidationError, source: str, offset: int) -> DataValidat
     )
 
 
+def _declarations(
+    raw: pd.DataFrame, bundle: ModelBundle, name: str, source: SourceConfig | None
+) -> pd.DataFrame:
+    """A chunk as the model reads it: mapped when a source mapping is given, validated, and
+    with every extra feature the model reads (a column it lacks is a problem)."""
+    if source is None:
+        return validated_for_model(raw, bundle.extra_features, source=name, required=True)
+    categorical, numeric = bundle.extra_features
+    mapped = source_declarations(raw, source, name)
+    return conform_extras(mapped, categorical, numeric, source=name, required=True)
+
+
 def score_chunk(
     raw: pd.DataFrame,
     bundle: ModelBundle,
@@ -140,6 +156,7 @@ def score_chunk(
     top_k: int = 5,
     num_threads: int = 1,
     store: Store | None = None,
+    mapping: SourceConfig | None = None,
 ) -> pd.DataFrame:
     """One raw chunk validated and scored as POST /v1/scores scores it: the result frame.
 
@@ -147,10 +164,13 @@ def score_chunk(
     reads them, at this moment (None: an empty store); watchlist and profile hits become
     reasons, and a matching profile's lane comes first.
 
+    ``mapping``: the `source` section of a training configuration when the chunk is in the
+    export's own columns (see `score_file`).
+
     Raises:
         DataValidationError: the chunk does not validate; rows are numbered within it.
     """
-    declarations = validate_declarations(raw, source=source)
+    declarations = _declarations(raw, bundle, source, mapping)
     live = None if store is None else read_batch(store, declarations, bundle.builder.threats)
     scored = bundle.score(
         declarations,
@@ -183,6 +203,7 @@ def score_file(
     num_threads: int = 1,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_chunk: ProgressCallback | None = None,
+    source: SourceConfig | None = None,
     store: Store | None = None,
 ) -> BatchSummary:
     """Score every declaration of ``input_path`` into ``output_path`` (CSV or Parquet).
@@ -191,8 +212,16 @@ def score_file(
     the API does (None: an empty store); batch scoring records nothing, so it changes no
     history.
 
+    Args:
+        source: the `source` section of a training configuration: the input is in the
+            export's own columns and is mapped as training maps it (columns, values,
+            defaults, extra features, date format). Without it the input has canonical
+            columns, plus the ``x_`` extra features the model was trained with.
+        store: the operational store the live inputs are read from.
+
     Raises:
         BatchInputError: unusable file names or a missing input.
+        ConfigError: the mapping names columns the input does not have.
         DataValidationError: a chunk does not validate; rows are numbered from the file start.
     """
     output_kind = file_format(output_path)
@@ -218,6 +247,7 @@ def score_file(
                     top_k=top_k,
                     num_threads=num_threads,
                     store=store,
+                    mapping=source,
                 )
             except DataValidationError as error:
                 raise shifted(error, str(input_path), rows) from None

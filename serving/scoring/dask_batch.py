@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from distributed import Client, WorkerPlugin, as_completed
 
+from features.sources import SourceConfig
 from features.validation import DataValidationError, Problem
 from models.cluster import send_bundle, worker_bundle
 from serving.scoring.batch import (
@@ -138,13 +139,16 @@ def score_partition(
     source: str,
     top_k: int,
     store_name: str | None = None,
+    mapping: SourceConfig | None = None,
 ) -> PartitionResult:
     """Validate and score one partition on a worker, with the live inputs the store holds
     now (``store_name``; None: an empty store), and write it as Parquet."""
     bundle = worker_bundle(pin)
     store = None if store_name is None else worker_store(store_name)
     try:
-        frame = score_chunk(raw, bundle, name, version, source=source, top_k=top_k, store=store)
+        frame = score_chunk(
+            raw, bundle, name, version, source=source, top_k=top_k, store=store, mapping=mapping
+        )
     except DataValidationError as error:
         return PartitionResult(index, len(raw), {}, tuple(error.problems))
     schema = output_schema(tuple(bundle.threats))
@@ -166,10 +170,12 @@ def score_on_dask(
     partition_size: str | int = DEFAULT_PARTITION_SIZE,
     on_partition: Callable[[int, float], None] | None = None,
     database_url: str | None = None,
+    mapping: SourceConfig | None = None,
 ) -> BatchSummary:
     """Score every declaration of ``source`` into Parquet parts under ``output_dir``, each
     partition with the live inputs the store at ``database_url`` holds when it is scored
-    (None: an empty store), as `serving.scoring.batch.score_file` scores its chunks.
+    (None: an empty store), as `serving.scoring.batch.score_file` scores its chunks (and
+    mapped by ``mapping``, a training configuration's `source` section, as it maps them).
 
     Raises:
         BatchInputError: the output directory already holds files, or a worker cannot
@@ -191,7 +197,7 @@ def score_on_dask(
         partitions = read_partitions(source, partition_size).to_delayed()
         tasks = [
             dask.delayed(score_partition)(
-                part, index, pin, output_dir, name, version, source, top_k, store_name
+                part, index, pin, output_dir, name, version, source, top_k, store_name, mapping
             )
             for index, part in enumerate(partitions)
         ]

@@ -18,9 +18,8 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from features.extras import validated_for_model
 from features.records import CanonicalRecords
-from features.schema import EXTRA_PREFIX
-from features.validation import validate_declarations
 from models.bundle import ScoredDeclaration
 from serving.base import LoadedModel
 from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_reasons
@@ -57,21 +56,23 @@ class CanonicalScores(list[ScoredDeclaration]):
 
 
 def validated_declarations(
-    raw: Callable[[], pd.DataFrame], *, source: str = "request"
+    raw: Callable[[], pd.DataFrame],
+    *,
+    source: str = "request",
+    extra_features: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
 ) -> CanonicalRecords:
     """A request's declarations validated as a frame by `validate_declarations`.
 
     For what `features.records.canonical_records` declines: unusual values, extra ``x_``
-    features (kept as columns), invalid declarations. ``raw`` builds the raw frame.
+    features (kept as columns), invalid declarations, and every request to a model trained
+    with extra features: those the model reads (``extra_features``, the bundle's
+    ``(categorical, numeric)``) are typed as training read them, and one left out is a
+    missing value (`features.extras`). ``raw`` builds the raw frame.
 
     Raises:
         DataValidationError: the declarations do not validate (the message says why).
     """
-    frame = raw()
-    extras = [str(name) for name in frame.columns if str(name).startswith(EXTRA_PREFIX)]
-    return CanonicalRecords.from_frame(
-        validate_declarations(frame, source=source, extra_columns=extras)
-    )
+    return CanonicalRecords.from_frame(validated_for_model(raw(), extra_features, source=source))
 
 
 @dataclass

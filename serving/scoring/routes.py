@@ -19,6 +19,7 @@ from serving.base import (
     current_model,
     reasons_in_language,
     request_locale,
+    risk_basis,
 )
 from serving.deps import CurrentCaller, commit_with_record, name_declarations, open_store
 from serving.scoring.queue import validated_declarations
@@ -97,12 +98,15 @@ async def score(payload: ScoreRequest, request: Request, caller: CurrentCaller) 
     # errors) and the store's commit run in threads.
     # The validated field values as pydantic keeps them (dict(model) costs 20 times more).
     records = [{**d.__dict__, **(d.model_extra or {})} for d in payload.declarations]
-    declarations = canonical_records(records)
+    # A model trained with extra x_ features reads them typed by kind: the frame path does that.
+    extra_features = model.bundle.extra_features
+    declarations = None if any(extra_features) else canonical_records(records)
     if declarations is None:  # unusual values or invalid declarations: the frame path decides
         declarations = await run_in_threadpool(
             validated_declarations,
             lambda: declarations_frame(payload.declarations),
             source=REQUEST_SOURCE,
+            extra_features=extra_features,
         )
     scored = await state.scoring.score_async(model, declarations, top_k)
     # Kept (committed) before the answer: worklists and outcomes build on what was served.
@@ -116,6 +120,7 @@ async def score(payload: ScoreRequest, request: Request, caller: CurrentCaller) 
     state.metrics.count_lanes([s.lane for s in scored], model.label)
     body = ScoreResponse(
         model=ModelRef(name=model.name, version=model.version),
+        risk_basis=risk_basis(model.bundle.metadata),
         results=[ScoreResult.from_scored(s) for s in scored],
     )
     headers = {MODEL_VERSION_HEADER: model.label}

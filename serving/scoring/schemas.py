@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from features.rules import pydantic_fields
 from features.schema import DECLARATION_COLUMNS, DECLARATION_FIELDS, EXTRA_PREFIX, MAX_ID_CHARS
 from models.bundle import ScoredDeclaration
-from serving.base import ModelRef, ReasonOut, request_items
+from serving.base import ModelRef, ReasonOut, RiskBasis, request_items
 
 # Each field checked and documented by its canonical rule (features.schema, features.rules).
 RULE = pydantic_fields(DECLARATION_FIELDS)
@@ -230,6 +230,12 @@ class ScoreResponse(BaseModel):
     """Response of POST /v1/scores (keys fixed by DESIGN.md)."""
 
     model: ModelRef
+    risk_basis: RiskBasis = Field(
+        "inspected_only",
+        description="what every risk of the response is a rate of: all_declarations when "
+        "training corrected for selection bias, inspected_only when it could not (the rate "
+        "among declarations like those past rules inspected)",
+    )
     results: list[ScoreResult]
 
 

@@ -11,14 +11,14 @@ import hashlib
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS
 from models.bundle import ScoredDeclaration as BundleScore
@@ -28,6 +28,7 @@ from serving.store.tables import (
     DeclarationLodging,
     DriftReport,
     InspectionOutcome,
+    PerformanceReport,
     ScoredDeclaration,
     WorklistRun,
     WorklistSelection,
@@ -406,13 +407,19 @@ def worklist_run(
     pool_size: int,
     digest: str,
     picks: Sequence[Pick],
+    version: int = 1,
     created_at: datetime | None = None,
 ) -> WorklistRun:
-    """A worklist and its picks with reason and selection probability, not yet stored."""
+    """A worklist draw and its picks with reason and selection probability, not yet stored.
+
+    ``version``: the draw's number among the office's draws of the day
+    (`next_worklist_version` when it was drawn).
+    """
     at = created_at or datetime.now(UTC)
     return WorklistRun(
         office_id=office_id,
         day=day,
+        version=version,
         capacity=capacity,
         exploration_share=exploration_share,
         pool_size=pool_size,
@@ -434,22 +441,53 @@ def worklist_run(
     )
 
 
+def next_worklist_version(session: Session, office_id: str, day: date) -> int:
+    """The version a new draw of the office's day takes: one more than the newest stored."""
+    latest = session.scalar(
+        select(func.max(WorklistRun.version)).where(
+            WorklistRun.office_id == office_id, WorklistRun.day == day
+        )
+    )
+    return (latest or 0) + 1
+
+
+class WorklistDrawTaken(RuntimeError):
+    """Another worklist of the office's day was stored under this draw's version meanwhile
+    (two requests drew different worklists at the same moment): ask again."""
+
+
 def store_worklist_run(session: Session, run: WorklistRun) -> bool:
     """Store a drawn worklist and its picks; False when the same draw is stored already.
 
     Two serving processes asked for one office's worklist at the same moment draw the same
-    picks (same candidates, same seed): the later insert waits for the earlier (PostgreSQL)
-    or runs after it (SQLite), then adds nothing instead of failing the request.
+    picks under the same version (same candidates, same seed, same stored draws before
+    them): the later insert waits for the earlier (PostgreSQL) or runs after it (SQLite),
+    then adds nothing instead of failing the request. The draw's version was answered
+    before this write, so it is never renumbered here.
+
+    Raises:
+        WorklistDrawTaken: a different draw of the office's day took this version first, or
+            this draw is stored under another version.
     """
     runs = cast(Table, WorklistRun.__table__)
     postgres = session.get_bind().dialect.name == "postgresql"
     values = {column.key: getattr(run, column.key) for column in runs.columns if column.key != "id"}
     new = postgresql.insert(runs) if postgres else sqlite.insert(runs)
-    statement = new.values(values).on_conflict_do_nothing(
-        index_elements=["office_id", "day", "capacity", "pool_digest"]
-    )
+    # no conflict target: a clash on the draw (uq_worklist_run) or on its version does nothing
+    statement = new.values(values).on_conflict_do_nothing()
     run_id = session.scalar(statement.returning(runs.c.id))
     if run_id is None:
+        stored = session.execute(
+            select(WorklistRun.capacity, WorklistRun.pool_digest).where(
+                WorklistRun.office_id == run.office_id,
+                WorklistRun.day == run.day,
+                WorklistRun.version == run.version,
+            )
+        ).first()
+        if stored is None or tuple(stored) != (run.capacity, run.pool_digest):
+            raise WorklistDrawTaken(
+                f"worklist {run.office_id} {run.day}: version {run.version} was drawn anew"
+            )
         return False
     picks = cast(Table, WorklistSelection.__table__)
     rows = [
@@ -462,22 +500,84 @@ def store_worklist_run(session: Session, run: WorklistRun) -> bool:
     return True
 
 
-def latest_selections(
+def worklist_picks(
     session: Session, declaration_ids: Collection[str]
-) -> dict[str, WorklistSelection]:
-    """The most recent worklist pick of each declaration (its reason and probability)."""
-    found: dict[str, WorklistSelection] = {}
+) -> dict[str, list[WorklistSelection]]:
+    """Every worklist pick of each declaration, in the order the draws were made."""
+    found: dict[str, list[WorklistSelection]] = {}
     ids = list(declaration_ids)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         rows = session.scalars(
             select(WorklistSelection)
+            .options(joinedload(WorklistSelection.run))  # its draw's version, in the same query
             .where(WorklistSelection.declaration_id.in_(chunk))
             .order_by(WorklistSelection.id)
         )
         for row in rows:
-            found[row.declaration_id] = row  # later rows overwrite earlier ones
+            found.setdefault(row.declaration_id, []).append(row)
     return found
+
+
+def pick_acted_on(
+    picks: Sequence[WorklistSelection], inspected_at: datetime, draw_id: int | None = None
+) -> WorklistSelection | None:
+    """The pick an inspection followed: the named draw's, else the draw in force when it was
+    inspected (the newest drawn by then; the first one when every draw came later).
+
+    A redraw made after the inspection never replaces the draw in force, so the selection
+    probability of an outcome does not move when new declarations are scored later.
+    """
+    if draw_id is not None:
+        return next((pick for pick in picks if pick.run_id == draw_id), None)
+    drawn_by_then = [pick for pick in picks if pick.created_at <= inspected_at]
+    if drawn_by_then:
+        return drawn_by_then[-1]
+    return picks[0] if picks else None
+
+
+def draw_versions(session: Session, draw_ids: Iterable[int | None]) -> dict[int, int]:
+    """The version of each stored draw id (an outcome's ``draw_id``)."""
+    ids = sorted({draw_id for draw_id in draw_ids if draw_id is not None})
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(WorklistRun.id, WorklistRun.version).where(WorklistRun.id.in_(ids))
+    )
+    return {draw_id: version for draw_id, version in rows}
+
+
+def _named_draw(picks: Sequence[WorklistSelection], version: int | None) -> int | None:
+    """The id of the draw an outcome names by its version, among the draws that picked its
+    declaration (the declaration's office and day fix which worklist); 0, an id no draw
+    has, when none of them has that version."""
+    if version is None:
+        return None
+    return next((pick.run_id for pick in picks if pick.run.version == version), 0)
+
+
+def _acted_on(
+    picks: Sequence[WorklistSelection],
+    inspected_at: datetime,
+    draw_id: int | None,
+    reason: str | None,
+) -> WorklistSelection | None:
+    """`pick_acted_on`, unless the outcome names another reason and no draw (an officer's or
+    intelligence selection, or a profile's own share: it keeps its own probability)."""
+    pick = pick_acted_on(picks, inspected_at, draw_id)
+    if pick is not None and draw_id is None and reason not in (None, pick.reason):
+        return None
+    return pick
+
+
+def _with_pick(values: dict[str, Any], pick: WorklistSelection | None) -> None:
+    """Fill an outcome's empty selection reason and probability from the pick it followed."""
+    if pick is None:
+        return
+    if values["selection_reason"] is None:
+        values["selection_reason"] = pick.reason
+    if values["selection_probability"] is None:
+        values["selection_probability"] = pick.selection_probability
 
 
 # -- outcomes ----------------------------------------------------------------------------------
@@ -492,6 +592,15 @@ class OutcomeConflictError(ValueError):
             f"{len(conflicts)} outcome(s) differ from the outcome already recorded for the same "
             "declaration and inspection time"
         )
+
+
+class OutcomeDrawError(ValueError):
+    """An outcome names a draw that did not pick its declaration, or a selection reason or
+    probability other than that draw's pick."""
+
+    def __init__(self, mismatches: Sequence[tuple[int, str, str]]) -> None:
+        self.mismatches = list(mismatches)  # (0-based row of the request, field, message)
+        super().__init__("; ".join(message for _, _, message in self.mismatches))
 
 
 @dataclass(frozen=True)
@@ -515,6 +624,22 @@ def _outcome_values(record: Mapping[Any, Any]) -> dict[str, Any]:
     return values
 
 
+def _draw_mismatch(
+    values: Mapping[str, Any], pick: WorklistSelection | None
+) -> tuple[str, str] | None:
+    """What differs between an outcome naming a draw and that draw's pick: (field, message)."""
+    if pick is None:
+        return "draw_version", "this worklist draw did not pick the declaration"
+    if values["selection_reason"] not in (None, pick.reason):
+        return "selection_reason", "differs from the reason of the named draw's pick"
+    probability = values["selection_probability"]
+    if probability is not None and not math.isclose(
+        float(probability), pick.selection_probability, rel_tol=1e-9, abs_tol=1e-12
+    ):
+        return "selection_probability", "differs from the probability of the named draw's pick"
+    return None
+
+
 def _same(stored: InspectionOutcome, values: Mapping[str, Any]) -> bool:
     for name, value in values.items():
         old = getattr(stored, name)
@@ -527,17 +652,29 @@ def _same(stored: InspectionOutcome, values: Mapping[str, Any]) -> bool:
 
 
 def record_outcomes(
-    session: Session, outcomes: pd.DataFrame, *, recorded_at: datetime | None = None
+    session: Session,
+    outcomes: pd.DataFrame,
+    *,
+    draws: Sequence[int | None] | None = None,
+    recorded_at: datetime | None = None,
 ) -> OutcomeWrite:
     """Store validated outcomes, idempotent on (declaration_id, inspected_at).
 
     A repeat of an outcome already stored with the same values is skipped; a repeat with
     different values raises `OutcomeConflictError` before anything is added, so a request
-    lands whole or not at all. A selection reason or probability left empty is filled from
-    the worklist that picked the declaration.
+    lands whole or not at all. Each outcome keeps the worklist draw it followed (the one it
+    names, else the draw in force when it was inspected: `pick_acted_on`), and a selection
+    reason or probability left empty is filled from that draw's pick, so a later redraw never
+    changes it.
 
     Args:
         outcomes: canonical outcomes (``features.validation.validate_outcomes``).
+        draws: per outcome, the version of the worklist draw the officer acted on (GET
+            /v1/worklist's ``version``), or None. The outcome keeps that draw's id.
+
+    Raises:
+        OutcomeDrawError: a named draw did not pick the declaration, or its pick differs.
+        OutcomeConflictError: a repeat of a stored outcome with other values.
     """
     at = recorded_at or datetime.now(UTC)
     records = outcomes.to_dict(orient="records")
@@ -557,21 +694,28 @@ def record_outcomes(
             )
         ):
             existing[(row.declaration_id, row.inspected_at)] = row
-    selections = latest_selections(session, ids)
+    picks = worklist_picks(session, ids)
+    named = list(draws) if draws is not None else [None] * len(records)
 
     conflicts: list[tuple[int, str]] = []
+    mismatches: list[tuple[int, str, str]] = []
     new: dict[tuple[str, datetime], InspectionOutcome] = {}
     repeated = 0
     for position, (record, key) in enumerate(zip(records, keys, strict=True)):
         values = _outcome_values(record)
-        picked = selections.get(key[0])
-        if picked is not None and values["selection_reason"] is None:
-            values["selection_reason"] = picked.reason
-            if values["selection_probability"] is None:
-                values["selection_probability"] = picked.selection_probability
+        declaration_picks = picks.get(key[0], [])
+        draw_id = _named_draw(declaration_picks, named[position])
+        pick = _acted_on(declaration_picks, key[1], draw_id, values["selection_reason"])
+        if draw_id is not None and (mismatch := _draw_mismatch(values, pick)):
+            mismatches.append((position, *mismatch))
+            continue
+        _with_pick(values, pick)
+        values["draw_id"] = None if pick is None else pick.run_id
         before = existing.get(key) or new.get(key)
         if before is not None:
-            if _same(before, values):
+            # The draw counts only when the outcome names it; else the stored one stands.
+            compared = values if draw_id is not None else {**values, "draw_id": before.draw_id}
+            if _same(before, compared):
                 repeated += 1
             else:
                 conflicts.append((position, key[0]))
@@ -579,11 +723,24 @@ def record_outcomes(
         new[key] = InspectionOutcome(
             declaration_id=key[0], inspected_at=key[1], recorded_at=at, **values
         )
+    if mismatches:
+        raise OutcomeDrawError(mismatches)
     if conflicts:
         raise OutcomeConflictError(conflicts)
     session.add_all(new.values())
     session.flush()
     return OutcomeWrite(recorded=len(new), already_recorded=repeated)
+
+
+def outcome_pick(
+    outcome: InspectionOutcome, picks: Sequence[WorklistSelection]
+) -> WorklistSelection | None:
+    """The worklist pick a stored outcome followed (its draw's; for an outcome recorded before
+    draws were named, the draw in force when it was inspected among those made by the time
+    it was recorded: a later draw is never one it followed), or None."""
+    if outcome.draw_id is None:
+        picks = [pick for pick in picks if pick.created_at <= outcome.recorded_at]
+    return _acted_on(picks, outcome.inspected_at, outcome.draw_id, outcome.selection_reason)
 
 
 # -- export for retraining ---------------------------------------------------------------------
@@ -592,9 +749,10 @@ def record_outcomes(
 def export_tables(session: Session) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Declarations (newest scoring of each, canonical columns) and outcomes with probabilities.
 
-    An outcome without its own selection probability takes the probability of the worklist
-    pick that sent the declaration to inspection; outcomes of declarations no worklist picked
-    keep theirs (officer or intelligence selections have none).
+    Each outcome carries the selection probability of the draw it followed (kept when it
+    was recorded; for an outcome recorded before draws were named, the draw in force when it
+    was inspected), never that of a later redraw; outcomes no worklist picked keep theirs
+    (officer or intelligence selections have none).
     """
     newest = select(func.max(ScoredDeclaration.id)).group_by(ScoredDeclaration.declaration_id)
     rows = session.scalars(
@@ -609,19 +767,114 @@ def export_tables(session: Session) -> tuple[pd.DataFrame, pd.DataFrame]:
     stored = session.scalars(
         select(InspectionOutcome).order_by(InspectionOutcome.inspected_at, InspectionOutcome.id)
     ).all()
-    selections = latest_selections(session, sorted({o.declaration_id for o in stored}))
+    picks = worklist_picks(session, sorted({o.declaration_id for o in stored}))
     outcome_rows = []
     for outcome in stored:
         row = {name: getattr(outcome, name) for name in OUTCOME_COLUMNS}
-        picked = selections.get(outcome.declaration_id)
-        if picked is not None:
-            if row["selection_reason"] is None:
-                row["selection_reason"] = picked.reason
-            if row["selection_probability"] is None:
-                row["selection_probability"] = picked.selection_probability
+        _with_pick(row, outcome_pick(outcome, picks.get(outcome.declaration_id, [])))
         outcome_rows.append(row)
     outcomes = pd.DataFrame.from_records(outcome_rows, columns=list(OUTCOME_COLUMNS))
     return declarations, outcomes
+
+
+# -- performance monitoring --------------------------------------------------------------------
+
+_FLAGS = ("weapons_found", "migrants_found", "revenue_irregularity")
+
+
+def performance_outcomes(
+    session: Session, *, weeks: int
+) -> tuple[pd.DataFrame, dict[tuple[str, date], int]]:
+    """The inspected declarations of the last ``weeks`` lodging weeks that have outcomes, and
+    the declarations scored per (office, lodging day) of those weeks.
+
+    One row per inspected declaration (its first inspection's selection; found when any
+    inspection found it), with the office and UTC day it was lodged and the selection reason
+    and probability of the draw it followed (`outcome_pick`).
+    """
+    joined = select(
+        InspectionOutcome, DeclarationLodging.office_id, DeclarationLodging.lodged_at
+    ).join(
+        DeclarationLodging, DeclarationLodging.declaration_id == InspectionOutcome.declaration_id
+    )
+    newest = session.scalar(
+        select(func.max(DeclarationLodging.lodged_at)).join(
+            InspectionOutcome,
+            InspectionOutcome.declaration_id == DeclarationLodging.declaration_id,
+        )
+    )
+    columns = [
+        "declaration_id",
+        "office_id",
+        "day",
+        "selection_reason",
+        "selection_probability",
+        *_FLAGS,
+    ]
+    if newest is None:
+        return pd.DataFrame(columns=columns), {}
+    last_day = newest.astimezone(UTC).date()
+    start = last_day - timedelta(days=last_day.weekday() + 7 * (weeks - 1))
+    since = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
+    stored = session.execute(
+        joined.where(DeclarationLodging.lodged_at >= since).order_by(
+            InspectionOutcome.inspected_at, InspectionOutcome.id
+        )
+    ).all()
+    picks = worklist_picks(session, sorted({row[0].declaration_id for row in stored}))
+    first: dict[str, dict[str, Any]] = {}
+    for outcome, office_id, lodged_at in stored:
+        row = first.get(outcome.declaration_id)
+        if row is None:
+            row = {
+                "declaration_id": outcome.declaration_id,
+                "office_id": office_id,
+                "day": lodged_at.astimezone(UTC).date(),
+                "selection_reason": outcome.selection_reason,
+                "selection_probability": outcome.selection_probability,
+                "weapons_found": False,
+                "migrants_found": 0.0,
+                "revenue_irregularity": False,
+            }
+            _with_pick(row, outcome_pick(outcome, picks.get(outcome.declaration_id, [])))
+            first[outcome.declaration_id] = row
+        row["weapons_found"] |= bool(outcome.weapons_found)
+        row["migrants_found"] = max(row["migrants_found"], outcome.migrants_found or 0.0)
+        row["revenue_irregularity"] |= bool(outcome.revenue_irregularity)
+    frame = pd.DataFrame.from_records(list(first.values()), columns=columns)
+    frame["selection_probability"] = frame["selection_probability"].astype("float64")
+    counts = session.execute(
+        select(
+            ScoredDeclaration.office_id,
+            ScoredDeclaration.lodged_day,
+            func.count(func.distinct(ScoredDeclaration.declaration_id)),
+        )
+        .where(ScoredDeclaration.lodged_day >= start)
+        .group_by(ScoredDeclaration.office_id, ScoredDeclaration.lodged_day)
+    ).all()
+    return frame, {(office, day): int(n) for office, day, n in counts}
+
+
+def record_performance_report(
+    session: Session, summary: Mapping[str, Any], *, created_at: datetime | None = None
+) -> PerformanceReport:
+    """Keep one computation of the performance figures."""
+    report = PerformanceReport(created_at=created_at or datetime.now(UTC), summary=dict(summary))
+    session.add(report)
+    session.flush()
+    return report
+
+
+def latest_performance_report(session: Session) -> PerformanceReport | None:
+    """The newest performance figures, or None before the first computation."""
+    return session.scalars(
+        select(PerformanceReport).order_by(PerformanceReport.id.desc()).limit(1)
+    ).first()
+
+
+def latest_performance_report_id(session: Session) -> int | None:
+    """The id of the newest performance report: a cheap check whether figures changed."""
+    return session.scalar(select(func.max(PerformanceReport.id)))
 
 
 # -- drift reports -----------------------------------------------------------------------------

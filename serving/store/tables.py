@@ -1,6 +1,6 @@
 """Tables of the operational store: scored declarations and their fixed lodging facts,
-worklists, outcomes, drift reports, messages exchanged with partner agencies, API keys and the
-consultation log.
+worklist draws, outcomes, drift and performance reports, messages exchanged with partner agencies,
+API keys and the consultation log.
 
 SQLAlchemy 2 typed declarative models. The schema itself is created and changed only by the
 Alembic migrations in ``serving/store/migrations`` (``upgrade_to_head``); these classes are
@@ -108,16 +108,24 @@ class DeclarationLodging(Base):
 
 
 class WorklistRun(Base):
-    """One worklist built for an office and day, from the declarations scored at that time."""
+    """One draw of a worklist for an office and day, from the declarations scored at that time.
+
+    Each draw is kept as its own version (1, 2, ... per office and day): a redraw over new
+    declarations never changes the picks, or the probabilities, of an earlier one. An outcome
+    names the draw by its version (the version is answered before the draw is stored), and
+    keeps its id as ``draw_id``.
+    """
 
     __tablename__ = "worklist_runs"
     __table_args__ = (
         UniqueConstraint("office_id", "day", "capacity", "pool_digest", name="uq_worklist_run"),
+        Index("uq_worklist_run_version", "office_id", "day", "version", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     office_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     day: Mapped[date] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
     capacity: Mapped[int] = mapped_column(Integer)
     exploration_share: Mapped[float] = mapped_column(Float)
     pool_size: Mapped[int] = mapped_column(Integer)
@@ -151,11 +159,17 @@ class WorklistSelection(Base):
 
 
 class InspectionOutcome(Base):
-    """An inspection outcome (DESIGN.md schema); one per declaration and inspection time."""
+    """An inspection outcome (DESIGN.md schema); one per declaration and inspection time.
+
+    ``draw_id`` is the worklist draw the officer acted on (`WorklistRun.id`), whose pick gave
+    the selection reason and probability; None for a selection outside worklists (officer,
+    intelligence, a profile's own share) or an outcome recorded before draws were named.
+    """
 
     __tablename__ = "inspection_outcomes"
     __table_args__ = (
         UniqueConstraint("declaration_id", "inspected_at", name="uq_outcome_inspection"),
+        Index("ix_inspection_outcomes_draw", "draw_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -172,6 +186,7 @@ class InspectionOutcome(Base):
     concealment: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime]
+    draw_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class DriftReport(Base):
@@ -185,6 +200,20 @@ class DriftReport(Base):
     model_version: Mapped[str] = mapped_column(String(50))
     window_start: Mapped[datetime]
     window_end: Mapped[datetime]
+    summary: Mapped[dict[str, Any]]
+
+
+class PerformanceReport(Base):
+    """Hit rates of stored outcomes per threat and week, and their alerts (one computation).
+
+    Written by `shiprisk monitor` and by the service after outcomes are recorded
+    (`serving.model.performance`); GET /v1/model, /metrics and the model page read the newest.
+    """
+
+    __tablename__ = "performance_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime]
     summary: Mapped[dict[str, Any]]
 
 

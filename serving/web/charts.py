@@ -320,3 +320,124 @@ def calibration_svg(
     )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def hit_rates_svg(
+    weeks: Sequence[Mapping[str, object]],
+    *,
+    title: str,
+    width: int = 420,
+    height: int = 240,
+    words: Language | None = None,
+) -> str:
+    """Per week: the hit rate of model picks, of random picks with its 95% interval (a
+    whisker), and the estimated rate over all declarations, against the lodging week.
+
+    Args:
+        weeks: the performance monitor's weekly figures (``week``, ``model``, ``random`` with
+            ``interval``, ``estimated_rate``), oldest first.
+        title: what the chart shows (the threat).
+        words: the language of the labels and the numbers.
+    """
+    words = _words(words)
+    left, right, top, bottom = 44, 16, 28, 58
+    if not weeks:
+        empty = words.gettext("%(title)s: no outcomes recorded.")
+        return f'<p class="empty">{escape(empty % {"title": title})}</p>'
+
+    def rate(figures: object, key: str) -> float | None:
+        value = figures.get(key) if isinstance(figures, Mapping) else None
+        return float(value) if isinstance(value, int | float) else None
+
+    model = [rate(week["model"], "rate") for week in weeks]
+    random_rates = [rate(week["random"], "rate") for week in weeks]
+    estimated = [rate(week, "estimated_rate") for week in weeks]
+    intervals = [
+        week["random"].get("interval") if isinstance(week["random"], Mapping) else None
+        for week in weeks
+    ]
+    values = [v for v in (*model, *random_rates, *estimated) if v is not None]
+    values += [float(b) for i in intervals if isinstance(i, list | tuple) for b in i]
+    scale = max(max(values, default=0.0) * 1.1, 0.01)
+    step = (width - left - right) / max(len(weeks), 1)
+
+    def x(index: int) -> float:
+        return left + step * (index + 0.5)
+
+    def y(value: float) -> float:
+        return top + (1.0 - value / scale) * (height - top - bottom)
+
+    def shown(value: float | None) -> str:
+        return words.gettext("none") if value is None else words.number("percent_tenth", value)
+
+    week_text = words.gettext(
+        "week of %(week)s: model %(model)s, random %(random)s, estimated %(estimated)s"
+    )
+    label = f"{title}: " + "; ".join(
+        week_text
+        % {"week": week["week"], "model": shown(m), "random": shown(r), "estimated": shown(e)}
+        for week, m, r, e in zip(weeks, model, random_rates, estimated, strict=True)
+    )
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart hit-rates" role="img" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'aria-label="{escape(label)}">',
+        f"<title>{escape(label)}</title>",
+        f'<text x="{left}" y="16" class="axis-label">{escape(title)}</text>',
+    ]
+    for tick in (0.0, scale / 2, scale):
+        parts.append(
+            f'<line x1="{left}" y1="{y(tick):.1f}" x2="{width - right}" y2="{y(tick):.1f}" '
+            'stroke="#ccc"/>'
+            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">'
+            f"{words.number('percent', tick)}</text>"
+        )
+    whisker = words.gettext("random picks, 95%% interval %(low)s to %(high)s")
+    for index, week in enumerate(weeks):
+        parts.append(
+            f'<text x="{x(index):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+            f"{escape(str(week['week'])[5:])}</text>"
+        )
+        interval = intervals[index]
+        if isinstance(interval, list | tuple) and len(interval) == 2:
+            low, high = float(interval[0]), float(interval[1])
+            parts.append(
+                f'<line class="interval" x1="{x(index):.1f}" y1="{y(low):.1f}" '
+                f'x2="{x(index):.1f}" y2="{y(high):.1f}" stroke="{SERIES_COLOURS[1]}">'
+                f"<title>{escape(whisker % {'low': shown(low), 'high': shown(high)})}</title></line>"
+            )
+    parts.append(
+        f'<text x="{(left + width - right) / 2:.1f}" y="{height - bottom + 32}" '
+        f'text-anchor="middle" class="axis-label">'
+        f"{escape(words.gettext('week of lodging (month-day)'))}</text>"
+    )
+    names = (
+        words.gettext("model picks"),
+        words.gettext("random picks (95% interval)"),
+        words.gettext("estimated rate, all declarations"),
+    )
+    for index, (name, series) in enumerate(
+        zip(names, (model, random_rates, estimated), strict=True)
+    ):
+        colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+        marker = SERIES_MARKERS[index % len(SERIES_MARKERS)]
+        points = [(i, v) for i, v in enumerate(series) if v is not None]
+        if len(points) > 1:
+            path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in points)
+            dash = ' stroke-dasharray="4 3"' if index == 2 else ""
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>'
+            )
+        parts.extend(
+            f'<g class="point"><title>{escape(name)}: {shown(v)}</title>'
+            f"{_marker(marker, x(i), y(v), colour)}</g>"
+            for i, v in points
+        )
+        legend_y = height - 26 + 12 * (index // 2)
+        legend_x = left + (index % 2) * 190
+        parts.append(
+            _marker(marker, legend_x + 4, legend_y - 4, colour)
+            + f'<text x="{legend_x + 12}" y="{legend_y}">{escape(name)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)

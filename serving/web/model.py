@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
@@ -23,6 +24,30 @@ from serving.web.page import (
 IMPORTANCE_ROWS = 10
 
 router = page_router()
+
+
+# The measures at inspection rates that carry bootstrap intervals in the metrics (training).
+INTERVAL_MEASURES = (
+    ("precision", "precision_at"),
+    ("recall", "recall_at"),
+    ("revenue share", "revenue_at"),
+)
+
+
+def rate_intervals(measures: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per inspection rate: each measure's value and its 95% interval when the
+    metrics carry one (``precision_at_interval`` ...); empty for metrics without intervals."""
+    rows: dict[str, dict[str, Any]] = {}
+    for label, key in INTERVAL_MEASURES:
+        values = measures.get(key) or {}
+        bounds = measures.get(f"{key}_interval") or {}
+        for rate, value in values.items():
+            interval = bounds.get(rate)
+            if interval is None:
+                continue
+            row = rows.setdefault(rate, {"rate": float(rate)})
+            row[label] = (value, interval)
+    return [rows[rate] for rate in sorted(rows, key=float)]
 
 
 @router.get("/model", response_class=HTMLResponse)
@@ -56,6 +81,15 @@ async def model_page(request: Request, web: Web) -> Response:
             title=gettext("%(threat)s calibration") % {"threat": name},
             words=words,
         )
+    performance = info.get("performance") or {}
+    hit_rate_charts = {
+        threat: charts.hit_rates_svg(
+            figures.get("weeks") or [],
+            title=language(words.locale).pgettext("threat", threat),
+            words=words,
+        )
+        for threat, figures in dict(performance.get("threats") or {}).items()
+    }
     current = request.app.state.service.model_holder.current
     metadata = dict(current.bundle.metadata) if current is not None else {}
     name, version = info["model"]["name"], info["model"]["version"]
@@ -67,6 +101,11 @@ async def model_page(request: Request, web: Web) -> Response:
             "info": info,
             "threats_metrics": threats_metrics,
             "rate_charts": rate_charts,
+            "intervals": {
+                threat: rate_intervals(measures) for threat, measures in threats_metrics.items()
+            },
+            "performance": performance,
+            "hit_rate_charts": hit_rate_charts,
             "calibration_charts": calibration_charts,
             "challenger": web.challenger_version(request),
             # Only slices large enough to be reported (training leaves small ones out).

@@ -245,6 +245,7 @@ def world(trained: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> It
         data_dir=folder,
         exchange_organisation="BA-ITA",
         exchange_partners_file=partners,
+        monitor_refresh_seconds=0,  # hit rates recomputed at once after outcomes (snapshot)
     )
     with pytest.MonkeyPatch.context() as environment:
         environment.setenv("MLFLOW_TRACKING_URI", trained.tracking_uri)
@@ -272,7 +273,9 @@ def world(trained: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> It
 
 def snapshot(client: KeyedClient) -> dict[str, list[str]]:
     """Every stored row outside the consultation log (and a key's last use, which the access
-    check keeps once a minute whatever the route does)."""
+    check keeps once a minute whatever the route does), once the hit rates recomputed after
+    committed outcomes (in a thread) have landed."""
+    client.app.state.service.performance.flush()  # type: ignore[attr-defined]
     store = client.app.state.service.store  # type: ignore[attr-defined]
     with store.sessions() as session:
         return {

@@ -113,6 +113,8 @@ def test_worklist_fills_capacity_and_repeats_until_new_declarations_arrive(
     changed = client.get("/v1/worklist", params=query).json()
     assert changed["candidates"] == 40
     assert changed["created_at"] != first["created_at"]
+    # Each draw is a version of its own; the first keeps its picks.
+    assert (first["version"], changed["version"]) == (1, 2)
 
 
 def test_outcomes_take_the_worklist_probability_and_are_idempotent(
@@ -122,8 +124,16 @@ def test_outcomes_take_the_worklist_probability_and_are_idempotent(
     score(client, day, top_k=0)
     picks = client.get("/v1/worklist", params={"office_id": OFFICE, "date": DAY, "capacity": 20})
     drawn = next(p for p in picks.json()["picks"] if p["reason"] == "random")
+    version = picks.json()["version"]
     payload = {
-        "outcomes": [outcome(drawn["declaration_id"], result="irregular", weapons_found=True)]
+        "outcomes": [
+            outcome(
+                drawn["declaration_id"],
+                result="irregular",
+                weapons_found=True,
+                draw_version=version,
+            )
+        ]
     }
 
     first = client.post("/v1/outcomes", json=payload)
@@ -135,6 +145,16 @@ def test_outcomes_take_the_worklist_probability_and_are_idempotent(
     assert len(stored) == 1
     assert stored[0]["selection_reason"] == "random"
     assert stored[0]["selection_probability"] == pytest.approx(drawn["selection_probability"])
+    assert stored[0]["draw_version"] == version
+
+    # A draw that did not pick the declaration: the request conflicts with what was drawn.
+    picked = {p["declaration_id"] for p in picks.json()["picks"]}
+    other = next(d for d in day["declaration_id"] if d not in picked)
+    refused = client.post("/v1/outcomes", json={"outcomes": [outcome(other, draw_version=version)]})
+    assert refused.status_code == 409
+    assert [(e["loc"], e["type"]) for e in refused.json()["detail"]] == [
+        (["body", "outcomes", 0, "draw_version"], "outcome_conflict")
+    ]
     assert (stored[0]["result"], stored[0]["weapons_found"]) == ("irregular", True)
 
 

@@ -26,6 +26,7 @@ from serving.inspections import service as operations
 from serving.inspections.cli import export
 from serving.model.cli import monitor
 from serving.model.monitor import latest_drift
+from serving.model.performance import latest_performance
 from serving.store import repository
 from serving.store.database import Store
 from tests.serving.conftest import TrainedModel
@@ -132,10 +133,34 @@ def test_monitor_writes_the_report_logs_it_and_keeps_the_figures(
     tmp_path: Path,
 ) -> None:
     opened, _ = scored_store(store_url, store)
+    draw = operations.worklist(
+        opened, OFFICE, date(2024, 2, 20), 10, operations.OperationsPolicy(exploration_share=0.2)
+    )
+    assert draw.write is not None
+    with opened.transaction() as session:
+        draw.write(session)
+    drawn = draw.worklist
+    operations.record_outcomes(
+        opened,
+        pd.DataFrame(
+            [
+                {
+                    "declaration_id": pick.declaration_id,
+                    "inspected_at": "2024-02-20T15:00:00Z",
+                    "result": "irregular" if pick.rank <= 3 else "clear",
+                    "revenue_irregularity": pick.rank <= 3,
+                }
+                for pick in drawn.picks
+            ]
+        ),
+    )
     opened.close()
     out = tmp_path / "report"
     result = CliRunner().invoke(cli(), ["monitor", "--out", str(out), "--database-url", store_url])
     assert result.exit_code == 0, result.output
+    # Hit rates of the stored outcomes first: 8 model picks with 3 hits, 2 random picks.
+    assert "performance over 1 week(s), 2024-02-19 to 2024-02-25 (10 inspected" in result.output
+    assert "revenue: model picks 37.5% of 8, random picks 0.0% of 2" in result.output
     assert (out / "drift.png").read_bytes()[:4] == b"\x89PNG"
     text = (out / "drift.md").read_text()
     assert f"# Drift report: shiprisk version {store.version}" in text
@@ -153,7 +178,10 @@ def test_monitor_writes_the_report_logs_it_and_keeps_the_figures(
 
     reopened = Store.open(store_url)
     kept = latest_drift(reopened)
+    performance = latest_performance(reopened)
     reopened.close()
+    assert performance is not None
+    assert performance["threats"]["revenue"]["window"]["model"]["hits"] == 3
     assert kept is not None
     assert kept["recent_rows"] == 30
     assert kept["score_psi"]["overall"] == pytest.approx(runs[0].data.metrics["psi.overall"])

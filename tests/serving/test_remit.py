@@ -206,6 +206,8 @@ def lodged(client: KeyedClient, base_declaration: dict[str, Any]) -> dict[str, A
     outcome = {**_OUTCOME, "inspected_at": f"{DAY}T18:00:00Z", "notes": B_NOTES}
     answer = client.post("/v1/outcomes", json={"outcomes": [outcome]})
     assert answer.status_code == 200, answer.text
+    # The hit rates recomputed after outcomes land before the snapshots are taken.
+    client.app.state.service.performance.flush()  # type: ignore[attr-defined]
     return base_declaration
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,16 +71,25 @@ def research_export(synthetic_dir: Path, out_dir: Path) -> None:
     table.iloc[half:].to_csv(out_dir / "part-2.csv", index=False)
 
 
+def research_config(
+    export_dir: Path, path: Path, *, split: dict[str, Any], model: dict[str, Any]
+) -> Path:
+    """configs/research.yaml reading ``export_dir``'s files, with ``split`` and ``model``."""
+    config = yaml.safe_load((ROOT / "configs" / "research.yaml").read_text())
+    config["source"]["declarations"] = str(export_dir / "*.csv")
+    config["split"] = split
+    config["model"] = model
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
 def test_research_export_trains_through_the_shipped_mapping(
     synthetic_dir: Path, tmp_path: Path, tracking_uri: str
 ) -> None:
     research_export(synthetic_dir, tmp_path / "export")
-    config = yaml.safe_load((ROOT / "configs" / "research.yaml").read_text())
-    config["source"]["declarations"] = str(tmp_path / "export" / "*.csv")
-    config["split"] = SYNTH_SPLIT
-    config["model"] = FAST_MODEL
-    path = tmp_path / "research.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path = research_config(
+        tmp_path / "export", tmp_path / "research.yaml", split=SYNTH_SPLIT, model=FAST_MODEL
+    )
 
     result = train(
         load_config(path),

@@ -10,6 +10,7 @@ import pytest
 
 from serving.web.charts import (
     calibration_svg,
+    hit_rates_svg,
     rates_chart_svg,
     waterfall,
     waterfall_svg,
@@ -163,3 +164,50 @@ def test_every_word_a_chart_draws_itself_is_translated(locale: str) -> None:
         left = own & _chart_words(translated)
         assert not left - {"log"}, f"{locale}: {sorted(left)} in {translated}"  # log-šanse
     assert "0,50" in drawn(words)[1] and "0.50" in drawn()[1]  # decimal comma
+
+
+def test_the_hit_rates_chart_draws_each_weeks_rates_and_the_random_interval() -> None:
+    weeks = [
+        {
+            "week": "2024-02-19",
+            "model": {"n": 10, "hits": 6, "rate": 0.6},
+            "random": {"n": 5, "hits": 1, "rate": 0.2, "interval": [0.036, 0.624]},
+            "estimated_rate": 0.16,
+        },
+        {
+            "week": "2024-02-26",
+            "model": {"n": 8, "hits": 2, "rate": 0.25},
+            "random": {"n": 0, "hits": 0, "rate": None, "interval": None},
+            "estimated_rate": None,
+        },
+    ]
+    svg = hit_rates_svg(weeks, title="revenue")
+    root = ElementTree.fromstring(svg)
+    assert root.attrib["aria-label"] == (
+        "revenue: week of 2024-02-19: model 60.0%, random 20.0%, estimated 16.0%; "
+        "week of 2024-02-26: model 25.0%, random none, estimated none"
+    )
+    points = [title.text for title in root.iter(f"{SVG}title")]
+    assert "model picks: 60.0%" in points and "model picks: 25.0%" in points
+    assert "random picks (95% interval): 20.0%" in points
+    assert "random picks, 95% interval 3.6% to 62.4%" in points  # one whisker: one week has it
+    assert len(root.findall(f".//{SVG}line[@class='interval']")) == 1
+    assert hit_rates_svg([], title="weapons") == (
+        '<p class="empty">weapons: no outcomes recorded.</p>'
+    )
+
+
+def test_the_model_page_lists_each_rate_with_its_bootstrap_interval() -> None:
+    from serving.web.model import rate_intervals
+
+    measures = {
+        "precision_at": {"0.05": 0.5, "0.01": 0.8},
+        "precision_at_interval": {"0.05": [0.4, 0.6], "0.01": [0.6, 0.95]},
+        "recall_at": {"0.05": 0.3},
+        "recall_at_interval": {"0.05": [0.2, 0.4]},
+    }
+    assert rate_intervals(measures) == [
+        {"rate": 0.01, "precision": (0.8, [0.6, 0.95])},
+        {"rate": 0.05, "precision": (0.5, [0.4, 0.6]), "recall": (0.3, [0.2, 0.4])},
+    ]
+    assert rate_intervals({"precision_at": {"0.05": 0.5}}) == []  # metrics without intervals
