@@ -119,6 +119,7 @@ class AuditEvent:
 
 # Fields added after records were first written: in the hashed body only when set.
 PERSON_FIELDS = ("issuer", "subject", "person")
+_EVENT_FIELDS = tuple(item.name for item in fields(AuditEvent))
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class AuditRecord:
     """An event at its place in the chain: sequence number, link, own hash and its scheme.
 
     ``links`` are the declaration ids the store's index rows point from this record, as read
-    back (`serving.audit.records.read_chain`); None for a record not read from a store, whose
+    back (`serving.audit.reading.read_chain`); None for a record not read from a store, whose
     links are then its event's declaration ids.
     """
 
@@ -144,12 +145,29 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def event_values(event: AuditEvent) -> dict[str, Any]:
+    """The event's fields by name, declaration ids as a list and detail as a plain dict: what
+    its stored row, its API view and its hashed body hold.
+
+    Field by field, not dataclasses.asdict: that deep-copies every value, on every request.
+    """
+    values = {name: getattr(event, name) for name in _EVENT_FIELDS}
+    values["declaration_ids"] = list(event.declaration_ids)
+    values["detail"] = dict(event.detail)
+    return values
+
+
+def event_from_row(row: Any) -> AuditEvent:
+    """The event a stored row holds (an ORM object or a Core row of ``audit_records``)."""
+    values = {name: getattr(row, name) for name in _EVENT_FIELDS}
+    values["declaration_ids"] = tuple(row.declaration_ids)
+    values["detail"] = dict(row.detail)
+    return AuditEvent(**values)
+
+
 def _body(sequence: int, event: AuditEvent) -> dict[str, Any]:
-    # Field by field, not dataclasses.asdict: that deep-copies every value, on every request.
-    body = {item.name: getattr(event, item.name) for item in fields(event)}
+    body = event_values(event)
     body["recorded_at"] = _timestamp(event.recorded_at)
-    body["declaration_ids"] = list(event.declaration_ids)
-    body["detail"] = dict(event.detail)
     body["sequence"] = sequence
     for name in PERSON_FIELDS:
         if body[name] is None:

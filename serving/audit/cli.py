@@ -53,7 +53,7 @@ def _read_checkpoints(paths: list[Path]) -> list[list[tuple[str, Checkpoint]]]:
 
 
 def _this_store(store: Store) -> str | None:
-    from serving.audit.records import store_id
+    from serving.audit.reading import store_id
 
     with store.sessions() as session:
         return store_id(session)
@@ -68,7 +68,7 @@ def verify(checkpoints: CheckpointFiles = None) -> None:
     """
     from serving.audit.boundary import describe_stores
     from serving.audit.checkpoints import by_store, verify_log
-    from serving.audit.records import read_chain
+    from serving.audit.reading import read_chain
 
     settings, store, log = open_service()
     configured = settings.checkpoint_path(settings.data_dir)
@@ -177,7 +177,8 @@ def checkpoint(
     """Verify the log, then sign its head and count: as a record, a file line, and printed."""
     from serving.audit.boundary import BoundaryRefused, foreign_lines_refusal
     from serving.audit.checkpoints import append_to_file, verify_log
-    from serving.audit.records import AuditWriteError, EmptyLogError, read_chain
+    from serving.audit.reading import read_chain
+    from serving.audit.records import AuditWriteError, EmptyLogError
 
     settings, store, log = open_service()
     configured = settings.checkpoint_path(settings.data_dir)
