@@ -30,9 +30,11 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from serving.store.rows import from_row, row_values
 
 GENESIS = "0" * 64
 PURGE_ACTION = "audit purge"  # the `route` of a purge's own record
@@ -119,7 +121,6 @@ class AuditEvent:
 
 # Fields added after records were first written: in the hashed body only when set.
 PERSON_FIELDS = ("issuer", "subject", "person")
-_EVENT_FIELDS = tuple(item.name for item in fields(AuditEvent))
 
 
 @dataclass(frozen=True)
@@ -149,20 +150,15 @@ def event_values(event: AuditEvent) -> dict[str, Any]:
     """The event's fields by name, declaration ids as a list and detail as a plain dict: what
     its stored row, its API view and its hashed body hold.
 
-    Field by field, not dataclasses.asdict: that deep-copies every value, on every request.
     """
-    values = {name: getattr(event, name) for name in _EVENT_FIELDS}
-    values["declaration_ids"] = list(event.declaration_ids)
-    values["detail"] = dict(event.detail)
-    return values
+    return row_values(event, declaration_ids=list(event.declaration_ids), detail=dict(event.detail))
 
 
 def event_from_row(row: Any) -> AuditEvent:
     """The event a stored row holds (an ORM object or a Core row of ``audit_records``)."""
-    values = {name: getattr(row, name) for name in _EVENT_FIELDS}
-    values["declaration_ids"] = tuple(row.declaration_ids)
-    values["detail"] = dict(row.detail)
-    return AuditEvent(**values)
+    return from_row(
+        AuditEvent, row, declaration_ids=tuple(row.declaration_ids), detail=dict(row.detail)
+    )
 
 
 def _body(sequence: int, event: AuditEvent) -> dict[str, Any]:
