@@ -26,16 +26,16 @@ from features.sentences import (
     Sentences,
     always,
     below_one,
-    changed,
     chapter,
+    compared,
     count,
+    counted,
     declared_amount,
+    either,
     field_text,
     fields,
     general,
     hs,
-    in_line,
-    is_set,
     is_unset,
     is_zero,
     missing,
@@ -49,6 +49,7 @@ from features.sentences import (
     positive,
     signed_tenth,
     spreads,
+    stated,
     tenth,
     threat_only,
     vehicle_type,
@@ -90,88 +91,54 @@ _NOT_GIVEN = mark("%(who)s is not given on the declaration")
 _NO_DESCRIPTION = mark("goods description is missing")
 _NOT_CHECKED = mark("watchlist could not be checked")
 
-_DECLARATIONS = Sentences(
+_DECLARATIONS = counted(
     _NOT_GIVEN,
-    (
-        (is_zero, mark("%(who)s has not been seen before (first declaration)")),
-        (
-            always,
-            mark_plural(
-                "%(who)s was seen in %(count)s earlier declaration",
-                "%(who)s was seen in %(count)s earlier declarations",
-            ),
-        ),
+    mark("%(who)s has not been seen before (first declaration)"),
+    mark_plural(
+        "%(who)s was seen in %(count)s earlier declaration",
+        "%(who)s was seen in %(count)s earlier declarations",
     ),
     party,
-    ("count", count),
 )
-_INSPECTIONS = Sentences(
+_INSPECTIONS = counted(
     _NOT_GIVEN,
-    (
-        (is_zero, mark("%(who)s was never inspected before")),
-        (
-            always,
-            mark_plural(
-                "%(who)s had %(count)s inspection before",
-                "%(who)s had %(count)s inspections before",
-            ),
-        ),
+    mark("%(who)s was never inspected before"),
+    mark_plural(
+        "%(who)s had %(count)s inspection before", "%(who)s had %(count)s inspections before"
     ),
     party,
-    ("count", count),
 )
-_HITS = Sentences(
+_HITS = counted(
     _NOT_GIVEN,
-    (
-        (is_zero, mark("no earlier inspection of %(who)s found %(threat)s")),
-        (
-            always,
-            mark_plural(
-                "%(who)s had %(count)s earlier inspection that found %(threat)s",
-                "%(who)s had %(count)s earlier inspections that found %(threat)s",
-            ),
-        ),
+    mark("no earlier inspection of %(who)s found %(threat)s"),
+    mark_plural(
+        "%(who)s had %(count)s earlier inspection that found %(threat)s",
+        "%(who)s had %(count)s earlier inspections that found %(threat)s",
     ),
     party_and_threat,
-    ("count", count),
 )
-_HIT_RATE = Sentences(
+_HIT_RATE = stated(
     _NOT_GIVEN,
-    (
-        (
-            always,
-            mark(
-                "earlier inspections of %(who)s found %(threat)s at an estimated rate of %(rate)s"
-            ),
-        ),
-    ),
+    mark("earlier inspections of %(who)s found %(threat)s at an estimated rate of %(rate)s"),
     party_and_threat,
     ("rate", percent),
 )
-_FIRST_SEEN = Sentences(
+_FIRST_SEEN = counted(
     mark("%(who)s has never been seen before"),
-    (
-        (below_one, mark("%(who)s was first seen less than a day before")),
-        (
-            always,
-            mark_plural(
-                "%(who)s was first seen %(count)s day before",
-                "%(who)s was first seen %(count)s days before",
-            ),
-        ),
+    mark("%(who)s was first seen less than a day before"),
+    mark_plural(
+        "%(who)s was first seen %(count)s day before",
+        "%(who)s was first seen %(count)s days before",
     ),
     party,
-    ("count", count),
+    none_when=below_one,
 )
-_VALUE_VS_MEDIAN = Sentences(
+_VALUE_VS_MEDIAN = compared(
     mark("declared value %(per)s cannot be compared (value, mass or packages missing)"),
-    (
-        (in_line, mark("declared value %(per)s is in line with the usual for HS %(hs)s")),
-        (negative, mark("declared value %(per)s is %(change)s below the usual for HS %(hs)s")),
-        (always, mark("declared value %(per)s is %(change)s above the usual for HS %(hs)s")),
-    ),
+    mark("declared value %(per)s is in line with the usual for HS %(hs)s"),
+    mark("declared value %(per)s is %(change)s below the usual for HS %(hs)s"),
+    mark("declared value %(per)s is %(change)s above the usual for HS %(hs)s"),
     per_and_hs,
-    ("change", changed),
 )
 _VALUE_Z = Sentences(
     mark("declared value %(per)s cannot be compared (value, mass or packages missing)"),
@@ -206,107 +173,76 @@ _REFERENCE_LEVEL = Sentences(
     ),
     shown=("digits", count),
 )
-_MASS_RATIO = Sentences(
+_MASS_RATIO = stated(
     mark("gross or net mass is missing"),
-    ((always, mark("gross mass is %(ratio)s times the net mass")),),
+    mark("gross mass is %(ratio)s times the net mass"),
     shown=("ratio", tenth),
 )
-_VEHICLE_MASS = Sentences(
+_VEHICLE_MASS = compared(
     mark("gross mass cannot be compared with the vehicle type"),
-    (
-        (in_line, mark("declared gross mass is in line with the usual for a %(vehicle)s")),
-        (negative, mark("declared gross mass is %(change)s below the usual for a %(vehicle)s")),
-        (always, mark("declared gross mass is %(change)s above the usual for a %(vehicle)s")),
-    ),
+    mark("declared gross mass is in line with the usual for a %(vehicle)s"),
+    mark("declared gross mass is %(change)s below the usual for a %(vehicle)s"),
+    mark("declared gross mass is %(change)s above the usual for a %(vehicle)s"),
     vehicle_type,
-    ("change", changed),
 )
-_PACKAGES = Sentences(
+_PACKAGES = stated(
     mark("number of packages is missing"),
-    ((always, mark_plural("declared %(count)s package", "declared %(count)s packages")),),
+    mark_plural("declared %(count)s package", "declared %(count)s packages"),
     shown=("count", count),
 )
-_DUTY_RATE = Sentences(
-    mark("duty rate is missing"),
-    ((always, mark("duty rate is %(rate)s%%")),),
-    shown=("rate", general),
+_DUTY_RATE = stated(
+    mark("duty rate is missing"), mark("duty rate is %(rate)s%%"), shown=("rate", general)
 )
-_ITINERARY_START = Sentences(
+_ITINERARY_START = either(
     mark("itinerary or dispatch country is missing"),
-    (
-        (
-            is_set,
-            mark("route %(route)s does not start in the declared dispatch country %(dispatch)s"),
-        ),
-        (always, mark("route %(route)s starts in the declared dispatch country %(dispatch)s")),
-    ),
+    mark("route %(route)s does not start in the declared dispatch country %(dispatch)s"),
+    mark("route %(route)s starts in the declared dispatch country %(dispatch)s"),
     fields(route="itinerary", dispatch="dispatch_country"),
 )
-_ITINERARY_END = Sentences(
+_ITINERARY_END = either(
     mark("itinerary or destination country is missing"),
-    (
-        (is_set, mark("route %(route)s does not end in the declared destination %(destination)s")),
-        (always, mark("route %(route)s ends in the declared destination %(destination)s")),
-    ),
+    mark("route %(route)s does not end in the declared destination %(destination)s"),
+    mark("route %(route)s ends in the declared destination %(destination)s"),
     fields(route="itinerary", destination="destination_country"),
 )
-_TRANSIT_COUNT = Sentences(
+_TRANSIT_COUNT = stated(
     mark("no itinerary is declared"),
-    (
-        (
-            always,
-            mark_plural(
-                "route %(route)s passes through %(count)s transit country",
-                "route %(route)s passes through %(count)s transit countries",
-            ),
-        ),
+    mark_plural(
+        "route %(route)s passes through %(count)s transit country",
+        "route %(route)s passes through %(count)s transit countries",
     ),
     fields(route="itinerary"),
     ("count", count),
 )
-_ORIGIN_DISPATCH = Sentences(
+_ORIGIN_DISPATCH = either(
     mark("origin or dispatch country is missing"),
-    (
-        (
-            is_set,
-            mark("goods of origin %(origin)s were dispatched from another country (%(dispatch)s)"),
-        ),
-        (always, mark("goods were dispatched from their origin country %(origin)s")),
-    ),
+    mark("goods of origin %(origin)s were dispatched from another country (%(dispatch)s)"),
+    mark("goods were dispatched from their origin country %(origin)s"),
     fields(origin="origin_country", dispatch="dispatch_country"),
 )
-_TRANSIT_RATE = Sentences(
+_TRANSIT_RATE = stated(
     mark("route has no transit country"),
-    (
-        (
-            always,
-            mark(
-                "route transits a country where earlier inspections found %(threat)s "
-                "at an estimated rate of %(rate)s"
-            ),
-        ),
+    mark(
+        "route transits a country where earlier inspections found %(threat)s "
+        "at an estimated rate of %(rate)s"
     ),
     threat_only,
     ("rate", percent),
 )
-_WEEKDAY = Sentences(
+_WEEKDAY = stated(
     mark("lodging day is unknown"),
-    ((always, mark("lodged on a %(weekday)s")),),
+    mark("lodged on a %(weekday)s"),
     shown=("weekday", weekday_of),
 )
-_POSTAL = Sentences(
+_POSTAL = either(
     mark("transport mode and vehicle type are unknown"),
-    (
-        (is_set, mark("sent by post or as a parcel")),
-        (always, mark("not a postal or parcel consignment")),
-    ),
+    mark("sent by post or as a parcel"),
+    mark("not a postal or parcel consignment"),
 )
-_POSTAL_NEW = Sentences(
+_POSTAL_NEW = either(
     mark("importer is not given on the declaration"),
-    (
-        (is_set, mark("postal or parcel consignment to an importer seen rarely or never before")),
-        (always, mark("not a postal consignment to a new or rarely seen importer")),
-    ),
+    mark("postal or parcel consignment to an importer seen rarely or never before"),
+    mark("not a postal consignment to a new or rarely seen importer"),
 )
 _TEXT_SCORE = Sentences(
     mark("goods description could not be scored"),
@@ -329,32 +265,22 @@ _TEXT_SCORE = Sentences(
     threat_only,
     ("score", signed_tenth),
 )
-_WEAPON_WORDS = Sentences(
+_WEAPON_WORDS = counted(
     _NO_DESCRIPTION,
-    (
-        (is_unset, mark("goods description uses no words often used to disguise weapon parts")),
-        (
-            always,
-            mark_plural(
-                "goods description uses %(count)s word often used to disguise weapon parts",
-                "goods description uses %(count)s words often used to disguise weapon parts",
-            ),
-        ),
+    mark("goods description uses no words often used to disguise weapon parts"),
+    mark_plural(
+        "goods description uses %(count)s word often used to disguise weapon parts",
+        "goods description uses %(count)s words often used to disguise weapon parts",
     ),
-    shown=("count", count),
+    none_when=is_unset,
 )
-_WEAPON_WORDS_OUTSIDE = Sentences(
+_WEAPON_WORDS_OUTSIDE = either(
     _NO_DESCRIPTION,
-    (
-        (is_unset, mark("goods description and HS code raise no weapon-parts mismatch")),
-        (
-            always,
-            mark(
-                "goods description uses words typical of weapon parts, but HS %(hs)s is outside "
-                "chapter 93 (arms and ammunition)"
-            ),
-        ),
+    mark(
+        "goods description uses words typical of weapon parts, but HS %(hs)s is outside "
+        "chapter 93 (arms and ammunition)"
     ),
+    mark("goods description and HS code raise no weapon-parts mismatch"),
     hs,
 )
 _CHAPTER_FIT = Sentences(
@@ -368,32 +294,22 @@ _CHAPTER_FIT = Sentences(
     ),
     chapter,
 )
-_WATCHLIST_HITS = Sentences(
+_WATCHLIST_HITS = counted(
     _NOT_CHECKED,
-    (
-        (is_unset, mark("no party or vehicle is on a partner watchlist for %(threat)s")),
-        (
-            always,
-            mark_plural(
-                "%(count)s watchlist entry for %(threat)s matches this declaration's parties "
-                "or vehicle",
-                "%(count)s watchlist entries for %(threat)s match this declaration's parties "
-                "or vehicle",
-            ),
-        ),
+    mark("no party or vehicle is on a partner watchlist for %(threat)s"),
+    mark_plural(
+        "%(count)s watchlist entry for %(threat)s matches this declaration's parties or vehicle",
+        "%(count)s watchlist entries for %(threat)s match this declaration's parties or vehicle",
     ),
     threat_only,
-    ("count", count),
+    none_when=is_unset,
 )
-_WATCHLIST_ENTITY = Sentences(
+_WATCHLIST_ENTITY = either(
     _NOT_CHECKED,
-    (
-        (is_set, mark("%(who)s is on a partner watchlist for %(threat)s")),
-        (always, mark("%(who)s is not on a partner watchlist for %(threat)s")),
-    ),
+    mark("%(who)s is on a partner watchlist for %(threat)s"),
+    mark("%(who)s is not on a partner watchlist for %(threat)s"),
     party_and_threat,
 )
-
 
 # ------------------------------------------------------------- sentences of their own
 _CUSTOMS_VALUE = declared_amount(

@@ -293,3 +293,39 @@ def declared_amount(field: str, absent: str, message: str, name: str, kind: str)
         return lang.gettext(message) % {name: lang.number(kind, float(str(amount)))}
 
     return sentence
+
+
+# The shapes most families take: each names what chooses between its messages once.
+def stated(
+    absent: str,
+    message: Message,
+    context: Context = no_context,
+    shown: tuple[str, Shown] | None = None,
+) -> Sentences:
+    """One sentence whenever the value is given."""
+    return Sentences(absent, ((always, message),), context, shown)
+
+
+def either(absent: str, yes: Message, no: Message, context: Context = no_context) -> Sentences:
+    """``yes`` when the feature is set (not zero), ``no`` when it is not."""
+    return Sentences(absent, ((is_set, yes), (always, no)), context)
+
+
+def counted(
+    absent: str,
+    none: Message,
+    some: Message,
+    context: Context = no_context,
+    none_when: Test = is_zero,
+) -> Sentences:
+    """A count: ``none`` when ``none_when`` holds for it, else ``some`` (a plural counted by
+    the value), the count written as ``%(count)s``."""
+    return Sentences(absent, ((none_when, none), (always, some)), context, ("count", count))
+
+
+def compared(absent: str, usual: str, below: str, above: str, context: Context) -> Sentences:
+    """A log ratio to the usual: ``usual`` when in line, else ``below`` or ``above``, the
+    change written as ``%(change)s``."""
+    return Sentences(
+        absent, ((in_line, usual), (negative, below), (always, above)), context, ("change", changed)
+    )

@@ -13,24 +13,14 @@ from sqlalchemy.orm import Session
 
 from serving.access.keys import Role, StoredKey
 from serving.store.database import Store
+from serving.store.rows import from_row, row_values
 from serving.store.tables import ApiKey
 
 
 def _stored_key(row: ApiKey | Row[Any]) -> StoredKey:
     """A key from its ORM row or a Core row of the same table (the same attribute names)."""
-    return StoredKey(
-        key_id=row.key_id,
-        name=row.name,
-        role=Role(row.role),
-        offices=None if row.offices is None else tuple(row.offices),
-        salt=row.salt,
-        secret_hash=row.secret_hash,
-        created_at=row.created_at,
-        revoked_at=row.revoked_at,
-        owner=row.owner,
-        expires_at=row.expires_at,
-        last_used_at=row.last_used_at,
-    )
+    offices = None if row.offices is None else tuple(row.offices)
+    return from_row(StoredKey, row, role=Role(row.role), offices=offices)
 
 
 # A key's last use is kept to this precision: at most one UPDATE per key and interval, not a
@@ -40,20 +30,8 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 
 def add_key(session: Session, key: StoredKey) -> None:
     """Store a new key (its hash, never its secret)."""
-    session.add(
-        ApiKey(
-            key_id=key.key_id,
-            name=key.name,
-            role=key.role.value,
-            offices=None if key.offices is None else list(key.offices),
-            salt=key.salt,
-            secret_hash=key.secret_hash,
-            created_at=key.created_at,
-            revoked_at=key.revoked_at,
-            owner=key.owner,
-            expires_at=key.expires_at,
-        )
-    )
+    offices = None if key.offices is None else list(key.offices)
+    session.add(ApiKey(**row_values(key, role=key.role.value, offices=offices)))
 
 
 def find_key(session: Session, key_id: str) -> StoredKey | None:

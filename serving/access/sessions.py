@@ -25,6 +25,7 @@ from serving.access.key_store import find_key
 from serving.access.keys import Role, StoredKey, normalised_offices
 from serving.base import Caller, Person
 from serving.store.database import Store
+from serving.store.rows import from_row, row_values
 from serving.store.tables import WebSession as SessionRow
 
 SESSION_HOURS = 10  # one working shift; then the person signs in again
@@ -107,41 +108,14 @@ def new_session(
 
 def add_session(db: Session, session: WebSession, secret: str) -> None:
     """Store a new session (the hash of its secret, never the secret)."""
-    db.add(
-        SessionRow(
-            session_id=session.session_id,
-            secret_hash=_secret_hash(secret),
-            issuer=session.issuer,
-            subject=session.subject,
-            name=session.name,
-            role=session.role,
-            offices=None if session.offices is None else list(session.offices),
-            key_id=session.key_id,
-            csrf=session.csrf,
-            justification=session.justification,
-            locale=session.locale,
-            created_at=session.created_at,
-            expires_at=session.expires_at,
-            revoked_at=None,
-        )
-    )
+    offices = None if session.offices is None else list(session.offices)
+    values = row_values(session, offices=offices)
+    db.add(SessionRow(**values, secret_hash=_secret_hash(secret), revoked_at=None))
 
 
 def _session(row: Any) -> WebSession:
-    return WebSession(
-        session_id=row.session_id,
-        name=row.name,
-        role=row.role,
-        csrf=row.csrf,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        offices=None if row.offices is None else tuple(row.offices),
-        issuer=row.issuer,
-        subject=row.subject,
-        key_id=row.key_id,
-        justification=row.justification,
-        locale=row.locale,
-    )
+    offices = None if row.offices is None else tuple(row.offices)
+    return from_row(WebSession, row, offices=offices)
 
 
 def live_session(store: Store, session_id: str, secret: str, now: datetime) -> WebSession | None:

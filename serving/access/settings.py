@@ -104,16 +104,10 @@ class AccessSettings(BaseSettings):
             InsecureSettings: in production, when the pepper is missing, the development
                 default, or shorter than 32 characters; or the file cannot be read.
         """
-        value, source = _configured_secret(
-            self.key_pepper_file, self.key_pepper, "SHIPRISK_KEY_PEPPER"
+        value, source = self._secret(
+            self.key_pepper_file, self.key_pepper, "SHIPRISK_KEY_PEPPER", "a key pepper"
         )
         if not value:
-            if self.production:
-                raise InsecureSettings(
-                    "SHIPRISK_ENV=production needs a key pepper: set SHIPRISK_KEY_PEPPER_FILE "
-                    "to a file holding a random secret of at least 32 characters (or "
-                    "SHIPRISK_KEY_PEPPER)"
-                )
             value = DEVELOPMENT_PEPPER
         if self.production and value == DEVELOPMENT_PEPPER:
             raise InsecureSettings(
@@ -133,16 +127,14 @@ class AccessSettings(BaseSettings):
             InsecureSettings: in production, when the key is missing, shorter than 32
                 characters or the same as the pepper; or the file cannot be read.
         """
-        value, source = _configured_secret(
-            self.audit_key_file, self.audit_key, "SHIPRISK_AUDIT_KEY"
+        value, source = self._secret(
+            self.audit_key_file,
+            self.audit_key,
+            "SHIPRISK_AUDIT_KEY",
+            "an audit key",
+            ", kept outside the database",
         )
         if not value:
-            if self.production:
-                raise InsecureSettings(
-                    "SHIPRISK_ENV=production needs an audit key: set SHIPRISK_AUDIT_KEY_FILE to "
-                    "a file holding a random secret of at least 32 characters (or "
-                    "SHIPRISK_AUDIT_KEY), kept outside the database"
-                )
             source = "the development audit key file"
             value = _development_key(data_dir / AUDIT_KEY_FILE)
         if len(value) < MIN_AUDIT_KEY_CHARS:
@@ -150,6 +142,19 @@ class AccessSettings(BaseSettings):
         if self.production and value.encode("utf-8") == self.pepper():
             raise InsecureSettings(f"{source} is the key pepper: the audit key must be its own")
         return value.encode("utf-8")
+
+    def _secret(
+        self, file: Path | None, variable: SecretStr | None, name: str, what: str, where: str = ""
+    ) -> tuple[str | None, str]:
+        """(the secret, the variable it came from), as `_configured_secret`; in production a
+        missing secret is refused, naming ``what`` it is and the variables that set it."""
+        value, source = _configured_secret(file, variable, name)
+        if not value and self.production:
+            raise InsecureSettings(
+                f"SHIPRISK_ENV=production needs {what}: set {name}_FILE to a file holding a "
+                f"random secret of at least 32 characters (or {name}){where}"
+            )
+        return value, source
 
     def checkpoint_path(self, data_dir: Path) -> Path:
         """Where checkpoints are appended and read: the setting, else under the data directory."""

@@ -30,9 +30,11 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from serving.store.rows import from_row, row_values
 
 GENESIS = "0" * 64
 PURGE_ACTION = "audit purge"  # the `route` of a purge's own record
@@ -126,7 +128,7 @@ class AuditRecord:
     """An event at its place in the chain: sequence number, link, own hash and its scheme.
 
     ``links`` are the declaration ids the store's index rows point from this record, as read
-    back (`serving.audit.records.read_chain`); None for a record not read from a store, whose
+    back (`serving.audit.reading.read_chain`); None for a record not read from a store, whose
     links are then its event's declaration ids.
     """
 
@@ -144,12 +146,24 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def event_values(event: AuditEvent) -> dict[str, Any]:
+    """The event's fields by name, declaration ids as a list and detail as a plain dict: what
+    its stored row, its API view and its hashed body hold.
+
+    """
+    return row_values(event, declaration_ids=list(event.declaration_ids), detail=dict(event.detail))
+
+
+def event_from_row(row: Any) -> AuditEvent:
+    """The event a stored row holds (an ORM object or a Core row of ``audit_records``)."""
+    return from_row(
+        AuditEvent, row, declaration_ids=tuple(row.declaration_ids), detail=dict(row.detail)
+    )
+
+
 def _body(sequence: int, event: AuditEvent) -> dict[str, Any]:
-    # Field by field, not dataclasses.asdict: that deep-copies every value, on every request.
-    body = {item.name: getattr(event, item.name) for item in fields(event)}
+    body = event_values(event)
     body["recorded_at"] = _timestamp(event.recorded_at)
-    body["declaration_ids"] = list(event.declaration_ids)
-    body["detail"] = dict(event.detail)
     body["sequence"] = sequence
     for name in PERSON_FIELDS:
         if body[name] is None:

@@ -1,14 +1,10 @@
-"""Consultation-log records in the operational store.
+"""The consultation log's writer: `AuditLog` appends, purges, checkpoints and declares the
+legacy boundary, each through the store's group-commit writer.
 
-The log is appended through `AuditLog`, which holds the audit key (read once, when the
-service or a command starts) and serialises appends in this process (through the store's
-group-commit writer, so concurrent requests share one commit). On PostgreSQL, processes
-(several hosts' `shiprisk serve`) queue for the chain's head behind one advisory lock held
-until their commit; anywhere else, an append retries when another process took the same
-sequence number first (the sequence is the table's key, so the chain can never fork). A
-record costs one HMAC and no query beyond its inserts (the head is read once per group
-commit). `read_chain` reads each record with the declaration links its index rows give, so
-that verification checks those rows too.
+`AuditLog` holds the audit key (read once, when the service or a command starts) and
+serialises appends in this process (through the store's group-commit writer, so concurrent
+requests share one commit). Each record goes after the chain's head as `serving.audit.appending`
+says; the head is read once per group commit. Reading the log back is `serving.audit.reading`.
 
 The first keyed record of a store is preceded by its legacy boundary (`serving.audit.boundary`),
 declared in the checkpoint file the log is given and as a record; after that, an append
@@ -18,18 +14,16 @@ costs nothing more (the head's hash scheme is read with the head).
 from __future__ import annotations
 
 import logging
-import secrets
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from serving.audit import appending
 from serving.audit.boundary import (
     AUTOMATIC,
     BY_OPERATOR,
@@ -39,14 +33,12 @@ from serving.audit.boundary import (
 )
 from serving.audit.chain import (
     GENESIS,
-    KEYED_SCHEME,
     LEGACY_SCHEME,
     PURGE_ACTION,
     AuditEvent,
     AuditKey,
     AuditRecord,
     purge_event,
-    record_hash,
 )
 from serving.audit.checkpoints import (
     BOUNDARY_ACTION,
@@ -57,15 +49,13 @@ from serving.audit.checkpoints import (
     read_file,
     signed_checkpoint,
 )
+from serving.audit.reading import record_from_row, store_id
 from serving.store.database import Store
-from serving.store.group_commit import group_commit, insert_rows
-from serving.store.tables import AuditDeclaration, AuditRecordRow, StoreIdentity
+from serving.store.group_commit import group_commit
+from serving.store.tables import AuditDeclaration, AuditRecordRow
 
 APPEND_ATTEMPTS = 3
-READ_BATCH = 1000
 logger = logging.getLogger(__name__)
-# PostgreSQL advisory lock key of the chain's head (any fixed 64-bit number; "shrk" "head").
-CHAIN_LOCK_KEY = 0x7368726B_68656164
 
 
 class AuditWriteError(RuntimeError):
@@ -78,197 +68,6 @@ class RequestWriteError(RuntimeError):
     def __init__(self, error: Exception) -> None:
         super().__init__(type(error).__name__)
         self.error = error
-
-
-def _record(row: Any, links: tuple[str, ...] | None = None) -> AuditRecord:
-    """A record from a row of ``audit_records`` (ORM object or core row)."""
-    event = AuditEvent(
-        recorded_at=row.recorded_at,
-        key_id=row.key_id,
-        key_name=row.key_name,
-        role=row.role,
-        route=row.route,
-        declaration_ids=tuple(row.declaration_ids),
-        justification=row.justification,
-        model_version=row.model_version,
-        status=row.status,
-        detail=dict(row.detail),
-        issuer=row.issuer,
-        subject=row.subject,
-        person=row.person,
-    )
-    return AuditRecord(
-        row.sequence, event, row.previous_hash, row.record_hash, row.hash_scheme, links
-    )
-
-
-def store_id(session: Session) -> str | None:
-    """The store's id (made by migration 0003); None when its row was deleted."""
-    return session.scalar(select(StoreIdentity.store_id).where(StoreIdentity.slot == 1))
-
-
-def _ensure_store_id(session: Session) -> str:
-    """The store's id, made now when its row is missing (the writers' side: a store whose id
-    was deleted gets a new one, and its old checkpoints then read as another store's)."""
-    found = store_id(session)
-    if found is not None:
-        return found
-    made = secrets.token_hex(16)
-    session.execute(
-        insert(StoreIdentity).values(slot=1, store_id=made, created_at=datetime.now(UTC))
-    )
-    logger.warning("the store had no id (store_identity): made %s", made)
-    return made
-
-
-# session.info: (transaction, sequence, hash, scheme) of the chain's last record, valid in that
-# transaction
-_HEAD = "shiprisk.audit_head"
-
-
-def _head(session: Session) -> Any:
-    """(sequence, hash, hash scheme) of the chain's last record in this transaction, appends
-    not yet inserted included (a group commit inserts them at its end); None for an empty
-    chain."""
-    cached = session.info.get(_HEAD)
-    if cached is not None and cached[0] is session.get_transaction():
-        return cached[1:]
-    _lock_chain(session)
-    return session.execute(
-        select(AuditRecordRow.sequence, AuditRecordRow.record_hash, AuditRecordRow.hash_scheme)
-        .order_by(AuditRecordRow.sequence.desc())
-        .limit(1)
-    ).first()
-
-
-def _count_through(session: Session, sequence: int) -> int:
-    """How many stored records have a sequence number up to ``sequence``."""
-    return int(
-        session.scalar(
-            select(func.count(AuditRecordRow.sequence)).where(AuditRecordRow.sequence <= sequence)
-        )
-        or 0
-    )
-
-
-def _append_in(session: Session, key: AuditKey, event: AuditEvent) -> AuditRecord:
-    """Chain ``event`` after the newest record and insert it (and its declaration index rows).
-
-    The head is read once per transaction and then carried in the session, so several
-    appends in one transaction (a group commit) read it once and stay sequential. Plain
-    multi-row inserts, no ORM objects.
-    """
-    transaction = session.get_transaction()
-    head = _head(session)
-    sequence = 1 if head is None else int(head[0]) + 1
-    link = GENESIS if head is None else str(head[1])
-    record = AuditRecord(sequence, event, link, record_hash(key, sequence, event, link))
-    insert_rows(
-        session,
-        cast(Table, AuditRecordRow.__table__),
-        [
-            {
-                "sequence": record.sequence,
-                "recorded_at": event.recorded_at,
-                "key_id": event.key_id,
-                "key_name": event.key_name,
-                "role": event.role,
-                "route": event.route,
-                "declaration_ids": list(event.declaration_ids),
-                "justification": event.justification,
-                "model_version": event.model_version,
-                "status": event.status,
-                "detail": dict(event.detail),
-                "previous_hash": record.previous_hash,
-                "record_hash": record.record_hash,
-                "hash_scheme": KEYED_SCHEME,
-                "issuer": event.issuer,
-                "subject": event.subject,
-                "person": event.person,
-            }
-        ],
-    )
-    session.info[_HEAD] = (transaction, record.sequence, record.record_hash, KEYED_SCHEME)
-    named = list(dict.fromkeys(event.declaration_ids))
-    if named:  # the record first: its sequence is what the index rows point to
-        insert_rows(
-            session,
-            cast(Table, AuditDeclaration.__table__),
-            [{"sequence": record.sequence, "declaration_id": i} for i in named],
-        )
-    return record
-
-
-def _lock_chain(session: Session) -> None:
-    """On PostgreSQL, wait for other processes' appends to commit, and keep them waiting for ours.
-
-    A transaction-level advisory lock: released at commit or rollback. Read committed, the
-    head read after it sees the last committed record, so processes never race for a sequence
-    (retrying could lose that race again and again under steady load from several hosts).
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-
-
-def read_chain(session: Session) -> Iterator[AuditRecord]:
-    """Every record in sequence order, each with the declaration ids its index rows link it to.
-
-    Read in batches of sequence numbers: the records of a batch, then their index rows.
-    """
-    records = AuditRecordRow.__table__.c
-    after: int | None = None
-    while True:
-        statement = select(*records).order_by(records.sequence).limit(READ_BATCH)
-        if after is not None:
-            statement = statement.where(records.sequence > after)
-        rows = session.execute(statement).all()
-        if not rows:
-            return
-        first, after = rows[0].sequence, rows[-1].sequence
-        links: dict[int, list[str]] = defaultdict(list)
-        for sequence, declaration_id in session.execute(
-            select(AuditDeclaration.sequence, AuditDeclaration.declaration_id).where(
-                AuditDeclaration.sequence.between(first, after)
-            )
-        ):
-            links[sequence].append(declaration_id)
-        for row in rows:
-            yield _record(row, tuple(links.get(row.sequence, ())))
-
-
-def query_records(
-    session: Session,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    key_id: str | None = None,
-    declaration_id: str | None = None,
-    limit: int = 100,
-    person: str | None = None,
-    subject: str | None = None,
-) -> list[AuditRecord]:
-    """Records matching every given filter, newest first, at most ``limit``.
-
-    ``person``: the display name (or a key's owner); ``subject``: the identity provider's.
-    """
-    statement = select(AuditRecordRow)
-    if since is not None:
-        statement = statement.where(AuditRecordRow.recorded_at >= since)
-    if until is not None:
-        statement = statement.where(AuditRecordRow.recorded_at < until)
-    if key_id is not None:
-        statement = statement.where(AuditRecordRow.key_id == key_id)
-    if person is not None:
-        statement = statement.where(AuditRecordRow.person == person)
-    if subject is not None:
-        statement = statement.where(AuditRecordRow.subject == subject)
-    if declaration_id is not None:
-        naming = select(AuditDeclaration.sequence).where(
-            AuditDeclaration.declaration_id == declaration_id
-        )
-        statement = statement.where(AuditRecordRow.sequence.in_(naming))
-    statement = statement.order_by(AuditRecordRow.sequence.desc()).limit(limit)
-    return [_record(row) for row in session.scalars(statement)]
 
 
 @dataclass(frozen=True)
@@ -329,12 +128,12 @@ class AuditLog:
         file unreadable or unwritable) is logged and the append goes on: the record matters
         more than the boundary, and `shiprisk audit verify` then names the unkeyed records.
         """
-        head = _head(session)
+        head = appending.chain_head(session)
         if (head is not None and head[2] != LEGACY_SCHEME) or self.checkpoint_file is None:
             return
         path = self.checkpoint_file
         through, digest = (0, GENESIS) if head is None else (int(head[0]), str(head[1]))
-        identity = _ensure_store_id(session)
+        identity = appending.ensure_store_id(session)
         try:
             found = read_file(path) if path.exists() else []
             boundary = existing_boundary(
@@ -345,7 +144,7 @@ class AuditLog:
                     self.key,
                     head_sequence=through,
                     head_hash=digest,
-                    record_count=_count_through(session, through) if through else 0,
+                    record_count=appending.count_through(session, through) if through else 0,
                     made_at=trigger.recorded_at,
                     store_id=identity,
                     legacy_through=through,
@@ -362,7 +161,7 @@ class AuditLog:
                 role=trigger.role,
                 declared=AUTOMATIC,
             )
-            _append_in(session, self.key, event)
+            appending.append_in(session, self.key, event)
 
     def declare_legacy_boundary(self, store: Store, *, now: datetime, actor: str) -> None:
         """Declare the store's legacy boundary now if its first keyed record is still to
@@ -375,7 +174,7 @@ class AuditLog:
 
     def _append_keyed(self, session: Session, event: AuditEvent) -> AuditRecord:
         self._legacy_boundary_in(session, event)
-        return _append_in(session, self.key, event)
+        return appending.append_in(session, self.key, event)
 
     def append(
         self,
@@ -428,7 +227,7 @@ class AuditLog:
         )
         session = store.sessions()
         try:
-            _append_in(session, self.key, probe)
+            appending.append_in(session, self.key, probe)
             session.flush()
         except SQLAlchemyError:
             return False
@@ -467,15 +266,15 @@ class AuditLog:
                 select(func.max(AuditRecordRow.sequence)).where(AuditRecordRow.recorded_at < before)
             )
             last = None if last_sequence is None else session.get(AuditRecordRow, last_sequence)
-            count = 0 if last_sequence is None else _count_through(session, last_sequence)
-            record = _append_in(
+            count = 0 if last_sequence is None else appending.count_through(session, last_sequence)
+            record = appending.append_in(
                 session,
                 self.key,
                 purge_event(
                     recorded_at=now,
                     actor=actor,
                     before=before,
-                    last_purged=None if last is None else _record(last),
+                    last_purged=None if last is None else record_from_row(last),
                     purged_count=count,
                 ),
             )
@@ -506,7 +305,7 @@ class AuditLog:
 
         def checkpoint_in(session: Session) -> tuple[Checkpoint, AuditRecord]:
             self._legacy_boundary_in(session, _command_event(now, actor, CHECKPOINT_ACTION))
-            head = _head(session)
+            head = appending.chain_head(session)
             if head is None:
                 raise EmptyLogError("the consultation log is empty: nothing to checkpoint")
             stored_max, stored_count = session.execute(
@@ -519,9 +318,11 @@ class AuditLog:
                 head_hash=str(head[1]),
                 record_count=int(stored_count) + pending,
                 made_at=now,
-                store_id=_ensure_store_id(session),
+                store_id=appending.ensure_store_id(session),
             )
-            record = _append_in(session, self.key, checkpoint_event(checkpoint, actor=actor))
+            record = appending.append_in(
+                session, self.key, checkpoint_event(checkpoint, actor=actor)
+            )
             return checkpoint, record
 
         return group_commit(store).submit(checkpoint_in)
@@ -542,7 +343,7 @@ class AuditLog:
                     f"written in the unkeyed scheme ({LEGACY_SCHEME})"
                 )
             identity = store_id(session)
-            count = _count_through(session, through)
+            count = appending.count_through(session, through)
             digest = row.record_hash
         if identity is None:
             raise BoundaryRefused("the store has no id (its store_identity row was deleted)")
@@ -572,6 +373,6 @@ class AuditLog:
             event = boundary_event(
                 boundary, key_id="cli", key_name=actor, role="admin", declared=BY_OPERATOR
             )
-            return _append_in(session, self.key, event)
+            return appending.append_in(session, self.key, event)
 
         return group_commit(store).submit(record_in)

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from serving.access.remit import refuse_consultation_log
-from serving.audit import records
-from serving.audit.chain import AuditRecord
+from serving.audit.chain import AuditRecord, event_values
+from serving.audit.reading import query_records
 from serving.deps import CurrentCaller, OperationalStore
 
 MAX_PAGE = 1000
@@ -42,24 +42,11 @@ class AuditRecordOut(BaseModel):
     @classmethod
     def from_record(cls, record: AuditRecord) -> AuditRecordOut:
         """The API view of a stored record."""
-        event = record.event
         return cls(
+            **event_values(record.event),
             sequence=record.sequence,
-            recorded_at=event.recorded_at,
-            key_id=event.key_id,
-            key_name=event.key_name,
-            role=event.role,
-            route=event.route,
-            declaration_ids=list(event.declaration_ids),
-            justification=event.justification,
-            model_version=event.model_version,
-            status=event.status,
-            detail=dict(event.detail),
             previous_hash=record.previous_hash,
             record_hash=record.record_hash,
-            issuer=event.issuer,
-            subject=event.subject,
-            person=event.person,
         )
 
 
@@ -100,7 +87,7 @@ def get_audit(
     refuse_consultation_log(caller)
     since, until = _utc(since), _utc(until)
     with store.sessions() as session:
-        found = records.query_records(
+        found = query_records(
             session,
             since=since,
             until=until,

@@ -15,7 +15,8 @@ from serving.access.key_store import all_keys
 from serving.access.keys import Role, matches, parse_key
 from serving.access.settings import DEVELOPMENT_PEPPER
 from serving.audit.chain import AuditEvent, AuditKey
-from serving.audit.records import AuditLog, read_chain
+from serving.audit.reading import read_chain
+from serving.audit.records import AuditLog
 from serving.settings import ServiceSettings
 from serving.store.database import Store
 from shiprisk.cli import app

@@ -24,7 +24,7 @@ from serving.audit.chain import (
     record_hash,
     verify_chain,
 )
-from serving.audit.records import query_records, read_chain
+from serving.audit.reading import query_records, read_chain
 from serving.settings import ServiceSettings
 from serving.store.database import Store
 from serving.web.session import COOKIE_NAME

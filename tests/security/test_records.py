@@ -12,7 +12,8 @@ from sqlalchemy import text
 from serving.access.key_store import add_key, all_keys, find_key, revoke_key
 from serving.access.keys import Role, new_key
 from serving.audit.chain import AuditEvent, AuditKey, verify_chain
-from serving.audit.records import AuditLog, RetentionError, query_records, read_chain
+from serving.audit.reading import query_records, read_chain
+from serving.audit.records import AuditLog, RetentionError
 from serving.store.database import Store
 from tests.serving.store_backends import operational_store, store_url  # noqa: F401
 

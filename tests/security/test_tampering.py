@@ -36,7 +36,8 @@ from serving.audit.checkpoints import (
     read_file,
     verify_log,
 )
-from serving.audit.records import AuditLog, query_records, read_chain, store_id
+from serving.audit.reading import query_records, read_chain, store_id
+from serving.audit.records import AuditLog
 from serving.store.database import MIGRATIONS, Store, create_store_engine
 from shiprisk.cli import app
 from tests.serving.store_backends import operational_store, store_url  # noqa: F401

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from serving.access.keys import Role
 from serving.app import create_app
-from serving.audit.records import read_chain
+from serving.audit.reading import read_chain
 from serving.settings import ServiceSettings
 from shiprisk.cli import app as shiprisk_app
 from tests.serving.access_keys import JUSTIFICATION, KeyedClient

@@ -17,7 +17,7 @@ import pytest
 
 from serving.access.keys import Role
 from serving.audit.chain import AuditRecord
-from serving.audit.records import read_chain
+from serving.audit.reading import read_chain
 from serving.limits import MAX_JSON_DEPTH, json_deeper_than, url_not_text
 from tests.features.builder_frames import DECLARATION_DEFAULTS
 from tests.serving.access_keys import KeyedClient

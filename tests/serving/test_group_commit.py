@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 from features.records import canonical_records
 from features.validation import validate_declarations
 from serving.audit.chain import AuditEvent, AuditKey, verify_chain
-from serving.audit.records import AuditLog, read_chain
+from serving.audit.reading import read_chain
+from serving.audit.records import AuditLog
 from serving.scoring.queue import CanonicalScores, ScoringQueue
 from serving.scoring.schemas import declarations_frame
 from serving.scoring.service import store_scores

@@ -28,7 +28,7 @@ from serving.access import sessions
 from serving.access.keys import Role
 from serving.access.policy import writes
 from serving.app import create_app
-from serving.audit import records
+from serving.audit import appending
 from serving.exchange.signing import sign
 from serving.settings import ServiceSettings
 from serving.store.tables import AuditDeclaration, AuditRecordRow, Base
@@ -314,18 +314,18 @@ def test_a_failed_record_keeps_nothing_of_the_write(
 ) -> None:
     request, changes = CASES[route]
     before = snapshot(world.client)
-    original = records._append_in
+    original = appending.append_in
 
     def failing(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("INSERT INTO audit_records", {}, Exception("disk full"))
 
     with monkeypatch.context() as patched:
-        patched.setattr(records, "_append_in", failing)
+        patched.setattr(appending, "append_in", failing)
         answer = request(world)
     assert answer.status_code == 503, answer.text
     assert snapshot(world.client) == before
 
-    assert records._append_in is original
+    assert appending.append_in is original
     world.client.app.state.service.audit_error = None  # type: ignore[attr-defined]
     answer = request(world)
     assert answer.status_code in (200, 201, 303), answer.text

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import update
 
 from serving.access.keys import Role
-from serving.audit import records
+from serving.audit import reading
 from serving.store import repository
 from serving.store.database import Store
 from serving.store.tables import WebSession
@@ -47,7 +47,7 @@ def person_records(server: WebServer, name: str) -> list[Any]:
     store = Store.open(server.database_url)
     try:
         with store.transaction() as session:
-            return list(reversed(records.query_records(session, person=name, limit=500)))
+            return list(reversed(reading.query_records(session, person=name, limit=500)))
     finally:
         store.close()
 
@@ -107,7 +107,7 @@ def test_officer_opens_a_worklist_and_a_declaration_and_records_an_outcome(
     try:
         with store.transaction() as session:
             outcomes = repository.outcomes_of(session, first)
-            logged = records.query_records(session, declaration_id=first, limit=50)
+            logged = reading.query_records(session, declaration_id=first, limit=50)
     finally:
         store.close()
     assert [
