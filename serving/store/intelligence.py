@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, case, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, case, null, or_, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from features.columns import NAT_NS, DeclarationColumns
 from features.dataset import derive_labels
@@ -32,29 +34,93 @@ from features.live import HISTORY_KINDS, LiveInputs, history_keys, live_from_sta
 from features.route import transit_countries
 from features.schema import WATCHLIST_COLUMNS
 from features.sources import OUTCOME_THREATS
-from features.watchlist import WATCHLIST_ENTRY_COLUMNS, declaration_watchlist_keys
+from features.watchlist import (
+    WATCHLIST_ENTRY_COLUMNS,
+    WatchlistCandidates,
+    declaration_watchlist_keys,
+)
 from serving.store.repository import known_declaration_ids
 from serving.store.tables import (
     EntityHistory,
     EntityThreatHistory,
     InspectionOutcome,
     ScoredDeclaration,
+    UtcDateTime,
     WatchlistEntry,
 )
 
-# Keys per IN list: stays under every backend's bound-parameter limit.
-CHUNK = 400
+# Keys per IN list: stays under every backend's bound-parameter limit (the history statement
+# names the list twice).
+CHUNK = 2000
 # Watchlist columns a scoring reason may show (never the provider's text or H3 note).
 REASON_COLUMNS = ("id", "source_agency", "source_country", "handling_code")
+# A candidate entry's row as read_live keeps it: what the hit decides on, then the reason's.
+CANDIDATE_COLUMNS = (*WATCHLIST_ENTRY_COLUMNS, *REASON_COLUMNS)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_NS_MAX = int(np.iinfo(np.int64).max)
+
+# The read path's statements, built once: SQLAlchemy Core on the session's connection (no ORM
+# entity machinery) with the compiled SQL cached by the engine; the key list is one expanding
+# parameter. History and its per-threat counts come in one statement (UNION ALL), each half
+# read from its primary key, which starts with the key; the entity kind is checked on the rows.
+_KEYS: BindParameter[list[str]] = bindparam("keys", expanding=True)
+_HISTORY_TABLE = EntityHistory.__table__
+_THREAT_TABLE = EntityThreatHistory.__table__
+_WATCHLIST_TABLE = WatchlistEntry.__table__
+_HISTORY_ROWS = union_all(
+    select(
+        _HISTORY_TABLE.c.entity,
+        _HISTORY_TABLE.c.key,
+        _HISTORY_TABLE.c.declarations,
+        _HISTORY_TABLE.c.inspections,
+        _HISTORY_TABLE.c.first_seen,
+        null().label("threat"),
+        null().label("labelled"),
+        null().label("hits"),
+    ).where(_HISTORY_TABLE.c.key.in_(_KEYS)),
+    select(
+        _THREAT_TABLE.c.entity,
+        _THREAT_TABLE.c.key,
+        null(),
+        null(),
+        null(),
+        _THREAT_TABLE.c.threat,
+        _THREAT_TABLE.c.labelled,
+        _THREAT_TABLE.c.hits,
+    ).where(_THREAT_TABLE.c.key.in_(_KEYS)),
+)
+_CANDIDATES = (
+    select(*[_WATCHLIST_TABLE.c[name] for name in CANDIDATE_COLUMNS])
+    .where(_WATCHLIST_TABLE.c.key.in_(_KEYS))
+    .order_by(_WATCHLIST_TABLE.c.id)
+)
+_CANDIDATES_AT = _CANDIDATES.where(
+    _WATCHLIST_TABLE.c.added_at < bindparam("at", type_=UtcDateTime()),
+    or_(
+        _WATCHLIST_TABLE.c.withdrawn_at.is_(None),
+        _WATCHLIST_TABLE.c.withdrawn_at >= bindparam("at", type_=UtcDateTime()),
+    ),
+)
 
 
 @dataclass(frozen=True)
 class LiveRead:
-    """A batch's live inputs and the watchlist entries they hit (for the reasons)."""
+    """A batch's live inputs and the watchlist entries they may hit (for the reasons).
+
+    ``candidates`` are the entries' rows (``CANDIDATE_COLUMNS``); the hits in
+    ``live.watchlist`` point into them. ``entries`` is the same as a frame, built on demand.
+    """
 
     live: LiveInputs
-    entries: pd.DataFrame  # candidate entries, WATCHLIST_ENTRY_COLUMNS + REASON_COLUMNS
+    candidates: Sequence[tuple[Any, ...]]
     scored_at: datetime
+
+    @cached_property
+    def entries(self) -> pd.DataFrame:
+        """The candidate entries as a frame (``CANDIDATE_COLUMNS``, times UTC)."""
+        return _candidate_frame(self.candidates)
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -62,85 +128,128 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[start : start + CHUNK]
 
 
-def _keys_in(key_column: Any, pairs: Sequence[tuple[str, str]]) -> Any:
-    """``key IN (...)`` over the pairs' keys: one statement, read from the index that starts
-    with the key; the kind is checked on the rows returned."""
-    return key_column.in_(sorted({key for _, key in pairs}))
+def _nanoseconds(moment: datetime | None) -> int:
+    """A stored UTC datetime as int64 ns (``NAT_NS`` when missing; beyond the ns range
+    clamped, which decides every comparison the same way)."""
+    if moment is None:
+        return int(NAT_NS)
+    return max(int(NAT_NS) + 1, min(_NS_MAX, (moment - _EPOCH) // _MICROSECOND * 1000))
 
 
 def read_live(
     session: Session, columns: DeclarationColumns, threats: Sequence[str], scored_at: datetime
 ) -> LiveRead:
     """Entity history and watchlist entries for the declarations of one scoring batch, as the
-    store holds them now (``scored_at``): one query per table for the whole batch."""
-    pairs = [(kind, key) for kind, keys in history_keys(columns).items() for key in keys]
-    history = _history_state(session, pairs, threats)
-    watch_pairs = sorted(
-        {
-            (entity_type, str(key))
-            for entity_type, (_, keys) in declaration_watchlist_keys(columns).items()
-            for key in keys.tolist()
-        }
+    store holds them now (``scored_at``): two statements for the whole batch (one per 2,000
+    distinct keys), rows read as tuples."""
+    connection = session.connection()
+    pairs = {(kind, key) for kind, keys in history_keys(columns).items() for key in keys}
+    history = _history_state(connection, pairs, threats)
+    watch_keys = declaration_watchlist_keys(columns)
+    watch_pairs = {
+        (entity_type, key) for entity_type, (_, keys) in watch_keys.items() for key in keys.tolist()
+    }
+    candidates = _candidate_rows(connection, watch_pairs, scored_at)
+    moment = np.full(len(columns), _nanoseconds(scored_at), dtype=np.int64)
+    live = live_from_state(
+        columns, threats, history, _candidate_arrays(candidates), moment, watch_keys
     )
-    entries = watchlist_candidates(session, watch_pairs, scored_at)
-    moment = np.full(len(columns), pd.Timestamp(scored_at).value, dtype=np.int64)
-    live = live_from_state(columns, threats, history, entries, moment)
-    return LiveRead(live, entries, scored_at)
+    return LiveRead(live, candidates, scored_at)
 
 
 def _history_state(
-    session: Session, pairs: Sequence[tuple[str, str]], threats: Sequence[str]
+    connection: Connection, pairs: set[tuple[str, str]], threats: Sequence[str]
 ) -> dict[str, HistoryTable]:
     """History rows of (entity, key) pairs as lookup tables per kind (no frame: this runs on
     every scoring batch)."""
     names = count_columns(threats)
     column = {name: position for position, name in enumerate(names)}
-    found: dict[tuple[str, str], list[float]] = {}
+    found: dict[str, dict[str, list[float]]] = {kind: {} for kind in HISTORY_KINDS}
     first: dict[tuple[str, str], int] = {}
-    wanted = set(pairs)
-    for chunk in _chunks(pairs):
-        for row in session.execute(
-            select(
-                EntityHistory.entity,
-                EntityHistory.key,
-                EntityHistory.declarations,
-                EntityHistory.inspections,
-                EntityHistory.first_seen,
-            ).where(_keys_in(EntityHistory.key, chunk))
-        ):
-            if (row.entity, row.key) not in wanted:
+    for chunk in _chunks(sorted({key for _, key in pairs})):
+        rows = connection.execute(_HISTORY_ROWS, {"keys": chunk}).all()
+        for entity, key, declarations, inspections, first_seen, threat, labelled, hits in rows:
+            if (entity, key) not in pairs:
                 continue
-            values = found.setdefault((row.entity, row.key), [0.0] * len(names))
-            values[0], values[1] = float(row.declarations), float(row.inspections)
-            if row.first_seen is not None:
-                first[(row.entity, row.key)] = pd.Timestamp(row.first_seen).value
-        for threat_row in session.execute(
-            select(
-                EntityThreatHistory.entity,
-                EntityThreatHistory.key,
-                EntityThreatHistory.threat,
-                EntityThreatHistory.labelled,
-                EntityThreatHistory.hits,
-            ).where(_keys_in(EntityThreatHistory.key, chunk))
-        ):
-            if (threat_row.entity, threat_row.key) not in wanted:
+            values = found[entity].get(key)
+            if values is None:
+                values = found[entity][key] = [0.0] * len(names)
+            if threat is None:
+                values[0], values[1] = float(declarations), float(inspections)
+                if first_seen is not None:
+                    first[(entity, key)] = _nanoseconds(first_seen)
                 continue
-            labelled = column.get(f"labelled_{threat_row.threat}")
-            if labelled is None:  # a threat this model does not score
+            position = column.get(f"labelled_{threat}")
+            if position is None:  # a threat this model does not score
                 continue
-            values = found.setdefault((threat_row.entity, threat_row.key), [0.0] * len(names))
-            values[labelled] = float(threat_row.labelled)
-            values[column[f"hits_{threat_row.threat}"]] = float(threat_row.hits)
-    tables: dict[str, HistoryTable] = {}
-    for kind in HISTORY_KINDS:
-        keys = [key for entity, key in found if entity == kind]
-        tables[kind] = HistoryTable(
-            keys,
-            np.array([found[(kind, key)] for key in keys], dtype=np.float64),
-            np.array([first.get((kind, key), NAT_NS) for key in keys], dtype=np.int64),
+            values[position] = float(labelled)
+            values[column[f"hits_{threat}"]] = float(hits)
+    return {
+        kind: HistoryTable(
+            list(by_key),
+            np.array(list(by_key.values()), dtype=np.float64).reshape(len(by_key), len(names)),
+            np.array([first.get((kind, key), NAT_NS) for key in by_key], dtype=np.int64),
             names,
         )
-    return tables
+        for kind, by_key in found.items()
+    }
+
+
+def _candidate_rows(
+    connection: Connection, pairs: set[tuple[str, str]], at: datetime | None
+) -> list[tuple[Any, ...]]:
+    """Rows (``CANDIDATE_COLUMNS``) of the entries listed under (entity type, key) pairs and
+    in force at ``at`` (added before, not withdrawn before), in id order."""
+    found: list[tuple[Any, ...]] = []
+    keys = sorted({key for _, key in pairs})
+    for chunk in _chunks(keys):
+        statement, parameters = (
+            (_CANDIDATES, {"keys": chunk})
+            if at is None
+            else (_CANDIDATES_AT, {"keys": chunk, "at": at})
+        )
+        found.extend(
+            tuple(row)
+            for row in connection.execute(statement, parameters)
+            if (row[0], row[1]) in pairs
+        )
+    if len(keys) > CHUNK:  # id order across chunks
+        found.sort(key=lambda row: row[_ID])
+    return found
+
+
+_ID = CANDIDATE_COLUMNS.index("id")
+
+
+def _candidate_arrays(rows: Sequence[tuple[Any, ...]]) -> WatchlistCandidates | None:
+    """The arrays `watchlist_hits` decides on, straight from the rows (no frame)."""
+    if not rows:  # the usual case: nobody in the batch is listed
+        return None
+    entity_type, key, threat, valid_from, valid_to, added, withdrawn = zip(
+        *[row[: len(WATCHLIST_ENTRY_COLUMNS)] for row in rows], strict=True
+    )
+
+    def times(values: tuple[Any, ...]) -> np.ndarray:
+        return np.array([_nanoseconds(value) for value in values], dtype=np.int64)
+
+    return WatchlistCandidates(
+        np.array(entity_type, dtype=object),
+        np.array(key, dtype=object),
+        np.array([str(value).casefold() for value in threat], dtype=object),
+        times(valid_from),
+        times(valid_to),
+        times(added),
+        times(withdrawn),
+    )
+
+
+def _candidate_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
+    if not rows:
+        return _NO_ENTRIES
+    frame = pd.DataFrame.from_records(list(rows), columns=list(CANDIDATE_COLUMNS))
+    for name in ("valid_from", "valid_to", "added_at", "withdrawn_at"):
+        frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[ns, UTC]")
+    return frame
 
 
 def watchlist_candidates(
@@ -149,31 +258,10 @@ def watchlist_candidates(
     """Watchlist entries listed under (entity type, key) pairs and in force at ``at`` (added
     before, not withdrawn before); the validity window is checked per declaration
     (features.watchlist.watchlist_hits)."""
-    columns = [*WATCHLIST_ENTRY_COLUMNS, *REASON_COLUMNS]
-    selected = [getattr(WatchlistEntry, name) for name in columns]
-    wanted = set(pairs)
-    found: list[tuple[Any, ...]] = []
-    for chunk in _chunks(pairs):
-        query = select(*selected).where(_keys_in(WatchlistEntry.key, chunk))
-        if at is not None:
-            query = query.where(
-                WatchlistEntry.added_at < at,
-                or_(WatchlistEntry.withdrawn_at.is_(None), WatchlistEntry.withdrawn_at >= at),
-            )
-        for entry in session.execute(query.order_by(WatchlistEntry.id)):
-            if (entry.entity_type, entry.key) in wanted:
-                found.append(tuple(entry))
-    if not found:  # the usual case: nobody in the batch is listed
-        return _NO_ENTRIES
-    frame = pd.DataFrame.from_records(found, columns=columns)
-    for name in ("valid_from", "valid_to", "added_at", "withdrawn_at"):
-        frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[ns, UTC]")
-    return frame
+    return _candidate_frame(_candidate_rows(session.connection(), set(pairs), at))
 
 
-_NO_ENTRIES = pd.DataFrame(
-    {name: pd.Series([], dtype="object") for name in (*WATCHLIST_ENTRY_COLUMNS, *REASON_COLUMNS)}
-)
+_NO_ENTRIES = pd.DataFrame({name: pd.Series([], dtype="object") for name in CANDIDATE_COLUMNS})
 
 
 # -- history updates, in the transaction of what changes them ------------------------------------
