@@ -1,8 +1,8 @@
 """Live intelligence in the store: the watchlist and entity history, read at scoring time.
 
 Plain functions over a session that never commit (as `serving.store.repository`). A scoring
-batch reads its live inputs with `read_live`: one query per table (entity history, its
-per-threat counts, watchlist entries) for the whole batch, whatever its size. The writes
+batch reads its live inputs with `read_live`: two statements (entity history with its
+per-threat counts, watchlist entries) per 2,000 distinct keys of the batch. The writes
 that change history (`count_declarations`, `count_outcomes`) run in the transaction of the
 scores and outcomes that cause them, so history and what it counts commit together.
 
@@ -16,12 +16,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Table, bindparam, case, null, or_, select, union_all, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
@@ -63,34 +74,49 @@ _NS_MAX = int(np.iinfo(np.int64).max)
 
 # The read path's statements, built once: SQLAlchemy Core on the session's connection (no ORM
 # entity machinery) with the compiled SQL cached by the engine; the key list is one expanding
-# parameter. History and its per-threat counts come in one statement (UNION ALL), each half
-# read from its primary key, which starts with the key; the entity kind is checked on the rows.
+# parameter, read from the primary key, which starts with the key; the entity kind is checked
+# on the rows.
 _KEYS: BindParameter[list[str]] = bindparam("keys", expanding=True)
 _HISTORY_TABLE = EntityHistory.__table__
 _THREAT_TABLE = EntityThreatHistory.__table__
 _WATCHLIST_TABLE = WatchlistEntry.__table__
-_HISTORY_ROWS = union_all(
-    select(
-        _HISTORY_TABLE.c.entity,
-        _HISTORY_TABLE.c.key,
-        _HISTORY_TABLE.c.declarations,
-        _HISTORY_TABLE.c.inspections,
-        _HISTORY_TABLE.c.first_seen,
-        null().label("threat"),
-        null().label("labelled"),
-        null().label("hits"),
-    ).where(_HISTORY_TABLE.c.key.in_(_KEYS)),
-    select(
-        _THREAT_TABLE.c.entity,
-        _THREAT_TABLE.c.key,
-        null(),
-        null(),
-        null(),
-        _THREAT_TABLE.c.threat,
-        _THREAT_TABLE.c.labelled,
-        _THREAT_TABLE.c.hits,
-    ).where(_THREAT_TABLE.c.key.in_(_KEYS)),
-)
+
+
+@lru_cache(maxsize=8)
+def _history_statement(threats: tuple[str, ...]) -> Select[Any]:
+    """One row per entity: its history, then labelled outcomes and hits of each threat (in
+    `count_columns` order), then ``first_seen``. Each threat's counts are a left join on the
+    per-threat table's full primary key (count_outcomes writes a history row with every
+    per-threat row), so the store returns one row per entity instead of one per threat."""
+    history = _HISTORY_TABLE
+    joined: Any = history
+    per_threat = []
+    for position, threat in enumerate(threats):
+        counts = _THREAT_TABLE.alias(f"threat_{position}")
+        joined = joined.outerjoin(
+            counts,
+            and_(
+                counts.c.key == history.c.key,
+                counts.c.entity == history.c.entity,
+                counts.c.threat == literal(threat),
+            ),
+        )
+        per_threat.append(counts)
+    return (
+        select(
+            history.c.entity,
+            history.c.key,
+            history.c.declarations,
+            history.c.inspections,
+            *[counts.c.labelled for counts in per_threat],
+            *[counts.c.hits for counts in per_threat],
+            history.c.first_seen,
+        )
+        .select_from(joined)
+        .where(history.c.key.in_(_KEYS))
+    )
+
+
 _CANDIDATES = (
     select(*[_WATCHLIST_TABLE.c[name] for name in CANDIDATE_COLUMNS])
     .where(_WATCHLIST_TABLE.c.key.in_(_KEYS))
@@ -163,36 +189,20 @@ def _history_state(
     """History rows of (entity, key) pairs as lookup tables per kind (no frame: this runs on
     every scoring batch)."""
     names = count_columns(threats)
-    column = {name: position for position, name in enumerate(names)}
-    found: dict[str, dict[str, list[float]]] = {kind: {} for kind in HISTORY_KINDS}
-    first: dict[tuple[str, str], int] = {}
+    statement = _history_statement(tuple(threats))
+    found: dict[str, list[Any]] = {kind: [] for kind in HISTORY_KINDS}
     for chunk in _chunks(sorted({key for _, key in pairs})):
-        rows = connection.execute(_HISTORY_ROWS, {"keys": chunk}).all()
-        for entity, key, declarations, inspections, first_seen, threat, labelled, hits in rows:
-            if (entity, key) not in pairs:
-                continue
-            values = found[entity].get(key)
-            if values is None:
-                values = found[entity][key] = [0.0] * len(names)
-            if threat is None:
-                values[0], values[1] = float(declarations), float(inspections)
-                if first_seen is not None:
-                    first[(entity, key)] = _nanoseconds(first_seen)
-                continue
-            position = column.get(f"labelled_{threat}")
-            if position is None:  # a threat this model does not score
-                continue
-            values[position] = float(labelled)
-            values[column[f"hits_{threat}"]] = float(hits)
-    return {
-        kind: HistoryTable(
-            list(by_key),
-            np.array(list(by_key.values()), dtype=np.float64).reshape(len(by_key), len(names)),
-            np.array([first.get((kind, key), NAT_NS) for key in by_key], dtype=np.int64),
-            names,
-        )
-        for kind, by_key in found.items()
-    }
+        for row in connection.execute(statement, {"keys": chunk}):
+            if (row[0], row[1]) in pairs:
+                found[row[0]].append(row)
+    tables = {}
+    for kind, rows in found.items():
+        # counts without a per-threat row are NULL: none labelled, no hit
+        values = np.array([row[2:-1] for row in rows], dtype=np.float64)
+        values = np.nan_to_num(values.reshape(len(rows), len(names)), nan=0.0)
+        first_seen = np.array([_nanoseconds(row[-1]) for row in rows], dtype=np.int64)
+        tables[kind] = HistoryTable([row[1] for row in rows], values, first_seen, names)
+    return tables
 
 
 def _candidate_rows(
