@@ -195,11 +195,15 @@ def _history_state(
         for row in connection.execute(statement, {"keys": chunk}):
             if (row[0], row[1]) in pairs:
                 found[row[0]].append(row)
+    empty = HistoryTable.empty(names)  # one for every kind the batch finds nothing of
     tables = {}
     for kind, rows in found.items():
+        if not rows:
+            tables[kind] = empty
+            continue
         # counts without a per-threat row are NULL: none labelled, no hit
         values = np.array([row[2:-1] for row in rows], dtype=np.float64)
-        values = np.nan_to_num(values.reshape(len(rows), len(names)), nan=0.0)
+        values[np.isnan(values)] = 0.0
         first_seen = np.array([_nanoseconds(row[-1]) for row in rows], dtype=np.int64)
         tables[kind] = HistoryTable([row[1] for row in rows], values, first_seen, names)
     return tables
