@@ -34,7 +34,12 @@ from features.history import (
     outcome_events,
 )
 from features.route import transit_countries
-from features.watchlist import WatchlistHits, watchlist_entries, watchlist_hits
+from features.watchlist import (
+    WatchlistCandidates,
+    WatchlistHits,
+    watchlist_entries,
+    watchlist_hits,
+)
 
 # Every history "entity kind" the store keeps: the ENTITY_KINDS plus transit countries.
 HISTORY_KINDS: tuple[str, ...] = (*[kind.name for kind in ENTITY_KINDS], TRANSIT_COUNTRY)
@@ -118,13 +123,15 @@ def live_from_state(
     columns: DeclarationColumns,
     threats: Sequence[str],
     history: pd.DataFrame | Mapping[str, HistoryTable] | None,
-    watchlist: pd.DataFrame | None,
+    watchlist: pd.DataFrame | WatchlistCandidates | None,
     scored_ns: np.ndarray,
+    watchlist_keys: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> LiveInputs:
     """Live inputs from store rows: ``history`` (a state frame for `history_tables`, or the
     tables themselves) and candidate watchlist entries
-    (``features.watchlist.WATCHLIST_ENTRY_COLUMNS``). No rows means an empty store: every
-    entity is new and nothing is listed."""
+    (``features.watchlist.WATCHLIST_ENTRY_COLUMNS``, as a frame or its arrays). No rows means
+    an empty store: every entity is new and nothing is listed. ``watchlist_keys``: the batch's
+    ``declaration_watchlist_keys`` when the caller already computed them."""
     names = count_columns(threats)
     tables = (
         history_tables(history, threats)
@@ -141,7 +148,7 @@ def live_from_state(
     hits = (
         WatchlistHits.none()
         if watchlist is None or len(watchlist) == 0
-        else watchlist_hits(columns, watchlist, scored_ns)
+        else watchlist_hits(columns, watchlist, scored_ns, watchlist_keys)
     )
     return LiveInputs(counts, transit_counts, transit.rows, hits)
 

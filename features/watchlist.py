@@ -71,6 +71,21 @@ def watchlist_keys(entity_types: pd.Series, values: pd.Series) -> pd.Series:
     )
 
 
+def _route_runs(itinerary: str) -> list[str]:
+    """Every run of up to ``MAX_ROUTE_COUNTRIES`` consecutive countries of an itinerary."""
+    countries = itinerary.split(ROUTE_SEPARATOR)
+    return [
+        ROUTE_SEPARATOR.join(countries[start:end])
+        for start in range(len(countries))
+        for end in range(start + 1, min(len(countries), start + MAX_ROUTE_COUNTRIES) + 1)
+    ]
+
+
+def _hs_prefixes(code: str) -> list[str]:
+    """Every prefix of two digits or more of an HS code."""
+    return [code[:length] for length in range(2, len(code) + 1)]
+
+
 def declaration_watchlist_keys(
     columns: DeclarationColumns,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -84,24 +99,18 @@ def declaration_watchlist_keys(
     for entity_type in WATCHLIST_ENTITY_TYPES:
         rows: list[int] = []
         found: list[str] = []
-        if entity_type == "itinerary":
-            for row, itinerary in enumerate(columns.strings("itinerary").tolist()):
-                if itinerary is None:
+        if entity_type in ("itinerary", "hs_code"):
+            # a batch repeats few routes and codes: each value's keys are built once
+            of_value = _route_runs if entity_type == "itinerary" else _hs_prefixes
+            known: dict[str, list[str]] = {}
+            for row, value in enumerate(columns.strings(entity_type).tolist()):
+                if value is None:
                     continue
-                countries = str(itinerary).split(ROUTE_SEPARATOR)
-                for start in range(len(countries)):
-                    for end in range(
-                        start + 1, min(len(countries), start + MAX_ROUTE_COUNTRIES) + 1
-                    ):
-                        rows.append(row)
-                        found.append(ROUTE_SEPARATOR.join(countries[start:end]))
-        elif entity_type == "hs_code":
-            for row, code in enumerate(columns.strings("hs_code").tolist()):
-                if code is None:
-                    continue
-                for length in range(2, len(code) + 1):
-                    rows.append(row)
-                    found.append(code[:length])
+                value_keys = known.get(value)
+                if value_keys is None:
+                    value_keys = known[value] = of_value(str(value))
+                rows.extend([row] * len(value_keys))
+                found.extend(value_keys)
         else:
             for row, identifier in enumerate(columns.ids(entity_type).tolist()):
                 if identifier is not None:
@@ -149,27 +158,66 @@ class WatchlistHits:
         return WatchlistHits(rows, self.entries[keep], self.entity_types[keep], self.threats[keep])
 
 
+@dataclass(frozen=True)
+class WatchlistCandidates:
+    """Candidate entries as aligned arrays: what :func:`watchlist_hits` decides on. Times are
+    int64 ns, ``NAT_NS`` when missing; threats case-folded. Serving builds them straight from
+    the store's rows (no frame on the scoring path), training from a frame (:meth:`of`)."""
+
+    entity_types: np.ndarray  # object
+    keys: np.ndarray  # object
+    threats: np.ndarray  # object
+    valid_from_ns: np.ndarray
+    valid_to_ns: np.ndarray
+    added_ns: np.ndarray
+    withdrawn_ns: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def of(cls, entries: pd.DataFrame) -> WatchlistCandidates:
+        """The arrays of a frame of ``WATCHLIST_ENTRY_COLUMNS`` (``added_at`` and
+        ``withdrawn_at`` may be absent: known all along, never withdrawn)."""
+        missing = np.full(len(entries), NAT_NS, dtype=np.int64)
+        return cls(
+            entries["entity_type"].astype("str").to_numpy(dtype=object),
+            entries["key"].to_numpy(dtype=object),
+            entries["threat"].astype("str").str.casefold().to_numpy(dtype=object),
+            as_nanoseconds(entries["valid_from"]),
+            as_nanoseconds(entries["valid_to"]),
+            as_nanoseconds(entries["added_at"]) if "added_at" in entries else missing,
+            as_nanoseconds(entries["withdrawn_at"]) if "withdrawn_at" in entries else missing,
+        )
+
+
 def watchlist_hits(
-    columns: DeclarationColumns, entries: pd.DataFrame, scored_ns: np.ndarray
+    columns: DeclarationColumns,
+    entries: pd.DataFrame | WatchlistCandidates,
+    scored_ns: np.ndarray,
+    keys: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> WatchlistHits:
-    """The hits of ``entries`` (``WATCHLIST_ENTRY_COLUMNS``) on the declarations, each row
-    scored at ``scored_ns`` (int64 ns), by the rule of this module's docstring."""
+    """The hits of ``entries`` (a frame of ``WATCHLIST_ENTRY_COLUMNS`` or its arrays) on the
+    declarations, each row scored at ``scored_ns`` (int64 ns), by the rule of this module's
+    docstring. ``keys``: the batch's :func:`declaration_watchlist_keys`, when already known."""
     if len(entries) == 0 or len(columns) == 0:
         return WatchlistHits.none()
+    candidates = (
+        entries if isinstance(entries, WatchlistCandidates) else WatchlistCandidates.of(entries)
+    )
     lodged_ns = columns.nanoseconds("lodged_at")
-    entry_types = entries["entity_type"].astype("str").to_numpy(dtype=object)
-    entry_keys = entries["key"].to_numpy(dtype=object)
-    valid_from = as_nanoseconds(entries["valid_from"])
-    valid_to = as_nanoseconds(entries["valid_to"])
-    added = as_nanoseconds(entries["added_at"]) if "added_at" in entries else None
-    withdrawn = as_nanoseconds(entries["withdrawn_at"]) if "withdrawn_at" in entries else None
+    entry_types = candidates.entity_types
     by_key: dict[tuple[str, str], list[int]] = {}
-    for position, key in enumerate(zip(entry_types.tolist(), entry_keys.tolist(), strict=True)):
+    for position, key in enumerate(
+        zip(entry_types.tolist(), candidates.keys.tolist(), strict=True)
+    ):
         by_key.setdefault(key, []).append(position)
     rows: list[int] = []
     found: list[int] = []
-    for entity_type, (key_rows, keys) in declaration_watchlist_keys(columns).items():
-        for row, key in zip(key_rows.tolist(), keys.tolist(), strict=True):
+    if keys is None:
+        keys = declaration_watchlist_keys(columns)
+    for entity_type, (key_rows, row_keys) in keys.items():
+        for row, key in zip(key_rows.tolist(), row_keys.tolist(), strict=True):
             for position in by_key.get((entity_type, key), ()):
                 rows.append(row)
                 found.append(position)
@@ -178,20 +226,18 @@ def watchlist_hits(
     row_array = np.array(rows, dtype=np.int64)
     entry_array = np.array(found, dtype=np.int64)
     at, moment = lodged_ns[row_array], scored_ns[row_array]
-    to = valid_to[entry_array]
-    keep = (valid_from[entry_array] <= at) & ((to == NAT_NS) | (at <= to))
-    if added is not None:
-        known = added[entry_array]
-        keep &= (known == NAT_NS) | (known < moment)
-    if withdrawn is not None:
-        gone = withdrawn[entry_array]
-        keep &= (gone == NAT_NS) | (gone >= moment)
+    to = candidates.valid_to_ns[entry_array]
+    known = candidates.added_ns[entry_array]
+    gone = candidates.withdrawn_ns[entry_array]
+    keep = (
+        (candidates.valid_from_ns[entry_array] <= at)
+        & ((to == NAT_NS) | (at <= to))
+        & ((known == NAT_NS) | (known < moment))
+        & ((gone == NAT_NS) | (gone >= moment))
+    )
     row_array, entry_array = row_array[keep], entry_array[keep]
     return WatchlistHits(
-        row_array,
-        entry_array,
-        entry_types[entry_array],
-        entries["threat"].astype("str").str.casefold().to_numpy(dtype=object)[entry_array],
+        row_array, entry_array, entry_types[entry_array], candidates.threats[entry_array]
     )
 
 

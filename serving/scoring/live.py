@@ -20,7 +20,7 @@ from models.bundle import ScoredDeclaration
 from models.declarations import DeclarationBatch
 from models.explain import Reason
 from serving.store.database import Store
-from serving.store.intelligence import LiveRead, read_live
+from serving.store.intelligence import CANDIDATE_COLUMNS, LiveRead, read_live
 
 ENTITY_WORDS = {
     "vehicle_id": "vehicle",
@@ -31,6 +31,8 @@ ENTITY_WORDS = {
     "itinerary": "route",
     "hs_code": "HS code",
 }
+_AGENCY = CANDIDATE_COLUMNS.index("source_agency")
+_HANDLING = CANDIDATE_COLUMNS.index("handling_code")
 
 
 def read_batch(
@@ -47,7 +49,7 @@ def watchlist_reasons(read: LiveRead, rows: int) -> list[list[Reason]]:
     """Per declaration, one reason per watchlist entry that hit it (entry order)."""
     reasons: list[list[Reason]] = [[] for _ in range(rows)]
     hits = read.live.watchlist
-    entries = read.entries
+    candidates = read.candidates
     for row, entry, entity_type, threat in zip(
         hits.rows.tolist(),
         hits.entries.tolist(),
@@ -55,9 +57,9 @@ def watchlist_reasons(read: LiveRead, rows: int) -> list[list[Reason]]:
         hits.threats.tolist(),
         strict=True,
     ):
-        agency = entries["source_agency"].iloc[entry]
+        agency = candidates[entry][_AGENCY]
         agency = None if agency is None or agency != agency else str(agency)
-        handling = str(entries["handling_code"].iloc[entry]).upper()
+        handling = str(candidates[entry][_HANDLING]).upper()
         word = ENTITY_WORDS.get(entity_type, entity_type)
         reasons[row].append(
             Reason(

@@ -1,8 +1,8 @@
 """Live intelligence in the store: the watchlist and entity history, read at scoring time.
 
 Plain functions over a session that never commit (as `serving.store.repository`). A scoring
-batch reads its live inputs with `read_live`: one query per table (entity history, its
-per-threat counts, watchlist entries) for the whole batch, whatever its size. The writes
+batch reads its live inputs with `read_live`: two statements (entity history with its
+per-threat counts, watchlist entries) per 2,000 distinct keys of the batch. The writes
 that change history (`count_declarations`, `count_outcomes`) run in the transaction of the
 scores and outcomes that cause them, so history and what it counts commit together.
 
@@ -18,14 +18,30 @@ import threading
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, Table, case, func, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from features.columns import NAT_NS, DeclarationColumns
 from features.dataset import derive_labels
@@ -39,6 +55,7 @@ from features.validation import DataValidationError, Problem, validate_watchlist
 from features.watchlist import (
     ROUTE_SEPARATOR,
     WATCHLIST_ENTRY_COLUMNS,
+    WatchlistCandidates,
     declaration_watchlist_keys,
     watchlist_key,
 )
@@ -48,22 +65,97 @@ from serving.store.tables import (
     EntityThreatHistory,
     InspectionOutcome,
     ScoredDeclaration,
+    UtcDateTime,
     WatchlistEntry,
 )
 
-# Keys per IN list: stays under every backend's bound-parameter limit.
-CHUNK = 400
+# Keys per IN list: stays under every backend's bound-parameter limit (the history statement
+# names the list twice).
+CHUNK = 2000
 # Watchlist columns a scoring reason may show (never the provider's text or H3 note).
 REASON_COLUMNS = ("id", "source_agency", "source_country", "handling_code")
+# A candidate entry's row as read_live keeps it: what the hit decides on, then the reason's.
+CANDIDATE_COLUMNS = (*WATCHLIST_ENTRY_COLUMNS, *REASON_COLUMNS)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_NS_MAX = int(np.iinfo(np.int64).max)
+
+# The read path's statements, built once: SQLAlchemy Core on the session's connection (no ORM
+# entity machinery) with the compiled SQL cached by the engine; the key list is one expanding
+# parameter, read from the primary key, which starts with the key; the entity kind is checked
+# on the rows.
+_KEYS: BindParameter[list[str]] = bindparam("keys", expanding=True)
+_HISTORY_TABLE = EntityHistory.__table__
+_THREAT_TABLE = EntityThreatHistory.__table__
+_WATCHLIST_TABLE = WatchlistEntry.__table__
+
+
+@lru_cache(maxsize=8)
+def _history_statement(threats: tuple[str, ...]) -> Select[Any]:
+    """One row per entity: its history, then labelled outcomes and hits of each threat (in
+    `count_columns` order), then ``first_seen``. Each threat's counts are a left join on the
+    per-threat table's full primary key (count_outcomes writes a history row with every
+    per-threat row), so the store returns one row per entity instead of one per threat."""
+    history = _HISTORY_TABLE
+    joined: Any = history
+    per_threat = []
+    for position, threat in enumerate(threats):
+        counts = _THREAT_TABLE.alias(f"threat_{position}")
+        joined = joined.outerjoin(
+            counts,
+            and_(
+                counts.c.key == history.c.key,
+                counts.c.entity == history.c.entity,
+                counts.c.threat == literal(threat),
+            ),
+        )
+        per_threat.append(counts)
+    return (
+        select(
+            history.c.entity,
+            history.c.key,
+            history.c.declarations,
+            history.c.inspections,
+            *[counts.c.labelled for counts in per_threat],
+            *[counts.c.hits for counts in per_threat],
+            history.c.first_seen,
+        )
+        .select_from(joined)
+        .where(history.c.key.in_(_KEYS))
+    )
+
+
+_CANDIDATES = (
+    select(*[_WATCHLIST_TABLE.c[name] for name in CANDIDATE_COLUMNS])
+    .where(_WATCHLIST_TABLE.c.key.in_(_KEYS))
+    .order_by(_WATCHLIST_TABLE.c.id)
+)
+_CANDIDATES_AT = _CANDIDATES.where(
+    _WATCHLIST_TABLE.c.added_at < bindparam("at", type_=UtcDateTime()),
+    or_(
+        _WATCHLIST_TABLE.c.withdrawn_at.is_(None),
+        _WATCHLIST_TABLE.c.withdrawn_at >= bindparam("at", type_=UtcDateTime()),
+    ),
+)
 
 
 @dataclass(frozen=True)
 class LiveRead:
-    """A batch's live inputs and the watchlist entries they hit (for the reasons)."""
+    """A batch's live inputs and the watchlist entries they may hit (for the reasons).
+
+    ``candidates`` are the entries' rows (``CANDIDATE_COLUMNS``); the hits in
+    ``live.watchlist`` point into them. ``entries`` is the same as a frame, built on demand.
+    """
 
     live: LiveInputs
-    entries: pd.DataFrame  # candidate entries, WATCHLIST_ENTRY_COLUMNS + REASON_COLUMNS
+    candidates: Sequence[tuple[Any, ...]]
     scored_at: datetime
+
+    @cached_property
+    def entries(self) -> pd.DataFrame:
+        """The candidate entries as a frame (``CANDIDATE_COLUMNS``, times UTC)."""
+        return _candidate_frame(self.candidates)
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -71,85 +163,116 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[start : start + CHUNK]
 
 
-def _keys_in(key_column: Any, pairs: Sequence[tuple[str, str]]) -> Any:
-    """``key IN (...)`` over the pairs' keys: one statement, read from the index that starts
-    with the key; the kind is checked on the rows returned."""
-    return key_column.in_(sorted({key for _, key in pairs}))
+def _nanoseconds(moment: datetime | None) -> int:
+    """A stored UTC datetime as int64 ns (``NAT_NS`` when missing; beyond the ns range
+    clamped, which decides every comparison the same way)."""
+    if moment is None:
+        return int(NAT_NS)
+    return max(int(NAT_NS) + 1, min(_NS_MAX, (moment - _EPOCH) // _MICROSECOND * 1000))
 
 
 def read_live(
     session: Session, columns: DeclarationColumns, threats: Sequence[str], scored_at: datetime
 ) -> LiveRead:
     """Entity history and watchlist entries for the declarations of one scoring batch, as the
-    store holds them now (``scored_at``): one query per table for the whole batch."""
-    pairs = [(kind, key) for kind, keys in history_keys(columns).items() for key in keys]
-    history = _history_state(session, pairs, threats)
-    watch_pairs = sorted(
-        {
-            (entity_type, str(key))
-            for entity_type, (_, keys) in declaration_watchlist_keys(columns).items()
-            for key in keys.tolist()
-        }
+    store holds them now (``scored_at``): two statements for the whole batch (one per 2,000
+    distinct keys), rows read as tuples."""
+    connection = session.connection()
+    pairs = {(kind, key) for kind, keys in history_keys(columns).items() for key in keys}
+    history = _history_state(connection, pairs, threats)
+    watch_keys = declaration_watchlist_keys(columns)
+    watch_pairs = {
+        (entity_type, key) for entity_type, (_, keys) in watch_keys.items() for key in keys.tolist()
+    }
+    candidates = _candidate_rows(connection, watch_pairs, scored_at)
+    moment = np.full(len(columns), _nanoseconds(scored_at), dtype=np.int64)
+    live = live_from_state(
+        columns, threats, history, _candidate_arrays(candidates), moment, watch_keys
     )
-    entries = watchlist_candidates(session, watch_pairs, scored_at)
-    moment = np.full(len(columns), pd.Timestamp(scored_at).value, dtype=np.int64)
-    live = live_from_state(columns, threats, history, entries, moment)
-    return LiveRead(live, entries, scored_at)
+    return LiveRead(live, candidates, scored_at)
 
 
 def _history_state(
-    session: Session, pairs: Sequence[tuple[str, str]], threats: Sequence[str]
+    connection: Connection, pairs: set[tuple[str, str]], threats: Sequence[str]
 ) -> dict[str, HistoryTable]:
     """History rows of (entity, key) pairs as lookup tables per kind (no frame: this runs on
     every scoring batch)."""
     names = count_columns(threats)
-    column = {name: position for position, name in enumerate(names)}
-    found: dict[tuple[str, str], list[float]] = {}
-    first: dict[tuple[str, str], int] = {}
-    wanted = set(pairs)
-    for chunk in _chunks(pairs):
-        for row in session.execute(
-            select(
-                EntityHistory.entity,
-                EntityHistory.key,
-                EntityHistory.declarations,
-                EntityHistory.inspections,
-                EntityHistory.first_seen,
-            ).where(_keys_in(EntityHistory.key, chunk))
-        ):
-            if (row.entity, row.key) not in wanted:
-                continue
-            values = found.setdefault((row.entity, row.key), [0.0] * len(names))
-            values[0], values[1] = float(row.declarations), float(row.inspections)
-            if row.first_seen is not None:
-                first[(row.entity, row.key)] = pd.Timestamp(row.first_seen).value
-        for threat_row in session.execute(
-            select(
-                EntityThreatHistory.entity,
-                EntityThreatHistory.key,
-                EntityThreatHistory.threat,
-                EntityThreatHistory.labelled,
-                EntityThreatHistory.hits,
-            ).where(_keys_in(EntityThreatHistory.key, chunk))
-        ):
-            if (threat_row.entity, threat_row.key) not in wanted:
-                continue
-            labelled = column.get(f"labelled_{threat_row.threat}")
-            if labelled is None:  # a threat this model does not score
-                continue
-            values = found.setdefault((threat_row.entity, threat_row.key), [0.0] * len(names))
-            values[labelled] = float(threat_row.labelled)
-            values[column[f"hits_{threat_row.threat}"]] = float(threat_row.hits)
-    tables: dict[str, HistoryTable] = {}
-    for kind in HISTORY_KINDS:
-        keys = [key for entity, key in found if entity == kind]
-        tables[kind] = HistoryTable(
-            keys,
-            np.array([found[(kind, key)] for key in keys], dtype=np.float64),
-            np.array([first.get((kind, key), NAT_NS) for key in keys], dtype=np.int64),
-            names,
-        )
+    statement = _history_statement(tuple(threats))
+    found: dict[str, list[Any]] = {kind: [] for kind in HISTORY_KINDS}
+    for chunk in _chunks(sorted({key for _, key in pairs})):
+        for row in connection.execute(statement, {"keys": chunk}):
+            if (row[0], row[1]) in pairs:
+                found[row[0]].append(row)
+    empty = HistoryTable.empty(names)  # one for every kind the batch finds nothing of
+    tables = {}
+    for kind, rows in found.items():
+        if not rows:
+            tables[kind] = empty
+            continue
+        # counts without a per-threat row are NULL: none labelled, no hit
+        values = np.array([row[2:-1] for row in rows], dtype=np.float64)
+        values[np.isnan(values)] = 0.0
+        first_seen = np.array([_nanoseconds(row[-1]) for row in rows], dtype=np.int64)
+        tables[kind] = HistoryTable([row[1] for row in rows], values, first_seen, names)
     return tables
+
+
+def _candidate_rows(
+    connection: Connection, pairs: set[tuple[str, str]], at: datetime | None
+) -> list[tuple[Any, ...]]:
+    """Rows (``CANDIDATE_COLUMNS``) of the entries listed under (entity type, key) pairs and
+    in force at ``at`` (added before, not withdrawn before), in id order."""
+    found: list[tuple[Any, ...]] = []
+    keys = sorted({key for _, key in pairs})
+    for chunk in _chunks(keys):
+        statement, parameters = (
+            (_CANDIDATES, {"keys": chunk})
+            if at is None
+            else (_CANDIDATES_AT, {"keys": chunk, "at": at})
+        )
+        found.extend(
+            tuple(row)
+            for row in connection.execute(statement, parameters)
+            if (row[0], row[1]) in pairs
+        )
+    if len(keys) > CHUNK:  # id order across chunks
+        found.sort(key=lambda row: row[_ID])
+    return found
+
+
+_ID = CANDIDATE_COLUMNS.index("id")
+
+
+def _candidate_arrays(rows: Sequence[tuple[Any, ...]]) -> WatchlistCandidates | None:
+    """The arrays `watchlist_hits` decides on, straight from the rows (no frame)."""
+    if not rows:  # the usual case: nobody in the batch is listed
+        return None
+    entity_type, key, threat, valid_from, valid_to, added, withdrawn = zip(
+        *[row[: len(WATCHLIST_ENTRY_COLUMNS)] for row in rows], strict=True
+    )
+
+    def times(values: tuple[Any, ...]) -> np.ndarray:
+        return np.array([_nanoseconds(value) for value in values], dtype=np.int64)
+
+    return WatchlistCandidates(
+        np.array(entity_type, dtype=object),
+        np.array(key, dtype=object),
+        np.array([str(value).casefold() for value in threat], dtype=object),
+        times(valid_from),
+        times(valid_to),
+        times(added),
+        times(withdrawn),
+    )
+
+
+def _candidate_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
+    if not rows:
+        return _NO_ENTRIES
+    frame = pd.DataFrame.from_records(list(rows), columns=list(CANDIDATE_COLUMNS))
+    for name in ("valid_from", "valid_to", "added_at", "withdrawn_at"):
+        frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[ns, UTC]")
+    return frame
 
 
 def watchlist_candidates(
@@ -158,31 +281,10 @@ def watchlist_candidates(
     """Watchlist entries listed under (entity type, key) pairs and in force at ``at`` (added
     before, not withdrawn before); the validity window is checked per declaration
     (features.watchlist.watchlist_hits)."""
-    columns = [*WATCHLIST_ENTRY_COLUMNS, *REASON_COLUMNS]
-    selected = [getattr(WatchlistEntry, name) for name in columns]
-    wanted = set(pairs)
-    found: list[tuple[Any, ...]] = []
-    for chunk in _chunks(pairs):
-        query = select(*selected).where(_keys_in(WatchlistEntry.key, chunk))
-        if at is not None:
-            query = query.where(
-                WatchlistEntry.added_at < at,
-                or_(WatchlistEntry.withdrawn_at.is_(None), WatchlistEntry.withdrawn_at >= at),
-            )
-        for entry in session.execute(query.order_by(WatchlistEntry.id)):
-            if (entry.entity_type, entry.key) in wanted:
-                found.append(tuple(entry))
-    if not found:  # the usual case: nobody in the batch is listed
-        return _NO_ENTRIES
-    frame = pd.DataFrame.from_records(found, columns=columns)
-    for name in ("valid_from", "valid_to", "added_at", "withdrawn_at"):
-        frame[name] = pd.to_datetime(frame[name], utc=True).astype("datetime64[ns, UTC]")
-    return frame
+    return _candidate_frame(_candidate_rows(session.connection(), set(pairs), at))
 
 
-_NO_ENTRIES = pd.DataFrame(
-    {name: pd.Series([], dtype="object") for name in (*WATCHLIST_ENTRY_COLUMNS, *REASON_COLUMNS)}
-)
+_NO_ENTRIES = pd.DataFrame({name: pd.Series([], dtype="object") for name in CANDIDATE_COLUMNS})
 
 
 # -- history updates, in the transaction of what changes them ------------------------------------
