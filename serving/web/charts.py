@@ -393,6 +393,7 @@ def hit_rates_svg(
             f"{words.number('percent', tick)}</text>"
         )
     whisker = words.gettext("random picks, 95%% interval %(low)s to %(high)s")
+    axis = words.gettext("week of lodging (month-day)")
     for index, week in enumerate(weeks):
         parts.append(
             f'<text x="{x(index):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
@@ -408,12 +409,11 @@ def hit_rates_svg(
             )
     parts.append(
         f'<text x="{(left + width - right) / 2:.1f}" y="{height - bottom + 32}" '
-        f'text-anchor="middle" class="axis-label">'
-        f"{escape(words.gettext('week of lodging (month-day)'))}</text>"
+        f'text-anchor="middle" class="axis-label">{escape(axis)}</text>'
     )
     names = (
         words.gettext("model picks"),
-        words.gettext("random picks (95% interval)"),
+        words.gettext("random picks (%(level)s interval)") % {"level": "95%"},
         words.gettext("estimated rate, all declarations"),
     )
     for index, (name, series) in enumerate(

@@ -28,9 +28,22 @@ EXPECTED = {
     # DESIGN.md: partner messages in, reports out, for admins and risk managers (issue 15)
     ("POST", "/v1/exchange/inbox"): {Role.ADMIN, Role.RISK_MANAGER},
     ("GET", "/v1/exchange/outbox"): {Role.ADMIN, Role.RISK_MANAGER},
+    # issue 13: risk managers write risk profiles, officers read what selects declarations
+    ("GET", "/v1/profiles"): {Role.OFFICER, Role.RISK_MANAGER},
+    ("GET", "/v1/profiles/{profile_id}"): {Role.OFFICER, Role.RISK_MANAGER},
+    ("POST", "/v1/profiles"): {Role.RISK_MANAGER},
+    ("PUT", "/v1/profiles/{profile_id}"): {Role.RISK_MANAGER},
+    ("POST", "/v1/profiles/{profile_id}/expire"): {Role.RISK_MANAGER},
 }
-# What risk managers may change: the partner intelligence they are responsible for (DESIGN.md).
-RISK_MANAGER_WRITES = {("POST", "/v1/watchlist"), ("POST", "/v1/exchange/inbox")}
+# What risk managers may change: the intelligence they are responsible for (DESIGN.md):
+# partner alerts, the watchlist and risk profiles.
+RISK_MANAGER_WRITES = {
+    ("POST", "/v1/watchlist"),
+    ("POST", "/v1/exchange/inbox"),
+    ("POST", "/v1/profiles"),
+    ("PUT", "/v1/profiles/{profile_id}"),
+    ("POST", "/v1/profiles/{profile_id}/expire"),
+}
 
 
 @pytest.mark.parametrize("route", sorted(EXPECTED))
@@ -43,7 +56,7 @@ def test_the_table_lists_exactly_the_expected_routes() -> None:
     assert set(ROUTE_POLICIES) == set(EXPECTED)
 
 
-def test_risk_managers_change_nothing_but_partner_intelligence() -> None:
+def test_risk_managers_change_nothing_but_intelligence() -> None:
     changing = [route for route in ROUTE_POLICIES if route[0] != "GET"]
     assert {r for r in changing if may_call(Role.RISK_MANAGER, *r)} == RISK_MANAGER_WRITES
 

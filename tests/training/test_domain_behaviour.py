@@ -179,15 +179,22 @@ def test_the_model_beats_the_baselines_beyond_the_interval(fitted, synthetic_dir
     # What holds beyond the interval on 4,738 test declarations (17 weapons, 19 migrants and
     # 99 revenue cases). Weapons against either baseline and migrants against the logistic
     # regression are ahead but inside the interval here, and still at 150 days x 400 (see
-    # bench/RESULTS.md): no test claims them.
-    beaten = {"revenue": ("logistic_regression", "rules"), "migrants": ("rules",)}
-    for threat, baselines in beaten.items():
-        y = truth[threat].to_numpy(dtype=float)
-        for baseline in baselines:
-            compared = paired_precision_difference(
-                y, rankings["shiprisk"][threat], rankings[baseline][threat], rates, Bootstrap()
-            )
-            assert compared["interval"][0] > 0, (threat, baseline, compared)
+    # bench/RESULTS.md): no test claims them. Revenue against the logistic regression was
+    # beyond the interval until the goods glossary (features/glossary.py) gave the
+    # regression's text features the local-language descriptions too: precision 0.105 ->
+    # 0.235 for the regression, 0.274 -> 0.283 for the model, interval of the difference
+    # -0.015 to 0.112. It is claimed as ahead only.
+    beaten = {"revenue": ("rules",), "migrants": ("rules",)}
+    ahead = {"revenue": ("logistic_regression",)}
+    for claims, holds in ((beaten, "interval"), (ahead, "difference")):
+        for threat, baselines in claims.items():
+            y = truth[threat].to_numpy(dtype=float)
+            for baseline in baselines:
+                compared = paired_precision_difference(
+                    y, rankings["shiprisk"][threat], rankings[baseline][threat], rates, Bootstrap()
+                )
+                lowest = compared["interval"][0] if holds == "interval" else compared["difference"]
+                assert lowest > 0, (threat, baseline, compared)
 
 
 def test_tree_explainer_gives_the_bundles_reasons_to_1e9(fitted, targets) -> None:

@@ -377,9 +377,9 @@ VISIBLE_TEXT = """() => {
 }"""
 
 
-# Words a translation writes as English does: Serbian "model", "log-šanse"; Albanian
+# Words a translation writes as English does: Serbian "model", "log-šanse", "interval"; Albanian
 # "log-shanset", the name in "rezultati Brier", months as Babel abbreviates them ("jan", "mar").
-SAME_WORD = {"sr_Latn": {"model", "log"}, "sq": {"log", "brier", "jan", "mar"}}
+SAME_WORD = {"sr_Latn": {"model", "log", "interval"}, "sq": {"log", "brier", "jan", "mar"}}
 
 
 def prose_words(text: str) -> set[str]:
