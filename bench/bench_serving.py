@@ -36,8 +36,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -73,6 +75,11 @@ SPLIT = {
 MODEL_NAME = "shiprisk"
 TARGET_RATIO = 5.0
 TARGET_P99_MS = 20.0
+# The latency service level (issue 18): p99 at most TARGET_P99_MS at this many requests per
+# second, sent on a fixed schedule (open loop) whatever the answers' speed.
+OPEN_LOOP_RATE = 100.0
+OPEN_LOOP_SECONDS = 20.0
+OPEN_LOOP_SENDERS = 16
 
 # The line the Lua script's done() prints, followed by one JSON object.
 WRK_RESULT_MARKER = "SHIPRISK_WRK_RESULT "
@@ -426,6 +433,69 @@ def example_error(
 
 
 @dataclass(frozen=True)
+class OpenLoopRun:
+    """Requests sent on a fixed schedule: each latency runs from when the request was due,
+    so a slow answer delays nothing else's schedule and late sends count (no coordinated
+    omission)."""
+
+    rate: float
+    latencies_ms: tuple[float, ...]
+    failures: int
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        if not ordered:
+            return math.nan
+        return ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def open_loop(send: Callable[[int], bool], rate: float, seconds: float) -> OpenLoopRun:
+    """Call ``send(i)`` for request i at ``start + i / rate`` from a pool of senders; ``send``
+    answers whether the request succeeded."""
+    count = int(rate * seconds)
+    start = time.perf_counter() + 0.2
+    latencies: list[float] = []
+    failures = 0
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        nonlocal failures
+        due = start + i / rate
+        wait = due - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+        ok = send(i)
+        elapsed = (time.perf_counter() - due) * 1000.0
+        with lock:
+            if ok:
+                latencies.append(elapsed)
+            else:
+                failures += 1
+
+    with ThreadPoolExecutor(OPEN_LOOP_SENDERS) as pool:
+        list(pool.map(one, range(count)))
+    return OpenLoopRun(rate, tuple(latencies), failures)
+
+
+def open_loop_on(target: Target) -> OpenLoopRun:
+    """`open_loop` against one server at OPEN_LOOP_RATE, one connection per sender thread."""
+    local = threading.local()
+    headers = {"Content-Type": "application/json", **target.headers}
+
+    def send(i: int) -> bool:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
+        body = target.bodies[i % len(target.bodies)]
+        try:
+            return client.post(target.url, json=body, headers=headers).is_success
+        except httpx.HTTPError:
+            return False
+
+    return open_loop(send, OPEN_LOOP_RATE, OPEN_LOOP_SECONDS)
+
+
+@dataclass(frozen=True)
 class Target:
     """One server under load: its name, URL, request bodies and headers."""
 
@@ -512,6 +582,7 @@ def report(
     load_at_end: float | None,
     round_ratios: Sequence[Sequence[float]] = (),
     threats: Sequence[str] = (),
+    open_loops: Sequence[tuple[int, OpenLoopRun]] = (),
 ) -> str:
     """The Markdown section appended to RESULTS.md; ``pairs`` are (mlflow, shiprisk) results,
     ``round_ratios`` the shiprisk / mlflow ratio of each round, per pair."""
@@ -557,6 +628,25 @@ def report(
         + (f"Met with {', '.join(meeting)} worker(s)." if meeting else "Met by no configuration."),
         f"Batch scoring with 5 reasons: {batch[0]} rows at {batch[1]:.0f} rows/s.",
     ]
+    if open_loops:
+        lines += [
+            "",
+            f"Open loop (the latency service level): shiprisk alone, {OPEN_LOOP_RATE:g} "
+            f"requests/s on a fixed schedule for {OPEN_LOOP_SECONDS:g} s from "
+            f"{OPEN_LOOP_SENDERS} Python sender threads on the same cores, each latency "
+            "measured from when its request was due.",
+            "",
+            "| workers | requests | failed | p50 ms | p99 ms | max ms | p99 <= "
+            f"{TARGET_P99_MS:g} ms |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for workers, run in open_loops:
+            p99 = run.percentile(99)
+            lines.append(
+                f"| {workers} | {len(run.latencies_ms) + run.failures} | {run.failures} | "
+                f"{run.percentile(50):.1f} | {p99:.1f} | {run.percentile(100):.1f} | "
+                f"{'yes' if p99 <= TARGET_P99_MS and not run.failures else 'no'} |"
+            )
     for pair in pairs:
         for result in pair:
             if result.first_error:
@@ -646,6 +736,7 @@ def main() -> None:
         ]
         pairs: list[tuple[LoadResult, LoadResult]] = []
         round_ratios: list[list[float]] = []
+        open_loops: list[tuple[int, OpenLoopRun]] = []
         for workers in WORKER_COUNTS:
             mlflow_port, shiprisk_port = free_port(), free_port()
             print(
@@ -665,14 +756,19 @@ def main() -> None:
                     f"http://127.0.0.1:{shiprisk_port}/readyz",
                 ),
             ):
+                shiprisk_target = replace(
+                    targets[1], url=f"http://127.0.0.1:{shiprisk_port}/v1/scores"
+                )
                 results, rounds = side_by_side(
                     [
                         replace(targets[0], url=f"http://127.0.0.1:{mlflow_port}/invocations"),
-                        replace(targets[1], url=f"http://127.0.0.1:{shiprisk_port}/v1/scores"),
+                        shiprisk_target,
                     ],
                     workers,
                     root,
                 )
+                print(f"  open loop at {OPEN_LOOP_RATE:g} requests/s ...", flush=True)
+                open_loops.append((workers, open_loop_on(shiprisk_target)))
             for result in results:
                 print(f"  {describe(result)}", flush=True)
             pairs.append((results[0], results[1]))
@@ -682,7 +778,7 @@ def main() -> None:
         batch = batch_rows_per_second(tracking_uri, version, declarations_path, root)
 
     load_at_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    section = report(pairs, batch, machine, load_at_end, round_ratios, threats)
+    section = report(pairs, batch, machine, load_at_end, round_ratios, threats, open_loops)
     print(section)
     previous = RESULTS_FILE.read_text() if RESULTS_FILE.exists() else "# Benchmark results\n"
     RESULTS_FILE.write_text(previous.rstrip("\n") + "\n\n" + section)

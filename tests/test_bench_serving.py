@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -205,3 +206,22 @@ def test_example_error_sends_one_body_again_when_wrk_saw_errors(recording_server
         (5, "Bearer test-key"),
         (1, "Bearer test-key"),
     ]
+
+
+def test_open_loop_keeps_its_schedule_and_counts_a_slow_answer_from_when_it_was_due() -> None:
+    """One request in ten takes 0.2 s: the others are still sent on time (their latency stays
+    small), and the slow ones count in full from when they were due."""
+    from bench.bench_serving import open_loop
+
+    sent: list[float] = []
+
+    def send(i: int) -> bool:
+        sent.append(time.perf_counter())
+        time.sleep(0.2 if i % 10 == 0 else 0.001)
+        return i != 5
+
+    run = open_loop(send, rate=50.0, seconds=1.0)
+    assert len(run.latencies_ms) + run.failures == 50 and run.failures == 1
+    assert run.percentile(50) < 100.0  # the fast ones were not held up by the slow ones
+    assert 200.0 <= run.percentile(100) < 1000.0
+    assert max(sent) - min(sent) == pytest.approx(49 / 50.0, abs=0.2)  # on schedule
