@@ -23,7 +23,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from features.columns import DeclarationColumns
-from features.criteria import AllOf, Criterion, Office, check_shape, compile_criteria
+from features.criteria import AllOf, Criterion, Office, check_shape
+from features.criteria_matching import compile_criteria
 from features.watchlist import WatchlistHits
 
 PROFILE_LANES = ("red", "yellow")

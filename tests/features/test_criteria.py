@@ -15,7 +15,8 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from features.columns import DeclarationColumns
-from features.criteria import MAX_DEPTH, Criterion, check_pattern, compile_criteria
+from features.criteria import MAX_DEPTH, Criterion, check_pattern
+from features.criteria_matching import compile_criteria
 from features.profiles import ProfileSet, RiskProfile, selection_draw
 from features.watchlist import WatchlistHits
 from tests.features.builder_frames import declarations_frame
