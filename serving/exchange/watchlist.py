@@ -6,7 +6,7 @@ information accuracy, added by), valid until the message's ``retain_until``.
 
 `watchlist_additions` checks them by the watchlist's own rules (before anything is stored),
 `add_to_watchlist` is the one seam to the live watchlist in the store: it hands them to
-`serving.store.intelligence.add_watchlist_entries` in the message's transaction, so the next
+`serving.store.watchlist.add_watchlist_entries` in the message's transaction, so the next
 score of a matching declaration carries a reason naming the partner and handling code (and
 never the H3 text: scoring reasons show the agency and code only).
 """
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from features.columns import normalised_id
 from features.rules import EARLIEST, END
 from features.schema import WATCHLIST_COLUMNS, WATCHLIST_ENTITY_TYPES
-from serving.store import intelligence
+from serving.store import watchlist as stored_watchlist
 
 LAST_MOMENT = END - timedelta(microseconds=1)  # the last moment a declaration may be lodged
 
@@ -133,7 +133,7 @@ class WatchlistAdditions:
 
 def watchlist_additions(rows: Sequence[Mapping[str, Any]], *, source: str) -> WatchlistAdditions:
     """The entries of the entity rows that name a watchlist field, checked by the watchlist's
-    rules (`serving.store.intelligence.checked_watchlist`); ``source`` is their provenance text
+    rules (`serving.store.watchlist.checked_watchlist`); ``source`` is their provenance text
     (kept, never shown to officers for H2/H3).
 
     Raises:
@@ -157,7 +157,7 @@ def watchlist_additions(rows: Sequence[Mapping[str, Any]], *, source: str) -> Wa
     )
     if not chosen:
         return WatchlistAdditions(raw, [], [])
-    entries, keys = intelligence.checked_watchlist(raw, source=source)
+    entries, keys = stored_watchlist.checked_watchlist(raw, source=source)
     return WatchlistAdditions(entries, keys, chosen)
 
 
@@ -168,7 +168,7 @@ def add_to_watchlist(
     entry's id per entity row."""
     if not additions.rows:
         return {}
-    added = intelligence.add_watchlist_entries(
+    added = stored_watchlist.add_watchlist_entries(
         session, additions.entries, additions.keys, added_by=added_by, added_at=added_at
     )
     return {row: entry.id for row, entry in zip(additions.rows, added, strict=True)}

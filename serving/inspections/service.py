@@ -41,6 +41,7 @@ from serving.inspections.worklist import (
     selection_seed,
 )
 from serving.store import intelligence, repository
+from serving.store import watchlist as stored_watchlist
 from serving.store.database import Store
 from serving.store.tables import InspectionOutcome, ScoredDeclaration, WorklistRun
 
@@ -353,7 +354,7 @@ def export_training_tables(store: Store, directory: Path | str) -> ExportSummary
     """
     with store.transaction() as session:
         raw_declarations, raw_outcomes = repository.export_tables(session)
-        raw_watchlist = intelligence.export_watchlist(session)
+        raw_watchlist = stored_watchlist.export_watchlist(session)
         timeline = intelligence.export_timeline(session)
     extras = [c for c in raw_declarations.columns if c.startswith(EXTRA_PREFIX)]
     declarations = validate_declarations(raw_declarations, source="store", extra_columns=extras)

@@ -24,7 +24,7 @@ from features.schema import (
     WATCHLIST_FIELDS,
 )
 from features.schema import Field as Rule
-from serving.store.intelligence import HS_PREFIX_DIGITS
+from serving.store.watchlist import HS_PREFIX_DIGITS
 
 RULE = pydantic_fields(WATCHLIST_FIELDS)
 MAX_ENTRIES = 1000  # per request; larger lists go through `shiprisk watchlist import`

@@ -25,7 +25,7 @@ from features.schema import RESTRICTED_HANDLING_CODES, WATCHLIST_ENTITY_TYPES
 from features.source_files import read_table
 from features.watchlist import WatchlistHits, watchlist_key
 from serving.intelligence.schemas import WatchlistEntryOut
-from serving.store import intelligence
+from serving.store import intelligence, watchlist
 from serving.store.database import Store
 from serving.store.tables import WatchlistEntry
 
@@ -62,21 +62,17 @@ def planned_entries(
         UnknownEntry: an edit names an entry that is not in force (also from ``write``, when
             it was withdrawn in between).
     """
-    frame, keys = intelligence.checked_watchlist(raw, source=source)
+    frame, keys = watchlist.checked_watchlist(raw, source=source)
     with store.transaction() as session:
-        if replaces is not None and (
-            unknown := intelligence.entries_not_in_force(session, replaces)
-        ):
+        if replaces is not None and (unknown := watchlist.entries_not_in_force(session, replaces)):
             raise UnknownEntry(unknown)
-        ids = intelligence.reserve_watchlist_ids(session, len(frame))
+        ids = watchlist.reserve_watchlist_ids(session, len(frame))
     at = datetime.now(UTC)
 
     def write(session: Session) -> None:
-        if replaces is not None and (
-            unknown := intelligence.entries_not_in_force(session, replaces)
-        ):
+        if replaces is not None and (unknown := watchlist.entries_not_in_force(session, replaces)):
             raise UnknownEntry(unknown)
-        intelligence.add_watchlist_entries(
+        watchlist.add_watchlist_entries(
             session, frame, keys, added_by=added_by, added_at=at, replaces=replaces, ids=ids
         )
 
@@ -167,11 +163,11 @@ def list_entries(
             rows = [
                 entry
                 for entry_id in found["id"].tolist()
-                if (entry := intelligence.watchlist_entry(session, int(entry_id))) is not None
+                if (entry := watchlist.watchlist_entry(session, int(entry_id))) is not None
                 and entry.withdrawn_at is None
             ]
         else:
-            rows = intelligence.current_watchlist(
+            rows = watchlist.current_watchlist(
                 session, limit=limit, offset=offset, entity_type=entity_type
             )
         return [visible_entry(entry, full=full) for entry in rows]

@@ -341,7 +341,7 @@ def test_watchlist_routes_validate_and_hide_restricted_sources_from_officers(
 def test_watchlist_import_is_all_or_nothing(store_url: str, tmp_path: Path) -> None:  # noqa: F811
     from typer.testing import CliRunner
 
-    from serving.store import intelligence
+    from serving.store import watchlist as stored_watchlist
     from serving.store.database import Store
     from shiprisk.cli import app as shiprisk_app
 
@@ -375,7 +375,7 @@ def test_watchlist_import_is_all_or_nothing(store_url: str, tmp_path: Path) -> N
     assert added.exit_code == 0, added.output
     opened = Store.open(store_url)
     with opened.transaction() as session:
-        stored = intelligence.export_watchlist(session)
+        stored = stored_watchlist.export_watchlist(session)
     opened.close()
     assert stored["entity_id"].tolist() == ["9305", "GR>MK"]
     assert stored["handling_code"].tolist() == ["h1", "h0"]

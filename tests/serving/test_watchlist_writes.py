@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from features.validation import DataValidationError
 from serving.intelligence import service
 from serving.intelligence.schemas import WatchlistRequest, entries_frame
-from serving.store import intelligence
+from serving.store import watchlist
 from serving.store.database import Store
 from serving.store.tables import WatchlistEntry
 from tests.serving.store_backends import operational_store, store_url  # noqa: F401
@@ -65,7 +65,7 @@ def test_ids_planned_by_concurrent_requests_never_collide(
     def plan() -> None:
         start.wait()
         with operational_store.transaction() as session:
-            planned.append(intelligence.reserve_watchlist_ids(session, 5))
+            planned.append(watchlist.reserve_watchlist_ids(session, 5))
 
     threads = [threading.Thread(target=plan) for _ in range(4)]
     for thread in threads:
@@ -112,10 +112,10 @@ def test_an_edit_of_an_entry_withdrawn_before_its_write_stores_nothing(
 def test_an_entry_id_must_read_as_its_type(entity_type: str, entity_id: str, kept: bool) -> None:
     raw = entry(entity_id).assign(entity_type=entity_type)
     if kept:
-        assert len(intelligence.checked_watchlist(raw, source="t")[1]) == 1
+        assert len(watchlist.checked_watchlist(raw, source="t")[1]) == 1
     else:
         with pytest.raises(DataValidationError) as caught:
-            intelligence.checked_watchlist(raw, source="t")
+            watchlist.checked_watchlist(raw, source="t")
         assert [p.column for p in caught.value.problems] == ["entity_id"]
 
 
@@ -150,7 +150,7 @@ def test_the_openapi_schema_states_the_entry_rules(changes: dict[str, str], vali
     assert schema_valid(body) is valid
     try:
         checked = WatchlistRequest.model_validate({"entries": [body]})
-        intelligence.checked_watchlist(entries_frame(checked.entries), source="t")
+        watchlist.checked_watchlist(entries_frame(checked.entries), source="t")
         accepted = True
     except (ValidationError, DataValidationError):
         accepted = False
