@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from features.validation import DataValidationError
@@ -37,7 +36,7 @@ from serving.exchange.watchlist import (
     moment,
     watchlist_additions,
 )
-from serving.store.database import Store
+from serving.store.database import Store, conflict_insert
 from serving.store.tables import ExchangeEntity, ExchangeMessage
 
 # The HTTP status each refusal is answered with.
@@ -242,9 +241,8 @@ def store_received(session: Session, received: Received) -> InboxReceipt:
         "token": received.token,
     }
     messages = cast(Table, ExchangeMessage.__table__)
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(messages)
+        conflict_insert(session, messages)
         .values(values)
         .on_conflict_do_nothing(index_elements=["direction", "partner", "message_id"])
         .returning(messages.c.id)

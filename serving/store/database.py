@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +25,13 @@ DATABASE_FILE = "shiprisk.db"
 def default_database_url(data_dir: str | Path) -> str:
     """``sqlite:///<data_dir>/shiprisk.db``: the store when no SHIPRISK_DATABASE_URL is set."""
     return f"sqlite:///{Path(data_dir) / DATABASE_FILE}"
+
+
+def conflict_insert(session: Session, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into ``table`` that can say ON CONFLICT, in the dialect of ``session``'s
+    database (PostgreSQL or SQLite: the two the store runs on)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def normalised_url(url: str) -> URL:

@@ -32,7 +32,6 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import BindParameter
 
@@ -48,6 +47,7 @@ from features.watchlist import (
     WatchlistCandidates,
     declaration_watchlist_keys,
 )
+from serving.store.database import conflict_insert
 from serving.store.repository import known_declaration_ids
 from serving.store.tables import (
     EntityHistory,
@@ -286,9 +286,7 @@ def _upsert(
     ``first_seen`` keeps the earlier, ``last_seen`` the later."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
+    statement = conflict_insert(session, table)
     excluded = statement.excluded
     changes: dict[str, Any] = {}
     for name in rows[0]:

@@ -17,12 +17,12 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 from sqlalchemy import Table, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
 
 from features.schema import DECLARATION_COLUMNS, OUTCOME_COLUMNS
 from models.bundle import ScoredDeclaration as BundleScore
 from serving.inspections.worklist import Pick
+from serving.store.database import conflict_insert
 from serving.store.group_commit import insert_rows
 from serving.store.tables import (
     DeclarationLodging,
@@ -185,12 +185,14 @@ def claim_lodgings(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
         positions.setdefault(lodging["declaration_id"], position)
     ids = sorted(facts)
     table = cast(Table, DeclarationLodging.__table__)
-    postgres = session.get_bind().dialect.name == "postgresql"
     inserted: set[str] = set()
     for start in range(0, len(ids), 500):
         chunk = [facts[i] for i in ids[start : start + 500]]
-        new = postgresql.insert(table) if postgres else sqlite.insert(table)
-        statement = new.values(chunk).on_conflict_do_nothing(index_elements=["declaration_id"])
+        statement = (
+            conflict_insert(session, table)
+            .values(chunk)
+            .on_conflict_do_nothing(index_elements=["declaration_id"])
+        )
         inserted.update(session.scalars(statement.returning(table.c.declaration_id)))
     recorded = recorded_lodgings(session, [i for i in ids if i not in inserted])
     conflicts = []
@@ -470,11 +472,9 @@ def store_worklist_run(session: Session, run: WorklistRun) -> bool:
             this draw is stored under another version.
     """
     runs = cast(Table, WorklistRun.__table__)
-    postgres = session.get_bind().dialect.name == "postgresql"
     values = {column.key: getattr(run, column.key) for column in runs.columns if column.key != "id"}
-    new = postgresql.insert(runs) if postgres else sqlite.insert(runs)
     # no conflict target: a clash on the draw (uq_worklist_run) or on its version does nothing
-    statement = new.values(values).on_conflict_do_nothing()
+    statement = conflict_insert(session, runs).values(values).on_conflict_do_nothing()
     run_id = session.scalar(statement.returning(runs.c.id))
     if run_id is None:
         stored = session.execute(
