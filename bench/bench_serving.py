@@ -19,7 +19,10 @@ percentiles from wrk's histogram) that this module parses. A short warm-up run i
 then ``ROUNDS`` short rounds alternate between the servers, so that a shared machine whose
 speed drifts slows both alike, and the report gives each round's ratio besides the total.
 The report gives throughput (2xx responses per second), p50 and p99 latency and the ratio
-shiprisk / mlflow per worker count. Batch scoring (`serving.scoring.batch.score_file`, reasons on) is
+shiprisk / mlflow per worker count, and each server's CPU time per request (all its
+processes, read from /proc around its rounds). Then each server in turn gets the open loop of
+issue 18's service level (`bench.open_loop`, its own process): ``OPEN_LOOP_RATE`` requests/s
+on a fixed schedule, each latency counted from when its request was due. Batch scoring (`serving.scoring.batch.score_file`, reasons on) is
 timed on the synthetic declarations. Results are appended to bench/RESULTS.md with a
 description of the machine. ``scripts/wrk.sh`` installs wrk (``make bench`` runs it first).
 
@@ -36,10 +39,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -50,7 +51,7 @@ import httpx
 import pandas as pd
 
 from bench.machine import describe_machine
-from bench.processes import stop
+from bench.processes import measure_in_child, process_tree_cpu_seconds, stop
 from serving.access.keys import KEY_PREFIX
 
 RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
@@ -79,7 +80,8 @@ TARGET_P99_MS = 20.0
 # second, sent on a fixed schedule (open loop) whatever the answers' speed.
 OPEN_LOOP_RATE = 100.0
 OPEN_LOOP_SECONDS = 20.0
-OPEN_LOOP_SENDERS = 16
+# Connections the open-loop client may open when every one is waiting on an answer.
+OPEN_LOOP_MAX_CONNECTIONS = 64
 
 # The line the Lua script's done() prints, followed by one JSON object.
 WRK_RESULT_MARKER = "SHIPRISK_WRK_RESULT "
@@ -215,6 +217,13 @@ class LoadResult:
     workers: int
     run: WrkRun
     first_error: str | None
+    server_cpu_seconds: float = math.nan  # all the server's processes, over the rounds
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """The server's CPU time per successful request, over the measured rounds."""
+        answered = self.run.successful
+        return self.server_cpu_seconds * 1000.0 / answered if answered else math.nan
 
 
 def free_port() -> int:
@@ -268,7 +277,9 @@ def request_declarations(path: Path, n: int) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def running(command: Sequence[str], env: dict[str, str], health_url: str) -> Iterator[None]:
+def running(
+    command: Sequence[str], env: dict[str, str], health_url: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start a server process, wait until ``health_url`` answers 200, stop it afterwards."""
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -286,7 +297,7 @@ def running(command: Sequence[str], env: dict[str, str], health_url: str) -> Ite
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{health_url} not ready after 180 s")
                 time.sleep(0.5)
-            yield
+            yield process
         finally:
             stop(process, timeout=20)
 
@@ -438,9 +449,23 @@ class OpenLoopRun:
     so a slow answer delays nothing else's schedule and late sends count (no coordinated
     omission)."""
 
+    server: str
     rate: float
     latencies_ms: tuple[float, ...]
     failures: int
+    first_failure: str | None = None
+    server_cpu_seconds: float = math.nan
+    client_cpu_seconds: float = math.nan
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_ms) + self.failures
+
+    @property
+    def server_cpu_ms_per_request(self) -> float:
+        """The server's CPU time (all its processes) per answered request."""
+        answered = len(self.latencies_ms)
+        return self.server_cpu_seconds * 1000.0 / answered if answered else math.nan
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -449,50 +474,46 @@ class OpenLoopRun:
         return ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
-def open_loop(send: Callable[[int], bool], rate: float, seconds: float) -> OpenLoopRun:
-    """Call ``send(i)`` for request i at ``start + i / rate`` from a pool of senders; ``send``
-    answers whether the request succeeded."""
-    count = int(rate * seconds)
-    start = time.perf_counter() + 0.2
-    latencies: list[float] = []
-    failures = 0
-    lock = threading.Lock()
-
-    def one(i: int) -> None:
-        nonlocal failures
-        due = start + i / rate
-        wait = due - time.perf_counter()
-        if wait > 0:
-            time.sleep(wait)
-        ok = send(i)
-        elapsed = (time.perf_counter() - due) * 1000.0
-        with lock:
-            if ok:
-                latencies.append(elapsed)
-            else:
-                failures += 1
-
-    with ThreadPoolExecutor(OPEN_LOOP_SENDERS) as pool:
-        list(pool.map(one, range(count)))
-    return OpenLoopRun(rate, tuple(latencies), failures)
-
-
-def open_loop_on(target: Target) -> OpenLoopRun:
-    """`open_loop` against one server at OPEN_LOOP_RATE, one connection per sender thread."""
-    local = threading.local()
-    headers = {"Content-Type": "application/json", **target.headers}
-
-    def send(i: int) -> bool:
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS)
-        body = target.bodies[i % len(target.bodies)]
-        try:
-            return client.post(target.url, json=body, headers=headers).is_success
-        except httpx.HTTPError:
-            return False
-
-    return open_loop(send, OPEN_LOOP_RATE, OPEN_LOOP_SECONDS)
+def open_loop_on(
+    target: Target,
+    work: Path,
+    rate: float = OPEN_LOOP_RATE,
+    seconds: float = OPEN_LOOP_SECONDS,
+) -> OpenLoopRun:
+    """`bench.open_loop` against one server at ``rate`` for ``seconds``, in its own process,
+    with the CPU time the server's processes spent meanwhile."""
+    bodies_file = work / "open_loop_bodies.jsonl"
+    bodies_file.write_text("".join(json.dumps(body) + "\n" for body in target.bodies))
+    spec_file = work / "open_loop.json"
+    # In a file rather than on the command line, where the key would show in `ps`.
+    spec_file.write_text(
+        json.dumps(
+            {
+                "url": target.url,
+                "bodies": str(bodies_file),
+                "headers": {"Content-Type": "application/json", **target.headers},
+                "rate": rate,
+                "seconds": seconds,
+                "max_connections": OPEN_LOOP_MAX_CONNECTIONS,
+            }
+        )
+    )
+    before = process_tree_cpu_seconds(target.pid) if target.pid else math.nan
+    measured = measure_in_child(
+        [sys.executable, "-m", "bench.open_loop", str(spec_file)],
+        cwd=Path(__file__).resolve().parent.parent,
+        what=f"the open loop against {target.server}",
+    )
+    after = process_tree_cpu_seconds(target.pid) if target.pid else math.nan
+    return OpenLoopRun(
+        server=target.server,
+        rate=rate,
+        latencies_ms=tuple(measured["latencies_ms"]),
+        failures=int(measured["failures"]),
+        first_failure=measured["first_failure"],
+        server_cpu_seconds=after - before,
+        client_cpu_seconds=float(measured["client_cpu_seconds"]),
+    )
 
 
 @dataclass(frozen=True)
@@ -503,6 +524,7 @@ class Target:
     url: str
     bodies: Sequence[dict[str, Any]]
     headers: dict[str, str]
+    pid: int | None = None  # the server's first process, whose tree's CPU time is measured
 
 
 def side_by_side(
@@ -516,14 +538,18 @@ def side_by_side(
     for target, sent in zip(targets, headers, strict=True):
         run_wrk(target.url, target.bodies, sent, work, WARMUP_SECONDS)
     runs: list[list[WrkRun]] = [[] for _ in targets]
+    cpu = [0.0 for _ in targets]
     for _ in range(ROUNDS):
         for k, (target, sent) in enumerate(zip(targets, headers, strict=True)):
+            before = process_tree_cpu_seconds(target.pid) if target.pid else math.nan
             runs[k].append(run_wrk(target.url, target.bodies, sent, work, ROUND_SECONDS))
+            after = process_tree_cpu_seconds(target.pid) if target.pid else math.nan
+            cpu[k] += after - before
     results = []
-    for target, sent, own in zip(targets, headers, runs, strict=True):
+    for target, sent, own, seconds in zip(targets, headers, runs, cpu, strict=True):
         run = combined(own)
         error = example_error(target.url, target.bodies[0], sent, run)
-        results.append(LoadResult(target.server, workers, run, error))
+        results.append(LoadResult(target.server, workers, run, error, seconds))
     rounds = [[own[r].throughput for own in runs] for r in range(ROUNDS)]
     return results, rounds
 
@@ -559,7 +585,8 @@ def describe(result: LoadResult) -> str:
     run = result.run
     return (
         f"| {result.server} | {result.workers} | {run.throughput:.1f} | {run.p50_ms:.1f} | "
-        f"{run.p99_ms:.1f} | {run.requests} | {run.non_2xx} | {run.socket_errors} |"
+        f"{run.p99_ms:.1f} | {result.cpu_ms_per_request:.2f} | {run.requests} | "
+        f"{run.non_2xx} | {run.socket_errors} |"
     )
 
 
@@ -601,8 +628,9 @@ def report(
         "both see the same drift of a shared machine. Requests/s counts 2xx responses; p50 is "
         "the median of the rounds' p50, p99 the worst round's (wrk's histogram percentiles).",
         "",
-        "| server | workers | requests/s | p50 ms | p99 ms | requests | non-2xx | socket errors |",
-        "|---|---|---|---|---|---|---|---|",
+        "| server | workers | requests/s | p50 ms | p99 ms | server CPU ms/request | requests "
+        "| non-2xx | socket errors |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for mlflow_result, shiprisk_result in pairs:
         lines += [describe(mlflow_result), describe(shiprisk_result)]
@@ -631,22 +659,26 @@ def report(
     if open_loops:
         lines += [
             "",
-            f"Open loop (the latency service level): shiprisk alone, {OPEN_LOOP_RATE:g} "
-            f"requests/s on a fixed schedule for {OPEN_LOOP_SECONDS:g} s from "
-            f"{OPEN_LOOP_SENDERS} Python sender threads on the same cores, each latency "
-            "measured from when its request was due.",
+            f"Open loop (the latency service level): {OPEN_LOOP_RATE:g} requests/s on a fixed "
+            f"schedule for {OPEN_LOOP_SECONDS:g} s to one server at a time, each latency "
+            "measured from when its request was due (`bench.open_loop`: one asyncio process, "
+            "keep-alive connections opened as needed). Server CPU counts all the server's "
+            "processes; the client's own CPU is given so its share of the cores shows.",
             "",
-            "| workers | requests | failed | p50 ms | p99 ms | max ms | p99 <= "
-            f"{TARGET_P99_MS:g} ms |",
-            "|---|---|---|---|---|---|---|",
+            "| server | workers | requests | failed | p50 ms | p99 ms | max ms | server CPU "
+            f"ms/request | client CPU s | p99 <= {TARGET_P99_MS:g} ms |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for workers, run in open_loops:
             p99 = run.percentile(99)
             lines.append(
-                f"| {workers} | {len(run.latencies_ms) + run.failures} | {run.failures} | "
+                f"| {run.server} | {workers} | {run.requests} | {run.failures} | "
                 f"{run.percentile(50):.1f} | {p99:.1f} | {run.percentile(100):.1f} | "
+                f"{run.server_cpu_ms_per_request:.2f} | {run.client_cpu_seconds:.2f} | "
                 f"{'yes' if p99 <= TARGET_P99_MS and not run.failures else 'no'} |"
             )
+            if run.first_failure:
+                lines.append(f"First failure from {run.server}: `{run.first_failure[:300]}`")
     for pair in pairs:
         for result in pair:
             if result.first_error:
@@ -749,26 +781,29 @@ def main() -> None:
                     mlflow_command(bin_dir, version, mlflow_port, workers),
                     env,
                     f"http://127.0.0.1:{mlflow_port}/ping",
-                ),
+                ) as mlflow_process,
                 running(
                     shiprisk_command(shiprisk_port, workers),
                     env,
                     f"http://127.0.0.1:{shiprisk_port}/readyz",
-                ),
+                ) as shiprisk_process,
             ):
-                shiprisk_target = replace(
-                    targets[1], url=f"http://127.0.0.1:{shiprisk_port}/v1/scores"
-                )
-                results, rounds = side_by_side(
-                    [
-                        replace(targets[0], url=f"http://127.0.0.1:{mlflow_port}/invocations"),
-                        shiprisk_target,
-                    ],
-                    workers,
-                    root,
-                )
-                print(f"  open loop at {OPEN_LOOP_RATE:g} requests/s ...", flush=True)
-                open_loops.append((workers, open_loop_on(shiprisk_target)))
+                served = [
+                    replace(
+                        targets[0],
+                        url=f"http://127.0.0.1:{mlflow_port}/invocations",
+                        pid=mlflow_process.pid,
+                    ),
+                    replace(
+                        targets[1],
+                        url=f"http://127.0.0.1:{shiprisk_port}/v1/scores",
+                        pid=shiprisk_process.pid,
+                    ),
+                ]
+                results, rounds = side_by_side(served, workers, root)
+                for target in served:
+                    print(f"  open loop on {target.server} at {OPEN_LOOP_RATE:g}/s ...", flush=True)
+                    open_loops.append((workers, open_loop_on(target, root)))
             for result in results:
                 print(f"  {describe(result)}", flush=True)
             pairs.append((results[0], results[1]))

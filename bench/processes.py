@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,3 +33,35 @@ def stop(process: subprocess.Popen[Any], timeout: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=timeout)
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of process ``pid`` and its descendants (Linux).
+
+    Read from /proc: a server's workers are its children, so the tree is the whole server.
+    Each process counts its own time and that of its children that ended and were waited for
+    (a worker that was replaced), so nothing is counted twice.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process ended while being read
+            continue
+        # The command name, in parentheses, may hold spaces: the fields follow the last ")".
+        fields = stat[stat.rindex(")") + 2 :].split()
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = sum(int(field) for field in fields[11:15])
+    if pid not in cpu:
+        raise ProcessLookupError(f"no process {pid}")
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, of in parents.items() if of == parent]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(cpu[member] for member in tree) / ticks

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,14 +19,17 @@ import pytest
 
 from bench.bench_serving import (
     LoadResult,
+    Target,
     WrkRun,
     combined,
     example_error,
+    open_loop_on,
     parse_wrk_output,
     report,
     run_wrk,
     verdict,
 )
+from bench.processes import process_tree_cpu_seconds
 
 SAMPLE_OUTPUT = """Running 20s test @ http://127.0.0.1:8123/v1/scores
   4 threads and 4 connections
@@ -76,7 +83,7 @@ def test_parse_wrk_output_without_a_result_line_says_so() -> None:
 
 def _result(server: str, workers: int, requests: int, p99_ms: float) -> LoadResult:
     run = WrkRun(requests, 0, None, 0, 10.0, p99_ms / 2, p99_ms / 2, p99_ms, p99_ms)
-    return LoadResult(server, workers, run, None)
+    return LoadResult(server, workers, run, None, server_cpu_seconds=requests * 0.004)
 
 
 def test_report_says_which_worker_count_meets_the_targets() -> None:
@@ -97,7 +104,7 @@ def test_report_says_which_worker_count_meets_the_targets() -> None:
         "Machine: test machine, load average 0.50 at the start; load average 0.75 at the end."
         in text
     )
-    assert "| shiprisk | 2 | 200.0 | 10.0 | 20.0 | 2000 | 0 | 0 |" in text
+    assert "| shiprisk | 2 | 200.0 | 10.0 | 20.0 | 4.00 | 2000 | 0 | 0 |" in text
     assert "| 1 | 4.00 | 3.50, 4.50 | 15.0 | no |" in text
     assert "| 2 | 5.00 | 5.25, 4.75 | 20.0 | yes |" in text
     assert "It scores weapons, revenue." in text
@@ -114,6 +121,7 @@ class _Recorder(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        time.sleep(body.get("sleep", 0.0))
         with self.lock:
             self.seen.append(
                 (
@@ -208,20 +216,66 @@ def test_example_error_sends_one_body_again_when_wrk_saw_errors(recording_server
     ]
 
 
-def test_open_loop_keeps_its_schedule_and_counts_a_slow_answer_from_when_it_was_due() -> None:
-    """One request in ten takes 0.2 s: the others are still sent on time (their latency stays
-    small), and the slow ones count in full from when they were due."""
-    from bench.bench_serving import open_loop
+def test_open_loop_keeps_its_schedule_and_counts_a_slow_answer_from_when_it_was_due(
+    recording_server: str, tmp_path: Path
+) -> None:
+    """One request in ten takes 0.2 s: the others still go out on time on other connections
+    (their latency stays small), and the slow ones count in full from when they were due."""
+    bodies = [{"n": n, "sleep": 0.2 if n == 0 else 0.0, "fail": n == 5} for n in range(10)]
+    target = Target("recorder", recording_server, bodies, {"Authorization": "Bearer k"})
 
-    sent: list[float] = []
+    run = open_loop_on(target, tmp_path, rate=50.0, seconds=1.0)
 
-    def send(i: int) -> bool:
-        sent.append(time.perf_counter())
-        time.sleep(0.2 if i % 10 == 0 else 0.001)
-        return i != 5
-
-    run = open_loop(send, rate=50.0, seconds=1.0)
-    assert len(run.latencies_ms) + run.failures == 50 and run.failures == 1
+    assert run.requests == 50 and run.failures == 5  # body 5 answers 503, five times
+    assert run.first_failure == "HTTP 503"
     assert run.percentile(50) < 100.0  # the fast ones were not held up by the slow ones
     assert 200.0 <= run.percentile(100) < 1000.0
-    assert max(sent) - min(sent) == pytest.approx(49 / 50.0, abs=0.2)  # on schedule
+    assert run.client_cpu_seconds < 1.0
+    received = [n for _, n, _, _ in _Recorder.seen]
+    assert sorted(received) == sorted(n % 10 for n in range(50))
+    assert {auth for _, _, auth, _ in _Recorder.seen} == {"Bearer k"}
+    assert (
+        len({port for port, _, _, _ in _Recorder.seen}) >= 2
+    )  # a busy connection is not waited on
+
+
+def test_open_loop_sends_on_schedule(recording_server: str, tmp_path: Path) -> None:
+    """40 requests at 20/s take about two seconds, whatever the answers' speed."""
+    target = Target("recorder", recording_server, [{"n": 1}], {})
+    started = time.perf_counter()
+    run = open_loop_on(target, tmp_path, rate=20.0, seconds=2.0)
+    elapsed = time.perf_counter() - started
+    assert run.requests == 40 and run.failures == 0
+    assert 1.9 <= elapsed < 10.0  # the child's start-up comes on top of the schedule
+
+
+def test_process_tree_cpu_seconds_counts_the_children(tmp_path: Path) -> None:
+    """A parent that sleeps and two children that spin: one ends and is waited for, the other
+    stays alive; the tree's CPU time holds both."""
+    script = tmp_path / "spin.py"
+    script.write_text(
+        "import sys, time\n"
+        "end = time.process_time() + 0.4\n"
+        "while time.process_time() < end: pass\n"
+        "time.sleep(float(sys.argv[1]))\n"
+    )
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys, time; script = {str(script)!r};"
+            " subprocess.run([sys.executable, script, '0']);"
+            " subprocess.Popen([sys.executable, script, '60']); time.sleep(60)",
+        ],
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while process_tree_cpu_seconds(parent.pid) < 0.7 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process_tree_cpu_seconds(parent.pid) >= 0.7
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait()
+    with pytest.raises(ProcessLookupError):
+        process_tree_cpu_seconds(parent.pid)
