@@ -3,7 +3,7 @@
 A CSV or Parquet file is read in chunks (pandas ``read_csv(chunksize=)``,
 ``ParquetFile.iter_batches``), each chunk validated by `features.validation` (after the
 training configuration's column mapping, for a file in an export's own columns) and scored by
-the bundle exactly as POST /v1/scores does (`ScoreResult.from_scored`), and written out at once,
+the bundle exactly as POST /v1/scores does (reasons as `reason_fields`), and written out at once,
 so memory stays flat whatever the file size. Output goes to a temporary file beside the
 target and is renamed into place only when every chunk succeeded.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
@@ -28,10 +28,10 @@ from features.dataset import source_declarations
 from features.extras import conform_extras, validated_for_model
 from features.sources import SourceConfig
 from features.validation import DataValidationError
-from models.bundle import ModelBundle
+from models.bundle import ModelBundle, ScoredDeclaration
 from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_reasons
 from serving.scoring.profiles import profile_decisions, with_profiles
-from serving.scoring.schemas import ScoreResult
+from serving.scoring.schemas import reason_fields
 from serving.store.database import Store
 
 DEFAULT_CHUNK_ROWS = 20_000
@@ -93,20 +93,21 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, flo
 
 
 def result_frame(
-    results: list[ScoreResult], threats: tuple[str, ...], name: str, version: str
+    scored: Sequence[ScoredDeclaration], threats: tuple[str, ...], name: str, version: str
 ) -> pd.DataFrame:
-    """One row per scored declaration, reasons as the API's JSON list."""
+    """One row per scored declaration, reasons as the API's JSON list (`reason_fields`)."""
     columns: dict[str, object] = {
-        "declaration_id": pd.array([r.declaration_id for r in results], dtype="str"),
-        "model_name": pd.array([name] * len(results), dtype="str"),
-        "model_version": pd.array([version] * len(results), dtype="str"),
+        "declaration_id": pd.array([str(s.declaration_id) for s in scored], dtype="str"),
+        "model_name": pd.array([name] * len(scored), dtype="str"),
+        "model_version": pd.array([version] * len(scored), dtype="str"),
     }
     for threat in threats:
-        columns[f"risk_{threat}"] = pd.array([r.risk[threat] for r in results], dtype="float64")
-    columns["overall"] = pd.array([r.overall for r in results], dtype="float64")
-    columns["lane"] = pd.array([r.lane for r in results], dtype="str")
+        columns[f"risk_{threat}"] = pd.array([s.risk[threat] for s in scored], dtype="float64")
+    columns["overall"] = pd.array([s.overall for s in scored], dtype="float64")
+    columns["lane"] = pd.array([str(s.lane) for s in scored], dtype="str")
     columns["reasons"] = pd.array(
-        [json.dumps([reason.model_dump() for reason in r.reasons]) for r in results], dtype="str"
+        [json.dumps([reason_fields(reason) for reason in s.reasons]) for s in scored],
+        dtype="str",
     )
     return pd.DataFrame(columns)
 
@@ -182,9 +183,7 @@ def score_chunk(
     if live is not None:
         scored = with_watchlist_reasons(scored, watchlist_reasons(live, len(scored)))
     scored = with_profiles(scored, profile_decisions(store, declarations, live))
-    return result_frame(
-        [ScoreResult.from_scored(s) for s in scored], tuple(bundle.threats), name, version
-    )
+    return result_frame(scored, tuple(bundle.threats), name, version)
 
 
 def lane_counts(frame: pd.DataFrame) -> dict[str, int]:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from features.rules import pydantic_fields
 from features.schema import DECLARATION_COLUMNS, DECLARATION_FIELDS, EXTRA_PREFIX, MAX_ID_CHARS
 from models.bundle import ScoredDeclaration
+from models.explain import Reason
 from serving.base import ModelRef, ReasonOut, RiskBasis, request_items
 
 # Each field checked and documented by its canonical rule (features.schema, features.rules).
@@ -195,7 +196,7 @@ class ScoreResult(BaseModel):
 
     @classmethod
     def from_scored(cls, scored: ScoredDeclaration) -> ScoreResult:
-        """The response form of a bundle's score; batch scoring writes the same.
+        """The response form of a bundle's score.
 
         Built without validation (``model_construct``): every value comes from the bundle's
         own typed results, and validating a response per request cost more than building it.
@@ -205,25 +206,28 @@ class ScoreResult(BaseModel):
             risk={threat: float(risk) for threat, risk in scored.risk.items()},
             overall=float(scored.overall),
             lane=str(scored.lane),
-            reasons=[
-                ReasonOut.model_construct(
-                    threat=reason.threat,
-                    feature=reason.feature,
-                    value=None
-                    if reason.value is None or not math.isfinite(reason.value)
-                    else float(reason.value),
-                    contribution=float(reason.contribution),
-                    text=reason.text,
-                    kind=reason.kind,
-                    source_agency=reason.source_agency,
-                    handling_code=reason.handling_code,
-                    profile_id=reason.profile_id,
-                    title=reason.title,
-                    rationale=reason.rationale,
-                )
-                for reason in scored.reasons
-            ],
+            reasons=[ReasonOut.model_construct(**reason_fields(r)) for r in scored.reasons],
         )
+
+
+def reason_fields(reason: Reason) -> dict[str, Any]:
+    """A bundle's reason as the API answers it: `ReasonOut`'s fields in its order, the value
+    None when missing or not finite. Batch scoring writes these dicts as they are, without a
+    model object per reason (which cost a third of its time)."""
+    value = reason.value
+    return {
+        "threat": reason.threat,
+        "feature": reason.feature,
+        "value": None if value is None or not math.isfinite(value) else float(value),
+        "contribution": float(reason.contribution),
+        "text": reason.text,
+        "kind": reason.kind,
+        "source_agency": reason.source_agency,
+        "handling_code": reason.handling_code,
+        "profile_id": reason.profile_id,
+        "title": reason.title,
+        "rationale": reason.rationale,
+    }
 
 
 class ScoreResponse(BaseModel):
