@@ -72,7 +72,7 @@ def main() -> None:
     from training.pipeline import train
     from training.synthetic import generate, training_config
 
-    load_at_start = os.getloadavg()[0]
+    machine = describe_machine()  # with the load average at the start
     with tempfile.TemporaryDirectory(prefix="shiprisk-bench-batch-") as tmp:
         root = Path(tmp)
         print("generating 1,000,000 declarations ...", flush=True)
@@ -111,10 +111,9 @@ def main() -> None:
 
     load_at_end = os.getloadavg()[0]
     lines = [
-        f"\n## Batch scoring: 1,000,000 declarations, top-5 reasons "
+        f"\n## Batch scoring: {DAYS * ROWS_PER_DAY:,} declarations, top-5 reasons "
         f"({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)\n",
-        f"Machine: {describe_machine()}; load average {load_at_start:.2f} at the start, "
-        f"{load_at_end:.2f} at the end.\n",
+        f"Machine: {machine}; load average {load_at_end:.2f} at the end.\n",
         f"`shiprisk score --top-k 5` over {DAYS} days x {ROWS_PER_DAY} synthetic declarations "
         f"(Parquet), with a model trained on the first {TRAIN_DAYS + VALID_DAYS + TEST_DAYS} "
         f"days ({threats}); live intelligence from an empty store. Wall time of the child "
