@@ -60,14 +60,15 @@ def scores_write(
     lodged = [row["lodged_at"] for row in rows]
 
     def write(session: Session) -> int:
-        # history first: a declaration counts once, when the store first records it
-        intelligence.count_declarations(session, ids, entities, lodged)
         try:
-            return repository.insert_score_rows(session, rows)
+            first = repository.insert_score_rows(session, rows)
         except repository.LodgingConflictError as error:
             if caller is None:
                 raise
             raise rescoring_refused(caller, error.conflicts, "declarations") from None
+        # a declaration counts in its entities' history once: when the store first records it
+        intelligence.count_declarations(session, ids, entities, lodged, first)
+        return len(rows)
 
     return write
 

@@ -13,7 +13,7 @@ rebuilds the same from `shiprisk export` (features.live.live_point_in_time).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -48,7 +48,6 @@ from features.watchlist import (
     declaration_watchlist_keys,
 )
 from serving.store.database import conflict_insert
-from serving.store.repository import known_declaration_ids
 from serving.store.tables import (
     EntityHistory,
     EntityThreatHistory,
@@ -326,25 +325,21 @@ def declaration_entities(columns: DeclarationColumns) -> list[list[tuple[str, st
     ]
 
 
-_COUNTED = "shiprisk.counted_declarations"  # session.info: ids counted in this transaction
-
-
 def count_declarations(
     session: Session,
     declaration_ids: Sequence[str],
     entities: Sequence[Sequence[tuple[str, str]]],
     lodged_at: Sequence[datetime],
+    first_recorded: Collection[str],
 ) -> int:
-    """Add each declaration the store has not recorded before to its entities' history;
-    returns how many were new. Re-scoring a declaration counts nothing."""
-    seen = known_declaration_ids(session, declaration_ids)
-    counted: set[str] = session.info.setdefault(_COUNTED, set())
+    """Add each declaration of ``first_recorded`` (the ids whose first scoring this
+    transaction records: `repository.insert_score_rows` returns them) to its entities'
+    history; returns how many were counted. Re-scoring a declaration counts nothing."""
     totals: dict[tuple[str, str], dict[str, Any]] = {}
     new = 0
     for declaration_id, pairs, lodged in zip(declaration_ids, entities, lodged_at, strict=True):
-        if declaration_id in seen or declaration_id in counted:
+        if declaration_id not in first_recorded:
             continue
-        counted.add(declaration_id)
         new += 1
         for entity, key in pairs:
             row = totals.setdefault(

@@ -108,9 +108,10 @@ def score_rows(
     return rows
 
 
-def insert_score_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+def insert_score_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[str]:
     """Insert rows made by `score_rows` in one multi-row statement (no ORM objects); in a group
-    commit, with the rows of the other writes of the group.
+    commit, with the rows of the other writes of the group. Returns the declaration ids the
+    store records for the first time (their first scoring).
 
     The lodging facts are claimed first (`claim_lodgings`): a row that would move a declaration
     to another office, lodging time, declarant or importer raises before anything is added.
@@ -118,9 +119,9 @@ def insert_score_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> in
     Raises:
         LodgingConflictError: a row's lodging facts differ from the recorded ones.
     """
-    claim_lodgings(session, rows)
+    first = claim_lodgings(session, rows)
     insert_rows(session, cast(Table, ScoredDeclaration.__table__), rows)
-    return len(rows)
+    return first
 
 
 # -- lodging facts: fixed once recorded --------------------------------------------------------
@@ -164,8 +165,11 @@ def _lodging(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def claim_lodgings(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+def claim_lodgings(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[str]:
     """Record the lodging facts of declarations scored for the first time; check the others.
+    Returns the ids recorded now: a lodging is recorded with a declaration's first scoring
+    (and migration 0004 recorded those of earlier scorings), so these are its first scoring,
+    also against a concurrent transaction that recorded the same id first.
 
     One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per 500 declarations (ids in sorted
     order, so concurrent transactions lock them in the same order): a declaration id that is
@@ -205,10 +209,13 @@ def claim_lodgings(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
         differ = tuple(name for name in LODGING_FACTS if stored[name] != submitted[name])
         if differ:
             conflicts.append(
-                LodgingConflict(positions[declaration_id], declaration_id, differ, stored.office_id)
+                LodgingConflict(
+                    positions[declaration_id], declaration_id, differ, stored["office_id"]
+                )
             )
     if conflicts:
         raise LodgingConflictError(sorted(conflicts, key=lambda c: c.position))
+    return inserted
 
 
 _LODGINGS = cast(Table, DeclarationLodging.__table__)
@@ -226,7 +233,7 @@ def _recorded_facts(
         chunk = ids[start : start + 500]
         statement = select(*_LODGING_COLUMNS).where(_LODGINGS.c.declaration_id.in_(chunk))
         for row in connection.execute(statement).mappings():
-            found[row["declaration_id"]] = row
+            found[row["declaration_id"]] = dict(row)
     return found
 
 
@@ -257,7 +264,8 @@ def record_scores(
         model_version=model_version,
         scored_at=scored_at,
     )
-    return insert_score_rows(session, rows)
+    insert_score_rows(session, rows)
+    return len(rows)
 
 
 def _reason_record(reason: Any) -> dict[str, Any]:

@@ -79,11 +79,13 @@ def fill_store(url: str, raw: pd.DataFrame) -> None:
     store = Store.open(url)
     try:
         with store.transaction() as session:
+            ids = declarations["declaration_id"].astype(str).tolist()
             count_declarations(
                 session,
-                declarations["declaration_id"].astype(str).tolist(),
+                ids,
                 declaration_entities(DeclarationColumns(declarations)),
                 [datetime(2024, 1, 2, tzinfo=UTC)] * len(declarations),
+                first_recorded=set(ids),
             )
         entry = {
             "entity_type": "importer_id",

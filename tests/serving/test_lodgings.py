@@ -71,6 +71,20 @@ def test_the_first_scoring_records_the_lodging_and_a_rescoring_may_change_other_
     assert scorings == [("D1", "RS-HORGOS"), ("D2", "RS-HORGOS"), ("D1", "RS-HORGOS")]
 
 
+def test_insert_score_rows_names_only_first_scorings_even_twice_in_one_transaction(
+    operational_store: Store,  # noqa: F811
+) -> None:
+    """What entity history counts (`count_declarations`): a declaration once, at its first
+    scoring; not again when a group commit's transaction scores it twice, nor on a re-scoring."""
+    first = canonical_declarations(["D1", "D2"])
+    with operational_store.transaction() as session:
+        assert repo.insert_score_rows(session, rows_for(first)) == {"D1", "D2"}
+        assert repo.insert_score_rows(session, rows_for(first.iloc[:1], "2")) == set()
+    both = canonical_declarations(["D1", "D2", "D3"])
+    with operational_store.transaction() as session:
+        assert repo.insert_score_rows(session, rows_for(both, "3")) == {"D3"}
+
+
 @pytest.mark.parametrize(
     ("change", "fields"),
     [
