@@ -69,16 +69,16 @@ class MadeEntry:
         )
 
 
-def _aware(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
     """SQLite gives naive datetimes back from some expressions: they are UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def entry_state(valid_to: datetime | None, withdrawn_at: datetime | None, now: datetime) -> str:
     """An entry's state at ``now``: withdrawn (an edit replaced it), expired, or in force."""
-    if withdrawn_at is not None and _aware(withdrawn_at) <= now:
+    if withdrawn_at is not None and as_utc(withdrawn_at) <= now:
         return WITHDRAWN
-    if valid_to is not None and _aware(valid_to) <= now:
+    if valid_to is not None and as_utc(valid_to) <= now:
         return EXPIRED
     return IN_FORCE
 
