@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from features.schema import RESTRICTED_HANDLING_CODES, WATCHLIST_ENTITY_TYPES
 from features.watchlist import watchlist_key
+from serving.store.rows import from_row
 from serving.store.tables import ExchangeEntity, ScoredDeclaration, WatchlistEntry
 
 IN_FORCE, EXPIRED, WITHDRAWN = "in_force", "expired", "withdrawn"
@@ -103,19 +104,11 @@ def entries_made(
         chunk_query = query if chunk is None else query.where(ExchangeEntity.message_pk.in_(chunk))
         for message_pk, entry in session.execute(chunk_query):
             found.append(
-                MadeEntry(
+                from_row(
+                    MadeEntry,
+                    entry,
                     message_pk=message_pk,
-                    id=entry.id,
-                    entity_type=entry.entity_type,
-                    entity_id=entry.entity_id,
-                    key=entry.key,
-                    threat=entry.threat,
                     source_agency=entry.source_agency or "",
-                    handling_code=entry.handling_code,
-                    valid_from=entry.valid_from,
-                    valid_to=entry.valid_to,
-                    added_at=entry.added_at,
-                    withdrawn_at=entry.withdrawn_at,
                     state=entry_state(entry.valid_to, entry.withdrawn_at, now),
                 )
             )
