@@ -68,6 +68,8 @@ ROUTE_POLICIES: dict[tuple[str, str], RoutePolicy] = {
     # Partner messages in, reports out: each a collection or a disclosure, recorded.
     ("POST", "/v1/exchange/inbox"): RoutePolicy(ADMIN | RISK_MANAGER),
     ("GET", "/v1/exchange/outbox"): RoutePolicy(ADMIN | RISK_MANAGER),
+    # What was exchanged and what it changed: read by those who answer for the intelligence.
+    ("GET", "/v1/exchange/messages"): RoutePolicy(RISK_MANAGER),
 }
 
 # Every keyed route lives under the API prefix. Outside it, a path that is not one of the open

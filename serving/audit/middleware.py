@@ -58,6 +58,8 @@ _DETAIL_PARAMETERS = (
     "person",
     "subject",
     "to",  # the partner an exchange outbox disclosed to
+    "direction",  # the exchange messages listed: received or sent
+    "partner",
 )
 
 

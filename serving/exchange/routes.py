@@ -1,5 +1,6 @@
 """POST /v1/exchange/inbox and GET /v1/exchange/outbox: partners' signed messages in, our
-hit and seizure reports out (admins and risk managers).
+hit and seizure reports out (admins and risk managers); GET /v1/exchange/messages: what was
+received and sent, and what each changed (risk managers).
 
 Both leave their writes to the request's consultation record (`serving.deps.write_with_record`):
 a received message and its record, or the reports disclosed and the record of the disclosure,
@@ -9,7 +10,7 @@ commit together or not at all.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -18,9 +19,16 @@ from sqlalchemy.orm import Session
 from serving.access.settings import InsecureSettings
 from serving.base import ErrorResponse
 from serving.deps import CurrentCaller, OperationalStore, name_declarations, write_with_record
+from serving.exchange.listing import MAX_PAGE, list_messages
 from serving.exchange.outbox import UnknownPartner, build_reports, record_sent
 from serving.exchange.partners import ExchangeConfig, ExchangeConfigError
-from serving.exchange.schemas import InboxMessage, InboxReceipt, Outbox, OutboxReport
+from serving.exchange.schemas import (
+    InboxMessage,
+    InboxReceipt,
+    MessagePage,
+    Outbox,
+    OutboxReport,
+)
 from serving.exchange.service import (
     MessageRefused,
     already_received,
@@ -144,3 +152,46 @@ async def outbox(
             for r in reports
         ],
     )
+
+
+@router.get(
+    "/messages",
+    response_model=MessagePage,
+    responses={403: {"model": ErrorResponse, "description": "a key limited to offices"}},
+)
+def messages(
+    request: Request,
+    caller: CurrentCaller,
+    store: OperationalStore,
+    direction: Annotated[
+        Literal["in", "out"] | None, Query(description="in (received) or out (sent)")
+    ] = None,
+    partner: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="sender or recipient")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[
+        int | None, Query(ge=1, le=2**62, description="next_cursor of the page before")
+    ] = None,
+) -> MessagePage:
+    """Messages received and sent, newest first, with what each changed."""
+    if caller.key.offices is not None:
+        raise HTTPException(
+            403,
+            detail="exchange messages span every office: a key limited to offices may not "
+            "read them",
+        )
+    with store.sessions() as session:
+        page = list_messages(
+            session,
+            now=datetime.now(UTC),
+            direction=direction,
+            partner=partner,
+            limit=limit,
+            cursor=cursor,
+        )
+    name_declarations(
+        request.scope,
+        [outcome.declaration_id for message in page.messages for outcome in message.reported],
+    )
+    return page

