@@ -2,12 +2,13 @@
 
 A model earns its place only by finding more at the same inspection rate than what an
 administration could do without it: the risk profiles it already runs, or a plain linear
-model on the same features.
+model on the same features, with its features and penalty chosen on the same validation
+window (`select_logistic_baseline`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,9 +18,19 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+# Inverse L2 strengths the baseline chooses from on validation, as the boosted model chooses
+# its size: with a few dozen positives and a hundred features the right penalty varies by
+# threat and data set, and a baseline held at one penalty would be beaten by its tuning.
+LOGISTIC_C_GRID: tuple[float, ...] = (0.01, 0.05, 0.5)
+DEFAULT_LOGISTIC_C = 0.5
+
 
 def logistic_baseline(
-    numeric: Sequence[str], categorical: Sequence[str], *, seed: int = 0
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    *,
+    seed: int = 0,
+    C: float = DEFAULT_LOGISTIC_C,
 ) -> Pipeline:
     """A scikit-learn pipeline: impute and scale numbers, one-hot codes, balanced logistic regression."""
     transformers = []
@@ -50,12 +61,51 @@ def logistic_baseline(
             ("columns", ColumnTransformer(transformers, sparse_threshold=1.0)),
             (
                 "model",
-                LogisticRegression(
-                    C=0.5, class_weight="balanced", max_iter=2000, random_state=seed
-                ),
+                LogisticRegression(C=C, class_weight="balanced", max_iter=2000, random_state=seed),
             ),
         ]
     )
+
+
+def select_logistic_baseline(
+    X_train: pd.DataFrame,
+    y_train: np.ndarray,
+    X_valid: pd.DataFrame,
+    y_valid: np.ndarray,
+    feature_sets: Sequence[Sequence[str]],
+    categorical: Sequence[str],
+    score: Callable[[np.ndarray, np.ndarray], float],
+    *,
+    penalties: Sequence[float] = LOGISTIC_C_GRID,
+    seed: int = 0,
+) -> tuple[Pipeline, list[str], float]:
+    """The logistic baseline with its features and penalty chosen on validation.
+
+    Candidates are every set of ``feature_sets`` (the boosted model's choice of groups and
+    all features) times ``penalties``: the baseline gets the same validation window to
+    choose on as the model, so a comparison measures the models, not one side's tuning. On
+    the synthetic data, revenue's regression scored 0.235 on the groups one model kept and
+    0.123 on all of them at one penalty. ``score(y, scores)`` rates a candidate on the
+    validation rows (larger is better); ties keep the earlier candidate. Returns the chosen
+    pipeline, its features and its ``C``.
+    """
+    codes = set(categorical)
+    best: tuple[float, Pipeline, list[str], float] | None = None
+    for features in dict.fromkeys(tuple(f) for f in feature_sets):
+        for C in penalties:
+            candidate = logistic_baseline(
+                [f for f in features if f not in codes],
+                [f for f in features if f in codes],
+                seed=seed,
+                C=C,
+            )
+            candidate.fit(finite(X_train[list(features)]), y_train)
+            value = score(y_valid, candidate.predict_proba(finite(X_valid[list(features)]))[:, 1])
+            if best is None or value > best[0]:
+                best = (value, candidate, list(features), C)
+    if best is None:
+        raise ValueError("the logistic baseline needs at least one feature set")
+    return best[1], best[2], best[3]
 
 
 def finite(X: pd.DataFrame) -> pd.DataFrame:

@@ -174,7 +174,10 @@ def lightgbm_params(
     )
     return {
         "objective": "binary",
-        "metric": ["average_precision", "binary_logloss"],
+        # Early stopping reads the first metric. Log loss, the objective itself, moves with
+        # every validation row; average precision moves only when a handful of positives
+        # swap ranks, and stopped boosters after 2 to 16 trees (bench/RESULTS.md, issue 14).
+        "metric": ["binary_logloss", "average_precision"],
         "first_metric_only": True,
         "verbosity": -1,
         "seed": settings.seed,
@@ -225,7 +228,7 @@ def fit_booster(
     num_boost_round: int | None = None,
     directions: Mapping[str, int] | None = None,
 ) -> lgb.Booster:
-    """Fit one booster; with a validation set it stops early on average precision.
+    """Fit one booster; with a validation set it stops early on the validation log loss.
 
     ``directions`` (feature -> +1/-1) become LightGBM monotone constraints.
     """

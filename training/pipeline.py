@@ -27,11 +27,18 @@ from models.calibration import Calibrator
 from models.lanes import LanePolicy
 from models.monitoring import drift_reference
 from training import report
-from training.baselines import RuleProfileBaseline, finite, logistic_baseline
+from training.baselines import (
+    DEFAULT_LOGISTIC_C,
+    LOGISTIC_C_GRID,
+    RuleProfileBaseline,
+    finite,
+    select_logistic_baseline,
+)
 from training.config import TrainingConfig
 from training.explanations import global_explanations, mean_abs, write_explanations
 from training.fit import (
     MIN_TRAIN_POSITIVES,
+    MIN_VALID_POSITIVES,
     FitSettings,
     ThreatModel,
     sample_weights,
@@ -39,7 +46,7 @@ from training.fit import (
 )
 from training.hit_rates import hit_rates
 from training.intervals import Bootstrap, with_intervals
-from training.metrics import sliced_metrics, threat_metrics
+from training.metrics import selection_score, sliced_metrics, threat_metrics
 from training.splits import Window, split_positions, windows_from_config
 from training.weighting import (
     INSPECTED_ONLY,
@@ -123,6 +130,18 @@ def _labelled(
     return positions[mask], y[mask]
 
 
+def _margins(model: ThreatModel, X: pd.DataFrame, settings: FitSettings) -> np.ndarray:
+    """The chosen booster's raw margins of the rows of ``X``."""
+    return np.asarray(
+        model.booster.predict(
+            X[model.features],
+            raw_score=True,
+            num_iteration=model.booster.best_iteration or None,
+            num_threads=settings.threads(),
+        )
+    )
+
+
 def _risk(bundle: ModelBundle, margins: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {t: bundle.calibrators[t].predict(m) for t, m in margins.items()}
 
@@ -187,6 +206,7 @@ def fit_run(
     models: dict[str, ThreatModel] = {}
     calibrators: dict[str, Calibrator] = {}
     calibration_rows: dict[str, CalibrationRows] = {}
+    window_margins: dict[str, np.ndarray] = {}
     selection_probability = labels["selection_probability"].to_numpy(dtype=float)
     # Calibration is fitted on the valid window's inspections: weighted by inverse selection
     # probability when they are known, so the risk is a rate over all declarations.
@@ -219,37 +239,24 @@ def fit_run(
                 client, remote, model, train_rows, y_train, weights, categorical, settings
             )
         models[threat] = model
-        valid_margin = np.asarray(
-            model.booster.predict(
-                X_history.loc[valid_rows, model.features],
-                raw_score=True,
-                num_iteration=model.booster.best_iteration or None,
-                num_threads=settings.threads(),
-            )
-        )
+        # Every declaration of the valid window, inspected or not: the population the
+        # weighted calibration speaks for (its mean risk is anchored on it) and the lanes'.
+        window_margins[threat] = _margins(model, X_history.loc[valid], settings)
+        valid_margin = window_margins[threat][np.searchsorted(valid, valid_rows)]
         calibration_rows[threat] = CalibrationRows(
             valid_margin, y_valid, selection_probability[valid_rows]
         )
+        calibration_weights = basis_weights(selection_probability[valid_rows], basis)
         calibrators[threat] = Calibrator().fit(
             valid_margin,
             y_valid,
-            sample_weight=basis_weights(selection_probability[valid_rows], basis),
+            sample_weight=calibration_weights,
+            population_margin=None if calibration_weights is None else window_margins[threat],
         )
 
     # Lanes are fitted on every declaration of the valid window, inspected or not: capacity
     # is a share of all declarations.
-    X_valid_all = X_history.loc[valid]
-    valid_risk = {
-        t: calibrators[t].predict(
-            m.booster.predict(
-                X_valid_all[m.features],
-                raw_score=True,
-                num_iteration=m.booster.best_iteration or None,
-                num_threads=settings.threads(),
-            )
-        )
-        for t, m in models.items()
-    }
+    valid_risk = {t: calibrators[t].predict(m) for t, m in window_margins.items()}
     overall = 1.0 - np.prod([1.0 - r for r in valid_risk.values()], axis=0)
     lanes = LanePolicy(
         red=config.lanes.red,
@@ -296,7 +303,7 @@ def fit_run(
     ).to_dict()
 
     metrics, baselines, slices, explained, rankings = evaluate_test(
-        bundle, dataset, test, train, X_history, models, rates, settings, live
+        bundle, dataset, test, train, valid, X_history, models, rates, settings, live
     )
     importance = {threat: mean_abs(explanation) for threat, explanation in explained.items()}
     bundle.metadata["metrics"] = metrics
@@ -404,6 +411,7 @@ def evaluate_test(
     dataset: Dataset,
     test: np.ndarray,
     train: np.ndarray,
+    valid: np.ndarray,
     X_history: pd.DataFrame,
     models: dict[str, ThreatModel],
     rates: Sequence[float],
@@ -436,7 +444,10 @@ def evaluate_test(
     test_declarations = declarations.iloc[test]
     X_test = bundle.builder.transform(test_declarations, live.take(test))
     duty = labels["additional_duty_eur"].to_numpy(dtype=float)[test]
-    categorical = set(bundle.builder.categorical_features_)
+    categorical = bundle.builder.categorical_features_
+    # The logistic baseline picks its features (the model's groups or all) and its penalty on
+    # validation (training.baselines.select_logistic_baseline), as the model picked its own.
+    features = list(bundle.builder.feature_names_)
     baselines: dict[str, dict[str, Any]] = {"logistic_regression": {}, "rules": {}}
     model_risk = _risk(
         bundle,
@@ -455,13 +466,22 @@ def evaluate_test(
         rankings["labels"][threat] = y_all
         rankings["shiprisk"][threat] = model_risk[threat]
         train_rows, y_train = _labelled(labels, threat, train)
-        logistic = logistic_baseline(
-            [f for f in model.features if f not in categorical],
-            [f for f in model.features if f in categorical],
+        valid_rows, y_valid = _labelled(labels, threat, valid)
+        # With too few validation positives to choose anything the model skips its selection,
+        # and so does the baseline: the model's features at the default penalty.
+        choose = np.nansum(y_valid) >= MIN_VALID_POSITIVES
+        logistic, logistic_features, _ = select_logistic_baseline(
+            X_history.loc[train_rows],
+            y_train,
+            X_history.loc[valid_rows],
+            y_valid,
+            [model.features, features] if choose else [model.features],
+            categorical,
+            lambda truth, scores: selection_score(threat_metrics(truth, scores, rates)),
+            penalties=LOGISTIC_C_GRID if choose else (DEFAULT_LOGISTIC_C,),
             seed=settings.seed,
         )
-        logistic.fit(finite(X_history.loc[train_rows, model.features]), y_train)
-        logistic_score = logistic.predict_proba(finite(X_test[model.features]))[:, 1]
+        logistic_score = logistic.predict_proba(finite(X_test[logistic_features]))[:, 1]
         rules = RuleProfileBaseline().fit(declarations.iloc[train_rows], y_train)
         for name, every in (
             ("logistic_regression", logistic_score),

@@ -111,6 +111,43 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _risk_against_estimate(metrics: Mapping[str, Any]) -> list[str]:
+    """The mean risk of the test window beside its Horvitz-Thompson rate, and what limits it.
+
+    Where the window's random picks allow an estimate, this is the selection correction
+    measured on the administration's own data, no hidden truth needed.
+    """
+    rows = []
+    for threat, values in metrics["threats"].items():
+        estimate = metrics.get("hit_rates", {}).get(threat, {})
+        rate, se = estimate.get("estimated_rate"), estimate.get("estimated_rate_se")
+        mean = values.get("mean_risk")
+        if rate is None or mean is None:
+            continue
+        interval = (
+            "" if se is None else f" ({max(rate - 1.96 * se, 0.0):.3g} to {rate + 1.96 * se:.3g})"
+        )
+        ratio = f"{mean / rate:.2f}" if rate > 0 else "n/a"
+        rows.append(f"| {threat} | {mean:.3g} | {rate:.3g}{interval} | {ratio} |")
+    if not rows:
+        return []
+    return [
+        "Mean risk over every test declaration beside the rate the test window's inspections "
+        "estimate (Horvitz-Thompson from picks of known probability, 95% interval):",
+        "",
+        "| threat | mean risk | estimated rate | ratio |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "What no weighting corrects: declarations no selection could pick (probability 0) are "
+        "spoken for by none; a threat whose rate or scheme changes after the valid window (a "
+        "new route, a new disguise) is not in the calibration until a retrain; and with a "
+        "handful of inspected positives the estimated rate itself is uncertain by the interval "
+        "above. Monitoring (`shiprisk monitor`) compares the hit rates week by week.",
+        "",
+    ]
+
+
 def model_card(
     *,
     name: str,
@@ -146,6 +183,7 @@ def model_card(
         "## What the risk means",
         f"Risk basis: `{basis}`: {describe_basis(basis)}.",
         "",
+        *_risk_against_estimate(metrics),
         "## Performance on the test window (labelled declarations only)",
         "",
         "Precision at each inspection rate with its bootstrap 95% interval (declarations "

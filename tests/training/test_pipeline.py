@@ -144,6 +144,13 @@ def test_run_records_config_fingerprint_artifacts_and_alias(first, store: str) -
     )
     card = mlflow.artifacts.load_text(f"runs:/{result.run_id}/model_card.md")
     assert "Risk basis: `all_declarations`" in card
+    # The correction measured on the data itself: mean risk beside the Horvitz-Thompson rate
+    # of the test window's known-probability picks, and what no weighting can correct.
+    mean = result.metrics["threats"]["revenue"]["mean_risk"]
+    estimated = result.metrics["hit_rates"]["revenue"]["estimated_rate"]
+    assert f"| revenue | {mean:.3g} | {estimated:.3g} (" in card
+    assert f"| {mean / estimated:.2f} |" in card
+    assert "What no weighting corrects" in card
     assert "## Intended use" in card and "## Human oversight" in card
     assert "2024-03-26 to 2024-04-09" in card
     assert str(client.get_model_version_by_alias("shiprisk", "challenger").version) == "1"

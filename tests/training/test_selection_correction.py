@@ -6,6 +6,21 @@ is 20 times likelier to be inspected, for reasons no feature shows, and every pr
 recorded. Calibrated on the inspected declarations as they are, the risk is the rate among
 the inspected, many times the rate in ordinary traffic; weighted by inverse selection
 probability it is the rate over every declaration of the test window, inspected or not.
+
+Each test declaration is scored with the history it had at lodging, as the service scores it.
+Scored against an empty store (as this test did until issue 14's follow-up), every importer,
+vehicle and carrier looked new to boosters that never saw that, and migrants' corrected ratio
+wandered between 0.3 and 3.2 over four inspection draws: the 3.06 that had widened the
+tolerance to 4.
+
+What remains is inherent, measured in bench/RESULTS.md: (1) the test window's migrants rate is
+1.9 times the valid window's, because the generator's last fifth opens a new route the model
+never saw (a scheme absent from the training window); no weighting of earlier inspections can
+carry it, so the ratio is read against the cases of schemes the training window held
+(`known_scheme_truth`), and against every case it is about half of that for migrants;
+(2) the valid window's weighted rate rests on a handful of inspected positives (4 to 11 for
+weapons and migrants), whose Horvitz-Thompson estimate is within about a factor 2 of the truth
+(relative standard error ~1/sqrt(positives)): hence a tolerance of 2, not tighter.
 """
 
 from __future__ import annotations
@@ -16,23 +31,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.bench_calibration import against_truth, intelligence_outcomes
-from features.dataset import load_dataset
+from bench.bench_calibration import against_truth, intelligence_outcomes, scored_test_window
 from models.calibration import Calibrator
-from training.config import TrainingConfig
-from training.fit import FitSettings
-from training.pipeline import fit_run
-from training.splits import split_positions, windows_from_config
-from training.synthetic import training_config
 
 from ..conftest import FAST_MODEL, SYNTH_SPLIT
 
 pytestmark = pytest.mark.slow
-# Mean risk over all test declarations within this factor of the true rate. Without the
-# correction the ratio is 7 to 13 on these data; with it 0.7 to 1.9 before the entity history
-# became live (point in time from the store), 0.7 to 3.1 since (migrants 3.06: an open
-# question, issue 14). 4 still fails every threat of the uncorrected fit.
-RATIO_TOLERANCE = 4.0
+# Mean risk over all test declarations within this factor of the true rate of known schemes.
+# Measured over four inspection draws (bench/RESULTS.md): without the correction 5.4 to 14;
+# with it weapons 0.83-1.17, revenue 0.97-1.20, migrants 0.55-1.35 (0.29-0.71 against every
+# case, the new route included). This draw: 1.17, 1.15, 1.20.
+RATIO_TOLERANCE = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +55,10 @@ def corrected(synthetic_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         "outcomes": outcomes,
         "watchlist": synthetic_dir / "watchlist.parquet",
     }
-    model = {**FAST_MODEL, "bootstrap_resamples": 0}
-    config = TrainingConfig.model_validate(training_config(tables, SYNTH_SPLIT, model=model))
-    dataset = load_dataset(config.source)
-    run = fit_run(config, dataset, FitSettings.from_config(config.model))
-    windows = windows_from_config(config.split)
-    test = split_positions(dataset.declarations, dataset.labels, windows)["test"]
-    window = dataset.declarations.iloc[test]
-    hidden = truth.set_index("declaration_id").loc[window["declaration_id"]]
-    return run, run.bundle.margins(window), hidden
+    scored = scored_test_window(
+        tables, truth, SYNTH_SPLIT, {**FAST_MODEL, "bootstrap_resamples": 0}
+    )
+    return scored.run, scored.margins, scored.known
 
 
 def test_risk_is_the_rate_over_all_declarations(corrected) -> None:
@@ -64,6 +68,18 @@ def test_risk_is_the_rate_over_all_declarations(corrected) -> None:
     measured = against_truth(risk, truth)
     for threat, values in measured.items():
         assert 1 / RATIO_TOLERANCE < values["ratio"] < RATIO_TOLERANCE, (threat, values)
+
+
+def test_the_weighted_calibration_is_anchored_on_the_whole_valid_window(corrected) -> None:
+    """Its mean risk over every valid declaration is the weighted rate of the inspected ones."""
+    run, _, _ = corrected
+    for threat, rows in run.calibration_rows.items():
+        calibrator = run.bundle.calibrators[threat]
+        weights = 1.0 / rows.selection_probability
+        rate = np.average(rows.labels, weights=weights)
+        # Platt's smoothed targets pull the anchor a little below the raw weighted rate.
+        assert calibrator.anchored_rate_ == pytest.approx(rate, rel=0.1), threat
+        assert calibrator.anchored_rate_ < rows.labels.mean() / 3, threat  # not the inspected rate
 
 
 def test_the_unweighted_calibration_fails_the_same_tolerance(corrected) -> None:
