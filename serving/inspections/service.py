@@ -37,21 +37,33 @@ from serving.inspections.worklist import (
     DEFAULT_EXPLORATION_SHARE,
     DEFAULT_SEVERITY,
     Candidate,
+    ProfileMatch,
+    ProfilePick,
+    pick_label,
+    profile_pick,
     select_worklist,
     selection_seed,
 )
-from serving.store import intelligence, repository
+from serving.store import intelligence, offices, repository
+from serving.store import profiles as stored_profiles
 from serving.store import watchlist as stored_watchlist
 from serving.store.database import Store
-from serving.store.tables import InspectionOutcome, ScoredDeclaration, WorklistRun
+from serving.store.tables import (
+    InspectionOutcome,
+    RiskProfileRevision,
+    ScoredDeclaration,
+    WorklistRun,
+)
 
 
 @dataclass(frozen=True)
 class OperationsPolicy:
-    """How worklists are built: severity weight per threat and the exploration share."""
+    """How worklists are built: severity weight per threat and the exploration share; and
+    how many recent scores an office needs before its lane thresholds are refitted."""
 
     severity: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SEVERITY))
     exploration_share: float = DEFAULT_EXPLORATION_SHARE
+    lane_min_scores: int = 200
 
 
 def _stored_score(row: ScoredDeclaration) -> StoredScore:
@@ -94,6 +106,7 @@ def _outcome_out(outcome: InspectionOutcome, versions: Mapping[int, int]) -> Out
 
 
 def _worklist_view(run: WorklistRun, scores: Mapping[str, ScoredDeclaration]) -> Worklist:
+    mandatory = sum(pick.reason == "rule" for pick in run.selections)
     return Worklist(
         version=run.version,
         office_id=run.office_id,
@@ -102,11 +115,14 @@ def _worklist_view(run: WorklistRun, scores: Mapping[str, ScoredDeclaration]) ->
         exploration_share=run.exploration_share,
         candidates=run.pool_size,
         created_at=run.created_at,
+        mandatory=mandatory,
+        capacity_exceeded=mandatory > run.capacity,
         picks=[
             WorklistPick(
                 rank=pick.rank,
                 declaration_id=pick.declaration_id,
-                reason=pick.reason,  # type: ignore[arg-type]
+                reason=pick_label(pick.reason, pick.profile_id),
+                profile_id=pick.profile_id,
                 selection_probability=pick.selection_probability,
                 expected_harm=pick.expected_harm,
                 risk=scores[pick.declaration_id].risk,
@@ -131,23 +147,43 @@ class DrawnWorklist:
     write: Callable[[Session], object] | None
 
 
+class CapacityUnknown(LookupError):
+    """A worklist asked without a capacity for an office whose capacity was never set."""
+
+
 def worklist(
     store: Store,
     office_id: str,
     day: date,
-    capacity: int,
+    capacity: int | None,
     policy: OperationsPolicy,
     *,
     now: datetime | None = None,
 ) -> DrawnWorklist:
     """The office's worklist for the day: drawn and recorded once per set of candidates.
 
-    Asking again returns the recorded picks; when declarations were scored since, a new
-    worklist is drawn over all of them (the seed is the office and day, so the draw is
-    reproducible) and recorded as the next version beside the earlier ones, which keep their
-    picks and probabilities for the outcomes that follow them.
+    Asking again returns the recorded picks; when declarations were scored since (or a
+    re-scoring changed which profiles selected one), a new worklist is drawn over all of
+    them (the seed is the office and day, so the draw is reproducible) and recorded as the
+    next version beside the earlier ones, which keep their picks and probabilities for the
+    outcomes that follow them.
+
+    Declarations risk profiles selected come first (`mandatory_picks`), then the model and
+    exploration fill the capacity left (`serving.inspections.worklist.select_worklist`).
+
+    Args:
+        capacity: inspections the office can do that day; None: the capacity set for the
+            office (PUT /v1/offices/{office_id}/capacity).
+
+    Raises:
+        CapacityUnknown: no capacity given and none set for the office.
     """
     with store.sessions() as session:
+        if capacity is None:
+            setting = offices.current_office_lanes(session, office_id)
+            if setting is None:
+                raise CapacityUnknown(office_id)
+            capacity = setting.capacity
         # The version a new draw answers with, read first: a draw stored after this read is
         # found below or drew the same version; one stored between the two reads would
         # otherwise be drawn again under the next version (PostgreSQL reads each statement
@@ -155,7 +191,14 @@ def worklist(
         version = repository.next_worklist_version(session, office_id, day)
         candidates = repository.day_candidates(session, office_id, day)
         scores = {row.declaration_id: row for row in candidates}
-        digest = repository.pool_digest(scores)
+        selected = mandatory_picks(session, candidates)
+        # profile picks are part of the pool: a re-scoring that changes them draws again
+        digest = repository.pool_digest(
+            [
+                *scores,
+                *(f"{p.declaration_id}\x1f{p.profile_id}\x1f{p.probability!r}" for p in selected),
+            ]
+        )
         recorded = repository.find_worklist(session, office_id, day, capacity, digest)
         if recorded is not None:
             return DrawnWorklist(_worklist_view(recorded, scores), None)
@@ -165,6 +208,7 @@ def worklist(
         severity=policy.severity,
         exploration_share=policy.exploration_share,
         seed=selection_seed(office_id, day),
+        profile_picks=selected,
     )
     at = now or datetime.now(UTC)
 
@@ -186,6 +230,62 @@ def worklist(
 
     drawn = run()
     return DrawnWorklist(_worklist_view(drawn, scores), write)
+
+
+def mandatory_picks(session: Session, candidates: Sequence[ScoredDeclaration]) -> list[ProfilePick]:
+    """The declarations risk profiles selected, as their stored scores record it.
+
+    A declaration's newest score keeps, among its reasons, every profile that matched it when
+    it was scored and whether the profile's action selected it (``value`` 1; a share not
+    drawn: 0), and its lane says so to the officer. The worklist follows that record rather
+    than matching the declaration again against the profiles in force at the draw: a profile
+    expired or revised after the declaration was laned does not take back, or add, a pick
+    the lane announced, and a redraw later the same day lists the same profile picks. (A
+    re-scoring records the profiles in force then, and a redraw follows it.)
+
+    Each pick's probability comes from the revision of its profiles in force when the score
+    was made (the newest changed by then): 1 for a lane on every match, the share otherwise
+    (`serving.inspections.worklist.profile_pick`).
+    """
+    matched: dict[str, list[tuple[str, bool]]] = {}
+    for row in candidates:
+        for reason in row.reasons:
+            if reason.get("kind") == "profile" and reason.get("profile_id"):
+                selected = float(reason.get("value") or 0.0) >= 1.0
+                matched.setdefault(row.declaration_id, []).append((reason["profile_id"], selected))
+    if not any(selected for found in matched.values() for _, selected in found):
+        return []
+    revisions = {
+        profile_id: stored_profiles.profile_revisions(session, profile_id)
+        for profile_id in sorted({p for found in matched.values() for p, _ in found})
+    }
+    scored_at = {row.declaration_id: row.scored_at for row in candidates}
+    picks = []
+    for declaration_id, found in matched.items():
+        matches = [
+            _profile_match(profile_id, selected, revisions[profile_id], scored_at[declaration_id])
+            for profile_id, selected in found
+        ]
+        pick = profile_pick(declaration_id, matches)
+        if pick is not None:
+            picks.append(pick)
+    return picks
+
+
+def _profile_match(
+    profile_id: str, selected: bool, revisions: Sequence[RiskProfileRevision], at: datetime
+) -> ProfileMatch:
+    """What one profile did to a declaration scored ``at``, by its revision in force then
+    (the first one for a score made while it was being written; a lane when it is unknown)."""
+    before = [revision for revision in revisions if revision.changed_at <= at]
+    revision = before[-1] if before else (revisions[0] if revisions else None)
+    action = {} if revision is None else revision.content.get("action", {})
+    return ProfileMatch(
+        profile_id,
+        selected,
+        float(action.get("percent", 100.0)),
+        str(action.get("lane", "red")),
+    )
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from features.extras import conform_extras, validated_for_model
 from features.sources import SourceConfig
 from features.validation import DataValidationError
 from models.bundle import ModelBundle
+from serving.scoring.lanes import with_office_lanes
 from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_reasons
 from serving.scoring.profiles import profile_decisions, with_profiles
 from serving.scoring.schemas import ScoreResult
@@ -179,6 +180,7 @@ def score_chunk(
         live=None if live is None else live.live,
         num_threads=num_threads,
     )
+    scored = with_office_lanes(store, declarations, scored, (name, version))
     if live is not None:
         scored = with_watchlist_reasons(scored, watchlist_reasons(live, len(scored)))
     scored = with_profiles(scored, profile_decisions(store, declarations, live))

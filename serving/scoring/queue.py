@@ -22,6 +22,7 @@ from features.extras import validated_for_model
 from features.records import CanonicalRecords
 from models.bundle import ScoredDeclaration
 from serving.base import LoadedModel
+from serving.scoring.lanes import with_office_lanes
 from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_reasons
 from serving.scoring.profiles import profile_decisions, with_profiles
 from serving.store.database import Store
@@ -226,6 +227,11 @@ class ScoringQueue:
                 explain=top_k > 0,
                 live=None if live is None else live.live,
                 num_threads=self.num_threads if len(declarations) >= PARALLEL_ROWS else 1,
+            )
+            # the office's own thresholds (a capacity set since training), before profiles
+            model = jobs[0].model
+            scored = with_office_lanes(
+                self.store, declarations, scored, (model.name, model.version)
             )
             listed = (
                 watchlist_reasons(live, len(declarations))

@@ -1,0 +1,137 @@
+"""Each office's inspection capacity and lane thresholds in the store, read live by scoring.
+
+``office_lanes`` keeps every setting a risk manager made (PUT /v1/offices/{id}/capacity):
+append-only, the newest row per office in force. Functions here never commit: the caller's
+transaction (the route's consultation record) does.
+
+`office_thresholds` is what every scoring batch calls, as `serving.store.profiles`'s
+`profiles_in_force` is: one small query for the greatest row id, and only when some process
+set a capacity since, one read of the newest row per office, kept per open store. So every
+serving process lanes the next declaration with the thresholds just set, without a retrain.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from serving.store.database import Store
+from serving.store.tables import DeclarationLodging, OfficeLanes, ScoredDeclaration
+
+_LATEST = select(func.max(OfficeLanes.id))
+
+
+@dataclass(frozen=True)
+class OfficeThresholds:
+    """The thresholds in force at one office, and the model whose risks they cut."""
+
+    red: float  # +inf: nobody
+    yellow: float
+    model_name: str
+    model_version: str
+
+
+def _threshold(value: float | None) -> float:
+    return math.inf if value is None else float(value)
+
+
+def stored_threshold(value: float) -> float | None:
+    """A threshold as the table keeps it: None for an infinite one (the lane takes nobody)."""
+    return None if math.isinf(value) else float(value)
+
+
+def add_office_lanes(session: Session, row: OfficeLanes) -> OfficeLanes:
+    """Append one office setting (the newest is in force from the commit on)."""
+    session.add(row)
+    session.flush()
+    return row
+
+
+def current_office_lanes(session: Session, office_id: str) -> OfficeLanes | None:
+    """The newest setting of an office, None when its capacity was never set."""
+    return session.scalars(
+        select(OfficeLanes)
+        .where(OfficeLanes.office_id == office_id)
+        .order_by(OfficeLanes.id.desc())
+        .limit(1)
+    ).first()
+
+
+def newest_office_lanes(session: Session) -> list[OfficeLanes]:
+    """The newest setting of every office that has one."""
+    newest = select(func.max(OfficeLanes.id)).group_by(OfficeLanes.office_id)
+    return list(session.scalars(select(OfficeLanes).where(OfficeLanes.id.in_(newest))))
+
+
+def recent_scores(
+    session: Session, office_id: str, first_day: date, last_day: date, model: tuple[str, str]
+) -> list[ScoredDeclaration]:
+    """The newest scoring by ``model`` (name, version) of each declaration lodged at the office
+    from ``first_day`` to ``last_day`` (UTC days, inclusive): what its thresholds are refit on.
+
+    Only declarations whose recorded lodging is at the office, as worklists read them.
+    """
+    name, version = model
+    newest = (
+        select(func.max(ScoredDeclaration.id))
+        .join(
+            DeclarationLodging,
+            (DeclarationLodging.declaration_id == ScoredDeclaration.declaration_id)
+            & (DeclarationLodging.office_id == office_id),
+        )
+        .where(
+            ScoredDeclaration.office_id == office_id,
+            ScoredDeclaration.lodged_day >= first_day,
+            ScoredDeclaration.lodged_day <= last_day,
+            ScoredDeclaration.model_name == name,
+            ScoredDeclaration.model_version == version,
+        )
+        .group_by(ScoredDeclaration.declaration_id)
+    )
+    return list(session.scalars(select(ScoredDeclaration).where(ScoredDeclaration.id.in_(newest))))
+
+
+@dataclass
+class _Cached:
+    sessions: object  # the store's session factory: a new store with a reused id misses
+    version: int
+    thresholds: dict[str, OfficeThresholds]
+
+
+# Open store (by identity) -> its offices' thresholds; an entry goes with its store.
+_CACHE: dict[int, _Cached] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def office_thresholds(store: Store) -> Mapping[str, OfficeThresholds]:
+    """The thresholds in force per office, read again only when a setting was added since
+    the last call (by any process)."""
+    with store.engine.connect() as connection:  # a bare connection: no ORM session per batch
+        version = int(connection.execute(_LATEST).scalar() or 0)
+    cached = _CACHE.get(id(store))
+    if cached is not None and cached.version == version and cached.sessions is store.sessions:
+        return cached.thresholds
+    with store.sessions() as session:  # changed: the rows and their id, read together
+        version = int(session.scalar(_LATEST) or 0)
+        rows = newest_office_lanes(session)
+    thresholds = {
+        row.office_id: OfficeThresholds(
+            _threshold(row.red_threshold),
+            _threshold(row.yellow_threshold),
+            row.model_name,
+            row.model_version,
+        )
+        for row in rows
+    }
+    with _CACHE_LOCK:
+        if id(store) not in _CACHE:
+            weakref.finalize(store, _CACHE.pop, id(store), None)
+        _CACHE[id(store)] = _Cached(store.sessions, version, thresholds)
+    return thresholds
