@@ -34,6 +34,7 @@ from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_r
 from serving.scoring.profiles import profile_decisions, with_profiles
 from serving.scoring.schemas import ScoreResult
 from serving.store.database import Store
+from serving.store.offices import live_versions
 
 DEFAULT_CHUNK_ROWS = 20_000
 CSV_SUFFIXES = (".csv",)
@@ -180,10 +181,21 @@ def score_chunk(
         live=None if live is None else live.live,
         num_threads=num_threads,
     )
-    scored = with_office_lanes(store, declarations, scored, (name, version))
+    # whether office lanes or profiles changed: one query for both
+    versions = None if store is None else live_versions(store)
+    scored = with_office_lanes(
+        store,
+        declarations,
+        scored,
+        (name, version),
+        version=None if versions is None else versions.offices,
+    )
     if live is not None:
         scored = with_watchlist_reasons(scored, watchlist_reasons(live, len(scored)))
-    scored = with_profiles(scored, profile_decisions(store, declarations, live))
+    decisions = profile_decisions(
+        store, declarations, live, version=None if versions is None else versions.profiles
+    )
+    scored = with_profiles(scored, decisions)
     return result_frame(
         [ScoreResult.from_scored(s) for s in scored], tuple(bundle.threats), name, version
     )

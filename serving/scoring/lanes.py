@@ -30,12 +30,17 @@ def with_office_lanes(
     declarations: CanonicalRecords | pd.DataFrame,
     scored: Sequence[ScoredDeclaration],
     model: tuple[str, str],
+    *,
+    version: int | None = None,
 ) -> list[ScoredDeclaration]:
     """Scores with the lane of their office's stored thresholds, where ``model`` (name,
-    version) is the one they were fitted for; the others as the bundle laned them."""
+    version) is the one they were fitted for; the others as the bundle laned them.
+
+    ``version``: the greatest office setting id, when the batch read it already
+    (`serving.store.offices.live_versions`, with the profiles' in one query)."""
     if store is None:
         return list(scored)
-    thresholds = office_thresholds(store)
+    thresholds = office_thresholds(store, version=version)
     if not thresholds:
         return list(scored)
     offices = DeclarationBatch.of(declarations).office_ids().tolist()

@@ -5,9 +5,11 @@ append-only, the newest row per office in force. Functions here never commit: th
 transaction (the route's consultation record) does.
 
 `office_thresholds` is what every scoring batch calls, as `serving.store.profiles`'s
-`profiles_in_force` is: one small query for the greatest row id, and only when some process
-set a capacity since, one read of the newest row per office, kept per open store. So every
-serving process lanes the next declaration with the thresholds just set, without a retrain.
+`profiles_in_force` is: it compares the greatest row id with the one it last read, and only
+when some process set a capacity since, reads the newest row per office again, kept per open
+store. So every serving process lanes the next declaration with the thresholds just set,
+without a retrain. A batch reads both greatest ids in one query (`live_versions`), so
+office lanes add no round trip to scoring.
 """
 
 from __future__ import annotations
@@ -23,9 +25,32 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from serving.store.database import Store
-from serving.store.tables import DeclarationLodging, OfficeLanes, ScoredDeclaration
+from serving.store.tables import (
+    DeclarationLodging,
+    OfficeLanes,
+    RiskProfileRevision,
+    ScoredDeclaration,
+)
 
 _LATEST = select(func.max(OfficeLanes.id))
+_VERSIONS = select(
+    select(func.max(RiskProfileRevision.id)).scalar_subquery(), _LATEST.scalar_subquery()
+)
+
+
+@dataclass(frozen=True)
+class LiveVersions:
+    """The greatest ids of the live settings a scoring batch reads: each moves on a change."""
+
+    profiles: int  # risk profile revisions (`serving.store.profiles.profiles_in_force`)
+    offices: int  # office lanes (`office_thresholds`)
+
+
+def live_versions(store: Store) -> LiveVersions:
+    """Both greatest ids in one query on a bare connection (no ORM session per batch)."""
+    with store.engine.connect() as connection:
+        profiles, lanes = connection.execute(_VERSIONS).one()
+    return LiveVersions(int(profiles or 0), int(lanes or 0))
 
 
 @dataclass(frozen=True)
@@ -110,11 +135,15 @@ _CACHE: dict[int, _Cached] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def office_thresholds(store: Store) -> Mapping[str, OfficeThresholds]:
+def office_thresholds(
+    store: Store, *, version: int | None = None
+) -> Mapping[str, OfficeThresholds]:
     """The thresholds in force per office, read again only when a setting was added since
-    the last call (by any process)."""
-    with store.engine.connect() as connection:  # a bare connection: no ORM session per batch
-        version = int(connection.execute(_LATEST).scalar() or 0)
+    the last call (by any process); ``version``: the greatest id, when the batch read it
+    already (`live_versions`)."""
+    if version is None:
+        with store.engine.connect() as connection:  # a bare connection: no ORM session
+            version = int(connection.execute(_LATEST).scalar() or 0)
     cached = _CACHE.get(id(store))
     if cached is not None and cached.version == version and cached.sessions is store.sessions:
         return cached.thresholds

@@ -145,12 +145,19 @@ _CACHE: dict[int, _Cached] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def profiles_in_force(store: Store, at: datetime | None = None) -> ProfileSet:
+def profiles_in_force(
+    store: Store, at: datetime | None = None, *, version: int | None = None
+) -> ProfileSet:
     """The profiles a scoring batch matches: not expired before ``at`` (default now), read
-    again only when a revision was added since the last call (by any process)."""
+    again only when a revision was added since the last call (by any process).
+
+    ``version``: the greatest revision id, when the batch read it already (with the other
+    live versions in one query: `serving.store.offices.live_versions`).
+    """
     moment = at or datetime.now(UTC)
-    with store.engine.connect() as connection:  # a bare connection: no ORM session per batch
-        version = int(connection.execute(_LATEST).scalar() or 0)
+    if version is None:
+        with store.engine.connect() as connection:  # a bare connection: no ORM session
+            version = int(connection.execute(_LATEST).scalar() or 0)
     cached = _CACHE.get(id(store))
     if cached is not None and cached.version == version and cached.sessions is store.sessions:
         return cached.profiles
