@@ -124,6 +124,9 @@ class OutcomeOut(BaseModel):
         description="the version of the worklist draw this inspection followed (none outside "
         "worklists)",
     )
+    profile_id: str | None = Field(
+        None, description="the risk profile whose worklist pick this inspection followed"
+    )
 
 
 class StoredScore(BaseModel):

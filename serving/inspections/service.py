@@ -86,6 +86,10 @@ def declaration_detail(store: Store, declaration_id: str) -> DeclarationDetail |
         latest = history[-1]
         outcomes = repository.outcomes_of(session, declaration_id)
         versions = repository.draw_versions(session, [o.draw_id for o in outcomes])
+        profiles = {  # the risk profile whose pick each draw made of it, if any
+            pick.run_id: pick.profile_id
+            for pick in repository.worklist_picks(session, [declaration_id]).get(declaration_id, [])
+        }
         lodged = repository.lodged_offices(session, [declaration_id])
         return DeclarationDetail(
             declaration_id=declaration_id,
@@ -93,15 +97,20 @@ def declaration_detail(store: Store, declaration_id: str) -> DeclarationDetail |
             declaration=latest.declaration,
             latest=_stored_score(latest),
             times_scored=len(history),
-            outcomes=[_outcome_out(outcome, versions) for outcome in outcomes],
+            outcomes=[_outcome_out(outcome, versions, profiles) for outcome in outcomes],
         )
 
 
-def _outcome_out(outcome: InspectionOutcome, versions: Mapping[int, int]) -> OutcomeOut:
-    """A stored outcome as answered, with the version of the draw it followed."""
+def _outcome_out(
+    outcome: InspectionOutcome, versions: Mapping[int, int], profiles: Mapping[int, str | None]
+) -> OutcomeOut:
+    """A stored outcome as answered, with the version of the draw it followed and the risk
+    profile whose pick it was (a ``rule`` pick of that draw)."""
     answer = OutcomeOut.model_validate(outcome, from_attributes=True)
     if outcome.draw_id is not None:
         answer.draw_version = versions.get(outcome.draw_id)
+        if outcome.selection_reason == "rule":
+            answer.profile_id = profiles.get(outcome.draw_id)
     return answer
 
 

@@ -15,8 +15,6 @@ office lanes add no round trip to scoring.
 from __future__ import annotations
 
 import math
-import threading
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -25,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from serving.store.database import Store
+from serving.store.live_cache import PerStore
 from serving.store.tables import (
     DeclarationLodging,
     OfficeLanes,
@@ -123,16 +122,8 @@ def recent_scores(
     return list(session.scalars(select(ScoredDeclaration).where(ScoredDeclaration.id.in_(newest))))
 
 
-@dataclass
-class _Cached:
-    sessions: object  # the store's session factory: a new store with a reused id misses
-    version: int
-    thresholds: dict[str, OfficeThresholds]
-
-
-# Open store (by identity) -> its offices' thresholds; an entry goes with its store.
-_CACHE: dict[int, _Cached] = {}
-_CACHE_LOCK = threading.Lock()
+# Open store -> its offices' thresholds, by the greatest setting id they were read at.
+_CACHE: PerStore[dict[str, OfficeThresholds]] = PerStore()
 
 
 def office_thresholds(
@@ -144,9 +135,9 @@ def office_thresholds(
     if version is None:
         with store.engine.connect() as connection:  # a bare connection: no ORM session
             version = int(connection.execute(_LATEST).scalar() or 0)
-    cached = _CACHE.get(id(store))
-    if cached is not None and cached.version == version and cached.sessions is store.sessions:
-        return cached.thresholds
+    cached = _CACHE.get(store, version)
+    if cached is not None:
+        return cached
     with store.sessions() as session:  # changed: the rows and their id, read together
         version = int(session.scalar(_LATEST) or 0)
         rows = newest_office_lanes(session)
@@ -159,8 +150,5 @@ def office_thresholds(
         )
         for row in rows
     }
-    with _CACHE_LOCK:
-        if id(store) not in _CACHE:
-            weakref.finalize(store, _CACHE.pop, id(store), None)
-        _CACHE[id(store)] = _Cached(store.sessions, version, thresholds)
+    _CACHE.put(store, version, thresholds)
     return thresholds

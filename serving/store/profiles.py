@@ -15,10 +15,7 @@ re-read.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
@@ -26,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from features.profiles import ProfileSet, RiskProfile
 from serving.store.database import Store
+from serving.store.live_cache import PerStore
 from serving.store.tables import RiskProfileRevision, RiskProfileRow
 
 CHANGES = ("created", "revised", "expired")
@@ -132,17 +130,8 @@ def add_revision(
     return number
 
 
-@dataclass
-class _Cached:
-    sessions: object  # the store's session factory: a new store with a reused id misses
-    version: int
-    profiles: ProfileSet
-
-
-# Open store (by identity) -> its profiles; an entry goes when its store is collected (as
-# serving.store.group_commit keeps its writers).
-_CACHE: dict[int, _Cached] = {}
-_CACHE_LOCK = threading.Lock()
+# Open store -> its profiles, by the greatest revision id they were read at.
+_CACHE: PerStore[ProfileSet] = PerStore()
 
 
 def profiles_in_force(
@@ -158,17 +147,14 @@ def profiles_in_force(
     if version is None:
         with store.engine.connect() as connection:  # a bare connection: no ORM session
             version = int(connection.execute(_LATEST).scalar() or 0)
-    cached = _CACHE.get(id(store))
-    if cached is not None and cached.version == version and cached.sessions is store.sessions:
-        return cached.profiles
+    cached = _CACHE.get(store, version)
+    if cached is not None:
+        return cached
     with store.sessions() as session:  # changed: the revisions and their id, read together
         version = latest_revision_id(session)
         revisions = newest_revisions(session)
     profiles = ProfileSet(live_profiles(revisions, moment))
-    with _CACHE_LOCK:
-        if id(store) not in _CACHE:
-            weakref.finalize(store, _CACHE.pop, id(store), None)
-        _CACHE[id(store)] = _Cached(store.sessions, version, profiles)
+    _CACHE.put(store, version, profiles)
     return profiles
 
 

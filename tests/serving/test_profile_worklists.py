@@ -153,10 +153,13 @@ def test_profile_picks_come_first_and_the_model_and_exploration_share_the_rest(
     ]
     answer = client.post("/v1/outcomes", json={"outcomes": outcomes})
     assert answer.status_code == 200, answer.text
-    for declaration_id, probability in (("W003", 1.0), (share_pick, 0.5)):
+    for declaration_id, probability, profile_id in (
+        ("W003", 1.0, "RED-IMPORTER"),
+        (share_pick, 0.5, "HALF-OFFICE"),
+    ):
         kept = client.get(f"/v1/declarations/{declaration_id}").json()["outcomes"][0]
         assert (kept["selection_reason"], kept["selection_probability"]) == ("rule", probability)
-        assert kept["draw_version"] == drawn["version"]
+        assert (kept["draw_version"], kept["profile_id"]) == (drawn["version"], profile_id)
 
 
 def test_a_profile_expired_after_the_lane_was_given_keeps_its_pick(
