@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from alembic import command
+from sqlalchemy import func, insert, inspect, select
 
 from models.bundle import ScoredDeclaration as ModelScore
 from models.lanes import thresholds_for
@@ -21,8 +22,9 @@ from serving.app import create_app
 from serving.inspections.capacity import ScoredLane, fit_office_lanes
 from serving.scoring.lanes import relaned
 from serving.settings import ServiceSettings
+from serving.store.database import Store, _alembic_config, create_store_engine
 from serving.store.offices import OfficeThresholds
-from serving.store.tables import AuditRecordRow, OfficeLanes
+from serving.store.tables import AuditRecordRow, OfficeLanes, WorklistRun, WorklistSelection
 from tests.serving.access_keys import KeyedClient, make_key
 from tests.serving.conftest import TrainedModel, json_payload
 from tests.serving.store_backends import store_url  # noqa: F401
@@ -293,3 +295,47 @@ def test_relaning_uses_the_office_thresholds_only_for_their_model() -> None:
     lanes = relaned(scored, ["X", "Y", "Z"], thresholds, ("shiprisk", "4"))
     assert [row.lane for row in lanes] == ["red", "green", "green"]
     assert [row.overall for row in lanes] == [0.3, 0.3, 0.3]
+
+
+def test_migration_0010_keeps_earlier_picks_and_goes_back(store_url: str) -> None:  # noqa: F811
+    engine = create_store_engine(store_url)
+    made = datetime(2024, 5, 2, 9, tzinfo=UTC)
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "0009")
+        run = connection.execute(
+            insert(WorklistRun.__table__).values(
+                office_id=OFFICE,
+                day=date(2024, 5, 2),
+                version=1,
+                capacity=1,
+                exploration_share=0.05,
+                pool_size=1,
+                pool_digest="d",
+                created_at=made,
+            )
+        ).inserted_primary_key[0]
+        connection.execute(
+            insert(WorklistSelection.__table__).values(
+                run_id=run,
+                office_id=OFFICE,
+                day=date(2024, 5, 2),
+                declaration_id="D1",
+                rank=1,
+                reason="rule",
+                selection_probability=1.0,
+                expected_harm=0.5,
+                created_at=made,
+            )
+        )
+    engine.dispose()
+    store = Store.open(store_url)  # migrates to head
+    with store.sessions() as session:
+        pick = session.scalars(select(WorklistSelection)).one()
+        assert (pick.reason, pick.profile_id, pick.selection_probability) == ("rule", None, 1.0)
+        assert session.scalar(select(func.count()).select_from(OfficeLanes)) == 0
+    with store.engine.begin() as connection:
+        command.downgrade(_alembic_config(connection), "0009")
+    tables = inspect(store.engine)
+    assert "office_lanes" not in tables.get_table_names()
+    assert "profile_id" not in {c["name"] for c in tables.get_columns("worklist_selections")}
+    store.close()
