@@ -11,7 +11,9 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select
 
 from serving.store.database import Store
 
@@ -32,6 +34,17 @@ class PerStore(Generic[T]):
     def __init__(self) -> None:
         self._entries: dict[int, _Entry[T]] = {}
         self._lock = threading.Lock()
+
+    def lookup(
+        self, store: Store, version: int | None, latest: Select[Any]
+    ) -> tuple[int, T | None]:
+        """The setting's greatest id (``version`` when the batch read it already, else
+        ``latest`` asked on a bare connection: no ORM session per batch), and the value kept
+        for ``store`` at that id (None: read it again and `put` it)."""
+        if version is None:
+            with store.engine.connect() as connection:
+                version = int(connection.execute(latest).scalar() or 0)
+        return version, self.get(store, version)
 
     def get(self, store: Store, version: int) -> T | None:
         """The value kept for ``store`` if it was read at ``version``, else None."""

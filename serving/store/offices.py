@@ -132,10 +132,7 @@ def office_thresholds(
     """The thresholds in force per office, read again only when a setting was added since
     the last call (by any process); ``version``: the greatest id, when the batch read it
     already (`live_versions`)."""
-    if version is None:
-        with store.engine.connect() as connection:  # a bare connection: no ORM session
-            version = int(connection.execute(_LATEST).scalar() or 0)
-    cached = _CACHE.get(store, version)
+    _, cached = _CACHE.lookup(store, version, _LATEST)
     if cached is not None:
         return cached
     with store.sessions() as session:  # changed: the rows and their id, read together

@@ -144,10 +144,7 @@ def profiles_in_force(
     live versions in one query: `serving.store.offices.live_versions`).
     """
     moment = at or datetime.now(UTC)
-    if version is None:
-        with store.engine.connect() as connection:  # a bare connection: no ORM session
-            version = int(connection.execute(_LATEST).scalar() or 0)
-    cached = _CACHE.get(store, version)
+    _, cached = _CACHE.lookup(store, version, _LATEST)
     if cached is not None:
         return cached
     with store.sessions() as session:  # changed: the revisions and their id, read together
