@@ -53,12 +53,24 @@ def _office_array(office_ids: ArrayLike) -> NDArray[np.str_]:
     return np.asarray(office_ids, dtype=object).reshape(-1).astype(str)
 
 
-def _thresholds(scores: NDArray[np.float64], red: float, yellow: float) -> dict[str, float]:
-    ordered = np.sort(scores)[::-1]
+def thresholds_for(scores: ArrayLike, red: float, yellow: float) -> dict[str, float]:
+    """Red and yellow thresholds putting the top ``red`` share of ``scores`` in red and the
+    next ``yellow`` share in yellow (``+inf``: the lane takes nobody)."""
+    ordered = np.sort(np.asarray(scores, dtype=np.float64).reshape(-1))[::-1]
     red_threshold = capacity_threshold(ordered, red)
     # Yellow is the next `yellow` share below red: the top red + yellow go to red or yellow.
     yellow_threshold = min(capacity_threshold(ordered, red + yellow), red_threshold)
     return {"red": red_threshold, "yellow": yellow_threshold}
+
+
+def lanes_from_thresholds(
+    overall: ArrayLike, red: ArrayLike, yellow: ArrayLike
+) -> NDArray[np.str_]:
+    """Red at or above the red threshold, yellow at or above the yellow one, else green
+    (thresholds per declaration, or one for all)."""
+    scores = np.asarray(overall, dtype=np.float64)
+    red_at, yellow_at = np.asarray(red, dtype=np.float64), np.asarray(yellow, dtype=np.float64)
+    return np.where(scores >= red_at, "red", np.where(scores >= yellow_at, "yellow", "green"))
 
 
 class LanePolicy(BaseEstimator):
@@ -107,7 +119,7 @@ class LanePolicy(BaseEstimator):
         if not np.all(np.isfinite(scores)):
             raise ValueError("lane reference scores must be finite")
         red, yellow = validated_capacity(self.red, self.yellow, "lane capacity")
-        self.global_thresholds_: dict[str, float] = _thresholds(scores, red, yellow)
+        self.global_thresholds_: dict[str, float] = thresholds_for(scores, red, yellow)
         self.office_thresholds_: dict[str, dict[str, Any]] = {}
         distinct, counts = np.unique(offices, return_counts=True)
         row_counts = dict(zip(distinct.tolist(), counts.tolist(), strict=True))
@@ -117,7 +129,7 @@ class LanePolicy(BaseEstimator):
             own = rows >= self.min_office_rows
             reference = scores[offices == office] if own else scores
             self.office_thresholds_[office] = {
-                **_thresholds(reference, office_red, office_yellow),
+                **thresholds_for(reference, office_red, office_yellow),
                 "rows": rows,
                 "reference": "office" if own else "global",
             }
@@ -142,7 +154,7 @@ class LanePolicy(BaseEstimator):
         yellow = np.array([self.office_thresholds_.get(o, fallback)["yellow"] for o in distinct])[
             position
         ]
-        return np.where(scores >= red, "red", np.where(scores >= yellow, "yellow", "green"))
+        return lanes_from_thresholds(scores, red, yellow)
 
     def to_dict(self) -> dict[str, Any]:
         """Capacities and fitted thresholds as JSON-ready data (``null`` stands for an infinite threshold)."""

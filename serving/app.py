@@ -76,7 +76,9 @@ def create_app(
         max_wait_seconds=settings.batch_wait_ms / 1000,
     )
     policy = OperationsPolicy(
-        severity=dict(settings.severity), exploration_share=settings.exploration_share
+        severity=dict(settings.severity),
+        exploration_share=settings.exploration_share,
+        lane_min_scores=settings.lane_min_scores,
     )
     app.state.service = ServiceState(
         settings,

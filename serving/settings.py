@@ -47,6 +47,12 @@ class ServiceSettings(AccessSettings, ExchangeSettings, MonitorSettings):
         le=1,
         description="expected share of each worklist drawn at random, with known probability",
     )
+    lane_min_scores: int = Field(
+        default=200,
+        ge=1,
+        description="recent scores an office needs before PUT /v1/offices/{id}/capacity "
+        "refits its lane thresholds",
+    )
     severity: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_SEVERITY),
         description='weight per threat in expected harm, JSON: {"weapons": 10, "revenue": 1}',

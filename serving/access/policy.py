@@ -65,6 +65,9 @@ ROUTE_POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/v1/profiles"): RoutePolicy(RISK_MANAGER),
     ("PUT", "/v1/profiles/{profile_id}"): RoutePolicy(RISK_MANAGER),
     ("POST", "/v1/profiles/{profile_id}/expire"): RoutePolicy(RISK_MANAGER),
+    # An office's capacity refits its lane thresholds (risk managers); officers may read it.
+    ("PUT", "/v1/offices/{office_id}/capacity"): RoutePolicy(RISK_MANAGER),
+    ("GET", "/v1/offices/{office_id}/capacity"): RoutePolicy(OFFICER | RISK_MANAGER),
     # Partner messages in, reports out: each a collection or a disclosure, recorded.
     ("POST", "/v1/exchange/inbox"): RoutePolicy(ADMIN | RISK_MANAGER),
     ("GET", "/v1/exchange/outbox"): RoutePolicy(ADMIN | RISK_MANAGER),

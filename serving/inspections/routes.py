@@ -26,13 +26,17 @@ from serving.deps import (
     CurrentCaller,
     OperationalStore,
     Policy,
+    ServedModel,
     State,
     justification,
     write_with_record,
 )
+from serving.inspections import capacity as office_capacity
 from serving.inspections import service
 from serving.inspections.schemas import (
+    CapacityRequest,
     DeclarationDetail,
+    OfficeCapacity,
     OutcomeRequest,
     OutcomeResponse,
     Worklist,
@@ -90,7 +94,8 @@ def get_declaration(
     responses={
         409: {
             "model": ErrorResponse,
-            "description": "another worklist of the office and day was drawn at the same moment",
+            "description": "another worklist of the office and day was drawn at the same "
+            "moment, or no capacity given and none set for the office",
         },
         **_NO_JUSTIFICATION,
         **_STORE_DOWN,
@@ -105,12 +110,26 @@ def get_worklist(
     office_id: Annotated[str, Query(min_length=1, max_length=200)],
     day: Annotated[date, Query(alias="date", description="lodging day (UTC), YYYY-MM-DD")],
     capacity: Annotated[
-        int, Query(ge=0, le=MAX_CAPACITY, description="inspections the office can do")
-    ],
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_CAPACITY,
+            description="inspections the office can do; absent: the capacity set for the "
+            "office (PUT /v1/offices/{office_id}/capacity)",
+        ),
+    ] = None,
 ) -> Worklist:
-    """Declarations to inspect at an office on a day: top expected harm plus random picks."""
+    """Declarations to inspect at an office on a day: risk profiles' picks first, then top
+    expected harm plus random picks."""
     refuse_office(caller, office_id)
-    drawn = service.worklist(store, office_id, day, capacity, policy)
+    try:
+        drawn = service.worklist(store, office_id, day, capacity, policy)
+    except service.CapacityUnknown:  # the store's state, not the request, lacks it
+        raise HTTPException(
+            status_code=409,
+            detail="no capacity given, and none set for this office: give capacity, or set "
+            "the office's with PUT /v1/offices/{office_id}/capacity",
+        ) from None
     write = drawn.write
     if write is not None:  # a new draw: recorded with the request's record
 
@@ -126,6 +145,70 @@ def get_worklist(
 
         write_with_record(request.scope, store, record)
     return drawn.worklist
+
+
+OfficeId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+@router.put(
+    "/offices/{office_id}/capacity",
+    response_model=OfficeCapacity,
+    responses={
+        403: {"model": ErrorResponse, "description": "office outside the key's remit"},
+        409: {
+            "model": ErrorResponse,
+            "description": "too few recent scores at the office to fit its thresholds",
+        },
+        422: {"model": ErrorResponse, "description": "field path and what was expected"},
+        **_STORE_DOWN,
+    },
+)
+def put_office_capacity(
+    office_id: OfficeId,
+    body: CapacityRequest,
+    store: OperationalStore,
+    caller: CurrentCaller,
+    policy: Policy,
+    model: ServedModel,
+    request: Request,
+) -> OfficeCapacity:
+    """Set an office's daily inspection capacity: its lane thresholds are refitted from its
+    recent scores and lane its next scores, without a retrain."""
+    refuse_office(caller, office_id)
+    try:
+        planned = office_capacity.plan_capacity(
+            store,
+            office_id,
+            body,
+            model=model,
+            exploration_share=policy.exploration_share,
+            by=caller.key.name,
+            min_scores=policy.lane_min_scores,
+        )
+    except office_capacity.TooFewScores as error:
+        raise HTTPException(status_code=409, detail=str(error)) from None
+    write_with_record(request.scope, store, planned.write)
+    return planned.answer
+
+
+@router.get(
+    "/offices/{office_id}/capacity",
+    response_model=OfficeCapacity,
+    responses={
+        403: {"model": ErrorResponse, "description": "office outside the key's remit"},
+        404: {"model": ErrorResponse, "description": "no capacity set for this office"},
+        **_STORE_DOWN,
+    },
+)
+def get_office_capacity(
+    office_id: OfficeId, store: OperationalStore, caller: CurrentCaller, state: State
+) -> OfficeCapacity:
+    """An office's capacity and the lane thresholds set for it, with how they were fitted."""
+    refuse_office(caller, office_id)
+    found = office_capacity.current_capacity(store, office_id, state.model_holder.current)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"no capacity set for office {office_id}")
+    return found
 
 
 @router.post(

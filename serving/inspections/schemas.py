@@ -8,7 +8,7 @@ error messages never echo submitted values; the checked payload then goes throug
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -124,6 +124,9 @@ class OutcomeOut(BaseModel):
         description="the version of the worklist draw this inspection followed (none outside "
         "worklists)",
     )
+    profile_id: str | None = Field(
+        None, description="the risk profile whose worklist pick this inspection followed"
+    )
 
 
 class StoredScore(BaseModel):
@@ -156,8 +159,17 @@ class WorklistPick(BaseModel):
 
     rank: int
     declaration_id: str
-    reason: Literal["model", "random", "rule"]
-    selection_probability: float = Field(description="probability this declaration was picked")
+    reason: str = Field(
+        pattern=r"^(model|random|rule|profile:[A-Za-z0-9][A-Za-z0-9._-]{0,63})$",
+        description="profile:<id> (a risk profile selected it: mandatory), model (highest "
+        "expected harm), random (exploration), or rule; an outcome records a profile's pick "
+        "as rule",
+    )
+    profile_id: str | None = Field(None, description="the risk profile that selected it")
+    selection_probability: float = Field(
+        description="probability this declaration was picked: 1, or a profile's share, for a "
+        "profile's pick; for the model's and random picks, given the profiles' picks"
+    )
     expected_harm: float
     risk: dict[str, float]
     overall: float
@@ -178,4 +190,68 @@ class Worklist(BaseModel):
     exploration_share: float
     candidates: int = Field(description="declarations scored for this office and day")
     created_at: datetime
+    mandatory: int = Field(0, description="picks risk profiles made: listed first, all of them")
+    capacity_exceeded: bool = Field(
+        False,
+        description="the profiles' mandatory picks alone exceed the capacity: every one is "
+        "listed, and the model and exploration get no slot",
+    )
     picks: list[WorklistPick]
+
+
+class CapacityRequest(BaseModel):
+    """An office's daily inspection capacity, from which its lane thresholds are refitted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    capacity: int = Field(
+        ge=0, le=10_000, description="physical inspections (red lane) the office can do a day"
+    )
+    yellow_capacity: int | None = Field(
+        None,
+        ge=0,
+        le=10_000,
+        description="documentary checks (yellow lane) a day; absent: the model's yellow share",
+    )
+    window_days: int = Field(
+        28, ge=1, le=366, description="days of recent scores (by lodging day, up to today)"
+    )
+
+
+class LaneFit(BaseModel):
+    """How an office's thresholds were found from its recent scores."""
+
+    first_day: date
+    last_day: date
+    scores: int = Field(description="declarations scored by the model in the window")
+    days: int = Field(description="lodging days with scores in the window")
+    declarations_per_day: float
+    profile_red_per_day: float = Field(description="red lanes risk profiles set, a day")
+    profile_yellow_per_day: float = Field(description="yellow lanes risk profiles set, a day")
+    exploration_per_day: float = Field(description="random picks a day (the exploration share)")
+    red_share: float = Field(description="share of the other declarations the model sends red")
+    yellow_share: float = Field(description="share of them the model sends yellow")
+
+
+class Thresholds(BaseModel):
+    """Overall risk at or above which the model lanes red or yellow (null: nobody)."""
+
+    red: float | None
+    yellow: float | None
+
+
+class OfficeCapacity(BaseModel):
+    """An office's capacity and the lane thresholds in force for it."""
+
+    office_id: str
+    capacity: int
+    yellow_capacity: int | None
+    thresholds: Thresholds
+    model: ModelRef = Field(description="the model whose risks the thresholds were fitted on")
+    in_force: bool = Field(
+        description="the thresholds lane new scores: the model serving is the one they were "
+        "fitted for (else the model's own lanes apply until the capacity is set again)"
+    )
+    fit: LaneFit
+    set_by: str
+    set_at: datetime

@@ -26,6 +26,7 @@ from features.validation import (
     validate_watchlist,
 )
 from serving.base import ModelRef, ReasonOut
+from serving.inspections.profile_picks import mandatory_picks
 from serving.inspections.schemas import (
     DeclarationDetail,
     OutcomeOut,
@@ -37,10 +38,11 @@ from serving.inspections.worklist import (
     DEFAULT_EXPLORATION_SHARE,
     DEFAULT_SEVERITY,
     Candidate,
+    pick_label,
     select_worklist,
     selection_seed,
 )
-from serving.store import intelligence, repository
+from serving.store import intelligence, offices, repository
 from serving.store import watchlist as stored_watchlist
 from serving.store.database import Store
 from serving.store.tables import InspectionOutcome, ScoredDeclaration, WorklistRun
@@ -48,10 +50,12 @@ from serving.store.tables import InspectionOutcome, ScoredDeclaration, WorklistR
 
 @dataclass(frozen=True)
 class OperationsPolicy:
-    """How worklists are built: severity weight per threat and the exploration share."""
+    """How worklists are built: severity weight per threat and the exploration share; and
+    how many recent scores an office needs before its lane thresholds are refitted."""
 
     severity: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SEVERITY))
     exploration_share: float = DEFAULT_EXPLORATION_SHARE
+    lane_min_scores: int = 200
 
 
 def _stored_score(row: ScoredDeclaration) -> StoredScore:
@@ -74,6 +78,10 @@ def declaration_detail(store: Store, declaration_id: str) -> DeclarationDetail |
         latest = history[-1]
         outcomes = repository.outcomes_of(session, declaration_id)
         versions = repository.draw_versions(session, [o.draw_id for o in outcomes])
+        profiles = {  # the risk profile whose pick each draw made of it, if any
+            pick.run_id: pick.profile_id
+            for pick in repository.worklist_picks(session, [declaration_id]).get(declaration_id, [])
+        }
         lodged = repository.lodged_offices(session, [declaration_id])
         return DeclarationDetail(
             declaration_id=declaration_id,
@@ -81,19 +89,25 @@ def declaration_detail(store: Store, declaration_id: str) -> DeclarationDetail |
             declaration=latest.declaration,
             latest=_stored_score(latest),
             times_scored=len(history),
-            outcomes=[_outcome_out(outcome, versions) for outcome in outcomes],
+            outcomes=[_outcome_out(outcome, versions, profiles) for outcome in outcomes],
         )
 
 
-def _outcome_out(outcome: InspectionOutcome, versions: Mapping[int, int]) -> OutcomeOut:
-    """A stored outcome as answered, with the version of the draw it followed."""
+def _outcome_out(
+    outcome: InspectionOutcome, versions: Mapping[int, int], profiles: Mapping[int, str | None]
+) -> OutcomeOut:
+    """A stored outcome as answered, with the version of the draw it followed and the risk
+    profile whose pick it was (a ``rule`` pick of that draw)."""
     answer = OutcomeOut.model_validate(outcome, from_attributes=True)
     if outcome.draw_id is not None:
         answer.draw_version = versions.get(outcome.draw_id)
+        if outcome.selection_reason == "rule":
+            answer.profile_id = profiles.get(outcome.draw_id)
     return answer
 
 
 def _worklist_view(run: WorklistRun, scores: Mapping[str, ScoredDeclaration]) -> Worklist:
+    mandatory = sum(pick.reason == "rule" for pick in run.selections)
     return Worklist(
         version=run.version,
         office_id=run.office_id,
@@ -102,11 +116,14 @@ def _worklist_view(run: WorklistRun, scores: Mapping[str, ScoredDeclaration]) ->
         exploration_share=run.exploration_share,
         candidates=run.pool_size,
         created_at=run.created_at,
+        mandatory=mandatory,
+        capacity_exceeded=mandatory > run.capacity,
         picks=[
             WorklistPick(
                 rank=pick.rank,
                 declaration_id=pick.declaration_id,
-                reason=pick.reason,  # type: ignore[arg-type]
+                reason=pick_label(pick.reason, pick.profile_id),
+                profile_id=pick.profile_id,
                 selection_probability=pick.selection_probability,
                 expected_harm=pick.expected_harm,
                 risk=scores[pick.declaration_id].risk,
@@ -131,23 +148,43 @@ class DrawnWorklist:
     write: Callable[[Session], object] | None
 
 
+class CapacityUnknown(LookupError):
+    """A worklist asked without a capacity for an office whose capacity was never set."""
+
+
 def worklist(
     store: Store,
     office_id: str,
     day: date,
-    capacity: int,
+    capacity: int | None,
     policy: OperationsPolicy,
     *,
     now: datetime | None = None,
 ) -> DrawnWorklist:
     """The office's worklist for the day: drawn and recorded once per set of candidates.
 
-    Asking again returns the recorded picks; when declarations were scored since, a new
-    worklist is drawn over all of them (the seed is the office and day, so the draw is
-    reproducible) and recorded as the next version beside the earlier ones, which keep their
-    picks and probabilities for the outcomes that follow them.
+    Asking again returns the recorded picks; when declarations were scored since (or a
+    re-scoring changed which profiles selected one), a new worklist is drawn over all of
+    them (the seed is the office and day, so the draw is reproducible) and recorded as the
+    next version beside the earlier ones, which keep their picks and probabilities for the
+    outcomes that follow them.
+
+    Declarations risk profiles selected come first (`mandatory_picks`), then the model and
+    exploration fill the capacity left (`serving.inspections.worklist.select_worklist`).
+
+    Args:
+        capacity: inspections the office can do that day; None: the capacity set for the
+            office (PUT /v1/offices/{office_id}/capacity).
+
+    Raises:
+        CapacityUnknown: no capacity given and none set for the office.
     """
     with store.sessions() as session:
+        if capacity is None:
+            setting = offices.current_office_lanes(session, office_id)
+            if setting is None:
+                raise CapacityUnknown(office_id)
+            capacity = setting.capacity
         # The version a new draw answers with, read first: a draw stored after this read is
         # found below or drew the same version; one stored between the two reads would
         # otherwise be drawn again under the next version (PostgreSQL reads each statement
@@ -155,7 +192,14 @@ def worklist(
         version = repository.next_worklist_version(session, office_id, day)
         candidates = repository.day_candidates(session, office_id, day)
         scores = {row.declaration_id: row for row in candidates}
-        digest = repository.pool_digest(scores)
+        selected = mandatory_picks(session, candidates)
+        # profile picks are part of the pool: a re-scoring that changes them draws again
+        digest = repository.pool_digest(
+            [
+                *scores,
+                *(f"{p.declaration_id}\x1f{p.profile_id}\x1f{p.probability!r}" for p in selected),
+            ]
+        )
         recorded = repository.find_worklist(session, office_id, day, capacity, digest)
         if recorded is not None:
             return DrawnWorklist(_worklist_view(recorded, scores), None)
@@ -165,6 +209,7 @@ def worklist(
         severity=policy.severity,
         exploration_share=policy.exploration_share,
         seed=selection_seed(office_id, day),
+        profile_picks=selected,
     )
     at = now or datetime.now(UTC)
 

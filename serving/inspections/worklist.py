@@ -10,6 +10,14 @@ probability (DOMAIN.md: without random selection the model learns its own blind 
 The number of exploration slots is ``capacity x share`` rounded at random (up with the
 probability of its fractional part), so that a 5% share still explores at an office that
 inspects ten declarations a day, and the logged probabilities stay exact.
+
+Risk profiles come first, as in ASYCUDA's MODSEL (docs/profiles.md, "Worklists"): a
+declaration a profile selected is a mandatory pick (reason ``rule`` naming the profile,
+answered as ``profile:<id>``), with the probability that the profiles matching it selected it
+(1 for a lane, the share for a percentage: `profile_pick`). Mandatory picks are all listed,
+even beyond capacity; the model and exploration then share what capacity is left, over the
+declarations no profile took, so each of their probabilities is the exact inclusion
+probability given the profile picks (what a Horvitz-Thompson estimate over that pool needs).
 """
 
 from __future__ import annotations
@@ -48,6 +56,63 @@ class Pick:
     reason: SelectionReason
     selection_probability: float
     expected_harm: float
+    profile_id: str | None = None  # a rule pick's risk profile
+
+    @property
+    def label(self) -> str:
+        """The reason as answered: ``profile:<id>`` for a profile's pick."""
+        return pick_label(self.reason, self.profile_id)
+
+
+def pick_label(reason: str, profile_id: str | None) -> str:
+    """``profile:<id>`` for a pick a risk profile made, else the reason itself."""
+    return f"{PROFILE_REASON_PREFIX}{profile_id}" if profile_id else reason
+
+
+PROFILE_REASON_PREFIX = "profile:"
+
+
+@dataclass(frozen=True)
+class ProfileMatch:
+    """A risk profile that matched a declaration when it was scored, and what it did then."""
+
+    profile_id: str
+    selected: bool  # its action selected the declaration (a share: the draw picked it)
+    percent: float  # 100: every match; below: the share of matches it selects
+    lane: str = "red"
+
+
+@dataclass(frozen=True)
+class ProfilePick:
+    """A declaration the profiles selected: the profile named, and the probability."""
+
+    declaration_id: str
+    profile_id: str
+    probability: float
+
+
+LANE_ORDER = {"red": 0, "yellow": 1}
+
+
+def profile_pick(declaration_id: str, matches: Sequence[ProfileMatch]) -> ProfilePick | None:
+    """The mandatory pick the matching profiles make of a declaration, or None.
+
+    A profile selecting every match makes it certain (probability 1; a red one named before a
+    yellow one, then by id). Otherwise each share profile drew it independently (the hash
+    draw of `features.profiles.selection_draw`), so the probability that at least one did is
+    ``1 - prod(1 - share)`` over every share profile that matched, drawn or not; the profile
+    named is the drawn one with the strongest lane, then the largest share.
+    """
+    chosen = [m for m in matches if m.selected]
+    if not chosen:
+        return None
+    certain = [m for m in chosen if m.percent >= 100.0]
+    if certain:
+        first = min(certain, key=lambda m: (LANE_ORDER.get(m.lane, 2), m.profile_id))
+        return ProfilePick(declaration_id, first.profile_id, 1.0)
+    missed = math.prod(1.0 - m.percent / 100.0 for m in matches if m.percent < 100.0)
+    first = min(chosen, key=lambda m: (LANE_ORDER.get(m.lane, 2), -m.percent, m.profile_id))
+    return ProfilePick(declaration_id, first.profile_id, 1.0 - missed)
 
 
 def expected_harm(risk: Mapping[str, float], severity: Mapping[str, float]) -> float:
@@ -101,30 +166,46 @@ def select_worklist(
     exploration_share: float = DEFAULT_EXPLORATION_SHARE,
     seed: int,
     mandatory: Collection[str] = (),
+    profile_picks: Sequence[ProfilePick] = (),
 ) -> list[Pick]:
-    """Fill ``capacity`` inspections from ``candidates``.
+    """Fill ``capacity`` inspections from ``candidates``, after the mandatory picks.
 
     Args:
         candidates: the day's scored declarations at one office.
         capacity: inspections the office can do that day.
         severity: weight per threat for expected harm.
-        exploration_share: expected share of the capacity given to random picks.
+        exploration_share: expected share of the remaining capacity given to random picks.
         seed: makes the draw reproducible (see `selection_seed`).
         mandatory: declarations a risk rule selects whatever the model says: picked first,
-            probability 1, reason ``rule``; they use capacity.
+            probability 1, reason ``rule``.
+        profile_picks: declarations risk profiles selected (`profile_pick`): picked first too,
+            reason ``rule`` naming the profile, with the profiles' probability.
+
+    Mandatory and profile picks are all listed, even beyond ``capacity`` (the caller tells
+    that the office cannot inspect them all); they use capacity, and the model and
+    exploration fill what is left of it from the other candidates.
 
     Returns:
-        Picks ordered by rank: rules, then model picks by harm, then random picks by harm.
+        Picks ordered by rank: certain rule and profile picks, the profiles' share picks,
+        then model picks by harm, then random picks by harm (each group by harm).
     """
     if capacity < 0:
         raise ValueError(f"capacity must be 0 or more, got {capacity}")
     harm = {c.declaration_id: expected_harm(c.risk, severity) for c in candidates}
     # Highest harm first; the id breaks ties so the ranking never depends on input order.
     ranked = sorted(harm, key=lambda d: (-harm[d], d))
-    required = set(mandatory) & set(harm)
-    rules = [d for d in ranked if d in required][:capacity]
+    required: dict[str, ProfilePick] = {}
+    for pick in profile_picks:
+        if pick.declaration_id in harm and pick.declaration_id not in required:
+            required[pick.declaration_id] = pick
+    for declaration_id in mandatory:
+        if declaration_id in harm:  # a rule of its own is certain: it outranks a share
+            required[declaration_id] = ProfilePick(declaration_id, "", 1.0)
+    rules = sorted(
+        (d for d in ranked if d in required), key=lambda d: required[d].probability < 1.0
+    )  # stable: certain picks first, each group by harm
     remaining = [d for d in ranked if d not in required]
-    room = capacity - len(rules)
+    room = max(0, capacity - len(rules))
 
     rng = np.random.default_rng(seed)
     base, extra = exploration_slots_range(room, exploration_share)
@@ -142,7 +223,17 @@ def select_worklist(
 
     picks: list[Pick] = []
     for declaration_id in rules:
-        picks.append(Pick(declaration_id, len(picks) + 1, "rule", 1.0, harm[declaration_id]))
+        rule = required[declaration_id]
+        picks.append(
+            Pick(
+                declaration_id,
+                len(picks) + 1,
+                "rule",
+                rule.probability,
+                harm[declaration_id],
+                rule.profile_id or None,
+            )
+        )
     for reason, chosen_ids in (("model", top), ("random", drawn)):
         for declaration_id in chosen_ids:
             picks.append(

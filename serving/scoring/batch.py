@@ -29,10 +29,12 @@ from features.extras import conform_extras, validated_for_model
 from features.sources import SourceConfig
 from features.validation import DataValidationError
 from models.bundle import ModelBundle, ScoredDeclaration
+from serving.scoring.lanes import with_office_lanes
 from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_reasons
 from serving.scoring.profiles import profile_decisions, with_profiles
 from serving.scoring.schemas import reason_fields
 from serving.store.database import Store
+from serving.store.offices import live_versions
 
 DEFAULT_CHUNK_ROWS = 20_000
 CSV_SUFFIXES = (".csv",)
@@ -180,9 +182,21 @@ def score_chunk(
         live=None if live is None else live.live,
         num_threads=num_threads,
     )
+    # whether office lanes or profiles changed: one query for both
+    versions = None if store is None else live_versions(store)
+    scored = with_office_lanes(
+        store,
+        declarations,
+        scored,
+        (name, version),
+        version=None if versions is None else versions.offices,
+    )
     if live is not None:
         scored = with_watchlist_reasons(scored, watchlist_reasons(live, len(scored)))
-    scored = with_profiles(scored, profile_decisions(store, declarations, live))
+    decisions = profile_decisions(
+        store, declarations, live, version=None if versions is None else versions.profiles
+    )
+    scored = with_profiles(scored, decisions)
     return result_frame(scored, tuple(bundle.threats), name, version)
 
 

@@ -51,12 +51,15 @@ def profile_decisions(
     store: Store | None,
     declarations: CanonicalRecords | pd.DataFrame,
     live: LiveRead | None,
+    *,
+    version: int | None = None,
 ) -> ProfileDecisions | None:
-    """The profiles in force matched against a batch (None without a store or profiles)."""
+    """The profiles in force matched against a batch (None without a store or profiles);
+    ``version``: the greatest profile revision id, when the batch read it already."""
     if store is None:
         return None
     at = live.scored_at if live is not None else datetime.now(UTC)
-    profiles = profiles_in_force(store, at)
+    profiles = profiles_in_force(store, at, version=version)
     if len(profiles) == 0:
         return None
     batch = DeclarationBatch.of(declarations)

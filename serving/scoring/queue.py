@@ -22,9 +22,11 @@ from features.extras import validated_for_model
 from features.records import CanonicalRecords
 from models.bundle import ScoredDeclaration
 from serving.base import LoadedModel
+from serving.scoring.lanes import with_office_lanes
 from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_reasons
 from serving.scoring.profiles import profile_decisions, with_profiles
 from serving.store.database import Store
+from serving.store.offices import live_versions
 
 # Batches smaller than this are scored on one LightGBM thread: waking OpenMP threads for a
 # few rows costs more than it saves (with 2 threads, 4-row batches took 25% more CPU and the
@@ -227,12 +229,28 @@ class ScoringQueue:
                 live=None if live is None else live.live,
                 num_threads=self.num_threads if len(declarations) >= PARALLEL_ROWS else 1,
             )
+            # the office's own thresholds (a capacity set since training), before profiles;
+            # whether they or the profiles changed: one query for both
+            versions = None if self.store is None else live_versions(self.store)
+            model = jobs[0].model
+            scored = with_office_lanes(
+                self.store,
+                declarations,
+                scored,
+                (model.name, model.version),
+                version=None if versions is None else versions.offices,
+            )
             listed = (
                 watchlist_reasons(live, len(declarations))
                 if live is not None
                 else [[] for _ in scored]
             )
-            decisions = profile_decisions(self.store, declarations, live)
+            decisions = profile_decisions(
+                self.store,
+                declarations,
+                live,
+                version=None if versions is None else versions.profiles,
+            )
             scored_at = None if live is None else live.scored_at
             start = 0
             for job in jobs:

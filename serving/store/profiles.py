@@ -15,10 +15,7 @@ re-read.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
@@ -26,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from features.profiles import ProfileSet, RiskProfile
 from serving.store.database import Store
+from serving.store.live_cache import PerStore
 from serving.store.tables import RiskProfileRevision, RiskProfileRow
 
 CHANGES = ("created", "revised", "expired")
@@ -132,36 +130,28 @@ def add_revision(
     return number
 
 
-@dataclass
-class _Cached:
-    sessions: object  # the store's session factory: a new store with a reused id misses
-    version: int
-    profiles: ProfileSet
+# Open store -> its profiles, by the greatest revision id they were read at.
+_CACHE: PerStore[ProfileSet] = PerStore()
 
 
-# Open store (by identity) -> its profiles; an entry goes when its store is collected (as
-# serving.store.group_commit keeps its writers).
-_CACHE: dict[int, _Cached] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-def profiles_in_force(store: Store, at: datetime | None = None) -> ProfileSet:
+def profiles_in_force(
+    store: Store, at: datetime | None = None, *, version: int | None = None
+) -> ProfileSet:
     """The profiles a scoring batch matches: not expired before ``at`` (default now), read
-    again only when a revision was added since the last call (by any process)."""
+    again only when a revision was added since the last call (by any process).
+
+    ``version``: the greatest revision id, when the batch read it already (with the other
+    live versions in one query: `serving.store.offices.live_versions`).
+    """
     moment = at or datetime.now(UTC)
-    with store.engine.connect() as connection:  # a bare connection: no ORM session per batch
-        version = int(connection.execute(_LATEST).scalar() or 0)
-    cached = _CACHE.get(id(store))
-    if cached is not None and cached.version == version and cached.sessions is store.sessions:
-        return cached.profiles
+    _, cached = _CACHE.lookup(store, version, _LATEST)
+    if cached is not None:
+        return cached
     with store.sessions() as session:  # changed: the revisions and their id, read together
         version = latest_revision_id(session)
         revisions = newest_revisions(session)
     profiles = ProfileSet(live_profiles(revisions, moment))
-    with _CACHE_LOCK:
-        if id(store) not in _CACHE:
-            weakref.finalize(store, _CACHE.pop, id(store), None)
-        _CACHE[id(store)] = _Cached(store.sessions, version, profiles)
+    _CACHE.put(store, version, profiles)
     return profiles
 
 

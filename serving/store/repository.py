@@ -454,6 +454,7 @@ def worklist_run(
                 selection_probability=pick.selection_probability,
                 expected_harm=pick.expected_harm,
                 created_at=at,
+                profile_id=pick.profile_id,
             )
             for pick in picks
         ],

@@ -137,7 +137,13 @@ class WorklistRun(Base):
 
 
 class WorklistSelection(Base):
-    """One pick of a worklist: its rank, why it was picked, and with what probability."""
+    """One pick of a worklist: its rank, why it was picked, and with what probability.
+
+    ``reason`` is the category an outcome keeps (`features.schema.SELECTION_REASONS`: model,
+    random, rule); a risk profile's pick is a ``rule`` naming its profile in ``profile_id``
+    (migration 0010), answered as reason ``profile:<id>``. Its probability is the profile's:
+    1 for a lane, the share for a percentage (`serving.inspections.worklist`).
+    """
 
     __tablename__ = "worklist_selections"
     __table_args__ = (
@@ -155,7 +161,33 @@ class WorklistSelection(Base):
     selection_probability: Mapped[float] = mapped_column(Float)
     expected_harm: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime]
+    profile_id: Mapped[str | None] = mapped_column(String(64))  # a rule pick's risk profile
     run: Mapped[WorklistRun] = relationship(back_populates="selections")
+
+
+class OfficeLanes(Base):
+    """An office's inspection capacity and the lane thresholds refitted from its recent scores
+    (PUT /v1/offices/{office_id}/capacity; `serving.store.offices`).
+
+    Append-only: each setting is a new row, the newest per office is in force, and only while
+    the model it was fitted for (``model_name``, ``model_version``) is the one scoring: the
+    thresholds are quantiles of that model's risks. A threshold of None takes nobody.
+    """
+
+    __tablename__ = "office_lanes"
+    __table_args__ = (Index("ix_office_lanes_office", "office_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    office_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    capacity: Mapped[int] = mapped_column(Integer)  # physical inspections a day (red lane)
+    yellow_capacity: Mapped[int | None] = mapped_column(Integer)  # documentary checks a day
+    red_threshold: Mapped[float | None] = mapped_column(Float)
+    yellow_threshold: Mapped[float | None] = mapped_column(Float)
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(50))
+    fit: Mapped[dict[str, Any]]  # window, scores, days, shares: how the thresholds were found
+    set_by: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[datetime]
 
 
 class InspectionOutcome(Base):

@@ -36,15 +36,19 @@ EXPECTED = {
     ("POST", "/v1/profiles"): {Role.RISK_MANAGER},
     ("PUT", "/v1/profiles/{profile_id}"): {Role.RISK_MANAGER},
     ("POST", "/v1/profiles/{profile_id}/expire"): {Role.RISK_MANAGER},
+    # issue 13 item 6 and DESIGN.md: risk managers set an office's capacity, officers read it
+    ("PUT", "/v1/offices/{office_id}/capacity"): {Role.RISK_MANAGER},
+    ("GET", "/v1/offices/{office_id}/capacity"): {Role.OFFICER, Role.RISK_MANAGER},
 }
 # What risk managers may change: the intelligence they are responsible for (DESIGN.md):
-# partner alerts, the watchlist and risk profiles.
+# partner alerts, the watchlist and risk profiles; and each office's capacity (its lanes).
 RISK_MANAGER_WRITES = {
     ("POST", "/v1/watchlist"),
     ("POST", "/v1/exchange/inbox"),
     ("POST", "/v1/profiles"),
     ("PUT", "/v1/profiles/{profile_id}"),
     ("POST", "/v1/profiles/{profile_id}/expire"),
+    ("PUT", "/v1/offices/{office_id}/capacity"),
 }
 
 

@@ -41,6 +41,7 @@ def client(store: TrainedModel, tmp_path: Any) -> Iterator[KeyedClient]:
         data_dir=tmp_path,
         exchange_organisation="BA-ITA",
         exchange_partners_file=partners,
+        lane_min_scores=1,  # one declaration lodged today refits an office's lanes
     )
     with KeyedClient(create_app(settings)) as test_client:
         yield test_client
@@ -125,11 +126,17 @@ def request_for(route: tuple[str, str], declaration: dict[str, Any]) -> dict[str
         ("POST", "/v1/profiles"): {"json": profile_document("ACCESS-NEW")},
         ("PUT", "/v1/profiles/{profile_id}"): {"json": profile_document(PROFILE_ID)},
         ("POST", "/v1/profiles/{profile_id}/expire"): {},
+        ("PUT", "/v1/offices/{office_id}/capacity"): {"json": {"capacity": 3}},
+        ("GET", "/v1/offices/{office_id}/capacity"): {},
     }[route]
 
 
 def path_of(template: str) -> str:
-    return template.replace("{declaration_id}", IN_REMIT).replace("{profile_id}", PROFILE_ID)
+    return (
+        template.replace("{declaration_id}", IN_REMIT)
+        .replace("{profile_id}", PROFILE_ID)
+        .replace("{office_id}", OFFICE)
+    )
 
 
 def test_every_route_of_the_app_has_a_policy(client: KeyedClient) -> None:
@@ -186,6 +193,19 @@ def test_role_route_matrix(
             headers={"X-API-Key": client.keys[Role.RISK_MANAGER]},
         )
         assert made.status_code == 201, made.text
+    if "{office_id}" in template:  # a declaration lodged today, and the office's capacity set
+        today = {
+            **declaration,
+            "declaration_id": "TODAY-1",
+            "lodged_at": datetime.now(UTC).isoformat(),
+        }
+        assert client.post("/v1/scores", json={"declarations": [today]}).status_code == 200
+        made = client.put(
+            path_of(template),
+            json={"capacity": 2},
+            headers={"X-API-Key": client.keys[Role.RISK_MANAGER]},
+        )
+        assert made.status_code == 200, made.text
     outcome: dict[str, int] = {}
     for caller in CALLERS:
         headers = {"X-Justification": JUSTIFICATION, **credentials[caller]}

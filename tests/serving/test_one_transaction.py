@@ -189,7 +189,15 @@ def _expire_profile(world: World) -> Any:  # made by the fixture: expired once, 
     return world.client.post("/v1/profiles/EXPIRING/expire", headers=_as_manager(world))
 
 
+def _capacity(world: World) -> Any:  # each setting is a new row (refitted thresholds)
+    body = {"capacity": world.next() % 50}
+    return world.client.put(
+        f"/v1/offices/{TODAY_OFFICE}/capacity", json=body, headers=_as_manager(world)
+    )
+
+
 PARTNER = agency("RS-CUSTOMS", "RS")
+TODAY_OFFICE = "RS-TODAY"  # declarations lodged today: recent scores to refit lanes from
 
 
 # (method, route template) -> the request, and whether it changes the store when it succeeds.
@@ -213,6 +221,7 @@ CASES: dict[tuple[str, str], tuple[Callable[[World], Any], bool]] = {
     ("POST", "/v1/profiles"): (_new_profile, True),
     ("PUT", "/v1/profiles/{profile_id}"): (_revise_profile, True),
     ("POST", "/v1/profiles/{profile_id}/expire"): (_expire_profile, True),
+    ("PUT", "/v1/offices/{office_id}/capacity"): (_capacity, True),
 }
 # Writing routes that still commit their data before their record (each an open defect).
 NOT_YET_ONE_TRANSACTION: dict[tuple[str, str], str] = {}
@@ -246,6 +255,7 @@ def world(trained: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> It
         exchange_organisation="BA-ITA",
         exchange_partners_file=partners,
         monitor_refresh_seconds=0,  # hit rates recomputed at once after outcomes (snapshot)
+        lane_min_scores=1,
     )
     with pytest.MonkeyPatch.context() as environment:
         environment.setenv("MLFLOW_TRACKING_URI", trained.tracking_uri)
@@ -256,7 +266,13 @@ def world(trained: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> It
             frame["lodged_at"] = f"{DAY}T10:00:00Z"
             frame["office_id"] = OFFICE
             declaration = json_payload(frame)[0]
-            scored = client.post("/v1/scores", json={"declarations": [declaration]})
+            today = {
+                **declaration,
+                "declaration_id": "T-TODAY",
+                "office_id": TODAY_OFFICE,
+                "lodged_at": pd.Timestamp.now(tz="UTC").isoformat(),
+            }
+            scored = client.post("/v1/scores", json={"declarations": [declaration, today]})
             assert scored.status_code == 200, scored.text
             officer = client.key_records[Role.OFFICER]
             cookie, session = page_session(client, officer, JUSTIFICATION)

@@ -99,6 +99,19 @@ ATTEMPTS: dict[tuple[str, str], list[Attempt]] = {
             403, role=Role.RISK_MANAGER, request=lambda _: {"params": {"declaration_id": B_ID}}
         ),
     ],
+    # An office's capacity: neither set (refitting B's lanes) nor read outside the remit.
+    ("PUT", "/v1/offices/{office_id}/capacity"): [
+        Attempt(
+            403,
+            role=Role.RISK_MANAGER,
+            path=f"/v1/offices/{OFFICE_B}/capacity",
+            request=lambda _: {"json": {"capacity": 3}},
+        ),
+    ],
+    ("GET", "/v1/offices/{office_id}/capacity"): [
+        Attempt(403, path=f"/v1/offices/{OFFICE_B}/capacity"),
+        Attempt(403, role=Role.RISK_MANAGER, path=f"/v1/offices/{OFFICE_B}/capacity"),
+    ],
     ("GET", "/web/declarations/{declaration_id}"): [
         Attempt(404, path=f"/web/declarations/{B_ID}", page=True),
     ],
@@ -236,11 +249,11 @@ def test_every_route_taking_a_declaration_or_an_office_has_attempts(
 def test_the_derivation_sees_a_new_route(client: KeyedClient) -> None:
     app = client.app
 
-    @app.get("/v1/offices/{office_id}/capacity")  # type: ignore[attr-defined, untyped-decorator]
-    def capacity(office_id: str) -> int:
+    @app.get("/v1/offices/{office_id}/queue")  # type: ignore[attr-defined, untyped-decorator]
+    def queue(office_id: str) -> int:
         return 0
 
-    assert ("GET", "/v1/offices/{office_id}/capacity") in routes_taking_an_id_or_office(app)
+    assert ("GET", "/v1/offices/{office_id}/queue") in routes_taking_an_id_or_office(app)
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,7 @@ def test_openapi_documents_every_route_and_the_closed_vocabularies() -> None:
         "/v1/exchange/inbox",
         "/v1/exchange/outbox",
         "/v1/model",
+        "/v1/offices/{office_id}/capacity",
         "/v1/outcomes",
         "/v1/profiles",
         "/v1/profiles/{profile_id}",

@@ -9,8 +9,11 @@ import pytest
 
 from serving.inspections.worklist import (
     Candidate,
+    ProfileMatch,
+    ProfilePick,
     expected_harm,
     inclusion_probabilities,
+    profile_pick,
     select_worklist,
     selection_seed,
 )
@@ -149,3 +152,114 @@ def test_empirical_selection_frequency_matches_the_logged_probability() -> None:
 def test_a_share_outside_zero_to_one_is_refused() -> None:
     with pytest.raises(ValueError, match=r"exploration share must lie between 0 and 1, got 1\.5"):
         select_worklist(candidates(5), 2, severity=SEVERITY, exploration_share=1.5, seed=1)
+
+
+# -- risk profiles first (issue 13, item 6) ------------------------------------------------------
+
+
+def test_profile_picks_come_first_with_their_probability_then_the_model_fills_the_rest() -> None:
+    selected = [ProfilePick("D025", "SALW-POST", 1.0), ProfilePick("D010", "FILAMENT", 0.3)]
+    picks = select_worklist(
+        candidates(30), 5, severity=SEVERITY, exploration_share=0.0, seed=1, profile_picks=selected
+    )
+    assert [(p.declaration_id, p.label, p.selection_probability) for p in picks] == [
+        ("D025", "profile:SALW-POST", 1.0),  # certain picks before share picks, then by harm
+        ("D010", "profile:FILAMENT", 0.3),
+        ("D000", "model", 1.0),
+        ("D001", "model", 1.0),
+        ("D002", "model", 1.0),
+    ]
+    # stored as a rule naming its profile: the category an outcome records
+    assert [(p.reason, p.profile_id) for p in picks[:2]] == [
+        ("rule", "SALW-POST"),
+        ("rule", "FILAMENT"),
+    ]
+    assert picks[2].profile_id is None and picks[2].label == "model"
+
+
+def test_mandatory_picks_beyond_capacity_are_all_listed_and_leave_no_slot() -> None:
+    selected = [ProfilePick(f"D{i:03d}", "RED", 1.0) for i in (3, 7, 11, 19)]
+    picks = select_worklist(
+        candidates(30), 2, severity=SEVERITY, exploration_share=0.5, seed=4, profile_picks=selected
+    )
+    assert [(p.declaration_id, p.label) for p in picks] == [
+        ("D003", "profile:RED"),
+        ("D007", "profile:RED"),
+        ("D011", "profile:RED"),
+        ("D019", "profile:RED"),
+    ]
+    assert [p.rank for p in picks] == [1, 2, 3, 4]
+    # capacity 0: still listed (those among the day's candidates: D003, D007, D011)
+    none = select_worklist(candidates(12), 0, severity=SEVERITY, seed=1, profile_picks=selected)
+    assert [p.declaration_id for p in none] == ["D003", "D007", "D011"]
+
+
+def test_a_profile_pick_of_an_unknown_declaration_is_ignored_and_one_pick_per_declaration() -> None:
+    selected = [
+        ProfilePick("ELSEWHERE", "RED", 1.0),
+        ProfilePick("D004", "RED", 1.0),
+        ProfilePick("D004", "OTHER", 1.0),
+    ]
+    picks = select_worklist(
+        candidates(10), 2, severity=SEVERITY, exploration_share=0.0, seed=1, profile_picks=selected
+    )
+    assert [(p.declaration_id, p.label) for p in picks] == [
+        ("D004", "profile:RED"),
+        ("D000", "model"),
+    ]
+
+
+def test_the_profiles_probability_of_a_declaration() -> None:
+    red = ProfileMatch("A-RED", True, 100.0, "red")
+    yellow = ProfileMatch("B-YELLOW", True, 100.0, "yellow")
+    drawn = ProfileMatch("C-SHARE", True, 30.0, "yellow")
+    missed = ProfileMatch("D-SHARE", False, 50.0, "red")
+    assert profile_pick("X", []) is None
+    assert profile_pick("X", [missed]) is None  # matched, not drawn: the model decides
+    assert profile_pick("X", [yellow, red, drawn]) == ProfilePick("X", "A-RED", 1.0)
+    assert profile_pick("X", [yellow]) == ProfilePick("X", "B-YELLOW", 1.0)
+    # drawn by the 30% profile, and the 50% one had its chance too: 1 - 0.7 x 0.5
+    assert profile_pick("X", [drawn, missed]) == ProfilePick("X", "C-SHARE", pytest.approx(0.65))
+    assert profile_pick("X", [drawn]) == ProfilePick("X", "C-SHARE", pytest.approx(0.3))
+
+
+def test_exploration_probabilities_are_exact_given_the_mandatory_picks() -> None:
+    """The model and random picks are drawn over the pool the profiles left: each logged
+    probability is the exact inclusion probability over that pool, by enumeration of the
+    seeds and against the formula."""
+    n, capacity, share = 30, 9, 0.4  # 2 mandatory: 7 slots, 2.8 random: 2 or 3
+    mandatory = {"D000", "D013"}  # the riskiest and one in the middle
+    selected = [ProfilePick(d, "RED", 1.0) for d in sorted(mandatory)]
+    pool = [f"D{i:03d}" for i in range(n) if f"D{i:03d}" not in mandatory]
+    expected = dict(zip(pool, inclusion_probabilities(len(pool), capacity - 2, share), strict=True))
+    # by hand: 7 slots x 0.4 = 2.8 -> 2 random (0.2) or 3 (0.8); top 5 or 4 of the 28 certain
+    by_hand = 0.2 * 2 / 23 + 0.8 * 3 / 24
+    assert expected["D026"] == pytest.approx(by_hand)
+    assert expected["D005"] == pytest.approx(0.2 + 0.8 * 3 / 24)  # 5th of the pool
+    days = 4000
+    picked = dict.fromkeys(pool, 0)
+    logged: dict[str, set[float]] = {}
+    for seed in range(days):
+        picks = select_worklist(
+            candidates(n),
+            capacity,
+            severity=SEVERITY,
+            exploration_share=share,
+            seed=seed,
+            profile_picks=selected,
+        )
+        assert {p.declaration_id for p in picks[:2]} == mandatory
+        assert len(picks) == capacity
+        for pick in picks[2:]:
+            picked[pick.declaration_id] += 1
+            logged.setdefault(pick.declaration_id, set()).add(round(pick.selection_probability, 12))
+    for declaration_id, values in logged.items():
+        assert values == {round(expected[declaration_id], 12)}, declaration_id
+    # the probabilities of the pool add up to the slots left: 7 inspections a day
+    assert sum(expected.values()) == pytest.approx(capacity - 2)
+    frequency = np.array([picked[d] / days for d in pool])
+    probability = np.array([expected[d] for d in pool])
+    z = (frequency - probability) / np.sqrt(
+        np.maximum(probability * (1 - probability), 1e-12) / days
+    )
+    assert np.abs(z).max() < 3.9
