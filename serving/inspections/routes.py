@@ -18,6 +18,7 @@ from features.i18n import DEFAULT_LOCALE, language_tag
 from serving.access.remit import UNKNOWN_DECLARATION, hide_unseen_declarations, refuse_office
 from serving.base import (
     CONTENT_LANGUAGE_HEADER,
+    STORE_DOWN,
     ErrorResponse,
     reasons_in_language,
     request_locale,
@@ -42,9 +43,6 @@ from serving.store.repository import WorklistDrawTaken
 
 MAX_CAPACITY = 10_000
 
-_STORE_DOWN: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorResponse, "description": "operational store unavailable"}
-}
 _NO_JUSTIFICATION: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "X-Justification missing or too long"}
 }
@@ -58,7 +56,7 @@ router = APIRouter(prefix="/v1", tags=["operations"])
     responses={
         404: {"model": ErrorResponse, "description": "never scored, or outside the remit"},
         **_NO_JUSTIFICATION,
-        **_STORE_DOWN,
+        **STORE_DOWN,
     },
     dependencies=[Depends(justification)],
 )
@@ -93,7 +91,7 @@ def get_declaration(
             "description": "another worklist of the office and day was drawn at the same moment",
         },
         **_NO_JUSTIFICATION,
-        **_STORE_DOWN,
+        **STORE_DOWN,
     },
     dependencies=[Depends(justification)],
 )
@@ -143,7 +141,7 @@ def get_worklist(
             "draw it names",
         },
         422: {"model": ErrorResponse, "description": "field path and what was expected"},
-        **_STORE_DOWN,
+        **STORE_DOWN,
     },
 )
 def post_outcomes(
