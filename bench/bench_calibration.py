@@ -32,12 +32,12 @@ import numpy as np
 import pandas as pd
 
 from bench.machine import describe_machine
+from bench.results import append_results
 
 DAYS = 150
 ROWS_PER_DAY = 400
 START = dt.date(2024, 1, 1)
 SEED = 5
-RESULTS = Path(__file__).with_name("RESULTS.md")
 # Intelligence-led selection: a small random share, and tips on what is really there.
 RANDOM_SHARE = 0.02
 TIPPED = 0.4
@@ -177,8 +177,7 @@ def main() -> None:
             )
     text = "\n".join(rows) + "\n"
     print(text)
-    with RESULTS.open("a") as results_file:
-        results_file.write(text)
+    append_results(text)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from bench.results import append_results
+
 START = date(2024, 1, 1)
 HISTORY_DAYS = 70
 LOOP_DAYS = 84
@@ -54,7 +56,6 @@ FAST_MODEL = {
     "select_groups": False,
     "propensity_weights": True,
 }
-RESULTS = Path(__file__).with_name("RESULTS.md")
 PLOT = Path(__file__).with_name("loop.png")
 
 
@@ -477,8 +478,7 @@ def main() -> None:
     _plot(figures)
     report = _report(figures, time.perf_counter() - started)
     print(report)
-    existing = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    RESULTS.write_text(existing.rstrip("\n") + "\n\n" + report)
+    append_results(report)
 
 
 if __name__ == "__main__":

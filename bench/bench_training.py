@@ -20,11 +20,11 @@ from pathlib import Path
 import yaml
 
 from bench.machine import describe_machine
+from bench.results import append_results
 
 ROWS_PER_DAY = 2000
 DAYS = 500  # 1,000,000 declarations from 2023-01-01
 START = dt.date(2023, 1, 1)
-RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def main() -> None:
@@ -91,8 +91,7 @@ def main() -> None:
                 )
     text = "\n".join(rows) + "\n"
     print(text)
-    with RESULTS.open("a") as results:
-        results.write(text)
+    append_results(text)
 
 
 if __name__ == "__main__":
