@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from bench.machine import describe_machine
-from bench.results import append_results
+from bench.results import record_results
 
 DAYS = 150
 ROWS_PER_DAY = 400
@@ -176,8 +176,7 @@ def main() -> None:
                 f"{after['mean_risk']:.5f} | {after['ratio']:.2f} | {after['ece']:.5f} |"
             )
     text = "\n".join(rows) + "\n"
-    print(text)
-    append_results(text)
+    record_results(text)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from typing import Any
 
 from bench.machine import cpu_model
 from bench.processes import measure_in_child
-from bench.results import append_results
+from bench.results import record_results
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_COMMIT = "17993f2"  # features/ before the indexed serving lookups
@@ -261,8 +261,7 @@ def main() -> None:
                 + ("bit-identical to the baseline." if all(same.values()) else f"DIFFER: {same}")
             )
         text = section(results, rows, parity)
-    append_results(text)
-    print(text)
+    record_results(text)
 
 
 if __name__ == "__main__":

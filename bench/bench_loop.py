@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from bench.results import append_results
+from bench.results import record_results
 
 START = date(2024, 1, 1)
 HISTORY_DAYS = 70
@@ -477,8 +477,7 @@ def main() -> None:
         figures = simulate_loop(Path(tmp))
     _plot(figures)
     report = _report(figures, time.perf_counter() - started)
-    print(report)
-    append_results(report)
+    record_results(report)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ import pandas as pd
 
 from bench.machine import describe_machine
 from bench.processes import measure_in_child, process_tree_cpu_seconds, stop
-from bench.results import RESULTS_FILE, append_results
+from bench.results import RESULTS_FILE, record_results
 from serving.access.keys import KEY_PREFIX
 
 CLIENTS = 4
@@ -814,8 +814,7 @@ def main() -> None:
 
     load_at_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     section = report(pairs, batch, machine, load_at_end, round_ratios, threats, open_loops)
-    print(section)
-    append_results(section)
+    record_results(section)
     print(json.dumps({"results": str(RESULTS_FILE)}))
 
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from bench.machine import describe_machine
-from bench.results import append_results
+from bench.results import record_results
 
 # As `shiprisk` runs (shiprisk/cli.py): idle OpenMP threads of LightGBM's 2-thread batch
 # must sleep, not spin on the cores the next measurement runs on. Set before lightgbm loads.
@@ -259,8 +259,7 @@ def main() -> None:
         results.append(measure(name, shape))
         print(results[-1], flush=True)
     text = report(results, once, start)
-    print(text)
-    append_results(text)
+    record_results(text)
 
 
 if __name__ == "__main__":

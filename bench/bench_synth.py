@@ -27,7 +27,7 @@ from typing import Any
 
 from bench.machine import cpu_model, memory_gib
 from bench.processes import measure_in_child
-from bench.results import append_results
+from bench.results import record_results
 
 DAYS, ROWS_PER_DAY, SEED = 2000, 500, 0
 TRACED_DAYS = 200  # the tracemalloc run: a tenth of the rows (tracing slows allocation down)
@@ -134,8 +134,7 @@ def main() -> None:
         what="synthetic benchmark",
     )
     text = section(numbers, machine())
-    append_results(text)
-    print(text)
+    record_results(text)
 
 
 if __name__ == "__main__":

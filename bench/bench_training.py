@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from bench.machine import describe_machine
-from bench.results import append_results
+from bench.results import record_results
 
 ROWS_PER_DAY = 2000
 DAYS = 500  # 1,000,000 declarations from 2023-01-01
@@ -90,8 +90,7 @@ def main() -> None:
                     f"{other['roc_auc']:.3f} / {other['precision_at'].get('0.05', float('nan')):.3f} | |"
                 )
     text = "\n".join(rows) + "\n"
-    print(text)
-    append_results(text)
+    record_results(text)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ from pathlib import Path
 RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
 
 
-def append_results(section: str) -> None:
-    """Append one run's Markdown section to bench/RESULTS.md (begun with its title when it is
-    not there yet), a blank line before it."""
+def record_results(section: str) -> None:
+    """Print one run's Markdown section and append it to bench/RESULTS.md (begun with its
+    title when it is not there yet), a blank line before it."""
+    print(section)
     previous = (
         RESULTS_FILE.read_text(encoding="utf-8")
         if RESULTS_FILE.exists()
