@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from bench.machine import describe_machine
+from bench.results import record_results
 
 ROWS_PER_DAY = 2000
 DAYS = 500  # 1,000,000 declarations from 2023-01-01
@@ -34,7 +35,6 @@ START = dt.date(2023, 1, 1)
 TRAIN_DAYS, VALID_DAYS, TEST_DAYS = 90, 30, 30
 TARGET_SECONDS = 180.0
 MODEL_NAME = "shiprisk"
-RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def _window(first: int, days: int) -> list[str]:
@@ -127,8 +127,7 @@ def main() -> None:
         f"{'met' if on_dask <= one else 'not met'} (ratio {on_dask / one:.2f}) |",
     ]
     section = "\n".join(lines) + "\n"
-    print(section)
-    RESULTS.write_text(RESULTS.read_text().rstrip("\n") + "\n" + section)
+    record_results(section)
 
 
 if __name__ == "__main__":

@@ -33,12 +33,12 @@ import numpy as np
 import pandas as pd
 
 from bench.machine import describe_machine
+from bench.results import record_results
 
 DAYS = 150
 ROWS_PER_DAY = 400
 START = dt.date(2024, 1, 1)
 SEED = 5
-RESULTS = Path(__file__).with_name("RESULTS.md")
 # Intelligence-led selection: a small random share, and tips on what is really there.
 RANDOM_SHARE = 0.02
 TIPPED = 0.4
@@ -235,9 +235,7 @@ def main() -> None:
                 f"{known['ratio']:.2f} |"
             )
     text = "\n".join(rows) + "\n"
-    print(text)
-    with RESULTS.open("a") as results_file:
-        results_file.write(text)
+    record_results(text)
 
 
 if __name__ == "__main__":

@@ -34,8 +34,8 @@ from typing import Any
 
 from bench.machine import cpu_model
 from bench.processes import measure_in_child
+from bench.results import record_results
 
-RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_COMMIT = "17993f2"  # features/ before the indexed serving lookups
 DAYS, ROWS_PER_DAY, SEED, START = 460, 300, 7, "2024-01-01"
@@ -261,9 +261,7 @@ def main() -> None:
                 + ("bit-identical to the baseline." if all(same.values()) else f"DIFFER: {same}")
             )
         text = section(results, rows, parity)
-    previous = RESULTS_FILE.read_text() if RESULTS_FILE.exists() else "# Benchmark results\n"
-    RESULTS_FILE.write_text(previous.rstrip("\n") + "\n\n" + text)
-    print(text)
+    record_results(text)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from bench.results import record_results
+
 START = date(2024, 1, 1)
 HISTORY_DAYS = 70
 LOOP_DAYS = 84
@@ -54,7 +56,6 @@ FAST_MODEL = {
     "select_groups": False,
     "propensity_weights": True,
 }
-RESULTS = Path(__file__).with_name("RESULTS.md")
 PLOT = Path(__file__).with_name("loop.png")
 
 
@@ -476,9 +477,7 @@ def main() -> None:
         figures = simulate_loop(Path(tmp))
     _plot(figures)
     report = _report(figures, time.perf_counter() - started)
-    print(report)
-    existing = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    RESULTS.write_text(existing.rstrip("\n") + "\n\n" + report)
+    record_results(report)
 
 
 if __name__ == "__main__":

@@ -52,9 +52,9 @@ import pandas as pd
 
 from bench.machine import describe_machine
 from bench.processes import measure_in_child, process_tree_cpu_seconds, stop
+from bench.results import RESULTS_FILE, record_results
 from serving.access.keys import KEY_PREFIX
 
-RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
 CLIENTS = 4
 # Measured in rounds that alternate between the two servers (both running, the idle one
 # costs nothing): on a shared machine whose speed drifts, each server sees the same drift.
@@ -814,9 +814,7 @@ def main() -> None:
 
     load_at_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     section = report(pairs, batch, machine, load_at_end, round_ratios, threats, open_loops)
-    print(section)
-    previous = RESULTS_FILE.read_text() if RESULTS_FILE.exists() else "# Benchmark results\n"
-    RESULTS_FILE.write_text(previous.rstrip("\n") + "\n\n" + section)
+    record_results(section)
     print(json.dumps({"results": str(RESULTS_FILE)}))
 
 

@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 
 from bench.machine import describe_machine
+from bench.results import record_results
 
 # As `shiprisk` runs (shiprisk/cli.py): idle OpenMP threads of LightGBM's 2-thread batch
 # must sleep, not spin on the cores the next measurement runs on. Set before lightgbm loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = int(os.environ.get("SHAP_BENCH_ROWS", "1000"))
 ROUNDS = int(os.environ.get("SHAP_BENCH_ROUNDS", "5"))
@@ -259,9 +259,7 @@ def main() -> None:
         results.append(measure(name, shape))
         print(results[-1], flush=True)
     text = report(results, once, start)
-    print(text)
-    previous = RESULTS_FILE.read_text() if RESULTS_FILE.exists() else "# Benchmark results\n"
-    RESULTS_FILE.write_text(previous.rstrip("\n") + "\n\n" + text)
+    record_results(text)
 
 
 if __name__ == "__main__":

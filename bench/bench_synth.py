@@ -27,8 +27,8 @@ from typing import Any
 
 from bench.machine import cpu_model, memory_gib
 from bench.processes import measure_in_child
+from bench.results import record_results
 
-RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
 DAYS, ROWS_PER_DAY, SEED = 2000, 500, 0
 TRACED_DAYS = 200  # the tracemalloc run: a tenth of the rows (tracing slows allocation down)
 START = "2019-01-01"
@@ -134,9 +134,7 @@ def main() -> None:
         what="synthetic benchmark",
     )
     text = section(numbers, machine())
-    previous = RESULTS_FILE.read_text() if RESULTS_FILE.exists() else "# Benchmark results\n"
-    RESULTS_FILE.write_text(previous.rstrip("\n") + "\n\n" + text)
-    print(text)
+    record_results(text)
 
 
 if __name__ == "__main__":

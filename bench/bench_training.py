@@ -20,11 +20,11 @@ from pathlib import Path
 import yaml
 
 from bench.machine import describe_machine
+from bench.results import record_results
 
 ROWS_PER_DAY = 2000
 DAYS = 500  # 1,000,000 declarations from 2023-01-01
 START = dt.date(2023, 1, 1)
-RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def main() -> None:
@@ -90,9 +90,7 @@ def main() -> None:
                     f"{other['roc_auc']:.3f} / {other['precision_at'].get('0.05', float('nan')):.3f} | |"
                 )
     text = "\n".join(rows) + "\n"
-    print(text)
-    with RESULTS.open("a") as results:
-        results.write(text)
+    record_results(text)
 
 
 if __name__ == "__main__":

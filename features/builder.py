@@ -16,116 +16,50 @@ exactly the features it gets inside a batch (tests/features/test_transform_speed
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from features.builder_state import read_state, write_state
+from features.builder_text import (
+    description_features,
+    fit_chapter_state,
+    fit_text,
+    point_in_time_folds,
+    text_models,
+)
 from features.calendar import calendar_features
 from features.codes import CODE_FIELDS, code_values, encode, fit_vocabularies
-from features.columns import DeclarationColumns, factorised, prefixes
-from features.curated_words import CuratedWords, load_curated_words
-from features.entities import ENTITY_KINDS
-from features.history import (
-    EntityCounts,
-    entity_feature_names,
-    entity_history_features,
-    smoothed_rate,
-)
+from features.columns import DeclarationColumns
+from features.curated_words import load_curated_words
+from features.feature_lists import feature_lists
+from features.history import EntityCounts, entity_history_features, smoothed_rate
 from features.live import HistoryEvents, LiveInputs, live_point_in_time, no_live
 from features.reference import ValueReference, fit_reference, value_features
 from features.route import itinerary_features
-from features.schema import DEFAULT_THREATS, WATCHLIST_ENTITY_TYPES, label_column
-from features.text import (
-    FULL_MODEL,
-    WEAPON_CHAPTER,
-    ChapterAssociation,
-    TextModel,
-    chapter_fit,
-    description_matrix,
-    fit_chapter_words,
-    fit_threat_text_model,
-    hashed_descriptions,
-    normalised_descriptions,
-    text_scores,
-)
-from features.watchlist import watchlist_feature_name, watchlist_feature_names, watchlist_features
+from features.schema import DEFAULT_THREATS, label_column
+from features.text import FULL_MODEL, ChapterAssociation, TextModel
+from features.watchlist import watchlist_features
 
-# 2: descriptions normalised across scripts and diacritics, curated word lists in the state
-# 3: entity history and watchlist live in the operational store, not in the state
-FORMAT_VERSION = 3
-FORMAT_CHANGES = {
-    1: "format 2 reads descriptions in any script, with or without diacritics, and keeps the "
-    "curated word lists with the model",
-    2: "format 3 reads entity history and the watchlist from the operational store at scoring "
-    "time instead of freezing them in the bundle",
-}
-STATE_FILE = "feature_builder.json"
-REFERENCE_FILE = "reference.parquet"
-TEXT_COEFFICIENTS_FILE = "text_coefficients.parquet"
-CHAPTER_WORDS_FILE = "chapter_words.parquet"
-
-VALUE_FEATURES: tuple[str, ...] = (
-    "unit_value_vs_hs_median",
-    "unit_value_robust_z",
-    "unit_value_reference_level",
-    "package_value_vs_hs_median",
-    "package_value_robust_z",
-    "gross_net_mass_ratio",
-    "gross_mass_vs_vehicle_type_median",
-    "customs_value_log",
-    "net_mass_log",
-    "packages",
-    "duty_rate",
-)
-ITINERARY_FEATURES: tuple[str, ...] = (
-    "itinerary_starts_elsewhere",
-    "itinerary_ends_elsewhere",
-    "transit_countries",
-    "origin_differs_from_dispatch",
-)
-CALENDAR_FEATURES: tuple[str, ...] = ("lodged_hour", "lodged_weekday", "lodged_at_night")
-POSTAL_FEATURES: tuple[str, ...] = ("postal_or_parcel", "postal_to_new_importer")
-DESCRIPTION_FEATURES: tuple[str, ...] = (
-    "description_weapon_words",
-    "description_weapon_words_outside_ch93",
-    "description_chapter_fit",
-)
 POSTAL_MODES = ("postal",)
 PARCEL_VEHICLES = ("parcel",)
-
-# Canonical fields each fixed feature is computed from (SHAP contributions are grouped by them).
-FIXED_FEATURE_FIELDS: dict[str, list[str]] = {
-    "unit_value_vs_hs_median": ["customs_value_eur", "net_mass_kg", "hs_code"],
-    "unit_value_robust_z": ["customs_value_eur", "net_mass_kg", "hs_code"],
-    "unit_value_reference_level": ["hs_code"],
-    "package_value_vs_hs_median": ["customs_value_eur", "packages", "hs_code"],
-    "package_value_robust_z": ["customs_value_eur", "packages", "hs_code"],
-    "gross_net_mass_ratio": ["gross_mass_kg", "net_mass_kg"],
-    "gross_mass_vs_vehicle_type_median": ["gross_mass_kg", "vehicle_type"],
-    "customs_value_log": ["customs_value_eur"],
-    "net_mass_log": ["net_mass_kg"],
-    "packages": ["packages"],
-    "duty_rate": ["duty_rate"],
-    "itinerary_starts_elsewhere": ["itinerary", "dispatch_country"],
-    "itinerary_ends_elsewhere": ["itinerary", "destination_country"],
-    "transit_countries": ["itinerary"],
-    "origin_differs_from_dispatch": ["origin_country", "dispatch_country"],
-    "lodged_hour": ["lodged_at"],
-    "lodged_weekday": ["lodged_at"],
-    "lodged_at_night": ["lodged_at"],
-    "postal_or_parcel": ["transport_mode", "vehicle_type"],
-    "postal_to_new_importer": ["transport_mode", "vehicle_type", "importer_id"],
-    "description_weapon_words": ["goods_description"],
-    "description_weapon_words_outside_ch93": ["goods_description", "hs_code"],
-    "description_chapter_fit": ["goods_description", "hs_code"],
-    "hs_chapter": ["hs_code"],
-}
+# The fitted attributes the saved state holds (features.builder_state); the fold assignment
+# of the fit rows (``text_folds_``) stays in memory.
+_SAVED = (
+    "global_hit_rates_",
+    "reference_",
+    "vocabularies_",
+    "curated_words_",
+    "text_coefficients_",
+    "text_intercepts_",
+    "chapter_words_",
+    "chapter_rows_",
+)
 
 
 class FeatureBuilder(BaseEstimator):
@@ -133,6 +67,9 @@ class FeatureBuilder(BaseEstimator):
 
     A scikit-learn estimator: ``__init__`` only stores the parameters below, ``fit`` learns
     the attributes ending in ``_``, and a transform before ``fit`` raises ``NotFittedError``.
+    Its jobs beside fit and transform live beside it: which features it makes
+    (`features.feature_lists`), the description part (`features.builder_text`) and the saved
+    state (`features.builder_state`).
 
     Args:
         threats: threat names; labels are ``label_<threat>``.
@@ -220,92 +157,32 @@ class FeatureBuilder(BaseEstimator):
         )
         self.curated_words_ = load_curated_words(self.word_lists)
         self._fit_text(declarations, labels)
-        self._fit_chapter_words(declarations)
         self._describe_features()
         self._forget_lookups()
         return self
 
     def _fit_text(self, declarations: pd.DataFrame, labels: pd.DataFrame) -> None:
-        """Per-threat text models on the labelled fit rows: one per fold plus the full model.
+        """Per-threat text models on the labelled fit rows (`features.builder_text.fit_text`)
+        and the words' association with HS chapters.
 
         ``text_folds_`` (which fit row left which fold out) lives only in memory, for the
         point-in-time features of this training session; it is never saved.
         """
-        threats = list(self.threats)
-        label_values = labels[[label_column(threat) for threat in threats]].to_numpy(
-            dtype=np.float64
+        text = fit_text(
+            declarations,
+            labels,
+            self.threats,
+            self.curated_words_,
+            text_folds=self.text_folds,
+            regularisation=self.text_regularisation,
+            random_state=self.random_state,
         )
-        labelled = ~np.isnan(label_values).all(axis=1)
-        rows = np.flatnonzero(labelled)
-        rng = np.random.default_rng(self.random_state)
-        folds = rng.permutation(len(rows)) % self.text_folds
-        self.text_folds_ = pd.DataFrame(
-            {
-                "declaration_id": declarations["declaration_id"]
-                .iloc[rows]
-                .astype("str")
-                .to_numpy(),
-                "fold": folds.astype(np.int64),
-            }
+        self.text_folds_ = text.folds
+        self.text_coefficients_ = text.coefficients
+        self.text_intercepts_ = text.intercepts
+        self.chapter_words_, self.chapter_rows_ = fit_chapter_state(
+            declarations, self.curated_words_, self.chapter_word_min_rows
         )
-        texts = self.curated_words_.canonical(
-            normalised_descriptions(
-                DeclarationColumns(declarations).strings("goods_description")[rows]
-            )
-        )
-        text_codes, unique_texts = pd.factorize(texts)
-        matrix = description_matrix(list(unique_texts))
-        coefficient_tables = []
-        self.text_intercepts_: dict[str, dict[int, float]] = {}
-        for position, threat in enumerate(threats):
-            y = label_values[rows, position]
-            self.text_intercepts_[threat] = {}
-            for fold in [FULL_MODEL, *range(self.text_folds)]:
-                train = ~np.isnan(y) & (folds != fold)
-                # distinct (text, label) pairs weighted by their row counts
-                pair_keys, weights = np.unique(
-                    text_codes[train].astype(np.int64) * 2 + y[train].astype(np.int64),
-                    return_counts=True,
-                )
-                pair_text, pair_y = pair_keys // 2, pair_keys % 2
-                indices, values, intercept = fit_threat_text_model(
-                    matrix[pair_text],
-                    pair_y,
-                    weights.astype(np.float64),
-                    self.text_regularisation,
-                )
-                self.text_intercepts_[threat][fold] = intercept
-                coefficient_tables.append(
-                    pd.DataFrame(
-                        {"threat": threat, "fold": fold, "index": indices, "value": values}
-                    )
-                )
-        self.text_coefficients_ = pd.concat(coefficient_tables, ignore_index=True).astype(
-            {"threat": "str", "fold": np.int64, "index": np.int64, "value": np.float64}
-        )
-
-    def _fit_chapter_words(self, declarations: pd.DataFrame) -> None:
-        columns = DeclarationColumns(declarations)
-        texts = pd.Series(
-            self.curated_words_.canonical(
-                normalised_descriptions(columns.strings("goods_description"))
-            ),
-            dtype="str",
-        )
-        chapters = pd.Series(prefixes(columns.strings("hs_code"), 2), dtype="str")
-        pairs = (
-            pd.DataFrame({"text": texts, "chapter": chapters}).dropna().value_counts().sort_index()
-        )
-        self.chapter_words_ = fit_chapter_words(
-            list(pairs.index.get_level_values("text")),
-            pd.Series(pairs.index.get_level_values("chapter"), dtype="str"),
-            pairs.to_numpy(dtype=np.float64),
-            self.chapter_word_min_rows,
-        )
-        self.chapter_rows_ = {
-            str(chapter): float(count)
-            for chapter, count in chapters.value_counts().sort_index().items()
-        }
 
     # ------------------------------------------------------------------ lookup structures
     def _forget_lookups(self) -> None:
@@ -397,21 +274,7 @@ class FeatureBuilder(BaseEstimator):
             declarations, labels, watchlist, scored_at=scored_at, events=events
         )
         columns = DeclarationColumns(declarations)
-        fold_of = dict(
-            zip(
-                self.text_folds_["declaration_id"].tolist(),
-                self.text_folds_["fold"].tolist(),
-                strict=True,
-            )
-        )
-        text_fold = np.fromiter(
-            (
-                fold_of.get(identifier, FULL_MODEL)
-                for identifier in columns.strings("declaration_id").tolist()
-            ),
-            dtype=np.int64,
-            count=len(columns),
-        )
+        text_fold = point_in_time_folds(self.text_folds_, columns)
         return self._frame(self._assemble(columns, live, text_fold), declarations)
 
     def _frame(self, block: np.ndarray, declarations: pd.DataFrame) -> pd.DataFrame:
@@ -437,7 +300,16 @@ class FeatureBuilder(BaseEstimator):
         features.update(self._transit_features(len(columns), live.transit_rows, live.transit))
         features.update(calendar_features(columns))
         features.update(self._postal_features(columns, counts["importer"]))
-        features.update(self._text_features(columns, text_fold, lookups))
+        features.update(
+            description_features(
+                columns,
+                text_fold,
+                self.threats,
+                self.curated_words_,
+                lookups.text_models,
+                lookups.chapter_association,
+            )
+        )
         features.update(watchlist_features(len(columns), live.watchlist, threats))
         features.update(self._code_features(columns))
         for name in self.extra_numeric:
@@ -484,42 +356,6 @@ class FeatureBuilder(BaseEstimator):
         rare = np.where(np.isnan(seen), np.nan, (seen < self.rare_importer_declarations) * 1.0)
         return {"postal_or_parcel": postal, "postal_to_new_importer": postal * rare}
 
-    def _text_features(
-        self, columns: DeclarationColumns, text_fold: np.ndarray, lookups: FittedLookups
-    ) -> dict[str, np.ndarray]:
-        """Per-threat text scores (fold or full model per row) and description/HS mismatch."""
-        texts = normalised_descriptions(columns.strings("goods_description"))
-        codes, unique_texts = factorised(texts.tolist())
-        # the glossary per distinct text, as the fit read it (features.glossary)
-        unique_list = self.curated_words_.glossary.canonical_texts(map(str, unique_texts))
-        descriptions, words = hashed_descriptions(unique_list)
-        features: dict[str, np.ndarray] = {}
-        folds = np.unique(text_fold).tolist()
-        models = [(threat, fold) for threat in self.threats for fold in folds]
-        scores = text_scores(descriptions, [lookups.text_models[model] for model in models])
-        for threat in self.threats:
-            column = np.full(len(columns), np.nan)
-            for fold in folds:
-                rows = text_fold == fold
-                column[rows] = scores[codes[rows], models.index((threat, fold))]
-            features[f"text_score_{threat}"] = column
-
-        chapters = prefixes(columns.strings("hs_code"), 2)
-        weapon_words = self.curated_words_.counts(unique_list)[codes]
-        features["description_weapon_words"] = weapon_words
-        features["description_weapon_words_outside_ch93"] = np.where(
-            np.equal(chapters, WEAPON_CHAPTER), 0.0, weapon_words
-        )
-        # the chapter fit of each distinct (description, chapter) pair
-        pair_codes, pairs = factorised(list(zip(codes.tolist(), chapters.tolist(), strict=True)))
-        fit = chapter_fit(
-            words.take([text for text, _ in pairs]),
-            np.array([chapter for _, chapter in pairs], dtype=object),
-            lookups.chapter_association,
-        )
-        features["description_chapter_fit"] = fit[pair_codes]
-        return features
-
     def _code_features(self, columns: DeclarationColumns) -> dict[str, np.ndarray]:
         return {
             field: encode(code_values(columns, field), vocabulary)
@@ -528,43 +364,11 @@ class FeatureBuilder(BaseEstimator):
 
     # ------------------------------------------------------------------ feature lists
     def _describe_features(self) -> None:
-        threats = list(self.threats)
-        groups: dict[str, list[str]] = {
-            "history": [
-                name for kind in ENTITY_KINDS for name in entity_feature_names(kind.name, threats)
-            ],
-            "value": list(VALUE_FEATURES),
-            "route": [
-                *ITINERARY_FEATURES,
-                *[f"transit_hit_rate_max_{threat}" for threat in threats],
-            ],
-            "calendar": list(CALENDAR_FEATURES),
-            "postal": list(POSTAL_FEATURES),
-            "text": [*[f"text_score_{threat}" for threat in threats], *DESCRIPTION_FEATURES],
-            "watchlist": watchlist_feature_names(threats),
-            "codes": [*CODE_FIELDS, *self.extra_categorical],
-            "extra": list(self.extra_numeric),
-        }
-        self.feature_groups_ = groups
-        self.feature_names_ = [name for names in groups.values() for name in names]
-        self.categorical_features_ = list(groups["codes"])
-        fields: dict[str, list[str]] = {}
-        for kind in ENTITY_KINDS:
-            for name in entity_feature_names(kind.name, threats):
-                fields[name] = list(kind.fields)
-        for threat in threats:
-            fields[f"transit_hit_rate_max_{threat}"] = ["itinerary"]
-            fields[f"text_score_{threat}"] = ["goods_description"]
-        for entity_type in WATCHLIST_ENTITY_TYPES:
-            for threat in threats:
-                fields[watchlist_feature_name(entity_type, threat)] = [entity_type]
-        for threat in threats:
-            fields[f"watchlist_hits_{threat}"] = list(WATCHLIST_ENTITY_TYPES)
-        for name in [*CODE_FIELDS, *self.extra_categorical, *self.extra_numeric]:
-            fields.setdefault(name, [name])
-        for name, source in FIXED_FEATURE_FIELDS.items():
-            fields[name] = list(source)
-        self.feature_fields_ = {name: fields[name] for name in self.feature_names_}
+        lists = feature_lists(self.threats, self.extra_categorical, self.extra_numeric)
+        self.feature_groups_ = lists.groups
+        self.feature_names_ = lists.names
+        self.categorical_features_ = lists.categorical
+        self.feature_fields_ = lists.fields
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path) -> list[Path]:
@@ -576,74 +380,18 @@ class FeatureBuilder(BaseEstimator):
         both transforms, with the full text model.
         """
         check_is_fitted(self)
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        full_model = self.text_coefficients_["fold"] == FULL_MODEL
-        tables = {
-            REFERENCE_FILE: self.reference_,
-            TEXT_COEFFICIENTS_FILE: self.text_coefficients_[full_model].reset_index(drop=True),
-            CHAPTER_WORDS_FILE: self.chapter_words_,
-        }
-        paths = []
-        for name, table in tables.items():
-            path = directory / name
-            table.to_parquet(path, index=False)
-            paths.append(path)
-        state = {
-            "format_version": FORMAT_VERSION,
-            "params": self._saved_params(),
-            "global_hit_rates": self.global_hit_rates_,
-            "vocabularies": self.vocabularies_,
-            "text_intercepts": {
-                threat: {str(FULL_MODEL): intercepts[FULL_MODEL]}
-                for threat, intercepts in self.text_intercepts_.items()
-            },
-            "chapter_rows": self.chapter_rows_,
-            "curated_words": self.curated_words_.to_state(),
-        }
-        path = directory / STATE_FILE
-        path.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
-        paths.append(path)
-        return paths
+        return write_state(
+            directory, self._saved_params(), {name: getattr(self, name) for name in _SAVED}
+        )
 
     @classmethod
     def load(cls, directory: str | Path) -> FeatureBuilder:
         """A builder equal to the one saved in ``directory``: the same serving features, bit
         for bit; point-in-time text scores come from the full text model for every row."""
-        directory = Path(directory)
-        state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
-        if state["format_version"] != FORMAT_VERSION:
-            raise ValueError(
-                f"feature state in {directory} has format {state['format_version']}, "
-                f"this shiprisk reads format {FORMAT_VERSION}: retrain the model"
-                + "".join(
-                    f" ({change})"
-                    for version, change in FORMAT_CHANGES.items()
-                    if version >= state["format_version"]
-                )
-            )
-        params: dict[str, Any] = {
-            key: tuple(value) if isinstance(value, list) else value
-            for key, value in state["params"].items()
-        }
+        params, fitted = read_state(directory)
         builder = cls(**params)
-        builder.global_hit_rates_ = {k: float(v) for k, v in state["global_hit_rates"].items()}
-        builder.vocabularies_ = {
-            field: {str(value): int(code) for value, code in vocabulary.items()}
-            for field, vocabulary in state["vocabularies"].items()
-        }
-        builder.text_intercepts_ = {
-            threat: {int(fold): float(value) for fold, value in intercepts.items()}
-            for threat, intercepts in state["text_intercepts"].items()
-        }
-        builder.chapter_rows_ = {k: float(v) for k, v in state["chapter_rows"].items()}
-        builder.curated_words_ = CuratedWords.from_state(state["curated_words"])
-        builder.reference_ = pd.read_parquet(directory / REFERENCE_FILE)
-        builder.text_coefficients_ = pd.read_parquet(directory / TEXT_COEFFICIENTS_FILE)
-        builder.text_folds_ = pd.DataFrame(
-            {"declaration_id": pd.Series([], dtype="str"), "fold": pd.Series([], dtype=np.int64)}
-        )
-        builder.chapter_words_ = pd.read_parquet(directory / CHAPTER_WORDS_FILE)
+        for name, value in fitted.items():
+            setattr(builder, name, value)
         builder._describe_features()
         builder._forget_lookups()
         return builder
@@ -670,20 +418,9 @@ class FittedLookups:
     @classmethod
     def build(cls, builder: FeatureBuilder) -> FittedLookups:
         """The lookups of ``builder``'s current fitted state."""
-        coefficients = builder.text_coefficients_
-        by_model = {
-            (str(threat), int(cast(int, fold))): table
-            for (threat, fold), table in coefficients.groupby(["threat", "fold"], sort=True)
-        }
-        empty = coefficients.iloc[:0]
-        text_models = {
-            (threat, fold): TextModel.from_table(by_model.get((threat, fold), empty), intercept)
-            for threat, intercepts in builder.text_intercepts_.items()
-            for fold, intercept in intercepts.items()
-        }
         return cls(
             reference=ValueReference(builder.reference_),
-            text_models=text_models,
+            text_models=text_models(builder.text_coefficients_, builder.text_intercepts_),
             chapter_association=ChapterAssociation(
                 builder.chapter_words_, builder.chapter_rows_, builder.chapter_smoothing
             ),

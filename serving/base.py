@@ -247,6 +247,18 @@ class ErrorResponse(BaseModel):
     detail: list[ErrorItem] | str
 
 
+# The documented answer of a route that needs the operational store (serving.deps.open_store).
+STORE_DOWN: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorResponse, "description": "operational store unavailable"}
+}
+
+
+def invalid_field(loc: Sequence[str | int], msg: str, kind: str) -> HTTPException:
+    """422 for one field a route checks beyond its schema, shaped as pydantic's answers are
+    (``kind`` is the error's ``type``)."""
+    return HTTPException(status_code=422, detail=[{"loc": list(loc), "msg": msg, "type": kind}])
+
+
 def error_response(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """An `ErrorResponse` body with one message, answered by a middleware (no route ran)."""
     return JSONResponse(status_code=status, content={"detail": detail}, headers=headers)

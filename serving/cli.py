@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from features.sources import SourceConfig
+    from serving.scoring.batch import BatchSummary
     from serving.settings import ServiceSettings
     from serving.store.database import Store
 
@@ -213,6 +214,11 @@ def score(
             raise fail(str(error)) from None
         finally:
             store.close()
+    _print_written(summary)
+
+
+def _print_written(summary: BatchSummary) -> None:
+    """What `score` wrote: rows, where, and how many went to each lane."""
     lanes = ", ".join(f"{lane} {count:,}" for lane, count in sorted(summary.lanes.items()))
     console.print(
         f"wrote {summary.rows:,} scored declarations to {summary.output} ({lanes or 'none'})",
@@ -283,11 +289,7 @@ def _score_on_dask(
                 )
         except (BatchInputError, ConfigError, DataValidationError, ValueError, OSError) as error:
             raise fail(str(error)) from None
-    lanes = ", ".join(f"{lane} {count:,}" for lane, count in sorted(summary.lanes.items()))
-    console.print(
-        f"wrote {summary.rows:,} scored declarations to {summary.output} ({lanes or 'none'})",
-        highlight=False,
-    )
+    _print_written(summary)
 
 
 def record_command(

@@ -18,6 +18,7 @@ from features.i18n import DEFAULT_LOCALE, language_tag
 from serving.access.remit import UNKNOWN_DECLARATION, hide_unseen_declarations, refuse_office
 from serving.base import (
     CONTENT_LANGUAGE_HEADER,
+    STORE_DOWN,
     ErrorResponse,
     reasons_in_language,
     request_locale,
@@ -46,9 +47,6 @@ from serving.store.repository import WorklistDrawTaken
 
 MAX_CAPACITY = 10_000
 
-_STORE_DOWN: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorResponse, "description": "operational store unavailable"}
-}
 _NO_JUSTIFICATION: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "X-Justification missing or too long"}
 }
@@ -62,7 +60,7 @@ router = APIRouter(prefix="/v1", tags=["operations"])
     responses={
         404: {"model": ErrorResponse, "description": "never scored, or outside the remit"},
         **_NO_JUSTIFICATION,
-        **_STORE_DOWN,
+        **STORE_DOWN,
     },
     dependencies=[Depends(justification)],
 )
@@ -98,7 +96,7 @@ def get_declaration(
             "moment, or no capacity given and none set for the office",
         },
         **_NO_JUSTIFICATION,
-        **_STORE_DOWN,
+        **STORE_DOWN,
     },
     dependencies=[Depends(justification)],
 )
@@ -160,7 +158,7 @@ OfficeId = Annotated[str, Path(min_length=1, max_length=200)]
             "description": "too few recent scores at the office to fit its thresholds",
         },
         422: {"model": ErrorResponse, "description": "field path and what was expected"},
-        **_STORE_DOWN,
+        **STORE_DOWN,
     },
 )
 def put_office_capacity(
@@ -197,7 +195,7 @@ def put_office_capacity(
     responses={
         403: {"model": ErrorResponse, "description": "office outside the key's remit"},
         404: {"model": ErrorResponse, "description": "no capacity set for this office"},
-        **_STORE_DOWN,
+        **STORE_DOWN,
     },
 )
 def get_office_capacity(
@@ -226,7 +224,7 @@ def get_office_capacity(
             "draw it names",
         },
         422: {"model": ErrorResponse, "description": "field path and what was expected"},
-        **_STORE_DOWN,
+        **STORE_DOWN,
     },
 )
 def post_outcomes(

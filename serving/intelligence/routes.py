@@ -9,7 +9,7 @@ scoring batches read the watchlist from the store (serving.scoring.live).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from features.schema import WATCHLIST_ENTITY_TYPES
 from features.validation import DataValidationError
 from serving.access.keys import Role
-from serving.base import ErrorResponse
+from serving.base import STORE_DOWN, ErrorResponse
 from serving.deps import CurrentCaller, OperationalStore, write_with_record
 from serving.intelligence import service
 from serving.intelligence.schemas import (
@@ -28,14 +28,10 @@ from serving.intelligence.schemas import (
     entries_frame,
 )
 
-_STORE_DOWN: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorResponse, "description": "operational store unavailable"}
-}
-
 router = APIRouter(prefix="/v1", tags=["intelligence"])
 
 
-@router.get("/watchlist", response_model=WatchlistPage, responses=_STORE_DOWN)
+@router.get("/watchlist", response_model=WatchlistPage, responses=STORE_DOWN)
 def get_watchlist(
     store: OperationalStore,
     caller: CurrentCaller,
@@ -63,7 +59,7 @@ def get_watchlist(
     responses={
         404: {"model": ErrorResponse, "description": "an edited entry is not in force"},
         422: {"model": ErrorResponse, "description": "field path and what was expected"},
-        **_STORE_DOWN,
+        **STORE_DOWN,
     },
 )
 def post_watchlist(

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from features.profiles import PROFILE_ID_PATTERN, RiskProfile
-from serving.base import ErrorResponse
+from serving.base import STORE_DOWN, ErrorResponse, invalid_field
 from serving.deps import CurrentCaller, OperationalStore, write_with_record
 from serving.profiles import service
 from serving.profiles.schemas import (
@@ -26,14 +26,11 @@ from serving.profiles.schemas import (
 )
 from serving.store.profiles import ProfileConflict
 
-_STORE_DOWN: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorResponse, "description": "operational store unavailable"}
-}
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "no profile with this id"},
     409: {"model": ErrorResponse, "description": "the id is taken, or a newer revision exists"},
     422: {"model": ErrorResponse, "description": "field path and what was expected"},
-    **_STORE_DOWN,
+    **STORE_DOWN,
 }
 ProfileId = Annotated[str, Path(pattern=PROFILE_ID_PATTERN)]
 ProfileBody = Annotated[RiskProfile, Body(examples=[EXAMPLE])]
@@ -64,7 +61,7 @@ def _stored(
     return planned.answer
 
 
-@router.get("/profiles", response_model=ProfilePage, responses=_STORE_DOWN)
+@router.get("/profiles", response_model=ProfilePage, responses=STORE_DOWN)
 def get_profiles(
     store: OperationalStore,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -112,15 +109,10 @@ def put_profile(
 ) -> ProfileOut:
     """Revise a risk profile: a new revision with the full content; earlier ones are kept."""
     if profile.id != profile_id:
-        raise HTTPException(
-            status_code=422,
-            detail=[
-                {
-                    "loc": ["body", "id"],
-                    "msg": f"the body's id {profile.id!r} is not the path's {profile_id!r}",
-                    "type": "profile_id_mismatch",
-                }
-            ],
+        raise invalid_field(
+            ["body", "id"],
+            f"the body's id {profile.id!r} is not the path's {profile_id!r}",
+            "profile_id_mismatch",
         )
     return _stored(
         request,

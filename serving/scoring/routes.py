@@ -17,6 +17,7 @@ from serving.base import (
     ModelRef,
     ServiceState,
     current_model,
+    invalid_field,
     reasons_in_language,
     request_locale,
     risk_basis,
@@ -67,15 +68,10 @@ def _limits(payload: ScoreRequest, settings: ServiceSettings) -> int:
         )
     top_k = settings.top_k if payload.top_k is None else payload.top_k
     if top_k > settings.max_top_k:
-        raise HTTPException(
-            status_code=422,
-            detail=[
-                {
-                    "loc": ["body", "top_k"],
-                    "msg": f"Input should be less than or equal to {settings.max_top_k}",
-                    "type": "less_than_equal",
-                }
-            ],
+        raise invalid_field(
+            ["body", "top_k"],
+            f"Input should be less than or equal to {settings.max_top_k}",
+            "less_than_equal",
         )
     return top_k
 

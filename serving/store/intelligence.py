@@ -325,6 +325,19 @@ def declaration_entities(columns: DeclarationColumns) -> list[list[tuple[str, st
     ]
 
 
+def _history_row(entity: str, key: str, seen: datetime | None) -> dict[str, Any]:
+    """An entity's history row that counts nothing yet, first and last seen at ``seen`` (None:
+    an update that leaves the stored moments as they are)."""
+    return {
+        "entity": entity,
+        "key": key,
+        "declarations": 0,
+        "inspections": 0,
+        "first_seen": seen,
+        "last_seen": seen,
+    }
+
+
 def count_declarations(
     session: Session,
     declaration_ids: Sequence[str],
@@ -342,17 +355,7 @@ def count_declarations(
             continue
         new += 1
         for entity, key in pairs:
-            row = totals.setdefault(
-                (entity, key),
-                {
-                    "entity": entity,
-                    "key": key,
-                    "declarations": 0,
-                    "inspections": 0,
-                    "first_seen": lodged,
-                    "last_seen": lodged,
-                },
-            )
+            row = totals.setdefault((entity, key), _history_row(entity, key, lodged))
             row["declarations"] += 1
             row["first_seen"] = min(row["first_seen"], lodged)
             row["last_seen"] = max(row["last_seen"], lodged)
@@ -392,17 +395,7 @@ def count_outcomes(session: Session, outcomes: pd.DataFrame, already: set[str]) 
     threat_rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for row, pairs in enumerate(per_row):
         for entity, key in pairs:
-            entry = history.setdefault(
-                (entity, key),
-                {
-                    "entity": entity,
-                    "key": key,
-                    "declarations": 0,
-                    "inspections": 0,
-                    "first_seen": None,
-                    "last_seen": None,
-                },
-            )
+            entry = history.setdefault((entity, key), _history_row(entity, key, None))
             entry["inspections"] += 1
             for threat in OUTCOME_THREATS:
                 label = labels[f"label_{threat}"].iloc[row]

@@ -23,7 +23,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from features.i18n import Language, language_tag
+from features.i18n import Language, language_tag, mark
 from serving.access.policy import PAGES_PREFIX
 from serving.access.sessions import live_session
 from serving.base import SIGNED_IN, Caller
@@ -181,6 +181,60 @@ def clear_session_cookie(response: Response, web: WebState) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A problem page: its title and message as written (marked, translated when shown;
+    the message may hold %-placeholders) and its status."""
+
+    title: str
+    message: str
+    status: int
+
+
+REQUEST_FAILED = Problem(mark("Request failed"), mark("The service answered %(status)s."), 502)
+REFUSALS = {
+    403: Problem(mark("Not allowed"), mark("Your role (%(role)s) may not open this page."), 403),
+    404: Problem(
+        mark("Not found"),
+        mark("There is no scored declaration with this id within your remit."),
+        404,
+    ),
+}
+FORM_EXPIRED = Problem(
+    mark("Form expired"),
+    mark("This form was not sent from your current session. Open the page again and resend it."),
+    403,
+)
+SERVICE_UNAVAILABLE = Problem(
+    mark("Service unavailable"),
+    mark(
+        "The service cannot answer now (no model loaded, or the store or the consultation log "
+        "is unavailable). Try again later."
+    ),
+    503,
+)
+
+
+def problem_page(
+    web: WebState,
+    request: Request,
+    session: WebSession | None,
+    problem: Problem,
+    **values: object,
+) -> HTMLResponse:
+    """The problem page in the page's language, its message filled with ``values``."""
+    gettext = page_words(request, session).gettext
+    message = gettext(problem.message)
+    return render_page(
+        web,
+        request,
+        "problem.html",
+        {"title": gettext(problem.title), "message": message % values if values else message},
+        session=session,
+        status_code=problem.status,
+    )
+
+
 def refused(
     web: WebState, request: Request, session: WebSession, answer: httpx.Response
 ) -> Response:
@@ -191,30 +245,13 @@ def refused(
         return RedirectResponse(justification_url(request), status_code=303)
     if answer.status_code == 503:
         return unavailable(web, request, session)
-    gettext = page_words(request, session).gettext
-    titles = {
-        403: gettext("Not allowed"),
-        404: gettext("Not found"),
-    }
-    messages = {
-        403: gettext("Your role (%(role)s) may not open this page.")
-        % {"role": session.role.replace("_", " ")},
-        404: gettext("There is no scored declaration with this id within your remit."),
-    }
-    status = answer.status_code if answer.status_code in titles else 502
-    return render_page(
+    return problem_page(
         web,
         request,
-        "problem.html",
-        {
-            "title": titles.get(status, gettext("Request failed")),
-            "message": messages.get(
-                status,
-                gettext("The service answered %(status)s.") % {"status": answer.status_code},
-            ),
-        },
-        session=session,
-        status_code=status,
+        session,
+        REFUSALS.get(answer.status_code, REQUEST_FAILED),
+        role=session.role.replace("_", " "),
+        status=answer.status_code,
     )
 
 
@@ -238,21 +275,8 @@ def safe_next(target: str | None) -> str:
 
 
 def bad_form(web: WebState, request: Request, session: WebSession | None) -> Response:
-    gettext = page_words(request, session).gettext
-    return render_page(
-        web,
-        request,
-        "problem.html",
-        {
-            "title": gettext("Form expired"),
-            "message": gettext(
-                "This form was not sent from your current session. Open the page "
-                "again and resend it."
-            ),
-        },
-        session=session,
-        status_code=403,
-    )
+    """403: the form was not sent from this session (its CSRF token is not the session's)."""
+    return problem_page(web, request, session, FORM_EXPIRED)
 
 
 def signed_in(request: Request, web: WebState) -> WebSession | None:
@@ -299,21 +323,7 @@ def record_page_event(
 
 def unavailable(web: WebState, request: Request, session: WebSession | None) -> Response:
     """503: the page's change and its record could not be committed, so neither was."""
-    gettext = page_words(request, session).gettext
-    return render_page(
-        web,
-        request,
-        "problem.html",
-        {
-            "title": gettext("Service unavailable"),
-            "message": gettext(
-                "The service cannot answer now (no model loaded, or the store or the "
-                "consultation log is unavailable). Try again later."
-            ),
-        },
-        session=session,
-        status_code=503,
-    )
+    return problem_page(web, request, session, SERVICE_UNAVAILABLE)
 
 
 def page_router() -> APIRouter:

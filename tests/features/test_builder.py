@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.builder import FORMAT_VERSION, FeatureBuilder
+from features.builder import FeatureBuilder
+from features.builder_state import FORMAT_VERSION
 from features.reference import MAD_TO_SIGMA
 from features.schema import DECLARATION_COLUMNS
 from features.text import FULL_MODEL

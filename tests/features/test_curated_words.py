@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from features.builder import STATE_FILE, FeatureBuilder
+from features.builder import FeatureBuilder
+from features.builder_state import STATE_FILE
 from features.curated_words import (
     CATEGORIES,
     SHIPPED_FILES,

@@ -13,7 +13,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.builder import STATE_FILE, FeatureBuilder
+from features.builder import FeatureBuilder
+from features.builder_state import STATE_FILE
 from features.curated_words import (
     SHIPPED_GLOSSARIES,
     CuratedWords,
