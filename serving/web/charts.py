@@ -399,7 +399,8 @@ def hit_rates_svg(
         words: the language of the labels and the numbers.
     """
     words = _words(words)
-    left, right, top, bottom = 44, 16, 28, 58
+    # bottom: week labels, the axis label, then the legend's two rows below it
+    left, right, top, bottom = 44, 16, 28, 70
     if not weeks:
         empty = words.gettext("%(title)s: no outcomes recorded.")
         return f'<p class="empty">{escape(empty % {"title": title})}</p>'

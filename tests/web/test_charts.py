@@ -193,6 +193,14 @@ def test_the_hit_rates_chart_draws_each_weeks_rates_and_the_random_interval() ->
     assert "random picks (95% interval): 20.0%" in points
     assert "random picks, 95% interval 3.6% to 62.4%" in points  # one whisker: one week has it
     assert len(root.findall(f".//{SVG}line[@class='interval']")) == 1
+    # the axis label sits above the legend's rows (a 12 px line apart), not on them
+    axis = next(t for t in root.iter(f"{SVG}text") if t.text == "week of lodging (month-day)")
+    legend = [
+        t
+        for t in root.iter(f"{SVG}text")
+        if t.text in ("model picks", "random picks (95% interval)")
+    ]
+    assert legend and all(float(t.get("y", "")) - float(axis.get("y", "")) >= 12 for t in legend)
     assert hit_rates_svg([], title="weapons") == (
         '<p class="empty">weapons: no outcomes recorded.</p>'
     )
