@@ -24,11 +24,12 @@ from jinja2.runtime import Context
 
 from features.entities import ENTITY_KINDS
 from features.i18n import DEFAULT_LOCALE, language, mark, mark_in
+from features.schema import WATCHLIST_ENTITY_TYPES
 from features.sentences import CODE_WORDS, ENTITY_WORDS
 from serving.web.i18n import DASH, page_language, when
 
 _ENTITIES = "|".join(kind.name for kind in ENTITY_KINDS)
-_LISTED = "vehicle|importer|exporter|carrier|declarant|itinerary|hs_code"
+_LISTED = "|".join(kind.removesuffix("_id") for kind in WATCHLIST_ENTITY_TYPES)
 # (pattern of the whole feature name, its label); placeholders: who, threat. A coded field's
 # feature (office_id, hs_chapter, ...) is labelled with the field's word.
 FEATURE_LABELS: tuple[tuple[str, str], ...] = (
