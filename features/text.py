@@ -309,17 +309,52 @@ class ChapterAssociation:
         self.chapter_rows = chapter_rows
         self.total_rows = total_rows
         self.smoothing = smoothing
+        self.information = word_information(chapter_words, chapter_rows, smoothing)
 
     def share(self, chapter: str) -> float:
         """The chapter's share of all fit rows (0 for a chapter never seen)."""
         return self.chapter_rows.get(chapter, 0.0) / self.total_rows if self.total_rows else 0.0
 
 
+# Weight of a known word that tells nothing about chapters: a text of only such words gets
+# the plain mean of its words' P(chapter | word), not NaN.
+BASE_WEIGHT = 1e-9
+
+
+def word_information(
+    chapter_words: pd.DataFrame, chapter_rows: dict[str, float], smoothing: float
+) -> np.ndarray:
+    """Per hashed word, how much it tells about the chapter: the Kullback-Leibler divergence
+    of its smoothed P(chapter | word) from the chapters' shares, over the chapters it was
+    seen in (clipped at 0); 0 for a word never seen.
+
+    Words spread over chapters as all goods are ("for", "of", "za", "dhe", a colour, "used")
+    score near 0 in any language, words of one chapter score high, so a chapter fit weighted
+    by it reads the goods words and not the grammar or modifiers around them, which differ
+    between the languages a description is written in.
+    """
+    total = sum(chapter_rows.values())
+    information = np.zeros(HASH_FEATURES)
+    if total <= 0 or chapter_words.empty:
+        return information
+    index = chapter_words["word_index"].to_numpy(dtype=np.int64)
+    rows = chapter_words["rows"].to_numpy(dtype=np.float64)
+    share = chapter_words["chapter"].map(chapter_rows).fillna(0.0).to_numpy(np.float64) / total
+    word_rows = np.zeros(HASH_FEATURES)
+    np.add.at(word_rows, index, rows)
+    probability = (rows + smoothing * share) / (word_rows[index] + smoothing)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(share > 0, probability * np.log(probability / share), 0.0)
+    np.add.at(information, index, terms)
+    return np.maximum(information, 0.0)
+
+
 def chapter_fit(
     words: HashedRows, chapters: np.ndarray, association: ChapterAssociation
 ) -> np.ndarray:
     """Mean over a text's known words (``words``: its :func:`hashed_descriptions` word rows)
-    of P(declared chapter | word); NaN with no known word or no chapter (``None``).
+    of P(declared chapter | word), each word weighted by how much it tells about chapters
+    (:func:`word_information`); NaN with no known word or no chapter (``None``).
 
     P is smoothed toward the chapter's overall share, so a word seen a few times does not
     decide alone. Low values mean the description reads like goods of another chapter.
@@ -344,7 +379,8 @@ def chapter_fit(
         share[entries] = association.share(str(chapter))
     smoothing = association.smoothing
     probability = np.where(known > 0, (together + smoothing * share) / (word_rows + smoothing), 0.0)
-    known_words = words.sums(known)
-    sums = words.sums(probability)
+    weight = known * (association.information[entry_words] + BASE_WEIGHT)
+    weights = words.sums(weight)
+    sums = words.sums(probability * weight)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(~missing(chapters) & (known_words > 0), sums / known_words, np.nan)
+        return np.where(~missing(chapters) & (weights > 0), sums / weights, np.nan)

@@ -5,11 +5,17 @@ JavaScript and no plotting library at request time. Every chart carries a ``<tit
 ``aria-label``; every bar and point is labelled with its number, so a reader never depends on
 colour alone. Every word a chart draws comes from the pages' catalogue and every number is
 written as the page's locale writes it (``words``: English when not given).
+
+Translations are longer than English ("Kalibracija: oružje", "kalibrimi për armë të zjarrit"),
+so a chart sizes itself to its text: `text_width` estimates how wide a text is drawn from
+the advance widths of DejaVu Sans (the pages' fallback font and Debian's default), and each
+chart widens its canvas to fit its title, axis label and legend.
 """
 
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -22,6 +28,41 @@ RAISES_COLOUR = "#b3261e"  # a contribution that raises the risk
 LOWERS_COLOUR = "#1b6e3a"  # a contribution that lowers it
 SERIES_COLOURS = ("#1f4e99", "#b3261e", "#6b4c00")
 SERIES_MARKERS = ("circle", "square", "diamond")
+FONT_SIZE = 12.0  # px: svg.chart's font-size in static/style.css
+BOLD = 1.1  # .axis-label is bold, drawn wider
+# Advance widths of DejaVu Sans in em (a letter with diacritics as its base letter), rounded
+# up; a character not listed is as wide as the widest common lowercase letters.
+_WIDTHS: dict[str, float] = {
+    **dict.fromkeys("ijl'|", 0.28),
+    **dict.fromkeys(" .,:;!", 0.32),
+    **dict.fromkeys("ftI()[]{}", 0.4),
+    **dict.fromkeys("r-", 0.42),
+    **dict.fromkeys("sz", 0.53),
+    **dict.fromkeys("acekvxy", 0.6),
+    **dict.fromkeys("bdghnopqu0123456789", 0.64),
+    **dict.fromkeys("mw", 0.98),
+    **dict.fromkeys("MW%", 1.0),
+}
+_LOWERCASE, _UPPERCASE = 0.64, 0.78
+
+
+def text_width(text: str, *, bold: bool = False, size: float = FONT_SIZE) -> float:
+    """How wide ``text`` is drawn, in px, estimated from DejaVu Sans' advance widths."""
+    ems = 0.0
+    for character in text:
+        base = unicodedata.normalize("NFD", character)[:1] or character
+        if unicodedata.combining(character):
+            continue
+        width = _WIDTHS.get(base)
+        if width is None:
+            width = _UPPERCASE if base.isupper() else _LOWERCASE
+        ems += width
+    return ems * size * (BOLD if bold else 1.0)
+
+
+def _fitting(width: float, *needed: float) -> int:
+    """A canvas width: ``width``, or wider when a text needs it."""
+    return math.ceil(max(width, *needed))
 
 
 @dataclass(frozen=True)
@@ -117,6 +158,9 @@ def waterfall_svg(
 
     height = top + row_height * len(chart.bars) + bottom
     reading = words.gettext("log-odds; right raises the risk")
+    heading = f"{title} ({reading})"
+    width = _fitting(width, plot_left + text_width(heading, bold=True) + 8)
+    plot_right = width - value_width
     summary = words.ngettext(
         "%(title)s: base value %(base)s, margin %(margin)s after %(count)s step",
         "%(title)s: base value %(base)s, margin %(margin)s after %(count)s steps",
@@ -132,8 +176,7 @@ def waterfall_svg(
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'aria-label="{escape(summary)}">',
         f"<title>{escape(summary)}</title>",
-        f'<text x="{plot_left}" y="18" class="axis-label">{escape(title)} '
-        f"({escape(reading)})</text>",
+        f'<text x="{plot_left}" y="18" class="axis-label">{escape(heading)}</text>',
     ]
     for row, bar in enumerate(chart.bars):
         y = top + row * row_height
@@ -207,6 +250,18 @@ def rates_chart_svg(
     def y(value: float) -> float:
         return top + (1.0 - value) * (height - top - bottom)
 
+    axis = words.gettext("inspection rate")
+    # legend entries side by side, each as wide as its name
+    legend_x, legend_at = float(left), []
+    for name in series:
+        legend_at.append(legend_x)
+        legend_x += 12 + text_width(name) + 16
+    width = _fitting(
+        width,
+        left + text_width(title, bold=True) + right,
+        legend_x + right,
+        left + text_width(axis, bold=True) + right,
+    )
     label = f"{title}: " + "; ".join(
         f"{name} "
         + ", ".join(
@@ -234,7 +289,6 @@ def rates_chart_svg(
             f'<text x="{x(rate):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
             f"{words.number('percent', rate)}</text>"
         )
-    axis = words.gettext("inspection rate")
     parts.append(
         f'<text x="{(left + width - right) / 2:.1f}" y="{height - bottom + 32}" '
         f'text-anchor="middle" class="axis-label">{escape(axis)}</text>'
@@ -251,10 +305,9 @@ def rates_chart_svg(
                 f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>'
             )
             parts.extend(_marker(marker, x(r), y(v), colour) for r, v in finite)
-        legend_x = left + index * 120
         parts.append(
-            _marker(marker, legend_x + 4, height - 10, colour)
-            + f'<text x="{legend_x + 12}" y="{height - 6}">{escape(name)}</text>'
+            _marker(marker, legend_at[index] + 4, height - 10, colour)
+            + f'<text x="{legend_at[index] + 12:.1f}" y="{height - 6}">{escape(name)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -298,9 +351,15 @@ def calibration_svg(
     )
     top_value = fixed_decimals(words, scale, 2)
     axes = words.gettext("x: predicted risk, y: observed rate")
+    # the plot stays square; the canvas widens to the title and the axes' label
+    width = _fitting(
+        size,
+        left + text_width(title, bold=True) + right,
+        text_width(axes, bold=True) + 2 * right,
+    )
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart calibration" role="img" '
-        f'viewBox="0 0 {size} {size}" width="{size}" height="{size}" '
+        f'viewBox="0 0 {width} {size}" width="{width}" height="{size}" '
         f'aria-label="{escape(label)}">',
         f"<title>{escape(label)}</title>",
         f'<text x="{left}" y="16" class="axis-label">{escape(title)}</text>',
@@ -309,7 +368,7 @@ def calibration_svg(
         f'<text x="{left - 6}" y="{y(0) + 4:.1f}" text-anchor="end">0</text>',
         f'<text x="{left - 6}" y="{y(scale) + 4:.1f}" text-anchor="end">{top_value}</text>',
         f'<text x="{x(scale):.1f}" y="{size - bottom + 16}" text-anchor="end">{top_value}</text>',
-        f'<text x="{(left + size - right) / 2:.1f}" y="{size - 8}" text-anchor="middle" '
+        f'<text x="{width / 2:.1f}" y="{size - 8}" text-anchor="middle" '
         f'class="axis-label">{escape(axes)}</text>',
     ]
     path = " ".join(f"{x(p):.1f},{y(o):.1f}" for p, o in zip(predicted, observed, strict=True))
@@ -340,7 +399,8 @@ def hit_rates_svg(
         words: the language of the labels and the numbers.
     """
     words = _words(words)
-    left, right, top, bottom = 44, 16, 28, 58
+    # bottom: week labels, the axis label, then the legend's two rows below it
+    left, right, top, bottom = 44, 16, 28, 70
     if not weeks:
         empty = words.gettext("%(title)s: no outcomes recorded.")
         return f'<p class="empty">{escape(empty % {"title": title})}</p>'
@@ -359,6 +419,18 @@ def hit_rates_svg(
     values = [v for v in (*model, *random_rates, *estimated) if v is not None]
     values += [float(b) for i in intervals if isinstance(i, list | tuple) for b in i]
     scale = max(max(values, default=0.0) * 1.1, 0.01)
+    names = (
+        words.gettext("model picks"),
+        words.gettext("random picks (%(level)s interval)") % {"level": "95%"},
+        words.gettext("estimated rate, all declarations"),
+    )
+    # the legend in two columns, the first as wide as its longest name
+    column = max(190.0, 12 + max(text_width(names[0]), text_width(names[2])) + 16)
+    width = _fitting(
+        width,
+        left + text_width(title, bold=True) + right,
+        left + column + 12 + text_width(names[1]) + right,
+    )
     step = (width - left - right) / max(len(weeks), 1)
 
     def x(index: int) -> float:
@@ -411,11 +483,6 @@ def hit_rates_svg(
         f'<text x="{(left + width - right) / 2:.1f}" y="{height - bottom + 32}" '
         f'text-anchor="middle" class="axis-label">{escape(axis)}</text>'
     )
-    names = (
-        words.gettext("model picks"),
-        words.gettext("random picks (%(level)s interval)") % {"level": "95%"},
-        words.gettext("estimated rate, all declarations"),
-    )
     for index, (name, series) in enumerate(
         zip(names, (model, random_rates, estimated), strict=True)
     ):
@@ -434,10 +501,10 @@ def hit_rates_svg(
             for i, v in points
         )
         legend_y = height - 26 + 12 * (index // 2)
-        legend_x = left + (index % 2) * 190
+        legend_x = left + (index % 2) * column
         parts.append(
             _marker(marker, legend_x + 4, legend_y - 4, colour)
-            + f'<text x="{legend_x + 12}" y="{legend_y}">{escape(name)}</text>'
+            + f'<text x="{legend_x + 12:.1f}" y="{legend_y}">{escape(name)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

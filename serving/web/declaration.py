@@ -11,7 +11,7 @@ import httpx
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from features.i18n import mark
+from features.i18n import language, mark
 from features.schema import INSPECTION_TYPES, RESULTS
 from serving.access.policy import PAGES_PREFIX
 from serving.web import charts
@@ -107,7 +107,10 @@ def _waterfalls(
         return {}, None
     svgs = {
         threat: charts.waterfall_svg(
-            chart, title=gettext("%(threat)s risk") % {"threat": threat}, words=words
+            chart,
+            title=gettext("%(threat)s risk")
+            % {"threat": language(locale).pgettext("threat", threat)},
+            words=words,
         )
         for threat, chart in charts_by_threat.items()
     }

@@ -19,7 +19,18 @@ from fastapi.templating import Jinja2Templates
 from serving.access import key_store
 from serving.access.keys import MalformedKey, matches, parse_key
 from serving.access.policy import PAGES_PREFIX
-from serving.web import audit, declaration, exchange, i18n, model, oidc, page, sign_in, worklist
+from serving.web import (
+    audit,
+    declaration,
+    exchange,
+    i18n,
+    labels,
+    model,
+    oidc,
+    page,
+    sign_in,
+    worklist,
+)
 from serving.web.page import ChallengerLookup, KeyChecker, KeyIdentity
 from serving.web.session import SessionCodec, session_secret
 from serving.web.settings import WebSettings
@@ -92,6 +103,7 @@ def include_pages(
     # {% trans %} and _() call the gettext of each page's context (serving.web.i18n)
     templates.env.add_extension("jinja2.ext.i18n")
     templates.env.filters.update(i18n.FILTERS)
+    templates.env.filters.update(labels.FILTERS)
     app.state.web = page.WebState(
         templates=templates,
         codec=codec,

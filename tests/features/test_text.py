@@ -11,8 +11,12 @@ from features.curated_words import load_curated_words
 from features.text import (
     FULL_MODEL,
     HASH_FEATURES,
+    ChapterAssociation,
+    chapter_fit,
     description_matrix,
+    hashed_descriptions,
     normalised_descriptions,
+    word_matrix,
 )
 from tests.features.builder_frames import declarations_frame, labels_frame
 
@@ -182,3 +186,29 @@ def test_weapon_words_outside_chapter_93_and_chapter_fit(described) -> None:
     # chapter 87: 15 brake-disc rows and the 7 pistol rows not coded 93 (i % 8 != 0)
     assert fit.iloc[3] == pytest.approx((0 + 1 * (22 / 60)) / 16, abs=1e-12)
     assert np.isnan(fit.iloc[4])  # no word known
+
+
+def test_chapter_fit_reads_the_goods_words_not_the_words_every_chapter_uses() -> None:
+    """A word spread over the chapters as all goods are ("za", "for") tells nothing about
+    the chapter: adding it to a description leaves the fit where its goods word puts it, in
+    any language, where a plain mean would pull the fit toward the chapter's share."""
+    texts = ["pistol", "za", "pistol za"]
+    (pistol, za) = (int(word_matrix([word]).indices[0]) for word in ("pistol", "za"))
+    chapter_rows = {"84": 600.0, "93": 300.0, "95": 100.0}
+    table = pd.DataFrame(
+        {
+            "word_index": [pistol, pistol, za, za, za],
+            "chapter": pd.Series(["84", "93", "84", "93", "95"], dtype="str"),
+            "rows": [2.0, 40.0, 60.0, 30.0, 10.0],  # "za" in the chapters' own proportions
+        }
+    ).sort_values("word_index", ignore_index=True)
+    association = ChapterAssociation(table, chapter_rows, smoothing=1.0)
+    assert association.information[za] == pytest.approx(0.0, abs=1e-12)
+    assert association.information[pistol] > 0.5
+    words = hashed_descriptions(texts)[1]
+    fit = chapter_fit(words, np.array(["84", "84", "84"], dtype=object), association)
+    only_pistol = (2 + 0.6) / (42 + 1)
+    assert fit[0] == pytest.approx(only_pistol, abs=1e-12)
+    assert fit[1] == pytest.approx((60 + 0.6) / (100 + 1), abs=1e-12)  # plain mean of one word
+    assert fit[2] == pytest.approx(only_pistol, abs=1e-6)  # "za" weighs (almost) nothing
+    assert fit[2] < (fit[0] + fit[1]) / 2 - 0.2  # the unweighted mean it replaced

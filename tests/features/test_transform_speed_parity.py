@@ -29,6 +29,7 @@ from features.normalise import (
     SERBIAN_CYRILLIC,
 )
 from features.text import (
+    BASE_WEIGHT,
     HASH_FEATURES,
     TOKEN_PATTERN,
     ChapterAssociation,
@@ -265,16 +266,24 @@ def test_chapter_fit_equals_the_dense_formula() -> None:
     word_rows = np.zeros(HASH_FEATURES)
     np.add.at(word_rows, table["word_index"].to_numpy(), table["rows"].to_numpy())
     known = (word_rows > 0).astype(np.float64)
+    total = sum(chapter_rows.values())
+    # each word's information: sum over its chapters of p log(p / share), clipped at 0
+    information = np.zeros(HASH_FEATURES)
+    for entry in table.itertuples():
+        share = chapter_rows[entry.chapter] / total
+        p = (entry.rows + 1.5 * share) / (word_rows[entry.word_index] + 1.5)
+        information[entry.word_index] += p * np.log(p / share)
+    weight = known * (np.maximum(information, 0.0) + BASE_WEIGHT)
     expected = np.full(len(texts), np.nan)
     for row, chapter in enumerate(chapters):
         in_chapter = table[table["chapter"] == chapter]
         together = np.zeros(HASH_FEATURES)
         together[in_chapter["word_index"].to_numpy()] = in_chapter["rows"].to_numpy()
-        share = chapter_rows.get(chapter, 0.0) / sum(chapter_rows.values())
+        share = chapter_rows.get(chapter, 0.0) / total
         probability = np.where(known > 0, (together + 1.5 * share) / (word_rows + 1.5), 0.0)
-        known_words = (words[row] @ known)[0]
-        if chapter is not None and known_words > 0:
-            expected[row] = (words[row] @ probability)[0] / known_words
+        weights = (words[row] @ weight)[0]
+        if chapter is not None and weights > 0:
+            expected[row] = (words[row] @ (probability * weight))[0] / weights
     assert np.array_equal(got, expected, equal_nan=True)
     assert np.isnan(got[3]) and np.isnan(got[4])  # no chapter; no words at all
     assert not np.isnan(got[:3]).any()

@@ -12,6 +12,7 @@ from serving.web.charts import (
     calibration_svg,
     hit_rates_svg,
     rates_chart_svg,
+    text_width,
     waterfall,
     waterfall_svg,
 )
@@ -192,6 +193,14 @@ def test_the_hit_rates_chart_draws_each_weeks_rates_and_the_random_interval() ->
     assert "random picks (95% interval): 20.0%" in points
     assert "random picks, 95% interval 3.6% to 62.4%" in points  # one whisker: one week has it
     assert len(root.findall(f".//{SVG}line[@class='interval']")) == 1
+    # the axis label sits above the legend's rows (a 12 px line apart), not on them
+    axis = next(t for t in root.iter(f"{SVG}text") if t.text == "week of lodging (month-day)")
+    legend = [
+        t
+        for t in root.iter(f"{SVG}text")
+        if t.text in ("model picks", "random picks (95% interval)")
+    ]
+    assert legend and all(float(t.get("y", "")) - float(axis.get("y", "")) >= 12 for t in legend)
     assert hit_rates_svg([], title="weapons") == (
         '<p class="empty">weapons: no outcomes recorded.</p>'
     )
@@ -211,3 +220,62 @@ def test_the_model_page_lists_each_rate_with_its_bootstrap_interval() -> None:
         {"rate": 0.05, "precision": (0.5, [0.4, 0.6]), "recall": (0.3, [0.2, 0.4])},
     ]
     assert rate_intervals({"precision_at": {"0.05": 0.5}}) == []  # metrics without intervals
+
+
+def _overflowing(svg: str) -> list[str]:
+    """Texts of a chart drawn (by the font-metrics estimate) past its canvas' left or right
+    edge, each with its estimated extent."""
+    root = ElementTree.fromstring(svg)
+    width = float(root.get("viewBox", "0 0 0 0").split()[2])
+    found = []
+    for element in root.iter(f"{SVG}text"):
+        text = "".join(element.itertext())
+        drawn = text_width(text, bold="axis-label" in element.get("class", ""))
+        x = float(element.get("x", "0"))
+        anchor = element.get("text-anchor", "start")
+        start = {"start": x, "middle": x - drawn / 2, "end": x - drawn}[anchor]
+        if start < 0 or start + drawn > width:
+            found.append(f"{text!r} from {start:.0f} to {start + drawn:.0f} of {width:.0f}")
+    return found
+
+
+@pytest.mark.parametrize("locale", ["en", "sr_Latn", "sq"])
+def test_charts_widen_to_their_translated_title_axis_and_legend(locale: str) -> None:
+    """A translated title ("Kalibracija: skriveni migranti") is longer than the English one:
+    every text a chart draws stays inside its canvas, which widens for it and not otherwise."""
+    from serving.web.i18n import page_language
+
+    words = page_language(locale)
+    long = "Kalibracija: skriveni migranti i carinske nepravilnosti"
+    curve = [{"predicted": 0.012, "observed": 0.01}, {"predicted": 0.05, "observed": 0.07}]
+    series = {
+        "preciznost": {"0.01": 0.5, "0.05": 0.25},
+        "odziv": {"0.01": 0.2, "0.05": 0.4},
+        "udeo otkrivenih prihoda": {"0.01": 0.1, "0.05": 0.3},
+    }
+    weeks = [
+        {
+            "week": "2024-03-04",
+            "model": {"rate": 0.1},
+            "random": {"rate": 0.05, "interval": [0.01, 0.2]},
+            "estimated_rate": 0.06,
+        },
+    ]
+    steps = waterfall(-1.5, [("f", 0.5)], words=words)
+    charts = {
+        "waterfall": waterfall_svg(steps, title=long + long, words=words),
+        "rates": rates_chart_svg(series, title=long, words=words),
+        "calibration": calibration_svg(curve, title=long, words=words),
+        "hit rates": hit_rates_svg(weeks, title=long, words=words),
+    }
+    for name, svg in charts.items():
+        assert not _overflowing(svg), (name, _overflowing(svg))
+    assert text_width(long, bold=True) > 240  # wider than the default calibration chart
+
+    def canvas(svg: str) -> float:
+        return float(ElementTree.fromstring(svg).get("width", ""))
+
+    short = calibration_svg(curve, title="Tt", words=words)
+    assert not _overflowing(short)
+    assert canvas(short) < canvas(charts["calibration"])  # widened for the long title only
+    assert canvas(rates_chart_svg({"a": {"0.01": 0.5}}, title="Tt", words=words)) == 420
