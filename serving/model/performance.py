@@ -78,13 +78,20 @@ def _picks(hits: np.ndarray, chosen: np.ndarray) -> dict[str, Any]:
     return {"n": n, "hits": found, "rate": _share(found, n)}
 
 
+def picks_with_interval(hits: np.ndarray, chosen: np.ndarray) -> dict[str, Any]:
+    """``n``, ``hits``, ``rate`` and the 95% Wilson ``interval`` of the chosen rows' hit rate
+    (rate and interval None without rows): how every hit rate here is shown."""
+    picks = _picks(hits, chosen)
+    interval = wilson_interval(picks["hits"], picks["n"])
+    picks["interval"] = None if interval is None else list(interval)
+    return picks
+
+
 def _figures(frame: pd.DataFrame, hits: np.ndarray, population: int) -> dict[str, Any]:
     """Model picks, random picks with their interval, and the HT estimate of one period."""
     reason = frame["selection_reason"].to_numpy(dtype=object)
     probability = frame["selection_probability"].to_numpy(dtype=float)
-    random_picks = _picks(hits, reason == "random")
-    interval = wilson_interval(random_picks["hits"], random_picks["n"])
-    random_picks["interval"] = None if interval is None else list(interval)
+    random_picks = picks_with_interval(hits, reason == "random")
     known = np.isfinite(probability) & (probability > 0) & (probability <= 1)
     estimate = (
         horvitz_thompson_rate(hits[known].astype(float), probability[known], population)
