@@ -13,7 +13,7 @@ Per period of lodging (an ISO week, Monday to Sunday, or a calendar month; UTC d
 - waivers: picks of the profile that officers waived;
 - the model's picks and the random picks of the same period, for the same threat, at the
   offices the profile is limited to (every office when it is not): the hit rates the service
-  monitor shows (`serving.model.performance.picks_with_interval`, one way for all of them).
+  monitor shows (`models.estimates.picked_rate_interval`, one way for all of them).
 
 A caller limited to some offices (an officer's remit) sees only what was lodged there.
 
@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from features.dataset import outcome_threat_flags
 from features.profiles import RiskProfile
-from serving.model.performance import picks_with_interval, week_of
+from models.estimates import picked_rate_interval
 from serving.profiles.schemas import HitRate, PeriodPerformance, ProfilePerformance
 from serving.store import repository
 from serving.store.tables import ScoredDeclaration
@@ -60,7 +60,9 @@ class WindowInvalid(ValueError):
 
 def period_start(day: date, period: Period) -> date:
     """The first day of the period holding ``day``: its week's Monday, or its month's 1st."""
-    return week_of(day) if period == "week" else day.replace(day=1)
+    if period == "week":  # the ISO week, as the service monitor counts weeks
+        return day - timedelta(days=day.weekday())
+    return day.replace(day=1)
 
 
 def next_period(start: date, period: Period) -> date:
@@ -200,7 +202,7 @@ def profile_performance(
     def figures(
         start: date, end: date, rows: np.ndarray, counted: list[int], waived: int
     ) -> PeriodPerformance:
-        own = picks_with_interval(hits, rows & of_profile)
+        own = picked_rate_interval(hits, rows & of_profile)
         return PeriodPerformance(
             start=start,
             end=end,
@@ -211,8 +213,8 @@ def profile_performance(
             waivers=waived,
             hit_rate=own["rate"],
             interval=own["interval"],
-            model=HitRate(**picks_with_interval(hits, rows & at_offices & (reason == "model"))),
-            random=HitRate(**picks_with_interval(hits, rows & at_offices & (reason == "random"))),
+            model=HitRate(**picked_rate_interval(hits, rows & at_offices & (reason == "model"))),
+            random=HitRate(**picked_rate_interval(hits, rows & at_offices & (reason == "random"))),
         )
 
     periods = []

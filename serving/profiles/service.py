@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
 import yaml
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from features.profiles import RiskProfile
+from serving.base import error_path
 from serving.profiles.performance import Period, profile_performance, window
 from serving.profiles.schemas import ProfileDetail, ProfileOut, ProfilePerformance, RevisionOut
 from serving.store import profiles as stored
@@ -35,14 +35,6 @@ class ProfilesInvalid(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-def error_path(location: Sequence[Any]) -> str:
-    """A pydantic error location as the path a person reads: ``criteria.all.of[1].field``."""
-    path = ""
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
-    return path
 
 
 def _out(revision: RiskProfileRevision, at: datetime) -> ProfileOut:
