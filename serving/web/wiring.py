@@ -3,7 +3,7 @@
 Kept apart from the pages so that their routes stay thin and testable with hand-made
 stand-ins, and so the only code here that knows about the key store and the registry is small
 and plain. `include_pages` mounts one router per page (sign-in, worklist, declaration, model,
-audit) and the static files.
+audit, risk profiles) and the static files.
 """
 
 from __future__ import annotations
@@ -19,7 +19,18 @@ from fastapi.templating import Jinja2Templates
 from serving.access import key_store
 from serving.access.keys import MalformedKey, matches, parse_key
 from serving.access.policy import PAGES_PREFIX
-from serving.web import audit, declaration, i18n, model, oidc, page, sign_in, worklist
+from serving.web import (
+    audit,
+    declaration,
+    i18n,
+    model,
+    oidc,
+    page,
+    profiles,
+    profiles_form,
+    sign_in,
+    worklist,
+)
 from serving.web.page import ChallengerLookup, KeyChecker, KeyIdentity
 from serving.web.session import SessionCodec, session_secret
 from serving.web.settings import WebSettings
@@ -101,7 +112,8 @@ def include_pages(
         mlflow_ui_url=mlflow_ui_url,
         oidc=single_sign_on,
     )
-    for room in (sign_in, oidc, worklist, declaration, model, audit):
+    # the forms first: /profiles/new is not the profile "new"
+    for room in (sign_in, oidc, worklist, declaration, model, audit, profiles_form, profiles):
         app.include_router(room.router)
     app.include_router(sign_in.entrance)
     app.mount(STATIC_PATH, StaticFiles(directory=str(_HERE / "static")), name="web-static")
