@@ -363,7 +363,7 @@ def _rates_by_period_svg(
     words: Language,
 ) -> str:
     """Lines of rates against periods, each point labelled, intervals as whiskers."""
-    left, right, top, bottom = 44, 16, 28, 58
+    left, right, top, bottom = 44, 16, 28, 72  # two legend rows under the axis label
     values = [v for line in series for v in line.rates if v is not None]
     values += [
         float(b)
@@ -431,7 +431,7 @@ def _rates_by_period_svg(
             f"{_marker(marker, x(i) + line.offset, y(v), colour)}</g>"
             for i, v in points
         )
-        legend_y = height - 26 + 12 * (index // 2)
+        legend_y = height - 18 + 12 * (index // 2)
         legend_x = left + (index % 2) * 190
         parts.append(
             _marker(marker, legend_x + 4, legend_y - 4, colour)

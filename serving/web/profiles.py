@@ -112,6 +112,8 @@ async def profile_page(
     web: Web,
     profile_id: str,
     period: str = "week",
+    since: str = "",
+    until: str = "",
     saved: int | None = None,
     expired: int | None = None,
 ) -> Response:
@@ -127,8 +129,9 @@ async def profile_page(
         if saved
         else None
     )
+    window = {"period": period, "since": since.strip(), "until": until.strip()}
     return await profile_response(
-        request, web, session, profile_id, period=period, notice=notice, errors=[]
+        request, web, session, profile_id, window=window, notice=notice, errors=[]
     )
 
 
@@ -138,7 +141,7 @@ async def profile_response(
     session: WebSession,
     profile_id: str,
     *,
-    period: str,
+    window: Mapping[str, str],
     notice: str | None,
     errors: list[str],
     status_code: int = 200,
@@ -151,12 +154,18 @@ async def profile_response(
     if answer.status_code != 200:
         return refused(web, request, session, answer)
     detail = answer.json()
-    period = period if period in PERIODS else "week"
-    measured = await call.get(api_path(profile_id, "performance"), {"period": period})
+    words = page_words(request, session)
+    chosen = {key: value for key, value in window.items() if value}
+    chosen["period"] = chosen.get("period") if chosen.get("period") in PERIODS else "week"
+    measured = await call.get(api_path(profile_id, "performance"), chosen)
+    if measured.status_code == 422:  # a day the API did not accept: the default window
+        errors = [*errors, words.gettext("Give the days as YYYY-MM-DD, the first before the last.")]
+        chosen = {"period": chosen["period"]}
+        measured = await call.get(api_path(profile_id, "performance"), chosen)
     if measured.status_code != 200:
         return refused(web, request, session, measured)
     performance = measured.json()
-    words = page_words(request, session)
+    period = chosen["period"]
     profile = detail["profile"]
     return render_page(
         web,
@@ -171,6 +180,7 @@ async def profile_response(
             ),
             "performance": performance,
             "period": period,
+            "window": {**window, "period": period},
             "chart": charts.profile_rates_svg(
                 performance["periods"], title=profile["id"], period=period, words=words
             ),
@@ -206,7 +216,7 @@ async def expire_profile(request: Request, web: Web, profile_id: str) -> Respons
         web,
         session,
         profile_id,
-        period="week",
+        window={"period": "week"},
         notice=None,
         errors=[
             gettext(

@@ -90,7 +90,7 @@ def document_from_form(
         try:
             action["percent"] = float(percent.replace(",", "."))
         except ValueError:
-            problems.append(gettext("Share of matches: give a number from 1 to 100."))
+            problems.append(gettext("Share of matches: give a number above 0, at most 100."))
     document: dict[str, Any] = {
         "id": fields.get("id", "").strip(),
         **{name: fields.get(name, "").strip() for name in TEXT_FIELDS},
