@@ -48,6 +48,7 @@ DEFAULT_PERIODS = (
     13  # periods shown when no ``since`` is given: a quarter of weeks, a year of months
 )
 MAX_PERIODS = 520  # ten years of weeks
+EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)  # the days a window may name
 
 
 class WindowInvalid(ValueError):
@@ -89,6 +90,14 @@ def period_starts(since: date, until: date, period: Period) -> list[date]:
     return starts
 
 
+def period_count(since: date, until: date, period: Period) -> int:
+    """How many periods hold the days ``since`` to ``until`` (counted, not listed)."""
+    first, last = period_start(since, period), period_start(until, period)
+    if period == "week":
+        return (last - first).days // 7 + 1
+    return (last.year - first.year) * 12 + last.month - first.month + 1
+
+
 def window(
     period: Period, since: date | None, until: date | None, *, today: date | None = None
 ) -> tuple[date, date]:
@@ -96,13 +105,17 @@ def window(
     of the period ``DEFAULT_PERIODS - 1`` periods before the one holding ``until``.
 
     Raises:
-        WindowInvalid: ``since`` after ``until``, or more than ``MAX_PERIODS`` periods.
+        WindowInvalid: a day outside ``EARLIEST`` to ``LATEST``, ``since`` after ``until``,
+            or more than ``MAX_PERIODS`` periods.
     """
+    for name, day in (("since", since), ("until", until)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise WindowInvalid(name, f"{name} must lie between {EARLIEST} and {LATEST}")
     last = until or today or datetime.now(UTC).date()
     first = since or _earlier(period_start(last, period), period, DEFAULT_PERIODS - 1)
     if first > last:
         raise WindowInvalid("since", f"since ({first}) is after until ({last})")
-    if len(period_starts(first, last, period)) > MAX_PERIODS:
+    if period_count(first, last, period) > MAX_PERIODS:
         raise WindowInvalid("since", f"more than {MAX_PERIODS} {period}s: ask for a shorter window")
     return first, last
 

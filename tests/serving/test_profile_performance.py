@@ -12,7 +12,7 @@ import pytest
 from models.estimates import wilson_interval
 from serving.access.keys import Role
 from serving.app import create_app
-from serving.profiles.performance import next_period, period_starts, window
+from serving.profiles.performance import next_period, period_count, period_starts, window
 from serving.settings import ServiceSettings
 from serving.store.tables import (
     DeclarationLodging,
@@ -292,6 +292,9 @@ def test_unknown_profiles_and_bad_windows_are_refused(client: KeyedClient) -> No
         "/v1/profiles/P1/performance", params={"since": "1990-01-01", "until": "2024-03-01"}
     )
     assert too_long.status_code == 422
+    for far in ({"until": "9999-12-31"}, {"since": "0001-01-01"}, {"until": "0001-01-03"}):
+        answer = client.get("/v1/profiles/P1/performance", params=far)
+        assert answer.status_code == 422, (far, answer.text)
 
 
 def test_default_windows_and_periods() -> None:
@@ -299,6 +302,8 @@ def test_default_windows_and_periods() -> None:
     assert window("month", None, date(2024, 3, 13)) == (date(2023, 3, 1), date(2024, 3, 13))
     assert len(period_starts(date(2023, 12, 18), date(2024, 3, 13), "week")) == 13
     assert next_period(date(2024, 12, 1), "month") == date(2025, 1, 1)
+    assert period_count(date(2023, 12, 31), date(2024, 1, 1), "month") == 2
+    assert period_count(date(2024, 1, 7), date(2024, 1, 8), "week") == 2  # Sunday, Monday
     assert period_starts(date(2024, 1, 31), date(2024, 3, 1), "month") == [
         date(2024, 1, 1),
         date(2024, 2, 1),
