@@ -156,7 +156,8 @@ async def profile_response(
     detail = answer.json()
     words = page_words(request, session)
     chosen = {key: value for key, value in window.items() if value}
-    chosen["period"] = chosen.get("period") if chosen.get("period") in PERIODS else "week"
+    if chosen.get("period") not in PERIODS:
+        chosen["period"] = "week"
     measured = await call.get(api_path(profile_id, "performance"), chosen)
     if measured.status_code == 422:  # a day the API did not accept: the default window
         errors = [*errors, words.gettext("Give the days as YYYY-MM-DD, the first before the last.")]
