@@ -211,18 +211,14 @@ def refused(
         404: gettext("There is no scored declaration with this id within your remit."),
     }
     status = answer.status_code if answer.status_code in titles else 502
-    return render_page(
+    return problem_page(
         web,
         request,
-        "problem.html",
-        {
-            "title": titles.get(status, gettext("Request failed")),
-            "message": messages.get(
-                status,
-                gettext("The service answered %(status)s.") % {"status": answer.status_code},
-            ),
-        },
-        session=session,
+        session,
+        title=titles.get(status, gettext("Request failed")),
+        message=messages.get(
+            status, gettext("The service answered %(status)s.") % {"status": answer.status_code}
+        ),
         status_code=status,
     )
 
@@ -246,20 +242,36 @@ def safe_next(target: str | None) -> str:
     return f"{PAGES_PREFIX}/"
 
 
-def bad_form(web: WebState, request: Request, session: WebSession | None) -> Response:
-    gettext = page_words(request, session).gettext
+def problem_page(
+    web: WebState,
+    request: Request,
+    session: WebSession | None,
+    *,
+    title: str,
+    message: str,
+    status_code: int,
+) -> HTMLResponse:
+    """A page that says what went wrong and shows no data."""
     return render_page(
         web,
         request,
         "problem.html",
-        {
-            "title": gettext("Form expired"),
-            "message": gettext(
-                "This form was not sent from your current session. Open the page "
-                "again and resend it."
-            ),
-        },
+        {"title": title, "message": message},
         session=session,
+        status_code=status_code,
+    )
+
+
+def bad_form(web: WebState, request: Request, session: WebSession | None) -> Response:
+    gettext = page_words(request, session).gettext
+    return problem_page(
+        web,
+        request,
+        session,
+        title=gettext("Form expired"),
+        message=gettext(
+            "This form was not sent from your current session. Open the page again and resend it."
+        ),
         status_code=403,
     )
 
@@ -309,18 +321,15 @@ def record_page_event(
 def unavailable(web: WebState, request: Request, session: WebSession | None) -> Response:
     """503: the page's change and its record could not be committed, so neither was."""
     gettext = page_words(request, session).gettext
-    return render_page(
+    return problem_page(
         web,
         request,
-        "problem.html",
-        {
-            "title": gettext("Service unavailable"),
-            "message": gettext(
-                "The service cannot answer now (no model loaded, or the store or the "
-                "consultation log is unavailable). Try again later."
-            ),
-        },
-        session=session,
+        session,
+        title=gettext("Service unavailable"),
+        message=gettext(
+            "The service cannot answer now (no model loaded, or the store or the "
+            "consultation log is unavailable). Try again later."
+        ),
         status_code=503,
     )
 

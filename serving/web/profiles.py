@@ -27,6 +27,7 @@ from serving.web.page import (
     bad_form,
     page_router,
     page_words,
+    problem_page,
     refused,
     render_page,
     signed_in,
@@ -63,15 +64,12 @@ def profile_state(profile: Mapping[str, Any], now: datetime) -> str:
 def not_found(web: WebState, request: Request, session: WebSession) -> Response:
     """404: no profile with this id (the same page whatever the id was)."""
     gettext = page_words(request, session).gettext
-    return render_page(
+    return problem_page(
         web,
         request,
-        "problem.html",
-        {
-            "title": gettext("Not found"),
-            "message": gettext("There is no risk profile with this id."),
-        },
-        session=session,
+        session,
+        title=gettext("Not found"),
+        message=gettext("There is no risk profile with this id."),
         status_code=404,
     )
 
@@ -82,6 +80,20 @@ def not_allowed(web: WebState, request: Request, session: WebSession) -> Respons
     if session.role == WRITER:
         return None
     return refused(web, request, session, httpx.Response(403))
+
+
+async def read_profile(
+    call: ServiceCall, web: WebState, request: Request, session: WebSession, profile_id: str
+) -> dict[str, Any] | Response:
+    """GET /v1/profiles/{id}: the profile with its revisions, or the page for a refusal
+    (404 for an unknown id, or one the route's pattern refuses)."""
+    answer = await call.get(api_path(profile_id))
+    if answer.status_code in (404, 422):
+        return not_found(web, request, session)
+    if answer.status_code != 200:
+        return refused(web, request, session, answer)
+    detail: dict[str, Any] = answer.json()
+    return detail
 
 
 @router.get("/profiles", response_class=HTMLResponse)
@@ -148,12 +160,9 @@ async def profile_response(
 ) -> Response:
     """The profile page, with a notice or the problems of a change that was refused."""
     call = ServiceCall(request, session)
-    answer = await call.get(api_path(profile_id))
-    if answer.status_code in (404, 422):
-        return not_found(web, request, session)
-    if answer.status_code != 200:
-        return refused(web, request, session, answer)
-    detail = answer.json()
+    detail = await read_profile(call, web, request, session, profile_id)
+    if isinstance(detail, Response):
+        return detail
     words = page_words(request, session)
     chosen = {key: value for key, value in window.items() if value}
     if chosen.get("period") not in PERIODS:

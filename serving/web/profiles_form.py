@@ -10,7 +10,7 @@ not overwritten.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,7 +33,7 @@ from serving.web.page import (
     signed_in,
     to_sign_in,
 )
-from serving.web.profiles import api_path, not_allowed, not_found, page_path
+from serving.web.profiles import api_path, not_allowed, not_found, page_path, read_profile
 from serving.web.session import WebSession
 
 router = page_router()
@@ -158,58 +158,75 @@ async def _posted(request: Request, session: WebSession) -> dict[str, str] | Non
     return fields if session.form_token_matches(fields.get("csrf")) else None
 
 
-@router.get("/profiles/new", response_class=HTMLResponse)
-async def new_profile_page(request: Request, web: Web) -> Response:
-    """The empty form of a new profile."""
+def _writer(request: Request, web: WebState) -> WebSession | Response:
+    """The signed-in risk manager, or the answer for anyone else (sign-in page, 403)."""
     session = signed_in(request, web)
     if session is None:
         return to_sign_in(web)
-    refusal = not_allowed(web, request, session)
-    if refusal is not None:
-        return refusal
-    return _form_page(web, request, session, blank_form(datetime.now(UTC)), editing=None, errors=[])
+    return not_allowed(web, request, session) or session
 
 
-@router.post("/profiles/new", response_class=HTMLResponse)
-async def create_profile(request: Request, web: Web) -> Response:
-    """Create the profile through POST /v1/profiles; show the form again when refused."""
+Send = Callable[[ServiceCall, dict[str, Any], Mapping[str, str]], Awaitable[httpx.Response]]
+
+
+async def _submit(request: Request, web: WebState, editing: str | None, send: Send) -> Response:
+    """Check the posted form, send its document with ``send``, and answer: the profile's
+    page when stored, else the form again with the problems (what was typed kept)."""
     session = signed_in(request, web)
     if session is None:
         return to_sign_in(web)
     fields = await _posted(request, session)
     if fields is None:
         return bad_form(web, request, session)
+    if editing is not None:
+        fields["id"] = editing  # the id is not edited: a new id is a new profile
     gettext = page_words(request, session).gettext
     document, problems = document_from_form(fields, gettext)
     status = 422
     if document is not None:
-        answer = await ServiceCall(request, session).post("/v1/profiles", document)
-        if answer.status_code == 201:
-            target = f"{page_path(answer.json()['profile']['id'])}?saved=1"
-            return RedirectResponse(target, status_code=303)
+        answer = await send(ServiceCall(request, session), document, fields)
+        if answer.status_code in (200, 201):
+            return RedirectResponse(f"{page_path(document['id'])}?saved=1", status_code=303)
+        if answer.status_code == 404:
+            return not_found(web, request, session)
         if answer.status_code not in (409, 422):
             return refused(web, request, session, answer)
         problems, status = api_problems(answer, gettext), answer.status_code
     return _form_page(
-        web, request, session, fields, editing=None, errors=problems, status_code=status
+        web, request, session, fields, editing=editing, errors=problems, status_code=status
     )
+
+
+@router.get("/profiles/new", response_class=HTMLResponse)
+async def new_profile_page(request: Request, web: Web) -> Response:
+    """The empty form of a new profile."""
+    session = _writer(request, web)
+    if isinstance(session, Response):
+        return session
+    return _form_page(web, request, session, blank_form(datetime.now(UTC)), editing=None, errors=[])
+
+
+@router.post("/profiles/new", response_class=HTMLResponse)
+async def create_profile(request: Request, web: Web) -> Response:
+    """Create the profile through POST /v1/profiles; show the form again when refused."""
+
+    async def send(
+        call: ServiceCall, document: dict[str, Any], _: Mapping[str, str]
+    ) -> httpx.Response:
+        return await call.post("/v1/profiles", document)
+
+    return await _submit(request, web, None, send)
 
 
 @router.get("/profiles/{profile_id}/edit", response_class=HTMLResponse)
 async def edit_profile_page(request: Request, web: Web, profile_id: str) -> Response:
     """The form holding the profile's newest revision."""
-    session = signed_in(request, web)
-    if session is None:
-        return to_sign_in(web)
-    refusal = not_allowed(web, request, session)
-    if refusal is not None:
-        return refusal
-    answer = await ServiceCall(request, session).get(api_path(profile_id))
-    if answer.status_code in (404, 422):
-        return not_found(web, request, session)
-    if answer.status_code != 200:
-        return refused(web, request, session, answer)
-    detail = answer.json()
+    session = _writer(request, web)
+    if isinstance(session, Response):
+        return session
+    detail = await read_profile(ServiceCall(request, session), web, request, session, profile_id)
+    if isinstance(detail, Response):
+        return detail
     form = {**form_from_profile(detail["profile"]), "revision": str(detail["revision"])}
     return _form_page(web, request, session, form, editing=detail["profile"]["id"], errors=[])
 
@@ -217,28 +234,12 @@ async def edit_profile_page(request: Request, web: Web, profile_id: str) -> Resp
 @router.post("/profiles/{profile_id}/edit", response_class=HTMLResponse)
 async def save_profile(request: Request, web: Web, profile_id: str) -> Response:
     """A new revision through PUT /v1/profiles/{id}, following the revision the form showed."""
-    session = signed_in(request, web)
-    if session is None:
-        return to_sign_in(web)
-    fields = await _posted(request, session)
-    if fields is None:
-        return bad_form(web, request, session)
-    fields["id"] = profile_id  # the id is not edited: a new id is a new profile
-    gettext = page_words(request, session).gettext
-    document, problems = document_from_form(fields, gettext)
-    status = 422
-    if document is not None:
+
+    async def send(
+        call: ServiceCall, document: dict[str, Any], fields: Mapping[str, str]
+    ) -> httpx.Response:
         revision = fields.get("revision", "")
-        answer = await ServiceCall(request, session).put(
-            api_path(profile_id), document, {"revision": revision} if revision.isdigit() else None
-        )
-        if answer.status_code == 200:
-            return RedirectResponse(f"{page_path(profile_id)}?saved=1", status_code=303)
-        if answer.status_code == 404:
-            return not_found(web, request, session)
-        if answer.status_code not in (409, 422):
-            return refused(web, request, session, answer)
-        problems, status = api_problems(answer, gettext), answer.status_code
-    return _form_page(
-        web, request, session, fields, editing=profile_id, errors=problems, status_code=status
-    )
+        params = {"revision": revision} if revision.isdigit() else None
+        return await call.put(api_path(profile_id), document, params)
+
+    return await _submit(request, web, profile_id, send)
