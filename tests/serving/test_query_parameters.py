@@ -37,6 +37,9 @@ VALID = {
     "value": "IMP-1",
     "offset": "0",
     "revision": "1",
+    "period": "week",
+    "saved": "1",
+    "expired": "1",
 }
 
 
