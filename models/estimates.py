@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -71,3 +72,18 @@ def wilson_interval(hits: int, n: int, *, z: float = WILSON_Z) -> tuple[float, f
     centre = (share + z * z / (2 * n)) / denominator
     half = z * math.sqrt(share * (1.0 - share) / n + z * z / (4 * n * n)) / denominator
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def picked_rate(hits: np.ndarray, chosen: np.ndarray) -> dict[str, Any]:
+    """``n``, ``hits`` and ``rate`` (None without picks) of the chosen rows' 0/1 hits."""
+    n, found = int(chosen.sum()), int(hits[chosen].sum())
+    return {"n": n, "hits": found, "rate": found / n if n else None}
+
+
+def picked_rate_interval(hits: np.ndarray, chosen: np.ndarray) -> dict[str, Any]:
+    """`picked_rate` with its 95% Wilson ``interval`` (None without picks): how the service
+    shows a hit rate of inspections (the monitor's random picks, a risk profile's picks)."""
+    picks = picked_rate(hits, chosen)
+    interval = wilson_interval(picks["hits"], picks["n"])
+    picks["interval"] = None if interval is None else list(interval)
+    return picks

@@ -241,6 +241,14 @@ class ErrorItem(BaseModel):
     fix: str | None = None
 
 
+def error_path(location: Sequence[Any]) -> str:
+    """A pydantic error location as the path a person reads: ``criteria.all.of[1].field``."""
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
+
+
 class ErrorResponse(BaseModel):
     """Error body; never contains submitted declaration values."""
 

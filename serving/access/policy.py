@@ -62,6 +62,7 @@ ROUTE_POLICIES: dict[tuple[str, str], RoutePolicy] = {
     # Risk profiles: risk managers write them, officers read what selects declarations.
     ("GET", "/v1/profiles"): RoutePolicy(OFFICER | RISK_MANAGER),
     ("GET", "/v1/profiles/{profile_id}"): RoutePolicy(OFFICER | RISK_MANAGER),
+    ("GET", "/v1/profiles/{profile_id}/performance"): RoutePolicy(OFFICER | RISK_MANAGER),
     ("POST", "/v1/profiles"): RoutePolicy(RISK_MANAGER),
     ("PUT", "/v1/profiles/{profile_id}"): RoutePolicy(RISK_MANAGER),
     ("POST", "/v1/profiles/{profile_id}/expire"): RoutePolicy(RISK_MANAGER),

@@ -33,7 +33,7 @@ import pandas as pd
 
 from features.dataset import outcome_threat_flags
 from features.sources import OUTCOME_THREATS
-from models.estimates import horvitz_thompson_rate, wilson_interval
+from models.estimates import horvitz_thompson_rate, picked_rate, picked_rate_interval
 from serving.metrics import ServiceMetrics
 from serving.model.settings import MonitorSettings
 from serving.store import repository
@@ -69,22 +69,11 @@ def week_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _share(hits: int, n: int) -> float | None:
-    return hits / n if n else None
-
-
-def _picks(hits: np.ndarray, chosen: np.ndarray) -> dict[str, Any]:
-    n, found = int(chosen.sum()), int(hits[chosen].sum())
-    return {"n": n, "hits": found, "rate": _share(found, n)}
-
-
 def _figures(frame: pd.DataFrame, hits: np.ndarray, population: int) -> dict[str, Any]:
     """Model picks, random picks with their interval, and the HT estimate of one period."""
     reason = frame["selection_reason"].to_numpy(dtype=object)
     probability = frame["selection_probability"].to_numpy(dtype=float)
-    random_picks = _picks(hits, reason == "random")
-    interval = wilson_interval(random_picks["hits"], random_picks["n"])
-    random_picks["interval"] = None if interval is None else list(interval)
+    random_picks = picked_rate_interval(hits, reason == "random")
     known = np.isfinite(probability) & (probability > 0) & (probability <= 1)
     estimate = (
         horvitz_thompson_rate(hits[known].astype(float), probability[known], population)
@@ -92,7 +81,7 @@ def _figures(frame: pd.DataFrame, hits: np.ndarray, population: int) -> dict[str
         else None
     )
     return {
-        "model": _picks(hits, reason == "model"),
+        "model": picked_rate(hits, reason == "model"),
         "random": random_picks,
         "estimated_rate": None if estimate is None else estimate.rate,
         "estimated_rate_se": None if estimate is None else estimate.standard_error,

@@ -9,6 +9,7 @@ reads the profiles in force from the store (serving.scoring.profiles).
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Request
@@ -18,11 +19,13 @@ from features.profiles import PROFILE_ID_PATTERN, RiskProfile
 from serving.base import STORE_DOWN, ErrorResponse, invalid_field
 from serving.deps import CurrentCaller, OperationalStore, write_with_record
 from serving.profiles import service
+from serving.profiles.performance import Period, WindowInvalid
 from serving.profiles.schemas import (
     EXAMPLE,
     ProfileDetail,
     ProfileOut,
     ProfilePage,
+    ProfilePerformance,
 )
 from serving.store.profiles import ProfileConflict
 
@@ -79,6 +82,44 @@ def get_profiles(
 def get_profile(profile_id: ProfileId, store: OperationalStore) -> ProfileDetail:
     """One risk profile with every revision (who changed it, when, full content)."""
     found = service.profile_detail(store, profile_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"{profile_id}: no such profile")
+    return found
+
+
+@router.get(
+    "/profiles/{profile_id}/performance",
+    response_model=ProfilePerformance,
+    responses={
+        404: {"model": ErrorResponse, "description": "no profile with this id"},
+        422: {"model": ErrorResponse, "description": "a period, since or until not accepted"},
+        **STORE_DOWN,
+    },
+)
+def get_profile_performance(
+    profile_id: ProfileId,
+    store: OperationalStore,
+    caller: CurrentCaller,
+    period: Annotated[Period, Query(description="week (Monday to Sunday) or month")] = "week",
+    since: Annotated[
+        date | None, Query(description="first lodging day (UTC); default 12 periods back")
+    ] = None,
+    until: Annotated[
+        date | None, Query(description="last lodging day (UTC); default today")
+    ] = None,
+) -> ProfilePerformance:
+    """Matches, inspections, hits, waivers and the hit rate with its 95% interval per period,
+    beside the model's and the random picks of the same period (within the caller's remit)."""
+    remit = None if caller.key.offices is None else list(caller.key.offices)
+    try:
+        found = service.performance(
+            store, profile_id, period=period, since=since, until=until, remit=remit
+        )
+    except WindowInvalid as error:
+        raise HTTPException(
+            status_code=422,
+            detail=[{"loc": ["query", error.parameter], "msg": str(error), "type": "window"}],
+        ) from None
     if found is None:
         raise HTTPException(status_code=404, detail=f"{profile_id}: no such profile")
     return found

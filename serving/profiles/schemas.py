@@ -3,7 +3,7 @@ what the store keeps about it (revision, who, when)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -65,3 +65,43 @@ class ProfilePage(BaseModel):
     """Profiles by id, each its newest revision."""
 
     profiles: list[ProfileOut]
+
+
+class HitRate(BaseModel):
+    """Inspections, hits, the hit rate and its 95% Wilson interval (None without inspections)."""
+
+    n: int
+    hits: int
+    rate: float | None
+    interval: list[float] | None
+
+
+class PeriodPerformance(BaseModel):
+    """What a profile did in one period (or the whole window), beside the model's and the
+    random picks of the same period and offices."""
+
+    start: date
+    end: date  # the period's last day (inclusive)
+    matches: int  # declarations lodged in the period that the profile matched
+    selected: int  # of them, those its action selected (all, unless a share was not drawn)
+    inspections: int  # matched declarations with a recorded outcome
+    hits: int  # of them, found positive for the profile's threat
+    waivers: int  # matched picks waived by officers
+    hit_rate: float | None
+    interval: list[float] | None  # 95% Wilson interval of the hit rate
+    model: HitRate  # model picks of the period, the profile's threat
+    random: HitRate  # random picks of the period, the profile's threat
+
+
+class ProfilePerformance(BaseModel):
+    """A profile's figures per period over a window of lodging days."""
+
+    profile_id: str
+    title: str
+    threat: str
+    period: str  # week (Monday to Sunday) or month
+    since: date
+    until: date
+    offices: list[str] | None  # where the picks compared were made (None: every office)
+    periods: list[PeriodPerformance]
+    total: PeriodPerformance

@@ -10,17 +10,18 @@ concurrent revisions of one profile the second is refused, not lost.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
 
 import yaml
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from features.profiles import RiskProfile
-from serving.profiles.schemas import ProfileDetail, ProfileOut, RevisionOut
+from serving.base import error_path
+from serving.profiles.performance import Period, profile_performance, window
+from serving.profiles.schemas import ProfileDetail, ProfileOut, ProfilePerformance, RevisionOut
 from serving.store import profiles as stored
 from serving.store.database import Store
 from serving.store.tables import RiskProfileRevision
@@ -34,14 +35,6 @@ class ProfilesInvalid(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-def error_path(location: Sequence[Any]) -> str:
-    """A pydantic error location as the path a person reads: ``criteria.all.of[1].field``."""
-    path = ""
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
-    return path
 
 
 def _out(revision: RiskProfileRevision, at: datetime) -> ProfileOut:
@@ -160,6 +153,32 @@ def plan_expiry(
     return plan_revision(
         store, ended, change="expired", by=by, expected=revisions[-1].revision, now=at
     )
+
+
+def performance(
+    store: Store,
+    profile_id: str,
+    *,
+    period: Period = "week",
+    since: date | None = None,
+    until: date | None = None,
+    remit: Collection[str] | None = None,
+) -> ProfilePerformance | None:
+    """A profile's performance per period (`serving.profiles.performance`), judged by its
+    newest revision's threat and offices; None for an unknown id.
+
+    Raises:
+        WindowInvalid: ``since`` after ``until``, or a window of too many periods.
+    """
+    first, last = window(period, since, until)
+    with store.sessions() as session:
+        revisions = stored.profile_revisions(session, profile_id)
+        if not revisions:
+            return None
+        profile = RiskProfile.model_validate(revisions[-1].content)
+        return profile_performance(
+            session, profile, period=period, since=first, until=last, remit=remit
+        )
 
 
 # -- YAML ---------------------------------------------------------------------------------

@@ -798,6 +798,15 @@ def export_tables(session: Session) -> tuple[pd.DataFrame, pd.DataFrame]:
 # -- performance monitoring --------------------------------------------------------------------
 
 _FLAGS = ("weapons_found", "migrants_found", "revenue_irregularity")
+_INSPECTED_COLUMNS = [
+    "declaration_id",
+    "office_id",
+    "day",
+    "selection_reason",
+    "selection_probability",
+    *_FLAGS,
+    "irregular",
+]
 
 
 def performance_outcomes(
@@ -806,38 +815,56 @@ def performance_outcomes(
     """The inspected declarations of the last ``weeks`` lodging weeks that have outcomes, and
     the declarations scored per (office, lodging day) of those weeks.
 
-    One row per inspected declaration (its first inspection's selection; found when any
-    inspection found it), with the office and UTC day it was lodged and the selection reason
-    and probability of the draw it followed (`outcome_pick`).
+    One row per inspected declaration (`inspected_declarations`).
     """
-    joined = select(
-        InspectionOutcome, DeclarationLodging.office_id, DeclarationLodging.lodged_at
-    ).join(
-        DeclarationLodging, DeclarationLodging.declaration_id == InspectionOutcome.declaration_id
-    )
     newest = session.scalar(
         select(func.max(DeclarationLodging.lodged_at)).join(
             InspectionOutcome,
             InspectionOutcome.declaration_id == DeclarationLodging.declaration_id,
         )
     )
-    columns = [
-        "declaration_id",
-        "office_id",
-        "day",
-        "selection_reason",
-        "selection_probability",
-        *_FLAGS,
-    ]
     if newest is None:
-        return pd.DataFrame(columns=columns), {}
+        return pd.DataFrame(columns=_INSPECTED_COLUMNS), {}
     last_day = newest.astimezone(UTC).date()
     start = last_day - timedelta(days=last_day.weekday() + 7 * (weeks - 1))
-    since = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
-    stored = session.execute(
-        joined.where(DeclarationLodging.lodged_at >= since).order_by(
-            InspectionOutcome.inspected_at, InspectionOutcome.id
+    frame = inspected_declarations(session, start, None)
+    counts = session.execute(
+        select(
+            ScoredDeclaration.office_id,
+            ScoredDeclaration.lodged_day,
+            func.count(func.distinct(ScoredDeclaration.declaration_id)),
         )
+        .where(ScoredDeclaration.lodged_day >= start)
+        .group_by(ScoredDeclaration.office_id, ScoredDeclaration.lodged_day)
+    ).all()
+    return frame, {(office, day): int(n) for office, day, n in counts}
+
+
+def inspected_declarations(
+    session: Session, since: date | None, until: date | None
+) -> pd.DataFrame:
+    """The declarations lodged on the UTC days ``since`` to ``until`` (inclusive; None: open)
+    that have outcomes, one row each: its first inspection's selection (reason and
+    probability of the draw it followed, `outcome_pick`); found (per flag, and ``irregular``)
+    when any inspection found it. One query for the outcomes, one per 500 declarations for
+    their picks.
+    """
+    query = select(
+        InspectionOutcome, DeclarationLodging.office_id, DeclarationLodging.lodged_at
+    ).join(
+        DeclarationLodging, DeclarationLodging.declaration_id == InspectionOutcome.declaration_id
+    )
+    if since is not None:
+        query = query.where(
+            DeclarationLodging.lodged_at >= datetime.combine(since, datetime.min.time(), UTC)
+        )
+    if until is not None:
+        after = until + timedelta(days=1)
+        query = query.where(
+            DeclarationLodging.lodged_at < datetime.combine(after, datetime.min.time(), UTC)
+        )
+    stored = session.execute(
+        query.order_by(InspectionOutcome.inspected_at, InspectionOutcome.id)
     ).all()
     picks = worklist_picks(session, sorted({row[0].declaration_id for row in stored}))
     first: dict[str, dict[str, Any]] = {}
@@ -853,24 +880,17 @@ def performance_outcomes(
                 "weapons_found": False,
                 "migrants_found": 0.0,
                 "revenue_irregularity": False,
+                "irregular": False,
             }
             _with_pick(row, outcome_pick(outcome, picks.get(outcome.declaration_id, [])))
             first[outcome.declaration_id] = row
         row["weapons_found"] |= bool(outcome.weapons_found)
         row["migrants_found"] = max(row["migrants_found"], outcome.migrants_found or 0.0)
         row["revenue_irregularity"] |= bool(outcome.revenue_irregularity)
-    frame = pd.DataFrame.from_records(list(first.values()), columns=columns)
+        row["irregular"] |= outcome.result == "irregular"
+    frame = pd.DataFrame.from_records(list(first.values()), columns=_INSPECTED_COLUMNS)
     frame["selection_probability"] = frame["selection_probability"].astype("float64")
-    counts = session.execute(
-        select(
-            ScoredDeclaration.office_id,
-            ScoredDeclaration.lodged_day,
-            func.count(func.distinct(ScoredDeclaration.declaration_id)),
-        )
-        .where(ScoredDeclaration.lodged_day >= start)
-        .group_by(ScoredDeclaration.office_id, ScoredDeclaration.lodged_day)
-    ).all()
-    return frame, {(office, day): int(n) for office, day, n in counts}
+    return frame
 
 
 def record_performance_report(

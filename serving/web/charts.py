@@ -381,6 +381,135 @@ def calibration_svg(
     return "".join(parts)
 
 
+@dataclass(frozen=True)
+class RateSeries:
+    """One line of a rates-by-period chart: its name, a rate per period (None: none), and a
+    95% interval per period drawn as a whisker titled with ``whisker`` (``%(low)s``,
+    ``%(high)s``), shifted ``offset`` pixels so whiskers of one period stay apart."""
+
+    name: str
+    rates: Sequence[float | None]
+    intervals: Sequence[object] = ()
+    whisker: str = ""
+    dashed: bool = False
+    offset: float = 0.0
+
+
+def _rate(figures: object, key: str) -> float | None:
+    value = figures.get(key) if isinstance(figures, Mapping) else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _shown(words: Language, value: float | None) -> str:
+    """A rate as a chart's label writes it (one decimal), or "none"."""
+    return words.gettext("none") if value is None else words.number("percent_tenth", value)
+
+
+def _interval(figures: object) -> object:
+    return figures.get("interval") if isinstance(figures, Mapping) else None
+
+
+def _rates_by_period_svg(
+    ticks: Sequence[str],
+    series: Sequence[RateSeries],
+    *,
+    title: str,
+    label: str,
+    axis: str,
+    css: str,
+    width: int,
+    height: int,
+    words: Language,
+) -> str:
+    """Lines of rates against periods, each point labelled, intervals as whiskers."""
+    left, right, top, bottom = 44, 16, 28, 72  # two legend rows under the axis label
+    values = [v for line in series for v in line.rates if v is not None]
+    values += [
+        float(b)
+        for line in series
+        for i in line.intervals
+        if isinstance(i, list | tuple)
+        for b in i
+    ]
+    scale = max(max(values, default=0.0) * 1.1, 0.01)
+    # the legend in two columns, the first as wide as its longest name; the chart widens to
+    # its (translated) title, axis label and legend
+    names = [line.name for line in series]
+    column = max(190.0, 12 + max((text_width(n) for n in names[0::2]), default=0.0) + 16)
+    width = _fitting(
+        width,
+        left + text_width(title, bold=True) + right,
+        left + text_width(axis, bold=True) + right,
+        left + column + 12 + max((text_width(n) for n in names[1::2]), default=0.0) + right,
+    )
+    step = (width - left - right) / max(len(ticks), 1)
+
+    def x(index: int) -> float:
+        return left + step * (index + 0.5)
+
+    def y(value: float) -> float:
+        return top + (1.0 - value / scale) * (height - top - bottom)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {css}" role="img" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'aria-label="{escape(label)}">',
+        f"<title>{escape(label)}</title>",
+        f'<text x="{left}" y="16" class="axis-label">{escape(title)}</text>',
+    ]
+    for tick in (0.0, scale / 2, scale):
+        parts.append(
+            f'<line x1="{left}" y1="{y(tick):.1f}" x2="{width - right}" y2="{y(tick):.1f}" '
+            'stroke="#ccc"/>'
+            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">'
+            f"{words.number('percent', tick)}</text>"
+        )
+    for index, tick_label in enumerate(ticks):
+        parts.append(
+            f'<text x="{x(index):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+            f"{escape(tick_label)}</text>"
+        )
+        for number, line in enumerate(series):
+            interval = line.intervals[index] if index < len(line.intervals) else None
+            if isinstance(interval, list | tuple) and len(interval) == 2:
+                low, high = float(interval[0]), float(interval[1])
+                at = x(index) + line.offset
+                colour = SERIES_COLOURS[number % len(SERIES_COLOURS)]
+                whisker = line.whisker % {"low": _shown(words, low), "high": _shown(words, high)}
+                parts.append(
+                    f'<line class="interval" x1="{at:.1f}" y1="{y(low):.1f}" '
+                    f'x2="{at:.1f}" y2="{y(high):.1f}" stroke="{colour}">'
+                    f"<title>{escape(whisker)}</title></line>"
+                )
+    parts.append(
+        f'<text x="{(left + width - right) / 2:.1f}" y="{height - bottom + 32}" '
+        f'text-anchor="middle" class="axis-label">{escape(axis)}</text>'
+    )
+    for index, line in enumerate(series):
+        colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+        marker = SERIES_MARKERS[index % len(SERIES_MARKERS)]
+        points = [(i, v) for i, v in enumerate(line.rates) if v is not None]
+        if len(points) > 1:
+            path = " ".join(f"{x(i) + line.offset:.1f},{y(v):.1f}" for i, v in points)
+            dash = ' stroke-dasharray="4 3"' if line.dashed else ""
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>'
+            )
+        parts.extend(
+            f'<g class="point"><title>{escape(line.name)}: {_shown(words, v)}</title>'
+            f"{_marker(marker, x(i) + line.offset, y(v), colour)}</g>"
+            for i, v in points
+        )
+        legend_y = height - 18 + 12 * (index // 2)
+        legend_x = left + (index % 2) * column
+        parts.append(
+            _marker(marker, legend_x + 4, legend_y - 4, colour)
+            + f'<text x="{legend_x + 12:.1f}" y="{legend_y}">{escape(line.name)}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def hit_rates_svg(
     weeks: Sequence[Mapping[str, object]],
     *,
@@ -399,112 +528,130 @@ def hit_rates_svg(
         words: the language of the labels and the numbers.
     """
     words = _words(words)
-    # bottom: week labels, the axis label, then the legend's two rows below it
-    left, right, top, bottom = 44, 16, 28, 70
     if not weeks:
         empty = words.gettext("%(title)s: no outcomes recorded.")
         return f'<p class="empty">{escape(empty % {"title": title})}</p>'
-
-    def rate(figures: object, key: str) -> float | None:
-        value = figures.get(key) if isinstance(figures, Mapping) else None
-        return float(value) if isinstance(value, int | float) else None
-
-    model = [rate(week["model"], "rate") for week in weeks]
-    random_rates = [rate(week["random"], "rate") for week in weeks]
-    estimated = [rate(week, "estimated_rate") for week in weeks]
-    intervals = [
-        week["random"].get("interval") if isinstance(week["random"], Mapping) else None
-        for week in weeks
-    ]
-    values = [v for v in (*model, *random_rates, *estimated) if v is not None]
-    values += [float(b) for i in intervals if isinstance(i, list | tuple) for b in i]
-    scale = max(max(values, default=0.0) * 1.1, 0.01)
-    names = (
-        words.gettext("model picks"),
-        words.gettext("random picks (%(level)s interval)") % {"level": "95%"},
-        words.gettext("estimated rate, all declarations"),
-    )
-    # the legend in two columns, the first as wide as its longest name
-    column = max(190.0, 12 + max(text_width(names[0]), text_width(names[2])) + 16)
-    width = _fitting(
-        width,
-        left + text_width(title, bold=True) + right,
-        left + column + 12 + text_width(names[1]) + right,
-    )
-    step = (width - left - right) / max(len(weeks), 1)
-
-    def x(index: int) -> float:
-        return left + step * (index + 0.5)
-
-    def y(value: float) -> float:
-        return top + (1.0 - value / scale) * (height - top - bottom)
-
-    def shown(value: float | None) -> str:
-        return words.gettext("none") if value is None else words.number("percent_tenth", value)
+    model = [_rate(week["model"], "rate") for week in weeks]
+    random_rates = [_rate(week["random"], "rate") for week in weeks]
+    estimated = [_rate(week, "estimated_rate") for week in weeks]
 
     week_text = words.gettext(
         "week of %(week)s: model %(model)s, random %(random)s, estimated %(estimated)s"
     )
     label = f"{title}: " + "; ".join(
         week_text
-        % {"week": week["week"], "model": shown(m), "random": shown(r), "estimated": shown(e)}
+        % {
+            "week": week["week"],
+            "model": _shown(words, m),
+            "random": _shown(words, r),
+            "estimated": _shown(words, e),
+        }
         for week, m, r, e in zip(weeks, model, random_rates, estimated, strict=True)
     )
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart hit-rates" role="img" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'aria-label="{escape(label)}">',
-        f"<title>{escape(label)}</title>",
-        f'<text x="{left}" y="16" class="axis-label">{escape(title)}</text>',
-    ]
-    for tick in (0.0, scale / 2, scale):
-        parts.append(
-            f'<line x1="{left}" y1="{y(tick):.1f}" x2="{width - right}" y2="{y(tick):.1f}" '
-            'stroke="#ccc"/>'
-            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end">'
-            f"{words.number('percent', tick)}</text>"
-        )
-    whisker = words.gettext("random picks, 95%% interval %(low)s to %(high)s")
-    axis = words.gettext("week of lodging (month-day)")
-    for index, week in enumerate(weeks):
-        parts.append(
-            f'<text x="{x(index):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
-            f"{escape(str(week['week'])[5:])}</text>"
-        )
-        interval = intervals[index]
-        if isinstance(interval, list | tuple) and len(interval) == 2:
-            low, high = float(interval[0]), float(interval[1])
-            parts.append(
-                f'<line class="interval" x1="{x(index):.1f}" y1="{y(low):.1f}" '
-                f'x2="{x(index):.1f}" y2="{y(high):.1f}" stroke="{SERIES_COLOURS[1]}">'
-                f"<title>{escape(whisker % {'low': shown(low), 'high': shown(high)})}</title></line>"
-            )
-    parts.append(
-        f'<text x="{(left + width - right) / 2:.1f}" y="{height - bottom + 32}" '
-        f'text-anchor="middle" class="axis-label">{escape(axis)}</text>'
+    series = (
+        RateSeries(words.gettext("model picks"), model),
+        RateSeries(
+            words.gettext("random picks (%(level)s interval)") % {"level": "95%"},
+            random_rates,
+            intervals=[_interval(week["random"]) for week in weeks],
+            whisker=words.gettext("random picks, 95%% interval %(low)s to %(high)s"),
+        ),
+        RateSeries(words.gettext("estimated rate, all declarations"), estimated, dashed=True),
     )
-    for index, (name, series) in enumerate(
-        zip(names, (model, random_rates, estimated), strict=True)
-    ):
-        colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
-        marker = SERIES_MARKERS[index % len(SERIES_MARKERS)]
-        points = [(i, v) for i, v in enumerate(series) if v is not None]
-        if len(points) > 1:
-            path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in points)
-            dash = ' stroke-dasharray="4 3"' if index == 2 else ""
-            parts.append(
-                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>'
-            )
-        parts.extend(
-            f'<g class="point"><title>{escape(name)}: {shown(v)}</title>'
-            f"{_marker(marker, x(i), y(v), colour)}</g>"
-            for i, v in points
+    return _rates_by_period_svg(
+        [str(week["week"])[5:] for week in weeks],
+        series,
+        title=title,
+        label=label,
+        axis=words.gettext("week of lodging (month-day)"),
+        css="hit-rates",
+        width=width,
+        height=height,
+        words=words,
+    )
+
+
+def profile_rates_svg(
+    periods: Sequence[Mapping[str, object]],
+    *,
+    title: str,
+    period: str = "week",
+    width: int = 420,
+    height: int = 240,
+    words: Language | None = None,
+) -> str:
+    """Per period: a risk profile's hit rate beside the model's picks and the random picks of
+    the same period, each with its 95% interval (a whisker).
+
+    Args:
+        periods: the profile's figures per period (GET /v1/profiles/{id}/performance:
+            ``start``, ``hit_rate``, ``interval``, ``model`` and ``random`` with ``rate`` and
+            ``interval``), oldest first.
+        title: what the chart shows (the profile).
+        period: ``week`` or ``month``: how the periods are labelled.
+        words: the language of the labels and the numbers.
+    """
+    words = _words(words)
+    if not periods:
+        empty = words.gettext("%(title)s: no outcomes recorded.")
+        return f'<p class="empty">{escape(empty % {"title": title})}</p>'
+    whisker = words.gettext("%(series)s, 95%% interval %(low)s to %(high)s")
+    names = (
+        words.gettext("profile"),
+        words.gettext("model picks"),
+        words.gettext("random picks"),
+    )
+    rates = (
+        [_rate(p, "hit_rate") for p in periods],
+        [_rate(p.get("model"), "rate") for p in periods],
+        [_rate(p.get("random"), "rate") for p in periods],
+    )
+    intervals = (
+        [p.get("interval") for p in periods],
+        [_interval(p.get("model")) for p in periods],
+        [_interval(p.get("random")) for p in periods],
+    )
+    series = [
+        RateSeries(
+            name,
+            values,
+            intervals=bounds,
+            whisker=whisker.replace("%(series)s", name.replace("%", "%%")),
+            offset=offset,
         )
-        legend_y = height - 26 + 12 * (index // 2)
-        legend_x = left + (index % 2) * column
-        parts.append(
-            _marker(marker, legend_x + 4, legend_y - 4, colour)
-            + f'<text x="{legend_x + 12:.1f}" y="{legend_y}">{escape(name)}</text>'
+        for name, values, bounds, offset in zip(
+            names, rates, intervals, (-8.0, 0.0, 8.0), strict=True
         )
-    parts.append("</svg>")
-    return "".join(parts)
+    ]
+
+    monthly = period == "month"
+    period_text = (
+        words.gettext("month of %(start)s: profile %(profile)s, model %(model)s, random %(random)s")
+        if monthly
+        else words.gettext(
+            "week of %(start)s: profile %(profile)s, model %(model)s, random %(random)s"
+        )
+    )
+    label = f"{title}: " + "; ".join(
+        period_text
+        % {
+            "start": p.get("start"),
+            "profile": _shown(words, a),
+            "model": _shown(words, b),
+            "random": _shown(words, c),
+        }
+        for p, a, b, c in zip(periods, *rates, strict=True)
+    )
+    return _rates_by_period_svg(
+        [str(p.get("start"))[:7] if monthly else str(p.get("start"))[5:] for p in periods],
+        series,
+        title=title,
+        label=label,
+        axis=words.gettext("month of lodging (year-month)")
+        if monthly
+        else words.gettext("week of lodging (month-day)"),
+        css="profile-rates",
+        width=width,
+        height=height,
+        words=words,
+    )

@@ -111,6 +111,15 @@ class ServiceCall:
         async with self._client() as client:
             return await client.post(path, json=payload, headers=self._headers())
 
+    async def put(
+        self, path: str, payload: Any, params: Mapping[str, Any] | None = None
+    ) -> httpx.Response:
+        """PUT JSON to an API route with the user's key and justification."""
+        async with self._client() as client:
+            return await client.put(
+                path, json=payload, params=dict(params or {}), headers=self._headers()
+            )
+
     def _client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             transport=httpx.ASGITransport(app=_as_person(self.app, self.session.caller())),

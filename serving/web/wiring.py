@@ -3,7 +3,7 @@
 Kept apart from the pages so that their routes stay thin and testable with hand-made
 stand-ins, and so the only code here that knows about the key store and the registry is small
 and plain. `include_pages` mounts one router per page (sign-in, worklist, declaration, model,
-audit, exchange) and the static files.
+audit, exchange, risk profiles) and the static files.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from serving.web import (
     model,
     oidc,
     page,
+    profiles,
+    profiles_form,
     sign_in,
     worklist,
 )
@@ -113,7 +115,18 @@ def include_pages(
         mlflow_ui_url=mlflow_ui_url,
         oidc=single_sign_on,
     )
-    for room in (sign_in, oidc, worklist, declaration, model, audit, exchange):
+    # the forms first: /profiles/new is not the profile "new"
+    for room in (
+        sign_in,
+        oidc,
+        worklist,
+        declaration,
+        model,
+        audit,
+        exchange,
+        profiles_form,
+        profiles,
+    ):
         app.include_router(room.router)
     app.include_router(sign_in.entrance)
     app.mount(STATIC_PATH, StaticFiles(directory=str(_HERE / "static")), name="web-static")

@@ -33,6 +33,7 @@ EXPECTED = {
     # issue 13: risk managers write risk profiles, officers read what selects declarations
     ("GET", "/v1/profiles"): {Role.OFFICER, Role.RISK_MANAGER},
     ("GET", "/v1/profiles/{profile_id}"): {Role.OFFICER, Role.RISK_MANAGER},
+    ("GET", "/v1/profiles/{profile_id}/performance"): {Role.OFFICER, Role.RISK_MANAGER},
     ("POST", "/v1/profiles"): {Role.RISK_MANAGER},
     ("PUT", "/v1/profiles/{profile_id}"): {Role.RISK_MANAGER},
     ("POST", "/v1/profiles/{profile_id}/expire"): {Role.RISK_MANAGER},

@@ -123,6 +123,7 @@ def request_for(route: tuple[str, str], declaration: dict[str, Any]) -> dict[str
         ("GET", "/v1/exchange/messages"): {"params": {"limit": 5}},
         ("GET", "/v1/profiles"): {},
         ("GET", "/v1/profiles/{profile_id}"): {},
+        ("GET", "/v1/profiles/{profile_id}/performance"): {"params": {"period": "month"}},
         ("POST", "/v1/profiles"): {"json": profile_document("ACCESS-NEW")},
         ("PUT", "/v1/profiles/{profile_id}"): {"json": profile_document(PROFILE_ID)},
         ("POST", "/v1/profiles/{profile_id}/expire"): {},

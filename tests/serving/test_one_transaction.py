@@ -54,6 +54,7 @@ class World:
     declaration: dict[str, Any]
     cookie: str
     session: sessions.WebSession
+    manager: tuple[str, sessions.WebSession] | None = None  # a risk manager's page session
     serial: int = 0
 
     def next(self) -> int:
@@ -196,6 +197,33 @@ def _capacity(world: World) -> Any:  # each setting is a new row (refitted thres
     )
 
 
+def _manager_page(path: str, form: Callable[[World], dict[str, str]]) -> Callable[[World], Any]:
+    def call(world: World) -> Any:
+        assert world.manager is not None
+        cookie, session = world.manager
+        return world.client.post(
+            path,
+            data={"csrf": session.csrf, **form(world)},
+            headers={"Cookie": cookie},
+            follow_redirects=False,
+        )
+
+    return call
+
+
+def _profile_form(world: World, profile_id: str = "") -> dict[str, str]:
+    return {
+        "id": profile_id or f"PAGE-{world.next()}",
+        "title": f"profile {world.next()}",  # a new content each time: a new revision
+        "threat": "weapons",
+        "lane": "red",
+        "criteria": "{op: hs_prefix, prefixes: ['9305']}",
+        "rationale": "one-transaction test",
+        "owner": "risk unit",
+        "valid_from": "2024-01-01T00:00",
+    }
+
+
 PARTNER = agency("RS-CUSTOMS", "RS")
 TODAY_OFFICE = "RS-TODAY"  # declarations lodged today: recent scores to refit lanes from
 
@@ -222,6 +250,15 @@ CASES: dict[tuple[str, str], tuple[Callable[[World], Any], bool]] = {
     ("PUT", "/v1/profiles/{profile_id}"): (_revise_profile, True),
     ("POST", "/v1/profiles/{profile_id}/expire"): (_expire_profile, True),
     ("PUT", "/v1/offices/{office_id}/capacity"): (_capacity, True),
+    ("POST", "/web/profiles/new"): (_manager_page("/web/profiles/new", _profile_form), True),
+    ("POST", "/web/profiles/{profile_id}/edit"): (
+        _manager_page("/web/profiles/KEPT/edit", lambda world: _profile_form(world, "KEPT")),
+        True,
+    ),
+    ("POST", "/web/profiles/{profile_id}/expire"): (  # made by the fixture, as EXPIRING
+        _manager_page("/web/profiles/PAGE-EXPIRING/expire", lambda world: {}),
+        True,
+    ),
 }
 # Writing routes that still commit their data before their record (each an open defect).
 NOT_YET_ONE_TRANSACTION: dict[tuple[str, str], str] = {}
@@ -276,8 +313,9 @@ def world(trained: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> It
             assert scored.status_code == 200, scored.text
             officer = client.key_records[Role.OFFICER]
             cookie, session = page_session(client, officer, JUSTIFICATION)
-            world = World(client, declaration, cookie, session)
-            for profile_id in ("KEPT", "EXPIRING"):  # to revise and to expire
+            manager = page_session(client, client.key_records[Role.RISK_MANAGER])
+            world = World(client, declaration, cookie, session, manager)
+            for profile_id in ("KEPT", "EXPIRING", "PAGE-EXPIRING"):  # to revise and to expire
                 made = client.post(
                     "/v1/profiles",
                     json=_profile_document(world, profile_id),

@@ -40,6 +40,9 @@ VALID = {
     "direction": "in",
     "partner": "RS-CUSTOMS",
     "cursor": "1",
+    "period": "week",
+    "saved": "1",
+    "expired": "1",
 }
 
 

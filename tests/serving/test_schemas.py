@@ -125,6 +125,7 @@ def test_openapi_documents_every_route_and_the_closed_vocabularies() -> None:
         "/v1/profiles",
         "/v1/profiles/{profile_id}",
         "/v1/profiles/{profile_id}/expire",
+        "/v1/profiles/{profile_id}/performance",
         "/v1/scores",
         "/v1/watchlist",
         "/v1/worklist",

@@ -11,6 +11,7 @@ import pytest
 from serving.web.charts import (
     calibration_svg,
     hit_rates_svg,
+    profile_rates_svg,
     rates_chart_svg,
     text_width,
     waterfall,
@@ -203,6 +204,45 @@ def test_the_hit_rates_chart_draws_each_weeks_rates_and_the_random_interval() ->
     assert legend and all(float(t.get("y", "")) - float(axis.get("y", "")) >= 12 for t in legend)
     assert hit_rates_svg([], title="weapons") == (
         '<p class="empty">weapons: no outcomes recorded.</p>'
+    )
+
+
+def test_the_profile_chart_draws_the_profile_beside_model_and_random_picks() -> None:
+    periods = [
+        {
+            "start": "2024-03-04",
+            "hit_rate": 0.5,
+            "interval": [0.1, 0.9],
+            "model": {"n": 2, "hits": 1, "rate": 0.5, "interval": [0.09, 0.91]},
+            "random": {"n": 1, "hits": 0, "rate": 0.0, "interval": [0.0, 0.79]},
+        },
+        {
+            "start": "2024-03-11",
+            "hit_rate": None,
+            "interval": None,
+            "model": {"n": 1, "hits": 1, "rate": 1.0, "interval": [0.21, 1.0]},
+            "random": {"n": 0, "hits": 0, "rate": None, "interval": None},
+        },
+    ]
+    svg = profile_rates_svg(periods, title="SALW-1")
+    root = ElementTree.fromstring(svg)
+    assert root.attrib["aria-label"] == (
+        "SALW-1: week of 2024-03-04: profile 50.0%, model 50.0%, random 0.0%; "
+        "week of 2024-03-11: profile none, model 100.0%, random none"
+    )
+    titles = [title.text for title in root.iter(f"{SVG}title")]
+    assert "profile: 50.0%" in titles and "model picks: 100.0%" in titles
+    assert "profile, 95% interval 10.0% to 90.0%" in titles
+    assert "random picks, 95% interval 0.0% to 79.0%" in titles
+    whiskers = root.findall(f".//{SVG}line[@class='interval']")
+    assert len(whiskers) == 4  # the profile once, the model twice, random once
+    # one period's whiskers stand apart: profile left of the model, random right of it
+    first = sorted(float(w.attrib["x1"]) for w in whiskers[:3])
+    assert first[0] < first[1] < first[2]
+    months = profile_rates_svg(periods, title="SALW-1", period="month")
+    assert "month of 2024-03-04" in months and ">2024-03<" in months
+    assert profile_rates_svg([], title="SALW-1") == (
+        '<p class="empty">SALW-1: no outcomes recorded.</p>'
     )
 
 

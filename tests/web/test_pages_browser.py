@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from sqlalchemy import update
 
@@ -22,6 +23,7 @@ from serving.store import repository
 from serving.store.database import Store
 from serving.store.tables import WebSession
 from serving.web.session import SessionCodec, session_secret
+from tests.serving.conftest import json_payload
 from tests.web.conftest import PEOPLE, PEPPER, WebServer
 
 pytestmark = pytest.mark.slow
@@ -178,7 +180,14 @@ def test_signed_out_users_and_wrong_roles_get_the_sign_in_page_or_403(
     web_server: WebServer, new_page: Any
 ) -> None:
     base = web_server.base_url
-    pages = ["/web/worklist", "/web/model", "/web/audit", "/web/declarations/D1"]
+    pages = [
+        "/web/worklist",
+        "/web/model",
+        "/web/audit",
+        "/web/declarations/D1",
+        "/web/profiles",
+        "/web/profiles/new",
+    ]
     with httpx.Client(base_url=base, follow_redirects=False) as client:
         for path in pages:
             answer = client.get(path)
@@ -544,5 +553,162 @@ def test_no_english_is_left_on_a_page_in_serbian_or_albanian(
         assert not left, f"{locale}: English left on the {shown.name} page: {sorted(left)}"
         assert page.evaluate(OVERFLOWING_CHART_TEXT) == [], locale  # charts fit their text
         page.screenshot(path=str(artifacts / f"{shown.name}_{locale}.png"), full_page=True)
+        selector = "Jezik" if locale == "sr_Latn" else "Gjuha"
+        button = "Promeni jezik" if locale == "sr_Latn" else "Ndrysho gjuhën"
+
+
+PROFILE_ID = "SALW-BUSY-OFFICE"
+BAD_CRITERIA = (
+    "op: all\nof:\n  - {op: office, offices: [X]}\n  - {op: range, field: colour, max: 2}\n"
+)
+
+
+def fill_profile_form(page: Any, office_id: str, criteria: str) -> None:
+    page.get_by_label("Profile id").fill(PROFILE_ID)
+    page.get_by_label("Title").fill("Pistol parts at the busiest office")
+    page.get_by_label("Threat", exact=True).fill("weapons")
+    page.get_by_label("Lane").select_option("red")
+    page.get_by_label("Criteria (YAML)").fill(criteria)
+    page.get_by_label("Rationale").fill("Partner alert 2024/17 names this crossing.")
+    page.get_by_label("Instructions for the examining officer").fill("Open every parcel.")
+    page.get_by_label("Owner").fill("Risk unit")
+
+
+def test_a_risk_manager_writes_edits_and_expires_a_profile_and_reads_its_performance(
+    web_server: WebServer, trained: Any, new_page: Any, artifacts: Path
+) -> None:
+    page = new_page()
+    sign_in(page, web_server, "rui")
+    page.get_by_role("link", name="Risk profiles").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Risk profiles"
+    page.get_by_role("link", name="New profile").click()
+
+    # A criterion naming an unknown field: the API's field path, and the input kept.
+    fill_profile_form(page, web_server.office_id, BAD_CRITERIA)
+    page.get_by_role("button", name="Save profile").click()
+    problems = page.locator("#profile-errors li").all_inner_texts()
+    assert any(p.startswith("criteria.all.of[1].range.field: Input should be") for p in problems)
+    assert page.get_by_label("Title").input_value() == "Pistol parts at the busiest office"
+    assert page.get_by_label("Criteria (YAML)").input_value() == BAD_CRITERIA
+    page.screenshot(path=str(artifacts / "profile_invalid.png"), full_page=True)
+
+    criteria = f"{{op: office, offices: [{web_server.office_id}]}}"
+    page.get_by_label("Criteria (YAML)").fill(criteria)
+    page.get_by_role("button", name="Save profile").click()
+    assert page.get_by_role("status").inner_text() == "The profile was saved."
+    assert page.get_by_role("heading", level=1).inner_text() == f"Risk profile {PROFILE_ID}"
+
+    # Declarations scored now match it: its performance counts them.
+    declarations = pd.read_parquet(trained.declarations_path)
+    busiest = declarations[
+        (declarations["office_id"] == web_server.office_id)
+        & (declarations["lodged_at"].astype(str).str[:10] == web_server.day)
+    ]
+    rescored = httpx.post(
+        f"{web_server.base_url}/v1/scores",
+        json={"declarations": json_payload(busiest)},
+        headers={"Authorization": f"Bearer {web_server.keys[Role.OFFICER]}"},
+        timeout=60,
+    )
+    assert rescored.status_code == 200, rescored.text
+    page.get_by_label("From (UTC day)").fill(web_server.day)
+    page.get_by_label("To (UTC day)").fill(web_server.day)
+    page.get_by_role("button", name="Show").click()
+    total = page.locator("table.performance tr.total td").all_inner_texts()
+    assert total[0] == str(len(busiest))  # matches over the window
+    assert page.locator("svg.profile-rates").count() == 1
+    page.screenshot(path=str(artifacts / "profile_performance.png"), full_page=True)
+
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_label("Title").fill("Pistol parts and ammunition at the busiest office")
+    page.get_by_role("button", name="Save profile").click()
+    assert page.get_by_role("status").inner_text() == "The profile was saved."
+    assert "Pistol parts and ammunition" in page.locator("p.summary").inner_text()
+    page.get_by_role("button", name="Expire now").click()
+    assert page.get_by_role("status").inner_text() == "The profile was expired."
+    changes = page.locator("table.revisions tbody tr td:nth-child(2)").all_inner_texts()
+    assert changes == ["expired", "revised", "created"]
+    assert page.get_by_role("button", name="Expire now").count() == 0
+
+    # The officer reads the list: the profile, expired, and no way to change it.
+    officer = new_page()
+    sign_in(officer, web_server, "ana")
+    officer.get_by_role("link", name="Risk profiles").click()
+    row = officer.locator("table.profiles tbody tr", has_text=PROFILE_ID)
+    assert row.locator("td.state").inner_text() == "expired"
+    assert officer.get_by_role("link", name="New profile").count() == 0
+    assert officer.goto(f"{web_server.base_url}/web/profiles/new").status == 403
+    routes = [r.event.route for r in person_records(web_server, "Rui Manager")]
+    assert {"POST /v1/profiles", "PUT /v1/profiles/{profile_id}"} <= set(routes)
+    assert "POST /v1/profiles/{profile_id}/expire" in routes
+
+
+def test_the_profile_pages_leave_no_english_in_serbian_or_albanian(
+    web_server: WebServer, new_page: Any, artifacts: Path
+) -> None:
+    """The list, a profile with its performance and chart, and the form: every word the
+    pages write in English is written otherwise; what stays is the profile's own text."""
+    page = new_page()
+    sign_in(page, web_server, "rui")
+    profile = {
+        "id": "SQ-SR-WORDS",
+        "title": "Ammunition hidden in spare tyres",
+        "threat": "weapons",
+        "criteria": {"op": "hs_prefix", "prefixes": ["4011"]},
+        "action": {"lane": "yellow", "percent": 30},
+        "rationale": "Seizure report from the northern crossing.",
+        "instructions": "Deflate and weigh every spare tyre.",
+        "owner": "Targeting centre",
+        "valid_from": "2024-01-01T00:00:00Z",
+        "review_date": "2024-06-01",
+    }
+    made = httpx.post(
+        f"{web_server.base_url}/v1/profiles",
+        json=profile,
+        headers={"Authorization": f"Bearer {web_server.keys[Role.RISK_MANAGER]}"},
+    )
+    assert made.status_code == 201, made.text
+    # Data: every stored profile's own words (the other tests' too), the person, and month
+    # names as Babel abbreviates dates in each language.
+    stored = httpx.get(
+        f"{web_server.base_url}/v1/profiles",
+        headers={"Authorization": f"Bearer {web_server.keys[Role.RISK_MANAGER]}"},
+    ).json()["profiles"]
+    own = ("title", "rationale", "instructions", "owner")
+    data = prose_words(" ".join(str(p["profile"].get(k, "")) for p in stored for k in own))
+    data |= {
+        "shiprisk",
+        "rui",
+        "manager",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "dec",
+    }
+    paths = {
+        "list": "/web/profiles",
+        "profile": f"/web/profiles/{profile['id']}?since={web_server.day}&until={web_server.day}",
+        "form": "/web/profiles/new",
+    }
+    selector, button = "Language", "Change language"
+    english = {}
+    for name, path in paths.items():
+        page.goto(f"{web_server.base_url}{path}")
+        english[name] = prose_words(page.evaluate(VISIBLE_TEXT))
+    assert {"matches", "inspections", "revisions", "criteria"} <= english["profile"]
+    for locale in ("sr_Latn", "sq"):
+        page.get_by_label(selector).select_option(locale)
+        page.get_by_role("button", name=button).click()
+        for name, path in paths.items():
+            page.goto(f"{web_server.base_url}{path}")
+            left = (english[name] & prose_words(page.evaluate(VISIBLE_TEXT))) - data
+            left -= SAME_WORD[locale]
+            assert not left, f"{locale}: English left on the profile {name} page: {sorted(left)}"
+            page.screenshot(path=str(artifacts / f"profile_{name}_{locale}.png"), full_page=True)
         selector = "Jezik" if locale == "sr_Latn" else "Gjuha"
         button = "Promeni jezik" if locale == "sr_Latn" else "Ndrysho gjuhën"
