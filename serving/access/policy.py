@@ -65,6 +65,15 @@ ROUTE_POLICIES: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/v1/profiles"): RoutePolicy(RISK_MANAGER),
     ("PUT", "/v1/profiles/{profile_id}"): RoutePolicy(RISK_MANAGER),
     ("POST", "/v1/profiles/{profile_id}/expire"): RoutePolicy(RISK_MANAGER),
+    # Waivers and officers' additions: officers decide on their offices' declarations, risk
+    # managers read a declaration's decisions and count them all (GAO-15-294).
+    ("POST", "/v1/declarations/{declaration_id}/waivers"): RoutePolicy(OFFICER),
+    ("POST", "/v1/declarations/{declaration_id}/additions"): RoutePolicy(OFFICER),
+    ("GET", "/v1/declarations/{declaration_id}/waivers"): RoutePolicy(
+        OFFICER | RISK_MANAGER, needs_justification=True
+    ),
+    ("GET", "/v1/waivers/codes"): RoutePolicy(OFFICER | RISK_MANAGER),
+    ("GET", "/v1/waivers"): RoutePolicy(RISK_MANAGER),
     # Partner messages in, reports out: each a collection or a disclosure, recorded.
     ("POST", "/v1/exchange/inbox"): RoutePolicy(ADMIN | RISK_MANAGER),
     ("GET", "/v1/exchange/outbox"): RoutePolicy(ADMIN | RISK_MANAGER),
