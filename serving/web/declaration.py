@@ -1,11 +1,12 @@
-"""The declaration page: fields, risks, a waterfall per threat, outcomes and the outcome form."""
+"""The declaration page: fields, risks, a waterfall per threat, outcomes and the outcome form;
+what selected the declaration, its waiver and addition, and the officer's forms for both."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from fastapi import Request
@@ -40,7 +41,11 @@ router = page_router()
 
 @router.get("/declarations/{declaration_id}", response_class=HTMLResponse)
 async def declaration_page(
-    request: Request, web: Web, declaration_id: str, recorded: int | None = None
+    request: Request,
+    web: Web,
+    declaration_id: str,
+    recorded: int | None = None,
+    decided: Literal["waiver", "addition"] | None = None,
 ) -> Response:
     """A declaration's fields, risks, waterfall per threat, outcomes and the outcome form."""
     session = signed_in(request, web)
@@ -49,7 +54,14 @@ async def declaration_page(
     if not session.justification:
         return RedirectResponse(justification_url(request), status_code=303)
     return await _declaration_response(
-        request, web, session, declaration_id, recorded=recorded, form=None, errors=[]
+        request,
+        web,
+        session,
+        declaration_id,
+        recorded=recorded,
+        form=None,
+        errors=[],
+        decided=decided,
     )
 
 
@@ -63,11 +75,16 @@ async def _declaration_response(
     form: Mapping[str, Any] | None,
     errors: list[str],
     status_code: int = 200,
+    decided: str | None = None,
+    decision_form: Mapping[str, Any] | None = None,
+    decision_errors: Sequence[str] = (),
 ) -> Response:
-    answer = await ServiceCall(request, session).get(f"/v1/declarations/{declaration_id}")
+    call = ServiceCall(request, session)
+    answer = await call.get(f"/v1/declarations/{declaration_id}")
     if answer.status_code != 200:
         return refused(web, request, session, answer)
     detail = answer.json()
+    decisions = await call.get(f"/v1/declarations/{declaration_id}/waivers")
     latest = detail["latest"]
     waterfalls, explained_by = _waterfalls(request, detail, page_locale(request, session))
     now = datetime.now(UTC).replace(second=0, microsecond=0, tzinfo=None)
@@ -85,6 +102,11 @@ async def _declaration_response(
             "form": form or {"inspected_at": now.isoformat(timespec="minutes")},
             "inspection_types": INSPECTION_TYPES,
             "results": RESULTS,
+            "decisions": decisions.json() if decisions.status_code == 200 else None,
+            "waiver_codes": request.app.state.service.settings.waiver_codes,
+            "decided": decided,
+            "decision_form": decision_form or {},
+            "decision_errors": list(decision_errors),
         },
         session=session,
         status_code=status_code,
@@ -210,3 +232,86 @@ async def record_outcome(request: Request, web: Web, declaration_id: str) -> Res
         errors=problems,
         status_code=422,
     )
+
+
+# -- waivers and additions ---------------------------------------------------------------------
+
+# The default exception codes' labels (serving.waivers.settings.DEFAULT_WAIVER_CODES), marked
+# here so the pages' catalogues translate them; a deployment's own labels show as written.
+STANDARD_CODE_LABELS = (
+    mark("AEO-trusted trader"),
+    mark("Already inspected at another office"),
+    mark("Documentary check sufficient"),
+    mark("Humanitarian or perishable goods"),
+    mark("Other: reason written below"),
+)
+_DECISION_FIELDS = {"code": mark("Exception"), "reason": mark("Reason")}
+# The form of each decision, and the API route it posts to.
+_DECISIONS = {"waiver": "waivers", "addition": "additions"}
+
+
+def _decision_problems(answer: httpx.Response, gettext: Callable[[str], str]) -> list[str]:
+    """The API's refusal of a waiver or an addition as sentences naming the form's fields."""
+    try:
+        detail = answer.json().get("detail")
+    except ValueError:
+        detail = None
+    if isinstance(detail, str):  # 409: the declaration's selection does not allow it
+        return [detail]
+    if not isinstance(detail, list):
+        return [gettext("The service answered %(status)s.") % {"status": answer.status_code}]
+    problems = []
+    for item in detail:
+        field = next((str(p) for p in reversed(item.get("loc", [])) if isinstance(p, str)), "")
+        label = gettext(_DECISION_FIELDS[field]) if field in _DECISION_FIELDS else field
+        problems.append(f"{label}: {item.get('msg') or gettext('not accepted')}")
+    return problems
+
+
+async def _decide(request: Request, web: WebState, declaration_id: str, action: str) -> Response:
+    """Post the waiver or the addition of the form through the API, then show the page."""
+    session = signed_in(request, web)
+    if session is None:
+        return to_sign_in(web)
+    form = await request.form()
+    fields = {key: str(value) for key, value in form.items()}
+    if not session.form_token_matches(fields.get("csrf")):
+        return bad_form(web, request, session)
+    if not session.justification:
+        return RedirectResponse(justification_url(request), status_code=303)
+    reason = fields.get("reason", "").strip() or None
+    payload: dict[str, Any] = {"reason": reason}
+    if action == "waiver":
+        payload["code"] = fields.get("code", "")
+    answer = await ServiceCall(request, session).post(
+        f"/v1/declarations/{declaration_id}/{_DECISIONS[action]}", payload
+    )
+    if answer.status_code == 201:
+        target = f"{PAGES_PREFIX}/declarations/{declaration_id}?decided={action}"
+        return RedirectResponse(target, status_code=303)
+    if answer.status_code not in (409, 422):
+        return refused(web, request, session, answer)
+    return await _declaration_response(
+        request,
+        web,
+        session,
+        declaration_id,
+        recorded=None,
+        form=None,
+        errors=[],
+        status_code=answer.status_code,
+        decision_form={**fields, "action": action},
+        decision_errors=_decision_problems(answer, page_words(request, session).gettext),
+    )
+
+
+@router.post("/declarations/{declaration_id}/waiver", response_class=HTMLResponse)
+async def waive_inspection(request: Request, web: Web, declaration_id: str) -> Response:
+    """Waive the selected inspection through POST /v1/declarations/{id}/waivers."""
+    return await _decide(request, web, declaration_id, "waiver")
+
+
+@router.post("/declarations/{declaration_id}/addition", response_class=HTMLResponse)
+async def add_inspection(request: Request, web: Web, declaration_id: str) -> Response:
+    """Add the declaration for inspection through POST /v1/declarations/{id}/additions."""
+    return await _decide(request, web, declaration_id, "addition")
