@@ -105,7 +105,8 @@ class OverrideConflict(Exception):
 def add_override(session: Session, override: InspectionOverride) -> InspectionOverride:
     """Store a waiver or an addition; `OverrideConflict` when the declaration already has
     one of that kind (checked first, and by the table's unique key against a concurrent
-    writer: the insert runs in a savepoint, so the caller's transaction stays usable)."""
+    writer). After a conflict the caller's transaction must be rolled back: no savepoint is
+    used, since on SQLite releasing one outside an explicit BEGIN commits."""
     taken = session.scalar(
         select(InspectionOverride.id).where(
             InspectionOverride.declaration_id == override.declaration_id,
@@ -114,9 +115,9 @@ def add_override(session: Session, override: InspectionOverride) -> InspectionOv
     )
     if taken is not None:
         raise OverrideConflict(f"this declaration already has a {override.action}")
+    session.add(override)
     try:
-        with session.begin_nested():
-            session.add(override)
+        session.flush([override])
     except IntegrityError:
         raise OverrideConflict(f"this declaration already has a {override.action}") from None
     return override

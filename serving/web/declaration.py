@@ -180,29 +180,37 @@ def _outcome_payload(
     return (None if problems else outcome), problems
 
 
-def _api_problems(answer: httpx.Response, gettext: Callable[[str], str]) -> list[str]:
+def _api_problems(
+    answer: httpx.Response,
+    gettext: Callable[[str], str],
+    labels: Mapping[str, str] = _FIELD_LABELS,
+    refused_message: str = mark("The outcome was not recorded (%(status)s)."),
+) -> list[str]:
     """The API's field errors as sentences naming the form's labels (the API's own words
-    after the label stay in English: they come from the validation rules)."""
+    after the label stay in English: they come from the validation rules); a refusal of the
+    declaration's state (409 with one sentence) as that sentence."""
     try:
         detail = answer.json().get("detail")
     except ValueError:
         detail = None
+    if isinstance(detail, str) and answer.status_code == 409:
+        return [detail]
     if not isinstance(detail, list):
-        return [
-            gettext("The outcome was not recorded (%(status)s).") % {"status": answer.status_code}
-        ]
+        return [gettext(refused_message) % {"status": answer.status_code}]
     problems = []
     outcome, not_accepted = gettext("Outcome"), gettext("not accepted")
     for item in detail:
         field = next((str(p) for p in reversed(item.get("loc", [])) if isinstance(p, str)), "")
-        label = gettext(_FIELD_LABELS[field]) if field in _FIELD_LABELS else field
+        label = gettext(labels[field]) if field in labels else field
         problems.append(f"{label or outcome}: {item.get('msg') or not_accepted}")
     return problems
 
 
-@router.post("/declarations/{declaration_id}/outcome", response_class=HTMLResponse)
-async def record_outcome(request: Request, web: Web, declaration_id: str) -> Response:
-    """Record the inspection outcome through POST /v1/outcomes, then show the declaration."""
+async def _signed_form(
+    request: Request, web: WebState
+) -> tuple[WebSession, dict[str, str]] | Response:
+    """The session and fields of a form posted from its page, or the answer when the person
+    is signed out, the form's token is not the session's, or no justification was given."""
     session = signed_in(request, web)
     if session is None:
         return to_sign_in(web)
@@ -212,6 +220,16 @@ async def record_outcome(request: Request, web: Web, declaration_id: str) -> Res
         return bad_form(web, request, session)
     if not session.justification:
         return RedirectResponse(justification_url(request), status_code=303)
+    return session, fields
+
+
+@router.post("/declarations/{declaration_id}/outcome", response_class=HTMLResponse)
+async def record_outcome(request: Request, web: Web, declaration_id: str) -> Response:
+    """Record the inspection outcome through POST /v1/outcomes, then show the declaration."""
+    posted = await _signed_form(request, web)
+    if isinstance(posted, Response):
+        return posted
+    session, fields = posted
     gettext = page_words(request, session).gettext
     payload, problems = _outcome_payload(declaration_id, fields, gettext)
     if payload is not None:
@@ -250,35 +268,12 @@ _DECISION_FIELDS = {"code": mark("Exception"), "reason": mark("Reason")}
 _DECISIONS = {"waiver": "waivers", "addition": "additions"}
 
 
-def _decision_problems(answer: httpx.Response, gettext: Callable[[str], str]) -> list[str]:
-    """The API's refusal of a waiver or an addition as sentences naming the form's fields."""
-    try:
-        detail = answer.json().get("detail")
-    except ValueError:
-        detail = None
-    if isinstance(detail, str):  # 409: the declaration's selection does not allow it
-        return [detail]
-    if not isinstance(detail, list):
-        return [gettext("The service answered %(status)s.") % {"status": answer.status_code}]
-    problems = []
-    for item in detail:
-        field = next((str(p) for p in reversed(item.get("loc", [])) if isinstance(p, str)), "")
-        label = gettext(_DECISION_FIELDS[field]) if field in _DECISION_FIELDS else field
-        problems.append(f"{label}: {item.get('msg') or gettext('not accepted')}")
-    return problems
-
-
 async def _decide(request: Request, web: WebState, declaration_id: str, action: str) -> Response:
     """Post the waiver or the addition of the form through the API, then show the page."""
-    session = signed_in(request, web)
-    if session is None:
-        return to_sign_in(web)
-    form = await request.form()
-    fields = {key: str(value) for key, value in form.items()}
-    if not session.form_token_matches(fields.get("csrf")):
-        return bad_form(web, request, session)
-    if not session.justification:
-        return RedirectResponse(justification_url(request), status_code=303)
+    posted = await _signed_form(request, web)
+    if isinstance(posted, Response):
+        return posted
+    session, fields = posted
     reason = fields.get("reason", "").strip() or None
     payload: dict[str, Any] = {"reason": reason}
     if action == "waiver":
@@ -301,7 +296,12 @@ async def _decide(request: Request, web: WebState, declaration_id: str, action: 
         errors=[],
         status_code=answer.status_code,
         decision_form={**fields, "action": action},
-        decision_errors=_decision_problems(answer, page_words(request, session).gettext),
+        decision_errors=_api_problems(
+            answer,
+            page_words(request, session).gettext,
+            _DECISION_FIELDS,
+            mark("The service answered %(status)s."),
+        ),
     )
 
 

@@ -9,16 +9,20 @@ probability. The counts risk managers read match the waivers made.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
 import pytest
+import typer
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from serving.access.keys import Role
 from serving.app import create_app
+from serving.cli import register
 from serving.settings import ServiceSettings
 from serving.store import waivers as stored
 from serving.store.tables import InspectionOutcome, InspectionOverride
@@ -334,6 +338,25 @@ def test_the_exception_codes_come_from_the_settings(store: TrainedModel, tmp_pat
         assert "SEALED" in refused.json()["detail"][0]["msg"]
 
 
+def decision(
+    declaration_id: str, action: str, at: datetime, office: str, profiles: list[str]
+) -> InspectionOverride:
+    """A waiver (code AEO) or an addition, as the service stores one."""
+    return InspectionOverride(
+        declaration_id=declaration_id,
+        action=action,
+        office_id=office,
+        code="AEO" if action == "waiver" else None,
+        reason=None if action == "waiver" else "look",
+        profile_id=profiles[0] if profiles else None,
+        profile_ids=profiles,
+        lane="red" if action == "waiver" else "green",
+        recorded_by="test",
+        key_id="k",
+        recorded_at=at,
+    )
+
+
 def test_counts_by_period_profile_and_window(operational_store: Any) -> None:  # noqa: F811
     """`waiver_counts` by hand: periods, profiles (a waiver counts for each), the window."""
     at = [
@@ -345,48 +368,11 @@ def test_counts_by_period_profile_and_window(operational_store: Any) -> None:  #
     profiles = [["P1"], ["P1", "P2"], [], ["P2"]]
     with operational_store.transaction() as session:
         for i, (moment, selecting) in enumerate(zip(at, profiles, strict=True)):
-            stored.add_override(
-                session,
-                InspectionOverride(
-                    declaration_id=f"C-{i}",
-                    action="waiver",
-                    office_id=OFFICE if i % 2 else OTHER_OFFICE,
-                    code="AEO",
-                    profile_id=selecting[0] if selecting else None,
-                    profile_ids=selecting,
-                    lane="red",
-                    recorded_by="test",
-                    key_id="k",
-                    recorded_at=moment,
-                ),
-            )
-        stored.add_override(
-            session,
-            InspectionOverride(
-                declaration_id="C-0",
-                action="addition",
-                office_id=OTHER_OFFICE,
-                reason="x",
-                profile_ids=[],
-                recorded_by="test",
-                key_id="k",
-                recorded_at=at[0],
-            ),
-        )
+            office = OFFICE if i % 2 else OTHER_OFFICE
+            stored.add_override(session, decision(f"C-{i}", "waiver", moment, office, selecting))
+        stored.add_override(session, decision("C-0", "addition", at[0], OTHER_OFFICE, []))
     with operational_store.transaction() as session, pytest.raises(stored.OverrideConflict):
-        stored.add_override(
-            session,
-            InspectionOverride(
-                declaration_id="C-0",
-                action="waiver",
-                office_id=OFFICE,
-                code="AEO",
-                profile_ids=[],
-                recorded_by="test",
-                key_id="k",
-                recorded_at=at[0],
-            ),
-        )
+        stored.add_override(session, decision("C-0", "waiver", at[0], OFFICE, []))
     with operational_store.sessions() as session:
         assert stored.waiver_counts(session) == {
             "P1": {date(2024, 3, 11): 2},
@@ -411,3 +397,30 @@ def test_counts_by_period_profile_and_window(operational_store: Any) -> None:  #
         assert dict(everything.by_pick) == {"profile": 3, "red_lane": 1}
         assert dict(everything.by_profile) == {"P1": 2, "P2": 2}
         assert session.scalar(select(func.count()).select_from(InspectionOverride)) == 5
+
+
+def test_the_waivers_command_counts_as_the_route_does(store_url: str) -> None:  # noqa: F811
+    from serving.store.database import Store
+
+    operational = Store.open(store_url)
+    try:
+        moment = datetime(2024, 3, 13, 9, tzinfo=UTC)
+        with operational.transaction() as session:
+            stored.add_override(session, decision("CLI-1", "waiver", moment, OFFICE, ["P1"]))
+            stored.add_override(session, decision("CLI-2", "addition", moment, OFFICE, []))
+    finally:
+        operational.close()
+    app = typer.Typer()
+    register(app)
+    ran = CliRunner().invoke(
+        app, ["waivers", "counts", "--period", "month", "--database-url", store_url]
+    )
+    assert ran.exit_code == 0, ran.output
+    counted = json.loads(ran.output)
+    assert (counted["waivers"], counted["additions"]) == (1, 1)
+    assert counted["by_profile"] == [{"profile_id": "P1", "waivers": 1}]
+    assert counted["by_period"] == [{"start": "2024-03-01", "waivers": 1, "additions": 1}]
+    bad = CliRunner().invoke(app, ["waivers", "counts", "--period", "year"])
+    assert bad.exit_code != 0
+    codes = CliRunner().invoke(app, ["waivers", "codes"])
+    assert codes.exit_code == 0 and codes.output.splitlines()[0] == "AEO\tAEO-trusted trader"
