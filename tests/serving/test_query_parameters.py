@@ -37,6 +37,9 @@ VALID = {
     "value": "IMP-1",
     "offset": "0",
     "revision": "1",
+    "period": "week",  # waiver counts
+    "profile_id": "IMP-RED",
+    "decided": "waiver",  # the declaration page after a waiver
 }
 
 
