@@ -340,6 +340,7 @@ def register(app: typer.Typer) -> None:
     from serving.intelligence.cli import register as register_watchlist
     from serving.model.cli import monitor
     from serving.profiles.cli import profiles_commands
+    from serving.waivers.cli import waivers_commands
 
     app.command("serve")(serve)
     app.command("score")(score)
@@ -349,3 +350,4 @@ def register(app: typer.Typer) -> None:
     app.command("monitor")(monitor)
     app.add_typer(exchange_commands(record_command), name="exchange")
     app.add_typer(profiles_commands(record_command), name="profiles")
+    app.add_typer(waivers_commands(), name="waivers")

@@ -22,6 +22,7 @@ from serving.intelligence import routes as intelligence
 from serving.model import routes as model
 from serving.profiles import routes as profiles
 from serving.scoring import routes as scoring
+from serving.waivers import routes as waivers
 
 ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "no valid API key"},
@@ -35,6 +36,7 @@ KEYED_ROUTERS: tuple[APIRouter, ...] = (
     inspections.router,
     intelligence.router,
     profiles.router,
+    waivers.router,
     model.router,
     audit.router,
     exchange.router,

@@ -19,15 +19,17 @@ from serving.exchange.settings import ExchangeSettings
 from serving.inspections.worklist import DEFAULT_EXPLORATION_SHARE, DEFAULT_SEVERITY
 from serving.model.settings import MonitorSettings
 from serving.store.database import DATABASE_FILE
+from serving.waivers.settings import WaiverSettings
 
 DEFAULT_MODEL_URI = "models:/shiprisk@champion"
 DEFAULT_DATABASE_URL = "sqlite:///data/shiprisk.db"
 MEBIBYTE = 1024 * 1024
 
 
-class ServiceSettings(AccessSettings, ExchangeSettings, MonitorSettings):
+class ServiceSettings(AccessSettings, ExchangeSettings, MonitorSettings, WaiverSettings):
     """What the service loads, the limits it enforces on requests, its access settings,
-    those of the exchange with partner agencies and of the performance monitor."""
+    those of the exchange with partner agencies, of the performance monitor and the
+    waivers' exception codes."""
 
     model_config = SettingsConfigDict(env_prefix="SHIPRISK_", extra="ignore")
 

@@ -74,6 +74,7 @@ ROOMS = (
     "model",
     "profiles",
     "scoring",
+    "waivers",
     "web",
 )
 # What every room may use: the floor below the rooms, and the access layer.

@@ -69,6 +69,15 @@ ROUTE_POLICIES: dict[tuple[str, str], RoutePolicy] = {
     # An office's capacity refits its lane thresholds (risk managers); officers may read it.
     ("PUT", "/v1/offices/{office_id}/capacity"): RoutePolicy(RISK_MANAGER),
     ("GET", "/v1/offices/{office_id}/capacity"): RoutePolicy(OFFICER | RISK_MANAGER),
+    # Waivers and officers' additions: officers decide on their offices' declarations, risk
+    # managers read a declaration's decisions and count them all (GAO-15-294).
+    ("POST", "/v1/declarations/{declaration_id}/waivers"): RoutePolicy(OFFICER),
+    ("POST", "/v1/declarations/{declaration_id}/additions"): RoutePolicy(OFFICER),
+    ("GET", "/v1/declarations/{declaration_id}/waivers"): RoutePolicy(
+        OFFICER | RISK_MANAGER, needs_justification=True
+    ),
+    ("GET", "/v1/waivers/codes"): RoutePolicy(OFFICER | RISK_MANAGER),
+    ("GET", "/v1/waivers"): RoutePolicy(RISK_MANAGER),
     # Partner messages in, reports out: each a collection or a disclosure, recorded.
     ("POST", "/v1/exchange/inbox"): RoutePolicy(ADMIN | RISK_MANAGER),
     ("GET", "/v1/exchange/outbox"): RoutePolicy(ADMIN | RISK_MANAGER),

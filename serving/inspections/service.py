@@ -43,6 +43,7 @@ from serving.inspections.worklist import (
     selection_seed,
 )
 from serving.store import intelligence, offices, repository
+from serving.store import waivers as stored_waivers
 from serving.store import watchlist as stored_watchlist
 from serving.store.database import Store
 from serving.store.tables import InspectionOutcome, ScoredDeclaration, WorklistRun
@@ -313,7 +314,8 @@ def planned_outcomes(
             try:
                 # which declarations had an outcome before: only a first outcome changes history
                 already = intelligence.declarations_with_outcomes(db, outcomes["declaration_id"])
-                written = repository.record_outcomes(db, outcomes, draws=draws)
+                added = stored_waivers.added_declarations(db, outcomes["declaration_id"])
+                written = repository.record_outcomes(db, outcomes, draws=draws, officer_added=added)
                 intelligence.count_outcomes(db, outcomes, already)
                 return written
             except repository.OutcomeDrawError as error:

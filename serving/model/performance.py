@@ -69,12 +69,28 @@ def week_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+# An officer's own addition (POST /v1/declarations/{id}/additions) is no draw of the
+# selection design: no declaration had a known chance of being added, so its outcome has no
+# inclusion probability and never enters the Horvitz-Thompson estimate, whatever probability
+# an outcome states. Its hits are counted on their own ("officer").
+OFFICER = "officer"
+
+
+def _designed(frame: pd.DataFrame) -> np.ndarray:
+    """Inspections drawn by the selection design with a known probability in (0, 1]."""
+    reason = frame["selection_reason"].to_numpy(dtype=object)
+    probability = frame["selection_probability"].to_numpy(dtype=float)
+    known = np.isfinite(probability) & (probability > 0) & (probability <= 1)
+    return np.asarray(known & (reason != OFFICER), dtype=bool)
+
+
 def _figures(frame: pd.DataFrame, hits: np.ndarray, population: int) -> dict[str, Any]:
-    """Model picks, random picks with their interval, and the HT estimate of one period."""
+    """Model picks, random picks with their interval, officers' additions, and the HT
+    estimate of one period."""
     reason = frame["selection_reason"].to_numpy(dtype=object)
     probability = frame["selection_probability"].to_numpy(dtype=float)
     random_picks = picked_rate_interval(hits, reason == "random")
-    known = np.isfinite(probability) & (probability > 0) & (probability <= 1)
+    known = _designed(frame)
     estimate = (
         horvitz_thompson_rate(hits[known].astype(float), probability[known], population)
         if random_picks["n"] and population > 0
@@ -83,6 +99,7 @@ def _figures(frame: pd.DataFrame, hits: np.ndarray, population: int) -> dict[str
     return {
         "model": picked_rate(hits, reason == "model"),
         "random": random_picks,
+        "officer": picked_rate(hits, reason == OFFICER),
         "estimated_rate": None if estimate is None else estimate.rate,
         "estimated_rate_se": None if estimate is None else estimate.standard_error,
         "declarations": population,
@@ -92,9 +109,10 @@ def _figures(frame: pd.DataFrame, hits: np.ndarray, population: int) -> dict[str
 
 def _population(frame: pd.DataFrame, declarations: Mapping[tuple[str, date], int]) -> int:
     """Declarations lodged at the office-days that have inspections with known probability:
-    the population their probabilities were drawn from."""
+    the population their probabilities were drawn from (officers' additions are none)."""
     probability = frame["selection_probability"].to_numpy(dtype=float)
-    known = frame[np.isfinite(probability)]
+    reason = frame["selection_reason"].to_numpy(dtype=object)
+    known = frame[np.isfinite(probability) & (reason != OFFICER)]
     days = set(zip(known["office_id"], known["day"], strict=True))
     return sum(declarations.get(day, 0) for day in days)
 

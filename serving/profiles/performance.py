@@ -41,6 +41,7 @@ from models.estimates import picked_rate_interval
 from serving.profiles.schemas import HitRate, PeriodPerformance, ProfilePerformance
 from serving.store import repository
 from serving.store.tables import ScoredDeclaration
+from serving.store.waivers import waiver_counts
 
 Period = Literal["week", "month"]
 PERIODS: tuple[Period, ...] = ("week", "month")
@@ -157,12 +158,17 @@ def matched_declarations(
     return found
 
 
-# WIRE: waivers
 def _waivers(
     session: Session, profile_id: str, since: date, until: date, period: Period
 ) -> dict[date, int]:
-    """Waived picks of the profile per period start (none recorded yet)."""
-    return {}
+    """Waivers of the profile's selections per period start, by the day each waiver was
+    recorded (`serving.store.waivers.waiver_counts`; an officer waives on the day of the
+    check, so that is the lodging day's period but for a waiver recorded across a period's
+    end)."""
+    counts = waiver_counts(
+        session, profile_id=profile_id, since=since, until=until + timedelta(days=1), period=period
+    )
+    return counts.get(profile_id, {})
 
 
 def _compared_offices(profile: RiskProfile, remit: Collection[str] | None) -> list[str] | None:

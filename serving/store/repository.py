@@ -675,6 +675,7 @@ def record_outcomes(
     *,
     draws: Sequence[int | None] | None = None,
     recorded_at: datetime | None = None,
+    officer_added: Collection[str] = (),
 ) -> OutcomeWrite:
     """Store validated outcomes, idempotent on (declaration_id, inspected_at).
 
@@ -689,6 +690,9 @@ def record_outcomes(
         outcomes: canonical outcomes (``features.validation.validate_outcomes``).
         draws: per outcome, the version of the worklist draw the officer acted on (GET
             /v1/worklist's ``version``), or None. The outcome keeps that draw's id.
+        officer_added: declarations an officer added for inspection
+            (`serving.store.waivers`): an outcome of one that no worklist pick explains and
+            that gives no selection reason is recorded as ``officer`` (probability unknown).
 
     Raises:
         OutcomeDrawError: a named draw did not pick the declaration, or its pick differs.
@@ -728,6 +732,8 @@ def record_outcomes(
             mismatches.append((position, *mismatch))
             continue
         _with_pick(values, pick)
+        if pick is None and values["selection_reason"] is None and key[0] in officer_added:
+            values["selection_reason"] = "officer"
         values["draw_id"] = None if pick is None else pick.run_id
         before = existing.get(key) or new.get(key)
         if before is not None:

@@ -518,3 +518,41 @@ class RiskProfileRevision(Base):
     content: Mapped[dict[str, Any]]
     changed_by: Mapped[str] = mapped_column(String(200))
     changed_at: Mapped[datetime]
+
+
+class InspectionOverride(Base):
+    """An officer's decision against the selection: a waived pick, or an added inspection.
+
+    A ``waiver`` releases a declaration that a risk profile, the red lane or a worklist draw
+    selected, with a standard exception ``code`` (configured, `serving.waivers.settings`) or a
+    written ``reason`` (code ``OTHER``); an ``addition`` sends a declaration nothing selected
+    to inspection, with a reason. Each keeps what the selection was when it was decided (the
+    lane of the newest score, the selecting profiles, the worklist draw and its pick), who
+    decided and when. One of each per declaration: a second is refused, never overwritten
+    (CBP's lesson, GAO-15-294: every waiver recorded with type, person and time).
+    """
+
+    __tablename__ = "inspection_overrides"
+    __table_args__ = (
+        UniqueConstraint("declaration_id", "action", name="uq_inspection_override"),
+        Index("ix_inspection_overrides_recorded_at", "recorded_at"),
+        Index("ix_inspection_overrides_office", "office_id", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    declaration_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    action: Mapped[str] = mapped_column(String(10))  # waiver, addition
+    office_id: Mapped[str] = mapped_column(String(ID_LENGTH))  # where it was lodged
+    code: Mapped[str | None] = mapped_column(String(40))  # a waiver's exception code
+    reason: Mapped[str | None] = mapped_column(Text)  # written reason (required for OTHER)
+    lane: Mapped[str | None] = mapped_column(String(20))  # the newest score's lane then
+    profile_id: Mapped[str | None] = mapped_column(String(64))  # the first selecting profile
+    profile_ids: Mapped[list[Any]]  # every profile that selected it
+    draw_id: Mapped[int | None] = mapped_column(Integer)  # the worklist draw that picked it
+    pick_reason: Mapped[str | None] = mapped_column(String(80))  # that pick's reason
+    selection_probability: Mapped[float | None] = mapped_column(Float)  # that pick's
+    score_id: Mapped[int | None] = mapped_column(Integer)  # the scoring it was decided on
+    recorded_by: Mapped[str] = mapped_column(String(200))  # the key's (or session's) name
+    key_id: Mapped[str] = mapped_column(String(64))
+    person: Mapped[str | None] = mapped_column(String(200))
+    recorded_at: Mapped[datetime]

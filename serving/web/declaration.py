@@ -1,11 +1,12 @@
-"""The declaration page: fields, risks, a waterfall per threat, outcomes and the outcome form."""
+"""The declaration page: fields, risks, a waterfall per threat, outcomes and the outcome form;
+what selected the declaration, its waiver and addition, and the officer's forms for both."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from fastapi import Request
@@ -40,7 +41,11 @@ router = page_router()
 
 @router.get("/declarations/{declaration_id}", response_class=HTMLResponse)
 async def declaration_page(
-    request: Request, web: Web, declaration_id: str, recorded: int | None = None
+    request: Request,
+    web: Web,
+    declaration_id: str,
+    recorded: int | None = None,
+    decided: Literal["waiver", "addition"] | None = None,
 ) -> Response:
     """A declaration's fields, risks, waterfall per threat, outcomes and the outcome form."""
     session = signed_in(request, web)
@@ -49,7 +54,14 @@ async def declaration_page(
     if not session.justification:
         return RedirectResponse(justification_url(request), status_code=303)
     return await _declaration_response(
-        request, web, session, declaration_id, recorded=recorded, form=None, errors=[]
+        request,
+        web,
+        session,
+        declaration_id,
+        recorded=recorded,
+        form=None,
+        errors=[],
+        decided=decided,
     )
 
 
@@ -63,11 +75,16 @@ async def _declaration_response(
     form: Mapping[str, Any] | None,
     errors: list[str],
     status_code: int = 200,
+    decided: str | None = None,
+    decision_form: Mapping[str, Any] | None = None,
+    decision_errors: Sequence[str] = (),
 ) -> Response:
-    answer = await ServiceCall(request, session).get(f"/v1/declarations/{declaration_id}")
+    call = ServiceCall(request, session)
+    answer = await call.get(f"/v1/declarations/{declaration_id}")
     if answer.status_code != 200:
         return refused(web, request, session, answer)
     detail = answer.json()
+    decisions = await call.get(f"/v1/declarations/{declaration_id}/waivers")
     latest = detail["latest"]
     waterfalls, explained_by = _waterfalls(request, detail, page_locale(request, session))
     now = datetime.now(UTC).replace(second=0, microsecond=0, tzinfo=None)
@@ -85,6 +102,11 @@ async def _declaration_response(
             "form": form or {"inspected_at": now.isoformat(timespec="minutes")},
             "inspection_types": INSPECTION_TYPES,
             "results": RESULTS,
+            "decisions": decisions.json() if decisions.status_code == 200 else None,
+            "waiver_codes": request.app.state.service.settings.waiver_codes,
+            "decided": decided,
+            "decision_form": decision_form or {},
+            "decision_errors": list(decision_errors),
         },
         session=session,
         status_code=status_code,
@@ -161,29 +183,37 @@ def _outcome_payload(
     return (None if problems else outcome), problems
 
 
-def _api_problems(answer: httpx.Response, gettext: Callable[[str], str]) -> list[str]:
+def _api_problems(
+    answer: httpx.Response,
+    gettext: Callable[[str], str],
+    labels: Mapping[str, str] = _FIELD_LABELS,
+    refused_message: str = mark("The outcome was not recorded (%(status)s)."),
+) -> list[str]:
     """The API's field errors as sentences naming the form's labels (the API's own words
-    after the label stay in English: they come from the validation rules)."""
+    after the label stay in English: they come from the validation rules); a refusal of the
+    declaration's state (409 with one sentence) as that sentence."""
     try:
         detail = answer.json().get("detail")
     except ValueError:
         detail = None
+    if isinstance(detail, str) and answer.status_code == 409:
+        return [detail]
     if not isinstance(detail, list):
-        return [
-            gettext("The outcome was not recorded (%(status)s).") % {"status": answer.status_code}
-        ]
+        return [gettext(refused_message) % {"status": answer.status_code}]
     problems = []
     outcome, not_accepted = gettext("Outcome"), gettext("not accepted")
     for item in detail:
         field = next((str(p) for p in reversed(item.get("loc", [])) if isinstance(p, str)), "")
-        label = gettext(_FIELD_LABELS[field]) if field in _FIELD_LABELS else field
+        label = gettext(labels[field]) if field in labels else field
         problems.append(f"{label or outcome}: {item.get('msg') or not_accepted}")
     return problems
 
 
-@router.post("/declarations/{declaration_id}/outcome", response_class=HTMLResponse)
-async def record_outcome(request: Request, web: Web, declaration_id: str) -> Response:
-    """Record the inspection outcome through POST /v1/outcomes, then show the declaration."""
+async def _signed_form(
+    request: Request, web: WebState
+) -> tuple[WebSession, dict[str, str]] | Response:
+    """The session and fields of a form posted from its page, or the answer when the person
+    is signed out, the form's token is not the session's, or no justification was given."""
     session = signed_in(request, web)
     if session is None:
         return to_sign_in(web)
@@ -193,6 +223,16 @@ async def record_outcome(request: Request, web: Web, declaration_id: str) -> Res
         return bad_form(web, request, session)
     if not session.justification:
         return RedirectResponse(justification_url(request), status_code=303)
+    return session, fields
+
+
+@router.post("/declarations/{declaration_id}/outcome", response_class=HTMLResponse)
+async def record_outcome(request: Request, web: Web, declaration_id: str) -> Response:
+    """Record the inspection outcome through POST /v1/outcomes, then show the declaration."""
+    posted = await _signed_form(request, web)
+    if isinstance(posted, Response):
+        return posted
+    session, fields = posted
     gettext = page_words(request, session).gettext
     payload, problems = _outcome_payload(declaration_id, fields, gettext)
     if payload is not None:
@@ -213,3 +253,68 @@ async def record_outcome(request: Request, web: Web, declaration_id: str) -> Res
         errors=problems,
         status_code=422,
     )
+
+
+# -- waivers and additions ---------------------------------------------------------------------
+
+# The default exception codes' labels (serving.waivers.settings.DEFAULT_WAIVER_CODES), marked
+# here so the pages' catalogues translate them; a deployment's own labels show as written.
+STANDARD_CODE_LABELS = (
+    mark("AEO-trusted trader"),
+    mark("Already inspected at another office"),
+    mark("Documentary check sufficient"),
+    mark("Humanitarian or perishable goods"),
+    mark("Other: reason written below"),
+)
+_DECISION_FIELDS = {"code": mark("Exception"), "reason": mark("Reason")}
+# The form of each decision, and the API route it posts to.
+_DECISIONS = {"waiver": "waivers", "addition": "additions"}
+
+
+async def _decide(request: Request, web: WebState, declaration_id: str, action: str) -> Response:
+    """Post the waiver or the addition of the form through the API, then show the page."""
+    posted = await _signed_form(request, web)
+    if isinstance(posted, Response):
+        return posted
+    session, fields = posted
+    reason = fields.get("reason", "").strip() or None
+    payload: dict[str, Any] = {"reason": reason}
+    if action == "waiver":
+        payload["code"] = fields.get("code", "")
+    answer = await ServiceCall(request, session).post(
+        f"/v1/declarations/{declaration_id}/{_DECISIONS[action]}", payload
+    )
+    if answer.status_code == 201:
+        target = f"{PAGES_PREFIX}/declarations/{declaration_id}?decided={action}"
+        return RedirectResponse(target, status_code=303)
+    if answer.status_code not in (409, 422):
+        return refused(web, request, session, answer)
+    return await _declaration_response(
+        request,
+        web,
+        session,
+        declaration_id,
+        recorded=None,
+        form=None,
+        errors=[],
+        status_code=answer.status_code,
+        decision_form={**fields, "action": action},
+        decision_errors=_api_problems(
+            answer,
+            page_words(request, session).gettext,
+            _DECISION_FIELDS,
+            mark("The service answered %(status)s."),
+        ),
+    )
+
+
+@router.post("/declarations/{declaration_id}/waiver", response_class=HTMLResponse)
+async def waive_inspection(request: Request, web: Web, declaration_id: str) -> Response:
+    """Waive the selected inspection through POST /v1/declarations/{id}/waivers."""
+    return await _decide(request, web, declaration_id, "waiver")
+
+
+@router.post("/declarations/{declaration_id}/addition", response_class=HTMLResponse)
+async def add_inspection(request: Request, web: Web, declaration_id: str) -> Response:
+    """Add the declaration for inspection through POST /v1/declarations/{id}/additions."""
+    return await _decide(request, web, declaration_id, "addition")

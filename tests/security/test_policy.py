@@ -40,6 +40,13 @@ EXPECTED = {
     # issue 13 item 6 and DESIGN.md: risk managers set an office's capacity, officers read it
     ("PUT", "/v1/offices/{office_id}/capacity"): {Role.RISK_MANAGER},
     ("GET", "/v1/offices/{office_id}/capacity"): {Role.OFFICER, Role.RISK_MANAGER},
+    # issue 13 item 7: officers waive and add on their declarations; risk managers read a
+    # declaration's decisions and count them; nobody else
+    ("POST", "/v1/declarations/{declaration_id}/waivers"): {Role.OFFICER},
+    ("POST", "/v1/declarations/{declaration_id}/additions"): {Role.OFFICER},
+    ("GET", "/v1/declarations/{declaration_id}/waivers"): {Role.OFFICER, Role.RISK_MANAGER},
+    ("GET", "/v1/waivers/codes"): {Role.OFFICER, Role.RISK_MANAGER},
+    ("GET", "/v1/waivers"): {Role.RISK_MANAGER},
 }
 # What risk managers may change: the intelligence they are responsible for (DESIGN.md):
 # partner alerts, the watchlist and risk profiles; and each office's capacity (its lanes).
@@ -70,7 +77,11 @@ def test_risk_managers_change_nothing_but_intelligence() -> None:
 
 def test_declaration_lookups_and_worklists_need_a_justification() -> None:
     needing = {route for route, policy in ROUTE_POLICIES.items() if policy.needs_justification}
-    assert needing == {("GET", "/v1/declarations/{declaration_id}"), ("GET", "/v1/worklist")}
+    assert needing == {
+        ("GET", "/v1/declarations/{declaration_id}"),
+        ("GET", "/v1/declarations/{declaration_id}/waivers"),
+        ("GET", "/v1/worklist"),
+    }
     assert all(policy.audited for policy in ROUTE_POLICIES.values())
 
 

@@ -59,6 +59,8 @@ def declaration(store: TrainedModel) -> dict[str, Any]:
 CREATED = {  # routes that answer an allowed caller 201
     ("POST", "/v1/watchlist"): 201,
     ("POST", "/v1/profiles"): 201,
+    ("POST", "/v1/declarations/{declaration_id}/waivers"): 201,
+    ("POST", "/v1/declarations/{declaration_id}/additions"): 201,
 }
 PROFILE_ID = "ACCESS-1"  # made before each profile route's case, by a risk manager
 
@@ -129,6 +131,11 @@ def request_for(route: tuple[str, str], declaration: dict[str, Any]) -> dict[str
         ("POST", "/v1/profiles/{profile_id}/expire"): {},
         ("PUT", "/v1/offices/{office_id}/capacity"): {"json": {"capacity": 3}},
         ("GET", "/v1/offices/{office_id}/capacity"): {},
+        ("POST", "/v1/declarations/{declaration_id}/waivers"): {"json": {"code": "AEO"}},
+        ("POST", "/v1/declarations/{declaration_id}/additions"): {"json": {"reason": "access"}},
+        ("GET", "/v1/declarations/{declaration_id}/waivers"): {},
+        ("GET", "/v1/waivers/codes"): {},
+        ("GET", "/v1/waivers"): {"params": {"period": "day"}},
     }[route]
 
 
@@ -207,6 +214,9 @@ def test_role_route_matrix(
             headers={"X-API-Key": client.keys[Role.RISK_MANAGER]},
         )
         assert made.status_code == 200, made.text
+    if template.endswith("/waivers") and method == "POST":  # a worklist pick to waive
+        drawn = request_for(("GET", "/v1/worklist"), declaration)
+        assert client.get("/v1/worklist", **drawn).status_code == 200
     outcome: dict[str, int] = {}
     for caller in CALLERS:
         headers = {"X-Justification": JUSTIFICATION, **credentials[caller]}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import mlflow
@@ -56,6 +56,8 @@ class World:
     session: sessions.WebSession
     manager: tuple[str, sessions.WebSession] | None = None  # a risk manager's page session
     serial: int = 0
+    red: list[str] = field(default_factory=list)  # scored into the red lane by a profile
+    unselected: list[str] = field(default_factory=list)  # scored, selected by nothing
 
     def next(self) -> int:
         """A fresh number per request, so each one asks for something new."""
@@ -228,6 +230,28 @@ PARTNER = agency("RS-CUSTOMS", "RS")
 TODAY_OFFICE = "RS-TODAY"  # declarations lodged today: recent scores to refit lanes from
 
 
+def _waiver(world: World) -> Any:  # a new red-lane declaration each time: waived once
+    declaration_id = world.red.pop()
+    return world.client.post(f"/v1/declarations/{declaration_id}/waivers", json={"code": "AEO"})
+
+
+def _addition(world: World) -> Any:  # a new declaration nothing selected: added once
+    declaration_id = world.unselected.pop()
+    body = {"reason": f"officer's own look {world.next()}"}
+    return world.client.post(f"/v1/declarations/{declaration_id}/additions", json=body)
+
+
+def _page_waiver(world: World) -> Any:
+    declaration_id = world.red.pop()
+    form = {"code": "OTHER", "reason": "inspected at the border police post"}
+    return _page("POST", f"/web/declarations/{declaration_id}/waiver", **form)(world)
+
+
+def _page_addition(world: World) -> Any:
+    declaration_id = world.unselected.pop()
+    return _page("POST", f"/web/declarations/{declaration_id}/addition", reason="look")(world)
+
+
 # (method, route template) -> the request, and whether it changes the store when it succeeds.
 CASES: dict[tuple[str, str], tuple[Callable[[World], Any], bool]] = {
     ("POST", "/v1/scores"): (_score, True),
@@ -259,6 +283,10 @@ CASES: dict[tuple[str, str], tuple[Callable[[World], Any], bool]] = {
         _manager_page("/web/profiles/PAGE-EXPIRING/expire", lambda world: {}),
         True,
     ),
+    ("POST", "/v1/declarations/{declaration_id}/waivers"): (_waiver, True),
+    ("POST", "/v1/declarations/{declaration_id}/additions"): (_addition, True),
+    ("POST", "/web/declarations/{declaration_id}/waiver"): (_page_waiver, True),
+    ("POST", "/web/declarations/{declaration_id}/addition"): (_page_addition, True),
 }
 # Writing routes that still commit their data before their record (each an open defect).
 NOT_YET_ONE_TRANSACTION: dict[tuple[str, str], str] = {}
@@ -322,6 +350,25 @@ def world(trained: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> It
                     headers=_as_manager(world),
                 )
                 assert made.status_code == 201, made.text
+            # Declarations to waive (HS 9305: the profiles above send them to the red lane)
+            # and to add (another office, where no worklist is drawn), one per request.
+            candidates = pd.read_parquet(trained.declarations_path).head(30).copy()
+            candidates["lodged_at"] = f"{DAY}T11:00:00Z"
+            candidates["office_id"] = "RS-OTHER"
+            candidates["declaration_id"] = [f"C-{i}" for i in range(len(candidates))]
+            red = candidates.head(6).assign(hs_code="930510")
+            results = []
+            for part in (red, candidates.iloc[6:]):
+                answer = client.post("/v1/scores", json={"declarations": json_payload(part)})
+                assert answer.status_code == 200, answer.text
+                results.extend(answer.json()["results"])
+            for result in results:
+                profiled = any(r["kind"] == "profile" for r in result["reasons"])
+                if result["lane"] == "red":
+                    world.red.append(result["declaration_id"])
+                elif not profiled:
+                    world.unselected.append(result["declaration_id"])
+            assert len(world.red) >= 4 and len(world.unselected) >= 4
             yield world
 
 

@@ -230,3 +230,24 @@ def test_recorded_outcomes_show_in_the_model_route_metrics_and_page(
     assert page.status_code == 200
     assert page.text.count('class="chart hit-rates"') == len(info["performance"]["threats"])
     assert "Inspections in production" in page.text and "Risk basis" in page.text
+
+
+def test_officers_additions_stay_out_of_the_horvitz_thompson_estimate() -> None:
+    # The week of the hand-computed test (HT 0.16), plus 4 officer additions with 3 hits: no
+    # declaration had a known chance of being added, so even with a stated probability they
+    # leave the estimate and its population as they were, and are counted on their own.
+    design = [*outcomes(MONDAY, "model", 1.0, 6, 10), *outcomes(MONDAY, "random", 0.1, 1, 5)]
+    added = outcomes(MONDAY, "officer", 1.0, 3, 4, office="B")
+    summary = performance_summary(
+        frame(design, added), {("A", MONDAY): 100, ("B", MONDAY): 50}, settings=LOOSE
+    )
+    (week,) = summary["threats"]["revenue"]["weeks"]
+    assert week["estimated_rate"] == pytest.approx(0.16)
+    assert week["declarations"] == 100  # office B's day is no population of the design
+    assert week["officer"] == {"n": 4, "hits": 3, "rate": 0.75}
+    assert week["model"] == {"n": 10, "hits": 6, "rate": 0.6}
+    unknown = [{**row, "selection_probability": math.nan} for row in added]
+    again = performance_summary(
+        frame(design, unknown), {("A", MONDAY): 100, ("B", MONDAY): 50}, settings=LOOSE
+    )
+    assert again["threats"]["revenue"]["weeks"][0]["estimated_rate"] == pytest.approx(0.16)

@@ -43,6 +43,8 @@ VALID = {
     "period": "week",
     "saved": "1",
     "expired": "1",
+    "profile_id": "IMP-RED",
+    "decided": "waiver",  # the declaration page after a waiver
 }
 
 

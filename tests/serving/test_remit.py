@@ -67,6 +67,9 @@ _OUTCOME = {
     "notes": "overwritten by office A",
 }
 
+_WAIVER = {"code": "OTHER", "reason": "waived by office A"}
+_ADDITION = {"reason": "added by office A"}
+
 # (method, route template) -> what an A-limited key tries there.
 ATTEMPTS: dict[tuple[str, str], list[Attempt]] = {
     ("POST", "/v1/scores"): [
@@ -111,6 +114,38 @@ ATTEMPTS: dict[tuple[str, str], list[Attempt]] = {
     ("GET", "/v1/offices/{office_id}/capacity"): [
         Attempt(403, path=f"/v1/offices/{OFFICE_B}/capacity"),
         Attempt(403, role=Role.RISK_MANAGER, path=f"/v1/offices/{OFFICE_B}/capacity"),
+    ],
+    ("POST", "/v1/declarations/{declaration_id}/waivers"): [
+        Attempt(404, path=f"/v1/declarations/{B_ID}/waivers", request=lambda _: {"json": _WAIVER}),
+    ],
+    ("POST", "/v1/declarations/{declaration_id}/additions"): [
+        Attempt(
+            404, path=f"/v1/declarations/{B_ID}/additions", request=lambda _: {"json": _ADDITION}
+        ),
+    ],
+    ("GET", "/v1/declarations/{declaration_id}/waivers"): [
+        Attempt(404, path=f"/v1/declarations/{B_ID}/waivers"),
+        Attempt(404, role=Role.RISK_MANAGER, path=f"/v1/declarations/{B_ID}/waivers"),
+    ],
+    ("GET", "/v1/waivers"): [
+        # Counts of office B: refused outright (without office_id: office A's only).
+        Attempt(403, role=Role.RISK_MANAGER, request=lambda _: {"params": {"office_id": OFFICE_B}}),
+    ],
+    ("POST", "/web/declarations/{declaration_id}/waiver"): [
+        Attempt(
+            404,
+            path=f"/web/declarations/{B_ID}/waiver",
+            page=True,
+            request=lambda _: {"data": dict(_WAIVER)},
+        ),
+    ],
+    ("POST", "/web/declarations/{declaration_id}/addition"): [
+        Attempt(
+            404,
+            path=f"/web/declarations/{B_ID}/addition",
+            page=True,
+            request=lambda _: {"data": dict(_ADDITION)},
+        ),
     ],
     ("GET", "/web/declarations/{declaration_id}"): [
         Attempt(404, path=f"/web/declarations/{B_ID}", page=True),

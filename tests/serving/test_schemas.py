@@ -117,6 +117,8 @@ def test_openapi_documents_every_route_and_the_closed_vocabularies() -> None:
         "/v1/admin/reload",
         "/v1/audit",
         "/v1/declarations/{declaration_id}",
+        "/v1/declarations/{declaration_id}/additions",
+        "/v1/declarations/{declaration_id}/waivers",
         "/v1/exchange/inbox",
         "/v1/exchange/outbox",
         "/v1/model",
@@ -127,6 +129,8 @@ def test_openapi_documents_every_route_and_the_closed_vocabularies() -> None:
         "/v1/profiles/{profile_id}/expire",
         "/v1/profiles/{profile_id}/performance",
         "/v1/scores",
+        "/v1/waivers",
+        "/v1/waivers/codes",
         "/v1/watchlist",
         "/v1/worklist",
     ]

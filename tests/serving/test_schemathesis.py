@@ -42,11 +42,14 @@ UNSIGNABLE = {("POST", "/v1/exchange/inbox")}
 # keyword with a word of two letters, min <= max, nesting depth, valid_to not before
 # valid_from, an id taken) answer 422 or 409 to schema-valid bodies, each with its field path.
 # A profile's performance window: since not after until, days within 1970-2999, at most 520
-# periods (422 naming the query parameter).
+# periods (422 naming the query parameter). A waiver's code must be one this service
+# configures (SHIPRISK_WAIVER_CODES), and OTHER needs a reason: 422 naming the field for
+# schema-valid bodies that break either.
 SCHEMA_LOOSER = {
     ("POST", "/v1/profiles"),
     ("PUT", "/v1/profiles/{profile_id}"),
     ("GET", "/v1/profiles/{profile_id}/performance"),
+    ("POST", "/v1/declarations/{declaration_id}/waivers"),
 }
 STATEFUL_SCENARIOS = 20  # positive data; each scenario a few linked calls
 REFUSED_EXAMPLES = 4  # bad credentials: each request is sent four ways

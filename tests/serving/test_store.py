@@ -40,7 +40,7 @@ def test_migrations_build_exactly_the_declared_tables(store_url: str) -> None:  
     store = Store.open(store_url)
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
-        assert MigrationContext.configure(connection).get_current_revision() == "0010"
+        assert MigrationContext.configure(connection).get_current_revision() == "0011"
     assert set(inspect(store.engine).get_table_names()) == {
         "alembic_version",
         "scored_declarations",
@@ -63,6 +63,7 @@ def test_migrations_build_exactly_the_declared_tables(store_url: str) -> None:  
         "exchange_entities",
         "risk_profiles",
         "risk_profile_revisions",
+        "inspection_overrides",
     }
     store.close()
 

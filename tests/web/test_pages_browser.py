@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from serving.access.keys import Role
 from serving.audit import reading
 from serving.store import repository
 from serving.store.database import Store
-from serving.store.tables import WebSession
+from serving.store.tables import InspectionOverride, WebSession
 from serving.web.session import SessionCodec, session_secret
 from tests.serving.conftest import json_payload
 from tests.web.conftest import PEOPLE, PEPPER, WebServer
@@ -122,19 +122,84 @@ def test_officer_opens_a_worklist_and_a_declaration_and_records_an_outcome(
         for r in reversed(logged)
     ]
     declaration = "GET /v1/declarations/{declaration_id}"
+    decisions = "GET /v1/declarations/{declaration_id}/waivers"  # its waiver and addition
     ana = "Ana Officer"
     assert trail == [
         ("POST /v1/scores", 200, None, None),  # the test's set-up, with a key
         ("GET /v1/worklist", 200, ana, JUSTIFICATION),
         (declaration, 200, ana, JUSTIFICATION),
+        (decisions, 200, ana, JUSTIFICATION),
         ("POST /v1/outcomes", 200, ana, JUSTIFICATION),
         (declaration, 200, ana, JUSTIFICATION),  # the page again, with the outcome
+        (decisions, 200, ana, JUSTIFICATION),
     ]
     assert logged[-1].event.key_id == officer  # the set-up's key
     # Every record of hers names the identity provider and her subject.
     hers = person_records(web_server, ana)
     assert {(r.event.issuer, r.event.subject) for r in hers} == {(web_server.issuer, "ana")}
     assert hers[0].event.route == "GET /web/oidc/callback"  # the sign-in, recorded first
+
+
+def test_officer_waives_a_worklist_pick_from_the_declaration_page(
+    web_server: WebServer, new_page: Any, artifacts: Path
+) -> None:
+    page = new_page()
+    sign_in(page, web_server, "ana")
+    page.get_by_label("Office").fill(web_server.office_id)
+    page.get_by_label("Day (UTC)").fill(web_server.day)
+    page.get_by_label("Inspections possible").fill("6")
+    page.get_by_role("button", name="Show worklist").click()
+    if page.get_by_label("Justification").count():  # asked once per session
+        page.get_by_label("Justification").fill(JUSTIFICATION)
+        page.get_by_role("button", name="Continue").click()
+    second = page.locator("table.worklist tbody tr").nth(1).locator("td").nth(1).inner_text()
+    page.get_by_role("link", name=second, exact=True).click()
+    assert page.locator("ul.selection").inner_text().startswith("worklist draw")
+    assert page.get_by_text("No waiver or addition recorded.").count() == 1
+
+    # OTHER without a reason: refused by the API, shown on the page, nothing stored.
+    page.get_by_label("Exception").select_option("OTHER")
+    page.get_by_role("button", name="Waive inspection").click()
+    assert "must give its reason" in page.locator("#decision-errors").inner_text()
+
+    page.get_by_label("Exception").select_option(label="Documentary check sufficient")
+    page.locator("#waiver_reason").fill("invoice and licence checked at the window")
+    page.get_by_role("button", name="Waive inspection").click()
+    assert page.get_by_role("status").inner_text() == "Waiver recorded."
+    row = page.locator("table.decisions tbody tr")
+    assert row.count() == 1
+    cells = row.locator("td").all_inner_texts()
+    assert cells[:4] == [
+        "inspection waived",
+        "DOCUMENTS_SUFFICE",
+        "invoice and licence checked at the window",
+        "Ana Officer",
+    ]
+    assert page.get_by_role("button", name="Waive inspection").count() == 0  # once only
+    page.screenshot(path=str(artifacts / "declaration-waived.png"), full_page=True)
+
+    store = Store.open(web_server.database_url)
+    try:
+        with store.transaction() as session:
+            (waiver,) = session.scalars(
+                select(InspectionOverride).where(InspectionOverride.declaration_id == second)
+            ).all()
+            logged = reading.query_records(session, declaration_id=second, limit=50)
+    finally:
+        store.close()
+    assert (waiver.action, waiver.code, waiver.person) == (
+        "waiver",
+        "DOCUMENTS_SUFFICE",
+        "Ana Officer",
+    )
+    assert waiver.key_id.startswith("session:")  # a page calls as her session, not a key
+    assert waiver.draw_id is not None and waiver.pick_reason in ("model", "random", "rule")
+    waivers = [
+        (r.event.status, r.event.person)
+        for r in logged
+        if r.event.route == "POST /v1/declarations/{declaration_id}/waivers"
+    ]
+    assert sorted(waivers) == [(201, "Ana Officer"), (422, "Ana Officer")]
 
 
 def test_risk_manager_opens_the_model_page_and_searches_the_audit_log(

@@ -1,0 +1,1 @@
+"""Waivers of selected inspections and officers' own additions (DESIGN.md, issue 13 item 7)."""
