@@ -2,6 +2,7 @@
 
 python -m bench                 # all of them, in name order
 python -m bench synth serving   # only bench_synth and bench_serving
+python -m bench live            # live intelligence (issue 13): bench_live, then bench_tactic
 """
 
 from __future__ import annotations
@@ -9,6 +10,10 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+
+# A name that runs several benchmarks: issue 13 asks `python -m bench live` for both the cost of
+# live lookups and the three arms facing a new tactic.
+GROUPS: dict[str, tuple[str, ...]] = {"live": ("live", "tactic")}
 
 
 def available() -> list[str]:
@@ -19,9 +24,11 @@ def available() -> list[str]:
 
 
 def run(names: list[str]) -> None:
-    """Import each named benchmark and call its main(); unknown names stop before any runs."""
+    """Import each named benchmark (a group: each of its members) and call its main(); unknown
+    names stop before any runs."""
     known = available()
-    wanted = [name.removeprefix("bench_").removesuffix(".py") for name in names] or known
+    asked = [name.removeprefix("bench_").removesuffix(".py") for name in names]
+    wanted = [member for name in asked for member in GROUPS.get(name, (name,))] or known
     unknown = [name for name in wanted if name not in known]
     if unknown:
         raise SystemExit(

@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from bench.results import record_results
+from bench.retraining import fit_bundle
 
 START = date(2024, 1, 1)
 HISTORY_DAYS = 70
@@ -49,13 +49,6 @@ EXPLORATION_SHARE = 0.05
 REPLICATIONS = 300
 THREATS = ("weapons", "migrants", "revenue")
 SEVERITY = {"weapons": 10.0, "migrants": 10.0, "revenue": 1.0}
-FAST_MODEL = {
-    "num_threads": 1,
-    "sizes": ["small"],
-    "num_boost_round": 300,
-    "select_groups": False,
-    "propensity_weights": True,
-}
 PLOT = Path(__file__).with_name("loop.png")
 
 
@@ -72,49 +65,6 @@ class DayResult:
 
 def _days(first: date, count: int) -> list[date]:
     return [first + timedelta(days=i) for i in range(count)]
-
-
-def _window(start: date, end: date) -> list[str]:
-    return [start.isoformat(), end.isoformat()]
-
-
-def _train(
-    work: Path,
-    declarations: pd.DataFrame,
-    outcomes: pd.DataFrame,
-    watchlist_path: Path,
-    today: date,
-) -> Any:
-    """Fit a bundle on everything known before ``today`` (no MLflow: the loop only scores)."""
-    from features.dataset import load_dataset
-    from training.config import load_config
-    from training.fit import FitSettings
-    from training.pipeline import fit_run
-
-    folder = work / f"train-{today.isoformat()}"
-    folder.mkdir()
-    declarations.to_parquet(folder / "declarations.parquet", index=False)
-    outcomes.to_parquet(folder / "outcomes.parquet", index=False)
-    config = {
-        "source": {
-            "declarations": str(folder / "declarations.parquet"),
-            "outcomes": str(folder / "outcomes.parquet"),
-            "watchlist": str(watchlist_path),
-            "columns": {},
-        },
-        "split": {
-            "train": _window(START, today - timedelta(days=22)),
-            "valid": _window(today - timedelta(days=21), today - timedelta(days=8)),
-            "test": _window(today - timedelta(days=7), today - timedelta(days=1)),
-        },
-        "evaluation": {"inspection_rates": [0.05]},
-        "model": FAST_MODEL,
-    }
-    (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    training_config = load_config(folder / "config.yaml")
-    dataset = load_dataset(training_config.source)
-    run = fit_run(training_config, dataset, FitSettings.from_config(training_config.model))
-    return run.bundle
 
 
 def _outcome_records(picked: pd.DataFrame) -> list[dict[str, Any]]:
@@ -202,7 +152,9 @@ def simulate_loop(work: Path) -> dict[str, Any]:
     }
 
     started = time.perf_counter()
-    bundle = _train(work, history, history_outcomes, tables["watchlist"], loop_start)
+    bundle = fit_bundle(
+        work, history, history_outcomes, tables["watchlist"], start=START, today=loop_start
+    )
     timings["first training"] = time.perf_counter() - started
     store = Store.open(f"sqlite:///{work / 'store' / 'shiprisk.db'}")
     policy = OperationsPolicy(severity=SEVERITY, exploration_share=EXPLORATION_SHARE)
@@ -217,12 +169,13 @@ def simulate_loop(work: Path) -> dict[str, Any]:
             exported = work / f"export-{today.isoformat()}"
             loop_declarations = pd.read_parquet(exported / "declarations.parquet")
             loop_outcomes = pd.read_parquet(exported / "outcomes.parquet")
-            bundle = _train(
+            bundle = fit_bundle(
                 work,
                 pd.concat([history, loop_declarations], ignore_index=True),
                 pd.concat([history_outcomes, loop_outcomes], ignore_index=True),
                 tables["watchlist"],
-                today,
+                start=START,
+                today=today,
             )
             versions += 1
             retrain_times.append(time.perf_counter() - started)

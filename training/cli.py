@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -65,7 +66,7 @@ def synth(
     from training.synthetic import simulate, write_tables
 
     # Unset, the generator's own default applies (kept there, not repeated here).
-    languages = (
+    languages: dict[str, Any] = (
         {} if local_language_share is None else {"local_language_share": local_language_share}
     )
     data = simulate(start=start, days=days, seed=seed, rows_per_day=rows_per_day, **languages)

@@ -427,6 +427,9 @@ def test_the_vocabulary_gives_every_catalogue_description_variants_in_every_lang
     words = vocabulary()
     english = {*catalogue.WEAPON_MISDESCRIPTIONS}
     english.update(text for commodity in catalogue.COMMODITIES for text in commodity.descriptions)
+    english.update(
+        text for texts in catalogue.PRINTED_PARTS_DESCRIPTIONS.values() for text in texts
+    )
     assert set(words.variants) == english
     assert set(words.offices) == set(catalogue.REGION)
     for text, local in words.variants.items():

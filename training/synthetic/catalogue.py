@@ -203,6 +203,7 @@ class Tables:
     weapon_parts_dispatch: tuple[str, ...]
     weapon_disguise_codes: tuple[tuple[str, float], ...]
     weapon_misdescriptions: tuple[str, ...]
+    printed_parts_descriptions: dict[str, tuple[str, ...]]
     migrant_cover_codes: tuple[str, ...]
     weapon_concealment: tuple[str, ...]
     migrant_concealment: tuple[str, ...]
@@ -241,6 +242,10 @@ def _tables(data: dict[str, Any]) -> Tables:
         weapon_parts_dispatch=texts("weapon_parts_dispatch"),
         weapon_disguise_codes=weighted("weapon_disguise_codes"),
         weapon_misdescriptions=texts("weapon_misdescriptions"),
+        printed_parts_descriptions={
+            str(code): tuple(str(text) for text in texts_of_code)
+            for code, texts_of_code in data["printed_parts_descriptions"].items()
+        },
         migrant_cover_codes=texts("migrant_cover_codes"),
         weapon_concealment=texts("weapon_concealment"),
         migrant_concealment=texts("migrant_concealment"),

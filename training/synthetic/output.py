@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from training.synthetic.languages import LOCAL_LANGUAGE_SHARE
 from training.synthetic.simulation import simulate
 from training.synthetic.tables import SyntheticData
+from training.synthetic.tactic import NewTactic
 
 FileFormat = Literal["parquet", "csv"]
 TABLES: tuple[str, ...] = ("declarations", "outcomes", "watchlist", "truth")
@@ -76,11 +77,13 @@ def generate(
     rows_per_day: int = 500,
     file_format: FileFormat = "parquet",
     local_language_share: float = LOCAL_LANGUAGE_SHARE,
+    new_tactic: NewTactic | None = None,
 ) -> dict[str, Path]:
     """Simulate `days * rows_per_day` declarations and write the four tables; returns their paths.
 
     `truth` holds the hidden labels of every declaration: only simulations may read it.
-    `local_language_share` of the descriptions are in the office country's languages.
+    `local_language_share` of the descriptions are in the office country's languages;
+    `new_tactic` switches on a weapons tactic starting mid-period (off by default).
     """
     data = simulate(
         start=start,
@@ -88,6 +91,7 @@ def generate(
         seed=seed,
         rows_per_day=rows_per_day,
         local_language_share=local_language_share,
+        new_tactic=new_tactic,
     )
     return write_tables(data, out_dir, file_format)
 

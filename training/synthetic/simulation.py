@@ -18,6 +18,9 @@
 7. `languages`: a share of the descriptions rewritten in the office country's languages and
    scripts, from a generator of its own so that the share changes nothing else;
 
+and, only when asked (`new_tactic`), after the threat steps: `tactic`, a new weapons tactic
+starting mid-period (parts by post from a new origin), drawn from a generator of its own;
+
 and `tables` assembles the four tables. Every step is vectorised numpy drawing from the one
 seeded generator, and the steps run in this order, so a seed gives the same tables byte for
 byte: changing the order, or a draw inside a step, changes every table after it.
@@ -37,6 +40,7 @@ from training.synthetic.parties import draw_parties
 from training.synthetic.revenue import plant_revenue
 from training.synthetic.selection import select_and_inspect
 from training.synthetic.tables import SyntheticData, assemble
+from training.synthetic.tactic import NewTactic, plant_new_tactic
 from training.synthetic.traffic import draw_traffic
 from training.synthetic.truth import Truth, World
 from training.synthetic.watchlist import build_watchlist
@@ -59,11 +63,13 @@ def simulate(
     seed: int,
     rows_per_day: int = 500,
     local_language_share: float = LOCAL_LANGUAGE_SHARE,
+    new_tactic: NewTactic | None = None,
 ) -> SyntheticData:
     """Simulate `days * rows_per_day` declarations from `start`, reproducibly for `seed`.
 
     `local_language_share` of the descriptions are written in a language of the office's
-    country (0: all English).
+    country (0: all English). `new_tactic` plants a weapons tactic that starts mid-period
+    (`training.synthetic.tactic`); None, the default, leaves every table as it was.
     """
     if days < 1 or rows_per_day < 1:
         raise ValueError(f"days and rows_per_day must be at least 1, got {days} and {rows_per_day}")
@@ -85,6 +91,11 @@ def simulate(
     world = World(traffic, parties, goods, truth, days, drift_day)
     for plant in THREAT_STEPS:
         plant(rng, world)
+    if new_tactic is not None:
+        # A second spawned generator: the run's own stream, and so every existing
+        # configuration's tables, stay as they are.
+        (tactic_rng,) = rng.spawn(1)
+        plant_new_tactic(tactic_rng, world, new_tactic)
     watchlist = build_watchlist(rng, start_day, days, traffic, parties, truth)
     inspections = select_and_inspect(rng, traffic, goods, truth, watchlist.hit)
     goods.description = write_descriptions(
