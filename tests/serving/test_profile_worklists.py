@@ -16,7 +16,7 @@ from serving.access.keys import Role
 from serving.app import create_app
 from serving.inspections.worklist import DEFAULT_SEVERITY, inclusion_probabilities
 from serving.settings import ServiceSettings
-from tests.serving.access_keys import KeyedClient
+from tests.serving.access_keys import KeyedClient, page_session
 from tests.serving.conftest import TrainedModel, json_payload
 from tests.serving.store_backends import store_url  # noqa: F401
 
@@ -200,6 +200,17 @@ def test_mandatory_picks_beyond_capacity_are_all_listed_and_said(
     assert {p["reason"] for p in drawn["picks"]} == {"profile:RED-IMPORTER"}
     nothing = worklist(client, 0)
     assert len(nothing["picks"]) == 3 and nothing["capacity_exceeded"] is True
+    # The officer's page says so, and names the profile of each pick with a link to it.
+    cookie, _ = page_session(client, client.key_records[Role.OFFICER], justification="shift")
+    page = client.get(
+        "/web/worklist",
+        params={"office_id": OFFICE, "date": DAY, "capacity": "2"},
+        headers={"Cookie": cookie},
+    )
+    assert page.status_code == 200, page.text
+    assert "mandatory picks (3) exceed the capacity" in page.text
+    assert page.text.count('href="/web/profiles/RED-IMPORTER"') == 3
+    assert "profile:RED-IMPORTER" not in page.text
 
 
 def test_without_a_capacity_the_worklist_takes_the_office_capacity(
