@@ -414,7 +414,7 @@ def _plot(table: pd.DataFrame, scenario: Scenario) -> None:
         )
         axis.legend(fontsize=8)
     axes[0].set_ylabel("hits per inspection")
-    axes[0].set_title("Hits per inspection, same capacity in every arm")
+    axes[0].set_title("Hits per inspection, same capacity in every arm")  # see the text
     axes[1].set_ylabel("tactic parcels")
     axes[1].set_title("New tactic: parcels caught per week")
     figure.tight_layout()
@@ -464,7 +464,9 @@ def _report(
         "starts a week in. Capacity per "
         f"office and day: {scenario.inspection_rate:.0%} of its usual traffic, at least one "
         f"({sum(figures['capacity'].values())} inspections a day over "
-        f"{len(figures['capacity'])} offices), the same in every arm; model worklists keep a "
+        f"{len(figures['capacity'])} offices), the same in every arm (a day whose mandatory "
+        "profile picks alone exceed it inspects them all, as worklists list every one, so the "
+        "profile arm may inspect a few more: compare hits per inspection); model worklists keep a "
         f"{scenario.exploration_share:.0%} exploration share. Both model arms retrain every "
         f"{scenario.retrain_days} days on the history plus their own outcomes (the training "
         "pipeline, small configuration). The profile arm adds one red-lane profile the day "

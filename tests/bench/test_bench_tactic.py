@@ -85,8 +85,11 @@ def test_the_profile_arm_catches_the_tactic_in_its_first_week_and_the_model_alon
     assert with_profile["tactic_caught"].sum() >= 0.5 * lodged
     assert model_only["tactic_caught"].sum() <= 1
     assert with_profile["profile_picks"].sum() >= with_profile["tactic_caught"].sum()
-    # The profile's picks take capacity: the same number of inspections in both arms.
-    assert with_profile["inspections"].sum() == model_only["inspections"].sum()
+    # The profile's picks take capacity first; on a day when they alone exceed it every one is
+    # still inspected (a worklist lists all mandatory picks), so the profile arm inspects at
+    # least as many, and never more than its own picks add.
+    extra = with_profile["inspections"].sum() - model_only["inspections"].sum()
+    assert 0 <= extra <= with_profile["profile_picks"].sum()
     assert with_profile["hits"].sum() > model_only["hits"].sum()
 
 

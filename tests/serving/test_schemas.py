@@ -120,6 +120,7 @@ def test_openapi_documents_every_route_and_the_closed_vocabularies() -> None:
         "/v1/declarations/{declaration_id}/additions",
         "/v1/declarations/{declaration_id}/waivers",
         "/v1/exchange/inbox",
+        "/v1/exchange/messages",
         "/v1/exchange/outbox",
         "/v1/model",
         "/v1/offices/{office_id}/capacity",
