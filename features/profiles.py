@@ -29,6 +29,8 @@ from features.watchlist import WatchlistHits
 
 PROFILE_LANES = ("red", "yellow")
 PROFILE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# Ids the pages use as paths of their own (``/web/profiles/new`` is the create form).
+RESERVED_PROFILE_IDS = frozenset({"new"})
 NEVER_NS = np.iinfo(np.int64).max
 
 
@@ -60,6 +62,16 @@ class RiskProfile(BaseModel):
     valid_from: datetime
     valid_to: datetime | None = None
     review_date: date | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, profile_id: str) -> str:
+        if profile_id in RESERVED_PROFILE_IDS:
+            raise ValueError(
+                f"{profile_id!r} is reserved (it is the pages' path of the create form): "
+                "choose another id, e.g. 'P-new'"
+            )
+        return profile_id
 
     @field_validator("criteria", mode="before")
     @classmethod

@@ -258,6 +258,8 @@ def test_action_window_and_id_rules() -> None:
     assert error_paths({"action": {"lane": "red", "percent": 0}}) == [("action", "percent")]
     assert error_paths({"valid_to": "2023-01-01T00:00:00Z"}) == [()]
     assert error_paths({"id": "no spaces allowed"}) == [("id",)]
+    assert error_paths({"id": "new"}) == [("id",)]
+    assert profile(id="New").id == "New"
     assert error_paths({"valid_from": "0001-01-01T00:00:00+03:04"}) == [("valid_from",)]
 
 
