@@ -102,7 +102,7 @@ def simulate_loop(work: Path) -> dict[str, Any]:
         worklist,
     )
     from serving.inspections.worklist import Candidate, select_worklist, selection_seed
-    from serving.store import repository
+    from serving.store import scores as repository
     from serving.store.database import Store
     from training.baselines import RuleProfileBaseline
     from training.hit_rates import hit_rates

@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import HTTPException
 
 from serving.base import Caller
-from serving.store import repository
+from serving.store import scores as repository
 from serving.store.database import Store
 
 OUTSIDE_REMIT = "office outside this key's remit"

@@ -42,7 +42,8 @@ from serving.inspections.worklist import (
     select_worklist,
     selection_seed,
 )
-from serving.store import intelligence, offices, repository
+from serving.store import intelligence, offices
+from serving.store import scores as repository
 from serving.store import waivers as stored_waivers
 from serving.store import watchlist as stored_watchlist
 from serving.store.database import Store

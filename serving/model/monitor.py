@@ -19,7 +19,7 @@ from features.schema import EXTRA_PREFIX
 from features.validation import validate_declarations
 from models.bundle import ModelBundle
 from models.monitoring import DriftSummary, bundle_reference, drift_summary, write_drift_report
-from serving.store import repository
+from serving.store import scores as repository
 from serving.store.database import Store
 from serving.store.intelligence import read_live
 

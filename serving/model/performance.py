@@ -36,7 +36,7 @@ from features.sources import OUTCOME_THREATS
 from models.estimates import horvitz_thompson_rate, picked_rate, picked_rate_interval
 from serving.metrics import ServiceMetrics
 from serving.model.settings import MonitorSettings
-from serving.store import repository
+from serving.store import scores as repository
 from serving.store.database import Store
 
 log = logging.getLogger(__name__)

@@ -39,7 +39,7 @@ from features.dataset import outcome_threat_flags
 from features.profiles import RiskProfile
 from models.estimates import picked_rate_interval
 from serving.profiles.schemas import HitRate, PeriodPerformance, ProfilePerformance
-from serving.store import repository
+from serving.store import scores as repository
 from serving.store.tables import ScoredDeclaration
 from serving.store.waivers import waiver_counts
 

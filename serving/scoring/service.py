@@ -23,7 +23,8 @@ from models.declarations import DeclarationBatch
 from serving.access.remit import rescoring_refused
 from serving.base import Caller
 from serving.scoring.queue import CanonicalScores
-from serving.store import intelligence, repository
+from serving.store import intelligence
+from serving.store import scores as repository
 from serving.store.database import Store
 from serving.store.group_commit import group_commit
 

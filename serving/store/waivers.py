@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from serving.store import repository
+from serving.store import scores as repository
 from serving.store.tables import InspectionOverride
 
 WAIVER, ADDITION = "waiver", "addition"

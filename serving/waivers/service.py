@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.orm import Session
 
 from serving.base import Caller
-from serving.store import repository
+from serving.store import scores as repository
 from serving.store import waivers as stored
 from serving.store.database import Store
 from serving.store.tables import InspectionOverride

@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from serving.base import ReasonOut, reasons_in_language
-from serving.store import repository
+from serving.store import scores as repository
 from serving.web.page import (
     ServiceCall,
     Web,

@@ -20,7 +20,7 @@ from serving.inspections import service
 from serving.inspections.schemas import Worklist
 from serving.store import Store
 from serving.store.database import _alembic_config, create_store_engine
-from serving.store.repository import WorklistDrawTaken
+from serving.store.scores import WorklistDrawTaken
 from serving.store.tables import WorklistRun
 from tests.serving.operations_data import canonical_declarations, outcome_record, scores_for
 from tests.serving.store_backends import operational_store, store_url  # noqa: F401
@@ -34,7 +34,7 @@ CAPACITY = 10
 
 
 def _score(store: Store, ids: list[str], risks: list[float]) -> None:
-    from serving.store import repository
+    from serving.store import scores as repository
 
     with store.transaction() as session:
         repository.record_scores(

@@ -14,7 +14,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from serving.store import repository
+from serving.store import scores as repository
 from serving.store.database import Store
 from tests.serving.access_keys import key_in_store
 from tests.serving.conftest import TrainedModel, json_payload

@@ -24,7 +24,7 @@ from serving.audit.records import AuditLog
 from serving.scoring.queue import CanonicalScores, ScoringQueue
 from serving.scoring.schemas import declarations_frame
 from serving.scoring.service import store_scores
-from serving.store import repository
+from serving.store import scores as repository
 from serving.store.database import Store
 from serving.store.group_commit import GroupCommit, group_commit
 from tests.serving.store_backends import operational_store, store_url  # noqa: F401

@@ -13,7 +13,7 @@ from alembic import command
 from sqlalchemy import insert, select
 
 from serving.store import Store
-from serving.store import repository as repo
+from serving.store import scores as repo
 from serving.store.database import _alembic_config, create_store_engine
 from serving.store.tables import DeclarationLodging, ScoredDeclaration
 from tests.serving.operations_data import canonical_declarations, scores_for

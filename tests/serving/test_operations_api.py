@@ -11,7 +11,7 @@ import pytest
 
 from serving.app import create_app
 from serving.settings import ServiceSettings
-from serving.store import repository
+from serving.store import scores as repository
 from serving.store.database import Store
 from tests.serving.access_keys import KeyedClient as TestClient  # one key per role
 from tests.serving.conftest import TrainedModel, json_payload

@@ -27,7 +27,7 @@ from serving.inspections.cli import export
 from serving.model.cli import monitor
 from serving.model.monitor import latest_drift
 from serving.model.performance import latest_performance
-from serving.store import repository
+from serving.store import scores as repository
 from serving.store.database import Store
 from tests.serving.conftest import TrainedModel
 from tests.serving.store_backends import store_url  # noqa: F401

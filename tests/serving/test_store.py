@@ -14,7 +14,7 @@ from sqlalchemy import inspect
 from features.validation import validate_declarations, validate_outcomes
 from serving.inspections.worklist import Pick
 from serving.store import Store, default_database_url, upgrade_to_head
-from serving.store import repository as repo
+from serving.store import scores as repo
 from serving.store.tables import Base
 from tests.serving.operations_data import (
     canonical_declarations,

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from serving.access.keys import Role
 from serving.audit import reading
-from serving.store import repository
+from serving.store import scores as repository
 from serving.store.database import Store
 from serving.store.tables import InspectionOverride, WebSession
 from serving.web.session import SessionCodec, session_secret
