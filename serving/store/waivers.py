@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from serving.store import scores as repository
+from serving.store import scores, worklists
 from serving.store.tables import InspectionOverride
 
 WAIVER, ADDITION = "waiver", "addition"
@@ -64,14 +64,12 @@ def selecting_profiles(reasons: Iterable[Any]) -> list[str]:
 def current_selection(session: Session, declaration_id: str) -> Selection | None:
     """What selects the declaration now (its newest score and worklist picks); None when it
     was never scored."""
-    latest = repository.latest_scores(session, [declaration_id]).get(declaration_id)
+    latest = scores.latest_scores(session, [declaration_id]).get(declaration_id)
     if latest is None:
         return None
-    office = repository.lodged_offices(session, [declaration_id]).get(
-        declaration_id, latest.office_id
-    )
+    office = scores.lodged_offices(session, [declaration_id]).get(declaration_id, latest.office_id)
     profiles = selecting_profiles(latest.reasons)
-    picks = repository.worklist_picks(session, [declaration_id]).get(declaration_id, [])
+    picks = worklists.worklist_picks(session, [declaration_id]).get(declaration_id, [])
     pick = picks[-1] if picks else None  # the newest draw's
     if pick is not None and pick.reason.startswith(PROFILE_PICK_PREFIX):
         profiles = list(dict.fromkeys([*profiles, pick.reason[len(PROFILE_PICK_PREFIX) :]]))

@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy.orm import Session
 
 from serving.base import Caller
-from serving.store import scores as repository
 from serving.store import waivers as stored
+from serving.store import worklists
 from serving.store.database import Store
 from serving.store.tables import InspectionOverride
 from serving.waivers.schemas import (
@@ -118,7 +118,7 @@ def declaration_overrides(
         if selection is None:
             return None
         decisions = stored.overrides_of(session, declaration_id)
-        versions = repository.draw_versions(
+        versions = worklists.draw_versions(
             session, [selection.draw_id, *(d.draw_id for d in decisions)]
         )
     answers = [_out(decision, versions) for decision in decisions]
@@ -154,7 +154,7 @@ def _planned(
     override: Callable[[], InspectionOverride],
 ) -> PlannedDecision:
     with store.sessions() as session:
-        versions = repository.draw_versions(session, [selection.draw_id])
+        versions = worklists.draw_versions(session, [selection.draw_id])
 
     def write(session: Session) -> None:  # a new row per try: a retried commit adds it again
         try:

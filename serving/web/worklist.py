@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from serving.base import ReasonOut, reasons_in_language
-from serving.store import scores as repository
+from serving.store import scores
 from serving.web.page import (
     ServiceCall,
     Web,
@@ -79,7 +79,7 @@ def _top_reasons(
     if store is None:
         return found
     with store.transaction() as session:
-        latest = repository.latest_scores(session, declaration_ids)
+        latest = scores.latest_scores(session, declaration_ids)
         for declaration_id, row in latest.items():
             if row.reasons:
                 first = ReasonOut(**row.reasons[0])
