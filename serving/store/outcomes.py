@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from features.schema import OUTCOME_COLUMNS
+from serving.store.rows import declaration_rows
 from serving.store.scores import json_value
 from serving.store.tables import InspectionOutcome, WorklistSelection
 from serving.store.worklists import pick_acted_on, worklist_picks
@@ -26,12 +27,8 @@ from serving.store.worklists import pick_acted_on, worklist_picks
 
 def outcomes_of(session: Session, declaration_id: str) -> list[InspectionOutcome]:
     """The recorded inspections of a declaration, oldest first."""
-    return list(
-        session.scalars(
-            select(InspectionOutcome)
-            .where(InspectionOutcome.declaration_id == declaration_id)
-            .order_by(InspectionOutcome.inspected_at)
-        )
+    return declaration_rows(
+        session, InspectionOutcome, declaration_id, InspectionOutcome.inspected_at
     )
 
 

@@ -23,8 +23,10 @@ from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.orm import Session
 
 from models.bundle import ScoredDeclaration as BundleScore
+from models.explain import Reason
 from serving.store.database import conflict_insert
 from serving.store.group_commit import insert_rows
+from serving.store.rows import declaration_rows
 from serving.store.tables import DeclarationLodging, ScoredDeclaration
 
 
@@ -261,30 +263,23 @@ def record_scores(
     return len(rows)
 
 
-def _reason_record(reason: Any) -> dict[str, Any]:
-    value = reason.value
-    return {
-        "threat": reason.threat,
-        "feature": reason.feature,
-        "value": None if value is None or not math.isfinite(value) else float(value),
-        "contribution": float(reason.contribution),
-        "text": reason.text,
-        "kind": getattr(reason, "kind", "model"),
-        **(
-            {"source_agency": reason.source_agency, "handling_code": reason.handling_code}
-            if getattr(reason, "kind", "model") == "watchlist"
-            else {}
-        ),
-        **(
-            {
-                "profile_id": reason.profile_id,
-                "title": reason.title,
-                "rationale": reason.rationale,
-            }
-            if getattr(reason, "kind", "model") == "profile"
-            else {}
-        ),
-    }
+# The fields of `Reason.to_dict` that a reason of each kind leaves out of its stored record
+# (any other kind keeps the common fields only).
+_WATCHLIST_FIELDS = ("source_agency", "handling_code")
+_PROFILE_FIELDS = ("profile_id", "title", "rationale")
+_UNUSED_FIELDS = {
+    "model": (*_WATCHLIST_FIELDS, *_PROFILE_FIELDS),
+    "watchlist": _PROFILE_FIELDS,
+    "profile": _WATCHLIST_FIELDS,
+}
+
+
+def _reason_record(reason: Reason) -> dict[str, Any]:
+    """A reason as the store keeps it: `Reason.to_dict` without the fields of other kinds."""
+    record = reason.to_dict()
+    for name in _UNUSED_FIELDS.get(reason.kind, _UNUSED_FIELDS["model"]):
+        del record[name]
+    return record
 
 
 def latest_scores(session: Session, declaration_ids: Iterable[str]) -> dict[str, ScoredDeclaration]:
@@ -323,13 +318,7 @@ def known_declaration_ids(session: Session, declaration_ids: Iterable[str]) -> s
 
 def scoring_history(session: Session, declaration_id: str) -> list[ScoredDeclaration]:
     """Every scoring of a declaration, oldest first."""
-    return list(
-        session.scalars(
-            select(ScoredDeclaration)
-            .where(ScoredDeclaration.declaration_id == declaration_id)
-            .order_by(ScoredDeclaration.id)
-        )
-    )
+    return declaration_rows(session, ScoredDeclaration, declaration_id, ScoredDeclaration.id)
 
 
 def scored_between(session: Session, start: datetime, end: datetime) -> list[ScoredDeclaration]:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from serving.store import scores, worklists
+from serving.store.rows import declaration_rows
 from serving.store.tables import InspectionOverride
 
 WAIVER, ADDITION = "waiver", "addition"
@@ -87,13 +88,7 @@ def current_selection(session: Session, declaration_id: str) -> Selection | None
 
 def overrides_of(session: Session, declaration_id: str) -> list[InspectionOverride]:
     """The waiver and the addition of a declaration, oldest first."""
-    return list(
-        session.scalars(
-            select(InspectionOverride)
-            .where(InspectionOverride.declaration_id == declaration_id)
-            .order_by(InspectionOverride.id)
-        )
-    )
+    return declaration_rows(session, InspectionOverride, declaration_id, InspectionOverride.id)
 
 
 class OverrideConflict(Exception):

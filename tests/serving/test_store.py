@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -123,6 +124,42 @@ def test_rescoring_keeps_history_and_latest_is_the_newest(
     assert stored["gross_mass_kg"] is None
     assert stored["flow"] == "import"
     assert latest["D2"].lodged_day == DAY
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra"),
+    [
+        ("model", {}),
+        ("watchlist", {"source_agency": "EUROPOL", "handling_code": "H2"}),
+        ("profile", {"profile_id": "P-1", "title": "Parts by post", "rationale": "seen"}),
+    ],
+)
+def test_a_stored_reason_keeps_the_fields_of_its_kind_only(
+    kind: str, extra: dict[str, str]
+) -> None:
+    scored = scores_for(["D1"], [0.4])
+    every_kind = {
+        "source_agency": "EUROPOL",
+        "handling_code": "H2",
+        "profile_id": "P-1",
+        "title": "Parts by post",
+        "rationale": "seen",
+    }
+    scored[0].reasons[0] = replace(scored[0].reasons[0], kind=kind, **every_kind)
+    [row] = scores.score_rows(
+        canonical_declarations(["D1"]), scored, model_name="shiprisk", model_version="3"
+    )
+    assert row["reasons"] == [
+        {
+            "threat": "revenue",
+            "feature": "unit_value_vs_hs_median",
+            "value": -2.5,
+            "contribution": 0.8,
+            "text": "declared value per kg is 92% below the usual for HS 8708",
+            "kind": kind,
+            **extra,
+        }
+    ]
 
 
 def test_day_candidates_are_the_newest_scores_at_that_office_and_day(
