@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import cast
+from typing import Protocol, cast
 
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session, joinedload
 
-from serving.inspections.worklist import Pick
 from serving.store.database import conflict_insert
 from serving.store.tables import (
     DeclarationLodging,
@@ -23,6 +22,24 @@ from serving.store.tables import (
     WorklistRun,
     WorklistSelection,
 )
+
+
+class DrawnPick(Protocol):
+    """A pick of a draw, as the store keeps it (`serving.inspections.worklist.Pick` is one;
+    the store names no room's type: the rooms sit above it)."""
+
+    @property
+    def declaration_id(self) -> str: ...
+    @property
+    def rank(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def selection_probability(self) -> float: ...
+    @property
+    def expected_harm(self) -> float: ...
+    @property
+    def profile_id(self) -> str | None: ...
 
 
 def day_candidates(session: Session, office_id: str, day: date) -> list[ScoredDeclaration]:
@@ -81,7 +98,7 @@ def worklist_run(
     exploration_share: float,
     pool_size: int,
     digest: str,
-    picks: Sequence[Pick],
+    picks: Sequence[DrawnPick],
     version: int = 1,
     created_at: datetime | None = None,
 ) -> WorklistRun:
