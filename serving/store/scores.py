@@ -19,8 +19,8 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Table, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Connection, Table, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from models.bundle import ScoredDeclaration as BundleScore
 from models.explain import Reason
@@ -282,20 +282,39 @@ def _reason_record(reason: Reason) -> dict[str, Any]:
     return record
 
 
+def newest_scorings(
+    session: Session,
+    *where: ColumnElement[bool],
+    lodged_at: str | None = None,
+    order_by: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]] = (),
+) -> list[ScoredDeclaration]:
+    """The newest scoring of each declaration among the scorings that meet ``where``, in
+    ``order_by`` (none: as the database returns them).
+
+    Args:
+        lodged_at: only declarations whose recorded lodging is at this office (a scoring that
+            named another office before lodging facts were fixed, store revision 0003, does
+            not move one in).
+    """
+    newest = select(func.max(ScoredDeclaration.id))
+    if lodged_at is not None:
+        newest = newest.join(
+            DeclarationLodging,
+            (DeclarationLodging.declaration_id == ScoredDeclaration.declaration_id)
+            & (DeclarationLodging.office_id == lodged_at),
+        )
+    newest = newest.where(*where).group_by(ScoredDeclaration.declaration_id)
+    query = select(ScoredDeclaration).where(ScoredDeclaration.id.in_(newest))
+    return list(session.scalars(query.order_by(*order_by)))
+
+
 def latest_scores(session: Session, declaration_ids: Iterable[str]) -> dict[str, ScoredDeclaration]:
     """The newest scoring of each of ``declaration_ids`` that the store knows."""
     ids = list(dict.fromkeys(declaration_ids))
     found: dict[str, ScoredDeclaration] = {}
     for start in range(0, len(ids), 500):  # stay under bound-parameter limits
         chunk = ids[start : start + 500]
-        newest = (
-            select(func.max(ScoredDeclaration.id))
-            .where(ScoredDeclaration.declaration_id.in_(chunk))
-            .group_by(ScoredDeclaration.declaration_id)
-        )
-        for row in session.scalars(
-            select(ScoredDeclaration).where(ScoredDeclaration.id.in_(newest))
-        ):
+        for row in newest_scorings(session, ScoredDeclaration.declaration_id.in_(chunk)):
             found[row.declaration_id] = row
     return found
 
@@ -323,15 +342,9 @@ def scoring_history(session: Session, declaration_id: str) -> list[ScoredDeclara
 
 def scored_between(session: Session, start: datetime, end: datetime) -> list[ScoredDeclaration]:
     """Newest scoring of each declaration scored in ``[start, end)`` (for drift monitoring)."""
-    newest = (
-        select(func.max(ScoredDeclaration.id))
-        .where(ScoredDeclaration.scored_at >= start, ScoredDeclaration.scored_at < end)
-        .group_by(ScoredDeclaration.declaration_id)
-    )
-    return list(
-        session.scalars(
-            select(ScoredDeclaration)
-            .where(ScoredDeclaration.id.in_(newest))
-            .order_by(ScoredDeclaration.id)
-        )
+    return newest_scorings(
+        session,
+        ScoredDeclaration.scored_at >= start,
+        ScoredDeclaration.scored_at < end,
+        order_by=[ScoredDeclaration.id],
     )

@@ -16,8 +16,8 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.orm import Session, joinedload
 
 from serving.store.database import conflict_insert
+from serving.store.scores import newest_scorings
 from serving.store.tables import (
-    DeclarationLodging,
     ScoredDeclaration,
     WorklistRun,
     WorklistSelection,
@@ -48,22 +48,12 @@ def day_candidates(session: Session, office_id: str, day: date) -> list[ScoredDe
     Only declarations whose recorded lodging is at ``office_id``: a scoring that named
     another office before lodging facts were fixed (store revision 0003) does not move one in.
     """
-    newest = (
-        select(func.max(ScoredDeclaration.id))
-        .join(
-            DeclarationLodging,
-            (DeclarationLodging.declaration_id == ScoredDeclaration.declaration_id)
-            & (DeclarationLodging.office_id == office_id),
-        )
-        .where(ScoredDeclaration.office_id == office_id, ScoredDeclaration.lodged_day == day)
-        .group_by(ScoredDeclaration.declaration_id)
-    )
-    return list(
-        session.scalars(
-            select(ScoredDeclaration)
-            .where(ScoredDeclaration.id.in_(newest))
-            .order_by(ScoredDeclaration.declaration_id)
-        )
+    return newest_scorings(
+        session,
+        ScoredDeclaration.office_id == office_id,
+        ScoredDeclaration.lodged_day == day,
+        lodged_at=office_id,
+        order_by=[ScoredDeclaration.declaration_id],
     )
 
 
