@@ -151,8 +151,20 @@ def _refuse_repeat(store: Store, selection: stored.Selection, action: str) -> No
 def _planned(
     store: Store,
     selection: stored.Selection,
-    override: Callable[[], InspectionOverride],
+    action: str,
+    *,
+    caller: Caller,
+    now: datetime | None,
+    **values: object,
 ) -> PlannedDecision:
+    """The decision ``action`` with ``values``, once its own checks passed: 409 before
+    anything is written when the declaration has one of this kind already."""
+    _refuse_repeat(store, selection, action)
+    at = now or datetime.now(UTC)
+
+    def override() -> InspectionOverride:
+        return _row(selection, action, caller, at, **values)
+
     with store.sessions() as session:
         versions = worklists.draw_versions(session, [selection.draw_id])
 
@@ -209,12 +221,14 @@ def plan_waiver(
             "nothing selected this declaration for inspection (not in the red lane, no risk "
             "profile, no worklist pick): there is nothing to waive",
         )
-    _refuse_repeat(store, selection, stored.WAIVER)
-    at = now or datetime.now(UTC)
     return _planned(
         store,
         selection,
-        lambda: _row(selection, stored.WAIVER, caller, at, code=waiver.code, reason=waiver.reason),
+        stored.WAIVER,
+        caller=caller,
+        now=now,
+        code=waiver.code,
+        reason=waiver.reason,
     )
 
 
@@ -238,12 +252,8 @@ def plan_addition(
             "this declaration is already selected for inspection (red lane, a risk profile or "
             "a worklist pick): record its outcome, or waive it",
         )
-    _refuse_repeat(store, selection, stored.ADDITION)
-    at = now or datetime.now(UTC)
     return _planned(
-        store,
-        selection,
-        lambda: _row(selection, stored.ADDITION, caller, at, code=None, reason=addition.reason),
+        store, selection, stored.ADDITION, caller=caller, now=now, code=None, reason=addition.reason
     )
 
 

@@ -60,12 +60,19 @@ def home(page: SignedIn) -> Response:
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_form(request: Request, web: Web) -> Response:
     """The sign-in page: the identity provider's button, or (development) a key field."""
+    return _sign_in_page(request, web, None)
+
+
+def _sign_in_page(
+    request: Request, web: WebState, error: str | None, status_code: int = 200
+) -> Response:
     return render_page(
         web,
         request,
         "sign_in.html",
-        {"error": None, "single_sign_on": web.oidc is not None},
+        {"error": error, "single_sign_on": web.oidc is not None},
         session=None,
+        status_code=status_code,
     )
 
 
@@ -103,14 +110,7 @@ def refuse_sign_in(
 ) -> Response:
     """The sign-in page with ``message`` (401), after recording the failed attempt."""
     record_page_event(request, status=401, caller=who, detail={"reason": reason})
-    return render_page(
-        web,
-        request,
-        "sign_in.html",
-        {"error": message, "single_sign_on": web.oidc is not None},
-        session=None,
-        status_code=401,
-    )
+    return _sign_in_page(request, web, message, status_code=401)
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
