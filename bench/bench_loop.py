@@ -102,7 +102,7 @@ def simulate_loop(work: Path) -> dict[str, Any]:
         worklist,
     )
     from serving.inspections.worklist import Candidate, select_worklist, selection_seed
-    from serving.store import repository
+    from serving.store import scores, worklists
     from serving.store.database import Store
     from training.baselines import RuleProfileBaseline
     from training.hit_rates import hit_rates
@@ -182,7 +182,7 @@ def simulate_loop(work: Path) -> dict[str, Any]:
         todays = declarations[day_of == today].reset_index(drop=True)
         scored = bundle.score(todays, top_k=0, explain=False, num_threads=1)
         with store.transaction() as session:
-            repository.record_scores(
+            scores.record_scores(
                 session, todays, scored, model_name="loop", model_version=str(versions)
             )
         truth_today = truth.loc[todays["declaration_id"]].reset_index()
@@ -239,7 +239,7 @@ def simulate_loop(work: Path) -> dict[str, Any]:
         pools = {
             (office, day): [
                 (row.declaration_id, row.risk)
-                for row in repository.day_candidates(session, office, day)
+                for row in worklists.day_candidates(session, office, day)
             ]
             for office in capacity
             for day in last_days

@@ -14,6 +14,7 @@ declaration fields the features are computed from.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import threading
 import weakref
@@ -47,6 +48,24 @@ class Reason:
     profile_id: str | None = None  # profile: the risk profile that matched
     title: str | None = None  # profile: its title
     rationale: str | None = None  # profile: why it exists, as its owner wrote it
+
+    def to_dict(self) -> dict[str, Any]:
+        """The reason as the API answers it and the store keeps it: every field but `fields`,
+        in order, the value None when missing or not finite (JSON has no NaN)."""
+        value = self.value
+        return {
+            "threat": self.threat,
+            "feature": self.feature,
+            "value": None if value is None or not math.isfinite(value) else float(value),
+            "contribution": float(self.contribution),
+            "text": self.text,
+            "kind": self.kind,
+            "source_agency": self.source_agency,
+            "handling_code": self.handling_code,
+            "profile_id": self.profile_id,
+            "title": self.title,
+            "rationale": self.rationale,
+        }
 
 
 @dataclass

@@ -115,6 +115,18 @@ def test_serving_rooms_do_not_import_each_other() -> None:
     assert wrong == set(), "a room imports another room's internals: move the shared piece down"
 
 
+def test_the_store_imports_no_room() -> None:
+    """The store (one module per resource: scores, worklists, outcomes, ...) is the floor every
+    room shares: it imports none of them, or a room would reach another's internals through it
+    and a room's change could break the floor."""
+    wrong = {
+        str(path.relative_to(ROOT)): sorted(serving_parts(path) & set(ROOMS))
+        for path in sorted((ROOT / "serving" / "store").rglob("*.py"))
+        if serving_parts(path) & set(ROOMS)
+    }
+    assert wrong == {}, "the store imports a room: move the shared piece down"
+
+
 def test_the_rooms_walker_sees_a_wrong_arrow(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text(

@@ -1,6 +1,6 @@
 """API keys in the operational store: add, find, list and revoke; the look-up of every request.
 
-Functions that take a session never commit, like `serving.store.repository`.
+Functions that take a session never commit, like the store modules (`serving.store.scores`, ...).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import HTTPException
 
 from serving.base import Caller
-from serving.store import repository
+from serving.store import scores
 from serving.store.database import Store
 
 OUTSIDE_REMIT = "office outside this key's remit"
@@ -68,7 +68,7 @@ def hide_unseen_declarations(
     if caller.key.offices is None:
         return
     with store.sessions() as session:
-        offices = repository.lodged_offices(session, declaration_ids)
+        offices = scores.lodged_offices(session, declaration_ids)
     detail: list[dict[str, Any]] = [
         {
             "loc": ["body", field, row, "declaration_id"],
@@ -94,7 +94,7 @@ def refuse_consultation_log(caller: Caller) -> None:
 
 
 def rescoring_refused(
-    caller: Caller | None, conflicts: Sequence[repository.LodgingConflict], field: str
+    caller: Caller | None, conflicts: Sequence[scores.LodgingConflict], field: str
 ) -> HTTPException:
     """The answer to scorings that would change recorded lodgings.
 

@@ -5,7 +5,7 @@ signed in with), the display name, role and remit, the form token, the justifica
 language chosen, and when it expires or was ended. The browser holds only the session id and a
 random secret (`serving.web.session`); the store keeps the secret's SHA-256, so a copy of the
 store cannot be replayed as a cookie. Functions that take a session never commit, like
-`serving.store.repository`.
+the store modules (`serving.store.scores`, ...).
 """
 
 from __future__ import annotations

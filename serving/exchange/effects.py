@@ -2,7 +2,7 @@
 score carried a reason from one of them.
 
 A scoring keeps its watchlist reasons as the store's reason records
-(`serving.store.repository`): kind ``watchlist``, the threat, the feature
+(`serving.store.scores`): kind ``watchlist``, the threat, the feature
 (``watchlist_<entity>_<threat>``, `features.watchlist.watchlist_feature_name`), the source
 agency and the handling code, not the entry's id. A reason is linked back to an entry of a
 message when they agree on all of those, the declaration as scored names the entry's key

@@ -43,7 +43,7 @@ from serving.inspections.schemas import (
     Worklist,
     outcomes_frame,
 )
-from serving.store.repository import WorklistDrawTaken
+from serving.store.worklists import WorklistDrawTaken
 
 MAX_CAPACITY = 10_000
 

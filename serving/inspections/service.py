@@ -42,7 +42,9 @@ from serving.inspections.worklist import (
     select_worklist,
     selection_seed,
 )
-from serving.store import intelligence, offices, repository
+from serving.store import export, intelligence, offices, worklists
+from serving.store import outcomes as stored_outcomes
+from serving.store import scores as stored_scores
 from serving.store import waivers as stored_waivers
 from serving.store import watchlist as stored_watchlist
 from serving.store.database import Store
@@ -73,17 +75,17 @@ def _stored_score(row: ScoredDeclaration) -> StoredScore:
 def declaration_detail(store: Store, declaration_id: str) -> DeclarationDetail | None:
     """The declaration, its newest score and reasons, and its outcomes; None when unknown."""
     with store.transaction() as session:
-        history = repository.scoring_history(session, declaration_id)
+        history = stored_scores.scoring_history(session, declaration_id)
         if not history:
             return None
         latest = history[-1]
-        outcomes = repository.outcomes_of(session, declaration_id)
-        versions = repository.draw_versions(session, [o.draw_id for o in outcomes])
+        outcomes = stored_outcomes.outcomes_of(session, declaration_id)
+        versions = worklists.draw_versions(session, [o.draw_id for o in outcomes])
         profiles = {  # the risk profile whose pick each draw made of it, if any
             pick.run_id: pick.profile_id
-            for pick in repository.worklist_picks(session, [declaration_id]).get(declaration_id, [])
+            for pick in worklists.worklist_picks(session, [declaration_id]).get(declaration_id, [])
         }
-        lodged = repository.lodged_offices(session, [declaration_id])
+        lodged = stored_scores.lodged_offices(session, [declaration_id])
         return DeclarationDetail(
             declaration_id=declaration_id,
             office_id=lodged.get(declaration_id, latest.office_id),
@@ -190,18 +192,18 @@ def worklist(
         # found below or drew the same version; one stored between the two reads would
         # otherwise be drawn again under the next version (PostgreSQL reads each statement
         # as of its start), and its identical insert could not be answered.
-        version = repository.next_worklist_version(session, office_id, day)
-        candidates = repository.day_candidates(session, office_id, day)
+        version = worklists.next_worklist_version(session, office_id, day)
+        candidates = worklists.day_candidates(session, office_id, day)
         scores = {row.declaration_id: row for row in candidates}
         selected = mandatory_picks(session, candidates)
         # profile picks are part of the pool: a re-scoring that changes them draws again
-        digest = repository.pool_digest(
+        digest = worklists.pool_digest(
             [
                 *scores,
                 *(f"{p.declaration_id}\x1f{p.profile_id}\x1f{p.probability!r}" for p in selected),
             ]
         )
-        recorded = repository.find_worklist(session, office_id, day, capacity, digest)
+        recorded = worklists.find_worklist(session, office_id, day, capacity, digest)
         if recorded is not None:
             return DrawnWorklist(_worklist_view(recorded, scores), None)
     picks = select_worklist(
@@ -215,7 +217,7 @@ def worklist(
     at = now or datetime.now(UTC)
 
     def run() -> WorklistRun:  # a new object per write: a group commit may try it again
-        return repository.worklist_run(
+        return worklists.worklist_run(
             office_id=office_id,
             day=day,
             capacity=capacity,
@@ -228,7 +230,7 @@ def worklist(
         )
 
     def write(session: Session) -> None:
-        repository.store_worklist_run(session, run())
+        worklists.store_worklist_run(session, run())
 
     drawn = run()
     return DrawnWorklist(_worklist_view(drawn, scores), write)
@@ -283,7 +285,7 @@ def planned_outcomes(
     *,
     source: str = "request",
     draws: Sequence[int | None] | None = None,
-) -> tuple[repository.OutcomeWrite, Callable[[Session], object]]:
+) -> tuple[stored_outcomes.OutcomeWrite, Callable[[Session], object]]:
     """Validate outcomes against the store; what recording them does, and the write that
     records them all or none (for the route to leave to its record's transaction).
 
@@ -302,7 +304,7 @@ def planned_outcomes(
     """
     with store.sessions() as session:
         ids = raw["declaration_id"].dropna().astype(str).tolist()
-        known = repository.known_declaration_ids(session, ids)
+        known = stored_scores.known_declaration_ids(session, ids)
         try:
             outcomes = validate_outcomes(raw, source=source, known_declaration_ids=known)
         except DataValidationError as error:
@@ -310,15 +312,17 @@ def planned_outcomes(
             unknown = all(p.message.startswith(UNKNOWN_DECLARATION) for p in problems)
             raise OutcomesRejected(problems, unknown=unknown) from None
 
-        def write(db: Session) -> repository.OutcomeWrite:
+        def write(db: Session) -> stored_outcomes.OutcomeWrite:
             try:
                 # which declarations had an outcome before: only a first outcome changes history
                 already = intelligence.declarations_with_outcomes(db, outcomes["declaration_id"])
                 added = stored_waivers.added_declarations(db, outcomes["declaration_id"])
-                written = repository.record_outcomes(db, outcomes, draws=draws, officer_added=added)
+                written = stored_outcomes.record_outcomes(
+                    db, outcomes, draws=draws, officer_added=added
+                )
                 intelligence.count_outcomes(db, outcomes, already)
                 return written
-            except repository.OutcomeDrawError as error:
+            except stored_outcomes.OutcomeDrawError as error:
                 raise OutcomesRejected(
                     [
                         OutcomeProblem(
@@ -333,7 +337,7 @@ def planned_outcomes(
                     ],
                     draw=True,
                 ) from None
-            except repository.OutcomeConflictError as error:
+            except stored_outcomes.OutcomeConflictError as error:
                 raise OutcomesRejected(
                     [
                         OutcomeProblem(
@@ -362,7 +366,7 @@ def record_outcomes(
     *,
     source: str = "request",
     draws: Sequence[int | None] | None = None,
-) -> repository.OutcomeWrite:
+) -> stored_outcomes.OutcomeWrite:
     """`planned_outcomes` committed at once, for callers without a consultation record."""
     written, write = planned_outcomes(store, raw, source=source, draws=draws)
     with store.transaction() as session:
@@ -400,7 +404,7 @@ def export_training_tables(store: Store, directory: Path | str) -> ExportSummary
     features as it was scored (features.live.live_point_in_time, docs/internals.md).
     """
     with store.transaction() as session:
-        raw_declarations, raw_outcomes = repository.export_tables(session)
+        raw_declarations, raw_outcomes = export.export_tables(session)
         raw_watchlist = stored_watchlist.export_watchlist(session)
         timeline = intelligence.export_timeline(session)
     extras = [c for c in raw_declarations.columns if c.startswith(EXTRA_PREFIX)]

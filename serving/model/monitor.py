@@ -19,7 +19,7 @@ from features.schema import EXTRA_PREFIX
 from features.validation import validate_declarations
 from models.bundle import ModelBundle
 from models.monitoring import DriftSummary, bundle_reference, drift_summary, write_drift_report
-from serving.store import repository
+from serving.store import drift, scores
 from serving.store.database import Store
 from serving.store.intelligence import read_live
 
@@ -49,7 +49,7 @@ def drift_check(
     bundle_reference(bundle)  # an old bundle is refused before the store is read
     start, end = recent
     with store.transaction() as session:
-        rows = repository.scored_between(session, start, end)
+        rows = scores.scored_between(session, start, end)
     if not rows:
         raise NoRecentScores(
             f"no declarations scored between {start.isoformat()} and {end.isoformat()}: "
@@ -87,7 +87,7 @@ def drift_check(
     )
     files = write_drift_report(summary, directory)
     with store.transaction() as session:
-        repository.record_drift_report(
+        drift.record_drift_report(
             session,
             model_name=str(model.get("name", "")),
             model_version=str(model.get("version", "")),
@@ -101,7 +101,7 @@ def drift_check(
 def latest_drift(store: Store) -> dict[str, Any] | None:
     """The newest drift figures for GET /v1/model: when, which model, PSI and lane shares."""
     with store.transaction() as session:
-        report = repository.latest_drift_report(session)
+        report = drift.latest_drift_report(session)
         if report is None:
             return None
         summary = report.summary

@@ -36,7 +36,7 @@ from features.sources import OUTCOME_THREATS
 from models.estimates import horvitz_thompson_rate, picked_rate, picked_rate_interval
 from serving.metrics import ServiceMetrics
 from serving.model.settings import MonitorSettings
-from serving.store import repository
+from serving.store import performance
 from serving.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ def performance_summary(
         outcomes: one row per inspected declaration: ``declaration_id``, ``office_id``, ``day``
             (UTC lodging day), ``selection_reason``, ``selection_probability`` (of the draw it
             followed; NaN unknown) and the outcome flags (``weapons_found``, ``migrants_found``,
-            ``revenue_irregularity``) as `repository.performance_outcomes` reads them.
+            ``revenue_irregularity``) as `performance.performance_outcomes` reads them.
         declarations: declarations scored per (office, lodging day): the populations.
     """
     at = computed_at or datetime.now(UTC)
@@ -218,17 +218,17 @@ def performance_check(
 ) -> dict[str, Any]:
     """Compute the figures from the stored outcomes and keep them; returns the summary."""
     with store.transaction() as session:
-        outcomes, declarations = repository.performance_outcomes(session, weeks=settings.weeks)
+        outcomes, declarations = performance.performance_outcomes(session, weeks=settings.weeks)
     summary = performance_summary(outcomes, declarations, settings=settings, computed_at=now)
     with store.transaction() as session:
-        repository.record_performance_report(session, summary, created_at=now)
+        performance.record_performance_report(session, summary, created_at=now)
     return summary
 
 
 def latest_performance(store: Store) -> dict[str, Any] | None:
     """The newest performance figures, or None before the first computation."""
     with store.transaction() as session:
-        report = repository.latest_performance_report(session)
+        report = performance.latest_performance_report(session)
         return None if report is None else dict(report.summary)
 
 
@@ -236,10 +236,10 @@ def show_newest(store: Store, metrics: ServiceMetrics) -> None:
     """Point the /metrics gauges at the newest stored report: one look-up of its id per
     scrape, the figures read only when a newer report exists (from any worker)."""
     with store.transaction() as session:
-        newest = repository.latest_performance_report_id(session)
+        newest = performance.latest_performance_report_id(session)
         if newest is None or newest == metrics.performance_report:
             return
-        report = repository.latest_performance_report(session)
+        report = performance.latest_performance_report(session)
         if report is not None:
             metrics.show_performance(report.id, report.summary)
 

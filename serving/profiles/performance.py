@@ -21,7 +21,7 @@ Cost of one call: two reads, none per declaration. (1) The scorings lodged in th
 reasons' JSON text names the profile: the database scans the window's rows of
 ``scored_declarations`` (reasons are not indexed) and returns only those rows, which one pass
 in Python checks; (2) the outcomes of declarations lodged in the window, one per inspected
-declaration (`repository.inspected_declarations`: one query, and one per 500 declarations for
+declaration (`performance.inspected_declarations`: one query, and one per 500 declarations for
 their worklist picks). Then one vectorised pass per period over those rows.
 """
 
@@ -39,7 +39,7 @@ from features.dataset import outcome_threat_flags
 from features.profiles import RiskProfile
 from models.estimates import picked_rate_interval
 from serving.profiles.schemas import HitRate, PeriodPerformance, ProfilePerformance
-from serving.store import repository
+from serving.store import performance
 from serving.store.tables import ScoredDeclaration
 from serving.store.waivers import waiver_counts
 
@@ -195,7 +195,7 @@ def profile_performance(
         remit: the offices the caller may see (None: every office).
     """
     matched = matched_declarations(session, profile.id, since, until, remit)
-    inspected = repository.inspected_declarations(session, since, until)
+    inspected = performance.inspected_declarations(session, since, until)
     flags = {
         name: flag.to_numpy(dtype=bool) for name, flag in outcome_threat_flags(inspected).items()
     }

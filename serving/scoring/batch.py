@@ -3,8 +3,8 @@
 A CSV or Parquet file is read in chunks (pandas ``read_csv(chunksize=)``,
 ``ParquetFile.iter_batches``), each chunk validated by `features.validation` (after the
 training configuration's column mapping, for a file in an export's own columns) and scored by
-the bundle exactly as POST /v1/scores does (reasons as `reason_fields`), and written out at once,
-so memory stays flat whatever the file size. Output goes to a temporary file beside the
+the bundle exactly as POST /v1/scores does (reasons as `models.explain.Reason.to_dict`), and
+written out at once, so memory stays flat whatever the file size. Output goes to a temporary file beside the
 target and is renamed into place only when every chunk succeeded.
 
 Output columns: ``declaration_id``, ``model_name``, ``model_version``, ``risk_<threat>`` per
@@ -32,7 +32,6 @@ from models.bundle import ModelBundle, ScoredDeclaration
 from serving.scoring.lanes import with_office_lanes
 from serving.scoring.live import read_batch, watchlist_reasons, with_watchlist_reasons
 from serving.scoring.profiles import profile_decisions, with_profiles
-from serving.scoring.schemas import reason_fields
 from serving.store.database import Store
 from serving.store.offices import live_versions
 
@@ -97,7 +96,7 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, flo
 def result_frame(
     scored: Sequence[ScoredDeclaration], threats: tuple[str, ...], name: str, version: str
 ) -> pd.DataFrame:
-    """One row per scored declaration, reasons as the API's JSON list (`reason_fields`)."""
+    """One row per scored declaration, reasons as the API's JSON list (`Reason.to_dict`)."""
     columns: dict[str, object] = {
         "declaration_id": pd.array([str(s.declaration_id) for s in scored], dtype="str"),
         "model_name": pd.array([name] * len(scored), dtype="str"),
@@ -108,7 +107,7 @@ def result_frame(
     columns["overall"] = pd.array([s.overall for s in scored], dtype="float64")
     columns["lane"] = pd.array([str(s.lane) for s in scored], dtype="str")
     columns["reasons"] = pd.array(
-        [json.dumps([reason_fields(reason) for reason in s.reasons]) for s in scored],
+        [json.dumps([reason.to_dict() for reason in s.reasons]) for s in scored],
         dtype="str",
     )
     return pd.DataFrame(columns)

@@ -8,7 +8,7 @@ The score route leaves `scores_write` to the commit of its consultation record
 store's group-commit writer (one transaction shared with concurrent requests).
 
 Either way the write claims the declarations' lodging facts in its own transaction
-(`serving.store.repository.claim_lodgings`), so the check that a re-scoring moves nothing
+(`serving.store.scores.claim_lodgings`), so the check that a re-scoring moves nothing
 and the rows it guards commit together: two concurrent first scorings of one id cannot both
 be kept.
 """
@@ -23,7 +23,7 @@ from models.declarations import DeclarationBatch
 from serving.access.remit import rescoring_refused
 from serving.base import Caller
 from serving.scoring.queue import CanonicalScores
-from serving.store import intelligence, repository
+from serving.store import intelligence, scores
 from serving.store.database import Store
 from serving.store.group_commit import group_commit
 
@@ -47,7 +47,7 @@ def scores_write(
             or 409 as `serving.access.remit.rescoring_refused` decides for that caller.
         LodgingConflictError: the same, without ``caller``.
     """
-    rows = repository.score_rows(
+    rows = scores.score_rows(
         scored.declarations.rows,
         scored,
         model_name=model_name,
@@ -61,8 +61,8 @@ def scores_write(
 
     def write(session: Session) -> int:
         try:
-            first = repository.insert_score_rows(session, rows)
-        except repository.LodgingConflictError as error:
+            first = scores.insert_score_rows(session, rows)
+        except scores.LodgingConflictError as error:
             if caller is None:
                 raise
             raise rescoring_refused(caller, error.conflicts, "declarations") from None

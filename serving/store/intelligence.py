@@ -1,6 +1,6 @@
 """Live intelligence in the store: the watchlist and entity history, read at scoring time.
 
-Plain functions over a session that never commit (as `serving.store.repository`). A scoring
+Plain functions over a session that never commit (as `serving.store.scores`). A scoring
 batch reads its live inputs with `read_live`: two statements (entity history with its
 per-threat counts, watchlist entries) per 2,000 distinct keys of the batch. The writes
 that change history (`count_declarations`, `count_outcomes`) run in the transaction of the
@@ -346,7 +346,7 @@ def count_declarations(
     first_recorded: Collection[str],
 ) -> int:
     """Add each declaration of ``first_recorded`` (the ids whose first scoring this
-    transaction records: `repository.insert_score_rows` returns them) to its entities'
+    transaction records: `scores.insert_score_rows` returns them) to its entities'
     history; returns how many were counted. Re-scoring a declaration counts nothing."""
     totals: dict[tuple[str, str], dict[str, Any]] = {}
     new = 0

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from serving.store.database import Store
 from serving.store.live_cache import PerStore
+from serving.store.scores import newest_scorings
 from serving.store.tables import (
-    DeclarationLodging,
     OfficeLanes,
     RiskProfileRevision,
     ScoredDeclaration,
@@ -103,23 +103,15 @@ def recent_scores(
     Only declarations whose recorded lodging is at the office, as worklists read them.
     """
     name, version = model
-    newest = (
-        select(func.max(ScoredDeclaration.id))
-        .join(
-            DeclarationLodging,
-            (DeclarationLodging.declaration_id == ScoredDeclaration.declaration_id)
-            & (DeclarationLodging.office_id == office_id),
-        )
-        .where(
-            ScoredDeclaration.office_id == office_id,
-            ScoredDeclaration.lodged_day >= first_day,
-            ScoredDeclaration.lodged_day <= last_day,
-            ScoredDeclaration.model_name == name,
-            ScoredDeclaration.model_version == version,
-        )
-        .group_by(ScoredDeclaration.declaration_id)
+    return newest_scorings(
+        session,
+        ScoredDeclaration.office_id == office_id,
+        ScoredDeclaration.lodged_day >= first_day,
+        ScoredDeclaration.lodged_day <= last_day,
+        ScoredDeclaration.model_name == name,
+        ScoredDeclaration.model_version == version,
+        lodged_at=office_id,
     )
-    return list(session.scalars(select(ScoredDeclaration).where(ScoredDeclaration.id.in_(newest))))
 
 
 # Open store -> its offices' thresholds, by the greatest setting id they were read at.

@@ -4,7 +4,7 @@ API keys and the consultation log.
 
 SQLAlchemy 2 typed declarative models. The schema itself is created and changed only by the
 Alembic migrations in ``serving/store/migrations`` (``upgrade_to_head``); these classes are
-how the repository reads and writes it. Every timestamp is stored in UTC.
+how the store modules (`scores`, `worklists`, `outcomes`, ...) read and write it. Every timestamp is stored in UTC.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class ScoredDeclaration(Base):
 
 class DeclarationLodging(Base):
     """Where, when and by whom a declaration was lodged: recorded with its first scoring and
-    fixed from then on (`serving.store.repository.claim_lodgings`).
+    fixed from then on (`serving.store.scores.claim_lodgings`).
 
     One row per declaration id; the key is what lets two concurrent first scorings of the
     same id with different facts never both be kept. The office here is the one every remit

@@ -20,7 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from serving.store import repository
+from serving.store import scores, worklists
+from serving.store.rows import declaration_rows
 from serving.store.tables import InspectionOverride
 
 WAIVER, ADDITION = "waiver", "addition"
@@ -64,14 +65,12 @@ def selecting_profiles(reasons: Iterable[Any]) -> list[str]:
 def current_selection(session: Session, declaration_id: str) -> Selection | None:
     """What selects the declaration now (its newest score and worklist picks); None when it
     was never scored."""
-    latest = repository.latest_scores(session, [declaration_id]).get(declaration_id)
+    latest = scores.latest_scores(session, [declaration_id]).get(declaration_id)
     if latest is None:
         return None
-    office = repository.lodged_offices(session, [declaration_id]).get(
-        declaration_id, latest.office_id
-    )
+    office = scores.lodged_offices(session, [declaration_id]).get(declaration_id, latest.office_id)
     profiles = selecting_profiles(latest.reasons)
-    picks = repository.worklist_picks(session, [declaration_id]).get(declaration_id, [])
+    picks = worklists.worklist_picks(session, [declaration_id]).get(declaration_id, [])
     pick = picks[-1] if picks else None  # the newest draw's
     if pick is not None and pick.reason.startswith(PROFILE_PICK_PREFIX):
         profiles = list(dict.fromkeys([*profiles, pick.reason[len(PROFILE_PICK_PREFIX) :]]))
@@ -89,13 +88,7 @@ def current_selection(session: Session, declaration_id: str) -> Selection | None
 
 def overrides_of(session: Session, declaration_id: str) -> list[InspectionOverride]:
     """The waiver and the addition of a declaration, oldest first."""
-    return list(
-        session.scalars(
-            select(InspectionOverride)
-            .where(InspectionOverride.declaration_id == declaration_id)
-            .order_by(InspectionOverride.id)
-        )
-    )
+    return declaration_rows(session, InspectionOverride, declaration_id, InspectionOverride.id)
 
 
 class OverrideConflict(Exception):

@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime
 from sqlalchemy.orm import Session
 
 from serving.base import Caller
-from serving.store import repository
 from serving.store import waivers as stored
+from serving.store import worklists
 from serving.store.database import Store
 from serving.store.tables import InspectionOverride
 from serving.waivers.schemas import (
@@ -118,7 +118,7 @@ def declaration_overrides(
         if selection is None:
             return None
         decisions = stored.overrides_of(session, declaration_id)
-        versions = repository.draw_versions(
+        versions = worklists.draw_versions(
             session, [selection.draw_id, *(d.draw_id for d in decisions)]
         )
     answers = [_out(decision, versions) for decision in decisions]
@@ -151,10 +151,22 @@ def _refuse_repeat(store: Store, selection: stored.Selection, action: str) -> No
 def _planned(
     store: Store,
     selection: stored.Selection,
-    override: Callable[[], InspectionOverride],
+    action: str,
+    *,
+    caller: Caller,
+    now: datetime | None,
+    **values: object,
 ) -> PlannedDecision:
+    """The decision ``action`` with ``values``, once its own checks passed: 409 before
+    anything is written when the declaration has one of this kind already."""
+    _refuse_repeat(store, selection, action)
+    at = now or datetime.now(UTC)
+
+    def override() -> InspectionOverride:
+        return _row(selection, action, caller, at, **values)
+
     with store.sessions() as session:
-        versions = repository.draw_versions(session, [selection.draw_id])
+        versions = worklists.draw_versions(session, [selection.draw_id])
 
     def write(session: Session) -> None:  # a new row per try: a retried commit adds it again
         try:
@@ -209,12 +221,14 @@ def plan_waiver(
             "nothing selected this declaration for inspection (not in the red lane, no risk "
             "profile, no worklist pick): there is nothing to waive",
         )
-    _refuse_repeat(store, selection, stored.WAIVER)
-    at = now or datetime.now(UTC)
     return _planned(
         store,
         selection,
-        lambda: _row(selection, stored.WAIVER, caller, at, code=waiver.code, reason=waiver.reason),
+        stored.WAIVER,
+        caller=caller,
+        now=now,
+        code=waiver.code,
+        reason=waiver.reason,
     )
 
 
@@ -238,12 +252,8 @@ def plan_addition(
             "this declaration is already selected for inspection (red lane, a risk profile or "
             "a worklist pick): record its outcome, or waive it",
         )
-    _refuse_repeat(store, selection, stored.ADDITION)
-    at = now or datetime.now(UTC)
     return _planned(
-        store,
-        selection,
-        lambda: _row(selection, stored.ADDITION, caller, at, code=None, reason=addition.reason),
+        store, selection, stored.ADDITION, caller=caller, now=now, code=None, reason=addition.reason
     )
 
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
-from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from features.i18n import language, mark
@@ -17,22 +16,7 @@ from features.schema import INSPECTION_TYPES, RESULTS
 from serving.access.policy import PAGES_PREFIX
 from serving.web import charts
 from serving.web.explanations import threat_waterfalls
-from serving.web.i18n import page_language
-from serving.web.page import (
-    ServiceCall,
-    Web,
-    WebState,
-    bad_form,
-    justification_url,
-    page_locale,
-    page_router,
-    page_words,
-    refused,
-    render_page,
-    signed_in,
-    to_sign_in,
-)
-from serving.web.session import WebSession
+from serving.web.page import Page, SignedIn, page_router
 
 log = logging.getLogger(__name__)
 
@@ -41,34 +25,20 @@ router = page_router()
 
 @router.get("/declarations/{declaration_id}", response_class=HTMLResponse)
 async def declaration_page(
-    request: Request,
-    web: Web,
+    page: SignedIn,
     declaration_id: str,
     recorded: int | None = None,
     decided: Literal["waiver", "addition"] | None = None,
 ) -> Response:
     """A declaration's fields, risks, waterfall per threat, outcomes and the outcome form."""
-    session = signed_in(request, web)
-    if session is None:
-        return to_sign_in(web)
-    if not session.justification:
-        return RedirectResponse(justification_url(request), status_code=303)
+    page.justified()
     return await _declaration_response(
-        request,
-        web,
-        session,
-        declaration_id,
-        recorded=recorded,
-        form=None,
-        errors=[],
-        decided=decided,
+        page, declaration_id, recorded=recorded, form=None, errors=[], decided=decided
     )
 
 
 async def _declaration_response(
-    request: Request,
-    web: WebState,
-    session: WebSession,
+    page: Page,
     declaration_id: str,
     *,
     recorded: int | None,
@@ -79,18 +49,15 @@ async def _declaration_response(
     decision_form: Mapping[str, Any] | None = None,
     decision_errors: Sequence[str] = (),
 ) -> Response:
-    call = ServiceCall(request, session)
-    answer = await call.get(f"/v1/declarations/{declaration_id}")
+    answer = await page.call.get(f"/v1/declarations/{declaration_id}")
     if answer.status_code != 200:
-        return refused(web, request, session, answer)
+        return page.refused(answer)
     detail = answer.json()
-    decisions = await call.get(f"/v1/declarations/{declaration_id}/waivers")
+    decisions = await page.call.get(f"/v1/declarations/{declaration_id}/waivers")
     latest = detail["latest"]
-    waterfalls, explained_by = _waterfalls(request, detail, page_locale(request, session))
+    waterfalls, explained_by = _waterfalls(page, detail)
     now = datetime.now(UTC).replace(second=0, microsecond=0, tzinfo=None)
-    return render_page(
-        web,
-        request,
+    return page.render(
         "declaration.html",
         {
             "detail": detail,
@@ -103,24 +70,21 @@ async def _declaration_response(
             "inspection_types": INSPECTION_TYPES,
             "results": RESULTS,
             "decisions": decisions.json() if decisions.status_code == 200 else None,
-            "waiver_codes": request.app.state.service.settings.waiver_codes,
+            "waiver_codes": page.request.app.state.service.settings.waiver_codes,
             "decided": decided,
             "decision_form": decision_form or {},
             "decision_errors": list(decision_errors),
         },
-        session=session,
         status_code=status_code,
     )
 
 
-def _waterfalls(
-    request: Request, detail: Mapping[str, Any], locale: str
-) -> tuple[dict[str, str], str | None]:
+def _waterfalls(page: Page, detail: Mapping[str, Any]) -> tuple[dict[str, str], str | None]:
     """SVG waterfall per threat from the served model, and which model drew them."""
-    current = request.app.state.service.model_holder.current
+    current = page.request.app.state.service.model_holder.current
     if current is None:
         return {}, None
-    words = page_language(locale)
+    locale, words = page.locale, page.words
     gettext = words.gettext
     try:
         charts_by_threat = threat_waterfalls(current.bundle, detail["declaration"], locale=locale)
@@ -209,49 +173,30 @@ def _api_problems(
     return problems
 
 
-async def _signed_form(
-    request: Request, web: WebState
-) -> tuple[WebSession, dict[str, str]] | Response:
-    """The session and fields of a form posted from its page, or the answer when the person
-    is signed out, the form's token is not the session's, or no justification was given."""
-    session = signed_in(request, web)
-    if session is None:
-        return to_sign_in(web)
-    form = await request.form()
-    fields = {key: str(value) for key, value in form.items()}
-    if not session.form_token_matches(fields.get("csrf")):
-        return bad_form(web, request, session)
-    if not session.justification:
-        return RedirectResponse(justification_url(request), status_code=303)
-    return session, fields
+async def _justified_form(page: Page) -> dict[str, str]:
+    """The fields of a form posted from the declaration page, once the session has a
+    justification (`PageAnswer` otherwise, as for a form from another session)."""
+    fields = await page.form()
+    page.justified()
+    return fields
 
 
 @router.post("/declarations/{declaration_id}/outcome", response_class=HTMLResponse)
-async def record_outcome(request: Request, web: Web, declaration_id: str) -> Response:
+async def record_outcome(page: SignedIn, declaration_id: str) -> Response:
     """Record the inspection outcome through POST /v1/outcomes, then show the declaration."""
-    posted = await _signed_form(request, web)
-    if isinstance(posted, Response):
-        return posted
-    session, fields = posted
-    gettext = page_words(request, session).gettext
+    fields = await _justified_form(page)
+    gettext = page.words.gettext
     payload, problems = _outcome_payload(declaration_id, fields, gettext)
     if payload is not None:
-        answer = await ServiceCall(request, session).post("/v1/outcomes", {"outcomes": [payload]})
+        answer = await page.call.post("/v1/outcomes", {"outcomes": [payload]})
         if answer.status_code == 200:
             target = f"{PAGES_PREFIX}/declarations/{declaration_id}?recorded=1"
             return RedirectResponse(target, status_code=303)
         if answer.status_code not in (409, 422):
-            return refused(web, request, session, answer)
+            return page.refused(answer)
         problems = _api_problems(answer, gettext)
     return await _declaration_response(
-        request,
-        web,
-        session,
-        declaration_id,
-        recorded=None,
-        form=fields,
-        errors=problems,
-        status_code=422,
+        page, declaration_id, recorded=None, form=fields, errors=problems, status_code=422
     )
 
 
@@ -271,28 +216,23 @@ _DECISION_FIELDS = {"code": mark("Exception"), "reason": mark("Reason")}
 _DECISIONS = {"waiver": "waivers", "addition": "additions"}
 
 
-async def _decide(request: Request, web: WebState, declaration_id: str, action: str) -> Response:
+async def _decide(page: Page, declaration_id: str, action: str) -> Response:
     """Post the waiver or the addition of the form through the API, then show the page."""
-    posted = await _signed_form(request, web)
-    if isinstance(posted, Response):
-        return posted
-    session, fields = posted
+    fields = await _justified_form(page)
     reason = fields.get("reason", "").strip() or None
     payload: dict[str, Any] = {"reason": reason}
     if action == "waiver":
         payload["code"] = fields.get("code", "")
-    answer = await ServiceCall(request, session).post(
+    answer = await page.call.post(
         f"/v1/declarations/{declaration_id}/{_DECISIONS[action]}", payload
     )
     if answer.status_code == 201:
         target = f"{PAGES_PREFIX}/declarations/{declaration_id}?decided={action}"
         return RedirectResponse(target, status_code=303)
     if answer.status_code not in (409, 422):
-        return refused(web, request, session, answer)
+        return page.refused(answer)
     return await _declaration_response(
-        request,
-        web,
-        session,
+        page,
         declaration_id,
         recorded=None,
         form=None,
@@ -301,7 +241,7 @@ async def _decide(request: Request, web: WebState, declaration_id: str, action: 
         decision_form={**fields, "action": action},
         decision_errors=_api_problems(
             answer,
-            page_words(request, session).gettext,
+            page.words.gettext,
             _DECISION_FIELDS,
             mark("The service answered %(status)s."),
         ),
@@ -309,12 +249,12 @@ async def _decide(request: Request, web: WebState, declaration_id: str, action: 
 
 
 @router.post("/declarations/{declaration_id}/waiver", response_class=HTMLResponse)
-async def waive_inspection(request: Request, web: Web, declaration_id: str) -> Response:
+async def waive_inspection(page: SignedIn, declaration_id: str) -> Response:
     """Waive the selected inspection through POST /v1/declarations/{id}/waivers."""
-    return await _decide(request, web, declaration_id, "waiver")
+    return await _decide(page, declaration_id, "waiver")
 
 
 @router.post("/declarations/{declaration_id}/addition", response_class=HTMLResponse)
-async def add_inspection(request: Request, web: Web, declaration_id: str) -> Response:
+async def add_inspection(page: SignedIn, declaration_id: str) -> Response:
     """Add the declaration for inspection through POST /v1/declarations/{id}/additions."""
-    return await _decide(request, web, declaration_id, "addition")
+    return await _decide(page, declaration_id, "addition")

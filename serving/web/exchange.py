@@ -13,19 +13,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from features.i18n import mark
-from serving.web.page import (
-    ServiceCall,
-    Web,
-    page_router,
-    refused,
-    render_page,
-    signed_in,
-    to_sign_in,
-)
+from serving.web.page import SignedIn, page_router
 
 router = page_router()
 
@@ -70,16 +61,12 @@ def entry_counts(message: dict[str, Any]) -> dict[str, int]:
 
 @router.get("/exchange", response_class=HTMLResponse)
 async def exchange_page(
-    request: Request,
-    web: Web,
+    page: SignedIn,
     direction: str | None = None,
     partner: str | None = None,
     cursor: str | None = None,
 ) -> Response:
     """Risk managers: messages received and sent, their handling codes and what each changed."""
-    session = signed_in(request, web)
-    if session is None:
-        return to_sign_in(web)
     form = {
         "direction": direction if direction in DIRECTIONS else None,
         "partner": (partner or "").strip() or None,
@@ -87,24 +74,19 @@ async def exchange_page(
     params: dict[str, Any] = {name: value for name, value in form.items() if value}
     if cursor and cursor.isdigit():
         params["cursor"] = cursor
-    answer = await ServiceCall(request, session).get(
-        "/v1/exchange/messages", {**params, "limit": PAGE_SIZE}
-    )
+    answer = await page.call.get("/v1/exchange/messages", {**params, "limit": PAGE_SIZE})
     if answer.status_code != 200:
-        return refused(web, request, session, answer)
-    page = answer.json()
-    messages = page["messages"]
-    return render_page(
-        web,
-        request,
+        return page.refused(answer)
+    listed = answer.json()
+    messages = listed["messages"]
+    return page.render(
         "exchange.html",
         {
             "form": form,
             "messages": messages,
             "counts": {message["id"]: entry_counts(message) for message in messages},
-            "next_cursor": page["next_cursor"],
+            "next_cursor": listed["next_cursor"],
             "words": WORDS,
             "handling": HANDLING,
         },
-        session=session,
     )

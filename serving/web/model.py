@@ -5,21 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from features.i18n import language, mark
 from serving.web import charts
-from serving.web.page import (
-    ServiceCall,
-    Web,
-    page_router,
-    page_words,
-    refused,
-    render_page,
-    signed_in,
-    to_sign_in,
-)
+from serving.web.page import SignedIn, page_router
 
 IMPORTANCE_ROWS = 10
 
@@ -51,16 +41,13 @@ def rate_intervals(measures: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 @router.get("/model", response_class=HTMLResponse)
-async def model_page(request: Request, web: Web) -> Response:
+async def model_page(page: SignedIn) -> Response:
     """Risk managers: the champion and challenger, measures at inspection rates, drift."""
-    session = signed_in(request, web)
-    if session is None:
-        return to_sign_in(web)
-    answer = await ServiceCall(request, session).get("/v1/model")
+    answer = await page.call.get("/v1/model")
     if answer.status_code != 200:
-        return refused(web, request, session, answer)
+        return page.refused(answer)
     info = answer.json()
-    words = page_words(request, session)
+    words = page.words
     gettext = words.gettext
     threats_metrics: dict[str, Any] = dict(info.get("metrics", {}).get("threats", {}))
     rate_charts, calibration_charts = {}, {}
@@ -90,12 +77,11 @@ async def model_page(request: Request, web: Web) -> Response:
         )
         for threat, figures in dict(performance.get("threats") or {}).items()
     }
+    web, request = page.web, page.request
     current = request.app.state.service.model_holder.current
     metadata = dict(current.bundle.metadata) if current is not None else {}
     name, version = info["model"]["name"], info["model"]["version"]
-    return render_page(
-        web,
-        request,
+    return page.render(
         "model.html",
         {
             "info": info,
@@ -124,5 +110,4 @@ async def model_page(request: Request, web: Web) -> Response:
                 else None
             ),
         },
-        session=session,
     )

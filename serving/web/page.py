@@ -5,10 +5,18 @@ of the signed-in user (and the justification they gave once for the session), so
 action passes the same authentication, role and office-remit checks and leaves the same
 consultation-log record as the same call made with curl. A refused call becomes the sign-in
 page (401) or a 403/404 page that shows no data. The pages need no JavaScript.
+
+A page of a signed-in person takes a `Page` (``page: SignedIn``): the request, the pages'
+state and the session, with what every page does with them (`Page.render`, `Page.refused`,
+`Page.call`, `Page.words`, ...). Anyone not signed in is sent to the sign-in page before the
+route runs: the dependency raises `PageAnswer`, whose response `include_pages` answers as it
+is, as are the other answers a page gives before its own work (`Page.form`: a form sent from
+another session; `Page.justified`: no justification given yet).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -333,6 +341,92 @@ def record_page_event(
 def unavailable(web: WebState, request: Request, session: WebSession | None) -> Response:
     """503: the page's change and its record could not be committed, so neither was."""
     return problem_page(web, request, session, SERVICE_UNAVAILABLE)
+
+
+# -- the page of a signed-in person -------------------------------------------------------------
+
+
+class PageAnswer(Exception):
+    """An answer a page gives before its own work: the sign-in page, a refused form, the
+    justification form. Raised by `signed_in_page` and `Page`'s checks; `answer_early`
+    answers it."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def answer_early(request: Request, error: Exception) -> Response:
+    """The exception handler of `PageAnswer`: its response, as it is."""
+    assert isinstance(error, PageAnswer)
+    return error.response
+
+
+@dataclass
+class Page:
+    """One request to a page by a signed-in person, and what every page does with it."""
+
+    web: WebState
+    request: Request
+    session: WebSession
+
+    @functools.cached_property
+    def locale(self) -> str:
+        """The locale the page is written in (`page_locale`)."""
+        return page_locale(self.request, self.session)
+
+    @functools.cached_property
+    def words(self) -> Language:
+        """The pages' catalogue in the page's locale, for messages made in Python."""
+        return page_language(self.locale)
+
+    @functools.cached_property
+    def call(self) -> ServiceCall:
+        """The API, called in process as the signed-in person."""
+        return ServiceCall(self.request, self.session)
+
+    def render(
+        self, template: str, context: Mapping[str, Any], *, status_code: int = 200
+    ) -> HTMLResponse:
+        """The page's template with ``context`` (and the session and the locale's words)."""
+        return render_page(
+            self.web, self.request, template, context, session=self.session, status_code=status_code
+        )
+
+    def problem(self, problem: Problem, **values: object) -> HTMLResponse:
+        """A problem page (`problem_page`)."""
+        return problem_page(self.web, self.request, self.session, problem, **values)
+
+    def refused(self, answer: httpx.Response) -> Response:
+        """The page for an API call that did not succeed (`refused`)."""
+        return refused(self.web, self.request, self.session, answer)
+
+    def justified(self) -> None:
+        """Go on only when the session has a justification; else `PageAnswer` with the way to
+        the justification form (back to this page after)."""
+        if not self.session.justification:
+            raise PageAnswer(RedirectResponse(justification_url(self.request), status_code=303))
+
+    async def form(self) -> dict[str, str]:
+        """The fields of a form posted from this session's page; else `PageAnswer` 403 (its
+        CSRF token is not the session's)."""
+        posted = await self.request.form()
+        fields = {key: str(value) for key, value in posted.items()}
+        if not self.session.form_token_matches(fields.get("csrf")):
+            raise PageAnswer(bad_form(self.web, self.request, self.session))
+        return fields
+
+
+async def signed_in_page(request: Request, web: Web) -> Page:
+    """The dependency of every page of a signed-in person: the page, or `PageAnswer` with the
+    sign-in page for anyone else (async: the session is read on the event loop, as before)."""
+    session = signed_in(request, web)
+    if session is None:
+        raise PageAnswer(to_sign_in(web))
+    return Page(web, request, session)
+
+
+SignedIn = Annotated[Page, Depends(signed_in_page)]
 
 
 def page_router() -> APIRouter:

@@ -15,27 +15,12 @@ from urllib.parse import quote
 
 import httpx
 import yaml
-from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from features.i18n import mark
 from serving.access.policy import PAGES_PREFIX
 from serving.web import charts
-from serving.web.page import (
-    Problem,
-    ServiceCall,
-    Web,
-    WebState,
-    bad_form,
-    page_router,
-    page_words,
-    problem_page,
-    refused,
-    render_page,
-    signed_in,
-    to_sign_in,
-)
-from serving.web.session import WebSession
+from serving.web.page import Page, PageAnswer, Problem, SignedIn, page_router
 
 router = page_router()
 
@@ -66,59 +51,48 @@ def profile_state(profile: Mapping[str, Any], now: datetime) -> str:
 NO_PROFILE = Problem(mark("Not found"), mark("There is no risk profile with this id."), 404)
 
 
-def not_found(web: WebState, request: Request, session: WebSession) -> Response:
+def not_found(page: Page) -> Response:
     """404: no profile with this id (the same page whatever the id was)."""
-    return problem_page(web, request, session, NO_PROFILE)
+    return page.problem(NO_PROFILE)
 
 
-def not_allowed(web: WebState, request: Request, session: WebSession) -> Response | None:
-    """403 for a role that may not change profiles, before any form is shown; None for a
-    risk manager."""
-    if session.role == WRITER:
-        return None
-    return refused(web, request, session, httpx.Response(403))
+def writer_only(page: Page) -> None:
+    """Go on only for a role that may change profiles: else `PageAnswer` 403, before any
+    form is shown."""
+    if page.session.role != WRITER:
+        raise PageAnswer(page.refused(httpx.Response(403)))
 
 
-async def read_profile(
-    call: ServiceCall, web: WebState, request: Request, session: WebSession, profile_id: str
-) -> dict[str, Any] | Response:
+async def read_profile(page: Page, profile_id: str) -> dict[str, Any] | Response:
     """GET /v1/profiles/{id}: the profile with its revisions, or the page for a refusal
     (404 for an unknown id, or one the route's pattern refuses)."""
-    answer = await call.get(api_path(profile_id))
+    answer = await page.call.get(api_path(profile_id))
     if answer.status_code in (404, 422):
-        return not_found(web, request, session)
+        return not_found(page)
     if answer.status_code != 200:
-        return refused(web, request, session, answer)
+        return page.refused(answer)
     detail: dict[str, Any] = answer.json()
     return detail
 
 
 @router.get("/profiles", response_class=HTMLResponse)
-async def profiles_page(request: Request, web: Web) -> Response:
+async def profiles_page(page: SignedIn) -> Response:
     """Every risk profile: id, title, threat, action, offices, validity, review date, state."""
-    session = signed_in(request, web)
-    if session is None:
-        return to_sign_in(web)
-    answer = await ServiceCall(request, session).get("/v1/profiles", {"limit": 1000})
+    answer = await page.call.get("/v1/profiles", {"limit": 1000})
     if answer.status_code != 200:
-        return refused(web, request, session, answer)
+        return page.refused(answer)
     now = datetime.now(UTC)
     listed = [
         {**row, "state": profile_state(row["profile"], now)} for row in answer.json()["profiles"]
     ]
-    return render_page(
-        web,
-        request,
-        "profiles.html",
-        {"profiles": listed, "may_write": session.role == WRITER},
-        session=session,
+    return page.render(
+        "profiles.html", {"profiles": listed, "may_write": page.session.role == WRITER}
     )
 
 
 @router.get("/profiles/{profile_id}", response_class=HTMLResponse)
 async def profile_page(
-    request: Request,
-    web: Web,
+    page: SignedIn,
     profile_id: str,
     period: str = "week",
     since: str = "",
@@ -127,10 +101,7 @@ async def profile_page(
     expired: int | None = None,
 ) -> Response:
     """One profile: its content, criteria as YAML, revisions, and its performance per period."""
-    session = signed_in(request, web)
-    if session is None:
-        return to_sign_in(web)
-    gettext = page_words(request, session).gettext
+    gettext = page.words.gettext
     notice = (
         gettext("The profile was expired.")
         if expired
@@ -139,15 +110,11 @@ async def profile_page(
         else None
     )
     window = {"period": period, "since": since.strip(), "until": until.strip()}
-    return await profile_response(
-        request, web, session, profile_id, window=window, notice=notice, errors=[]
-    )
+    return await profile_response(page, profile_id, window=window, notice=notice, errors=[])
 
 
 async def profile_response(
-    request: Request,
-    web: WebState,
-    session: WebSession,
+    page: Page,
     profile_id: str,
     *,
     window: Mapping[str, str],
@@ -156,11 +123,11 @@ async def profile_response(
     status_code: int = 200,
 ) -> Response:
     """The profile page, with a notice or the problems of a change that was refused."""
-    call = ServiceCall(request, session)
-    detail = await read_profile(call, web, request, session, profile_id)
+    call = page.call
+    detail = await read_profile(page, profile_id)
     if isinstance(detail, Response):
         return detail
-    words = page_words(request, session)
+    words = page.words
     chosen = {key: value for key, value in window.items() if value}
     if chosen.get("period") not in PERIODS:
         chosen["period"] = "week"
@@ -170,13 +137,11 @@ async def profile_response(
         chosen = {"period": chosen["period"]}
         measured = await call.get(api_path(profile_id, "performance"), chosen)
     if measured.status_code != 200:
-        return refused(web, request, session, measured)
+        return page.refused(measured)
     performance = measured.json()
     period = chosen["period"]
     profile = detail["profile"]
-    return render_page(
-        web,
-        request,
+    return page.render(
         "profile.html",
         {
             "detail": detail,
@@ -191,37 +156,29 @@ async def profile_response(
             "chart": charts.profile_rates_svg(
                 performance["periods"], title=profile["id"], period=period, words=words
             ),
-            "may_write": session.role == WRITER,
+            "may_write": page.session.role == WRITER,
             "notice": notice,
             "errors": errors,
             "page_path": page_path(profile["id"]),
         },
-        session=session,
         status_code=status_code,
     )
 
 
 @router.post("/profiles/{profile_id}/expire", response_class=HTMLResponse)
-async def expire_profile(request: Request, web: Web, profile_id: str) -> Response:
+async def expire_profile(page: SignedIn, profile_id: str) -> Response:
     """End a profile now through POST /v1/profiles/{id}/expire (a new revision)."""
-    session = signed_in(request, web)
-    if session is None:
-        return to_sign_in(web)
-    form = await request.form()
-    if not session.form_token_matches(str(form.get("csrf") or "")):
-        return bad_form(web, request, session)
-    answer = await ServiceCall(request, session).post(api_path(profile_id, "expire"), None)
+    await page.form()
+    answer = await page.call.post(api_path(profile_id, "expire"), None)
     if answer.status_code == 200:
         return RedirectResponse(f"{page_path(profile_id)}?expired=1", status_code=303)
     if answer.status_code == 404:
-        return not_found(web, request, session)
+        return not_found(page)
     if answer.status_code != 409:
-        return refused(web, request, session, answer)
-    gettext = page_words(request, session).gettext
+        return page.refused(answer)
+    gettext = page.words.gettext
     return await profile_response(
-        request,
-        web,
-        session,
+        page,
         profile_id,
         window={"period": "week"},
         notice=None,

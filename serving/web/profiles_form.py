@@ -16,25 +16,12 @@ from typing import Any
 
 import httpx
 import yaml
-from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from features.profiles import PROFILE_LANES
 from serving.base import error_path
-from serving.web.page import (
-    ServiceCall,
-    Web,
-    WebState,
-    bad_form,
-    page_router,
-    page_words,
-    refused,
-    render_page,
-    signed_in,
-    to_sign_in,
-)
-from serving.web.profiles import api_path, not_allowed, not_found, page_path, read_profile
-from serving.web.session import WebSession
+from serving.web.page import Page, ServiceCall, SignedIn, page_router
+from serving.web.profiles import api_path, not_found, page_path, read_profile, writer_only
 
 router = page_router()
 
@@ -126,18 +113,14 @@ def api_problems(answer: httpx.Response, gettext: Callable[[str], str]) -> list[
 
 
 def _form_page(
-    web: WebState,
-    request: Request,
-    session: WebSession,
+    page: Page,
     form: Mapping[str, str],
     *,
     editing: str | None,
     errors: list[str],
     status_code: int = 200,
 ) -> Response:
-    return render_page(
-        web,
-        request,
+    return page.render(
         "profile_form.html",
         {
             "form": form,
@@ -146,68 +129,43 @@ def _form_page(
             "lanes": PROFILE_LANES,
             "action": page_path(editing, "edit") if editing else page_path("new"),
         },
-        session=session,
         status_code=status_code,
     )
-
-
-async def _posted(request: Request, session: WebSession) -> dict[str, str] | None:
-    """The posted fields, or None when the form did not come from this session."""
-    form = await request.form()
-    fields = {key: str(value) for key, value in form.items()}
-    return fields if session.form_token_matches(fields.get("csrf")) else None
-
-
-def _writer(request: Request, web: WebState) -> WebSession | Response:
-    """The signed-in risk manager, or the answer for anyone else (sign-in page, 403)."""
-    session = signed_in(request, web)
-    if session is None:
-        return to_sign_in(web)
-    return not_allowed(web, request, session) or session
 
 
 Send = Callable[[ServiceCall, dict[str, Any], Mapping[str, str]], Awaitable[httpx.Response]]
 
 
-async def _submit(request: Request, web: WebState, editing: str | None, send: Send) -> Response:
+async def _submit(page: Page, editing: str | None, send: Send) -> Response:
     """Check the posted form, send its document with ``send``, and answer: the profile's
     page when stored, else the form again with the problems (what was typed kept)."""
-    session = signed_in(request, web)
-    if session is None:
-        return to_sign_in(web)
-    fields = await _posted(request, session)
-    if fields is None:
-        return bad_form(web, request, session)
+    fields = await page.form()
     if editing is not None:
         fields["id"] = editing  # the id is not edited: a new id is a new profile
-    gettext = page_words(request, session).gettext
+    gettext = page.words.gettext
     document, problems = document_from_form(fields, gettext)
     status = 422
     if document is not None:
-        answer = await send(ServiceCall(request, session), document, fields)
+        answer = await send(page.call, document, fields)
         if answer.status_code in (200, 201):
             return RedirectResponse(f"{page_path(document['id'])}?saved=1", status_code=303)
         if answer.status_code == 404:
-            return not_found(web, request, session)
+            return not_found(page)
         if answer.status_code not in (409, 422):
-            return refused(web, request, session, answer)
+            return page.refused(answer)
         problems, status = api_problems(answer, gettext), answer.status_code
-    return _form_page(
-        web, request, session, fields, editing=editing, errors=problems, status_code=status
-    )
+    return _form_page(page, fields, editing=editing, errors=problems, status_code=status)
 
 
 @router.get("/profiles/new", response_class=HTMLResponse)
-async def new_profile_page(request: Request, web: Web) -> Response:
+async def new_profile_page(page: SignedIn) -> Response:
     """The empty form of a new profile."""
-    session = _writer(request, web)
-    if isinstance(session, Response):
-        return session
-    return _form_page(web, request, session, blank_form(datetime.now(UTC)), editing=None, errors=[])
+    writer_only(page)
+    return _form_page(page, blank_form(datetime.now(UTC)), editing=None, errors=[])
 
 
 @router.post("/profiles/new", response_class=HTMLResponse)
-async def create_profile(request: Request, web: Web) -> Response:
+async def create_profile(page: SignedIn) -> Response:
     """Create the profile through POST /v1/profiles; show the form again when refused."""
 
     async def send(
@@ -215,24 +173,22 @@ async def create_profile(request: Request, web: Web) -> Response:
     ) -> httpx.Response:
         return await call.post("/v1/profiles", document)
 
-    return await _submit(request, web, None, send)
+    return await _submit(page, None, send)
 
 
 @router.get("/profiles/{profile_id}/edit", response_class=HTMLResponse)
-async def edit_profile_page(request: Request, web: Web, profile_id: str) -> Response:
+async def edit_profile_page(page: SignedIn, profile_id: str) -> Response:
     """The form holding the profile's newest revision."""
-    session = _writer(request, web)
-    if isinstance(session, Response):
-        return session
-    detail = await read_profile(ServiceCall(request, session), web, request, session, profile_id)
+    writer_only(page)
+    detail = await read_profile(page, profile_id)
     if isinstance(detail, Response):
         return detail
     form = {**form_from_profile(detail["profile"]), "revision": str(detail["revision"])}
-    return _form_page(web, request, session, form, editing=detail["profile"]["id"], errors=[])
+    return _form_page(page, form, editing=detail["profile"]["id"], errors=[])
 
 
 @router.post("/profiles/{profile_id}/edit", response_class=HTMLResponse)
-async def save_profile(request: Request, web: Web, profile_id: str) -> Response:
+async def save_profile(page: SignedIn, profile_id: str) -> Response:
     """A new revision through PUT /v1/profiles/{id}, following the revision the form showed."""
 
     async def send(
@@ -242,4 +198,4 @@ async def save_profile(request: Request, web: Web, profile_id: str) -> Response:
         params = {"revision": revision} if revision.isdigit() else None
         return await call.put(api_path(profile_id), document, params)
 
-    return await _submit(request, web, profile_id, send)
+    return await _submit(page, profile_id, send)

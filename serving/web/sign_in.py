@@ -21,6 +21,7 @@ from serving.access.policy import ENTRANCE_PATH, PAGES_PREFIX
 from serving.base import MAX_JUSTIFICATION_CHARS, Caller
 from serving.web.i18n import LANGUAGE_COOKIE
 from serving.web.page import (
+    SignedIn,
     Web,
     WebState,
     bad_form,
@@ -50,24 +51,28 @@ def enter() -> RedirectResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, web: Web) -> Response:
+def home(page: SignedIn) -> Response:
     """Where a user starts: their role's main page, or the sign-in page."""
-    session = signed_in(request, web)
-    if session is None:
-        return to_sign_in(web)
-    target = "worklist" if session.role == "officer" else "model"
+    target = "worklist" if page.session.role == "officer" else "model"
     return RedirectResponse(f"{PAGES_PREFIX}/{target}", status_code=303)
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_form(request: Request, web: Web) -> Response:
     """The sign-in page: the identity provider's button, or (development) a key field."""
+    return _sign_in_page(request, web, None)
+
+
+def _sign_in_page(
+    request: Request, web: WebState, error: str | None, status_code: int = 200
+) -> Response:
     return render_page(
         web,
         request,
         "sign_in.html",
-        {"error": None, "single_sign_on": web.oidc is not None},
+        {"error": error, "single_sign_on": web.oidc is not None},
         session=None,
+        status_code=status_code,
     )
 
 
@@ -105,14 +110,7 @@ def refuse_sign_in(
 ) -> Response:
     """The sign-in page with ``message`` (401), after recording the failed attempt."""
     record_page_event(request, status=401, caller=who, detail={"reason": reason})
-    return render_page(
-        web,
-        request,
-        "sign_in.html",
-        {"error": message, "single_sign_on": web.oidc is not None},
-        session=None,
-        status_code=401,
-    )
+    return _sign_in_page(request, web, message, status_code=401)
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
@@ -183,52 +181,37 @@ def _changed(request: Request, web: WebState, changed: WebSession, target: str) 
 
 
 @router.get("/justification", response_class=HTMLResponse)
-def justification_form(request: Request, web: Web, next: str | None = None) -> Response:
+def justification_form(page: SignedIn, next: str | None = None) -> Response:
     """Ask once per session why the user consults declarations and worklists."""
-    session = signed_in(request, web)
-    if session is None:
-        return to_sign_in(web)
-    return render_page(
-        web,
-        request,
-        "justification.html",
-        {"next": safe_next(next), "error": None},
-        session=session,
-    )
+    return page.render("justification.html", {"next": safe_next(next), "error": None})
 
 
 @router.post("/justification", response_class=HTMLResponse)
 def justify(
-    request: Request,
-    web: Web,
+    page: SignedIn,
     justification: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """Keep the justification in the session; every API call of the pages then carries it."""
-    session = signed_in(request, web)
-    if session is None:
-        return to_sign_in(web)
+    session = page.session
     if not session.form_token_matches(csrf):
-        return bad_form(web, request, session)
+        return bad_form(page.web, page.request, session)
     text = " ".join(justification.split())
     if not text or len(text) > MAX_JUSTIFICATION_CHARS:
-        return render_page(
-            web,
-            request,
+        return page.render(
             "justification.html",
             {
                 "next": safe_next(next),
-                "error": page_words(request, session).gettext(
+                "error": page.words.gettext(
                     "Give a reason of 1 to %(most)s characters "
                     "(case number, inspection order, ...)."
                 )
                 % {"most": MAX_JUSTIFICATION_CHARS},
             },
-            session=session,
             status_code=422,
         )
-    return _changed(request, web, sessions.justified(session, text), safe_next(next))
+    return _changed(page.request, page.web, sessions.justified(session, text), safe_next(next))
 
 
 @router.post("/language")

@@ -115,6 +115,8 @@ def include_pages(
         mlflow_ui_url=mlflow_ui_url,
         oidc=single_sign_on,
     )
+    # a page's early answer (sign in first, ...): serving.web.page.PageAnswer
+    app.add_exception_handler(page.PageAnswer, page.answer_early)
     # the forms first: /profiles/new is not the profile "new"
     for room in (
         sign_in,

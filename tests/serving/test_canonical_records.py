@@ -21,7 +21,7 @@ from features.records import CanonicalRecords, canonical_records
 from features.schema import DECLARATION_FIELDS
 from features.validation import validate_declarations
 from serving.scoring.schemas import Declaration, declarations_frame
-from serving.store.repository import declaration_record
+from serving.store.scores import declaration_record
 from tests.serving.test_schemas import MINIMAL
 
 READERS = {"number": "numbers", "count": "numbers", "datetime": "nanoseconds"}

@@ -20,8 +20,8 @@ from serving.inspections import service
 from serving.inspections.schemas import Worklist
 from serving.store import Store
 from serving.store.database import _alembic_config, create_store_engine
-from serving.store.repository import WorklistDrawTaken
 from serving.store.tables import WorklistRun
+from serving.store.worklists import WorklistDrawTaken
 from tests.serving.operations_data import canonical_declarations, outcome_record, scores_for
 from tests.serving.store_backends import operational_store, store_url  # noqa: F401
 
@@ -34,10 +34,10 @@ CAPACITY = 10
 
 
 def _score(store: Store, ids: list[str], risks: list[float]) -> None:
-    from serving.store import repository
+    from serving.store import scores
 
     with store.transaction() as session:
-        repository.record_scores(
+        scores.record_scores(
             session,
             canonical_declarations(ids, office=OFFICE, day=DAY.isoformat()),
             scores_for(ids, risks),

@@ -14,7 +14,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from serving.store import repository
+from serving.store import outcomes as stored_outcomes
 from serving.store.database import Store
 from tests.serving.access_keys import key_in_store
 from tests.serving.conftest import TrainedModel, json_payload
@@ -108,6 +108,6 @@ def test_an_acknowledged_outcome_survives_sigkill(
 
     reopened = Store.open(store_url)
     with reopened.transaction() as session:
-        outcomes = repository.outcomes_of(session, declaration_id)
+        outcomes = stored_outcomes.outcomes_of(session, declaration_id)
     reopened.close()
     assert [(o.result, o.additional_duty_eur) for o in outcomes] == [("irregular", 812.5)]

@@ -24,7 +24,7 @@ from serving.audit.records import AuditLog
 from serving.scoring.queue import CanonicalScores, ScoringQueue
 from serving.scoring.schemas import declarations_frame
 from serving.scoring.service import store_scores
-from serving.store import repository
+from serving.store import scores
 from serving.store.database import Store
 from serving.store.group_commit import GroupCommit, group_commit
 from tests.serving.store_backends import operational_store, store_url  # noqa: F401
@@ -213,10 +213,10 @@ def test_scores_batched_by_the_queue_keep_what_a_second_validation_gives(store: 
     assert all(isinstance(answer, CanonicalScores) for answer in answers)
     at = T0
     for payload, answer in zip(payloads, answers, strict=True):
-        from_queue = repository.score_rows(
+        from_queue = scores.score_rows(
             answer.declarations.rows, answer, model_name="shiprisk", model_version="1", scored_at=at
         )
-        revalidated = repository.score_rows(
+        revalidated = scores.score_rows(
             validate_declarations(declarations_frame(payload), source="request"),
             list(answer),
             model_name="shiprisk",

@@ -12,8 +12,7 @@ import pytest
 from alembic import command
 from sqlalchemy import insert, select
 
-from serving.store import Store
-from serving.store import repository as repo
+from serving.store import Store, scores, worklists
 from serving.store.database import _alembic_config, create_store_engine
 from serving.store.tables import DeclarationLodging, ScoredDeclaration
 from tests.serving.operations_data import canonical_declarations, scores_for
@@ -24,7 +23,7 @@ AT = datetime(2024, 5, 2, 9, tzinfo=UTC)
 
 def rows_for(declarations: pd.DataFrame, version: str = "1") -> list[dict[str, object]]:
     ids = declarations["declaration_id"].tolist()
-    return repo.score_rows(
+    return scores.score_rows(
         declarations,
         scores_for(ids, [0.1] * len(ids)),
         model_name="shiprisk",
@@ -57,11 +56,11 @@ def test_the_first_scoring_records_the_lodging_and_a_rescoring_may_change_other_
 ) -> None:
     first = canonical_declarations(["D1", "D2"])
     with operational_store.transaction() as session:
-        repo.insert_score_rows(session, rows_for(first))
+        scores.insert_score_rows(session, rows_for(first))
     amended = first.iloc[:1].copy()
     amended["customs_value_eur"] = 9999.0  # an amendment: scored again, kept as history
     with operational_store.transaction() as session:
-        repo.insert_score_rows(session, rows_for(amended, "2"))
+        scores.insert_score_rows(session, rows_for(amended, "2"))
     lodgings, scorings = stored(operational_store)
     assert [(r[0], r[1], r[3], r[4]) for r in lodgings] == [
         ("D1", "RS-HORGOS", "DCL-1", "IMP-0"),
@@ -78,11 +77,11 @@ def test_insert_score_rows_names_only_first_scorings_even_twice_in_one_transacti
     scoring; not again when a group commit's transaction scores it twice, nor on a re-scoring."""
     first = canonical_declarations(["D1", "D2"])
     with operational_store.transaction() as session:
-        assert repo.insert_score_rows(session, rows_for(first)) == {"D1", "D2"}
-        assert repo.insert_score_rows(session, rows_for(first.iloc[:1], "2")) == set()
+        assert scores.insert_score_rows(session, rows_for(first)) == {"D1", "D2"}
+        assert scores.insert_score_rows(session, rows_for(first.iloc[:1], "2")) == set()
     both = canonical_declarations(["D1", "D2", "D3"])
     with operational_store.transaction() as session:
-        assert repo.insert_score_rows(session, rows_for(both, "3")) == {"D3"}
+        assert scores.insert_score_rows(session, rows_for(both, "3")) == {"D3"}
 
 
 @pytest.mark.parametrize(
@@ -105,18 +104,18 @@ def test_a_rescoring_that_changes_a_lodging_fact_is_refused_and_keeps_nothing(
 ) -> None:
     first = canonical_declarations(["D0", "D1"])
     with operational_store.transaction() as session:
-        repo.insert_score_rows(session, rows_for(first))
+        scores.insert_score_rows(session, rows_for(first))
     before = stored(operational_store)
     moved = first.copy()
     for name, value in change.items():
         moved.loc[moved["declaration_id"] == "D1", name] = value
     with (
-        pytest.raises(repo.LodgingConflictError) as refused,
+        pytest.raises(scores.LodgingConflictError) as refused,
         operational_store.transaction() as session,
     ):
-        repo.insert_score_rows(session, rows_for(moved, "2"))
+        scores.insert_score_rows(session, rows_for(moved, "2"))
     assert refused.value.conflicts == [
-        repo.LodgingConflict(
+        scores.LodgingConflict(
             position=1, declaration_id="D1", fields=fields, recorded_office="RS-HORGOS"
         )
     ]
@@ -135,21 +134,21 @@ def test_two_first_scorings_of_one_id_at_different_offices_keep_only_the_first_t
         first_claimed.wait()
         try:
             with operational_store.transaction() as session:
-                repo.insert_score_rows(session, there)  # waits for the first to commit
+                scores.insert_score_rows(session, there)  # waits for the first to commit
             outcome["second"] = "kept"
-        except repo.LodgingConflictError as error:
+        except scores.LodgingConflictError as error:
             outcome["second"] = error.conflicts
 
     thread = threading.Thread(target=second_writer)
     thread.start()
     with operational_store.transaction() as session:
-        repo.insert_score_rows(session, here)
+        scores.insert_score_rows(session, here)
         first_claimed.set()
         thread.join(timeout=0.5)  # the second is blocked on the first's claim meanwhile
         assert thread.is_alive()
     thread.join(timeout=30)
     assert outcome["second"] == [
-        repo.LodgingConflict(0, "NEW", ("office_id",), recorded_office="RS-HORGOS")
+        scores.LodgingConflict(0, "NEW", ("office_id",), recorded_office="RS-HORGOS")
     ]
     lodgings, scorings = stored(operational_store)
     assert [(r[0], r[1]) for r in lodgings] == [("NEW", "RS-HORGOS")]
@@ -175,10 +174,10 @@ def test_the_migration_records_each_stored_declaration_at_its_first_scoring(
         ("D1", "AL-KAKAVIJE", datetime(2024, 5, 2, 8, 15, tzinfo=UTC), "DCL-1", "IMP-0")
     ]
     with store.sessions() as session:
-        assert repo.lodged_offices(session, ["D1", "D9"]) == {"D1": "AL-KAKAVIJE"}
+        assert scores.lodged_offices(session, ["D1", "D9"]) == {"D1": "AL-KAKAVIJE"}
         # The moved scoring does not put it in the other office's worklist; its own office
         # still has it, with the scoring made there.
-        assert repo.day_candidates(session, "RS-HORGOS", AT.date()) == []
-        kept = repo.day_candidates(session, "AL-KAKAVIJE", AT.date())
+        assert worklists.day_candidates(session, "RS-HORGOS", AT.date()) == []
+        kept = worklists.day_candidates(session, "AL-KAKAVIJE", AT.date())
         assert [(r.declaration_id, r.model_version) for r in kept] == [("D1", "1")]
     store.close()

@@ -11,7 +11,7 @@ import pytest
 
 from serving.app import create_app
 from serving.settings import ServiceSettings
-from serving.store import repository
+from serving.store import drift as stored_drift
 from serving.store.database import Store
 from tests.serving.access_keys import KeyedClient as TestClient  # one key per role
 from tests.serving.conftest import TrainedModel, json_payload
@@ -227,7 +227,7 @@ def test_the_model_route_shows_the_latest_drift_figures(
 
     opened = Store.open(store_url)
     with opened.transaction() as session:
-        repository.record_drift_report(
+        stored_drift.record_drift_report(
             session,
             model_name="shiprisk",
             model_version="1",

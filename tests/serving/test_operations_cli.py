@@ -27,7 +27,7 @@ from serving.inspections.cli import export
 from serving.model.cli import monitor
 from serving.model.monitor import latest_drift
 from serving.model.performance import latest_performance
-from serving.store import repository
+from serving.store import scores
 from serving.store.database import Store
 from tests.serving.conftest import TrainedModel
 from tests.serving.store_backends import store_url  # noqa: F401
@@ -52,7 +52,7 @@ def scored_store(url: str, trained: TrainedModel) -> tuple[Store, pd.DataFrame]:
     bundle = ModelBundle.load(trained.bundle_dir)
     store = Store.open(url)
     with store.transaction() as session:
-        repository.record_scores(
+        scores.record_scores(
             session,
             declarations,
             bundle.score(declarations, top_k=0, explain=False),

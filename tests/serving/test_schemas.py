@@ -9,6 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from features.schema import DECLARATION_COLUMNS, DECLARATION_FIELDS
+from models.explain import Reason
+from serving.base import ReasonOut
 from serving.scoring.schemas import Declaration, declarations_frame
 
 MINIMAL: dict[str, Any] = {
@@ -154,3 +156,15 @@ def test_openapi_documents_every_route_and_the_closed_vocabularies() -> None:
         "422",
         "503",
     }
+
+
+def test_a_reason_is_answered_with_the_response_models_fields_in_order() -> None:
+    """`Reason.to_dict` is what the API answers, batch files write and the store keeps (less
+    the fields of other kinds): every `ReasonOut` field, in its order, and no other."""
+    reason = Reason(
+        "weapons", "hs_code_risk", float("nan"), 0.5, "t", fields=["hs_code"], kind="profile"
+    )
+    answered = reason.to_dict()
+    assert list(answered) == list(ReasonOut.model_fields)
+    assert answered["value"] is None  # NaN is not JSON
+    assert ReasonOut(**answered).kind == "profile"

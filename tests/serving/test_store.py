@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -13,8 +14,16 @@ from sqlalchemy import inspect
 
 from features.validation import validate_declarations, validate_outcomes
 from serving.inspections.worklist import Pick
-from serving.store import Store, default_database_url, upgrade_to_head
-from serving.store import repository as repo
+from serving.store import (
+    Store,
+    default_database_url,
+    drift,
+    export,
+    scores,
+    upgrade_to_head,
+    worklists,
+)
+from serving.store import outcomes as stored_outcomes
 from serving.store.tables import Base
 from tests.serving.operations_data import (
     canonical_declarations,
@@ -73,7 +82,7 @@ def test_rescoring_keeps_history_and_latest_is_the_newest(
 ) -> None:
     declarations = canonical_declarations(["D1", "D2"])
     with operational_store.transaction() as session:
-        repo.record_scores(
+        scores.record_scores(
             session,
             declarations,
             scores_for(["D1", "D2"], [0.1, 0.2]),
@@ -82,7 +91,7 @@ def test_rescoring_keeps_history_and_latest_is_the_newest(
             scored_at=datetime(2024, 5, 2, 9, tzinfo=UTC),
         )
     with operational_store.transaction() as session:
-        repo.record_scores(
+        scores.record_scores(
             session,
             declarations.iloc[:1],
             scores_for(["D1"], [0.7]),
@@ -91,8 +100,8 @@ def test_rescoring_keeps_history_and_latest_is_the_newest(
             scored_at=datetime(2024, 5, 3, 9, tzinfo=UTC),
         )
     with operational_store.transaction() as session:
-        latest = repo.latest_scores(session, ["D1", "D2", "D9"])
-        history = repo.scoring_history(session, "D1")
+        latest = scores.latest_scores(session, ["D1", "D2", "D9"])
+        history = scores.scoring_history(session, "D1")
     assert sorted(latest) == ["D1", "D2"]
     assert (latest["D1"].risk["revenue"], latest["D1"].model_version) == (0.7, "4")
     assert latest["D1"].scored_at == datetime(2024, 5, 3, 9, tzinfo=UTC)
@@ -117,32 +126,68 @@ def test_rescoring_keeps_history_and_latest_is_the_newest(
     assert latest["D2"].lodged_day == DAY
 
 
+@pytest.mark.parametrize(
+    ("kind", "extra"),
+    [
+        ("model", {}),
+        ("watchlist", {"source_agency": "EUROPOL", "handling_code": "H2"}),
+        ("profile", {"profile_id": "P-1", "title": "Parts by post", "rationale": "seen"}),
+    ],
+)
+def test_a_stored_reason_keeps_the_fields_of_its_kind_only(
+    kind: str, extra: dict[str, str]
+) -> None:
+    scored = scores_for(["D1"], [0.4])
+    every_kind = {
+        "source_agency": "EUROPOL",
+        "handling_code": "H2",
+        "profile_id": "P-1",
+        "title": "Parts by post",
+        "rationale": "seen",
+    }
+    scored[0].reasons[0] = replace(scored[0].reasons[0], kind=kind, **every_kind)
+    [row] = scores.score_rows(
+        canonical_declarations(["D1"]), scored, model_name="shiprisk", model_version="3"
+    )
+    assert row["reasons"] == [
+        {
+            "threat": "revenue",
+            "feature": "unit_value_vs_hs_median",
+            "value": -2.5,
+            "contribution": 0.8,
+            "text": "declared value per kg is 92% below the usual for HS 8708",
+            "kind": kind,
+            **extra,
+        }
+    ]
+
+
 def test_day_candidates_are_the_newest_scores_at_that_office_and_day(
     operational_store: Store,  # noqa: F811
 ) -> None:
     with operational_store.transaction() as session:
-        repo.record_scores(
+        scores.record_scores(
             session,
             canonical_declarations(["A1", "A2"]),
             scores_for(["A1", "A2"], [0.1, 0.2]),
             model_name="shiprisk",
             model_version="1",
         )
-        repo.record_scores(
+        scores.record_scores(
             session,
             canonical_declarations(["B1"], office="RS-BATROVCI"),
             scores_for(["B1"], [0.3]),
             model_name="shiprisk",
             model_version="1",
         )
-        repo.record_scores(
+        scores.record_scores(
             session,
             canonical_declarations(["A3"], day="2024-05-03"),
             scores_for(["A3"], [0.4]),
             model_name="shiprisk",
             model_version="1",
         )
-        repo.record_scores(
+        scores.record_scores(
             session,
             canonical_declarations(["A1"]),
             scores_for(["A1"], [0.9]),
@@ -150,13 +195,13 @@ def test_day_candidates_are_the_newest_scores_at_that_office_and_day(
             model_version="2",
         )
     with operational_store.transaction() as session:
-        rows = repo.day_candidates(session, "RS-HORGOS", DAY)
+        rows = worklists.day_candidates(session, "RS-HORGOS", DAY)
     assert [(r.declaration_id, r.risk["revenue"]) for r in rows] == [("A1", 0.9), ("A2", 0.2)]
 
 
 def _scored(store: Store, ids: list[str]) -> None:
     with store.transaction() as session:
-        repo.record_scores(
+        scores.record_scores(
             session,
             canonical_declarations(ids),
             scores_for(ids, [0.5] * len(ids)),
@@ -173,13 +218,13 @@ def test_outcomes_are_idempotent_on_declaration_and_inspection_time(
         [outcome_record("D1", result="irregular", revenue_irregularity=True), outcome_record("D2")]
     )
     with operational_store.transaction() as session:
-        first = repo.record_outcomes(session, outcomes)
+        first = stored_outcomes.record_outcomes(session, outcomes)
     with operational_store.transaction() as session:
-        second = repo.record_outcomes(session, outcomes)
+        second = stored_outcomes.record_outcomes(session, outcomes)
     assert (first.recorded, first.already_recorded) == (2, 0)
     assert (second.recorded, second.already_recorded) == (0, 2)
     with operational_store.transaction() as session:
-        stored = repo.outcomes_of(session, "D1")
+        stored = stored_outcomes.outcomes_of(session, "D1")
     assert len(stored) == 1
     assert (stored[0].result, stored[0].revenue_irregularity, stored[0].weapons_found) == (
         "irregular",
@@ -194,32 +239,32 @@ def test_a_conflicting_repeat_stores_nothing_of_the_request(
 ) -> None:
     _scored(operational_store, ["D1", "D2"])
     with operational_store.transaction() as session:
-        repo.record_outcomes(session, canonical_outcomes([outcome_record("D1")]))
+        stored_outcomes.record_outcomes(session, canonical_outcomes([outcome_record("D1")]))
     request = canonical_outcomes(
         [outcome_record("D2"), outcome_record("D1", result="irregular", weapons_found=True)]
     )
     with (
-        pytest.raises(repo.OutcomeConflictError) as raised,
+        pytest.raises(stored_outcomes.OutcomeConflictError) as raised,
         operational_store.transaction() as session,
     ):
-        repo.record_outcomes(session, request)
+        stored_outcomes.record_outcomes(session, request)
     assert raised.value.conflicts == [(1, "D1")]
     with operational_store.transaction() as session:
-        assert repo.outcomes_of(session, "D2") == []
-        assert [o.result for o in repo.outcomes_of(session, "D1")] == ["clear"]
+        assert stored_outcomes.outcomes_of(session, "D2") == []
+        assert [o.result for o in stored_outcomes.outcomes_of(session, "D1")] == ["clear"]
 
 
 def _worklist(store: Store, picks: list[Pick]) -> bool:
     with store.transaction() as session:
-        return repo.store_worklist_run(
+        return worklists.store_worklist_run(
             session,
-            repo.worklist_run(
+            worklists.worklist_run(
                 office_id="RS-HORGOS",
                 day=DAY,
                 capacity=len(picks),
                 exploration_share=0.05,
                 pool_size=10,
-                digest=repo.pool_digest(p.declaration_id for p in picks),
+                digest=worklists.pool_digest(p.declaration_id for p in picks),
                 picks=picks,
             ),
         )
@@ -231,7 +276,9 @@ def test_the_same_draw_stored_twice_is_stored_once(operational_store: Store) -> 
     assert _worklist(operational_store, picks) is True
     assert _worklist(operational_store, picks) is False
     with operational_store.transaction() as session:
-        stored = repo.find_worklist(session, "RS-HORGOS", DAY, 2, repo.pool_digest(["D1", "D2"]))
+        stored = worklists.find_worklist(
+            session, "RS-HORGOS", DAY, 2, worklists.pool_digest(["D1", "D2"])
+        )
         assert stored is not None
         assert [(p.declaration_id, p.reason) for p in stored.selections] == [
             ("D1", "model"),
@@ -248,7 +295,7 @@ def test_outcomes_take_reason_and_probability_from_the_worklist_pick(
         [Pick("D1", 1, "model", 1.0, 0.5), Pick("D2", 2, "random", 0.125, 0.5)],
     )
     with operational_store.transaction() as session:
-        repo.record_outcomes(
+        stored_outcomes.record_outcomes(
             session,
             canonical_outcomes(
                 [
@@ -261,7 +308,7 @@ def test_outcomes_take_reason_and_probability_from_the_worklist_pick(
         stored = {
             o.declaration_id: (o.selection_reason, o.selection_probability)
             for d in ("D1", "D2", "D3")
-            for o in repo.outcomes_of(session, d)
+            for o in stored_outcomes.outcomes_of(session, d)
         }
     assert stored == {"D1": ("model", 1.0), "D2": ("random", 0.125), "D3": ("officer", None)}
 
@@ -272,14 +319,14 @@ def test_export_gives_canonical_tables_that_validate_again(
     _scored(operational_store, ["D1", "D2", "D3"])
     _worklist(operational_store, [Pick("D2", 1, "random", 0.25, 0.5)])
     with operational_store.transaction() as session:
-        repo.record_outcomes(
+        stored_outcomes.record_outcomes(
             session,
             canonical_outcomes(
                 [outcome_record("D2", result="irregular", additional_duty_eur=310.5)]
             ),
         )
     with operational_store.transaction() as session:
-        declarations, outcomes = repo.export_tables(session)
+        declarations, outcomes = export.export_tables(session)
     canonical = validate_declarations(declarations)
     expected = canonical_declarations(["D1", "D2", "D3"])
     pd.testing.assert_frame_equal(canonical, expected)
@@ -296,15 +343,15 @@ def test_the_newest_drift_report_is_the_one_shown(operational_store: Store) -> N
         "window_end": datetime(2024, 5, 8, tzinfo=UTC),
     }
     with operational_store.transaction() as session:
-        assert repo.latest_drift_report(session) is None
-        repo.record_drift_report(
+        assert drift.latest_drift_report(session) is None
+        drift.record_drift_report(
             session, model_name="shiprisk", model_version="3", summary={"n": 1}, **window
         )
-        repo.record_drift_report(
+        drift.record_drift_report(
             session, model_name="shiprisk", model_version="4", summary={"n": 2}, **window
         )
     with operational_store.transaction() as session:
-        latest = repo.latest_drift_report(session)
+        latest = drift.latest_drift_report(session)
     assert latest is not None
     assert (latest.model_version, latest.summary) == ("4", {"n": 2})
     assert latest.window_end == datetime(2024, 5, 8, tzinfo=UTC)

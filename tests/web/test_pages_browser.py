@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 
 from serving.access.keys import Role
 from serving.audit import reading
-from serving.store import repository
+from serving.store import outcomes as stored_outcomes
 from serving.store.database import Store
 from serving.store.tables import InspectionOverride, WebSession
 from serving.web.session import SessionCodec, session_secret
@@ -109,7 +109,7 @@ def test_officer_opens_a_worklist_and_a_declaration_and_records_an_outcome(
     store = Store.open(web_server.database_url)
     try:
         with store.transaction() as session:
-            outcomes = repository.outcomes_of(session, first)
+            outcomes = stored_outcomes.outcomes_of(session, first)
             logged = reading.query_records(session, declaration_id=first, limit=50)
     finally:
         store.close()

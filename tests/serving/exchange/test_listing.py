@@ -21,7 +21,7 @@ H3 = {"code": "H3", "note": "not before a court without asking", "no_disseminati
 
 
 def watchlist_reason(agency: str, handling: str, entity: str = "vehicle") -> dict[str, Any]:
-    """A watchlist reason as the store keeps a scoring's (serving.store.repository)."""
+    """A watchlist reason as the store keeps a scoring's (serving.store.scores)."""
     return {
         "threat": "weapons",
         "feature": f"watchlist_{entity}_weapons",
