@@ -25,6 +25,10 @@ which no model ever sees): the labelled rows are few and chosen by past rules, t
 covers every declaration, so it is the better measure of the text signal. Results are
 printed and appended to bench/RESULTS.md.
 
+Both data sets are measured twice, side by side: with the builder's defaults and with the
+text model before the descriptions' HS-code profiles (``BEFORE``: n-grams alone, format 3's
+model), so a section shows what the profile changes on the same data.
+
 Run with ``python -m bench languages`` or ``python -m bench.bench_languages``.
 """
 
@@ -44,8 +48,8 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from bench.machine import describe_machine
+from bench.results import record_results
 
-RESULTS_FILE = Path(__file__).with_name("RESULTS.md")
 DAYS, ROWS_PER_DAY, SEED, START = 300, 1000, 19, "2024-01-01"
 SPLIT = {
     "train": ["2024-01-01", "2024-07-31"],
@@ -56,6 +60,9 @@ BAR = 0.01  # issue 19: mixed-language quality within 0.01 of English only, per 
 FEATURES = ("text_score", "description_weapon_words", "description_chapter_fit")
 # Low chapter fit is the suspicious end: rank by the negated value.
 SIGN = {"description_chapter_fit": -1.0}
+# The text model before the HS-code profile (features.text.description_profiles): n-grams
+# alone, unweighted.
+BEFORE = {"text_ngram_weight": 1.0, "text_profile_weight": 0.0}
 
 
 @dataclass(frozen=True)
@@ -251,24 +258,59 @@ def report(english: Run, mixed: Run, machine: str, note: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def compare(note: str = "") -> tuple[Run, Run, str]:
-    """Both runs and their RESULTS.md section."""
+def before_and_after(
+    before: tuple[Run, Run], after: tuple[Run, Run], threats: list[str]
+) -> list[str]:
+    """The text score before (``BEFORE``) and after (defaults) side by side, per measure and
+    threat: English only, mixed and the gap."""
+    rows = [
+        "| measured on | threat | English only, before -> after | mixed, before -> after "
+        "| gap before | gap after |",
+        "|---|---|---|---|---|---|",
+    ]
+    for measure_name in ("test, truth", "test, labelled"):
+        for threat in threats:
+            key = (measure_name, "text_score", threat)
+            (english_before, mixed_before), (english_after, mixed_after) = (
+                (run[0].auc[key], run[1].auc[key]) for run in (before, after)
+            )
+            rows.append(
+                f"| {measure_name} | {threat} | {english_before:.4f} -> {english_after:.4f} | "
+                f"{mixed_before:.4f} -> {mixed_after:.4f} | "
+                f"{mixed_before - english_before:+.4f} | {mixed_after - english_after:+.4f} |"
+            )
+    return rows
+
+
+def compare(note: str = "") -> tuple[dict[str, tuple[Run, Run]], str]:
+    """The runs before and after (each English only, mixed) and their RESULTS.md section."""
     from training.synthetic.languages import LOCAL_LANGUAGE_SHARE
 
     machine = describe_machine()
+    runs: dict[str, list[Run]] = {"before": [], "after": []}
     with tempfile.TemporaryDirectory(prefix="shiprisk-bench-languages-") as tmp:
-        english = measure(prepare(Path(tmp), 0.0))
-        mixed = measure(prepare(Path(tmp), LOCAL_LANGUAGE_SHARE))
-    return english, mixed, report(english, mixed, machine, note)
+        for share in (0.0, LOCAL_LANGUAGE_SHARE):
+            prepared = prepare(Path(tmp), share)
+            runs["before"].append(measure(prepared, **BEFORE))
+            runs["after"].append(measure(prepared))
+    pairs = {name: (found[0], found[1]) for name, found in runs.items()}
+    english, mixed = pairs["after"]
+    threats = sorted({threat for (_, _, threat) in english.auc})
+    side_by_side = (
+        "\n**Text score before and after the HS-code profile** (same data, same seed; before "
+        f"= `FeatureBuilder(**{BEFORE})`, the n-gram model alone; after = the defaults; "
+        f"time before {pairs['before'][0].seconds:.0f} s / {pairs['before'][1].seconds:.0f} s, "
+        "data generation included in both):\n\n"
+        + "\n".join(before_and_after(pairs["before"], pairs["after"], threats))
+    )
+    return pairs, report(english, mixed, machine, note) + side_by_side + "\n"
 
 
 def main(note: str = "") -> Mapping[str, Any]:
     """Measure, print and append to bench/RESULTS.md."""
-    english, mixed, text = compare(note)
-    print(text)
-    with RESULTS_FILE.open("a", encoding="utf-8") as results:
-        results.write(text)
-    return {"english": english, "mixed": mixed}
+    pairs, text = compare(note)
+    record_results(text)
+    return pairs
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.builder_state import read_state, write_state
 from features.builder_text import (
+    TextWeights,
     description_features,
     fit_chapter_state,
     fit_text,
@@ -43,7 +44,7 @@ from features.live import HistoryEvents, LiveInputs, live_point_in_time, no_live
 from features.reference import ValueReference, fit_reference, value_features
 from features.route import itinerary_features
 from features.schema import DEFAULT_THREATS, label_column
-from features.text import FULL_MODEL, ChapterAssociation, TextModel
+from features.text import FULL_MODEL, ChapterAssociation, CodeProfiles, TextModel
 from features.watchlist import watchlist_features
 
 POSTAL_MODES = ("postal",)
@@ -59,6 +60,7 @@ _SAVED = (
     "text_intercepts_",
     "chapter_words_",
     "chapter_rows_",
+    "code_words_",
 )
 
 
@@ -80,6 +82,12 @@ class FeatureBuilder(BaseEstimator):
         vocabulary_size: codes kept per categorical field before the shared "other" code.
         text_folds: folds of the cross-fitted text scores.
         text_regularisation: inverse L2 strength (C) of the text logistic regression.
+        text_code_digits: HS digits of the codes in a description's profile, the text
+            model's language-independent columns (`features.text.description_profiles`).
+        text_ngram_weight, text_profile_weight: scale of the n-gram and profile columns
+            before the penalty (`features.builder_text.TextWeights`); measured on
+            bench/bench_languages.py, where the profile's evidence, shared by every
+            language's wording, closes the mixed-language gap.
         chapter_word_min_rows: fit rows a word needs to count in the chapter association.
         chapter_smoothing: pseudo-rows pulling P(chapter | word) toward the chapter share.
         rare_importer_declarations: fewer earlier declarations than this is a rare importer.
@@ -103,6 +111,9 @@ class FeatureBuilder(BaseEstimator):
         vocabulary_size: int = 50,
         text_folds: int = 5,
         text_regularisation: float = 0.1,
+        text_code_digits: int = 6,
+        text_ngram_weight: float = 0.3,
+        text_profile_weight: float = 10.0,
         chapter_word_min_rows: int = 5,
         chapter_smoothing: float = 1.0,
         rare_importer_declarations: int = 3,
@@ -118,6 +129,9 @@ class FeatureBuilder(BaseEstimator):
         self.vocabulary_size = vocabulary_size
         self.text_folds = text_folds
         self.text_regularisation = text_regularisation
+        self.text_code_digits = text_code_digits
+        self.text_ngram_weight = text_ngram_weight
+        self.text_profile_weight = text_profile_weight
         self.chapter_word_min_rows = chapter_word_min_rows
         self.chapter_smoothing = chapter_smoothing
         self.rare_importer_declarations = rare_importer_declarations
@@ -162,27 +176,34 @@ class FeatureBuilder(BaseEstimator):
         return self
 
     def _fit_text(self, declarations: pd.DataFrame, labels: pd.DataFrame) -> None:
-        """Per-threat text models on the labelled fit rows (`features.builder_text.fit_text`)
-        and the words' association with HS chapters.
+        """The words' association with HS chapters and codes over every fit row, then
+        per-threat text models on the labelled fit rows (`features.builder_text.fit_text`),
+        which read the descriptions' code profiles from it.
 
         ``text_folds_`` (which fit row left which fold out) lives only in memory, for the
         point-in-time features of this training session; it is never saved.
         """
+        code_words = fit_chapter_state(
+            declarations, self.curated_words_, self.chapter_word_min_rows, self.text_code_digits
+        )
+        self.chapter_words_ = code_words.chapter_words
+        self.chapter_rows_ = code_words.chapter_rows
+        self.code_words_ = code_words.code_words
         text = fit_text(
             declarations,
             labels,
             self.threats,
             self.curated_words_,
+            ChapterAssociation(self.chapter_words_, self.chapter_rows_, self.chapter_smoothing),
+            CodeProfiles(self.code_words_),
             text_folds=self.text_folds,
             regularisation=self.text_regularisation,
+            weights=TextWeights(self.text_ngram_weight, self.text_profile_weight),
             random_state=self.random_state,
         )
         self.text_folds_ = text.folds
         self.text_coefficients_ = text.coefficients
         self.text_intercepts_ = text.intercepts
-        self.chapter_words_, self.chapter_rows_ = fit_chapter_state(
-            declarations, self.curated_words_, self.chapter_word_min_rows
-        )
 
     # ------------------------------------------------------------------ lookup structures
     def _forget_lookups(self) -> None:
@@ -308,6 +329,7 @@ class FeatureBuilder(BaseEstimator):
                 self.curated_words_,
                 lookups.text_models,
                 lookups.chapter_association,
+                lookups.code_profiles,
             )
         )
         features.update(watchlist_features(len(columns), live.watchlist, threats))
@@ -399,8 +421,8 @@ class FeatureBuilder(BaseEstimator):
 
 class FittedLookups:
     """Structures derived from a builder's fitted state for fast reads: the value reference
-    with its back-off, the text models per (threat, fold),
-    the chapter association and the output columns. Built once per fitted state; never
+    with its back-off, the text models per (threat, fold), the chapter association, the
+    words' code profiles and the output columns. Built once per fitted state; never
     saved (they are a function of what is)."""
 
     def __init__(
@@ -408,22 +430,28 @@ class FittedLookups:
         reference: ValueReference,
         text_models: dict[tuple[str, int], TextModel],
         chapter_association: ChapterAssociation,
+        code_profiles: CodeProfiles,
         feature_index: pd.Index,
     ) -> None:
         self.reference = reference
         self.text_models = text_models
         self.chapter_association = chapter_association
+        self.code_profiles = code_profiles
         self.feature_index = feature_index
 
     @classmethod
     def build(cls, builder: FeatureBuilder) -> FittedLookups:
         """The lookups of ``builder``'s current fitted state."""
+        code_profiles = CodeProfiles(builder.code_words_)
         return cls(
             reference=ValueReference(builder.reference_),
-            text_models=text_models(builder.text_coefficients_, builder.text_intercepts_),
+            text_models=text_models(
+                builder.text_coefficients_, builder.text_intercepts_, code_profiles
+            ),
             chapter_association=ChapterAssociation(
                 builder.chapter_words_, builder.chapter_rows_, builder.chapter_smoothing
             ),
+            code_profiles=code_profiles,
             feature_index=pd.Index(builder.feature_names_, dtype="str"),
         )
 

@@ -21,17 +21,22 @@ from features.text import FULL_MODEL
 
 # 2: descriptions normalised across scripts and diacritics, curated word lists in the state
 # 3: entity history and watchlist live in the operational store, not in the state
-FORMAT_VERSION = 3
+# 4: the text models read each description's HS-code profile (code_words.parquet)
+FORMAT_VERSION = 4
 FORMAT_CHANGES = {
     1: "format 2 reads descriptions in any script, with or without diacritics, and keeps the "
     "curated word lists with the model",
     2: "format 3 reads entity history and the watchlist from the operational store at scoring "
     "time instead of freezing them in the bundle",
+    3: "format 4's text models read each description's HS-code profile, learned from the "
+    "words every training declaration pairs with its HS code, so the same goods written in "
+    "different languages share evidence",
 }
 STATE_FILE = "feature_builder.json"
 REFERENCE_FILE = "reference.parquet"
 TEXT_COEFFICIENTS_FILE = "text_coefficients.parquet"
 CHAPTER_WORDS_FILE = "chapter_words.parquet"
+CODE_WORDS_FILE = "code_words.parquet"
 
 
 def write_state(
@@ -47,6 +52,7 @@ def write_state(
         REFERENCE_FILE: fitted["reference_"],
         TEXT_COEFFICIENTS_FILE: coefficients[full_model].reset_index(drop=True),
         CHAPTER_WORDS_FILE: fitted["chapter_words_"],
+        CODE_WORDS_FILE: fitted["code_words_"],
     }
     paths = []
     for name, table in tables.items():
@@ -112,5 +118,6 @@ def read_state(directory: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
             {"declaration_id": pd.Series([], dtype="str"), "fold": pd.Series([], dtype=np.int64)}
         ),
         "chapter_words_": pd.read_parquet(directory / CHAPTER_WORDS_FILE),
+        "code_words_": pd.read_parquet(directory / CODE_WORDS_FILE),
     }
     return params, fitted

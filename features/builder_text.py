@@ -14,23 +14,37 @@ from typing import cast
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from features.columns import DeclarationColumns, factorised, prefixes
 from features.curated_words import CuratedWords
 from features.schema import label_column
 from features.text import (
     FULL_MODEL,
+    PROFILE_OFFSET,
     WEAPON_CHAPTER,
     ChapterAssociation,
+    CodeProfiles,
     TextModel,
     chapter_fit,
-    description_matrix,
+    description_profiles,
     fit_chapter_words,
     fit_threat_text_model,
     hashed_descriptions,
     normalised_descriptions,
+    profile_weights,
     text_scores,
 )
+
+
+@dataclass(frozen=True)
+class TextWeights:
+    """How the text model weighs its two blocks of columns before the L2 penalty: the binary
+    n-grams and the description's HS-code profile. A larger weight penalises that block's
+    coefficients less; the stored coefficients are per unweighted column."""
+
+    ngrams: float
+    profile: float
 
 
 @dataclass(frozen=True)
@@ -51,12 +65,17 @@ def fit_text(
     labels: pd.DataFrame,
     threats: Sequence[str],
     curated_words: CuratedWords,
+    association: ChapterAssociation,
+    profiles: CodeProfiles,
     *,
     text_folds: int,
     regularisation: float,
+    weights: TextWeights,
     random_state: int,
 ) -> FittedText:
-    """Text models on the labelled rows (``declarations`` and ``labels`` aligned by position)."""
+    """Text models on the labelled rows (``declarations`` and ``labels`` aligned by position)
+    over the descriptions' n-grams and HS-code profiles (`features.text.description_profiles`,
+    from ``association`` and ``profiles``, which every fit row, labelled or not, taught)."""
     threats = list(threats)
     label_values = labels[[label_column(threat) for threat in threats]].to_numpy(dtype=np.float64)
     labelled = ~np.isnan(label_values).all(axis=1)
@@ -73,7 +92,11 @@ def fit_text(
         normalised_descriptions(DeclarationColumns(declarations).strings("goods_description")[rows])
     )
     text_codes, unique_texts = pd.factorize(texts)
-    matrix = description_matrix(list(unique_texts))
+    ngrams, words = hashed_descriptions(list(unique_texts))
+    blocks = [weights.ngrams * ngrams.matrix()]
+    if weights.profile > 0:  # weight 0: the n-gram model alone, as before format 4
+        blocks.append(weights.profile * description_profiles(words, association, profiles))
+    matrix = sp.hstack(blocks, format="csr")
     coefficient_tables = []
     intercepts: dict[str, dict[int, float]] = {}
     for position, threat in enumerate(threats):
@@ -82,14 +105,16 @@ def fit_text(
         for fold in [FULL_MODEL, *range(text_folds)]:
             train = ~np.isnan(y) & (folds != fold)
             # distinct (text, label) pairs weighted by their row counts
-            pair_keys, weights = np.unique(
+            pair_keys, counts = np.unique(
                 text_codes[train].astype(np.int64) * 2 + y[train].astype(np.int64),
                 return_counts=True,
             )
             pair_text, pair_y = pair_keys // 2, pair_keys % 2
             indices, values, intercept = fit_threat_text_model(
-                matrix[pair_text], pair_y, weights.astype(np.float64), regularisation
+                matrix[pair_text], pair_y, counts.astype(np.float64), regularisation
             )
+            # stored per unweighted column, as the scoring reads them
+            values = values * np.where(indices < PROFILE_OFFSET, weights.ngrams, weights.profile)
             intercepts[threat][fold] = intercept
             coefficient_tables.append(
                 pd.DataFrame({"threat": threat, "fold": fold, "index": indices, "value": values})
@@ -100,33 +125,55 @@ def fit_text(
     return FittedText(folds=fold_table, coefficients=coefficients, intercepts=intercepts)
 
 
+@dataclass(frozen=True)
+class FittedCodeWords:
+    """The words' association with HS chapters and with HS codes at the text model's digits
+    (`features.text.fit_chapter_words`: word_index, chapter or code, rows) and the fit rows
+    per chapter."""
+
+    chapter_words: pd.DataFrame
+    chapter_rows: dict[str, float]
+    code_words: pd.DataFrame  # word_index, code, rows
+
+
 def fit_chapter_state(
-    declarations: pd.DataFrame, curated_words: CuratedWords, min_rows: int
-) -> tuple[pd.DataFrame, dict[str, float]]:
-    """The words' association with HS chapters (`features.text.fit_chapter_words`) and the
-    fit rows per chapter."""
+    declarations: pd.DataFrame, curated_words: CuratedWords, min_rows: int, code_digits: int
+) -> FittedCodeWords:
+    """The words' association with HS chapters and with the first ``code_digits`` digits of
+    the HS code, over every fit row (no label is read), and the fit rows per chapter."""
     columns = DeclarationColumns(declarations)
     texts = pd.Series(
         curated_words.canonical(normalised_descriptions(columns.strings("goods_description"))),
         dtype="str",
     )
-    chapters = pd.Series(prefixes(columns.strings("hs_code"), 2), dtype="str")
-    pairs = pd.DataFrame({"text": texts, "chapter": chapters}).dropna().value_counts().sort_index()
-    chapter_words = fit_chapter_words(
-        list(pairs.index.get_level_values("text")),
-        pd.Series(pairs.index.get_level_values("chapter"), dtype="str"),
-        pairs.to_numpy(dtype=np.float64),
-        min_rows,
-    )
+    hs_codes = columns.strings("hs_code")
+    chapters = pd.Series(prefixes(hs_codes, 2), dtype="str")
+
+    def words_by(groups: pd.Series) -> pd.DataFrame:
+        pairs = pd.DataFrame({"text": texts, "group": groups}).dropna().value_counts().sort_index()
+        return fit_chapter_words(
+            list(pairs.index.get_level_values("text")),
+            pd.Series(pairs.index.get_level_values("group"), dtype="str"),
+            pairs.to_numpy(dtype=np.float64),
+            min_rows,
+        )
+
     chapter_rows = {
         str(chapter): float(count)
         for chapter, count in chapters.value_counts().sort_index().items()
     }
-    return chapter_words, chapter_rows
+    code_words = words_by(pd.Series(prefixes(hs_codes, code_digits), dtype="str"))
+    return FittedCodeWords(
+        chapter_words=words_by(chapters),
+        chapter_rows=chapter_rows,
+        code_words=code_words.rename(columns={"chapter": "code"}),
+    )
 
 
 def text_models(
-    coefficients: pd.DataFrame, intercepts: Mapping[str, Mapping[int, float]]
+    coefficients: pd.DataFrame,
+    intercepts: Mapping[str, Mapping[int, float]],
+    profiles: CodeProfiles,
 ) -> dict[tuple[str, int], TextModel]:
     """The scoring form of each (threat, fold) text model of a fitted or loaded state."""
     by_model = {
@@ -135,7 +182,9 @@ def text_models(
     }
     empty = coefficients.iloc[:0]
     return {
-        (threat, fold): TextModel.from_table(by_model.get((threat, fold), empty), intercept)
+        (threat, fold): TextModel.from_table(
+            by_model.get((threat, fold), empty), intercept, profiles
+        )
         for threat, fold_intercepts in intercepts.items()
         for fold, intercept in fold_intercepts.items()
     }
@@ -162,6 +211,7 @@ def description_features(
     curated_words: CuratedWords,
     models: Mapping[tuple[str, int], TextModel],
     chapter_association: ChapterAssociation,
+    code_profiles: CodeProfiles,
 ) -> dict[str, np.ndarray]:
     """Per-threat text scores (fold or full model per row) and description/HS mismatch."""
     texts = normalised_descriptions(columns.strings("goods_description"))
@@ -172,7 +222,12 @@ def description_features(
     features: dict[str, np.ndarray] = {}
     folds = np.unique(text_fold).tolist()
     scored = [(threat, fold) for threat in threats for fold in folds]
-    scores = text_scores(descriptions, [models[model] for model in scored])
+    scores = text_scores(
+        descriptions,
+        [models[model] for model in scored],
+        words,
+        profile_weights(words, chapter_association, code_profiles),
+    )
     for threat in threats:
         column = np.full(len(columns), np.nan)
         for fold in folds:

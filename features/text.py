@@ -11,12 +11,22 @@ Every signal reads the description through :func:`normalised_description` (one s
 case and diacritics folded: features.normalise), so a description in Cyrillic or without
 diacritics gets the features of its Latin spelling. Descriptions repeat heavily, so every
 computation runs on the distinct normalised texts and is mapped back to rows.
+
+The same goods are written in several languages ("rezervni delovi", "резервни делови",
+"pjesë këmbimi", "spare parts"), and each wording alone has few labelled rows. Every
+declaration pairs its words with an HS code, labelled or not, in any administration's data,
+so the text model also reads the description's **HS-code profile**
+(:func:`description_profiles`): the mean, over its words, of P(HS code | word) learned from
+every training declaration, each word weighted by how much it tells about chapters
+(:func:`word_information`). Wordings of the same goods in any language share that profile,
+so the evidence the labelled rows give one wording reaches the others (bench/RESULTS.md,
+"languages", measures it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
@@ -30,6 +40,9 @@ from features.columns import factorised, missing, per_distinct
 from features.normalise import TOKEN_PATTERN, normalised_text
 
 HASH_FEATURES = 2**16  # per analyzer; the matrix has words then characters: 2 * HASH_FEATURES
+# Text model columns from here on are the HS codes of the description's profile, in the
+# order of `CodeProfiles.codes`.
+PROFILE_OFFSET = 2 * HASH_FEATURES
 FULL_MODEL = -1  # fold number of the model fitted on every labelled fit row
 WEAPON_CHAPTER = "93"
 
@@ -216,32 +229,62 @@ def fit_threat_text_model(
     )
 
 
+_NO_WORDS = np.array([], dtype=np.int64)
+
+
 @dataclass(frozen=True)
 class TextModel:
-    """One stored text model: nonzero coefficient indices (ascending), values, intercept."""
+    """One stored text model: nonzero n-gram coefficient indices (ascending), values,
+    intercept, and its HS-code profile coefficients read per known word: ``word_indices``
+    (ascending) and ``word_values``, each word's P(code | word) times the code coefficients
+    (`CodeProfiles.word_values`), so a description's profile term is a weighted mean of
+    its words' values."""
 
     indices: np.ndarray
     values: np.ndarray
     intercept: float
+    word_indices: np.ndarray = field(default_factory=lambda: _NO_WORDS)
+    word_values: np.ndarray = field(default_factory=lambda: np.array([]))
 
     @classmethod
-    def from_table(cls, table: pd.DataFrame, intercept: float) -> TextModel:
-        """The model from its rows of the coefficient table (columns index, value)."""
-        order = np.argsort(table["index"].to_numpy(dtype=np.int64), kind="stable")
-        return cls(
-            table["index"].to_numpy(dtype=np.int64)[order],
-            table["value"].to_numpy(dtype=np.float64)[order],
-            float(intercept),
+    def from_table(
+        cls, table: pd.DataFrame, intercept: float, profiles: CodeProfiles | None = None
+    ) -> TextModel:
+        """The model from its rows of the coefficient table (columns index, value); columns
+        from `PROFILE_OFFSET` on are HS codes of ``profiles``."""
+        index = table["index"].to_numpy(dtype=np.int64)
+        value = table["value"].to_numpy(dtype=np.float64)
+        order = np.argsort(index, kind="stable")
+        index, value = index[order], value[order]
+        ngrams = index < PROFILE_OFFSET
+        if profiles is None or ngrams.all():
+            return cls(index[ngrams], value[ngrams], float(intercept))
+        word_indices, word_values = profiles.word_values(
+            index[~ngrams] - PROFILE_OFFSET, value[~ngrams]
         )
+        return cls(index[ngrams], value[ngrams], float(intercept), word_indices, word_values)
 
 
-def text_scores(rows: HashedRows, models: Sequence[TextModel]) -> np.ndarray:
-    """Log-odds text score of each description row (rows) under each stored model (columns),
-    bit for bit the product of the row with the model's dense coefficient vector."""
+def text_scores(
+    rows: HashedRows,
+    models: Sequence[TextModel],
+    words: HashedRows | None = None,
+    word_weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Log-odds text score of each description row (rows) under each stored model (columns).
+
+    The n-gram part is bit for bit the product of the row with the model's dense
+    coefficient vector; the profile part is the mean of the row's word values (``words``,
+    its :func:`hashed_descriptions` word rows) weighted by ``word_weights``
+    (:func:`profile_weights`), 0 without words.
+    """
     scores = np.empty((len(rows), len(models)))
     for position, model in enumerate(models):
         coefficients = model_values_at(model.indices, model.values, rows.indices)
         scores[:, position] = rows.sums(coefficients) + model.intercept
+        if words is not None and word_weights is not None and len(model.word_indices):
+            values = model_values_at(model.word_indices, model.word_values, words.indices)
+            scores[:, position] += words.sums(values * word_weights)
     return scores
 
 
@@ -384,3 +427,61 @@ def chapter_fit(
     sums = words.sums(probability * weight)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(~missing(chapters) & (weights > 0), sums / weights, np.nan)
+
+
+class CodeProfiles:
+    """P(HS code | word) of every word in the fitted word/code counts (`fit_chapter_words`
+    read at the text model's code digits): ``matrix`` is hashed words x ``codes``.
+
+    The counts come from every training declaration, labelled or not, so they carry no
+    outcome; a word's row is its spread over the codes it was declared under.
+    """
+
+    def __init__(self, code_words: pd.DataFrame) -> None:
+        codes, names = pd.factorize(code_words["code"].astype("str"), sort=True)
+        self.codes: list[str] = [str(name) for name in names]
+        words = code_words["word_index"].to_numpy(dtype=np.int64)
+        rows = code_words["rows"].to_numpy(dtype=np.float64)
+        word_rows = np.zeros(HASH_FEATURES)
+        np.add.at(word_rows, words, rows)
+        self.known = word_rows > 0
+        self.matrix = sp.csr_matrix(
+            (rows / word_rows[words], (words, codes)), shape=(HASH_FEATURES, len(self.codes))
+        )
+
+    def word_values(
+        self, code_positions: np.ndarray, coefficients: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per known word (ascending indices), sum over codes of P(code | word) times the
+        coefficient of the code (``code_positions`` into ``codes``)."""
+        dense = np.zeros(len(self.codes))
+        dense[code_positions] = coefficients
+        values = self.matrix @ dense
+        words = np.flatnonzero(self.known)
+        return words.astype(np.int64), values[words]
+
+
+def profile_weights(
+    words: HashedRows, association: ChapterAssociation, profiles: CodeProfiles
+) -> np.ndarray:
+    """Per stored word entry of ``words``, its weight in its row's profile: words known to
+    the code counts, weighted by what they tell about chapters (:func:`word_information`,
+    a word used alike by every chapter weighs almost nothing), normalised to sum to 1 per
+    row (0 for a row without a known word)."""
+    weight = profiles.known[words.indices] * (association.information[words.indices] + BASE_WEIGHT)
+    totals = words.sums(weight)
+    entry_rows = np.repeat(np.arange(len(words)), np.diff(words.indptr))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(totals[entry_rows] > 0, weight / totals[entry_rows], 0.0)
+
+
+def description_profiles(
+    words: HashedRows, association: ChapterAssociation, profiles: CodeProfiles
+) -> sp.csr_matrix:
+    """Each text's HS-code profile (rows x ``profiles.codes``): the weighted mean over its
+    known words (:func:`profile_weights`) of P(code | word)."""
+    weights = sp.csr_matrix(
+        (profile_weights(words, association, profiles), words.indices, words.indptr),
+        shape=(len(words), HASH_FEATURES),
+    )
+    return sp.csr_matrix(weights @ profiles.matrix)

@@ -350,6 +350,7 @@ def test_saved_state_holds_no_declaration_id(generated, tmp_path) -> None:
     paths = builder.save(tmp_path)
     assert sorted(path.name for path in paths) == [
         "chapter_words.parquet",
+        "code_words.parquet",
         "feature_builder.json",
         "reference.parquet",
         "text_coefficients.parquet",
@@ -391,6 +392,10 @@ def test_loading_a_newer_format_names_the_fix(generated, tmp_path) -> None:
     # a bundle that froze entity history and the watchlist says the store now serves them
     state.write_text(saved.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 2'))
     with pytest.raises(ValueError, match=r"has format 2, .*retrain the model .*operational store"):
+        FeatureBuilder.load(tmp_path)
+    # a bundle whose text models read no HS-code profile says what format 4 adds
+    state.write_text(saved.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 3'))
+    with pytest.raises(ValueError, match=r"has format 3, .*retrain the model .*HS-code profile"):
         FeatureBuilder.load(tmp_path)
 
 

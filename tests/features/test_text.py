@@ -5,15 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from features.builder import FeatureBuilder
 from features.curated_words import load_curated_words
 from features.text import (
     FULL_MODEL,
-    HASH_FEATURES,
+    PROFILE_OFFSET,
     ChapterAssociation,
+    CodeProfiles,
     chapter_fit,
     description_matrix,
+    description_profiles,
     hashed_descriptions,
     normalised_descriptions,
     word_matrix,
@@ -90,13 +93,19 @@ def test_fit_rows_get_out_of_fold_scores_and_new_rows_the_full_model(described) 
     for position in (0, 1, 5):
         fold = int(folds[declarations["declaration_id"].iloc[position]])
         model = coefficients[(coefficients["threat"] == "weapons") & (coefficients["fold"] == fold)]
-        dense = np.zeros(2 * HASH_FEATURES)
+        # the fit's own columns: n-grams, then the description's HS-code profile
+        profiles = CodeProfiles(builder.code_words_)
+        dense = np.zeros(PROFILE_OFFSET + len(profiles.codes))
         dense[model["index"].to_numpy()] = model["value"].to_numpy()
-        matrix_row = description_matrix(
-            normalised_descriptions(declarations["goods_description"].iloc[[position]].to_numpy())
+        text = normalised_descriptions(
+            declarations["goods_description"].iloc[[position]].to_numpy()
         )
+        association = ChapterAssociation(builder.chapter_words_, builder.chapter_rows_, 1.0)
+        profile = description_profiles(hashed_descriptions(text)[1], association, profiles)
+        assert profile.nnz > 0  # the profile takes part in the score
+        matrix_row = sp.hstack([description_matrix(text), profile], format="csr")
         expected = (matrix_row @ dense)[0] + builder.text_intercepts_["weapons"][fold]
-        assert offline.iloc[position] == expected
+        assert offline.iloc[position] == pytest.approx(expected, rel=1e-12, abs=1e-12)
         assert offline.iloc[position] != served.iloc[position]  # not the in-sample score
     renamed = declarations.assign(declaration_id="NEW" + declarations["declaration_id"])
     pd.testing.assert_series_equal(
@@ -212,3 +221,74 @@ def test_chapter_fit_reads_the_goods_words_not_the_words_every_chapter_uses() ->
     assert fit[1] == pytest.approx((60 + 0.6) / (100 + 1), abs=1e-12)  # plain mean of one word
     assert fit[2] == pytest.approx(only_pistol, abs=1e-6)  # "za" weighs (almost) nothing
     assert fit[2] < (fit[0] + fit[1]) / 2 - 0.2  # the unweighted mean it replaced
+
+
+def _wordings_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Labelled rows only in English ("slide springs" under HS 930510 always found weapons,
+    "cotton trousers" under 620342 never), unlabelled rows in Macedonian and Albanian under
+    the same codes: "федери на лизгач" (slide springs) and "pantolona pambuku" (cotton
+    trousers), which share no word and no character n-gram with the English and are not in
+    the shipped glossary."""
+    rows, outcomes = [], []
+    wordings = [
+        ("slide springs", "930510", {"known_at": "2024-03-01T00:00Z", "weapons": 1}),
+        ("cotton trousers", "620342", {"known_at": "2024-03-01T00:00Z", "weapons": 0}),
+        ("федери на лизгач", "930510", None),
+        ("pantolona pambuku", "620342", None),
+    ]
+    for i in range(80):
+        text, hs_code, outcome = wordings[i % 4]
+        rows.append(
+            {
+                "declaration_id": f"D{i}",
+                "lodged_at": f"2024-01-{1 + i % 28:02d}T08:00Z",
+                "goods_description": text,
+                "hs_code": hs_code,
+            }
+        )
+        outcomes.append(outcome)
+    return declarations_frame(rows), labels_frame(outcomes)
+
+
+@pytest.mark.parametrize("profile_weight", [10.0, 0.0])
+def test_a_wording_never_labelled_shares_the_evidence_of_its_goods_through_the_hs_code(
+    profile_weight: float,
+) -> None:
+    """The unlabelled local rows were declared under the codes of the labelled English ones,
+    so with the HS-code profile the local "slide springs" reads as weapons-like and the local
+    "cotton trousers" does not; with the profile off (the n-gram model alone) both are text
+    the labels never saw and score alike."""
+    declarations, labels = _wordings_frames()
+    builder = FeatureBuilder(
+        THREATS, text_folds=2, chapter_word_min_rows=3, text_profile_weight=profile_weight
+    ).fit(declarations, labels)
+    queries = declarations_frame(
+        [
+            {"declaration_id": f"Q{i}", "lodged_at": "2024-04-01T00:00Z", "goods_description": t}
+            for i, t in enumerate(["Federi na lizgac", "PANTOLONA  pambuku"])
+        ]
+    )
+    springs, trousers = builder.transform(queries)["text_score_weapons"]
+    if profile_weight:
+        assert springs > 0 > trousers
+        assert springs - trousers > 1.0
+    else:
+        assert springs == trousers
+
+
+def test_the_code_profile_reads_the_goods_words_and_is_learned_without_labels() -> None:
+    declarations, labels = _wordings_frames()
+    unlabelled = labels_frame([None] * len(declarations))
+    builder = FeatureBuilder(THREATS, text_folds=2, chapter_word_min_rows=3)
+    learned = builder.fit(declarations, unlabelled).code_words_
+    # the counts read HS codes, never outcomes: the same with or without labels
+    pd.testing.assert_frame_equal(learned, builder.fit(declarations, labels).code_words_)
+    profiles = CodeProfiles(learned)
+    assert profiles.codes == ["620342", "930510"]
+    association = ChapterAssociation(builder.chapter_words_, builder.chapter_rows_, 1.0)
+    words = hashed_descriptions(["federi na lizgac", "slide springs za", "quantum flux"])[1]
+    profile = description_profiles(words, association, profiles).toarray()
+    np.testing.assert_allclose(profile[0], [0.0, 1.0])
+    # "za" was never declared: it takes no part; no known word gives an empty profile
+    np.testing.assert_allclose(profile[1], [0.0, 1.0])
+    np.testing.assert_array_equal(profile[2], [0.0, 0.0])
