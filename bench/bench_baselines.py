@@ -25,8 +25,8 @@ weapons 0.040 (0.043 with), migrants 0.064 (0.061), revenue 0.303 (0.337); with 
 allowed weapons 0.044, the others unchanged; early stopping keeps 50-290 trees. None of them
 is a gain beyond noise, so none was changed.
 
-Run with ``python -m bench baselines`` (every run of ``RUNS``; 27 minutes at a load average
-of 10-15 on 2 cores, most of it the two 8x runs) or ``python -m bench.bench_baselines 1 8:12``
+Run with ``python -m bench baselines`` (every run of ``RUNS``; 22 minutes at a load average
+of 10-15 on 2 cores, most of it the 4x and 8x runs) or ``python -m bench.bench_baselines 1 8:12``
 (the multiples named, each with its seed when not the suite's).
 """
 
