@@ -68,7 +68,6 @@ MODEL: dict[str, Any] = {
 }
 RATES = (0.01, 0.02, 0.05, 0.1)
 BASELINES = ("logistic_regression", "rules")
-THREATS = ("weapons", "migrants", "revenue")
 
 
 @dataclass
