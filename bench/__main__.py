@@ -3,6 +3,7 @@
 python -m bench                 # all of them, in name order
 python -m bench synth serving   # only bench_synth and bench_serving
 python -m bench live            # live intelligence (issue 13): bench_live, then bench_tactic
+python -m bench baselines       # the model against regression and rules per threat (issue 14)
 """
 
 from __future__ import annotations

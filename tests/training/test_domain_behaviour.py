@@ -169,36 +169,46 @@ def test_an_earlier_positive_of_the_importer_never_lowers_that_risk(
         np.testing.assert_array_equal(positive[column], clean[column])
 
 
+# What the suite's data size can show (4,738 test declarations holding 17 weapons, 19 migrants
+# and 99 revenue cases; 14 weapons and 11 migrants labelled positives to train on). Measured in
+# bench/RESULTS.md, "The model against logistic regression and rules, per threat and data size"
+# (`python -m bench baselines`, this data and model configuration): revenue beats both
+# baselines beyond the interval of the difference (+0.094 [0.043, 0.150] and +0.195 [0.138,
+# 0.281]) and migrants beats the rules (+0.070 [0.022, 0.132]); weapons against both and
+# migrants against the regression are inside the interval. These claims hold on data seeds 12
+# and 13 too (on 13 migrants has too few training positives to be trained). With eight times
+# the declarations per day (70-87 weapons and migrants training positives) migrants and revenue
+# beat both baselines beyond the interval on both seeds measured, and weapons beats the rules;
+# weapons against the regression is beyond on seed 11 (+0.008 [0.001, 0.016]) and level on
+# seed 12 (-0.002 [-0.008, 0.005]). A training run of that size is beyond the suite's budget.
+BEYOND = {"revenue": ("logistic_regression", "rules"), "migrants": ("rules",)}
+BASELINES = ("logistic_regression", "rules")
+
+
 def test_the_model_beats_the_baselines_beyond_the_interval(fitted, synthetic_dir: Path) -> None:
-    """Against the hidden truth on every test declaration, paired bootstrap over rates."""
+    """Against the hidden truth on every test declaration, paired bootstrap over rates.
+
+    Where the suite's size shows it (``BEYOND``) the model's mean precision exceeds the
+    baseline's by more than the 95% interval of the difference; everywhere else no baseline
+    is better than the model beyond that interval. `python -m bench baselines` measures the
+    rest at up to eight times this size.
+    """
     run, dataset, test = fitted
     truth = pd.read_parquet(synthetic_dir / "truth.parquet")
     truth = truth.set_index("declaration_id").loc[dataset.declarations["declaration_id"].iloc[test]]
     rankings = run.test_rankings
     rates = [0.01, 0.02, 0.05, 0.1]
-    # What holds on 4,738 test declarations (17 weapons, 19 migrants and 99 revenue cases),
-    # measured in bench/RESULTS.md ("Model against its baselines", issue 14 follow-up):
-    # revenue and migrants beat the rules beyond the interval; revenue is ahead of the
-    # logistic regression (0.265 against 0.235, interval of the difference -0.023 to 0.081),
-    # not beyond it. Why not: the training window holds 41 labelled revenue cases (14 weapons,
-    # 11 migrants). Since the goods glossary the regression reads the same value-per-kg and
-    # text signals, which are near-linear (a lower value per kg, a telling description), and
-    # the interactions a boosted model adds (misclassification: description against chapter;
-    # phantom traders) are learned from a few dozen cases. With twice the declarations per
-    # day (seeds 11, 12, 13) revenue beats the regression beyond the interval in two of three
-    # draws (lower bounds 0.101, 0.080, -0.008); weapons and migrants against the regression
-    # stay inside it. No claim here rests on a chosen seed.
-    beaten = {"revenue": ("rules",), "migrants": ("rules",)}
-    ahead = {"revenue": ("logistic_regression",)}
-    for claims, holds in ((beaten, "interval"), (ahead, "difference")):
-        for threat, baselines in claims.items():
-            y = truth[threat].to_numpy(dtype=float)
-            for baseline in baselines:
-                compared = paired_precision_difference(
-                    y, rankings["shiprisk"][threat], rankings[baseline][threat], rates, Bootstrap()
-                )
-                lowest = compared["interval"][0] if holds == "interval" else compared["difference"]
-                assert lowest > 0, (threat, baseline, compared)
+    assert set(rankings["shiprisk"]) == {"weapons", "migrants", "revenue"}
+    for threat in rankings["shiprisk"]:
+        y = truth[threat].to_numpy(dtype=float)
+        for baseline in BASELINES:
+            compared = paired_precision_difference(
+                y, rankings["shiprisk"][threat], rankings[baseline][threat], rates, Bootstrap()
+            )
+            lowest, highest = compared["interval"]
+            assert highest > 0, ("the baseline is better beyond the interval", threat, compared)
+            if baseline in BEYOND.get(threat, ()):
+                assert lowest > 0, ("not beyond the interval", threat, baseline, compared)
 
 
 def test_tree_explainer_gives_the_bundles_reasons_to_1e9(fitted, targets) -> None:
