@@ -333,6 +333,28 @@ def test_a_bad_row_on_a_worker_is_numbered_from_the_start_of_the_input(
     assert not list(output.glob("part-*")) and not (output / SUCCESS_FILE).exists()
 
 
+def test_a_bad_row_in_a_later_chunk_of_a_row_range_is_numbered_from_the_start(
+    trained: TrainedModel, dask_scheduler: str, tmp_path: Path
+) -> None:
+    raw = many_declarations(trained, 10)
+    raw.loc[1034, "hs_code"] = "not-a-code"
+    source = tmp_path / "declarations.parquet"
+    pq.write_table(pa.Table.from_pandas(raw, preserve_index=False), source)
+    row_bytes = pq.ParquetFile(source).metadata.row_group(0).total_byte_size / len(raw)
+    output = tmp_path / "scores"
+    with pytest.raises(DataValidationError) as error:
+        score_partitions(
+            dask_scheduler,
+            source,
+            output,
+            trained.bundle_dir,
+            partition_size=int(500 * row_bytes),
+            chunk_rows=100,
+        )
+    assert [problem.rows for problem in error.value.problems] == [(1035,)]
+    assert not list(output.glob("part-*")) and not (output / SUCCESS_FILE).exists()
+
+
 def test_a_changed_bundle_is_refused_before_any_worker_scores(
     trained: TrainedModel, dask_scheduler: str, tmp_path: Path
 ) -> None:
