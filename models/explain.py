@@ -18,8 +18,9 @@ import math
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import lightgbm as lgb
@@ -190,7 +191,8 @@ def top_reasons(
 
     Only positive contributions are reasons: a feature that lowered the risk did not cause the
     selection. Ties keep threat order, then feature order, so the result does not depend on
-    which other rows are in the batch.
+    which other rows are in the batch. The pairs are picked for the whole batch at once and
+    each distinct sentence is written once (`BatchSentences`).
     """
     threats = list(contributions)
     n_features = len(features)
@@ -198,27 +200,173 @@ def top_reasons(
         return [[] for _ in declarations]
     # rows x (threat, feature), threat-major: column j is threat j // F, feature j % F.
     stacked = np.concatenate([contributions[t] for t in threats], axis=1)
-    k = min(top_k, stacked.shape[1])
-    order = np.argsort(-stacked, axis=1, kind="stable")[:, :k]
-    chosen = np.take_along_axis(stacked, order, axis=1)
-    reasons: list[list[Reason]] = []
-    for row, declaration in enumerate(declarations):
-        row_reasons: list[Reason] = []
-        for column, contribution in zip(order[row].tolist(), chosen[row].tolist(), strict=True):
-            if not contribution > 0.0:  # sorted: the rest lowered the risk
-                break
-            threat, feature = threats[column // n_features], features[column % n_features]
-            raw_value = matrix[row, column % n_features]
-            value = None if np.isnan(raw_value) else float(raw_value)
-            row_reasons.append(
-                Reason(
-                    threat=threat,
-                    feature=feature,
-                    value=value,
-                    contribution=contribution,
-                    text=reason_text(feature, float(raw_value), declaration),
-                    fields=list(feature_fields.get(feature, [])),
-                )
-            )
-        reasons.append(row_reasons)
-    return reasons
+    order, chosen = _top_columns(stacked, min(top_k, stacked.shape[1]))
+    # Sorted largest first, so each row's positive contributions come first.
+    positive = chosen > 0.0
+    rows, _ = np.nonzero(positive)
+    columns = order[positive]
+    feature_of = columns % n_features
+    values = matrix[rows, feature_of]
+    row_list, feature_list = rows.tolist(), feature_of.tolist()
+    texts = BatchSentences(reason_text, features, declarations).texts(
+        feature_list, values, row_list
+    )
+    threat_names = [threats[column // n_features] for column in range(len(threats) * n_features)]
+    fields = [list(feature_fields.get(feature, [])) for feature in features]
+    found = [
+        Reason(
+            threat=threat_names[column],
+            feature=features[feature],
+            value=None if value != value else value,  # NaN: the feature was missing
+            contribution=contribution,
+            text=text,
+            fields=fields[feature].copy(),
+        )
+        for column, feature, value, contribution, text in zip(
+            columns.tolist(),
+            feature_list,
+            values.tolist(),
+            chosen[positive].tolist(),
+            texts,
+            strict=True,
+        )
+    ]
+    ends = np.cumsum(positive.sum(axis=1)).tolist()
+    return [found[begin:end] for begin, end in zip([0, *ends[:-1]], ends, strict=True)]
+
+
+def _top_columns(
+    stacked: NDArray[np.float64], k: int
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Per row, the columns of the ``k`` largest values, largest first (equal values in
+    column order, as a stable sort has them), and those values; NaN counts as -inf.
+
+    ``k`` passes of ``argmax``, which picks the first of equal values, instead of sorting
+    every row: a batch asks for 5 of several hundred pairs. Once a row has no value above
+    -inf left, its further columns are arbitrary (their values are -inf).
+    """
+    remaining = np.where(np.isnan(stacked), -np.inf, stacked)
+    everywhere = np.arange(len(stacked))
+    order = np.empty((len(stacked), k), dtype=np.intp)
+    chosen = np.empty((len(stacked), k), dtype=np.float64)
+    for rank in range(k):
+        column = remaining.argmax(axis=1)
+        order[:, rank] = column
+        chosen[:, rank] = remaining[everywhere, column]
+        remaining[everywhere, column] = -np.inf
+    return order, chosen
+
+
+_ABSENT = object()  # a field the declaration does not have
+
+
+def _exact(value: Any) -> tuple[Any, ...]:
+    """A key equal for two field values only when any sentence reads them alike: typed (1,
+    1.0 and True differ), floats by their bits (-0.0 is not 0.0), datetimes with their zone
+    (equal instants may read differently). Raises TypeError for an unhashable value."""
+    if isinstance(value, float):
+        return (type(value), value.hex())
+    if isinstance(value, datetime):
+        return (type(value), value.isoformat())
+    hash(value)
+    return (type(value), value)
+
+
+class _ReadFields(Mapping[str, Any]):
+    """A declaration that notes the fields a sentence reads, in the order it reads them."""
+
+    def __init__(self, declaration: Mapping[str, Any]) -> None:
+        self._declaration = declaration
+        self.read: dict[str, None] = {}
+        self.iterated = False  # read as a whole: every field may matter
+
+    def __getitem__(self, name: str) -> Any:
+        self.read[name] = None
+        return self._declaration[name]
+
+    def __iter__(self) -> Iterator[str]:
+        self.iterated = True
+        return iter(self._declaration)
+
+    def __len__(self) -> int:
+        self.iterated = True
+        return len(self._declaration)
+
+
+class BatchSentences:
+    """The reason sentences of one batch, each distinct sentence written once.
+
+    A sentence depends on its feature, the value and the few declaration fields its family
+    reads (an HS code, a country, the customs value), and a batch asks for the same ones
+    again and again (an office, a count, a chapter). The first sentence of a feature is
+    written with the declaration behind a view that notes the fields read; later ones look
+    up (value, those fields) and are written only for a pair not seen yet. Exact for a
+    deterministic ``reason_text`` that reads the declaration by field name: with the same
+    value and the same fields it takes the same path (a feature whose sentence reads a new
+    field starts its table again with that field in the key). A sentence that iterates
+    over the declaration is written every time.
+    """
+
+    def __init__(
+        self,
+        reason_text: ReasonText,
+        features: Sequence[str],
+        declarations: Sequence[Mapping[str, Any]],
+    ) -> None:
+        self._reason_text = reason_text
+        self._features = features
+        self._declarations = declarations
+        self._reads: dict[int, tuple[str, ...]] = {}  # fields a feature's sentences read
+        self._whole: set[int] = set()  # features whose sentence read the whole declaration
+        self._written: dict[int, dict[tuple[Any, ...], str]] = {}
+
+    def texts(
+        self, features: Sequence[int], values: NDArray[np.float64], rows: Sequence[int]
+    ) -> list[str]:
+        """The sentence of ``features[i]`` (a position in the batch's feature list) with
+        ``values[i]`` for the declaration at ``rows[i]``, for every ``i``."""
+        numbers = np.asarray(values, dtype=np.float64)
+        bits = numbers.view(np.int64).tolist()  # -0.0 and 0.0 may be written apart
+        return [
+            self.text(feature, value, key, row)
+            for feature, value, key, row in zip(features, numbers.tolist(), bits, rows, strict=True)
+        ]
+
+    def text(self, feature: int, value: float, bits: int, row: int) -> str:
+        """One sentence; ``bits``: the value's float64 bit pattern."""
+        name = self._features[feature]
+        if feature in self._whole:
+            return self._reason_text(name, value, self._declarations[row])
+        reads = self._reads.get(feature, ())
+        declaration = self._declarations[row] if reads else None
+        key = _sentence_key(bits, reads, declaration)
+        written = self._written.setdefault(feature, {})
+        if key is not None and (text := written.get(key)) is not None:
+            return text
+        view = _ReadFields(self._declarations[row] if declaration is None else declaration)
+        text = self._reason_text(name, value, view)
+        if view.iterated:
+            self._whole.add(feature)
+            del self._written[feature]
+            return text
+        if not view.read.keys() <= set(reads):
+            reads = (*reads, *(field for field in view.read if field not in reads))
+            self._reads[feature] = reads
+            written = self._written[feature] = {}
+            key = _sentence_key(bits, reads, view)
+        if key is not None:
+            written[key] = text
+        return text
+
+
+def _sentence_key(
+    bits: int, reads: tuple[str, ...], declaration: Mapping[str, Any] | None
+) -> tuple[Any, ...] | None:
+    """What a sentence depends on: the value's bits and the fields its feature reads; None
+    when a field's value cannot be a key."""
+    if not reads or declaration is None:
+        return (bits,)
+    try:
+        return (bits, *[_exact(declaration.get(field, _ABSENT)) for field in reads])
+    except TypeError:
+        return None

@@ -121,7 +121,11 @@ def score(
         ),
     ] = None,
     partition_size: Annotated[
-        str, typer.Option(help="With --dask: input bytes per partition (e.g. 64MiB).")
+        str,
+        typer.Option(
+            help="With --dask: input bytes per partition (e.g. 64MiB; Parquet partitions "
+            "hold at most 100,000 rows)."
+        ),
     ] = "64MiB",
     config: Annotated[
         Path | None,
@@ -160,6 +164,7 @@ def score(
             top_k,
             partition_size,
             source,
+            chunk_rows,
         )
         return
     try:
@@ -235,6 +240,7 @@ def _score_on_dask(
     top_k: int,
     partition_size: str,
     mapping: SourceConfig | None,
+    chunk_rows: int,
 ) -> None:
     """`score --dask`: the bundle verified here, sent to the workers, mapped over partitions
     (in the export's own columns when ``mapping``, a configuration's `source`, is given)."""
@@ -284,6 +290,7 @@ def _score_on_dask(
                     version,
                     top_k=top_k,
                     partition_size=partition_size,
+                    chunk_rows=chunk_rows,
                     database_url=database_url,
                     mapping=mapping,
                 )

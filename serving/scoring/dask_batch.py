@@ -1,10 +1,14 @@
 """Batch scoring on Dask: the verified bundle mapped over the input's partitions.
 
-The input (CSV or Parquet, a path, a glob or an fsspec URL such as ``s3://...``) is read by
-``dask.dataframe`` in partitions; each partition is validated and scored on a worker by
-`serving.scoring.batch.score_chunk`, the same function the one-process path runs, with the
-bundle that worker verified and loaded once (`models.cluster.send_bundle`), and written as
-``part-NNNNN.parquet`` into the output directory. Each partition reads its entity history
+The input (CSV or Parquet, a path, a glob or an fsspec URL such as ``s3://...``) is read in
+partitions: CSV by ``dask.dataframe.read_csv`` in byte blocks, Parquet by rows
+(`parquet_partitions`: row ranges of at most `MAX_PARTITION_ROWS` rows planned from the
+files' footers alone, each read on its worker, so one large row group still makes many
+partitions). Each partition is validated and scored on a worker in chunks of at most
+``chunk_rows`` rows by `serving.scoring.batch.score_chunk`, the same function the one-process
+path runs, with the bundle that worker verified and loaded once
+(`models.cluster.send_bundle`), and written as ``part-NNNNN.parquet`` into the output
+directory. Each partition reads its entity history
 and watchlist hits from the operational store as that function does in one process
 (`serving.scoring.live.read_batch`): every worker opens the store once
 (`StoreOnWorkers`), so a cluster needs the store where its workers can reach it
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +32,15 @@ import fsspec
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from dask.delayed import Delayed
+from dask.utils import parse_bytes
 from distributed import Client, WorkerPlugin, as_completed
 
 from features.sources import SourceConfig
 from features.validation import DataValidationError, Problem
 from models.cluster import send_bundle, worker_bundle
 from serving.scoring.batch import (
+    DEFAULT_CHUNK_ROWS,
     BatchInputError,
     BatchSummary,
     file_format,
@@ -45,6 +52,11 @@ from serving.scoring.batch import (
 from serving.store.database import Store, normalised_url
 
 DEFAULT_PARTITION_SIZE = "64MiB"
+# Rows of a Parquet partition at most, whatever its bytes: a partition is one task, and
+# 64 MiB of declarations is about 800,000 rows, so a million would make two tasks the
+# scheduler cannot balance. Tasks score their rows chunk by chunk, so memory does not grow
+# with this.
+MAX_PARTITION_ROWS = 100_000
 SUCCESS_FILE = "_SUCCESS"
 # Operational stores opened in this worker process, by the name of their plugin.
 _STORES: dict[str, Store] = {}
@@ -121,16 +133,116 @@ def part_name(index: int) -> str:
     return f"part-{index:05d}.parquet"
 
 
-def read_partitions(source: str, partition_size: str | int) -> dd.DataFrame:
-    """The raw declarations as a Dask frame, every column text as the one-process reader has it."""
+@dataclass(frozen=True)
+class RowRange:
+    """Rows ``start`` (included) to ``stop`` (excluded) of one Parquet file: a partition."""
+
+    url: str
+    start: int
+    stop: int
+
+
+def row_ranges(group_rows: Sequence[int], partition_rows: int) -> list[tuple[int, int]]:
+    """Consecutive ``(start, stop)`` ranges of at most ``partition_rows`` rows that cover a
+    file whose row groups hold ``group_rows`` rows: small row groups share a range, a large
+    one is split into nearly equal ranges that never reach into its neighbours."""
+    ranges: list[tuple[int, int]] = []
+    start = stop = 0
+    for rows in group_rows:
+        if stop - start + rows <= partition_rows:
+            stop += rows
+            continue
+        if stop > start:
+            ranges.append((start, stop))
+        start = stop
+        if rows <= partition_rows:
+            stop += rows
+            continue
+        pieces = -(-rows // partition_rows)
+        ranges.extend(
+            (start + rows * piece // pieces, start + rows * (piece + 1) // pieces)
+            for piece in range(pieces)
+        )
+        start = stop = start + rows
+    if stop > start:
+        ranges.append((start, stop))
+    return ranges
+
+
+def partition_rows(metadata: pq.FileMetaData, partition_size: str | int) -> int:
+    """Rows of one partition: ``partition_size`` bytes of the file's uncompressed data, at
+    most `MAX_PARTITION_ROWS`."""
+    size = parse_bytes(partition_size) if isinstance(partition_size, str) else partition_size
+    data = sum(
+        metadata.row_group(group).total_byte_size for group in range(metadata.num_row_groups)
+    )
+    row_bytes = max(1.0, data / metadata.num_rows) if metadata.num_rows else 1.0
+    return max(1, min(MAX_PARTITION_ROWS, int(size // row_bytes)))
+
+
+def parquet_partitions(source: str, partition_size: str | int) -> list[RowRange]:
+    """The row ranges of every Parquet file ``source`` names, in input order, planned from
+    the files' footers alone (nothing else is read here); a file without rows is one empty
+    range, so its part still carries the output's columns."""
+    files = fsspec.open_files(source, "rb")
+    if not files:
+        raise BatchInputError(f"{source}: no such file")
+    partitions: list[RowRange] = []
+    for file in files:
+        with file as handle:
+            metadata = pq.ParquetFile(handle).metadata
+        url = file.fs.unstrip_protocol(file.path)
+        groups = [metadata.row_group(group).num_rows for group in range(metadata.num_row_groups)]
+        ranges = row_ranges(groups, partition_rows(metadata, partition_size)) or [(0, 0)]
+        partitions.extend(RowRange(url, start, stop) for start, stop in ranges)
+    return partitions
+
+
+def read_row_range(part: RowRange, batch_rows: int = 65_536) -> pd.DataFrame:
+    """One partition's raw declarations, as `serving.scoring.batch.read_chunks` reads them.
+
+    Only the row groups the range lies in are read. Rows before ``start`` in the first of
+    them are decoded and dropped: without a page index Parquet cannot seek to a row, and a
+    file written with default settings has no page index.
+    """
+    with fsspec.open(part.url, "rb") as handle:
+        parquet = pq.ParquetFile(handle)
+        groups: list[int] = []
+        position = first = 0  # where a row group starts; where the first one read starts
+        for group in range(parquet.num_row_groups):
+            rows = parquet.metadata.row_group(group).num_rows
+            if position < part.stop and position + rows > part.start:
+                first = position if not groups else first
+                groups.append(group)
+            position += rows
+        batches: list[pa.RecordBatch] = []
+        position = first
+        if groups:
+            for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=groups):
+                begin = max(part.start - position, 0)
+                end = min(part.stop - position, batch.num_rows)
+                if end > begin:
+                    batches.append(batch.slice(begin, end - begin))
+                position += batch.num_rows
+                if position >= part.stop:
+                    break
+        table = pa.Table.from_batches(batches) if batches else parquet.schema_arrow.empty_table()
+    return table.to_pandas()
+
+
+def read_partitions(source: str, partition_size: str | int) -> list[Delayed | RowRange]:
+    """The raw declarations' partitions in input order, every column text as the one-process
+    reader has it: CSV as Dask's byte blocks (read when their task runs), Parquet as the row
+    ranges each task reads (`parquet_partitions`)."""
     if file_format(Path(source.rsplit("/", 1)[-1])) == "csv":
         # No "NA" -> missing: NA is Namibia. Validation decides types.
-        return dd.read_csv(source, dtype=str, keep_default_na=False, blocksize=partition_size)
-    return dd.read_parquet(source, blocksize=partition_size)
+        frame = dd.read_csv(source, dtype=str, keep_default_na=False, blocksize=partition_size)
+        return list(frame.to_delayed())
+    return list(parquet_partitions(source, partition_size))
 
 
 def score_partition(
-    raw: pd.DataFrame,
+    raw: pd.DataFrame | RowRange,
     index: int,
     pin: str,
     output_dir: str,
@@ -140,22 +252,40 @@ def score_partition(
     top_k: int,
     store_name: str | None = None,
     mapping: SourceConfig | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> PartitionResult:
-    """Validate and score one partition on a worker, with the live inputs the store holds
-    now (``store_name``; None: an empty store), and write it as Parquet."""
+    """Validate and score one partition on a worker (read here when it is a Parquet row
+    range), ``chunk_rows`` rows at a time as one process scores its chunks, each with the
+    live inputs the store holds then (``store_name``; None: an empty store), and write it
+    as one Parquet file. Rows of its problems are numbered within the partition."""
+    if isinstance(raw, RowRange):
+        raw = read_row_range(raw)
     bundle = worker_bundle(pin)
     store = None if store_name is None else worker_store(store_name)
-    try:
-        frame = score_chunk(
-            raw, bundle, name, version, source=source, top_k=top_k, store=store, mapping=mapping
-        )
-    except DataValidationError as error:
-        return PartitionResult(index, len(raw), {}, tuple(error.problems))
     schema = output_schema(tuple(bundle.threats))
-    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
-    with fsspec.open(f"{output_dir.rstrip('/')}/{part_name(index)}", "wb") as handle:
-        pq.write_table(table, handle)
-    return PartitionResult(index, len(frame), lane_counts(frame))
+    lanes: dict[str, int] = {}
+    path = f"{output_dir.rstrip('/')}/{part_name(index)}"
+    with fsspec.open(path, "wb") as handle, pq.ParquetWriter(handle, schema) as writer:
+        for begin in range(0, len(raw), chunk_rows):
+            chunk = raw.iloc[begin : begin + chunk_rows].reset_index(drop=True)
+            try:
+                frame = score_chunk(
+                    chunk,
+                    bundle,
+                    name,
+                    version,
+                    source=source,
+                    top_k=top_k,
+                    store=store,
+                    mapping=mapping,
+                )
+            except DataValidationError as error:
+                problems = shifted(error, source, begin).problems
+                return PartitionResult(index, len(raw), {}, tuple(problems))
+            writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+            for lane, count in lane_counts(frame).items():
+                lanes[lane] = lanes.get(lane, 0) + count
+    return PartitionResult(index, len(raw), lanes)
 
 
 def score_on_dask(
@@ -168,14 +298,17 @@ def score_on_dask(
     *,
     top_k: int = 5,
     partition_size: str | int = DEFAULT_PARTITION_SIZE,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
     on_partition: Callable[[int, float], None] | None = None,
     database_url: str | None = None,
     mapping: SourceConfig | None = None,
 ) -> BatchSummary:
     """Score every declaration of ``source`` into Parquet parts under ``output_dir``, each
     partition with the live inputs the store at ``database_url`` holds when it is scored
-    (None: an empty store), as `serving.scoring.batch.score_file` scores its chunks (and
-    mapped by ``mapping``, a training configuration's `source` section, as it maps them).
+    (None: an empty store), as `serving.scoring.batch.score_file` scores its chunks of
+    ``chunk_rows`` rows (and mapped by ``mapping``, a training configuration's `source`
+    section, as it maps them). ``partition_size``: input bytes per partition (uncompressed
+    for Parquet, whose partitions also hold at most `MAX_PARTITION_ROWS` rows).
 
     Raises:
         BatchInputError: the output directory already holds files, or a worker cannot
@@ -194,10 +327,20 @@ def score_on_dask(
             if database_url is None
             else stack.enter_context(store_on_workers(client, database_url))
         )
-        partitions = read_partitions(source, partition_size).to_delayed()
+        partitions = read_partitions(source, partition_size)
         tasks = [
             dask.delayed(score_partition)(
-                part, index, pin, output_dir, name, version, source, top_k, store_name, mapping
+                part,
+                index,
+                pin,
+                output_dir,
+                name,
+                version,
+                source,
+                top_k,
+                store_name,
+                mapping,
+                chunk_rows,
             )
             for index, part in enumerate(partitions)
         ]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -17,7 +19,16 @@ from models.bundle import ModelBundle
 from models.cluster import dask_client
 from serving import cli as serving_cli
 from serving.scoring.batch import BatchInputError, BatchSummary, score_file
-from serving.scoring.dask_batch import SUCCESS_FILE, score_on_dask, worker_database_url
+from serving.scoring.dask_batch import (
+    MAX_PARTITION_ROWS,
+    SUCCESS_FILE,
+    RowRange,
+    parquet_partitions,
+    read_row_range,
+    row_ranges,
+    score_on_dask,
+    worker_database_url,
+)
 from serving.store.database import Store
 from tests.conftest import TrainedModel
 from tests.serving.store_backends import store_url  # noqa: F401
@@ -136,6 +147,89 @@ def test_csv_partitions_on_two_workers_score_as_one_process(
     assert json.loads((output / SUCCESS_FILE).read_text())["rows"] == len(expected)
 
 
+def many_declarations(trained: TrainedModel, copies: int) -> pd.DataFrame:
+    """The test window's declarations ``copies`` times over, each copy with its own ids."""
+    raw = pd.read_parquet(trained.declarations_path)
+    frames = [
+        raw.assign(declaration_id=raw["declaration_id"].astype(str) + f"-{copy}")
+        for copy in range(copies)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_one_row_group_parquet_is_split_by_rows_and_scores_as_one_process(
+    trained: TrainedModel, dask_scheduler: str, tmp_path: Path
+) -> None:
+    """A file written by pyarrow's defaults is one row group, which Dask's Parquet reader
+    never splits: the partitions are row ranges, so small partitions really are small."""
+    raw = many_declarations(trained, 25)
+    source = tmp_path / "declarations.parquet"
+    pq.write_table(pa.Table.from_pandas(raw, preserve_index=False), source)
+    assert pq.ParquetFile(source).metadata.num_row_groups == 1
+    expected = one_process_scores(trained, source, tmp_path)
+    output = tmp_path / "scores"
+    row_bytes = pq.ParquetFile(source).metadata.row_group(0).total_byte_size / len(raw)
+    summary = score_partitions(
+        dask_scheduler,
+        source,
+        output,
+        trained.bundle_dir,
+        top_k=3,
+        partition_size=int(700 * row_bytes),
+        chunk_rows=300,
+    )
+    parts = sorted(output.glob("part-*.parquet"))
+    rows = [pq.ParquetFile(part).metadata.num_rows for part in parts]
+    assert len(parts) == 5 and max(rows) <= 700 and sum(rows) == len(raw) == 3000
+    got = pd.concat([pd.read_parquet(part) for part in parts], ignore_index=True)
+    assert got["declaration_id"].tolist() == expected["declaration_id"].tolist()  # input order
+    assert_same_scores(got, expected)
+    assert summary.rows == len(raw)
+    assert summary.lanes == expected["lane"].value_counts().to_dict()
+
+
+@pytest.mark.parametrize(
+    ("group_rows", "partition_rows", "expected"),
+    [
+        ([10], 4, [(0, 3), (3, 6), (6, 10)]),  # one large row group: split evenly
+        ([2, 2, 2, 5], 4, [(0, 4), (4, 6), (6, 8), (8, 11)]),  # small ones share a range
+        ([3, 9, 1], 4, [(0, 3), (3, 6), (6, 9), (9, 12), (12, 13)]),  # never across groups
+        ([4, 4], 4, [(0, 4), (4, 8)]),
+        ([], 4, []),
+    ],
+)
+def test_row_ranges_cover_the_file_in_bounded_ranges(
+    group_rows: list[int], partition_rows: int, expected: list[tuple[int, int]]
+) -> None:
+    assert row_ranges(group_rows, partition_rows) == expected
+
+
+def test_a_row_range_reads_exactly_its_rows(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"declaration_id": [f"D{i}" for i in range(1000)], "packages": 1.0})
+    source = tmp_path / "many_groups.parquet"
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), source, row_group_size=300)
+    for start, stop in [(0, 1000), (250, 310), (300, 600), (599, 601), (990, 1000), (7, 7)]:
+        got = read_row_range(RowRange(str(source), start, stop), batch_rows=64)
+        assert got["declaration_id"].tolist() == [f"D{i}" for i in range(start, stop)]
+        assert list(got.columns) == ["declaration_id", "packages"]
+
+
+def test_parquet_partitions_are_planned_from_footers_with_a_row_cap(tmp_path: Path) -> None:
+    """A glob of files, in name order, each split alone; the byte size cannot make a
+    partition longer than MAX_PARTITION_ROWS; a file without rows is one empty range."""
+    rows = MAX_PARTITION_ROWS + 10
+    pq.write_table(pa.table({"declaration_id": [str(i) for i in range(rows)]}), tmp_path / "a.pq")
+    pq.write_table(pa.table({"declaration_id": pa.array([], pa.string())}), tmp_path / "b.pq")
+    parts = parquet_partitions(str(tmp_path / "*.pq"), "10GiB")
+    assert [(Path(p.url).name, p.start, p.stop) for p in parts] == [
+        ("a.pq", 0, rows // 2),
+        ("a.pq", rows // 2, rows),
+        ("b.pq", 0, 0),
+    ]
+    with pytest.raises(BatchInputError, match="no such file"):
+        parquet_partitions(str(tmp_path / "missing-*.parquet"), "64MiB")
+
+
 def test_partitions_read_live_inputs_from_the_store_as_one_process(
     trained: TrainedModel,
     dask_scheduler: str,
@@ -236,6 +330,28 @@ def test_a_bad_row_on_a_worker_is_numbered_from_the_start_of_the_input(
     with pytest.raises(DataValidationError) as error:
         score_partitions(dask_scheduler, source, output, trained.bundle_dir, partition_size=8_000)
     assert [problem.rows for problem in error.value.problems] == [(101,)]
+    assert not list(output.glob("part-*")) and not (output / SUCCESS_FILE).exists()
+
+
+def test_a_bad_row_in_a_later_chunk_of_a_row_range_is_numbered_from_the_start(
+    trained: TrainedModel, dask_scheduler: str, tmp_path: Path
+) -> None:
+    raw = many_declarations(trained, 10)
+    raw.loc[1034, "hs_code"] = "not-a-code"
+    source = tmp_path / "declarations.parquet"
+    pq.write_table(pa.Table.from_pandas(raw, preserve_index=False), source)
+    row_bytes = pq.ParquetFile(source).metadata.row_group(0).total_byte_size / len(raw)
+    output = tmp_path / "scores"
+    with pytest.raises(DataValidationError) as error:
+        score_partitions(
+            dask_scheduler,
+            source,
+            output,
+            trained.bundle_dir,
+            partition_size=int(500 * row_bytes),
+            chunk_rows=100,
+        )
+    assert [problem.rows for problem in error.value.problems] == [(1035,)]
     assert not list(output.glob("part-*")) and not (output / SUCCESS_FILE).exists()
 
 
