@@ -70,11 +70,7 @@ def create_app(
         # Every route, pages included: a repeated single-valued query parameter is refused.
         dependencies=[Depends(single_valued_query)],
     )
-    scoring = ScoringQueue(
-        num_threads=settings.lightgbm_threads(),
-        max_rows=settings.max_rows,
-        max_wait_seconds=settings.batch_wait_ms / 1000,
-    )
+    scoring = ScoringQueue(num_threads=settings.lightgbm_threads(), max_rows=settings.max_rows)
     policy = OperationsPolicy(
         severity=dict(settings.severity),
         exploration_share=settings.exploration_share,
