@@ -18,8 +18,9 @@ from features.live import live_point_in_time
 from features.validation import DataValidationError
 from models.registry import load_bundle
 from training.config import load_config
+from training.evaluation import bundle_metrics
 from training.fit import FitSettings
-from training.pipeline import bundle_metrics, fit_run, train
+from training.pipeline import fit_run, train
 from training.promotion import PromotionError, promote, rollback
 from training.splits import SplitError
 
