@@ -6,12 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.fit import (
-    FitSettings,
-    SelectionRows,
-    select_threat_model,
-    select_threat_models,
-)
+from training.fit import FitSettings, SelectionRows, select_threat_models
 
 GROUPS = {
     "value": ["unit_value", "mass"],
@@ -61,18 +56,10 @@ def test_threats_selected_together_match_one_at_a_time(threads: int) -> None:
         num_threads=1, num_boost_round=120, early_stopping_rounds=15, sizes=("small", "medium")
     )
     for threat, threat_rows in rows.items():
-        alone = select_threat_model(
-            threat,
-            threat_rows.X_train,
-            threat_rows.y_train,
-            threat_rows.w_train,
-            threat_rows.X_valid,
-            threat_rows.y_valid,
-            GROUPS,
-            CATEGORICAL,
-            RATES,
-            one_thread,
-        )
+        # Alone: one threat, so no second worker, on one thread.
+        alone = select_threat_models({threat: threat_rows}, GROUPS, CATEGORICAL, RATES, one_thread)[
+            threat
+        ]
         chosen = together[threat]
         assert chosen.threat == threat
         assert (chosen.size, chosen.dropped_groups, chosen.features) == (
