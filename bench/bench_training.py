@@ -1,4 +1,4 @@
-"""Training end to end on 1,000,000 synthetic declarations (target: < 10 min, < 8 GiB).
+"""Training end to end on 1,000,000 synthetic declarations (target: <= 5 min, issue 18; < 8 GiB).
 
 The data is generated first (not timed), then `shiprisk train` runs in a child process so
 that its wall time and peak memory are its own: validation, features, model selection on
@@ -58,6 +58,7 @@ def main() -> None:
             "--config", str(root / "config.yaml"),
             "--metrics-out", str(root / "metrics.json"),
         ]  # fmt: skip
+        load_start = os.getloadavg()[0]
         started = time.perf_counter()
         subprocess.run(command, check=True, env=env, cwd=root)
         elapsed = time.perf_counter() - started
@@ -67,13 +68,14 @@ def main() -> None:
     rows = [
         f"\n## Training end to end: 1,000,000 declarations "
         f"({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)\n",
-        f"Machine: {describe_machine()}.\n",
+        f"Machine: {describe_machine()}; 1-minute load average {load_start:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end.\n",
         f"`shiprisk train` on {DAYS} days x {ROWS_PER_DAY} synthetic declarations "
         f"(generated in {generated:.0f} s, not counted), train/valid/test by date, "
         "registered in a fresh SQLite MLflow store.\n",
         "| measure | result | target |",
         "|---|---|---|",
-        f"| wall time | {elapsed:.0f} s | < 600 s |",
+        f"| wall time | {elapsed:.0f} s | <= 300 s |",
         f"| peak memory (max RSS of the process) | {peak_mib:,.0f} MiB | < 8,192 MiB |",
         f"| labelled test declarations | {metrics['n_test']:,} | |",
     ]

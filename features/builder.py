@@ -282,18 +282,22 @@ class FeatureBuilder(BaseEstimator):
         *,
         scored_at: pd.Series | None = None,
         events: HistoryEvents | None = None,
+        live: LiveInputs | None = None,
     ) -> pd.DataFrame:
         """Training features: each row sees only events recorded strictly before its scoring
         moment (``live_point_in_time``), exactly what serving read from the store then.
         ``events``: one range of a larger table, as `live_point_in_time` takes it.
+        ``live``: those inputs when the caller already rebuilt them (row for row with
+        ``declarations``), so a training run rebuilds the history once.
 
         Labelled rows that trained the text models in this session get the score of the
         fold that left them out, so downstream models never see in-sample text scores; a
         loaded builder knows no fit rows and scores every row with the full text model.
         """
-        live = self.live_point_in_time(
-            declarations, labels, watchlist, scored_at=scored_at, events=events
-        )
+        if live is None:
+            live = self.live_point_in_time(
+                declarations, labels, watchlist, scored_at=scored_at, events=events
+            )
         columns = DeclarationColumns(declarations)
         text_fold = point_in_time_folds(self.text_folds_, columns)
         return self._frame(self._assemble(columns, live, text_fold), declarations)

@@ -135,8 +135,9 @@ def evaluate(
     from models.registry import load_bundle
     from training import tracking
     from training.config import load_config
+    from training.evaluation import bundle_metrics
     from training.fit import FitSettings
-    from training.pipeline import _json_safe, bundle_metrics
+    from training.pipeline import _json_safe
     from training.settings import TrainingSettings
     from training.splits import SplitError, split_positions, windows_from_config
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import lightgbm as lgb
@@ -174,10 +175,11 @@ def lightgbm_params(
     )
     return {
         "objective": "binary",
-        # Early stopping reads the first metric. Log loss, the objective itself, moves with
+        # Early stopping reads validation log loss, the objective itself, which moves with
         # every validation row; average precision moves only when a handful of positives
         # swap ranks, and stopped boosters after 2 to 16 trees (bench/RESULTS.md, issue 14).
-        "metric": ["binary_logloss", "average_precision"],
+        # It is the only metric evaluated per round: selection reads precision once per fit.
+        "metric": ["binary_logloss"],
         "first_metric_only": True,
         "verbosity": -1,
         "seed": settings.seed,
@@ -270,6 +272,58 @@ def _valid_score(
         )
     )
     return selection_score(threat_metrics(y_valid, margin, rates))
+
+
+@dataclass(frozen=True)
+class SelectionRows:
+    """One threat's labelled rows: training rows with their weights, and validation rows."""
+
+    X_train: pd.DataFrame
+    y_train: np.ndarray
+    w_train: np.ndarray
+    X_valid: pd.DataFrame
+    y_valid: np.ndarray
+
+
+def select_threat_models(
+    rows: Mapping[str, SelectionRows],
+    feature_groups: Mapping[str, Sequence[str]],
+    categorical: Sequence[str],
+    rates: Sequence[float],
+    settings: FitSettings,
+) -> dict[str, ThreatModel]:
+    """`select_threat_model` for every threat of ``rows``, up to ``settings.threads()`` at once.
+
+    Every candidate is fitted on one thread and the threats share the cores instead: the
+    labelled rows are few (tens of thousands at a million declarations), so the threads of
+    one fit mostly wait for each other at every histogram, and on a loaded machine a 2-thread
+    fit took 14 times the wall time of a 1-thread fit (bench/RESULTS.md). A fit on one thread
+    does not depend on what runs beside it, so the choice is the same however the threats
+    were scheduled.
+    """
+    one_thread = replace(settings, num_threads=1)
+
+    def select(threat: str) -> ThreatModel:
+        threat_rows = rows[threat]
+        return select_threat_model(
+            threat,
+            threat_rows.X_train,
+            threat_rows.y_train,
+            threat_rows.w_train,
+            threat_rows.X_valid,
+            threat_rows.y_valid,
+            feature_groups,
+            categorical,
+            rates,
+            one_thread,
+        )
+
+    workers = min(settings.threads(), len(rows))
+    if workers <= 1:
+        return {threat: select(threat) for threat in rows}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="selection") as pool:
+        chosen = {threat: pool.submit(select, threat) for threat in rows}
+        return {threat: future.result() for threat, future in chosen.items()}
 
 
 def select_threat_model(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,35 +17,24 @@ import numpy as np
 import pandas as pd
 
 from features.builder import FeatureBuilder
-from features.columns import DeclarationColumns
 from features.dataset import Dataset, load_dataset
-from features.live import LiveInputs, live_point_in_time
 from features.schema import label_column
 from models.bundle import ModelBundle
 from models.calibration import Calibrator
 from models.lanes import LanePolicy
 from models.monitoring import drift_reference
 from training import report
-from training.baselines import (
-    DEFAULT_LOGISTIC_C,
-    LOGISTIC_C_GRID,
-    RuleProfileBaseline,
-    finite,
-    select_logistic_baseline,
-)
 from training.config import TrainingConfig
-from training.explanations import global_explanations, mean_abs, write_explanations
+from training.evaluation import evaluate_test, labelled_positions
+from training.explanations import mean_abs, write_explanations
 from training.fit import (
     MIN_TRAIN_POSITIVES,
-    MIN_VALID_POSITIVES,
     FitSettings,
+    SelectionRows,
     ThreatModel,
     sample_weights,
-    select_threat_model,
+    select_threat_models,
 )
-from training.hit_rates import hit_rates
-from training.intervals import Bootstrap, with_intervals
-from training.metrics import selection_score, sliced_metrics, threat_metrics
 from training.splits import Window, split_positions, windows_from_config
 from training.weighting import (
     INSPECTED_ONLY,
@@ -60,9 +48,6 @@ if TYPE_CHECKING:
     from distributed import Client
 
 log = logging.getLogger(__name__)
-
-SLICE_DIMENSIONS = ("office_id", "origin_country", "hs_chapter")
-IMPORTANCE_SAMPLE_ROWS = 2000
 
 
 class TrainingError(ValueError):
@@ -121,15 +106,6 @@ def trainable_threats(
     return keep, skipped
 
 
-def _labelled(
-    labels: pd.DataFrame, threat: str, positions: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (into the frame) of rows labelled for a threat, and their 0/1 labels."""
-    y = labels[label_column(threat)].to_numpy(dtype=float)[positions]
-    mask = ~np.isnan(y)
-    return positions[mask], y[mask]
-
-
 def _margins(model: ThreatModel, X: pd.DataFrame, settings: FitSettings) -> np.ndarray:
     """The chosen booster's raw margins of the rows of ``X``."""
     return np.asarray(
@@ -140,10 +116,6 @@ def _margins(model: ThreatModel, X: pd.DataFrame, settings: FitSettings) -> np.n
             num_threads=settings.threads(),
         )
     )
-
-
-def _risk(bundle: ModelBundle, margins: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {t: bundle.calibrators[t].predict(m) for t, m in margins.items()}
 
 
 def fit_run(
@@ -179,12 +151,19 @@ def fit_run(
     # declarations only add history, they are never training rows themselves. Entity
     # history and watchlist hits are those each declaration had at lodging (features.live),
     # as the service reads them from its store; the test window is scored the same way.
+    # The live inputs of every declaration, built once: the history rows' features, the drift
+    # reference and the test window's evaluation all read them (a row's inputs depend only
+    # on what happened before it, so later rows do not change them).
+    live = builder.live_point_in_time(declarations, labels, dataset.watchlist)
     lodged_day = declarations["lodged_at"].dt.tz_convert("UTC").dt.date
     history = np.flatnonzero(np.asarray(lodged_day <= windows["valid"].end))
     remote = None
     if client is None:
         X_history = builder.transform_point_in_time(
-            declarations.iloc[history], labels.iloc[history], dataset.watchlist
+            declarations.iloc[history],
+            labels.iloc[history],
+            dataset.watchlist,
+            live=live.take(history),
         )
         X_history.index = history
     else:
@@ -199,7 +178,6 @@ def fit_run(
             dataset.watchlist,
             config.dask.partitions,
         )
-    live = builder.live_point_in_time(declarations, labels, dataset.watchlist)
     groups = {g: list(fs) for g, fs in builder.feature_groups_.items()}
     categorical = list(builder.categorical_features_)
 
@@ -213,30 +191,34 @@ def fit_run(
     basis: RiskBasis = (
         risk_basis(labels, valid) if settings.selection_correction else INSPECTED_ONLY
     )
+    selection_rows: dict[str, SelectionRows] = {}
     for threat in threats:
-        train_rows, y_train = _labelled(labels, threat, train)
-        valid_rows, y_valid = _labelled(labels, threat, valid)
+        train_rows, y_train = labelled_positions(labels, threat, train)
+        valid_rows, y_valid = labelled_positions(labels, threat, valid)
         weights = sample_weights(
             y_train, selection_probability[train_rows], settings.propensity_weights
         )
-        log.info("fitting %s on %d labelled declarations", threat, len(train_rows))
-        model = select_threat_model(
-            threat,
-            X_history.loc[train_rows],
-            y_train,
-            weights,
-            X_history.loc[valid_rows],
-            y_valid,
-            groups,
-            categorical,
-            rates,
-            settings,
+        log.info("selecting %s on %d labelled declarations", threat, len(train_rows))
+        selection_rows[threat] = SelectionRows(
+            X_history.loc[train_rows], y_train, weights, X_history.loc[valid_rows], y_valid
         )
+    chosen = select_threat_models(selection_rows, groups, categorical, rates, settings)
+    for threat in threats:
+        model = chosen[threat]
+        valid_rows, y_valid = labelled_positions(labels, threat, valid)
         if client is not None and remote is not None:
             from training.dask_training import refit_on_dask
 
+            train_rows, y_train = labelled_positions(labels, threat, train)
             model = refit_on_dask(
-                client, remote, model, train_rows, y_train, weights, categorical, settings
+                client,
+                remote,
+                model,
+                train_rows,
+                y_train,
+                selection_rows[threat].w_train,
+                categorical,
+                settings,
             )
         models[threat] = model
         # Every declaration of the valid window, inspected or not: the population the
@@ -323,187 +305,6 @@ def fit_run(
         explained,
         rankings,
     )
-
-
-def _slice_dimensions(declarations: pd.DataFrame) -> dict[str, np.ndarray]:
-    return {
-        "office_id": declarations["office_id"].astype(str).to_numpy(),
-        "origin_country": declarations["origin_country"].astype(str).to_numpy(),
-        "hs_chapter": declarations["hs_code"].astype(str).str[:2].to_numpy(),
-    }
-
-
-def bundle_metrics(
-    bundle: ModelBundle,
-    dataset: Dataset,
-    positions: np.ndarray,
-    rates: Sequence[float],
-    *,
-    live: LiveInputs | None = None,
-    num_threads: int = 1,
-    bootstrap: Bootstrap | None = None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Metrics and slices of a bundle on the declarations at ``positions`` (labelled ones count).
-
-    The bundle scores the declarations exactly as the service does, with the entity history
-    and watchlist hits each had at lodging (``live``, row for row with the whole dataset;
-    default: rebuilt point in time from the dataset), so evaluation and serving agree. Ranking
-    metrics are read on the labelled declarations as they are (DESIGN.md); calibration (Brier
-    score, curve, expected calibration error) is weighted by inverse selection probability
-    where the window's probabilities allow it (``evaluation_basis``), so it measures the risk
-    against the rate over all declarations. ``mean_risk`` is the mean risk over every
-    declaration of the window, to read beside the Horvitz-Thompson ``hit_rates``. With
-    ``bootstrap``, every rate metric gets its interval (``precision_at_interval`` ...).
-    """
-    declarations, labels = dataset.declarations, dataset.labels
-    window = declarations.iloc[positions]
-    if live is None:
-        live = live_point_in_time(
-            DeclarationColumns(declarations),
-            labels,
-            list(bundle.builder.threats),
-            dataset.watchlist,
-        )
-    risk = _risk(bundle, bundle.margins(window, live=live.take(positions), num_threads=num_threads))
-    duty = labels["additional_duty_eur"].to_numpy(dtype=float)[positions]
-    probability = labels["selection_probability"].to_numpy(dtype=float)[positions]
-    evaluation_basis = risk_basis(labels, positions)
-    dimensions = _slice_dimensions(window)
-    threats_out: dict[str, Any] = {}
-    slices: dict[str, Any] = {}
-    for threat in risk:
-        if label_column(threat) not in labels:
-            continue
-        y_all = labels[label_column(threat)].to_numpy(dtype=float)[positions]
-        mask = ~np.isnan(y_all)
-        y, score = y_all[mask], risk[threat][mask]
-        weights = basis_weights(probability[mask], evaluation_basis)
-        measured = threat_metrics(
-            y, score, rates, probabilities=score, duty=duty[mask], weights=weights
-        )
-        measured["mean_risk"] = float(np.mean(risk[threat])) if len(risk[threat]) else None
-        threats_out[threat] = with_intervals(measured, y, score, rates, bootstrap, duty=duty[mask])
-        slices[threat] = {
-            name: sliced_metrics(y, score, values[mask], rates, duty=duty[mask])
-            for name, values in dimensions.items()
-        }
-    metrics = {
-        "n_test": int(labels["inspected"].to_numpy(dtype=bool)[positions].sum()),
-        "n_test_declarations": len(positions),
-        # What the bundle's risk is a rate of, and how this window's calibration was read.
-        RISK_BASIS_KEY: bundle.metadata.get(RISK_BASIS_KEY, INSPECTED_ONLY),
-        "evaluation_basis": evaluation_basis,
-        "threats": threats_out,
-        # How often past selection found something, and the unbiased rate its random picks
-        # allow: the ground a model's precision should be read against.
-        "hit_rates": {
-            threat: rates_.as_dict()
-            for threat, rates_ in hit_rates(labels.iloc[positions], list(threats_out)).items()
-        },
-    }
-    if bootstrap is not None:
-        metrics["intervals"] = bootstrap.as_dict()
-    return metrics, slices
-
-
-def evaluate_test(
-    bundle: ModelBundle,
-    dataset: Dataset,
-    test: np.ndarray,
-    train: np.ndarray,
-    valid: np.ndarray,
-    X_history: pd.DataFrame,
-    models: dict[str, ThreatModel],
-    rates: Sequence[float],
-    settings: FitSettings,
-    live: LiveInputs,
-) -> tuple[
-    dict[str, Any],
-    dict[str, dict[str, Any]],
-    dict[str, Any],
-    dict[str, Any],
-    dict[str, dict[str, np.ndarray]],
-]:
-    """Metrics of the bundle and of both baselines, slices, SHAP explanations and rankings.
-
-    The rankings (`FittedRun.test_rankings`) hold, per ranking and threat, the scores of every
-    test declaration, and under ``labels`` their labels (NaN where not inspected): what a
-    paired comparison of the model with a baseline needs.
-    """
-    declarations, labels = dataset.declarations, dataset.labels
-    bootstrap = settings.bootstrap()
-    metrics, slices = bundle_metrics(
-        bundle,
-        dataset,
-        test,
-        rates,
-        live=live,
-        num_threads=settings.threads(),
-        bootstrap=bootstrap,
-    )
-    test_declarations = declarations.iloc[test]
-    X_test = bundle.builder.transform(test_declarations, live.take(test))
-    duty = labels["additional_duty_eur"].to_numpy(dtype=float)[test]
-    categorical = bundle.builder.categorical_features_
-    # The logistic baseline picks its features (the model's groups or all) and its penalty on
-    # validation (training.baselines.select_logistic_baseline), as the model picked its own.
-    features = list(bundle.builder.feature_names_)
-    baselines: dict[str, dict[str, Any]] = {"logistic_regression": {}, "rules": {}}
-    model_risk = _risk(
-        bundle,
-        bundle.margins(test_declarations, live=live.take(test), num_threads=settings.threads()),
-    )
-    rankings: dict[str, dict[str, np.ndarray]] = {
-        "labels": {},
-        "shiprisk": {},
-        "logistic_regression": {},
-        "rules": {},
-    }
-    for threat, model in models.items():
-        y_all = labels[label_column(threat)].to_numpy(dtype=float)[test]
-        mask = ~np.isnan(y_all)
-        y = y_all[mask]
-        rankings["labels"][threat] = y_all
-        rankings["shiprisk"][threat] = model_risk[threat]
-        train_rows, y_train = _labelled(labels, threat, train)
-        valid_rows, y_valid = _labelled(labels, threat, valid)
-        # With too few validation positives to choose anything the model skips its selection,
-        # and so does the baseline: the model's features at the default penalty.
-        choose = np.nansum(y_valid) >= MIN_VALID_POSITIVES
-        logistic, logistic_features, _ = select_logistic_baseline(
-            X_history.loc[train_rows],
-            y_train,
-            X_history.loc[valid_rows],
-            y_valid,
-            [model.features, features] if choose else [model.features],
-            categorical,
-            lambda truth, scores: selection_score(threat_metrics(truth, scores, rates)),
-            penalties=LOGISTIC_C_GRID if choose else (DEFAULT_LOGISTIC_C,),
-            seed=settings.seed,
-        )
-        logistic_score = logistic.predict_proba(finite(X_test[logistic_features]))[:, 1]
-        rules = RuleProfileBaseline().fit(declarations.iloc[train_rows], y_train)
-        for name, every in (
-            ("logistic_regression", logistic_score),
-            ("rules", rules.score(test_declarations)),
-        ):
-            rankings[name][threat] = every
-            score = every[mask]
-            baselines[name][threat] = with_intervals(
-                threat_metrics(y, score, rates, duty=duty[mask]),
-                y,
-                score,
-                rates,
-                bootstrap,
-                duty=duty[mask],
-            )
-    explained = global_explanations(
-        {t: m.booster for t, m in models.items()},
-        {t: m.features for t, m in models.items()},
-        X_test,
-        sample_rows=IMPORTANCE_SAMPLE_ROWS,
-    )
-    return metrics, baselines, slices, explained, rankings
 
 
 @dataclass

@@ -18,8 +18,9 @@ from features.live import live_point_in_time
 from features.validation import DataValidationError
 from models.registry import load_bundle
 from training.config import load_config
+from training.evaluation import bundle_metrics
 from training.fit import FitSettings
-from training.pipeline import bundle_metrics, fit_run, train
+from training.pipeline import fit_run, train
 from training.promotion import PromotionError, promote, rollback
 from training.splits import SplitError
 
@@ -351,3 +352,31 @@ def test_bundle_metrics_count_only_labelled_declarations(first, config_path: Pat
     assert metrics["n_test"] == int(dataset.labels["inspected"].sum())
     assert metrics["threats"]["revenue"]["n"] == int(dataset.labels["label_revenue"].notna().sum())
     assert set(slices["revenue"]) == {"office_id", "origin_country", "hs_chapter"}
+
+
+def test_history_features_from_the_whole_tables_live_inputs_equal_their_own(
+    first, config_path: Path
+) -> None:
+    """fit_run builds every declaration's live inputs once and gives the history rows (up to
+    the valid window's end) their share: later declarations must not change what an earlier
+    one saw at lodging."""
+    result, _ = first
+    dataset = load_dataset(load_config(config_path).source)
+    declarations, labels = dataset.declarations, dataset.labels
+    builder = result.bundle.builder
+    lodged = declarations["lodged_at"].dt.tz_convert("UTC").dt.date
+    history = np.flatnonzero(np.asarray(lodged <= pd.Timestamp("2024-03-25").date()))
+    assert 0 < len(history) < len(declarations)
+    own = builder.transform_point_in_time(
+        declarations.iloc[history], labels.iloc[history], dataset.watchlist
+    )
+    everyone = builder.live_point_in_time(declarations, labels, dataset.watchlist)
+    shared = builder.transform_point_in_time(
+        declarations.iloc[history],
+        labels.iloc[history],
+        dataset.watchlist,
+        live=everyone.take(history),
+    )
+    pd.testing.assert_frame_equal(shared, own)
+    # The inputs do carry history: some importer was seen before its declaration.
+    assert (own["importer_declarations"] > 0).any()
