@@ -3,7 +3,10 @@ file, no pickle, and no declaration id, history or watchlist.
 
 Only what serving needs is written: the text models fitted on all labelled rows, not the
 per-fold models nor which training declaration was in which fold. The format is versioned;
-a state of another format is refused with what changed and the advice to retrain.
+a state of another format is refused with what changed and the advice to retrain, except
+format 3, which format 4 only extends: it loads as the n-gram text models it holds, with no
+HS-code profile (what `FeatureBuilder(text_ngram_weight=1, text_profile_weight=0)` fits), so a
+serving model survives the upgrade until its retrain.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from features.text import FULL_MODEL
 # 3: entity history and watchlist live in the operational store, not in the state
 # 4: the text models read each description's HS-code profile (code_words.parquet)
 FORMAT_VERSION = 4
+# Formats read as they are: format 3 is format 4 without the profile (its parameters as fitted).
+READABLE_FORMATS = {3: {"text_ngram_weight": 1.0, "text_profile_weight": 0.0}, FORMAT_VERSION: {}}
 FORMAT_CHANGES = {
     1: "format 2 reads descriptions in any script, with or without diacritics, and keeps the "
     "curated word lists with the model",
@@ -37,6 +42,13 @@ REFERENCE_FILE = "reference.parquet"
 TEXT_COEFFICIENTS_FILE = "text_coefficients.parquet"
 CHAPTER_WORDS_FILE = "chapter_words.parquet"
 CODE_WORDS_FILE = "code_words.parquet"
+NO_CODE_WORDS = pd.DataFrame(
+    {
+        "word_index": pd.Series([], dtype=np.int64),
+        "code": pd.Series([], dtype="str"),
+        "rows": pd.Series([], dtype=np.float64),
+    }
+)
 
 
 def write_state(
@@ -86,7 +98,7 @@ def read_state(directory: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """
     directory = Path(directory)
     state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
-    if state["format_version"] != FORMAT_VERSION:
+    if state["format_version"] not in READABLE_FORMATS:
         raise ValueError(
             f"feature state in {directory} has format {state['format_version']}, "
             f"this shiprisk reads format {FORMAT_VERSION}: retrain the model"
@@ -100,6 +112,8 @@ def read_state(directory: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         key: tuple(value) if isinstance(value, list) else value
         for key, value in state["params"].items()
     }
+    params.update(READABLE_FORMATS[state["format_version"]])
+    code_words = directory / CODE_WORDS_FILE
     fitted: dict[str, Any] = {
         "global_hit_rates_": {k: float(v) for k, v in state["global_hit_rates"].items()},
         "vocabularies_": {
@@ -118,6 +132,6 @@ def read_state(directory: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
             {"declaration_id": pd.Series([], dtype="str"), "fold": pd.Series([], dtype=np.int64)}
         ),
         "chapter_words_": pd.read_parquet(directory / CHAPTER_WORDS_FILE),
-        "code_words_": pd.read_parquet(directory / CODE_WORDS_FILE),
+        "code_words_": pd.read_parquet(code_words) if code_words.exists() else NO_CODE_WORDS,
     }
     return params, fitted

@@ -3,6 +3,7 @@ feature lists; save/load round trip."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -393,10 +394,30 @@ def test_loading_a_newer_format_names_the_fix(generated, tmp_path) -> None:
     state.write_text(saved.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 2'))
     with pytest.raises(ValueError, match=r"has format 2, .*retrain the model .*operational store"):
         FeatureBuilder.load(tmp_path)
-    # a bundle whose text models read no HS-code profile says what format 4 adds
-    state.write_text(saved.replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 3'))
-    with pytest.raises(ValueError, match=r"has format 3, .*retrain the model .*HS-code profile"):
-        FeatureBuilder.load(tmp_path)
+
+
+def test_a_format_3_state_loads_as_the_n_gram_model_it_holds(generated, tmp_path) -> None:
+    """Format 4 only added the HS-code profile: a serving model saved before it keeps scoring
+    exactly as it did (its text models are the n-gram models alone) until it is retrained."""
+    _, declarations, labels, _ = generated
+    before = FeatureBuilder(
+        THREATS, text_folds=3, text_ngram_weight=1.0, text_profile_weight=0.0
+    ).fit(declarations, labels)
+    before.save(tmp_path)
+    # the state as format 3 wrote it: no code_words table, no parameters of the profile
+    (tmp_path / "code_words.parquet").unlink()
+    state = json.loads((tmp_path / "feature_builder.json").read_text())
+    for name in ("text_code_digits", "text_ngram_weight", "text_profile_weight"):
+        del state["params"][name]
+    state["format_version"] = 3
+    (tmp_path / "feature_builder.json").write_text(json.dumps(state))
+    loaded = FeatureBuilder.load(tmp_path)
+    assert (loaded.text_ngram_weight, loaded.text_profile_weight) == (1.0, 0.0)
+    assert loaded.code_words_.empty
+    pd.testing.assert_frame_equal(
+        loaded.transform(declarations), before.transform(declarations), check_exact=True
+    )
+    assert loaded.transform(declarations)["text_score_weapons"].nunique() > 1
 
 
 def test_a_ratio_over_a_subnormal_mass_is_unknown_not_infinite(generated) -> None:
