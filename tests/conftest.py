@@ -26,6 +26,33 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _in_process_apps_skip_heap_settling() -> Iterator[None]:
+    """In-process apps start without `settle_heap`: a full collection of the test session's
+    heap (every test module and fixture) costs about a second per app start, and most service
+    tests start an app of their own. The servers tests start in their own processes settle
+    theirs, and the test that checks settling asks for `heap_settling`."""
+    import serving.lifespan
+    import serving.model.routes
+
+    patch = pytest.MonkeyPatch()
+    for module in (serving.lifespan, serving.model.routes):
+        patch.setattr(module, "settle_heap", lambda: None)
+    yield
+    patch.undo()
+
+
+@pytest.fixture
+def heap_settling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The apps of this test settle their heap at start and after a reload, as in production."""
+    import serving.lifespan
+    import serving.model.routes
+    from serving.model.heap import settle_heap
+
+    for module in (serving.lifespan, serving.model.routes):
+        monkeypatch.setattr(module, "settle_heap", settle_heap)
+
+
 # Small synthetic data shared by the tests that train: 100 days from 2024-01-01.
 SYNTH_START = "2024-01-01"
 SYNTH_DAYS = 100

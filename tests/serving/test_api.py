@@ -335,7 +335,7 @@ def _collected_by_gc(target: object) -> bool:
 
 
 def test_the_heap_is_settled_at_start_and_after_a_reload_which_frees_the_old_model(
-    store: TrainedModel,
+    store: TrainedModel, heap_settling: None
 ) -> None:
     """The loaded model is frozen out of garbage collection; a replaced one is still freed."""
     registry.set_alias(MODEL_NAME, "settling", store.version)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import mlflow
 import pandas as pd
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -226,26 +228,22 @@ def routes_taking_an_id_or_office(app: Any) -> set[tuple[str, str]]:
     return {key for key, route in routes.items() if names_taken(route) & NAMES}
 
 
-@pytest.fixture
-def client(store: TrainedModel, tmp_path: Any) -> Iterator[KeyedClient]:
+def _client(trained: TrainedModel, folder: Path) -> KeyedClient:
     settings = ServiceSettings(
-        model_uri=store.model_uri,
+        model_uri=trained.model_uri,
         num_threads=1,
-        database_url=f"sqlite:///{tmp_path / 'shiprisk.db'}",
+        database_url=f"sqlite:///{folder / 'shiprisk.db'}",
     )
-    with KeyedClient(create_app(settings)) as test_client:
-        yield test_client
+    return KeyedClient(create_app(settings))
 
 
-@pytest.fixture
-def base_declaration(store: TrainedModel) -> dict[str, Any]:
-    frame = pd.read_parquet(store.declarations_path).head(1).copy()
+def _base_declaration(trained: TrainedModel) -> dict[str, Any]:
+    frame = pd.read_parquet(trained.declarations_path).head(1).copy()
     frame["lodged_at"] = f"{DAY}T10:00:00Z"
     return json_payload(frame)[0]
 
 
-@pytest.fixture
-def lodged(client: KeyedClient, base_declaration: dict[str, Any]) -> dict[str, Any]:
+def _lodge(client: KeyedClient, base_declaration: dict[str, Any]) -> dict[str, Any]:
     """B's declaration with an outcome, and one of A's, scored by an unlimited officer."""
     for declaration_id, office in ((B_ID, OFFICE_B), (A_ID, OFFICE_A)):
         payload = {"declaration_id": declaration_id, "office_id": office}
@@ -257,6 +255,37 @@ def lodged(client: KeyedClient, base_declaration: dict[str, Any]) -> dict[str, A
     # The hit rates recomputed after outcomes land before the snapshots are taken.
     client.app.state.service.performance.flush()  # type: ignore[attr-defined]
     return base_declaration
+
+
+@pytest.fixture
+def client(store: TrainedModel, tmp_path: Path) -> Iterator[KeyedClient]:
+    with _client(store, tmp_path) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def base_declaration(store: TrainedModel) -> dict[str, Any]:
+    return _base_declaration(store)
+
+
+@pytest.fixture
+def lodged(client: KeyedClient, base_declaration: dict[str, Any]) -> dict[str, Any]:
+    """B's declaration with an outcome, and one of A's, scored by an unlimited officer."""
+    return _lodge(client, base_declaration)
+
+
+@pytest.fixture(scope="module")
+def lodged_once(
+    trained: TrainedModel, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[KeyedClient, dict[str, Any]]]:
+    """One app with the declarations lodged, shared by the refused attempts: each attempt
+    asserts that it left every stored row as it was, so none changes what the next one sees."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", trained.tracking_uri)
+        mlflow.set_tracking_uri(trained.tracking_uri)
+        mlflow.set_registry_uri(trained.tracking_uri)
+        with _client(trained, tmp_path_factory.mktemp("remit")) as client:
+            yield client, _lodge(client, _base_declaration(trained))
 
 
 def limited_key(client: KeyedClient, role: Role) -> tuple[str, Any]:
@@ -297,11 +326,11 @@ def test_the_derivation_sees_a_new_route(client: KeyedClient) -> None:
     ids=lambda value: f"{value[0]} {value[1]}" if isinstance(value, tuple) else str(value.status),
 )
 def test_a_key_limited_to_office_a_is_refused_on_office_b(
-    client: KeyedClient,
-    lodged: dict[str, Any],
+    lodged_once: tuple[KeyedClient, dict[str, Any]],
     route: tuple[str, str],
     attempt: Attempt,
 ) -> None:
+    client, lodged = lodged_once
     method, template = route
     text, key = limited_key(client, attempt.role)
     headers = {"X-API-Key": text, "X-Justification": JUSTIFICATION}
