@@ -199,6 +199,11 @@ def waterfall_svg(
         (chart.margin, words.gettext("margin %(value)s"), "start"),
     ):
         name = name % {"value": fixed_decimals(words, value, 2)}
+        # a label that would run past an edge turns to the other side of its rule
+        if anchor == "start" and x(value) + text_width(name) > width:
+            anchor = "end"
+        elif anchor == "end" and x(value) - text_width(name) < 0:
+            anchor = "start"
         parts.append(
             f'<line x1="{x(value):.1f}" y1="{top - 4}" x2="{x(value):.1f}" y2="{end + 4}" '
             'class="rule" stroke="#333" stroke-dasharray="3 3"/>'

@@ -82,6 +82,20 @@ def test_waterfall_bar_widths_are_proportional_to_contributions() -> None:
     assert widths[0] == pytest.approx(2 * widths[1], rel=0.01)
 
 
+@pytest.mark.parametrize("contribution", [3.0, -3.0])
+def test_the_base_and_margin_labels_stay_inside_the_chart(contribution: float) -> None:
+    """The margin at the right edge (or the base at the left) turns its label inwards."""
+    svg = waterfall_svg(waterfall(-1.83 - contribution, [("a", contribution)]), title="t")
+    root = ElementTree.fromstring(svg)
+    width = float(root.get("width") or 0)
+    rules = [text for text in root.iter(f"{SVG}text") if text.get("class") == "axis-label"][1:]
+    assert [text.text for text in rules] == [f"base {-1.83 - contribution:.2f}", "margin -1.83"]
+    for text in rules:
+        x, shown = float(text.get("x") or 0), text_width(text.text or "")
+        start = x - shown if text.get("text-anchor") == "end" else x
+        assert start >= 0 and start + shown <= width, (text.text, text.get("text-anchor"))
+
+
 def test_long_labels_are_shortened_on_the_bar_but_kept_whole_in_its_title() -> None:
     label = "declared value per kg is 90% below the usual for HS 9305 from this origin and route"
     svg = waterfall_svg(waterfall(0.0, [(label, 1.0)]), title="t")
