@@ -200,9 +200,10 @@ def waterfall_svg(
     ):
         name = name % {"value": fixed_decimals(words, value, 2)}
         # a label that would run past an edge turns to the other side of its rule
-        if anchor == "start" and x(value) + text_width(name) > width:
+        drawn = text_width(name, bold=True)
+        if anchor == "start" and x(value) + drawn > width:
             anchor = "end"
-        elif anchor == "end" and x(value) - text_width(name) < 0:
+        elif anchor == "end" and x(value) - drawn < 0:
             anchor = "start"
         parts.append(
             f'<line x1="{x(value):.1f}" y1="{top - 4}" x2="{x(value):.1f}" y2="{end + 4}" '

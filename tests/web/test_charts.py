@@ -91,7 +91,7 @@ def test_the_base_and_margin_labels_stay_inside_the_chart(contribution: float) -
     rules = [text for text in root.iter(f"{SVG}text") if text.get("class") == "axis-label"][1:]
     assert [text.text for text in rules] == [f"base {-1.83 - contribution:.2f}", "margin -1.83"]
     for text in rules:
-        x, shown = float(text.get("x") or 0), text_width(text.text or "")
+        x, shown = float(text.get("x") or 0), text_width(text.text or "", bold=True)
         start = x - shown if text.get("text-anchor") == "end" else x
         assert start >= 0 and start + shown <= width, (text.text, text.get("text-anchor"))
 
