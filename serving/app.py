@@ -70,7 +70,11 @@ def create_app(
         # Every route, pages included: a repeated single-valued query parameter is refused.
         dependencies=[Depends(single_valued_query)],
     )
-    scoring = ScoringQueue(num_threads=settings.lightgbm_threads(), max_rows=settings.max_rows)
+    scoring = ScoringQueue(
+        num_threads=settings.lightgbm_threads(),
+        max_rows=settings.max_rows,
+        max_wait_seconds=settings.batch_wait_ms / 1000,
+    )
     policy = OperationsPolicy(
         severity=dict(settings.severity),
         exploration_share=settings.exploration_share,

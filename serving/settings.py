@@ -70,6 +70,11 @@ class ServiceSettings(AccessSettings, ExchangeSettings, MonitorSettings, WaiverS
         default=5, ge=0, description="reasons per declaration when a request names none"
     )
     max_top_k: int = Field(default=50, ge=0, description="most reasons a request may ask for")
+    batch_wait_ms: float = Field(
+        default=20.0,
+        ge=0,
+        description="how long the scoring queue waits for concurrent requests to join a batch",
+    )
     num_threads: int | None = Field(
         default=None, ge=1, description="LightGBM threads per worker; default: every available core"
     )

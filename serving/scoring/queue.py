@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +32,8 @@ from serving.store.offices import live_versions
 # few rows costs more than it saves (with 2 threads, 4-row batches took 25% more CPU and the
 # service answered 20% fewer requests per second).
 PARALLEL_ROWS = 256
+# How many recent batches tell the queue how many clients send concurrently.
+RECENT_BATCHES = 16
 
 
 class CanonicalScores(list[ScoredDeclaration]):
@@ -100,10 +104,10 @@ class ScoringQueue:
     single-declaration requests scored as one four-row batch cost little more than one. One
     worker thread takes every job waiting (up to `max_rows` declarations), scores them as one
     batch, and hands each request its rows. A batch is whatever queued while the previous one
-    ran, and the worker never waits for more: a request that finds the worker idle is scored
-    at once. (A gather window that waited for as many requests as recent batches had, up to
-    20 ms, made every request of a steady open-loop load wait for the next one: p50 30 ms at
-    100 requests/s for 7 ms of work; bench/RESULTS.md, issue 18.)
+    ran; when that is fewer requests than the largest of the recent batches had, the worker
+    waits up to `max_wait_seconds` for the rest: clients answered by the previous batch are a
+    few milliseconds from their next request. A lone client never waits, once the last
+    `RECENT_BATCHES` batches held one request each.
 
     Each request still gets exactly its own answer: rows do not influence each other's
     features, and reasons are computed for the largest ``top_k`` then cut to each request's.
@@ -111,9 +115,10 @@ class ScoringQueue:
     another request's declarations.
     """
 
-    def __init__(self, *, num_threads: int, max_rows: int) -> None:
+    def __init__(self, *, num_threads: int, max_rows: int, max_wait_seconds: float = 0.0) -> None:
         self.num_threads = num_threads
         self.max_rows = max_rows
+        self.max_wait_seconds = max_wait_seconds
         # the operational store the batches read their live inputs from (set by the
         # lifespan once the store is open; None: an empty store, nothing known or listed)
         self.store: Store | None = None
@@ -175,14 +180,21 @@ class ScoringQueue:
 
     def _work(self) -> None:
         stopping = False
+        # Requests per recent batch: the largest is how many clients send concurrently.
+        recent: deque[int] = deque([1], maxlen=RECENT_BATCHES)
         while not stopping:
             first = self._jobs.get()
             if first is None:
                 return
             batch, rows = [first], len(first.declarations)
-            while rows < self.max_rows:  # what queued meanwhile, without waiting for more
+            deadline = time.monotonic() + self.max_wait_seconds
+            while rows < self.max_rows:
+                # Wait only for as many requests as the largest recent batch had: concurrent
+                # clients are gathered into one batch again (the last batch's size alone let
+                # four clients settle into pairs), and a client alone long enough never waits.
+                wait = deadline - time.monotonic() if len(batch) < max(recent) else 0.0
                 try:
-                    job = self._jobs.get_nowait()
+                    job = self._jobs.get(timeout=wait) if wait > 0 else self._jobs.get_nowait()
                 except queue.Empty:
                     break
                 if job is None:
@@ -190,6 +202,7 @@ class ScoringQueue:
                     break
                 batch.append(job)
                 rows += len(job.declarations)
+            recent.append(len(batch))
             # A reload may land between two requests of one batch, and requests may carry
             # different extra feature columns: each group is scored on its own.
             groups: dict[tuple[int, tuple[str, ...]], list[_ScoringJob]] = {}

@@ -6,10 +6,7 @@ PostgreSQL) costs far more than the rows it carries. Requests that arrive while 
 running queue their writes; when it finishes, the first of them becomes the next leader,
 takes every queued write, runs them in arrival order in ONE transaction and commits. Every
 request waits until the commit that carried its write has returned, so a route that answers
-after `GroupCommit.submit` returned still answers only after its write is durable. A write
-that finds no commit running is committed at once: the leader never waits for company (a
-gather window of 3 ms, armed whenever recent groups held several writes, delayed every write
-of a steady open-loop load; bench/RESULTS.md, issue 18).
+after `GroupCommit.submit` returned still answers only after its write is durable.
 
 Writes run in arrival order inside the transaction, so appends that read what the previous
 write left (the consultation log's hash chain) stay sequential. When the shared transaction
@@ -28,7 +25,9 @@ There is no thread to start or stop: a waiting request does the committing itsel
 from __future__ import annotations
 
 import threading
+import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +40,9 @@ from serving.store.database import Store
 
 T = TypeVar("T")
 
+# How long a leader waits for the writes of requests answered together (see `submit`).
+GATHER_SECONDS = 0.003
+RECENT_GROUPS = 16
 _INSERTS = "shiprisk.group_inserts"  # session.info: table -> rows still to insert
 
 
@@ -88,10 +90,15 @@ class _PendingWrite(Generic[T]):
 class GroupCommit:
     """Runs the writes submitted concurrently to one store together, one commit per group."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], *, max_wait_seconds: float = GATHER_SECONDS
+    ) -> None:
         self.sessions = sessions
+        self.max_wait_seconds = max_wait_seconds
         self._lock = threading.Lock()
         self._pending: list[_PendingWrite[Any]] = []
+        # Writes per recent group: the largest is how many requests write together.
+        self._recent: deque[int] = deque([1], maxlen=RECENT_GROUPS)
         self._leading = False  # a thread is running a group's transaction now
         self._turn = threading.Condition(self._lock)
         self.commits = 0  # transactions committed (shared and alone), for tests and tuning
@@ -110,13 +117,24 @@ class GroupCommit:
         pending: _PendingWrite[T] = _PendingWrite(write)
         with self._turn:
             self._pending.append(pending)
+            self._turn.notify_all()  # a leader may be gathering its group
             while self._leading and not pending.done:
                 self._turn.wait()
             if pending.done:
                 return self._outcome(pending)
             self._leading = True
-            # every write that queued while the previous group committed, and no more
+            # Requests scored in one batch reach here a millisecond or two apart: gather as
+            # many writes as the largest of the recent groups had, for at most
+            # max_wait_seconds, so that they share one commit instead of the first committing
+            # alone. Once the last RECENT_GROUPS groups were single writes, nobody waits.
+            deadline = time.monotonic() + self.max_wait_seconds
+            while len(self._pending) < max(self._recent):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._turn.wait(left)
             group, self._pending = self._pending, []
+            self._recent.append(len(group))
         try:
             self._commit_group(group)
         finally:

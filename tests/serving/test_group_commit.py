@@ -238,25 +238,28 @@ def test_scores_batched_by_the_queue_keep_what_a_second_validation_gives(store: 
     ]
 
 
-def test_a_write_that_finds_no_commit_running_commits_without_waiting_for_company(
-    store: Store,
-) -> None:
-    with_parent_records(store, 5)
-    writer = GroupCommit(store.sessions)
-    # A group of three first: the writer used to learn from it that requests write in
-    # threes and make the next leader wait (3 ms in the service, for ever in a test that
-    # set a long window) for two more writes before committing.
+def test_a_leader_gathers_as_many_writes_as_recent_groups_had(store: Store) -> None:
+    with_parent_records(store, 4)
+    writer = GroupCommit(store.sessions, max_wait_seconds=30)
+    # The first write leads alone (nothing recent says more are coming); the two submitted
+    # while it runs commit together: the writer learns that requests write in twos.
     _, errors = while_first_write_runs(
         writer,
         lambda s: insert_note(s, 1),
-        [lambda s, k=k: insert_note(s, k) for k in (2, 3, 4)],
+        [lambda s: insert_note(s, 2), lambda s: insert_note(s, 3)],
     )
-    assert errors == [None] * 4
+    assert errors == [None, None, None]
     assert writer.commits == 2
-    # A lone write now commits while nobody else writes.
-    lone = threading.Thread(target=writer.submit, args=(lambda s: insert_note(s, 5),))
-    lone.start()
-    lone.join(timeout=20)
-    assert not lone.is_alive()
-    assert (writer.commits, writer.writes) == (3, 5)
+
+    # Now a lone write waits for a second one (here 0.3 s later) and they share one commit.
+    started = time.perf_counter()
+    leader = threading.Thread(target=writer.submit, args=(lambda s: insert_note(s, 4),))
+    leader.start()
+    time.sleep(0.3)
+    assert writer.commits == 2  # still gathering
+    with_parent_records(store, 1)  # record 5, outside the writer
+    assert writer.submit(lambda s: insert_note(s, 5)) == 5
+    leader.join(timeout=30)
+    assert writer.commits == 3
+    assert time.perf_counter() - started < 10
     assert committed_ids(store) == ["D1", "D2", "D3", "D4", "D5"]

@@ -159,20 +159,16 @@ def test_without_a_worker_requests_are_scored_in_the_caller_thread() -> None:
     assert bundle.calls == [(["A", "B"], 1)]
 
 
-def test_a_request_that_finds_the_worker_idle_is_scored_without_waiting_for_company(
-    scoring: ScoringQueue,
-) -> None:
-    # After a batch of three, the queue used to hold the next request back until as many
-    # had joined it (up to a gather window: 20 ms in the service, for ever in a test that set
-    # a long one), so a steady trickle of requests each waited for the next. Now a batch is
-    # what queued while the worker was busy: a lone request is scored while nobody else comes.
+def test_a_lone_client_never_waits_for_company() -> None:
     bundle = RecordingBundle()
-    submit_while_busy(scoring, bundle, [(raw("A"), 0), (raw("B"), 0), (raw("C"), 0)])
-    model = loaded(bundle)
-    answer: list[Any] = []
-    lone = threading.Thread(target=lambda: answer.append(scoring.score(model, raw("D"), 0)))
-    lone.start()
-    lone.join(timeout=20)  # nothing else is submitted meanwhile
-    assert not lone.is_alive()
-    assert [s.declaration_id for s in answer[0]] == ["D"]
-    assert bundle.calls == [(["A"], 0), (["B", "C"], 0), (["D"], 0)]
+    bundle.release.set()
+    scoring = ScoringQueue(num_threads=1, max_rows=1000, max_wait_seconds=30)
+    scoring.start()
+    try:
+        started = time.perf_counter()
+        for name in ("A", "B", "C"):
+            assert [s.declaration_id for s in scoring.score(loaded(bundle), raw(name), 0)] == [name]
+        assert time.perf_counter() - started < 10
+    finally:
+        scoring.stop()
+    assert bundle.calls == [(["A"], 0), (["B"], 0), (["C"], 0)]
