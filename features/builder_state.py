@@ -113,7 +113,7 @@ def read_state(directory: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         for key, value in state["params"].items()
     }
     params.update(READABLE_FORMATS[state["format_version"]])
-    code_words = directory / CODE_WORDS_FILE
+    has_code_words = state["format_version"] >= 4  # format 3 has no profile to read
     fitted: dict[str, Any] = {
         "global_hit_rates_": {k: float(v) for k, v in state["global_hit_rates"].items()},
         "vocabularies_": {
@@ -132,6 +132,8 @@ def read_state(directory: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
             {"declaration_id": pd.Series([], dtype="str"), "fold": pd.Series([], dtype=np.int64)}
         ),
         "chapter_words_": pd.read_parquet(directory / CHAPTER_WORDS_FILE),
-        "code_words_": pd.read_parquet(code_words) if code_words.exists() else NO_CODE_WORDS,
+        "code_words_": (
+            pd.read_parquet(directory / CODE_WORDS_FILE) if has_code_words else NO_CODE_WORDS
+        ),
     }
     return params, fitted
