@@ -166,8 +166,8 @@ def claim_lodgings(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[s
     (and migration 0004 recorded those of earlier scorings), so these are its first scoring,
     also against a concurrent transaction that recorded the same id first.
 
-    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` per 500 declarations (ids in sorted
-    order, so concurrent transactions lock them in the same order): a declaration id that is
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` with a parameter set per declaration
+    (ids in sorted order, so concurrent transactions lock them in the same order): a declaration id that is
     new is recorded as this scoring says; one already recorded, here or by a concurrent
     transaction that committed first (PostgreSQL waits for it; SQLite writes one transaction
     at a time), is read back and compared. The first facts recorded win.
@@ -185,18 +185,16 @@ def claim_lodgings(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[s
     ids = sorted(facts)
     # Core statements on the session's connection (its transaction): the ORM's per-statement
     # work cost more than the statements on the scoring path, where every request claims.
+    # The rows go as parameters, not into the statement, so SQLAlchemy compiles it once per
+    # process rather than at every scoring, and sends them as multi-row INSERTs in pages of
+    # its own ("insertmanyvalues"), in this order.
+    claim = (
+        conflict_insert(session, _LODGINGS)
+        .on_conflict_do_nothing(index_elements=["declaration_id"])
+        .returning(_LODGINGS.c.declaration_id)
+    )
     connection = session.connection()
-    inserted: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = [facts[i] for i in ids[start : start + 500]]
-        statement = (
-            conflict_insert(session, _LODGINGS)
-            .values(chunk)
-            .on_conflict_do_nothing(index_elements=["declaration_id"])
-        )
-        inserted.update(
-            connection.execute(statement.returning(_LODGINGS.c.declaration_id)).scalars()
-        )
+    inserted = set(connection.execute(claim, [facts[i] for i in ids]).scalars())
     recorded = _recorded_facts(connection, [i for i in ids if i not in inserted])
     conflicts = []
     for declaration_id, stored in recorded.items():
