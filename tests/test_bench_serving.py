@@ -19,6 +19,7 @@ import pytest
 
 from bench.bench_serving import (
     LoadResult,
+    OpenLoopRun,
     Target,
     WrkRun,
     combined,
@@ -110,6 +111,18 @@ def test_report_says_which_worker_count_meets_the_targets() -> None:
     assert "It scores weapons, revenue." in text
     assert "Met with 2 worker(s)." in text
     assert "wrk in its own process" in text
+
+
+def test_report_gives_each_open_loop_rate_and_whether_its_p99_holds() -> None:
+    one = (_result("mlflow", 1, 400, 90.0), _result("shiprisk", 1, 1600, 15.0))
+    fast = OpenLoopRun("shiprisk", 50.0, tuple(float(i % 20) for i in range(500)), 0, None, 2.0)
+    slow = OpenLoopRun("shiprisk", 100.0, tuple(float(i % 40) for i in range(1000)), 0, None, 7.0)
+    text = report([one], (9000, 3000.0), "test machine", None, open_loops=[(1, slow), (1, fast)])
+    # latencies 0..39 ms: p99 39 ms; 0..19 ms: p99 19 ms; CPU per request 7 and 4 ms
+    assert "| shiprisk | 1 | 100 | 1000 | 0 | 19.0 | 39.0 | 39.0 | 7.00 |" in text
+    assert "| shiprisk | 1 | 50 | 500 | 0 | 9.0 | 19.0 | 19.0 | 4.00 |" in text
+    rows = [line for line in text.splitlines() if line.startswith("| shiprisk | 1 | ")]
+    assert [row.rsplit("|", 2)[-2].strip() for row in rows[-2:]] == ["no", "yes"]
 
 
 class _Recorder(BaseHTTPRequestHandler):
