@@ -166,11 +166,12 @@ def claim_lodgings(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[s
     (and migration 0004 recorded those of earlier scorings), so these are its first scoring,
     also against a concurrent transaction that recorded the same id first.
 
-    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` with a parameter set per declaration
-    (ids in sorted order, so concurrent transactions lock them in the same order): a declaration id that is
-    new is recorded as this scoring says; one already recorded, here or by a concurrent
-    transaction that committed first (PostgreSQL waits for it; SQLite writes one transaction
-    at a time), is read back and compared. The first facts recorded win.
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` with a parameter set per
+    declaration (ids in sorted order, so concurrent transactions lock them in the same
+    order): a declaration id that is new is recorded as this scoring says; one already
+    recorded, here or by a concurrent transaction that committed first (PostgreSQL waits for
+    it; SQLite writes one transaction at a time), is read back and compared. The first facts
+    recorded win.
 
     Raises:
         LodgingConflictError: a row's facts differ from the recorded ones (nothing is added
