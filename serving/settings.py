@@ -73,7 +73,8 @@ class ServiceSettings(AccessSettings, ExchangeSettings, MonitorSettings, WaiverS
     batch_wait_ms: float = Field(
         default=20.0,
         ge=0,
-        description="how long the scoring queue waits for concurrent requests to join a batch",
+        description="how long the scoring queue waits for concurrent requests to join a batch "
+        "(only while the process is busy)",
     )
     num_threads: int | None = Field(
         default=None, ge=1, description="LightGBM threads per worker; default: every available core"

@@ -13,7 +13,8 @@ from features.records import CanonicalRecords
 from models.bundle import ModelBundle, ScoredDeclaration
 from models.explain import Reason
 from serving.base import LoadedModel
-from serving.scoring.queue import ScoringQueue, validated_declarations
+from serving.scoring import queue as scoring_queue
+from serving.scoring.queue import ProcessLoad, ScoringQueue, validated_declarations
 from serving.scoring.schemas import Declaration, declarations_frame
 from tests.serving.test_schemas import MINIMAL
 
@@ -172,3 +173,70 @@ def test_a_lone_client_never_waits_for_company() -> None:
     finally:
         scoring.stop()
     assert bundle.calls == [(["A"], 0), (["B"], 0), (["C"], 0)]
+
+
+def _answered_alone_after_a_batch_of_three(scoring: ScoringQueue) -> tuple[RecordingBundle, float]:
+    """A batch of three requests, then one request alone: the seconds its answer took."""
+    bundle = RecordingBundle()
+    submit_while_busy(scoring, bundle, [(raw("A"), 0), (raw("B"), 0), (raw("C"), 0)])
+    started = time.perf_counter()
+    assert [s.declaration_id for s in scoring.score(loaded(bundle), raw("D"), 0)] == ["D"]
+    return bundle, time.perf_counter() - started
+
+
+def test_a_process_with_time_to_spare_does_not_wait_for_company() -> None:
+    scoring = ScoringQueue(num_threads=1, max_rows=1000, max_wait_seconds=30, busy=lambda: False)
+    scoring.start()
+    try:
+        bundle, seconds = _answered_alone_after_a_batch_of_three(scoring)
+    finally:
+        scoring.stop()
+    assert bundle.calls == [(["A"], 0), (["B", "C"], 0), (["D"], 0)]
+    assert seconds < 10  # not the 30 s a busy process may wait for two more
+
+
+def test_a_busy_process_waits_for_as_many_requests_as_its_recent_batches() -> None:
+    scoring = ScoringQueue(num_threads=1, max_rows=1000, max_wait_seconds=30, busy=lambda: True)
+    scoring.start()
+    try:
+        bundle = RecordingBundle()
+        submit_while_busy(scoring, bundle, [(raw("A"), 0), (raw("B"), 0), (raw("C"), 0)])
+        model = loaded(bundle)
+        answers: dict[str, Any] = {}
+
+        def send(name: str) -> None:
+            answers[name] = scoring.score(model, raw(name), 0)
+
+        first = threading.Thread(target=send, args=("D",))
+        first.start()
+        time.sleep(0.2)  # the worker holds D, waiting for a second request like B and C
+        second = threading.Thread(target=send, args=("E",))
+        second.start()
+        for thread in (first, second):
+            thread.join(timeout=60)
+    finally:
+        scoring.stop()
+    assert bundle.calls[-1] == (["D", "E"], 0)
+    assert [answers[name][0].declaration_id for name in ("D", "E")] == ["D", "E"]
+
+
+def test_process_load_is_busy_when_the_process_used_half_a_core_lately(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = {"wall": 100.0, "cpu": 10.0}
+    monkeypatch.setattr(scoring_queue.time, "monotonic", lambda: clock["wall"])
+    monkeypatch.setattr(scoring_queue.time, "process_time", lambda: clock["cpu"])
+    load = ProcessLoad()
+
+    def after(wall: float, cpu: float) -> bool:
+        clock["wall"] += wall
+        clock["cpu"] += cpu
+        return load.busy()
+
+    assert not load.busy()  # nothing to compare with yet
+    assert not after(0.1, 0.02)  # a fifth of a core
+    assert after(0.1, 0.08)  # 0.1 s of CPU over 0.2 s: half a core
+    assert after(0.2, 0.2)  # a whole core for the last 0.2 s
+    # an idle second: the marks older than the window go, so the busy past is forgotten
+    assert not after(1.0, 0.0)
+    assert not after(0.1, 0.01)
