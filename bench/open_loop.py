@@ -3,7 +3,8 @@
 Request ``i`` is due at ``start + i / rate``; its latency counts from when it was due, not
 from when it went out, so a stalled server cannot hide the queue behind a slow answer (the
 "coordinated omission" of closed-loop clients such as wrk). Each request goes out on an idle
-keep-alive connection, or on a new one when all are busy, up to ``max_connections``.
+keep-alive connection (one the server has not closed), or on a new one when all are busy, up
+to ``max_connections``.
 
 It runs as its own process, on one asyncio loop (uvloop when installed) with requests
 formatted once as bytes, so that its cost on the shared cores is small and shows in its own
@@ -31,6 +32,9 @@ from urllib.parse import urlsplit
 
 # A request still unanswered after this long counts as failed.
 REQUEST_TIMEOUT_SECONDS = 30.0
+# An idle keep-alive connection is not reused after this long: servers close theirs (uvicorn
+# after 5 s), and a request sent on a connection the server just closed fails unanswered.
+IDLE_REUSE_SECONDS = 4.0
 
 
 @dataclass(frozen=True)
@@ -124,14 +128,23 @@ async def run(
     endpoint = Endpoint.parse(url)
     requests = format_requests(endpoint, bodies, headers)
     loop = asyncio.get_running_loop()
-    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    # (reader, writer, idle since): the last returned is reused first
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
     slots = asyncio.Semaphore(max_connections)
     outcome = Outcome(latencies_ms=[])
 
+    def reusable() -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        while idle:
+            reader, writer, since = idle.pop()
+            if not reader.at_eof() and loop.time() - since < IDLE_REUSE_SECONDS:
+                return reader, writer
+            writer.close()  # closed by the server, or about to be
+        return None
+
     async def one(i: int, due: float) -> None:
         async with slots:
-            if idle:
-                reader, writer = idle.pop()
+            if (connection := reusable()) is not None:
+                reader, writer = connection
             else:
                 try:
                     reader, writer = await asyncio.open_connection(endpoint.host, endpoint.port)
@@ -153,7 +166,7 @@ async def run(
                 else:
                     outcome.failed(f"HTTP {status}")
             if keep:
-                idle.append((reader, writer))
+                idle.append((reader, writer, loop.time()))
             else:
                 writer.close()
 
@@ -167,7 +180,7 @@ async def run(
             await asyncio.sleep(wait)
         tasks.append(asyncio.create_task(one(i, due)))
     await asyncio.gather(*tasks)
-    for _, writer in idle:
+    for _, writer, _ in idle:
         writer.close()
     return outcome
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -17,6 +18,7 @@ from typing import ClassVar
 
 import pytest
 
+from bench import open_loop
 from bench.bench_serving import (
     LoadResult,
     OpenLoopRun,
@@ -250,6 +252,43 @@ def test_open_loop_keeps_its_schedule_and_counts_a_slow_answer_from_when_it_was_
     assert (
         len({port for port, _, _, _ in _Recorder.seen}) >= 2
     )  # a busy connection is not waited on
+
+
+def test_open_loop_does_not_send_on_a_connection_the_server_closed_while_idle() -> None:
+    """The server closes a keep-alive connection 0.1 s after its answer (uvicorn: 5 s);
+    requests 0.3 s apart must go out on fresh connections, not fail unanswered on dead ones."""
+
+    async def scenario() -> tuple[open_loop.Outcome, int]:
+        accepted = 0
+
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal accepted
+            accepted += 1
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            await writer.drain()
+            await asyncio.sleep(0.1)  # the keep-alive timeout
+            writer.close()
+
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            outcome = await open_loop.run(
+                f"http://127.0.0.1:{port}/v1/scores",
+                [b"{}"],
+                {},
+                rate=1 / 0.3,
+                seconds=1.5,
+                max_connections=4,
+            )
+        return outcome, accepted
+
+    outcome, accepted = asyncio.run(scenario())
+    assert outcome.failures == 0, outcome.first_failure
+    assert len(outcome.latencies_ms) == 5
+    assert accepted == 5  # each request on a connection of its own
 
 
 def test_open_loop_sends_on_schedule(recording_server: str, tmp_path: Path) -> None:
