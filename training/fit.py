@@ -285,6 +285,52 @@ class SelectionRows:
     y_valid: np.ndarray
 
 
+@dataclass(frozen=True)
+class SelectionPositions:
+    """One threat's labelled rows by position in the feature table: what `SelectionRows`
+    takes from it, small enough to send where the features already are."""
+
+    train: np.ndarray
+    y_train: np.ndarray
+    w_train: np.ndarray
+    valid: np.ndarray
+    y_valid: np.ndarray
+
+    def rows(self, features: pd.DataFrame) -> SelectionRows:
+        """The rows of ``features`` (indexed by position) these positions name."""
+        return SelectionRows(
+            features.loc[self.train],
+            self.y_train,
+            self.w_train,
+            features.loc[self.valid],
+            self.y_valid,
+        )
+
+
+def select_on_one_thread(
+    threat: str,
+    rows: SelectionRows,
+    feature_groups: Mapping[str, Sequence[str]],
+    categorical: Sequence[str],
+    rates: Sequence[float],
+    settings: FitSettings,
+) -> ThreatModel:
+    """`select_threat_model` with every candidate fitted on one thread: the same choice and
+    the same booster wherever it runs (a thread here, a Dask worker elsewhere)."""
+    return select_threat_model(
+        threat,
+        rows.X_train,
+        rows.y_train,
+        rows.w_train,
+        rows.X_valid,
+        rows.y_valid,
+        feature_groups,
+        categorical,
+        rates,
+        replace(settings, num_threads=1),
+    )
+
+
 def select_threat_models(
     rows: Mapping[str, SelectionRows],
     feature_groups: Mapping[str, Sequence[str]],
@@ -301,21 +347,10 @@ def select_threat_models(
     does not depend on what runs beside it, so the choice is the same however the threats
     were scheduled.
     """
-    one_thread = replace(settings, num_threads=1)
 
     def select(threat: str) -> ThreatModel:
-        threat_rows = rows[threat]
-        return select_threat_model(
-            threat,
-            threat_rows.X_train,
-            threat_rows.y_train,
-            threat_rows.w_train,
-            threat_rows.X_valid,
-            threat_rows.y_valid,
-            feature_groups,
-            categorical,
-            rates,
-            one_thread,
+        return select_on_one_thread(
+            threat, rows[threat], feature_groups, categorical, rates, settings
         )
 
     workers = min(settings.threads(), len(rows))
