@@ -46,12 +46,16 @@ from features.builder import FeatureBuilder
 from features.live import HistoryEvents, LiveInputs
 from features.partitions import time_partitions
 from training.fit import (
+    MIN_VALID_POSITIVES,
+    Candidate,
     FitSettings,
     SelectionPositions,
     ThreatModel,
+    fit_candidate,
     lightgbm_params,
     monotone_directions,
-    select_on_one_thread,
+    search_groups,
+    unselected_model,
 )
 
 LABEL = "__label"
@@ -230,31 +234,58 @@ def select_on_dask(
     rates: Sequence[float],
     settings: FitSettings,
 ) -> dict[str, ThreatModel]:
-    """`training.fit.select_threat_models` with each threat's selection a task on a worker.
+    """`training.fit.select_threat_models` as tasks on the workers: one task per threat and
+    size (`training.fit.fit_candidate`), then per threat one task for the feature-group
+    search at the chosen size (`training.fit.search_groups`), which is sequential.
 
     ``features`` (indexed by position) holds every labelled row that ``rows`` name; it is
-    sent once to every worker, and each task takes its threat's rows from it. Candidates are
-    fitted on one thread, so each chosen booster is the one one process chooses.
+    sent once to every worker, and each task takes its threat's rows from it. Every
+    candidate is fitted on one thread, so each chosen booster is the one one process
+    chooses; the finer tasks keep both workers busy where one process's threads wait for
+    its last threat.
     """
+    one_thread = replace(settings, num_threads=1)
     remote = client.scatter(features, broadcast=True, hash=False)
-    chosen = {
-        threat: client.submit(
-            _select_threat,
+    chosen: dict[str, Future] = {}
+    for threat, positions in rows.items():
+        if np.nansum(positions.y_valid) < MIN_VALID_POSITIVES:
+            chosen[threat] = client.submit(
+                _unselected, threat, remote, positions, feature_groups, categorical, one_thread
+            )
+            continue
+        sizes = [
+            client.submit(
+                _size_candidate,
+                threat,
+                remote,
+                positions,
+                feature_groups,
+                categorical,
+                rates,
+                one_thread,
+                size,
+                pure=False,
+            )
+            for size in one_thread.sizes
+        ]
+        # The group search is the long sequential part: it starts first when it can.
+        chosen[threat] = client.submit(
+            _group_search,
             threat,
             remote,
             positions,
             feature_groups,
             categorical,
             rates,
-            settings,
+            one_thread,
+            sizes,
             pure=False,
+            priority=1,
         )
-        for threat, positions in rows.items()
-    }
     return dict(zip(chosen, client.gather(list(chosen.values())), strict=True))
 
 
-def _select_threat(
+def _size_candidate(
     threat: str,
     features: pd.DataFrame,
     positions: SelectionPositions,
@@ -262,10 +293,37 @@ def _select_threat(
     categorical: Sequence[str],
     rates: Sequence[float],
     settings: FitSettings,
-) -> ThreatModel:
-    return select_on_one_thread(
-        threat, positions.rows(features), feature_groups, categorical, rates, settings
+    size: str,
+) -> Candidate:
+    return fit_candidate(
+        threat, positions.rows(features), feature_groups, categorical, rates, settings, size
     )
+
+
+def _group_search(
+    threat: str,
+    features: pd.DataFrame,
+    positions: SelectionPositions,
+    feature_groups: Mapping[str, Sequence[str]],
+    categorical: Sequence[str],
+    rates: Sequence[float],
+    settings: FitSettings,
+    sizes: list[Candidate],
+) -> ThreatModel:
+    return search_groups(
+        threat, positions.rows(features), feature_groups, categorical, rates, settings, sizes
+    )
+
+
+def _unselected(
+    threat: str,
+    features: pd.DataFrame,
+    positions: SelectionPositions,
+    feature_groups: Mapping[str, Sequence[str]],
+    categorical: Sequence[str],
+    settings: FitSettings,
+) -> ThreatModel:
+    return unselected_model(threat, positions.rows(features), feature_groups, categorical, settings)
 
 
 def _training_rows(
