@@ -5,6 +5,7 @@ within a stated tolerance (the final fit is then LightGBM's distributed one)."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +137,63 @@ def test_features_built_on_the_workers_are_one_process_features(
     missing = np.setdiff1d(np.arange(len(declarations)), live_rows)[:1]
     with pytest.raises(KeyError, match="not built"):
         built.live_at(missing)
+
+
+def test_selection_tasks_on_the_workers_choose_as_one_process(dask_scheduler: str) -> None:
+    """One task per threat and size, then the group search per threat, on the workers: the
+    same trials, choices and booster bytes as one process; a threat with too few validation
+    positives gets one process's unselected model, also fitted on a worker."""
+    from distributed import Client, get_task_stream
+
+    from tests.training.test_fit import CATEGORICAL, GROUPS, RATES, _rows
+    from training.dask_training import select_on_dask
+    from training.fit import SelectionPositions, select_threat_models
+
+    parts = {"weapons": _rows(1, "importer_hits"), "migrants": _rows(5, "lodged_hour")}
+    few = parts["migrants"].y_valid.copy()
+    few[np.flatnonzero(few)[2:]] = 0.0  # two validation positives: nothing to compare
+    parts["migrants"] = replace(parts["migrants"], y_valid=few)
+    frames, positions, start = [], {}, 0
+    for threat, rows in parts.items():
+        train = np.arange(start, start + len(rows.y_train))
+        valid = np.arange(train[-1] + 1, train[-1] + 1 + len(rows.y_valid))
+        start = valid[-1] + 1
+        frames += [rows.X_train.set_axis(train), rows.X_valid.set_axis(valid)]
+        positions[threat] = SelectionPositions(
+            train, rows.y_train, rows.w_train, valid, rows.y_valid
+        )
+    features = pd.concat(frames)
+    settings = FitSettings(
+        num_threads=2, num_boost_round=120, early_stopping_rounds=15, sizes=("small", "medium")
+    )
+    one = select_threat_models(
+        {t: p.rows(features) for t, p in positions.items()}, GROUPS, CATEGORICAL, RATES, settings
+    )
+    with Client(dask_scheduler) as client, get_task_stream(client) as stream:
+        spread = select_on_dask(client, features, positions, GROUPS, CATEGORICAL, RATES, settings)
+    ran = sorted(str(task["key"]).split("-")[0] for task in stream.data)
+    assert ran == ["_group_search", "_size_candidate", "_size_candidate", "_unselected"]
+    assert spread["migrants"].skipped_selection == one["migrants"].skipped_selection
+    assert spread["migrants"].skipped_selection is not None
+    for threat, model in one.items():
+        chosen = spread[threat]
+        assert (chosen.size, chosen.dropped_groups, chosen.features) == (
+            model.size,
+            model.dropped_groups,
+            model.features,
+        )
+        assert [t.as_dict() for t in chosen.trials] == [t.as_dict() for t in model.trials]
+        assert chosen.booster.model_to_string() == model.booster.model_to_string()
+    assert len(spread["weapons"].trials) == 4  # two sizes, then the two optional groups
+
+
+def test_ranges_are_placed_costliest_first_on_the_least_loaded_worker() -> None:
+    from training.dask_training import _placement
+
+    # 9 -> a, 5 -> b, 4 -> b (5 < 9), 1 -> a (9 = 9, the first worker): loads 10 and 9.
+    assert _placement([5, 1, 9, 4], ["a", "b"]) == ["b", "a", "a", "b"]
+    assert _placement([3, 3], ["a", "b"]) == ["a", "b"]  # ties: the earlier range first
+    assert _placement([7], ["a", "b", "c"]) == ["a"]
 
 
 @pytest.mark.slow
