@@ -247,13 +247,24 @@ def select_on_dask(
     one_thread = replace(settings, num_threads=1)
     remote = client.scatter(features, broadcast=True, hash=False)
     chosen: dict[str, Future] = {}
+    sizes: dict[str, list[Future]] = {}
+    # Every threat's sizes are submitted before any group search, so the workers run them
+    # first (Dask runs earlier submissions first): each group search waits for its threat's
+    # sizes, and the searches then run side by side instead of one left alone at the end.
     for threat, positions in rows.items():
         if np.nansum(positions.y_valid) < MIN_VALID_POSITIVES:
             chosen[threat] = client.submit(
-                _unselected, threat, remote, positions, feature_groups, categorical, one_thread
+                _unselected,
+                threat,
+                remote,
+                positions,
+                feature_groups,
+                categorical,
+                one_thread,
+                pure=False,
             )
             continue
-        sizes = [
+        sizes[threat] = [
             client.submit(
                 _size_candidate,
                 threat,
@@ -268,21 +279,21 @@ def select_on_dask(
             )
             for size in one_thread.sizes
         ]
-        # The group search is the long sequential part: it starts first when it can.
+    for threat, candidates in sizes.items():
         chosen[threat] = client.submit(
             _group_search,
             threat,
             remote,
-            positions,
+            rows[threat],
             feature_groups,
             categorical,
             rates,
             one_thread,
-            sizes,
+            candidates,
             pure=False,
-            priority=1,
         )
-    return dict(zip(chosen, client.gather(list(chosen.values())), strict=True))
+    models = dict(zip(chosen, client.gather(list(chosen.values())), strict=True))
+    return {threat: models[threat] for threat in rows}
 
 
 def _size_candidate(
