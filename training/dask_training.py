@@ -16,9 +16,9 @@ What runs where (`shiprisk train --dask ADDRESS`, or the configuration's ``dask:
   process builds the live inputs of every declaration and the features of every row up to
   the valid window's end, most of which nothing reads;
 * on the workers too, model selection (`select_on_dask`): the labelled rows are sent once
-  to every worker, and each threat's selection is one task whose candidates are fitted on
-  one thread, as one process fits them side by side on its threads. The selected booster
-  is the final model, the same bytes as one process's;
+  to every worker; every threat's sizes are tasks, then each threat's feature-group search
+  (sequential) is one task, every candidate fitted on one thread as one process fits them
+  on its threads. The selected booster is the final model, the same bytes as one process's;
 * with ``dask: {final_fit: lightgbm_dask}`` only, each threat's chosen size and features
   fitted again for the selected number of rounds, data-parallel over the workers' ranges
   (``lightgbm.dask``, `refit_on_dask`): LightGBM's distributed training, whose histogram

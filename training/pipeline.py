@@ -127,9 +127,9 @@ def fit_run(
 ) -> FittedRun:
     """Fit features, per-threat models, calibration and lanes; evaluate on the test window.
 
-    With a Dask ``client``, the point-in-time features are built by lodging-time range on
-    its workers and each threat's chosen model is fitted there by ``lightgbm.dask``
-    (`training.dask_training` says what runs where).
+    With a Dask ``client``, the live inputs and point-in-time features the run reads are
+    built once by lodging-time range on its workers, and model selection runs there as
+    tasks; its boosters are one process's (`training.dask_training` says what runs where).
     """
     declarations, labels = dataset.declarations, dataset.labels
     windows = windows_from_config(config.split)
@@ -361,7 +361,7 @@ def train(
     """Run the whole pipeline and track it in MLflow; register the bundle unless told not to.
 
     ``dask_scheduler`` (else the configuration's ``dask.scheduler``) runs feature building
-    and the final fits on that Dask cluster (`models.cluster.dask_client`).
+    and model selection on that Dask cluster (`models.cluster.dask_client`).
     """
     from models import registry
     from training import tracking
