@@ -33,8 +33,10 @@ The features and live inputs equal the one-process ones exactly
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import dask.dataframe as dd
 import lightgbm as lgb
@@ -47,7 +49,6 @@ from features.live import HistoryEvents, LiveInputs
 from features.partitions import time_partitions
 from training.fit import (
     MIN_VALID_POSITIVES,
-    Candidate,
     FitSettings,
     SelectionPositions,
     ThreatModel,
@@ -58,6 +59,7 @@ from training.fit import (
     unselected_model,
 )
 
+Selected = TypeVar("Selected")
 LABEL = "__label"
 WEIGHT = "__weight"
 PARTITIONS_PER_WORKER = 2
@@ -253,20 +255,21 @@ def select_on_dask(
     # sizes, and the searches then run side by side instead of one left alone at the end.
     for threat, positions in rows.items():
         if np.nansum(positions.y_valid) < MIN_VALID_POSITIVES:
-            chosen[threat] = client.submit(
-                _unselected,
+            chosen[threat] = _selection_task(
+                client,
+                unselected_model,
                 threat,
                 remote,
                 positions,
                 feature_groups,
                 categorical,
                 one_thread,
-                pure=False,
             )
             continue
         sizes[threat] = [
-            client.submit(
-                _size_candidate,
+            _selection_task(
+                client,
+                fit_candidate,
                 threat,
                 remote,
                 positions,
@@ -275,13 +278,13 @@ def select_on_dask(
                 rates,
                 one_thread,
                 size,
-                pure=False,
             )
             for size in one_thread.sizes
         ]
     for threat, candidates in sizes.items():
-        chosen[threat] = client.submit(
-            _group_search,
+        chosen[threat] = _selection_task(
+            client,
+            search_groups,
             threat,
             remote,
             rows[threat],
@@ -290,51 +293,34 @@ def select_on_dask(
             rates,
             one_thread,
             candidates,
-            pure=False,
         )
     models = dict(zip(chosen, client.gather(list(chosen.values())), strict=True))
     return {threat: models[threat] for threat in rows}
 
 
-def _size_candidate(
+def _on_rows(
+    step: Callable[..., Selected],
     threat: str,
     features: pd.DataFrame,
     positions: SelectionPositions,
-    feature_groups: Mapping[str, Sequence[str]],
-    categorical: Sequence[str],
-    rates: Sequence[float],
-    settings: FitSettings,
-    size: str,
-) -> Candidate:
-    return fit_candidate(
-        threat, positions.rows(features), feature_groups, categorical, rates, settings, size
-    )
+    *args: object,
+) -> Selected:
+    """A step of `training.fit` selection on the rows of ``features`` that ``positions``
+    name, run on a worker."""
+    return step(threat, positions.rows(features), *args)
 
 
-def _group_search(
+def _selection_task(
+    client: Client,
+    step: Callable[..., Selected],
     threat: str,
-    features: pd.DataFrame,
+    features: Future,
     positions: SelectionPositions,
-    feature_groups: Mapping[str, Sequence[str]],
-    categorical: Sequence[str],
-    rates: Sequence[float],
-    settings: FitSettings,
-    sizes: list[Candidate],
-) -> ThreatModel:
-    return search_groups(
-        threat, positions.rows(features), feature_groups, categorical, rates, settings, sizes
-    )
-
-
-def _unselected(
-    threat: str,
-    features: pd.DataFrame,
-    positions: SelectionPositions,
-    feature_groups: Mapping[str, Sequence[str]],
-    categorical: Sequence[str],
-    settings: FitSettings,
-) -> ThreatModel:
-    return unselected_model(threat, positions.rows(features), feature_groups, categorical, settings)
+    *args: object,
+) -> Future:
+    """Submit a selection step; its key names the step and the threat (for the task stream)."""
+    key = f"{step.__name__}-{threat}-{uuid.uuid4().hex}"
+    return client.submit(_on_rows, step, threat, features, positions, *args, key=key)
 
 
 def _training_rows(

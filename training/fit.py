@@ -386,6 +386,36 @@ class Candidate:
     booster: lgb.Booster
 
 
+def _threat_booster(
+    threat: str,
+    rows: SelectionRows,
+    feature_groups: Mapping[str, Sequence[str]],
+    features: Sequence[str],
+    categorical: Sequence[str],
+    size: str,
+    settings: FitSettings,
+    rounds: int | None = None,
+) -> lgb.Booster:
+    """A booster of ``threat`` on ``features`` with the threat's monotone directions: early
+    stopping on the validation rows, or ``rounds`` rounds without them."""
+    all_features = [f for group in feature_groups.values() for f in group]
+    directions = monotone_directions(threat, all_features) if settings.monotone else {}
+    stop = rounds is None
+    return fit_booster(
+        rows.X_train,
+        rows.y_train,
+        rows.w_train,
+        rows.X_valid if stop else None,
+        rows.y_valid if stop else None,
+        features,
+        categorical,
+        size,
+        settings,
+        num_boost_round=rounds,
+        directions=directions,
+    )
+
+
 def fit_candidate(
     threat: str,
     rows: SelectionRows,
@@ -398,21 +428,8 @@ def fit_candidate(
 ) -> Candidate:
     """Fit one candidate (a size, without the ``dropped`` groups), early stopping on the
     validation rows, and score it on validation precision at the inspection rates."""
-    all_features = [f for group in feature_groups.values() for f in group]
-    directions = monotone_directions(threat, all_features) if settings.monotone else {}
     features = [f for g, fs in feature_groups.items() if g not in dropped for f in fs]
-    booster = fit_booster(
-        rows.X_train,
-        rows.y_train,
-        rows.w_train,
-        rows.X_valid,
-        rows.y_valid,
-        features,
-        categorical,
-        size,
-        settings,
-        directions=directions,
-    )
+    booster = _threat_booster(threat, rows, feature_groups, features, categorical, size, settings)
     score = _valid_score(booster, rows.X_valid, rows.y_valid, features, rates, settings)
     return Candidate(Trial(size, dropped, int(booster.best_iteration or 0), score), booster)
 
@@ -473,19 +490,8 @@ def unselected_model(
     """With too few validation positives to compare candidates: the medium size and every
     feature, 200 rounds, and the reason recorded."""
     all_features = [f for group in feature_groups.values() for f in group]
-    directions = monotone_directions(threat, all_features) if settings.monotone else {}
-    booster = fit_booster(
-        rows.X_train,
-        rows.y_train,
-        rows.w_train,
-        None,
-        None,
-        all_features,
-        categorical,
-        "medium",
-        settings,
-        num_boost_round=200,
-        directions=directions,
+    booster = _threat_booster(
+        threat, rows, feature_groups, all_features, categorical, "medium", settings, rounds=200
     )
     positives = int(np.nansum(rows.y_valid))
     return ThreatModel(

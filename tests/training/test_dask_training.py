@@ -172,7 +172,7 @@ def test_selection_tasks_on_the_workers_choose_as_one_process(dask_scheduler: st
     with Client(dask_scheduler) as client, get_task_stream(client) as stream:
         spread = select_on_dask(client, features, positions, GROUPS, CATEGORICAL, RATES, settings)
     ran = sorted(str(task["key"]).split("-")[0] for task in stream.data)
-    assert ran == ["_group_search", "_size_candidate", "_size_candidate", "_unselected"]
+    assert ran == ["fit_candidate", "fit_candidate", "search_groups", "unselected_model"]
     assert spread["migrants"].skipped_selection == one["migrants"].skipped_selection
     assert spread["migrants"].skipped_selection is not None
     for threat, model in one.items():
