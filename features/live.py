@@ -83,6 +83,39 @@ class LiveInputs:
             counts, transit, np.array(transit_rows, dtype=np.int64), self.watchlist.take(positions)
         )
 
+    @classmethod
+    def concat(cls, parts: Sequence[LiveInputs]) -> LiveInputs:
+        """The inputs of several batches, their rows one batch after the other (batches of
+        one table cut apart, each built with the same threats and watchlist entries)."""
+        if not parts:
+            raise ValueError("no live inputs to concatenate")
+        first = parts[0]
+        offsets = np.cumsum([0, *(len(next(iter(p.counts.values()))) for p in parts)])[:-1]
+
+        def joined(counts: Sequence[EntityCounts]) -> EntityCounts:
+            return EntityCounts(
+                counts[0].columns,
+                np.concatenate([c.values for c in counts]),
+                np.concatenate([c.first_seen_ns for c in counts]),
+            )
+
+        hits = [p.watchlist for p in parts]
+        return cls(
+            {name: joined([p.counts[name] for p in parts]) for name in first.counts},
+            joined([p.transit for p in parts]),
+            np.concatenate(
+                [p.transit_rows + offset for p, offset in zip(parts, offsets, strict=True)]
+            ).astype(np.int64),
+            WatchlistHits(
+                np.concatenate(
+                    [h.rows + offset for h, offset in zip(hits, offsets, strict=True)]
+                ).astype(np.int64),
+                np.concatenate([h.entries for h in hits]).astype(np.int64),
+                np.concatenate([h.entity_types for h in hits]).astype(object),
+                np.concatenate([h.threats for h in hits]).astype(object),
+            ),
+        )
+
 
 def history_keys(columns: DeclarationColumns) -> dict[str, list[str]]:
     """The distinct history keys of a batch per entity kind: what the store looks up."""

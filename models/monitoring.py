@@ -196,6 +196,15 @@ class DriftReference:
         )
 
 
+def reference_sample(count: int) -> np.ndarray | None:
+    """The positions `drift_reference` keeps of ``count`` training-window declarations, or
+    None when it keeps them all: a caller that builds their live inputs builds only these."""
+    if count <= REFERENCE_SAMPLE_ROWS:
+        return None
+    # the rows declarations.sample(REFERENCE_SAMPLE_ROWS, random_state=0) takes
+    return pd.Series(np.arange(count)).sample(REFERENCE_SAMPLE_ROWS, random_state=0).to_numpy()
+
+
 def drift_reference(
     bundle: ModelBundle,
     declarations: pd.DataFrame,
@@ -210,13 +219,8 @@ def drift_reference(
     data). ``live`` (row for row with ``declarations``) holds their entity history and
     watchlist hits at scoring time, as the service would have read them.
     """
-    if len(declarations) > REFERENCE_SAMPLE_ROWS:
-        # the rows declarations.sample(REFERENCE_SAMPLE_ROWS, random_state=0) takes
-        rows = (
-            pd.Series(np.arange(len(declarations)))
-            .sample(REFERENCE_SAMPLE_ROWS, random_state=0)
-            .to_numpy()
-        )
+    rows = reference_sample(len(declarations))
+    if rows is not None:
         declarations = declarations.iloc[rows]
         live = None if live is None else live.take(rows)
     matrix = bundle.matrix(declarations, live)

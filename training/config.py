@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -142,6 +142,13 @@ class DaskConfig(BaseModel):
         ge=0,
         description="lodging-time ranges the point-in-time features are built in "
         "(0: two per worker)",
+    )
+    final_fit: Literal["selected", "lightgbm_dask"] = Field(
+        default="selected",
+        description="each threat's final model: `selected`, the booster model selection chose "
+        "(fitted on one worker, as one process fits it); `lightgbm_dask`, that size, "
+        "features and number of rounds fitted again data-parallel over the workers' "
+        "lodging-time ranges by lightgbm.dask (its trees differ slightly from one process)",
     )
 
 

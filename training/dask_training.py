@@ -1,30 +1,42 @@
-"""Training on a Dask cluster: point-in-time features per lodging-time range on the workers,
-and each threat's final model fitted by ``lightgbm.dask`` on the features where they lie.
+"""Training on a Dask cluster: point-in-time features and live inputs per lodging-time range
+on the workers, and model selection's fits on the workers as tasks.
 
 What runs where (`shiprisk train --dask ADDRESS`, or the configuration's ``dask:`` block):
 
 * here, on the client: reading and validating the data, fitting the feature builder
-  (reference statistics, vocabularies, text models), cutting the rows into lodging-time
-  ranges with the history state carried to each (`features.partitions.time_partitions`),
-  model selection (sizes and feature groups, early stopping on the valid window),
-  calibration, lanes and evaluation;
-* here too, the live inputs (entity history, watchlist hits) of every declaration as of its
-  lodging (`FeatureBuilder.live_point_in_time`), which calibration's lanes, the drift
-  reference and the test window's evaluation read as in one process;
-* on the workers: the point-in-time features of each range, live inputs included (the
-  builder and the watchlist are sent once to every worker), and the final fit of each threat's chosen size and features for the
-  selected number of rounds, data-parallel over the workers' ranges (``lightgbm.dask``).
+  (reference statistics, vocabularies, text models), the history events of every declaration
+  cut into lodging-time ranges with the state carried to each
+  (`features.partitions.time_partitions`), calibration, lanes, the drift reference and the
+  test window's evaluation;
+* on the workers, once per range (`features_on_dask`; the builder and the watchlist are sent
+  once to every worker): the live inputs (entity history, watchlist hits) as of lodging of
+  the rows the run reads, and nothing else. The features of the rows selection, calibration
+  and the baselines read (labelled training rows, the valid window) and the live inputs of
+  the rows the drift reference and the test window's evaluation read come back; one
+  process builds the live inputs of every declaration and the features of every row up to
+  the valid window's end, most of which nothing reads;
+* on the workers too, model selection (`select_on_dask`): the labelled rows are sent once
+  to every worker; every threat's sizes are tasks, then each threat's feature-group search
+  (sequential) is one task, every candidate fitted on one thread as one process fits them
+  on its threads. The selected booster is the final model, the same bytes as one process's;
+* with ``dask: {final_fit: lightgbm_dask}`` only, each threat's chosen size and features
+  fitted again for the selected number of rounds, data-parallel over the workers' ranges
+  (``lightgbm.dask``, `refit_on_dask`): LightGBM's distributed training, whose histogram
+  bins and bagging are per worker, so its trees differ slightly from one process's (the
+  test-window metrics agree within the tolerance of tests/training/test_dask_training.py).
+  It is the path for labelled sets whose fit outgrows one worker's time; selection still
+  reads each threat's labelled rows on one worker.
 
-The features equal the one-process features exactly (tests/features/test_partitions.py).
-The final fit is LightGBM's distributed data-parallel training, whose histogram bins are
-found per worker, so its trees differ slightly from one process: the test-window metrics
-agree within the tolerance of tests/training/test_dask_training.py.
+The features and live inputs equal the one-process ones exactly
+(tests/features/test_partitions.py, tests/training/test_dask_training.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import dask.dataframe as dd
 import lightgbm as lgb
@@ -33,34 +45,108 @@ import pandas as pd
 from distributed import Client, Future
 
 from features.builder import FeatureBuilder
-from features.partitions import HistoryEvents, time_partitions
-from training.fit import FitSettings, ThreatModel, lightgbm_params, monotone_directions
+from features.live import HistoryEvents, LiveInputs
+from features.partitions import time_partitions
+from training.fit import (
+    MIN_VALID_POSITIVES,
+    FitSettings,
+    SelectionPositions,
+    ThreatModel,
+    fit_candidate,
+    lightgbm_params,
+    monotone_directions,
+    search_groups,
+    unselected_model,
+)
 
+Selected = TypeVar("Selected")
 LABEL = "__label"
 WEIGHT = "__weight"
 PARTITIONS_PER_WORKER = 2
 
 
 @dataclass(frozen=True)
+class RangeInputs:
+    """One lodging-time range as a worker receives it: the rows the run reads, with the
+    events they see (`features.partitions.TimePartitions`)."""
+
+    declarations: pd.DataFrame
+    labels: pd.DataFrame
+    events: HistoryEvents
+    positions: np.ndarray  # of the rows in the whole table
+    features: np.ndarray  # bool per row: its features are read
+    live: np.ndarray  # bool per row: its live inputs are read
+
+
+@dataclass(frozen=True)
+class RangePointInTime:
+    """What a worker built for one range."""
+
+    features: pd.DataFrame  # indexed by position in the whole table
+    live: LiveInputs
+    live_positions: np.ndarray
+
+
+@dataclass(frozen=True)
 class RemoteFeatures:
-    """Point-in-time feature ranges held by the workers, with the table positions of their rows."""
+    """Point-in-time ranges kept on the workers (for ``lightgbm.dask``), with the table
+    positions of their feature rows."""
 
     parts: list[Future]
     positions: list[np.ndarray]
-    workers: list[str]  # the worker each range was placed on, round robin in time order
+    workers: list[str]  # the worker each range was placed on
 
 
-def _range_features(
-    builder: FeatureBuilder,
-    declarations: pd.DataFrame,
-    labels: pd.DataFrame,
-    watchlist: pd.DataFrame | None,
-    events: HistoryEvents,
-    positions: np.ndarray,
-) -> pd.DataFrame:
-    features = builder.transform_point_in_time(declarations, labels, watchlist, events=events)
-    features.index = pd.Index(positions)
-    return features
+@dataclass(frozen=True)
+class PointInTime:
+    """What the workers built and sent back: features of the rows read as features, live
+    inputs of the rows read as live inputs."""
+
+    features: pd.DataFrame  # indexed by position, ascending
+    live: LiveInputs
+    live_positions: np.ndarray  # ascending, row for row with ``live``
+    remote: RemoteFeatures | None = None
+
+    def live_at(self, positions: np.ndarray) -> LiveInputs:
+        """The live inputs of the rows at ``positions`` (each one built), in that order."""
+        index = np.searchsorted(self.live_positions, positions)
+        if len(positions) and (
+            index.max() >= len(self.live_positions)
+            or not np.array_equal(self.live_positions[index], positions)
+        ):
+            raise KeyError("live inputs asked for rows that were not built")
+        return self.live.take(index)
+
+
+def _range_point_in_time(
+    builder: FeatureBuilder, watchlist: pd.DataFrame | None, inputs: RangeInputs
+) -> RangePointInTime:
+    live = builder.live_point_in_time(
+        inputs.declarations, inputs.labels, watchlist, events=inputs.events
+    )
+    rows = np.flatnonzero(inputs.features)
+    every = len(rows) == len(inputs.positions)
+    features = builder.transform_point_in_time(
+        inputs.declarations.iloc[rows],
+        inputs.labels.iloc[rows],
+        live=live if every else live.take(rows),
+    )
+    features.index = pd.Index(inputs.positions[rows])
+    kept = np.flatnonzero(inputs.live)
+    return RangePointInTime(features, live.take(kept), inputs.positions[kept])
+
+
+def _placement(costs: Sequence[int], workers: Sequence[str]) -> list[str]:
+    """Each range's worker: the costliest range first, each to the least loaded worker (ties
+    to the first). It depends on the data and the workers alone, so a run is repeatable
+    (``lightgbm.dask`` trains each worker on the ranges it holds)."""
+    load = dict.fromkeys(workers, 0)
+    placed = [""] * len(costs)
+    for index in sorted(range(len(costs)), key=lambda i: (-costs[i], i)):
+        worker = min(workers, key=lambda w: load[w])
+        placed[index] = worker
+        load[worker] += costs[index]
+    return placed
 
 
 def features_on_dask(
@@ -68,54 +154,180 @@ def features_on_dask(
     builder: FeatureBuilder,
     declarations: pd.DataFrame,
     labels: pd.DataFrame,
-    positions: np.ndarray,
     watchlist: pd.DataFrame | None = None,
+    *,
+    feature_rows: np.ndarray,
+    live_rows: np.ndarray | None = None,
     partitions: int = 0,
-) -> tuple[pd.DataFrame, RemoteFeatures]:
-    """Point-in-time features of ``declarations`` built by range on the workers: the live
-    inputs (entity history and watchlist hits) each row had at lodging, as one process
-    builds them (`FeatureBuilder.transform_point_in_time`).
+    keep: bool = False,
+) -> PointInTime:
+    """Point-in-time features and live inputs of rows of ``declarations`` (the whole table)
+    built by lodging-time range on the workers, as one process builds them
+    (`FeatureBuilder.transform_point_in_time`, `FeatureBuilder.live_point_in_time`).
 
-    ``positions`` label the rows (positions in the whole dataset); ``watchlist`` (canonical,
-    sent once to every worker) gives the hits; ``partitions`` is the number of lodging-time
-    ranges (0: two per worker). Returns the features gathered here, indexed by
-    ``positions`` in input order, and the ranges as they stay on the workers.
+    ``feature_rows`` and ``live_rows`` are positions of the rows whose features and whose
+    live inputs are wanted; every row still counts in the others' history. ``watchlist``
+    (canonical, sent once to every worker) gives the hits; ``partitions`` is the number of
+    lodging-time ranges (0: two per worker); ``keep`` leaves the ranges' features on the
+    workers for `refit_on_dask`.
     """
-    count = partitions or PARTITIONS_PER_WORKER * max(1, len(client.scheduler_info()["workers"]))
+    workers = sorted(client.scheduler_info()["workers"])
+    count = partitions or PARTITIONS_PER_WORKER * max(1, len(workers))
     cut = time_partitions(declarations, labels, builder.threats, count)
-    remote_builder = client.scatter(builder, broadcast=True)
-    remote_watchlist = None if watchlist is None else client.scatter(watchlist, broadcast=True)
-    ranges = [
-        (rows, events) for rows, events in zip(cut.rows, cut.events, strict=True) if len(rows)
-    ]
-    # Ranges placed round robin, so a run gives each worker the same rows: lightgbm.dask
-    # trains each worker on the ranges it holds, and its trees depend on that split.
-    addresses = sorted(client.scheduler_info()["workers"])
-    placed = [addresses[index % len(addresses)] for index in range(len(ranges))]
+    wanted_features = np.zeros(len(declarations), dtype=bool)
+    wanted_features[feature_rows] = True
+    wanted_live = np.zeros(len(declarations), dtype=bool)
+    if live_rows is not None:
+        wanted_live[live_rows] = True
+    ranges: list[RangeInputs] = []
+    costs: list[int] = []
+    for rows, events in zip(cut.rows, cut.events, strict=True):
+        read = rows[wanted_features[rows] | wanted_live[rows]]
+        if not len(read):
+            continue
+        ranges.append(
+            RangeInputs(
+                declarations.iloc[read],
+                labels.iloc[read],
+                events,
+                read,
+                wanted_features[read],
+                wanted_live[read],
+            )
+        )
+        # What a range costs: sorting its events with its rows, then the features of its rows.
+        costs.append(sum(len(log.keys) for log in events.values()) + 2 * len(read))
+    remote_builder, remote_watchlist = client.scatter(
+        [builder, watchlist], broadcast=True, hash=False
+    )
+    placed = _placement(costs, workers)
     parts = [
         client.submit(
-            _range_features,
+            _range_point_in_time,
             remote_builder,
-            declarations.iloc[rows],
-            labels.iloc[rows],
             remote_watchlist,
-            events,
-            positions[rows],
+            client.scatter(inputs, workers=[worker], hash=False),
             pure=False,
             workers=[worker],
             allow_other_workers=False,
         )
-        for (rows, events), worker in zip(ranges, placed, strict=True)
+        for inputs, worker in zip(ranges, placed, strict=True)
     ]
-    row_positions = [positions[rows] for rows, _ in ranges]
-    gathered = pd.concat(client.gather(parts)).loc[positions]
-    return gathered, RemoteFeatures(parts, row_positions, placed)
+    built: list[RangePointInTime] = client.gather(parts)
+    live_positions = np.concatenate([part.live_positions for part in built])
+    order = np.argsort(live_positions, kind="stable")
+    remote = None
+    if keep:
+        remote = RemoteFeatures(parts, [part.features.index.to_numpy() for part in built], placed)
+    return PointInTime(
+        pd.concat([part.features for part in built]).sort_index(),
+        LiveInputs.concat([part.live for part in built]).take(order),
+        live_positions[order],
+        remote,
+    )
+
+
+def select_on_dask(
+    client: Client,
+    features: pd.DataFrame,
+    rows: Mapping[str, SelectionPositions],
+    feature_groups: Mapping[str, Sequence[str]],
+    categorical: Sequence[str],
+    rates: Sequence[float],
+    settings: FitSettings,
+) -> dict[str, ThreatModel]:
+    """`training.fit.select_threat_models` as tasks on the workers: one task per threat and
+    size (`training.fit.fit_candidate`), then per threat one task for the feature-group
+    search at the chosen size (`training.fit.search_groups`), which is sequential.
+
+    ``features`` (indexed by position) holds every labelled row that ``rows`` name; it is
+    sent once to every worker, and each task takes its threat's rows from it. Every
+    candidate is fitted on one thread, so each chosen booster is the one one process
+    chooses; the finer tasks keep both workers busy where one process's threads wait for
+    its last threat.
+    """
+    one_thread = replace(settings, num_threads=1)
+    remote = client.scatter(features, broadcast=True, hash=False)
+    chosen: dict[str, Future] = {}
+    sizes: dict[str, list[Future]] = {}
+    # Every threat's sizes are submitted before any group search, so the workers run them
+    # first (Dask runs earlier submissions first): each group search waits for its threat's
+    # sizes, and the searches then run side by side instead of one left alone at the end.
+    for threat, positions in rows.items():
+        if np.nansum(positions.y_valid) < MIN_VALID_POSITIVES:
+            chosen[threat] = _selection_task(
+                client,
+                unselected_model,
+                threat,
+                remote,
+                positions,
+                feature_groups,
+                categorical,
+                one_thread,
+            )
+            continue
+        sizes[threat] = [
+            _selection_task(
+                client,
+                fit_candidate,
+                threat,
+                remote,
+                positions,
+                feature_groups,
+                categorical,
+                rates,
+                one_thread,
+                size,
+            )
+            for size in one_thread.sizes
+        ]
+    for threat, candidates in sizes.items():
+        chosen[threat] = _selection_task(
+            client,
+            search_groups,
+            threat,
+            remote,
+            rows[threat],
+            feature_groups,
+            categorical,
+            rates,
+            one_thread,
+            candidates,
+        )
+    models = dict(zip(chosen, client.gather(list(chosen.values())), strict=True))
+    return {threat: models[threat] for threat in rows}
+
+
+def _on_rows(
+    step: Callable[..., Selected],
+    threat: str,
+    features: pd.DataFrame,
+    positions: SelectionPositions,
+    *args: object,
+) -> Selected:
+    """A step of `training.fit` selection on the rows of ``features`` that ``positions``
+    name, run on a worker."""
+    return step(threat, positions.rows(features), *args)
+
+
+def _selection_task(
+    client: Client,
+    step: Callable[..., Selected],
+    threat: str,
+    features: Future,
+    positions: SelectionPositions,
+    *args: object,
+) -> Future:
+    """Submit a selection step; its key names the step and the threat (for the task stream)."""
+    key = f"{step.__name__}-{threat}-{uuid.uuid4().hex}"
+    return client.submit(_on_rows, step, threat, features, positions, *args, key=key)
 
 
 def _training_rows(
-    features: pd.DataFrame, chosen: Sequence[str], label: np.ndarray, weight: np.ndarray
+    part: RangePointInTime, chosen: Sequence[str], label: np.ndarray, weight: np.ndarray
 ) -> pd.DataFrame:
     """A range's rows that train this threat: chosen features, label and weight."""
+    features = part.features
     rows = features.index.to_numpy()
     keep = ~np.isnan(label[rows])
     frame = features.loc[keep, list(chosen)].copy()
@@ -134,12 +346,13 @@ def refit_on_dask(
     categorical: Sequence[str],
     settings: FitSettings,
 ) -> ThreatModel:
-    """The chosen model fitted again by ``lightgbm.dask`` on the workers' training rows.
+    """The chosen model fitted again by ``lightgbm.dask`` on the workers' training rows
+    (``dask: {final_fit: lightgbm_dask}``).
 
     Same size, features, monotone constraints, weights and seed as the selected booster, for
     the number of rounds early stopping chose on the valid window.
     """
-    length = 1 + max(int(positions.max()) for positions in remote.positions)
+    length = 1 + max(int(positions.max()) for positions in remote.positions if len(positions))
     label = np.full(length, np.nan)
     label[train_rows] = y_train
     weight = np.zeros(length)

@@ -160,7 +160,7 @@ def evaluate_test(
     models: dict[str, ThreatModel],
     rates: Sequence[float],
     settings: FitSettings,
-    live: LiveInputs,
+    test_live: LiveInputs,
 ) -> tuple[
     dict[str, Any],
     dict[str, dict[str, Any]],
@@ -172,14 +172,15 @@ def evaluate_test(
 
     The rankings (`FittedRun.test_rankings`) hold, per ranking and threat, the scores of every
     test declaration, and under ``labels`` their labels (NaN where not inspected): what a
-    paired comparison of the model with a baseline needs.
+    paired comparison of the model with a baseline needs. ``X_history`` holds the
+    point-in-time features of (at least) the labelled training and validation declarations,
+    indexed by position; ``test_live`` the live inputs of the ``test`` rows, in that order.
     """
     declarations, labels = dataset.declarations, dataset.labels
     bootstrap = settings.bootstrap()
     test_declarations = declarations.iloc[test]
     # The test window's features and risks are built once; the model's metrics, the
     # baselines, the rankings and the explanations all read them.
-    test_live = live.take(test)
     X_test = bundle.builder.transform(test_declarations, test_live)
     model_risk = calibrated_risk(
         bundle, bundle.margins(test_declarations, live=test_live, num_threads=settings.threads())

@@ -285,6 +285,28 @@ class SelectionRows:
     y_valid: np.ndarray
 
 
+@dataclass(frozen=True)
+class SelectionPositions:
+    """One threat's labelled rows by position in the feature table: what `SelectionRows`
+    takes from it, small enough to send where the features already are."""
+
+    train: np.ndarray
+    y_train: np.ndarray
+    w_train: np.ndarray
+    valid: np.ndarray
+    y_valid: np.ndarray
+
+    def rows(self, features: pd.DataFrame) -> SelectionRows:
+        """The rows of ``features`` (indexed by position) these positions name."""
+        return SelectionRows(
+            features.loc[self.train],
+            self.y_train,
+            self.w_train,
+            features.loc[self.valid],
+            self.y_valid,
+        )
+
+
 def select_threat_models(
     rows: Mapping[str, SelectionRows],
     feature_groups: Mapping[str, Sequence[str]],
@@ -341,66 +363,103 @@ def select_threat_model(
     """Choose model size, then feature groups, on validation precision at inspection rates.
 
     Sizes are tried smallest first and a larger one is kept only when it scores strictly
-    better. Then each optional feature group is dropped in turn and stays dropped when the
-    validation score without it is at least as good. With too few validation positives to
-    compare anything, the medium size and all groups are used and the reason is recorded.
+    better (`best_size`). Then each optional feature group is dropped in turn and stays
+    dropped when the validation score without it is at least as good (`search_groups`).
+    With too few validation positives to compare anything, the medium size and all groups
+    are used and the reason is recorded.
     """
-    all_features = [f for group in feature_groups.values() for f in group]
-    trials: list[Trial] = []
-    directions = monotone_directions(threat, all_features) if settings.monotone else {}
-
-    def evaluate(size: str, dropped: tuple[str, ...]) -> tuple[float, lgb.Booster]:
-        features = [f for g, fs in feature_groups.items() if g not in dropped for f in fs]
-        booster = fit_booster(
-            X_train,
-            y_train,
-            w_train,
-            X_valid,
-            y_valid,
-            features,
-            categorical,
-            size,
-            settings,
-            directions=directions,
-        )
-        score = _valid_score(booster, X_valid, y_valid, features, rates, settings)
-        trials.append(Trial(size, dropped, int(booster.best_iteration or 0), score))
-        return score, booster
-
+    rows = SelectionRows(X_train, y_train, w_train, X_valid, y_valid)
     if np.nansum(y_valid) < MIN_VALID_POSITIVES:
-        booster = fit_booster(
-            X_train,
-            y_train,
-            w_train,
-            None,
-            None,
-            all_features,
-            categorical,
-            "medium",
-            settings,
-            num_boost_round=200,
-            directions=directions,
-        )
-        return ThreatModel(
-            threat,
-            booster,
-            "medium",
-            all_features,
-            [],
-            trials,
-            skipped_selection=(
-                f"validation holds {int(np.nansum(y_valid))} positive '{threat}' declarations "
-                f"(fewer than {MIN_VALID_POSITIVES}): medium size, all features, 200 rounds"
-            ),
-        )
+        return unselected_model(threat, rows, feature_groups, categorical, settings)
+    sizes = [
+        fit_candidate(threat, rows, feature_groups, categorical, rates, settings, size)
+        for size in settings.sizes
+    ]
+    return search_groups(threat, rows, feature_groups, categorical, rates, settings, sizes)
 
-    best_size = settings.sizes[0]
-    best_score, best_booster = evaluate(best_size, ())
-    for size in settings.sizes[1:]:
-        score, booster = evaluate(size, ())
-        if score > best_score:
-            best_size, best_score, best_booster = size, score, booster
 
+@dataclass
+class Candidate:
+    """One fitted candidate of a threat's selection: its trial and its booster."""
+
+    trial: Trial
+    booster: lgb.Booster
+
+
+def _threat_booster(
+    threat: str,
+    rows: SelectionRows,
+    feature_groups: Mapping[str, Sequence[str]],
+    features: Sequence[str],
+    categorical: Sequence[str],
+    size: str,
+    settings: FitSettings,
+    rounds: int | None = None,
+) -> lgb.Booster:
+    """A booster of ``threat`` on ``features`` with the threat's monotone directions: early
+    stopping on the validation rows, or ``rounds`` rounds without them."""
+    all_features = [f for group in feature_groups.values() for f in group]
+    directions = monotone_directions(threat, all_features) if settings.monotone else {}
+    stop = rounds is None
+    return fit_booster(
+        rows.X_train,
+        rows.y_train,
+        rows.w_train,
+        rows.X_valid if stop else None,
+        rows.y_valid if stop else None,
+        features,
+        categorical,
+        size,
+        settings,
+        num_boost_round=rounds,
+        directions=directions,
+    )
+
+
+def fit_candidate(
+    threat: str,
+    rows: SelectionRows,
+    feature_groups: Mapping[str, Sequence[str]],
+    categorical: Sequence[str],
+    rates: Sequence[float],
+    settings: FitSettings,
+    size: str,
+    dropped: tuple[str, ...] = (),
+) -> Candidate:
+    """Fit one candidate (a size, without the ``dropped`` groups), early stopping on the
+    validation rows, and score it on validation precision at the inspection rates."""
+    features = [f for g, fs in feature_groups.items() if g not in dropped for f in fs]
+    booster = _threat_booster(threat, rows, feature_groups, features, categorical, size, settings)
+    score = _valid_score(booster, rows.X_valid, rows.y_valid, features, rates, settings)
+    return Candidate(Trial(size, dropped, int(booster.best_iteration or 0), score), booster)
+
+
+def best_size(sizes: Sequence[Candidate]) -> Candidate:
+    """The candidate of the chosen size, of the sizes fitted smallest first with every
+    group: a larger size is kept only when it scores strictly better."""
+    best = sizes[0]
+    for candidate in sizes[1:]:
+        if candidate.trial.valid_score > best.trial.valid_score:
+            best = candidate
+    return best
+
+
+def search_groups(
+    threat: str,
+    rows: SelectionRows,
+    feature_groups: Mapping[str, Sequence[str]],
+    categorical: Sequence[str],
+    rates: Sequence[float],
+    settings: FitSettings,
+    sizes: Sequence[Candidate],
+) -> ThreatModel:
+    """The threat's model from its size candidates (`best_size`): each optional feature
+    group dropped in turn at the chosen size, staying dropped when the validation score
+    without it is at least as good. Each step reads the one before, so this part is
+    sequential."""
+    trials = [candidate.trial for candidate in sizes]
+    chosen = best_size(sizes)
+    size, best_score, best_booster = chosen.trial.size, chosen.trial.valid_score, chosen.booster
     dropped: list[str] = []
     if settings.select_groups:
         for group in feature_groups:
@@ -409,10 +468,41 @@ def select_threat_model(
             remaining = [g for g in feature_groups if g not in dropped and g != group]
             if not any(feature_groups[g] for g in remaining):
                 continue
-            score, booster = evaluate(best_size, (*dropped, group))
-            if score >= best_score:
+            candidate = fit_candidate(
+                threat, rows, feature_groups, categorical, rates, settings, size, (*dropped, group)
+            )
+            trials.append(candidate.trial)
+            if candidate.trial.valid_score >= best_score:
                 dropped.append(group)
-                best_score, best_booster = score, booster
+                best_score, best_booster = candidate.trial.valid_score, candidate.booster
 
     features = [f for g, fs in feature_groups.items() if g not in dropped for f in fs]
-    return ThreatModel(threat, best_booster, best_size, features, dropped, trials)
+    return ThreatModel(threat, best_booster, size, features, dropped, trials)
+
+
+def unselected_model(
+    threat: str,
+    rows: SelectionRows,
+    feature_groups: Mapping[str, Sequence[str]],
+    categorical: Sequence[str],
+    settings: FitSettings,
+) -> ThreatModel:
+    """With too few validation positives to compare candidates: the medium size and every
+    feature, 200 rounds, and the reason recorded."""
+    all_features = [f for group in feature_groups.values() for f in group]
+    booster = _threat_booster(
+        threat, rows, feature_groups, all_features, categorical, "medium", settings, rounds=200
+    )
+    positives = int(np.nansum(rows.y_valid))
+    return ThreatModel(
+        threat,
+        booster,
+        "medium",
+        all_features,
+        [],
+        [],
+        skipped_selection=(
+            f"validation holds {positives} positive '{threat}' declarations "
+            f"(fewer than {MIN_VALID_POSITIVES}): medium size, all features, 200 rounds"
+        ),
+    )

@@ -22,7 +22,7 @@ from features.schema import label_column
 from models.bundle import ModelBundle
 from models.calibration import Calibrator
 from models.lanes import LanePolicy
-from models.monitoring import drift_reference
+from models.monitoring import drift_reference, reference_sample
 from training import report
 from training.config import TrainingConfig
 from training.evaluation import evaluate_test, labelled_positions
@@ -30,7 +30,7 @@ from training.explanations import mean_abs, write_explanations
 from training.fit import (
     MIN_TRAIN_POSITIVES,
     FitSettings,
-    SelectionRows,
+    SelectionPositions,
     ThreatModel,
     sample_weights,
     select_threat_models,
@@ -127,9 +127,9 @@ def fit_run(
 ) -> FittedRun:
     """Fit features, per-threat models, calibration and lanes; evaluate on the test window.
 
-    With a Dask ``client``, the point-in-time features are built by lodging-time range on
-    its workers and each threat's chosen model is fitted there by ``lightgbm.dask``
-    (`training.dask_training` says what runs where).
+    With a Dask ``client``, the live inputs and point-in-time features the run reads are
+    built once by lodging-time range on its workers, and model selection runs there as
+    tasks; its boosters are one process's (`training.dask_training` says what runs where).
     """
     declarations, labels = dataset.declarations, dataset.labels
     windows = windows_from_config(config.split)
@@ -151,47 +151,12 @@ def fit_run(
     # declarations only add history, they are never training rows themselves. Entity
     # history and watchlist hits are those each declaration had at lodging (features.live),
     # as the service reads them from its store; the test window is scored the same way.
-    # The live inputs of every declaration, built once: the history rows' features, the drift
-    # reference and the test window's evaluation all read them (a row's inputs depend only
-    # on what happened before it, so later rows do not change them).
-    live = builder.live_point_in_time(declarations, labels, dataset.watchlist)
     lodged_day = declarations["lodged_at"].dt.tz_convert("UTC").dt.date
     history = np.flatnonzero(np.asarray(lodged_day <= windows["valid"].end))
-    remote = None
-    if client is None:
-        X_history = builder.transform_point_in_time(
-            declarations.iloc[history],
-            labels.iloc[history],
-            dataset.watchlist,
-            live=live.take(history),
-        )
-        X_history.index = history
-    else:
-        from training.dask_training import features_on_dask
-
-        X_history, remote = features_on_dask(
-            client,
-            builder,
-            declarations.iloc[history],
-            labels.iloc[history],
-            history,
-            dataset.watchlist,
-            config.dask.partitions,
-        )
     groups = {g: list(fs) for g, fs in builder.feature_groups_.items()}
     categorical = list(builder.categorical_features_)
-
-    models: dict[str, ThreatModel] = {}
-    calibrators: dict[str, Calibrator] = {}
-    calibration_rows: dict[str, CalibrationRows] = {}
-    window_margins: dict[str, np.ndarray] = {}
     selection_probability = labels["selection_probability"].to_numpy(dtype=float)
-    # Calibration is fitted on the valid window's inspections: weighted by inverse selection
-    # probability when they are known, so the risk is a rate over all declarations.
-    basis: RiskBasis = (
-        risk_basis(labels, valid) if settings.selection_correction else INSPECTED_ONLY
-    )
-    selection_rows: dict[str, SelectionRows] = {}
+    selection_positions: dict[str, SelectionPositions] = {}
     for threat in threats:
         train_rows, y_train = labelled_positions(labels, threat, train)
         valid_rows, y_valid = labelled_positions(labels, threat, valid)
@@ -199,24 +164,89 @@ def fit_run(
             y_train, selection_probability[train_rows], settings.propensity_weights
         )
         log.info("selecting %s on %d labelled declarations", threat, len(train_rows))
-        selection_rows[threat] = SelectionRows(
-            X_history.loc[train_rows], y_train, weights, X_history.loc[valid_rows], y_valid
+        selection_positions[threat] = SelectionPositions(
+            train_rows, y_train, weights, valid_rows, y_valid
         )
-    chosen = select_threat_models(selection_rows, groups, categorical, rates, settings)
+    # The training window's declarations the drift reference keeps.
+    reference = train if (sample := reference_sample(len(train))) is None else train[sample]
+
+    remote = None
+    if client is None:
+        # The live inputs of every declaration, built once: the history rows' features, the
+        # drift reference and the test window's evaluation all read them (a row's inputs
+        # depend only on what happened before it, so later rows do not change them).
+        live = builder.live_point_in_time(declarations, labels, dataset.watchlist)
+        X_history = builder.transform_point_in_time(
+            declarations.iloc[history],
+            labels.iloc[history],
+            dataset.watchlist,
+            live=live.take(history),
+        )
+        X_history.index = history
+        test_live, reference_live = live.take(test), live.take(reference)
+        chosen = select_threat_models(
+            {t: rows.rows(X_history) for t, rows in selection_positions.items()},
+            groups,
+            categorical,
+            rates,
+            settings,
+        )
+    else:
+        from training.dask_training import features_on_dask, select_on_dask
+
+        # The workers build, once, only what is read: the features of the labelled training
+        # rows and of the valid window, the live inputs of the test window and the reference.
+        labelled = np.unique(
+            np.concatenate(
+                [np.concatenate([p.train, p.valid]) for p in selection_positions.values()]
+            )
+        )
+        built = features_on_dask(
+            client,
+            builder,
+            declarations,
+            labels,
+            dataset.watchlist,
+            feature_rows=np.union1d(labelled, valid),
+            live_rows=np.union1d(test, reference),
+            partitions=config.dask.partitions,
+            keep=config.dask.final_fit == "lightgbm_dask",
+        )
+        X_history, remote = built.features, built.remote
+        test_live, reference_live = built.live_at(test), built.live_at(reference)
+        chosen = select_on_dask(
+            client,
+            X_history.loc[labelled],
+            selection_positions,
+            groups,
+            categorical,
+            rates,
+            settings,
+        )
+
+    models: dict[str, ThreatModel] = {}
+    calibrators: dict[str, Calibrator] = {}
+    calibration_rows: dict[str, CalibrationRows] = {}
+    window_margins: dict[str, np.ndarray] = {}
+    # Calibration is fitted on the valid window's inspections: weighted by inverse selection
+    # probability when they are known, so the risk is a rate over all declarations.
+    basis: RiskBasis = (
+        risk_basis(labels, valid) if settings.selection_correction else INSPECTED_ONLY
+    )
     for threat in threats:
         model = chosen[threat]
-        valid_rows, y_valid = labelled_positions(labels, threat, valid)
+        threat_rows = selection_positions[threat]
+        valid_rows, y_valid = threat_rows.valid, threat_rows.y_valid
         if client is not None and remote is not None:
             from training.dask_training import refit_on_dask
 
-            train_rows, y_train = labelled_positions(labels, threat, train)
             model = refit_on_dask(
                 client,
                 remote,
                 model,
-                train_rows,
-                y_train,
-                selection_rows[threat].w_train,
+                threat_rows.train,
+                threat_rows.y_train,
+                threat_rows.w_train,
                 categorical,
                 settings,
             )
@@ -278,14 +308,14 @@ def fit_run(
     # bundle sees it, kept in the bundle so the service never reads training data.
     bundle.drift_reference = drift_reference(
         bundle,
-        declarations.iloc[train],
+        declarations.iloc[reference],
         window=windows["train"].as_dict(),
-        live=live.take(train),
+        live=reference_live,
         num_threads=settings.threads(),
     ).to_dict()
 
     metrics, baselines, slices, explained, rankings = evaluate_test(
-        bundle, dataset, test, train, valid, X_history, models, rates, settings, live
+        bundle, dataset, test, train, valid, X_history, models, rates, settings, test_live
     )
     importance = {threat: mean_abs(explanation) for threat, explanation in explained.items()}
     bundle.metadata["metrics"] = metrics
@@ -331,7 +361,7 @@ def train(
     """Run the whole pipeline and track it in MLflow; register the bundle unless told not to.
 
     ``dask_scheduler`` (else the configuration's ``dask.scheduler``) runs feature building
-    and the final fits on that Dask cluster (`models.cluster.dask_client`).
+    and model selection on that Dask cluster (`models.cluster.dask_client`).
     """
     from models import registry
     from training import tracking

@@ -96,3 +96,44 @@ def test_rows_lodged_at_one_instant_share_a_range() -> None:
     for instant in np.unique(lodged):
         assert len(set(ranges[lodged == instant])) == 1
     assert len(starts) == 3
+
+
+def test_the_live_inputs_of_some_rows_of_each_range_put_together_are_the_whole_tables(
+    table: Table,
+) -> None:
+    """What a Dask training run builds (training.dask_training): per range only the rows it
+    reads, their live inputs concatenated (`LiveInputs.concat`) and put back in table order
+    give the whole table's inputs of those rows, and their features."""
+    from features.live import LiveInputs
+
+    builder, declarations, labels, watchlist = table
+    whole = builder.live_point_in_time(declarations, labels, watchlist)
+    read = np.flatnonzero(np.arange(len(declarations)) % 3 != 1)
+    partitions = time_partitions(declarations, labels, THREATS, 4)
+    pieces, order = [], []
+    for rows, events in zip(partitions.rows, partitions.events, strict=True):
+        kept = rows[np.isin(rows, read)]
+        pieces.append(
+            builder.live_point_in_time(
+                declarations.iloc[kept], labels.iloc[kept], watchlist, events=events
+            )
+        )
+        order.append(kept)
+    together = LiveInputs.concat(pieces).take(np.argsort(np.concatenate(order)))
+    expected = whole.take(read)
+    for kind, counts in expected.counts.items():
+        np.testing.assert_array_equal(together.counts[kind].values, counts.values)
+        np.testing.assert_array_equal(together.counts[kind].first_seen_ns, counts.first_seen_ns)
+    np.testing.assert_array_equal(together.transit_rows, expected.transit_rows)
+    np.testing.assert_array_equal(together.transit.values, expected.transit.values)
+    assert len(expected.watchlist.rows)  # hits are part of what is compared
+    columns = builder.transform_point_in_time(
+        declarations.iloc[read], labels.iloc[read], live=together
+    )
+    pd.testing.assert_frame_equal(
+        columns,
+        builder.transform_point_in_time(declarations.iloc[read], labels.iloc[read], live=expected),
+        check_exact=True,
+    )
+    with pytest.raises(ValueError, match="no live inputs"):
+        LiveInputs.concat([])
