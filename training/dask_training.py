@@ -47,14 +47,11 @@ from distributed import Client, Future
 from features.builder import FeatureBuilder
 from features.live import HistoryEvents, LiveInputs
 from features.partitions import time_partitions
-from training.fit import (
+from training.fit import FitSettings, ThreatModel, lightgbm_params, monotone_directions
+from training.selection import (
     MIN_VALID_POSITIVES,
-    FitSettings,
     SelectionPositions,
-    ThreatModel,
     fit_candidate,
-    lightgbm_params,
-    monotone_directions,
     search_groups,
     unselected_model,
 )
@@ -236,9 +233,9 @@ def select_on_dask(
     rates: Sequence[float],
     settings: FitSettings,
 ) -> dict[str, ThreatModel]:
-    """`training.fit.select_threat_models` as tasks on the workers: one task per threat and
-    size (`training.fit.fit_candidate`), then per threat one task for the feature-group
-    search at the chosen size (`training.fit.search_groups`), which is sequential.
+    """`training.selection.select_threat_models` as tasks on the workers: one task per threat and
+    size (`training.selection.fit_candidate`), then per threat one task for the feature-group
+    search at the chosen size (`training.selection.search_groups`), which is sequential.
 
     ``features`` (indexed by position) holds every labelled row that ``rows`` name; it is
     sent once to every worker, and each task takes its threat's rows from it. Every
@@ -305,7 +302,7 @@ def _on_rows(
     positions: SelectionPositions,
     *args: object,
 ) -> Selected:
-    """A step of `training.fit` selection on the rows of ``features`` that ``positions``
+    """A step of `training.selection` on the rows of ``features`` that ``positions``
     name, run on a worker."""
     return step(threat, positions.rows(features), *args)
 

@@ -27,10 +27,11 @@ from training.baselines import (
     select_logistic_baseline,
 )
 from training.explanations import global_explanations
-from training.fit import MIN_VALID_POSITIVES, FitSettings, ThreatModel
+from training.fit import FitSettings, ThreatModel
 from training.hit_rates import hit_rates
 from training.intervals import Bootstrap, with_intervals
 from training.metrics import selection_score, sliced_metrics, threat_metrics
+from training.selection import MIN_VALID_POSITIVES
 from training.weighting import INSPECTED_ONLY, RISK_BASIS_KEY, basis_weights, risk_basis
 
 SLICE_DIMENSIONS = ("office_id", "origin_country", "hs_chapter")

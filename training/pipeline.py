@@ -27,14 +27,8 @@ from training import report
 from training.config import TrainingConfig
 from training.evaluation import evaluate_test, labelled_positions
 from training.explanations import mean_abs, write_explanations
-from training.fit import (
-    MIN_TRAIN_POSITIVES,
-    FitSettings,
-    SelectionPositions,
-    ThreatModel,
-    sample_weights,
-    select_threat_models,
-)
+from training.fit import MIN_TRAIN_POSITIVES, FitSettings, ThreatModel, sample_weights
+from training.selection import SelectionPositions, select_threat_models
 from training.splits import Window, split_positions, windows_from_config
 from training.weighting import (
     INSPECTED_ONLY,

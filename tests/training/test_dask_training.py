@@ -147,7 +147,7 @@ def test_selection_tasks_on_the_workers_choose_as_one_process(dask_scheduler: st
 
     from tests.training.test_fit import CATEGORICAL, GROUPS, RATES, _rows
     from training.dask_training import select_on_dask
-    from training.fit import SelectionPositions, select_threat_models
+    from training.selection import SelectionPositions, select_threat_models
 
     parts = {"weapons": _rows(1, "importer_hits"), "migrants": _rows(5, "lodged_hour")}
     few = parts["migrants"].y_valid.copy()

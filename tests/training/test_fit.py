@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.fit import FitSettings, SelectionRows, select_threat_models
+from training.fit import FitSettings
+from training.selection import SelectionRows, select_threat_models
 
 GROUPS = {
     "value": ["unit_value", "mass"],
