@@ -22,8 +22,9 @@ The report gives throughput (2xx responses per second), p50 and p99 latency and 
 shiprisk / mlflow per worker count, and each server's CPU time per request (all its
 processes, read from /proc around its rounds). Then each server in turn gets the open loop of
 issue 18's service level (`bench.open_loop`, its own process): ``OPEN_LOOP_RATE`` requests/s
-on a fixed schedule, each latency counted from when its request was due. Batch scoring (`serving.scoring.batch.score_file`, reasons on) is
-timed on the synthetic declarations. Results are appended to bench/RESULTS.md with a
+on a fixed schedule, each latency counted from when its request was due; then shiprisk alone
+at the lower ``SWEEP_RATES``, to show up to which rate the p99 holds. Batch scoring
+(`serving.scoring.batch.score_file`, reasons on) is timed on the synthetic declarations. Results are appended to bench/RESULTS.md with a
 description of the machine. ``scripts/wrk.sh`` installs wrk (``make bench`` runs it first).
 
 Run with ``python -m bench`` (all benchmarks) or ``python -m bench.bench_serving``.
